@@ -1,0 +1,47 @@
+"""qengine: an embeddable deployment engine.
+
+The public API is exactly what ``__all__`` lists; everything else is private.
+"""
+
+from qengine._errors import (
+    AuthError,
+    BuildError,
+    CancelledError,
+    ConflictError,
+    DeploymentError,
+    InfrastructureError,
+    InvalidInputError,
+    JobRefusedError,
+    PluginError,
+    QengineError,
+    QuotaError,
+    SecretError,
+    SpecError,
+    SpecIssue,
+    TargetLockedError,
+    TransientError,
+)
+from qengine._events import Event, EventType
+from qengine._version import __version__
+
+__all__ = [
+    "AuthError",
+    "BuildError",
+    "CancelledError",
+    "ConflictError",
+    "DeploymentError",
+    "Event",
+    "EventType",
+    "InfrastructureError",
+    "InvalidInputError",
+    "JobRefusedError",
+    "PluginError",
+    "QengineError",
+    "QuotaError",
+    "SecretError",
+    "SpecError",
+    "SpecIssue",
+    "TargetLockedError",
+    "TransientError",
+    "__version__",
+]
