@@ -22,9 +22,17 @@ from qengine._errors import (
     TransientError,
 )
 from qengine._events import Event, EventType
+from qengine._plugins import PluginInfo, PluginSet, Registration, Registry, load_plugins
 from qengine._version import __version__
+from qengine.hookspecs import hookimpl
 
 __all__ = [
+    "load_plugins",
+    "hookimpl",
+    "Registry",
+    "Registration",
+    "PluginSet",
+    "PluginInfo",
     "AuthError",
     "BuildError",
     "CancelledError",

@@ -1,0 +1,87 @@
+"""Checks of an AWS infrastructure job that need no network."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from qengine import SpecIssue
+from qengine.spec import InfrastructureJob, Job
+from qengine_aws.catalog import EKS_VERSIONS, REGIONS
+from qengine_aws.spec import AwsProvider, NodeGroup
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
+_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
+# Each availability zone gets a public and a private subnet, each a /(prefix + bits).
+_SUBNET_BITS = 4
+_BASE = "$.cluster.provider"
+
+
+def check_job(job: Job) -> list[SpecIssue]:
+    """Issues of an AWS infrastructure job (other jobs pass untouched)."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
+        return []
+    provider = job.cluster.provider
+    issues = list(_check_provider(provider))
+    if job.cluster.kubernetes_version not in EKS_VERSIONS:
+        issues.append(
+            SpecIssue(
+                "$.cluster.kubernetes_version",
+                f"EKS does not offer Kubernetes {job.cluster.kubernetes_version} "
+                f"(offered: {', '.join(EKS_VERSIONS)})",
+            )
+        )
+    for index, group in enumerate(provider.node_groups):
+        issues.extend(_check_node_group(group, f"{_BASE}.node_groups[{index}]"))
+    return issues
+
+
+def _check_provider(provider: AwsProvider) -> Iterator[SpecIssue]:
+    if provider.region not in REGIONS:
+        yield SpecIssue(f"{_BASE}.region", f"is not an AWS region: {provider.region!r}")
+    if provider.role_arn is not None and not _ROLE_ARN.fullmatch(provider.role_arn):
+        yield SpecIssue(
+            f"{_BASE}.role_arn", "must be an IAM role ARN: arn:aws:iam::123456789012:role/name"
+        )
+    if (provider.access_key_id is None) != (provider.secret_access_key is None):
+        yield SpecIssue(
+            f"{_BASE}.secret_access_key", "access_key_id and secret_access_key go together"
+        )
+    if not 2 <= provider.availability_zones <= 6:
+        yield SpecIssue(f"{_BASE}.availability_zones", "must be from 2 to 6")
+    network = ipaddress.ip_network(provider.vpc_cidr)
+    if network.version != 4 or not 16 <= network.prefixlen <= 24:
+        yield SpecIssue(
+            f"{_BASE}.vpc_cidr",
+            "must be an IPv4 network from /16 to /24, to fit a public and a private "
+            "subnet in each availability zone",
+        )
+    elif 2 * provider.availability_zones > 2**_SUBNET_BITS:
+        yield SpecIssue(f"{_BASE}.vpc_cidr", "is too small for the subnets")
+    if not provider.node_groups:
+        yield SpecIssue(f"{_BASE}.node_groups", "needs at least one node group")
+    names = [group.name for group in provider.node_groups]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            yield SpecIssue(f"{_BASE}.node_groups[{index}].name", f"duplicates {name!r}")
+
+
+def _check_node_group(group: NodeGroup, path: str) -> Iterator[SpecIssue]:
+    if group.min_size < 0:
+        yield SpecIssue(f"{path}.min_size", "must not be negative")
+    if group.min_size > group.max_size:
+        yield SpecIssue(f"{path}.max_size", "must not be below min_size")
+    desired = group.desired_size
+    if desired is not None and not group.min_size <= desired <= group.max_size:
+        yield SpecIssue(f"{path}.desired_size", "must be between min_size and max_size")
+    if not group.instance_types:
+        yield SpecIssue(f"{path}.instance_types", "needs at least one instance type")
+    for index, instance_type in enumerate(group.instance_types):
+        if not _INSTANCE_TYPE.fullmatch(instance_type):
+            yield SpecIssue(
+                f"{path}.instance_types[{index}]",
+                f"is not an EC2 instance type such as t3.large: {instance_type!r}",
+            )
+    if not 20 <= group.disk_size_gib <= 16384:
+        yield SpecIssue(f"{path}.disk_size_gib", "must be from 20 to 16384")

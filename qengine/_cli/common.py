@@ -1,0 +1,51 @@
+"""Pieces shared by the sub-commands: plugin loading, reading specs, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from qengine._errors import InvalidInputError
+from qengine._plugins import PluginSet, load_plugins
+from qengine.spec import Job
+from qengine.spec._document import MAX_DOCUMENT_BYTES, parse_document, read_document
+
+
+def add_output_option(parser: argparse.ArgumentParser) -> None:
+    """``--output text|json``."""
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: text)",
+    )
+
+
+def plugin_set(args: argparse.Namespace) -> PluginSet:
+    """The plugins for this invocation, honouring ``--strict-plugins``."""
+    return load_plugins(strict=bool(getattr(args, "strict_plugins", False)))
+
+
+def read_spec_document(spec: str) -> dict[str, object]:
+    """The job document at ``spec`` (``-`` for standard input), within the input limits."""
+    if spec == "-":
+        data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+        return parse_document(data, "<stdin>")
+    path = Path(spec)
+    if path.is_dir():
+        raise InvalidInputError(f"{spec} is a directory, not a job spec file")
+    return read_document(path)
+
+
+def read_job(spec: str, plugins: PluginSet) -> Job:
+    """Read and validate the job at ``spec`` with ``plugins``' sections and checks."""
+    return plugins.loader.load(read_spec_document(spec))
+
+
+def print_json(data: object) -> None:
+    """Print ``data`` as indented JSON on standard output."""
+    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,93 @@
+"""The ``qengine`` command: argument parsing, dispatch and the mapping of errors to exit codes.
+
+Exit codes: 0 ok, 1 failed, 2 invalid input, 3 cancelled, 4 target locked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+from qengine._cli import plugins_cmd, schema, validate
+from qengine._errors import QengineError
+from qengine._version import __version__
+
+EPILOG = """exit codes:
+  0  succeeded
+  1  failed (changes rolled back)
+  2  invalid input (bad JSON, bad spec, unknown plugin kind, refused job)
+  3  cancelled
+  4  target locked by another job
+
+environment:
+  QENGINE_STATE_DIR                 state directory (default ~/.local/state/qengine)
+  QENGINE_DISABLE_PLUGIN_AUTOLOAD   load no plugin entry point
+  QENGINE_PLUGINS                   comma-separated allow-list of plugins
+  QENGINE_DISABLE_PLUGINS           comma-separated block-list of plugins
+  QENGINE_TRACE_PLUGINS             trace plugin hook calls on stderr
+"""
+
+COMMANDS: tuple[ModuleType, ...] = (validate, schema, plugins_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every sub-command included."""
+    parser = argparse.ArgumentParser(
+        prog="qengine",
+        description="An embeddable deployment engine: clusters on your clouds, environments "
+        "onto them, from a JSON job spec.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"qengine {__version__}")
+    parser.add_argument(
+        "--strict-plugins",
+        action="store_true",
+        help="fail when a plugin cannot be loaded (default: report and skip)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (also used as the process's)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        code: int = args.func(args)
+    except QengineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 3
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for who asks for it
+        print(f"error: internal error ({type(exc).__name__}): {exc}", file=sys.stderr)
+        print(
+            "hint: this is a bug in qengine or a plugin; set QENGINE_DEBUG=1 for details",
+            file=sys.stderr,
+        )
+        if os.environ.get("QENGINE_DEBUG"):
+            traceback.print_exc()
+        return 1
+    return code
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

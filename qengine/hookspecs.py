@@ -1,0 +1,66 @@
+"""Hook specifications: every hook a qengine plugin may implement.
+
+A plugin is a module (or object) registered under the ``qengine`` entry-point group whose
+functions are marked with :data:`qengine.hookimpl`. Hooks are grouped by phase. Hook arguments
+are only ever added, never removed or renamed, and pluggy lets an implementation accept fewer
+arguments than the specification offers, so a plugin written today keeps working.
+
+Registration
+    :func:`qengine_register` -- contribute providers and spec sections.
+
+Validation
+    :func:`qengine_check_job` -- validate or veto a job (policy).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from qengine._errors import SpecIssue
+    from qengine._plugins import Registry
+    from qengine.spec import Job
+
+hookspec = pluggy.HookspecMarker("qengine")
+hookimpl = pluggy.HookimplMarker("qengine")
+
+
+# -- Registration ------------------------------------------------------------------------------
+
+
+@hookspec
+def qengine_register(registry: Registry) -> None:
+    """Register what this plugin provides, by calling ``registry.add_...`` methods.
+
+    :param registry: the registry of the plugin set being loaded; each ``add_`` call names a
+        ``kind`` (the value of a spec section's ``kind``), the attrs class of that section and
+        a factory that builds the implementation only when a job needs it. Import cloud SDKs
+        inside the factory, never at module level, so ``qengine validate`` stays fast.
+
+    Called once per plugin, when a plugin set is loaded. A plugin that raises here is reported
+    and disabled (fatal with ``--strict-plugins``). Registering a kind another plugin already
+    registered is refused with an error naming both plugins.
+
+    Return value: ignored.
+
+    Since: 0.1.
+    """
+
+
+# -- Validation --------------------------------------------------------------------------------
+
+
+@hookspec
+def qengine_check_job(job: Job) -> list[SpecIssue] | None:
+    """Check a job that is well-formed, before anything runs (validation and policy).
+
+    :param job: the structured, frozen job.
+
+    Return a list of :class:`~qengine.SpecIssue` (each naming a ``$.path``) to refuse the job,
+    or ``None`` / an empty list to accept it. Every plugin is asked; all issues are reported
+    together. Must not touch the network: this runs for ``qengine validate``.
+
+    Since: 0.1.
+    """

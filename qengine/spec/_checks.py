@@ -1,0 +1,194 @@
+"""Checks across fields, run once every field is well-formed: names, references, cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from qengine._errors import SpecIssue
+from qengine.spec._common import Probe, ProbeType
+from qengine.spec._job import EnvironmentJob, Job, JobBase
+from qengine.spec._refs import secret_references
+from qengine.spec._services import (
+    ContainerService,
+    HelmService,
+    JobService,
+    JobTrigger,
+    LongRunning,
+    RouterService,
+    Service,
+)
+
+MAX_PARALLEL = 64
+
+
+def check_job(job: Job) -> list[SpecIssue]:
+    """Every cross-field problem of ``job``; empty when the job is consistent."""
+    issues = list(_check_common(job))
+    if isinstance(job, EnvironmentJob):
+        issues.extend(_check_environment(job))
+    issues.extend(_check_secrets(job))
+    return issues
+
+
+def _check_common(job: JobBase) -> Iterator[SpecIssue]:
+    if not 1 <= job.max_parallel <= MAX_PARALLEL:
+        yield SpecIssue("$.max_parallel", f"must be from 1 to {MAX_PARALLEL}")
+    if job.created_at and job.not_after:
+        created, expires = (datetime.fromisoformat(t) for t in (job.created_at, job.not_after))
+        if expires <= created:
+            yield SpecIssue("$.not_after", "must be later than created_at")
+
+
+def _check_environment(job: EnvironmentJob) -> Iterator[SpecIssue]:
+    services = job.environment.services
+    base = "$.environment.services"
+    names: dict[str, int] = {}
+    for index, service in enumerate(services):
+        if service.name in names:
+            yield SpecIssue(
+                f"{base}[{index}].name", f"duplicates the name of services[{names[service.name]}]"
+            )
+        names.setdefault(service.name, index)
+        yield from _check_service(service, f"{base}[{index}]")
+    for index, service in enumerate(services):
+        for dep_index, dep in enumerate(service.depends_on):
+            if dep not in names:
+                yield SpecIssue(
+                    f"{base}[{index}].depends_on[{dep_index}]",
+                    f"names no service of the environment: {dep!r}",
+                )
+            elif dep == service.name:
+                yield SpecIssue(
+                    f"{base}[{index}].depends_on[{dep_index}]", "a service cannot depend on itself"
+                )
+    yield from _check_cycles(services, base)
+    for index, name in enumerate(job.services):
+        if name not in names:
+            yield SpecIssue(
+                f"$.services[{index}]", f"names no service of the environment: {name!r}"
+            )
+    yield from _check_routes(services, names, base)
+
+
+def _check_service(service: Service, path: str) -> Iterator[SpecIssue]:
+    if isinstance(service, LongRunning):
+        yield from _check_long_running(service, path)
+    if (
+        isinstance(service, ContainerService)
+        and service.tag
+        and ":" in service.image.rsplit("/")[-1]
+    ):
+        yield SpecIssue(f"{path}.tag", "is given twice: the image already carries a tag")
+    if isinstance(service, JobService):
+        yield from _check_job_service(service, path)
+    if isinstance(service, HelmService) and (service.chart.repository is None) == (
+        service.chart.path is None
+    ):
+        yield SpecIssue(f"{path}.chart", "needs exactly one of 'repository' or 'path'")
+
+
+def _check_long_running(service: LongRunning, path: str) -> Iterator[SpecIssue]:
+    if service.replicas < 0:
+        yield SpecIssue(f"{path}.replicas", "must not be negative")
+    scaling = service.autoscaling
+    if scaling is not None:
+        if scaling.min_replicas < 1:
+            yield SpecIssue(f"{path}.autoscaling.min_replicas", "must be at least 1")
+        if scaling.min_replicas > scaling.max_replicas:
+            yield SpecIssue(f"{path}.autoscaling.max_replicas", "must not be below min_replicas")
+    yield from _duplicates([p.port for p in service.ports], f"{path}.ports", "port")
+    yield from _duplicates([v.name for v in service.volumes], f"{path}.volumes", "name")
+    yield from _duplicates([v.mount_path for v in service.volumes], f"{path}.volumes", "mount_path")
+    for name, probe in (
+        ("readiness_probe", service.readiness_probe),
+        ("liveness_probe", service.liveness_probe),
+    ):
+        if probe is not None:
+            yield from _check_probe(probe, f"{path}.{name}", bool(service.ports))
+
+
+def _check_probe(probe: Probe, path: str, has_ports: bool) -> Iterator[SpecIssue]:
+    if probe.type is ProbeType.EXEC and not probe.command:
+        yield SpecIssue(f"{path}.command", "is required for an exec probe")
+    if probe.type is not ProbeType.EXEC and probe.port is None and not has_ports:
+        yield SpecIssue(f"{path}.port", "is required when the service declares no port")
+    if probe.type is ProbeType.HTTP and probe.path is None:
+        yield SpecIssue(f"{path}.path", "is required for an http probe")
+
+
+def _check_job_service(service: JobService, path: str) -> Iterator[SpecIssue]:
+    is_cron = service.schedule.on is JobTrigger.CRON
+    if is_cron and service.schedule.cron is None:
+        yield SpecIssue(f"{path}.schedule.cron", "is required when the job runs on: cron")
+    if not is_cron and service.schedule.cron is not None:
+        yield SpecIssue(f"{path}.schedule.cron", "is only allowed when the job runs on: cron")
+    if (service.image is None) == (service.git is None):
+        yield SpecIssue(path, "needs exactly one of 'image' or 'git'")
+
+
+def _duplicates(values: Sequence[object], path: str, field: str) -> Iterator[SpecIssue]:
+    seen: set[object] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            yield SpecIssue(f"{path}[{index}].{field}", f"duplicates {value!r}")
+        seen.add(value)
+
+
+def _check_cycles(services: Sequence[Service], base: str) -> Iterator[SpecIssue]:
+    graph = {s.name: [d for d in s.depends_on if d != s.name] for s in services}
+    index = {s.name: i for i, s in enumerate(services)}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        state[name] = 1
+        for dep in graph.get(name, []):
+            if state.get(dep) == 1:
+                return [*trail[trail.index(dep) :], dep] if dep in trail else [name, dep]
+            if dep in graph and dep not in state:
+                cycle = visit(dep, [*trail, dep])
+                if cycle:
+                    return cycle
+        state[name] = 2
+        return None
+
+    for name in graph:
+        if name not in state:
+            cycle = visit(name, [name])
+            if cycle:
+                yield SpecIssue(
+                    f"{base}[{index[cycle[0]]}].depends_on",
+                    "forms a dependency cycle: " + " -> ".join(cycle),
+                )
+                return
+
+
+def _check_routes(
+    services: Sequence[Service], names: dict[str, int], base: str
+) -> Iterator[SpecIssue]:
+    for index, router in enumerate(services):
+        if not isinstance(router, RouterService):
+            continue
+        for route_index, route in enumerate(router.routes):
+            path = f"{base}[{index}].routes[{route_index}]"
+            target = services[names[route.service]] if route.service in names else None
+            if target is None:
+                yield SpecIssue(f"{path}.service", f"names no service: {route.service!r}")
+            elif not isinstance(target, LongRunning) or not target.ports:
+                yield SpecIssue(f"{path}.service", f"{route.service!r} has no port to route to")
+            elif route.port is not None and route.port not in {p.port for p in target.ports}:
+                yield SpecIssue(f"{path}.port", f"is not a port of {route.service!r}")
+
+
+def _check_secrets(job: Job) -> Iterator[SpecIssue]:
+    if job.secrets is None:
+        return
+    references = list(secret_references(job))
+    sealed = job.secrets.sealed
+    for path, name in references:
+        if name not in sealed:
+            yield SpecIssue(path, f"references the secret {name!r}, which the job does not carry")
+    used = {name for _, name in references}
+    for name in sealed:
+        if name not in used:
+            yield SpecIssue(f"$.secrets.sealed.{name}", "is sealed but nothing references it")

@@ -1,0 +1,82 @@
+"""Reading a job document safely: size and nesting limits, strict JSON.
+
+The limits are checked before the document can cost much: the size before the file is read,
+the nesting while it is parsed. Duplicate keys and non-finite numbers are refused, since two
+readers of the same JSON could disagree about them (a signature covers one reading).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qengine._errors import InvalidInputError, SpecError, SpecIssue
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 64
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not allowed in a job spec")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _depth(document: object) -> int:
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_document(text: str | bytes, source: str = "<input>") -> dict[str, object]:
+    """Parse a job document: a JSON object within the size and nesting limits."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise _too_large(source)
+    try:
+        document = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except RecursionError:
+        raise SpecError([SpecIssue("$", f"nests deeper than {MAX_DEPTH} levels")]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"{source} is not valid JSON: {exc}", hint="Check the file is a JSON document."
+        ) from None
+    if not isinstance(document, dict):
+        raise SpecError([SpecIssue("$", "must be a JSON object (the job)")])
+    if _depth(document) > MAX_DEPTH:
+        raise SpecError([SpecIssue("$", f"nests deeper than {MAX_DEPTH} levels")])
+    return document
+
+
+def read_document(path: Path) -> dict[str, object]:
+    """Read and parse the job document at ``path`` (``-`` is not special here)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise _too_large(str(path))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_document(data, str(path))
+
+
+def _too_large(source: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{source} is larger than the limit of {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB",
+        hint="A job spec is small; check the right file was given.",
+    )

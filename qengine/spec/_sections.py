@@ -1,0 +1,65 @@
+"""Base classes of the spec sections that plugins contribute, tagged by ``kind``.
+
+A plugin subclasses one of these with an attrs class whose ``kind`` field is a ``Literal`` of
+its name, and registers it (``registry.add_cloud_provider(...)`` and friends). The converter
+picks the class by the section's ``kind``; an unknown kind is an error naming the kinds that
+the installed plugins provide.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class PluginSection:
+    """A section whose shape a plugin defines; ``kind`` selects the plugin."""
+
+    family: ClassVar[str] = "section"
+    kind: str
+
+
+@attrs.frozen(kw_only=True)
+class ProviderSpec(PluginSection):
+    """A cloud provider's cluster settings (``cluster.provider`` of an infrastructure job)."""
+
+    family: ClassVar[str] = "cloud provider"
+
+
+@attrs.frozen(kw_only=True)
+class TargetSpec(PluginSection):
+    """How an environment job reaches its cluster (``target``): kubeconfig, in-cluster, ..."""
+
+    family: ClassVar[str] = "cluster target"
+
+
+@attrs.frozen(kw_only=True)
+class RegistrySpec(PluginSection):
+    """A container registry images are pushed to (``registry``)."""
+
+    family: ClassVar[str] = "container registry"
+
+
+@attrs.frozen(kw_only=True)
+class BuildSpec(PluginSection):
+    """A build backend (``build``): buildah, a Docker Engine API, ..."""
+
+    family: ClassVar[str] = "build backend"
+
+
+@attrs.frozen(kw_only=True)
+class DnsSpec(PluginSection):
+    """A DNS provider (``dns``) for routers' and clusters' records."""
+
+    family: ClassVar[str] = "DNS provider"
+
+
+SECTION_BASES: tuple[type[PluginSection], ...] = (
+    ProviderSpec,
+    TargetSpec,
+    RegistrySpec,
+    BuildSpec,
+    DnsSpec,
+)
