@@ -149,6 +149,7 @@ __all__ = [
     "SecretRef",
     "Secrets",
     "Service",
+    "Signature",
     "SpecLoader",
     "TargetSpec",
     "TerraformAction",

@@ -136,8 +136,10 @@ def _duplicates(values: Sequence[object], path: str, field: str) -> Iterator[Spe
 
 
 def _check_cycles(services: Sequence[Service], base: str) -> Iterator[SpecIssue]:
-    graph = {s.name: [d for d in s.depends_on if d != s.name] for s in services}
-    index = {s.name: i for i, s in enumerate(services)}
+    graph: dict[str, list[str]] = {
+        s.name: [d for d in s.depends_on if d != s.name] for s in services
+    }
+    index: dict[str, int] = {s.name: i for i, s in enumerate(services)}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(name: str, trail: list[str]) -> list[str] | None:

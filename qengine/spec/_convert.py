@@ -121,6 +121,10 @@ def _tagged(
     return structure
 
 
+def _is_literal(cl: Any) -> bool:
+    return typing.get_origin(cl) is Literal
+
+
 def _is_tuple(cl: Any) -> bool:
     return typing.get_origin(cl) is tuple
 
@@ -170,21 +174,29 @@ def _structure_value(converter: cattrs.Converter) -> Callable[[object, object], 
     return structure
 
 
+def _renames(cl: Any) -> dict[str, Any]:
+    if isinstance(cl, type) and issubclass(cl, JobBase):
+        return {name: override(rename=key) for name, key in JSON_NAMES.items()}
+    return {}
+
+
 def _attrs_hooks(converter: cattrs.Converter) -> None:
     def structure_factory(cl: Any) -> Any:
-        renames = {n: override(rename=j) for n, j in JSON_NAMES.items() if hasattr(cl, n)}
-        if not (isinstance(cl, type) and issubclass(cl, JobBase)):
-            renames = {}
-        return make_dict_structure_fn(cl, converter, _cattrs_forbid_extra_keys=True, **renames)
+        return make_dict_structure_fn(cl, converter, _cattrs_forbid_extra_keys=True, **_renames(cl))
 
     def unstructure_factory(cl: Any) -> Any:
-        renames = {}
-        if isinstance(cl, type) and issubclass(cl, JobBase):
-            renames = {n: override(rename=j) for n, j in JSON_NAMES.items()}
-        return make_dict_unstructure_fn(cl, converter, _cattrs_omit_if_default=True, **renames)
+        return make_dict_unstructure_fn(cl, converter, _cattrs_omit_if_default=True, **_renames(cl))
 
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+
+
+def _identity(base: type) -> Callable[[Any], bool]:
+    return lambda cl: cl is base
+
+
+def _unstructure_by_own_type(converter: cattrs.Converter) -> Callable[[Any], Any]:
+    return lambda value: converter.unstructure(value, type(value))
 
 
 def make_converter(sections: SectionKinds | None = None) -> cattrs.Converter:
@@ -199,9 +211,7 @@ def make_converter(sections: SectionKinds | None = None) -> cattrs.Converter:
         converter.register_structure_hook(strict_type, hook)
     for scalar, rule in SCALARS.items():
         converter.register_structure_hook(scalar, _scalar_hook(rule))
-    converter.register_structure_hook_func(
-        lambda cl: typing.get_origin(cl) is Literal, _structure_literal
-    )
+    converter.register_structure_hook_func(_is_literal, _structure_literal)
     converter.register_structure_hook_factory(_is_tuple, _tuple_factory(converter))
     converter.register_structure_hook_factory(_is_mapping, _mapping_factory(converter))
     converter.register_structure_hook(str | SecretRef, _structure_value(converter))
@@ -210,12 +220,9 @@ def make_converter(sections: SectionKinds | None = None) -> cattrs.Converter:
     converter.register_structure_hook(Service, _tagged(converter, SERVICE_KINDS, "service"))
     for base in SECTION_BASES:
         kinds = dict((sections or {}).get(base, {}))
-        converter.register_structure_hook_func(
-            lambda cl, base=base: cl is base, _tagged(converter, kinds, base.family)
-        )
-        converter.register_unstructure_hook_func(
-            lambda cl, base=base: cl is base, lambda v: converter.unstructure(v, type(v))
-        )
+        is_base = _identity(base)
+        converter.register_structure_hook_func(is_base, _tagged(converter, kinds, base.family))
+        converter.register_unstructure_hook_func(is_base, _unstructure_by_own_type(converter))
     _attrs_hooks(converter)
     return converter
 

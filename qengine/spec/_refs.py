@@ -23,7 +23,7 @@ def secret_references(node: object, path: str = "$") -> Iterator[tuple[str, str]
         for relative, ref in node.secret_refs():
             yield path + relative, ref.secret
     elif attrs.has(type(node)):
-        for field in attrs.fields(type(node)):
+        for field in attrs.fields(type(node)):  # type: ignore[arg-type]
             if field.name in ("secrets", "signature"):
                 continue
             name = _JSON_NAMES.get(field.name, field.name)
