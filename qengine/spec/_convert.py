@@ -202,6 +202,9 @@ def _unstructure_by_own_type(converter: cattrs.Converter) -> Callable[[Any], Any
 def make_converter(sections: SectionKinds | None = None) -> cattrs.Converter:
     """Build the strict converter for the spec, knowing the plugin sections in ``sections``."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    # Function hooks registered later take precedence: the generic attrs factory goes first so
+    # that the tagged-section hooks below win for the section base classes.
+    _attrs_hooks(converter)
     for strict_type, hook in (
         (str, _strict_str),
         (int, _strict_int),
@@ -223,7 +226,6 @@ def make_converter(sections: SectionKinds | None = None) -> cattrs.Converter:
         is_base = _identity(base)
         converter.register_structure_hook_func(is_base, _tagged(converter, kinds, base.family))
         converter.register_unstructure_hook_func(is_base, _unstructure_by_own_type(converter))
-    _attrs_hooks(converter)
     return converter
 
 
