@@ -30,8 +30,17 @@ def _paths(plugins: PluginSet, document: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("web", True), ("web-1", True), ("a" * 63, True), ("a" * 64, False), ("Web_App", False),
-     ("-web", False), ("web-", False), ("../../etc", False), ("", False)],
+    [
+        ("web", True),
+        ("web-1", True),
+        ("a" * 63, True),
+        ("a" * 64, False),
+        ("Web_App", False),
+        ("-web", False),
+        ("web-", False),
+        ("../../etc", False),
+        ("", False),
+    ],
 )
 def test_dns_label(value: str, ok: bool) -> None:
     assert (SCALARS[DnsLabel].check(value) is None) is ok
@@ -39,8 +48,16 @@ def test_dns_label(value: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("250m", True), ("1.5", True), ("512Mi", True), ("10Gi", True), ("1e3", True),
-     ("lots", False), ("10 Gi", False), ("Gi", False)],
+    [
+        ("250m", True),
+        ("1.5", True),
+        ("512Mi", True),
+        ("10Gi", True),
+        ("1e3", True),
+        ("lots", False),
+        ("10 Gi", False),
+        ("Gi", False),
+    ],
 )
 def test_quantity(value: str, ok: bool) -> None:
     assert (SCALARS[Quantity].check(value) is None) is ok
@@ -48,9 +65,16 @@ def test_quantity(value: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("nginx", True), ("ghcr.io/org/app:1.2", True), ("localhost:5000/a/b", True),
-     ("a/b@sha256:" + "0" * 64, True), ("Nginx", False), ("a b", False),
-     ("ghcr.io/org/app:bad tag", False), ("a@sha256:xyz", False)],
+    [
+        ("nginx", True),
+        ("ghcr.io/org/app:1.2", True),
+        ("localhost:5000/a/b", True),
+        ("a/b@sha256:" + "0" * 64, True),
+        ("Nginx", False),
+        ("a b", False),
+        ("ghcr.io/org/app:bad tag", False),
+        ("a@sha256:xyz", False),
+    ],
 )
 def test_image_reference(value: str, ok: bool) -> None:
     assert (SCALARS[ImageReference].check(value) is None) is ok
@@ -58,9 +82,18 @@ def test_image_reference(value: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("expression", "ok"),
-    [("*/5 * * * *", True), ("0 0 29 2 *", True), ("@daily", True), ("0 9 * * mon-fri", True),
-     ("0 0 30 2 *", False), ("0 0 31 4,6 *", False), ("61 * * * *", False), ("* * *", False),
-     ("*/0 * * * *", False), ("0 0 30 2 1", True)],
+    [
+        ("*/5 * * * *", True),
+        ("0 0 29 2 *", True),
+        ("@daily", True),
+        ("0 9 * * mon-fri", True),
+        ("0 0 30 2 *", False),
+        ("0 0 31 4,6 *", False),
+        ("61 * * * *", False),
+        ("* * *", False),
+        ("*/0 * * * *", False),
+        ("0 0 30 2 1", True),
+    ],
 )
 def test_cron(expression: str, ok: bool) -> None:
     assert (check_cron(expression) is None) is ok
