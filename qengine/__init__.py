@@ -27,12 +27,6 @@ from qengine._version import __version__
 from qengine.hookspecs import hookimpl
 
 __all__ = [
-    "load_plugins",
-    "hookimpl",
-    "Registry",
-    "Registration",
-    "PluginSet",
-    "PluginInfo",
     "AuthError",
     "BuildError",
     "CancelledError",
@@ -44,12 +38,18 @@ __all__ = [
     "InvalidInputError",
     "JobRefusedError",
     "PluginError",
+    "PluginInfo",
+    "PluginSet",
     "QengineError",
     "QuotaError",
+    "Registration",
+    "Registry",
     "SecretError",
     "SpecError",
     "SpecIssue",
     "TargetLockedError",
     "TransientError",
     "__version__",
+    "hookimpl",
+    "load_plugins",
 ]

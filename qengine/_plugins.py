@@ -268,7 +268,8 @@ def _load_entry_points(
 def _register_all(
     manager: pluggy.PluginManager, registry: Registry, infos: dict[str, PluginInfo], strict: bool
 ) -> None:
-    for impl in reversed(manager.hook.qengine_register.get_hookimpls()):
+    # pluggy lists implementations in registration order: first loaded, first registered.
+    for impl in manager.hook.qengine_register.get_hookimpls():
         name = impl.plugin_name
         before = len(registry.entries())
         try:

@@ -1,0 +1,61 @@
+"""The job-spec reference page, generated from the JSON Schema (``docs/reference/job-spec.md``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qengine.spec._convert import SectionKinds
+from qengine.spec._schema import job_schema
+
+HEADER = """# Job spec reference (v1)
+
+Generated from the JSON Schema by `python -m qengine.spec._reference` with the first-party
+plugins installed; do not edit by hand. `qengine schema` prints the schema itself. Every object
+refuses unknown keys. Cross-field rules (unique service names, `depends_on` references and
+cycles, routes to services with ports, secret references) are checked by `qengine validate`
+and are not expressible in the schema.
+"""
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " or ".join(_type(option) for option in schema[key])
+    if "const" in schema:
+        return f"`{schema['const']!r}`"
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{value}`" for value in schema["enum"])
+    if schema.get("type") == "array":
+        return f"array of {_type(schema['items'])}"
+    if schema.get("type") == "object" and "additionalProperties" in schema:
+        return f"map of {_type(schema['additionalProperties'])}"
+    kind = str(schema.get("type", "any"))
+    if "pattern" in schema:
+        return f"{kind} (`{schema['pattern']}`)"
+    if "minimum" in schema:
+        return f"{kind} ({schema['minimum']}-{schema.get('maximum', '')})"
+    return kind
+
+
+def render_reference(sections: SectionKinds | None = None) -> str:
+    """The reference page as Markdown."""
+    schema = job_schema(sections)
+    lines = [HEADER]
+    for name, definition in schema["$defs"].items():
+        lines += [f"## {name}", "", definition.get("description", ""), ""]
+        lines += ["| field | type | required |", "| --- | --- | --- |"]
+        required = set(definition.get("required", ()))
+        for field, field_schema in definition.get("properties", {}).items():
+            cell = _type(field_schema).replace("|", "\\|")
+            lines.append(f"| `{field}` | {cell} | {'yes' if field in required else ''} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from qengine._plugins import load_plugins
+
+    print(render_reference(load_plugins(strict=True).registry.section_kinds()), end="")

@@ -1,0 +1,159 @@
+"""The plugin system: entry points, failures reported and skipped, duplicates, knobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Literal
+
+import attrs
+import pytest
+
+from qengine import PluginError, Registry, SpecError, SpecIssue, hookimpl, load_plugins
+from qengine.spec import Job, TargetSpec
+
+
+@attrs.frozen(kw_only=True)
+class MoonTarget(TargetSpec):
+    """A test-only target section."""
+
+    kind: Literal["moon"]
+    crater: str
+
+
+class MoonPlugin:
+    @hookimpl
+    def qengine_register(self, registry: Registry) -> None:
+        registry.add_target("moon", MoonTarget, lambda: None, "test target")
+
+
+class RivalPlugin:
+    @hookimpl
+    def qengine_register(self, registry: Registry) -> None:
+        registry.add_target("moon", MoonTarget, lambda: None)
+
+
+class BrokenPlugin:
+    @hookimpl
+    def qengine_register(self, registry: Registry) -> None:
+        registry.add_target("half", MoonTarget, lambda: None)
+        raise RuntimeError("boom")
+
+
+class PolicyPlugin:
+    @hookimpl
+    def qengine_check_job(self, job: Job) -> list[SpecIssue]:
+        return [SpecIssue("$.actor.id", "is not allowed by policy")] if job.actor.id == "x" else []
+
+
+def _moon_job(**extra: object) -> dict[str, object]:
+    return {
+        "apiVersion": "qengine.dev/v1",
+        "kind": "EnvironmentJob",
+        "id": "j",
+        "organization": {"id": "o"},
+        "actor": {"id": "a"},
+        "action": "deploy",
+        "target": {"kind": "moon", "crater": "tycho"},
+        "environment": {"id": "e", "name": "e"},
+        **extra,
+    }
+
+
+def test_a_registered_section_is_structured_into_its_class() -> None:
+    plugins = load_plugins(autoload=False, plugins=[("moon", MoonPlugin())])
+    job = plugins.loader.load(_moon_job())
+    assert job.target == MoonTarget(kind="moon", crater="tycho")  # type: ignore[union-attr]
+
+
+def test_unknown_kind_names_the_known_ones() -> None:
+    plugins = load_plugins(autoload=False, plugins=[("moon", MoonPlugin())])
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load({**_moon_job(), "target": {"kind": "mars"}})
+    (issue,) = caught.value.issues
+    assert issue.path == "$.target"
+    assert "'mars'" in issue.message
+    assert "moon" in issue.message
+
+
+def test_duplicate_kind_names_both_plugins_and_disables_the_second() -> None:
+    plugins = load_plugins(
+        autoload=False, plugins=[("moon", MoonPlugin()), ("rival", RivalPlugin())]
+    )
+    info = {p.name: p for p in plugins.plugins}
+    assert info["moon"].loaded
+    assert not info["rival"].loaded
+    assert "'moon'" in info["rival"].error
+    assert "'rival'" in info["rival"].error
+
+
+def test_duplicate_kind_is_fatal_when_strict() -> None:
+    with pytest.raises(PluginError, match="registered by both plugin 'moon' and plugin 'rival'"):
+        load_plugins(
+            autoload=False, strict=True, plugins=[("moon", MoonPlugin()), ("rival", RivalPlugin())]
+        )
+
+
+def test_plugin_failing_to_register_is_skipped_with_nothing_left_behind() -> None:
+    plugins = load_plugins(autoload=False, plugins=[("broken", BrokenPlugin())])
+    (info,) = plugins.plugins
+    assert not info.loaded
+    assert "boom" in info.error
+    assert plugins.registry.entries() == ()
+
+
+def test_policy_hook_vetoes_a_job() -> None:
+    plugins = load_plugins(
+        autoload=False, plugins=[("moon", MoonPlugin()), ("policy", PolicyPlugin())]
+    )
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load({**_moon_job(), "actor": {"id": "x"}})
+    assert [i.path for i in caught.value.issues] == ["$.actor.id"]
+
+
+def test_allow_and_block_lists() -> None:
+    only_aws = load_plugins(environ={"QENGINE_PLUGINS": "aws"})
+    assert [p.name for p in only_aws.plugins] == ["aws"]
+    no_aws = load_plugins(environ={"QENGINE_DISABLE_PLUGINS": "aws"})
+    assert "aws" not in [p.name for p in no_aws.plugins]
+    none = load_plugins(environ={"QENGINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert none.plugins == ()
+
+
+def _fake_distribution(root: Path, module_source: str) -> dict[str, str]:
+    """A real installed distribution (dist-info + module) on a private path."""
+    dist = root / "qengine_broken-0.0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: qengine-broken\nVersion: 0.0.1\n")
+    (dist / "entry_points.txt").write_text("[qengine]\nbroken = qengine_broken_plugin\n")
+    (root / "qengine_broken_plugin.py").write_text(textwrap.dedent(module_source))
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
+def test_entry_point_that_fails_to_import_is_reported_and_skipped(tmp_path: Path) -> None:
+    env = _fake_distribution(tmp_path, "raise ImportError('missing SDK')\n")
+    listed = subprocess.run(
+        [sys.executable, "-m", "qengine", "plugins", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["broken"]["loaded"] is False
+    assert "missing SDK" in plugins["broken"]["error"]
+    assert plugins["aws"]["loaded"] is True
+    strict = subprocess.run(
+        [sys.executable, "-m", "qengine", "--strict-plugins", "plugins"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert strict.returncode == 1
+    assert "plugin 'broken' failed to load" in strict.stderr
+    assert "Traceback" not in strict.stderr

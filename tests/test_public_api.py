@@ -1,0 +1,48 @@
+"""The public front: ``__all__`` is sorted and exactly the public names; hooks are documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import qengine
+import qengine.interfaces
+import qengine.spec
+from qengine import hookspecs
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _public(module: object) -> set[str]:
+    return {n for n in vars(module) if not n.startswith("_") and not _is_submodule(module, n)}
+
+
+def _is_submodule(module: object, name: str) -> bool:
+    value = getattr(module, name)
+    return type(value).__name__ == "module" or name == "annotations"
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    for module in (qengine, qengine.spec, qengine.interfaces):
+        exported = list(module.__all__)
+        assert exported == sorted(exported), module.__name__
+        assert set(exported) - {"__version__"} == _public(module), module.__name__
+
+
+def test_every_hook_is_documented() -> None:
+    reference = (DOCS / "hooks.md").read_text()
+    hooks = [name for name in vars(hookspecs) if name.startswith("qengine_")]
+    assert hooks
+    for name in hooks:
+        assert f"`{name}`" in reference, f"{name} is not in docs/hooks.md"
+        assert getattr(hookspecs, name).__doc__, f"{name} has no docstring"
+
+
+def test_job_spec_reference_is_up_to_date() -> None:
+    from qengine import load_plugins
+    from qengine.spec._reference import render_reference
+
+    sections = load_plugins(strict=True, environ={}).registry.section_kinds()
+    committed = (DOCS / "reference" / "job-spec.md").read_text()
+    assert committed == render_reference(sections), (
+        "regenerate with: python -m qengine.spec._reference > docs/reference/job-spec.md"
+    )
