@@ -1,0 +1,67 @@
+"""Every development task, one command each: ``nox`` runs the default set, as CI does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "mypy", "tests", "plugin_tests", "docs"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+EDITABLE = ["-e", ".[test]", *(arg for name in PLUGINS for arg in ("-e", f"plugins/{name}"))]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff: lint rules and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def mypy(session: nox.Session) -> None:
+    """mypy --strict over the core, the plugins and this file."""
+    session.install("mypy", "nox", *EDITABLE)
+    session.run("mypy", "qengine", *(f"plugins/{n}/qengine_{n}" for n in PLUGINS), "noxfile.py")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core test suite (unit, component and end-to-end)."""
+    session.install(*EDITABLE)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS)
+def plugin_tests(session: nox.Session, plugin: str) -> None:
+    """One first-party plugin's own tests."""
+    session.install(*EDITABLE)
+    session.run(
+        "pytest",
+        f"plugins/{plugin}/tests",
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        ".",
+        *session.posargs,
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site, warnings as errors."""
+    session.install("mkdocs", *EDITABLE)
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Run every benchmark and print its figures (not part of the default run)."""
+    session.install(*EDITABLE)
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,81 @@
+"""Checks of AWS infrastructure jobs, through the plugin loaded from its entry point."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qengine_aws import AwsProvider
+
+from qengine import SpecError, load_plugins
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
+
+
+def _job() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    return copy.deepcopy(data)
+
+
+def _paths(document: dict[str, Any]) -> set[str]:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load(document)
+    return {issue.path for issue in caught.value.issues}
+
+
+def test_example_loads_into_the_aws_section() -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    job = plugins.loader.load(_job())
+    provider = job.cluster.provider  # type: ignore[union-attr]
+    assert isinstance(provider, AwsProvider)
+    assert provider.node_groups[1].spot
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda p: p.update(region="moon-1"), "$.cluster.provider.region"),
+        (lambda p: p.update(role_arn="role/admin"), "$.cluster.provider.role_arn"),
+        (lambda p: p.update(vpc_cidr="10.0.0.0/26"), "$.cluster.provider.vpc_cidr"),
+        (lambda p: p.update(availability_zones=1), "$.cluster.provider.availability_zones"),
+        (
+            lambda p: p["node_groups"][0].update(min_size=9),
+            "$.cluster.provider.node_groups[0].max_size",
+        ),
+        (
+            lambda p: p["node_groups"][1].update(instance_types=["huge"]),
+            "$.cluster.provider.node_groups[1].instance_types[0]",
+        ),
+        (lambda p: p.update(node_groups=[]), "$.cluster.provider.node_groups"),
+        (lambda p: p.update(access_key_id={"secret": "k"}), "$.cluster.provider.secret_access_key"),
+    ],
+)
+def test_bad_cluster_settings_are_refused_with_their_path(change: Any, path: str) -> None:
+    document = _job()
+    change(document["cluster"]["provider"])
+    assert path in _paths(document)
+
+
+def test_kubernetes_version_aws_does_not_offer() -> None:
+    document = _job()
+    document["cluster"]["kubernetes_version"] = "1.21"
+    assert _paths(document) == {"$.cluster.kubernetes_version"}
+
+
+def test_validation_does_not_import_boto3() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from qengine import load_plugins; "
+        f"load_plugins(strict=True).loader.read(__import__('pathlib').Path({str(EXAMPLE)!r})); "
+        "print('boto3' in sys.modules or 'botocore' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
