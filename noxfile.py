@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "mypy", "tests", "plugin_tests", "docs"]
+nox.options.sessions = ["lint", "mypy", "tests", "plugin_tests", "contrib", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -44,6 +44,21 @@ def plugin_tests(session: nox.Session, plugin: str) -> None:
     session.run(
         "pytest",
         f"plugins/{plugin}/tests",
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        ".",
+        *session.posargs,
+    )
+
+
+@nox.session
+def contrib(session: nox.Session) -> None:
+    """The plugin template, installed as a third party would install it, passes the contract."""
+    session.install(*EDITABLE, "-e", "contrib/plugin-template")
+    session.run(
+        "pytest",
+        "contrib/plugin-template/tests",
         "-c",
         "pyproject.toml",
         "--rootdir",
