@@ -1,0 +1,251 @@
+"""The ``local`` key provider: master keys in files under ``<state_dir>/keys/``.
+
+One JSON file per key id, ``<key_id>.key``, mode 0600, holding every version of that key::
+
+    {"format": "qengine-local-key/1", "key_id": "default", "mode": "random",
+     "versions": [{"version": 1, "created_at": "...", "material": "<base64, 32 bytes>"}]}
+
+In ``passphrase`` mode a version holds a random ``salt`` and the PBKDF2 ``iterations``
+instead of key material; the passphrase itself is never stored. The provider refuses a key file
+that group or others can access, or that another user owns. Rotation adds a version; every
+version is kept, so jobs sealed under an old one still open; ``wrap`` always uses the newest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import pathlib
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import attrs
+
+from qengine._errors import InvalidInputError, SecretError
+from qengine._paths import state_dir
+from qengine.interfaces.keys import KeyProvider, WrappedKey
+from qengine.secrets import envelope
+from qengine.secrets._filemode import check_private_file, write_private_file
+
+FORMAT = "qengine-local-key/1"
+DEFAULT_KEY_ID = "default"
+_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+Mode = Literal["random", "passphrase"]
+PassphraseSource = Callable[[], bytes]
+
+
+@attrs.frozen(kw_only=True)
+class KeyInfo:
+    """What ``qengine keys list`` shows about a key: never its material."""
+
+    key_id: str
+    mode: Mode
+    versions: tuple[int, ...]
+    created_at: tuple[str, ...]
+
+    @property
+    def newest(self) -> int:
+        """The version :meth:`LocalKeyProvider.wrap` uses."""
+        return self.versions[-1]
+
+
+def keys_dir(explicit_state_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """``<state_dir>/keys``, created 0700 if missing."""
+    path = state_dir(explicit_state_dir) / "keys"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def create_key(
+    directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID, *, passphrase: bool = False
+) -> KeyInfo:
+    """Create key ``key_id`` with version 1; refuse if it exists.
+
+    With ``passphrase=True`` the key is derived from a passphrase supplied at use time.
+    """
+    path = _key_path(directory, key_id)
+    with _dir_lock(directory):
+        if path.exists():
+            raise InvalidInputError(
+                f"key {key_id!r} already exists in {directory}",
+                hint="Use `qengine keys rotate` to add a version, or choose another --key-id.",
+            )
+        mode: Mode = "passphrase" if passphrase else "random"
+        doc = {"format": FORMAT, "key_id": key_id, "mode": mode, "versions": [_new_version(1, mode)]}
+        write_private_file(path, _dump(doc))
+    return _info(doc)
+
+
+def rotate_key(directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID) -> KeyInfo:
+    """Add a new version to ``key_id``; older versions stay to unwrap old jobs."""
+    path = _key_path(directory, key_id)
+    with _dir_lock(directory):
+        doc = _load(path)
+        newest = max(v["version"] for v in doc["versions"])
+        doc["versions"].append(_new_version(newest + 1, doc["mode"]))
+        write_private_file(path, _dump(doc))
+    return _info(doc)
+
+
+def list_keys(directory: pathlib.Path) -> list[KeyInfo]:
+    """Every key in ``directory``, sorted by id (each file is permission-checked)."""
+    return [_info(_load(path)) for path in sorted(directory.glob("*.key"))]
+
+
+class LocalKeyProvider(KeyProvider):
+    """Wraps data keys under a local master key file; see the module docstring.
+
+    ``passphrase`` is called at most once, and only when a passphrase-mode key is used.
+    Derived organization keys are cached per instance (one PBKDF2 run per organization).
+    """
+
+    kind = "local"
+
+    def __init__(
+        self,
+        directory: pathlib.Path,
+        *,
+        key_id: str = DEFAULT_KEY_ID,
+        passphrase: PassphraseSource | None = None,
+    ) -> None:
+        self._directory = directory
+        self._key_id = key_id
+        self._passphrase_source = passphrase
+        self._passphrase: bytes | None = None
+        self._org_keys: dict[tuple[str, int, str], bytes] = {}
+        self._lock = threading.Lock()
+
+    def wrap(self, data_key: bytes, *, organization_id: str) -> WrappedKey:
+        """Wrap under the newest version of this provider's key id."""
+        doc = _load(_key_path(self._directory, self._key_id))
+        version = max(v["version"] for v in doc["versions"])
+        ref = envelope.MasterKeyRef(provider=self.kind, key_id=self._key_id, version=version)
+        org_key = self._org_key(doc, ref, organization_id)
+        ciphertext = envelope.wrap_data_key(
+            org_key, data_key, organization_id=organization_id, ref=ref
+        )
+        return WrappedKey(provider=self.kind, key_id=ref.key_id, version=version, ciphertext=ciphertext)
+
+    def unwrap(self, wrapped: WrappedKey, *, organization_id: str) -> bytes:
+        """Unwrap with whichever key id and version ``wrapped`` names."""
+        if wrapped.provider != self.kind:
+            raise SecretError(
+                f"the job's data key was wrapped by provider {wrapped.provider!r}, not 'local'",
+                hint="Run the job with the key provider that sealed it.",
+            )
+        doc = _load(_key_path(self._directory, wrapped.key_id))
+        ref = envelope.MasterKeyRef(
+            provider=self.kind, key_id=wrapped.key_id, version=wrapped.version
+        )
+        org_key = self._org_key(doc, ref, organization_id)
+        return envelope.unwrap_data_key(
+            org_key, wrapped.ciphertext, organization_id=organization_id, ref=ref
+        )
+
+    def _org_key(self, doc: dict[str, Any], ref: envelope.MasterKeyRef, org_id: str) -> bytes:
+        cache_key = (ref.key_id, ref.version, org_id)
+        with self._lock:
+            if cache_key not in self._org_keys:
+                self._org_keys[cache_key] = self._derive(doc, ref, org_id)
+            return self._org_keys[cache_key]
+
+    def _derive(self, doc: dict[str, Any], ref: envelope.MasterKeyRef, org_id: str) -> bytes:
+        entry = _version_entry(doc, ref.version)
+        if doc["mode"] == "random":
+            material = base64.b64decode(entry["material"])
+            return envelope.org_key_from_master(material, organization_id=org_id, ref=ref)
+        return envelope.org_key_from_passphrase(
+            self._get_passphrase(ref.key_id),
+            salt=base64.b64decode(entry["salt"]),
+            organization_id=org_id,
+            iterations=int(entry["iterations"]),
+        )
+
+    def _get_passphrase(self, key_id: str) -> bytes:
+        if self._passphrase is None:
+            if self._passphrase_source is None:
+                raise SecretError(
+                    f"key {key_id!r} is passphrase-protected and no passphrase was given",
+                    hint="Pass --passphrase-fd N, or run interactively to be prompted.",
+                )
+            self._passphrase = self._passphrase_source()
+        return self._passphrase
+
+
+def _key_path(directory: pathlib.Path, key_id: str) -> pathlib.Path:
+    if not _KEY_ID.match(key_id):
+        raise InvalidInputError(
+            f"invalid key id {key_id!r}",
+            hint="A key id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+    return directory / f"{key_id}.key"
+
+
+def _load(path: pathlib.Path) -> dict[str, Any]:
+    if not path.exists():
+        raise SecretError(
+            f"key file {path} does not exist",
+            hint="Create it with `qengine keys create`, or point --state-dir at the right place.",
+        )
+    check_private_file(path, "key file")
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise SecretError(f"key file {path} is not valid JSON") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not doc.get("versions"):
+        raise SecretError(f"key file {path} is not a {FORMAT} file")
+    if doc.get("mode") not in ("random", "passphrase"):
+        raise SecretError(f"key file {path} has an unknown mode")
+    return doc
+
+
+def _version_entry(doc: dict[str, Any], version: int) -> dict[str, Any]:
+    for entry in doc["versions"]:
+        if entry["version"] == version:
+            return dict(entry)
+    raise SecretError(
+        f"key {doc['key_id']!r} has no version {version}",
+        hint="The job was sealed under a key version this key file does not hold.",
+    )
+
+
+def _new_version(version: int, mode: Mode) -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry: dict[str, Any] = {"version": version, "created_at": now}
+    if mode == "random":
+        entry["material"] = base64.b64encode(os.urandom(envelope.KEY_BYTES)).decode()
+    else:
+        entry["salt"] = base64.b64encode(os.urandom(16)).decode()
+        entry["iterations"] = envelope.PBKDF2_ITERATIONS
+    return entry
+
+
+def _info(doc: dict[str, Any]) -> KeyInfo:
+    versions = sorted(doc["versions"], key=lambda v: int(v["version"]))
+    return KeyInfo(
+        key_id=doc["key_id"],
+        mode=doc["mode"],
+        versions=tuple(int(v["version"]) for v in versions),
+        created_at=tuple(str(v.get("created_at", "")) for v in versions),
+    )
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+@contextlib.contextmanager
+def _dir_lock(directory: pathlib.Path) -> Iterator[None]:
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
