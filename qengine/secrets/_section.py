@@ -49,7 +49,11 @@ def parse_section(raw: object, path: str = "$.secrets") -> SecretsSection:
 def _data_key_issues(raw: object, path: str) -> list[SpecIssue]:
     if not isinstance(raw, Mapping):
         return [SpecIssue(path, "must be an object")]
-    issues = [SpecIssue(member_path(path, str(k)), "unknown key") for k in raw if k not in _DATA_KEY_FIELDS]
+    issues = [
+        SpecIssue(member_path(path, str(k)), "unknown key")
+        for k in raw
+        if k not in _DATA_KEY_FIELDS
+    ]
     for name, kind in _DATA_KEY_FIELDS.items():
         value = raw.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -82,5 +86,4 @@ def job_identity(job: Mapping[str, Any]) -> tuple[str, str]:
         issues.append(SpecIssue("$.organization.id", "must be a non-empty string"))
     if issues:
         raise SpecError(issues)
-    assert isinstance(job_id, str) and isinstance(org_id, str)  # narrowed by the checks above
-    return job_id, org_id
+    return str(job_id), str(org_id)

@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterable
 
 _END = ""
+_Node = dict[str, "_Node"]
 
 
 def trie_pattern(literals: Iterable[str]) -> str:
     """A regex (``str``) that matches exactly the given non-empty literals, longest first."""
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    root: _Node = {}
     for literal in literals:
         node = root
         for char in literal:
@@ -26,7 +27,7 @@ def trie_pattern(literals: Iterable[str]) -> str:
     return _render(root)
 
 
-def _render(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+def _render(node: _Node) -> str:
     branches = [_render_branch(char, child) for char, child in sorted(node.items()) if char]
     if not branches:
         return ""
@@ -34,7 +35,7 @@ def _render(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
     return f"(?:{body})?" if _END in node else body
 
 
-def _render_branch(char: str, node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+def _render_branch(char: str, node: _Node) -> str:
     # Follow runs without a choice iteratively: recursion depth is the number of branch
     # points, not the length of the longest literal (a PEM key is thousands of characters).
     chain = [char]

@@ -24,7 +24,15 @@ from typing import Any
 from qengine._errors import InvalidInputError
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def canonicalize(value: Any) -> bytes:

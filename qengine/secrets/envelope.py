@@ -38,7 +38,7 @@ PBKDF2_ITERATIONS = 600_000
 _ORG_SALT = "qengine/org-salt/v1"
 _ORG_INFO = "qengine/org-key/v1"
 _DATA_KEY_AD = "qengine/data-key/v1"
-_SECRET_AD = "qengine/secret/v1"
+_SECRET_AD = "qengine/secret/v1"  # noqa: S105 - a domain label, not a password
 
 
 @attrs.frozen(kw_only=True)
@@ -101,7 +101,9 @@ def wrap_data_key(
     return _seal(org_key, data_key, ad)
 
 
-def unwrap_data_key(org_key: bytes, wrapped: str, *, organization_id: str, ref: MasterKeyRef) -> bytes:
+def unwrap_data_key(
+    org_key: bytes, wrapped: str, *, organization_id: str, ref: MasterKeyRef
+) -> bytes:
     """Inverse of :func:`wrap_data_key`; :class:`SecretError` on any mismatch or tampering."""
     ad = encode_fields(_DATA_KEY_AD, organization_id, ref.provider, ref.key_id, ref.version)
     try:

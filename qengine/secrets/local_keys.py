@@ -78,7 +78,12 @@ def create_key(
                 hint="Use `qengine keys rotate` to add a version, or choose another --key-id.",
             )
         mode: Mode = "passphrase" if passphrase else "random"
-        doc = {"format": FORMAT, "key_id": key_id, "mode": mode, "versions": [_new_version(1, mode)]}
+        doc = {
+            "format": FORMAT,
+            "key_id": key_id,
+            "mode": mode,
+            "versions": [_new_version(1, mode)],
+        }
         write_private_file(path, _dump(doc))
     return _info(doc)
 
@@ -131,7 +136,9 @@ class LocalKeyProvider(KeyProvider):
         ciphertext = envelope.wrap_data_key(
             org_key, data_key, organization_id=organization_id, ref=ref
         )
-        return WrappedKey(provider=self.kind, key_id=ref.key_id, version=version, ciphertext=ciphertext)
+        return WrappedKey(
+            provider=self.kind, key_id=ref.key_id, version=version, ciphertext=ciphertext
+        )
 
     def unwrap(self, wrapped: WrappedKey, *, organization_id: str) -> bytes:
         """Unwrap with whichever key id and version ``wrapped`` names."""
@@ -183,7 +190,7 @@ def _key_path(directory: pathlib.Path, key_id: str) -> pathlib.Path:
     if not _KEY_ID.match(key_id):
         raise InvalidInputError(
             f"invalid key id {key_id!r}",
-            hint="A key id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            hint="A key id is 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'.",
         )
     return directory / f"{key_id}.key"
 

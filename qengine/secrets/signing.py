@@ -32,9 +32,7 @@ from qengine.secrets.canonical import canonicalize
 
 ALG = "ed25519"
 DEFAULT_CLOCK_SKEW = datetime.timedelta(minutes=5)
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 Reason = Literal["unsigned", "malformed", "unknown_key", "tampered", "expired", "replayed"]
 

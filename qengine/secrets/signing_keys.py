@@ -34,7 +34,9 @@ def generate_signing_key(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     write_private_file(private_path, pem)
-    public_path.write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    public_path.write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
     return private_path, public_path, key_id_of(key.public_key())
 
 

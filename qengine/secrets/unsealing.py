@@ -81,7 +81,10 @@ class SealedSecrets:
         ]
         for name in sorted(set(paths) - self.names):
             where = list(paths[name]) or ["$"]
-            issues += [SpecIssue(p, f"references secret {name!r}, which the job does not carry") for p in where]
+            issues += [
+                SpecIssue(p, f"references secret {name!r}, which the job does not carry")
+                for p in where
+            ]
         if issues:
             raise SpecError(issues, hint="Seal the job again with `qengine seal` from its spec.")
 
