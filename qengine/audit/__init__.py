@@ -5,6 +5,7 @@ from qengine.audit.sink import (
     JsonlAuditSink,
     default_audit_path,
     default_checkpoint_path,
+    load_hmac_key,
 )
 from qengine.audit.verify import VerifyResult, verify_audit_log
 
@@ -14,5 +15,6 @@ __all__ = [
     "VerifyResult",
     "default_audit_path",
     "default_checkpoint_path",
+    "load_hmac_key",
     "verify_audit_log",
 ]

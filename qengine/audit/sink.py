@@ -19,10 +19,10 @@ from typing import Any
 
 import attrs
 
-from qengine._errors import QengineError
+from qengine._errors import InvalidInputError, QengineError
 from qengine.audit import _chain
 from qengine.interfaces.audit import AuditRecord, AuditSink
-from qengine.secrets._filemode import write_private_file
+from qengine.secrets._filemode import read_private_file, write_private_file
 from qengine.secrets.canonical import canonicalize
 
 DEFAULT_NAME = "audit.jsonl"
@@ -30,6 +30,17 @@ DEFAULT_NAME = "audit.jsonl"
 
 class AuditLogError(QengineError):
     """The audit log could not be written, or a record was refused."""
+
+
+def load_hmac_key(path: pathlib.Path) -> bytes:
+    """Read an HMAC key file: its bytes without surrounding whitespace; 0600 and non-empty."""
+    key = read_private_file(path, "HMAC key file").strip()
+    if len(key) < 16:
+        raise InvalidInputError(
+            f"HMAC key file {path} holds fewer than 16 bytes",
+            hint="Make one with `head -c 32 /dev/urandom | base64 > F; chmod 600 F`.",
+        )
+    return key
 
 
 def default_audit_path(state_directory: pathlib.Path) -> pathlib.Path:

@@ -37,6 +37,7 @@ PBKDF2_ITERATIONS = 600_000
 
 _ORG_SALT = "qengine/org-salt/v1"
 _ORG_INFO = "qengine/org-key/v1"
+_CHECK_SALT = "qengine/passphrase-check/v1"
 _DATA_KEY_AD = "qengine/data-key/v1"
 _SECRET_AD = "qengine/secret/v1"  # noqa: S105 - a domain label, not a password
 
@@ -89,6 +90,20 @@ def org_key_from_passphrase(
         algorithm=hashes.SHA256(),
         length=KEY_BYTES,
         salt=encode_fields(_ORG_SALT, salt, organization_id),
+        iterations=iterations,
+    ).derive(passphrase)
+
+
+def passphrase_check(passphrase: bytes, *, salt: bytes, iterations: int) -> bytes:
+    """A value stored beside a passphrase key version to tell a wrong passphrase apart.
+
+    It costs a guesser as much as a derived organization key (same KDF and iterations) and
+    is derived under its own domain label, so it reveals nothing about any organization key.
+    """
+    return PBKDF2HMAC(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=encode_fields(_CHECK_SALT, salt),
         iterations=iterations,
     ).derive(passphrase)
 

@@ -17,6 +17,7 @@ import base64
 import contextlib
 import datetime
 import fcntl
+import hmac
 import json
 import os
 import pathlib
@@ -64,11 +65,13 @@ def keys_dir(explicit_state_dir: pathlib.Path | None = None) -> pathlib.Path:
 
 
 def create_key(
-    directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID, *, passphrase: bool = False
+    directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID, *, passphrase: bytes | None = None
 ) -> KeyInfo:
     """Create key ``key_id`` with version 1; refuse if it exists.
 
-    With ``passphrase=True`` the key is derived from a passphrase supplied at use time.
+    With ``passphrase`` the key is derived from that passphrase, which must be supplied again
+    at use time; only a salt and a check value (see :func:`envelope.passphrase_check`) are
+    stored.
     """
     path = _key_path(directory, key_id)
     with _dir_lock(directory):
@@ -77,26 +80,41 @@ def create_key(
                 f"key {key_id!r} already exists in {directory}",
                 hint="Use `qengine keys rotate` to add a version, or choose another --key-id.",
             )
-        mode: Mode = "passphrase" if passphrase else "random"
+        mode: Mode = "random" if passphrase is None else "passphrase"
         doc = {
             "format": FORMAT,
             "key_id": key_id,
             "mode": mode,
-            "versions": [_new_version(1, mode)],
+            "versions": [_new_version(1, passphrase)],
         }
         write_private_file(path, _dump(doc))
     return _info(doc)
 
 
-def rotate_key(directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID) -> KeyInfo:
-    """Add a new version to ``key_id``; older versions stay to unwrap old jobs."""
+def rotate_key(
+    directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID, *, passphrase: bytes | None = None
+) -> KeyInfo:
+    """Add a new version to ``key_id``; older versions stay to unwrap old jobs.
+
+    A passphrase key needs its passphrase, checked against the newest version: a key id has
+    one passphrase (to change it, create a new key and re-wrap jobs onto it).
+    """
     path = _key_path(directory, key_id)
     with _dir_lock(directory):
         doc = _load(path)
         newest = max(v["version"] for v in doc["versions"])
-        doc["versions"].append(_new_version(newest + 1, doc["mode"]))
+        if doc["mode"] == "passphrase":
+            if passphrase is None:
+                raise InvalidInputError(f"key {key_id!r} needs its passphrase to be rotated")
+            _check_passphrase(doc, _version_entry(doc, newest), passphrase)
+        doc["versions"].append(_new_version(newest + 1, passphrase))
         write_private_file(path, _dump(doc))
     return _info(doc)
+
+
+def key_info(directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID) -> KeyInfo:
+    """What is known about one key (its file is permission-checked)."""
+    return _info(_load(_key_path(directory, key_id)))
 
 
 def list_keys(directory: pathlib.Path) -> list[KeyInfo]:
@@ -168,8 +186,10 @@ class LocalKeyProvider(KeyProvider):
         if doc["mode"] == "random":
             material = base64.b64decode(entry["material"])
             return envelope.org_key_from_master(material, organization_id=org_id, ref=ref)
+        passphrase = self._get_passphrase(ref.key_id)
+        _check_passphrase(doc, entry, passphrase)
         return envelope.org_key_from_passphrase(
-            self._get_passphrase(ref.key_id),
+            passphrase,
             salt=base64.b64decode(entry["salt"]),
             organization_id=org_id,
             iterations=int(entry["iterations"]),
@@ -223,15 +243,32 @@ def _version_entry(doc: dict[str, Any], version: int) -> dict[str, Any]:
     )
 
 
-def _new_version(version: int, mode: Mode) -> dict[str, Any]:
+def _new_version(version: int, passphrase: bytes | None) -> dict[str, Any]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     entry: dict[str, Any] = {"version": version, "created_at": now}
-    if mode == "random":
+    if passphrase is None:
         entry["material"] = base64.b64encode(os.urandom(envelope.KEY_BYTES)).decode()
-    else:
-        entry["salt"] = base64.b64encode(os.urandom(16)).decode()
-        entry["iterations"] = envelope.PBKDF2_ITERATIONS
+        return entry
+    salt, iterations = os.urandom(16), envelope.PBKDF2_ITERATIONS
+    check = envelope.passphrase_check(passphrase, salt=salt, iterations=iterations)
+    entry.update(
+        salt=base64.b64encode(salt).decode(),
+        iterations=iterations,
+        check=base64.b64encode(check).decode(),
+    )
     return entry
+
+
+def _check_passphrase(doc: dict[str, Any], entry: dict[str, Any], passphrase: bytes) -> None:
+    expected = base64.b64decode(entry["check"])
+    actual = envelope.passphrase_check(
+        passphrase, salt=base64.b64decode(entry["salt"]), iterations=int(entry["iterations"])
+    )
+    if not hmac.compare_digest(expected, actual):
+        raise SecretError(
+            f"wrong passphrase for key {doc['key_id']!r} v{entry['version']}",
+            hint="Give the passphrase the key was created with (--passphrase-fd N or the prompt).",
+        )
 
 
 def _info(doc: dict[str, Any]) -> KeyInfo:
