@@ -53,7 +53,8 @@ def test_moved_ciphertext_does_not_open(name: str, context: envelope.SealContext
     data_key, sealed = _sealed()
     with pytest.raises(SecretError, match="does not open") as caught:
         envelope.open_secret(data_key, sealed, name=name, context=context)
-    assert VALUE not in str(caught.value) and VALUE not in caught.value.hint
+    assert VALUE not in str(caught.value)
+    assert VALUE not in caught.value.hint
 
 
 def test_tampered_ciphertext_and_wrong_key_do_not_open() -> None:
@@ -98,7 +99,8 @@ def test_passphrase_derivation_refuses_weak_iterations() -> None:
         )
     a = envelope.org_key_from_passphrase(b"pw", salt=b"s" * 16, organization_id="org-a")
     b = envelope.org_key_from_passphrase(b"pw", salt=b"s" * 16, organization_id="org-b")
-    assert a != b and len(a) == 32
+    assert a != b
+    assert len(a) == 32
 
 
 def test_field_encoding_is_injective_where_concatenation_is_not() -> None:

@@ -190,7 +190,8 @@ def test_opening_is_lazy_per_secret_and_reported_by_name(
     opened: list[str] = []
     secrets = SealedSecrets.from_job(sealed, counting, on_open=opened.append)
     secrets.check_job(sealed)
-    assert counting.unwraps == 0 and opened == []
+    assert counting.unwraps == 0
+    assert opened == []
     secrets.open("git-token")
     secrets.open("db-password")
     assert opened == ["git-token", "db-password"]
