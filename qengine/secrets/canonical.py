@@ -11,7 +11,8 @@ What is supported, exactly as RFC 8785 specifies:
   the shortest digits.
 
 What is refused (:class:`~qengine.InvalidInputError`): NaN and infinities; integers outside
-the IEEE-754 safe range (+-(2**53 - 1)), which an ECMAScript reader cannot hold exactly;
+the safe range +-(2**53 - 1) (distinct integers there share one double, so two jobs could
+share a canonical form); floats of any magnitude are fine;
 strings with lone surrogates; non-string object keys; values that are not JSON types.
 """
 
@@ -83,6 +84,8 @@ def _utf16_key(key: str) -> bytes:
 
 
 def _integer(value: int, path: str) -> str:
+    # Beyond 2**53 distinct integers share one double, so two different jobs could share one
+    # canonical form (and one signature): refuse rather than round.
     if abs(value) > MAX_SAFE_INTEGER:
         raise InvalidInputError(
             f"{path}: integer {value} is outside +-(2**53 - 1)",
