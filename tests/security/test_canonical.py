@@ -125,7 +125,7 @@ def test_key_order_does_not_matter(value: dict[str, Any]) -> None:
     assert canonicalize(reordered) == canonicalize(value)
 
 
-bmp_text = st.text(st.characters(max_codepoint=0xFFFF))
+bmp_text = st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]))
 int_json = st.recursive(
     st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | bmp_text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(bmp_text, inner, max_size=4),
