@@ -125,7 +125,7 @@ def _texts(fields: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
     for name, value in fields.items():
         if name == "details":
             for key, item in value.items():
-                yield f"details key {key!r}", key
+                yield "a details key", key
                 yield f"details[{key!r}]", item
         else:
             yield name, value
