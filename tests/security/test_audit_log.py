@@ -215,10 +215,12 @@ def test_appends_after_reopening_continue_the_chain(log: pathlib.Path) -> None:
 def test_concurrent_threads_append_a_valid_chain(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "audit.jsonl"
     sink = JsonlAuditSink(path, hmac_key=KEY)
-    threads = [
-        threading.Thread(target=lambda: [sink.append(_record(i)) for i in range(25)])
-        for _ in range(4)
-    ]
+
+    def append_many() -> None:
+        for index in range(25):
+            sink.append(_record(index))
+
+    threads = [threading.Thread(target=append_many) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
