@@ -67,7 +67,13 @@ class JsonlAuditSink(AuditSink):
         self._key = hmac_key
         self._checkpoint = checkpoint_path or default_checkpoint_path(path)
         self._lock = threading.Lock()
-        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot open audit log {path}: {exc.strerror}",
+                hint="Check that the directory exists and the engine's user may write to it.",
+            ) from exc
 
     def append(self, record: AuditRecord) -> None:
         """Append ``record`` durably; refuse one holding an e-mail address."""
@@ -90,13 +96,15 @@ class JsonlAuditSink(AuditSink):
 
     def _append_locked(self, fields: dict[str, Any]) -> None:
         last = _last_line(self._fd, self._path)
-        seq = 1 if last is None else int(json.loads(last)["seq"]) + 1
+        seq = 1 if last is None else _seq_of(last, self._path) + 1
         fields["seq"] = seq
         fields["prev"] = _chain.GENESIS if last is None else _chain.line_hash(last)
         if self._key is not None:
             fields["mac"] = _chain.record_mac(self._key, fields)
         line = canonicalize(fields)
-        os.write(self._fd, line + b"\n")
+        data = memoryview(line + b"\n")
+        while data:  # O_APPEND and the lock keep partial writes contiguous
+            data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
         self._write_checkpoint(seq, _chain.line_hash(line))
 
@@ -129,6 +137,19 @@ def _texts(fields: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
                 yield f"details[{key!r}]", item
         else:
             yield name, value
+
+
+def _seq_of(line: bytes, path: pathlib.Path) -> int:
+    try:
+        seq = json.loads(line)["seq"]
+    except (ValueError, KeyError, TypeError):
+        seq = None
+    if not isinstance(seq, int):
+        raise AuditLogError(
+            f"the last record of audit log {path} is unreadable; refusing to extend it",
+            hint="Run `qengine audit verify` on it; move it aside before writing a new log.",
+        )
+    return seq
 
 
 def _last_line(fd: int, path: pathlib.Path) -> bytes | None:

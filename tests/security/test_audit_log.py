@@ -248,3 +248,17 @@ def test_concurrent_processes_append_a_valid_chain(tmp_path: pathlib.Path) -> No
         assert worker.exitcode == 0
     result = verify_audit_log(path, KEY, default_checkpoint_path(path))
     assert (result.ok, result.records) == (True, 60)
+
+
+def test_a_log_whose_last_record_is_unreadable_is_not_extended(log: pathlib.Path) -> None:
+    with log.open("ab") as handle:
+        handle.write(b"garbage\n")
+    sink = JsonlAuditSink(log)
+    with pytest.raises(AuditLogError, match="unreadable"):
+        sink.append(_record(7))
+    sink.close()
+
+
+def test_an_unwritable_location_is_a_clear_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(AuditLogError, match="cannot open audit log"):
+        JsonlAuditSink(tmp_path / "missing-dir" / "audit.jsonl")
