@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import multiprocessing
 import os
@@ -15,9 +16,12 @@ from qengine.audit import (
     JsonlAuditSink,
     default_audit_path,
     default_checkpoint_path,
+    records,
     verify_audit_log,
 )
 from qengine.interfaces.audit import AuditRecord
+from qengine.secrets.sandbox import seal_for_sandbox
+from qengine.secrets.unsealing import SealedSecrets
 
 KEY = b"0123456789abcdef0123456789abcdef"
 
@@ -262,3 +266,26 @@ def test_a_log_whose_last_record_is_unreadable_is_not_extended(log: pathlib.Path
 def test_an_unwritable_location_is_a_clear_error(tmp_path: pathlib.Path) -> None:
     with pytest.raises(AuditLogError, match="cannot open audit log"):
         JsonlAuditSink(tmp_path / "missing-dir" / "audit.jsonl")
+
+
+def test_record_builders_write_refusals_and_unsealings(
+    tmp_path: pathlib.Path, job: dict[str, object], plaintext: dict[str, str]
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlAuditSink(path)
+    moment = datetime.datetime(2026, 11, 29, 2, 0, 0, 123456, tzinfo=datetime.UTC)
+    sealed, provider = seal_for_sandbox(job, plaintext)
+    on_open = records.unsealed_recorder(
+        sink, job_id="job-0001", actor_id="actor-7f3a", clock=lambda: moment
+    )
+    SealedSecrets.from_job(sealed, provider, on_open=on_open).open("git-token")
+    sink.append(records.job_refused("job-0002", "actor-7f3a", "replayed", clock=lambda: moment))
+    sink.close()
+    written = [json.loads(line) for line in _lines(path)]
+    assert [(r["action"], r["target"], r["outcome"]) for r in written] == [
+        ("secret.unsealed", "git-token", "ok"),
+        ("job.refused", "", "refused"),
+    ]
+    assert written[0]["time"] == "2026-11-29T02:00:00.123Z"
+    assert written[1]["details"] == {"reason": "replayed"}
+    assert plaintext["git-token"] not in path.read_text()
