@@ -39,6 +39,10 @@ DEFAULT_KEY_ID = "default"
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Mode = Literal["random", "passphrase"]
+_VERSION_FIELDS = {
+    "random": {"version", "material"},
+    "passphrase": {"version", "salt", "iterations", "check"},
+}
 PassphraseSource = Callable[[], bytes]
 
 
@@ -228,8 +232,14 @@ def _load(path: pathlib.Path) -> dict[str, Any]:
         raise SecretError(f"key file {path} is not valid JSON") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not doc.get("versions"):
         raise SecretError(f"key file {path} is not a {FORMAT} file")
-    if doc.get("mode") not in ("random", "passphrase"):
-        raise SecretError(f"key file {path} has an unknown mode")
+    if doc.get("mode") not in _VERSION_FIELDS or doc.get("key_id") != path.stem:
+        raise SecretError(f"key file {path} has an unknown mode or a key id not its name")
+    required = _VERSION_FIELDS[doc["mode"]]
+    for entry in doc["versions"]:
+        if not isinstance(entry, dict) or not required <= entry.keys():
+            raise SecretError(f"key file {path} has a malformed version entry")
+        if not isinstance(entry["version"], int) or isinstance(entry["version"], bool):
+            raise SecretError(f"key file {path} has a non-integer version")
     return doc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 
@@ -148,3 +149,19 @@ def test_passphrase_from_a_file_descriptor() -> None:
     os.close(write_end)
     with pytest.raises(InvalidInputError, match="empty"):
         read_passphrase_fd(read_end)
+
+
+def test_malformed_or_renamed_key_files_are_refused(keys_dir: pathlib.Path) -> None:
+    path = keys_dir / "default.key"
+    doc = json.loads(path.read_text())
+    (keys_dir / "renamed.key").write_text(path.read_text())
+    os.chmod(keys_dir / "renamed.key", 0o600)
+    with pytest.raises(SecretError, match="key id not its name"):
+        LocalKeyProvider(keys_dir, key_id="renamed").wrap(DATA_KEY, organization_id="o")
+    del doc["versions"][0]["material"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SecretError, match="malformed version entry"):
+        LocalKeyProvider(keys_dir).wrap(DATA_KEY, organization_id="o")
+    path.write_text("{not json")
+    with pytest.raises(SecretError, match="not valid JSON"):
+        list_keys(keys_dir)
