@@ -5,8 +5,9 @@ One JSON file per key id, ``<key_id>.key``, mode 0600, holding every version of 
     {"format": "qengine-local-key/1", "key_id": "default", "mode": "random",
      "versions": [{"version": 1, "created_at": "...", "material": "<base64, 32 bytes>"}]}
 
-In ``passphrase`` mode a version holds a random ``salt`` and the PBKDF2 ``iterations``
-instead of key material; the passphrase itself is never stored. The provider refuses a key file
+In ``passphrase`` mode a version holds a random ``salt``, the PBKDF2 ``iterations`` and a
+``check`` value (to tell a wrong passphrase apart) instead of key material; the passphrase
+itself is never stored. The provider refuses a key file
 that group or others can access, or that another user owns. Rotation adds a version; every
 version is kept, so jobs sealed under an old one still open; ``wrap`` always uses the newest.
 """
@@ -14,16 +15,9 @@ version is kept, so jobs sealed under an old one still open; ``wrap`` always use
 from __future__ import annotations
 
 import base64
-import contextlib
-import datetime
-import fcntl
-import hmac
-import json
-import os
 import pathlib
-import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -31,18 +25,13 @@ import attrs
 from qengine._errors import InvalidInputError, SecretError
 from qengine._paths import state_dir
 from qengine.interfaces.keys import KeyProvider, WrappedKey
+from qengine.secrets import _keyfile as keyfile
 from qengine.secrets import envelope
-from qengine.secrets._filemode import check_private_file, write_private_file
+from qengine.secrets._filemode import write_private_file
 
-FORMAT = "qengine-local-key/1"
 DEFAULT_KEY_ID = "default"
-_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Mode = Literal["random", "passphrase"]
-_VERSION_FIELDS = {
-    "random": {"version", "material"},
-    "passphrase": {"version", "salt", "iterations", "check"},
-}
 PassphraseSource = Callable[[], bytes]
 
 
@@ -77,8 +66,8 @@ def create_key(
     at use time; only a salt and a check value (see :func:`envelope.passphrase_check`) are
     stored.
     """
-    path = _key_path(directory, key_id)
-    with _dir_lock(directory):
+    path = keyfile.key_path(directory, key_id)
+    with keyfile.dir_lock(directory):
         if path.exists():
             raise InvalidInputError(
                 f"key {key_id!r} already exists in {directory}",
@@ -86,12 +75,12 @@ def create_key(
             )
         mode: Mode = "random" if passphrase is None else "passphrase"
         doc = {
-            "format": FORMAT,
+            "format": keyfile.FORMAT,
             "key_id": key_id,
             "mode": mode,
-            "versions": [_new_version(1, passphrase)],
+            "versions": [keyfile.new_version(1, passphrase)],
         }
-        write_private_file(path, _dump(doc))
+        write_private_file(path, keyfile.dump(doc))
     return _info(doc)
 
 
@@ -103,27 +92,27 @@ def rotate_key(
     A passphrase key needs its passphrase, checked against the newest version: a key id has
     one passphrase (to change it, create a new key and re-wrap jobs onto it).
     """
-    path = _key_path(directory, key_id)
-    with _dir_lock(directory):
-        doc = _load(path)
+    path = keyfile.key_path(directory, key_id)
+    with keyfile.dir_lock(directory):
+        doc = keyfile.load(path)
         newest = max(v["version"] for v in doc["versions"])
         if doc["mode"] == "passphrase":
             if passphrase is None:
                 raise InvalidInputError(f"key {key_id!r} needs its passphrase to be rotated")
-            _check_passphrase(doc, _version_entry(doc, newest), passphrase)
-        doc["versions"].append(_new_version(newest + 1, passphrase))
-        write_private_file(path, _dump(doc))
+            keyfile.check_passphrase(doc, keyfile.version_entry(doc, newest), passphrase)
+        doc["versions"].append(keyfile.new_version(newest + 1, passphrase))
+        write_private_file(path, keyfile.dump(doc))
     return _info(doc)
 
 
 def key_info(directory: pathlib.Path, key_id: str = DEFAULT_KEY_ID) -> KeyInfo:
     """What is known about one key (its file is permission-checked)."""
-    return _info(_load(_key_path(directory, key_id)))
+    return _info(keyfile.load(keyfile.key_path(directory, key_id)))
 
 
 def list_keys(directory: pathlib.Path) -> list[KeyInfo]:
     """Every key in ``directory``, sorted by id (each file is permission-checked)."""
-    return [_info(_load(path)) for path in sorted(directory.glob("*.key"))]
+    return [_info(keyfile.load(path)) for path in sorted(directory.glob("*.key"))]
 
 
 class LocalKeyProvider(KeyProvider):
@@ -151,7 +140,7 @@ class LocalKeyProvider(KeyProvider):
 
     def wrap(self, data_key: bytes, *, organization_id: str) -> WrappedKey:
         """Wrap under the newest version of this provider's key id."""
-        doc = _load(_key_path(self._directory, self._key_id))
+        doc = keyfile.load(keyfile.key_path(self._directory, self._key_id))
         version = max(v["version"] for v in doc["versions"])
         ref = envelope.MasterKeyRef(provider=self.kind, key_id=self._key_id, version=version)
         org_key = self._org_key(doc, ref, organization_id)
@@ -169,7 +158,7 @@ class LocalKeyProvider(KeyProvider):
                 f"the job's data key was wrapped by provider {wrapped.provider!r}, not 'local'",
                 hint="Run the job with the key provider that sealed it.",
             )
-        doc = _load(_key_path(self._directory, wrapped.key_id))
+        doc = keyfile.load(keyfile.key_path(self._directory, wrapped.key_id))
         ref = envelope.MasterKeyRef(
             provider=self.kind, key_id=wrapped.key_id, version=wrapped.version
         )
@@ -186,12 +175,12 @@ class LocalKeyProvider(KeyProvider):
             return self._org_keys[cache_key]
 
     def _derive(self, doc: dict[str, Any], ref: envelope.MasterKeyRef, org_id: str) -> bytes:
-        entry = _version_entry(doc, ref.version)
+        entry = keyfile.version_entry(doc, ref.version)
         if doc["mode"] == "random":
             material = base64.b64decode(entry["material"])
             return envelope.org_key_from_master(material, organization_id=org_id, ref=ref)
         passphrase = self._get_passphrase(ref.key_id)
-        _check_passphrase(doc, entry, passphrase)
+        keyfile.check_passphrase(doc, entry, passphrase)
         return envelope.org_key_from_passphrase(
             passphrase,
             salt=base64.b64decode(entry["salt"]),
@@ -210,77 +199,6 @@ class LocalKeyProvider(KeyProvider):
         return self._passphrase
 
 
-def _key_path(directory: pathlib.Path, key_id: str) -> pathlib.Path:
-    if not _KEY_ID.match(key_id):
-        raise InvalidInputError(
-            f"invalid key id {key_id!r}",
-            hint="A key id is 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'.",
-        )
-    return directory / f"{key_id}.key"
-
-
-def _load(path: pathlib.Path) -> dict[str, Any]:
-    if not path.exists():
-        raise SecretError(
-            f"key file {path} does not exist",
-            hint="Create it with `qengine keys create`, or point --state-dir at the right place.",
-        )
-    check_private_file(path, "key file")
-    try:
-        doc = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise SecretError(f"key file {path} is not valid JSON") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not doc.get("versions"):
-        raise SecretError(f"key file {path} is not a {FORMAT} file")
-    if doc.get("mode") not in _VERSION_FIELDS or doc.get("key_id") != path.stem:
-        raise SecretError(f"key file {path} has an unknown mode or a key id not its name")
-    required = _VERSION_FIELDS[doc["mode"]]
-    for entry in doc["versions"]:
-        if not isinstance(entry, dict) or not required <= entry.keys():
-            raise SecretError(f"key file {path} has a malformed version entry")
-        if not isinstance(entry["version"], int) or isinstance(entry["version"], bool):
-            raise SecretError(f"key file {path} has a non-integer version")
-    return doc
-
-
-def _version_entry(doc: dict[str, Any], version: int) -> dict[str, Any]:
-    for entry in doc["versions"]:
-        if entry["version"] == version:
-            return dict(entry)
-    raise SecretError(
-        f"key {doc['key_id']!r} has no version {version}",
-        hint="The job was sealed under a key version this key file does not hold.",
-    )
-
-
-def _new_version(version: int, passphrase: bytes | None) -> dict[str, Any]:
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    entry: dict[str, Any] = {"version": version, "created_at": now}
-    if passphrase is None:
-        entry["material"] = base64.b64encode(os.urandom(envelope.KEY_BYTES)).decode()
-        return entry
-    salt, iterations = os.urandom(16), envelope.PBKDF2_ITERATIONS
-    check = envelope.passphrase_check(passphrase, salt=salt, iterations=iterations)
-    entry.update(
-        salt=base64.b64encode(salt).decode(),
-        iterations=iterations,
-        check=base64.b64encode(check).decode(),
-    )
-    return entry
-
-
-def _check_passphrase(doc: dict[str, Any], entry: dict[str, Any], passphrase: bytes) -> None:
-    expected = base64.b64decode(entry["check"])
-    actual = envelope.passphrase_check(
-        passphrase, salt=base64.b64decode(entry["salt"]), iterations=int(entry["iterations"])
-    )
-    if not hmac.compare_digest(expected, actual):
-        raise SecretError(
-            f"wrong passphrase for key {doc['key_id']!r} v{entry['version']}",
-            hint="Give the passphrase the key was created with (--passphrase-fd N or the prompt).",
-        )
-
-
 def _info(doc: dict[str, Any]) -> KeyInfo:
     versions = sorted(doc["versions"], key=lambda v: int(v["version"]))
     return KeyInfo(
@@ -289,17 +207,3 @@ def _info(doc: dict[str, Any]) -> KeyInfo:
         versions=tuple(int(v["version"]) for v in versions),
         created_at=tuple(str(v.get("created_at", "")) for v in versions),
     )
-
-
-def _dump(doc: dict[str, Any]) -> bytes:
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
-
-
-@contextlib.contextmanager
-def _dir_lock(directory: pathlib.Path) -> Iterator[None]:
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
