@@ -6,8 +6,8 @@ import argparse
 import pathlib
 
 from qengine._cli._jsonio import load_json_object, write_json
-from qengine._errors import InvalidInputError
-from qengine.secrets.signing import sign_job
+from qengine._errors import InvalidInputError, JobRefusedError
+from qengine.secrets.signing import parse_rfc3339, sign_job
 from qengine.secrets.signing_keys import generate_signing_key, load_private_key
 
 
@@ -33,7 +33,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.spec is None or args.key is None or args.output is None:
         raise InvalidInputError("sign needs SPEC, --key PRIVATE.pem and -o SIGNED")
-    signed = sign_job(load_json_object(args.spec, "job spec"), load_private_key(args.key))
+    job = load_json_object(args.spec, "job spec")
+    if "not_after" not in job:
+        raise InvalidInputError(
+            f"job spec {args.spec} has no not_after: an engine refuses it once signed",
+            hint='Add "not_after": "<RFC 3339 time>" so the signed job expires.',
+        )
+    try:
+        parse_rfc3339(job["not_after"], "$.not_after")
+    except JobRefusedError as exc:
+        raise InvalidInputError(exc.message) from exc
+    signed = sign_job(job, load_private_key(args.key))
     write_json(args.output, signed)
     print(f"signed with key id {signed['signature']['key_id']}")
     return 0

@@ -80,8 +80,10 @@ def verify_job(
 
     ``trusted_keys`` maps key ids (:func:`key_id_of`) to public keys. ``accept_once(job_id)``
     records the id and returns False if it was recorded before; it is called last, so a job
-    refused for another reason does not burn its id.
+    refused for another reason does not burn its id. ``now`` must be timezone-aware.
     """
+    if now.tzinfo is None:
+        raise ValueError("verify_job needs a timezone-aware `now`")
     public_key, signature = _signature(job, trusted_keys)
     try:
         public_key.verify(signature, signed_bytes(job))

@@ -170,3 +170,17 @@ def test_audit_verify_exit_codes(
     os.chmod(key_file, 0o644)
     with pytest.raises(SecretError):
         _run(*args)
+
+
+def test_sign_refuses_a_job_without_a_valid_not_after(
+    tmp_path: pathlib.Path, job: dict[str, Any]
+) -> None:
+    _run("sign", "--generate-key", str(tmp_path / "signing"))
+    key = str(tmp_path / "signing" / "signing-key.pem")
+    del job["not_after"]
+    spec = _write(tmp_path / "job.json", job)
+    with pytest.raises(InvalidInputError, match="no not_after"):
+        _run("sign", str(spec), "--key", key, "-o", str(tmp_path / "out.json"))
+    spec = _write(tmp_path / "job.json", dict(job, not_after="tomorrow"))
+    with pytest.raises(InvalidInputError, match="RFC 3339"):
+        _run("sign", str(spec), "--key", key, "-o", str(tmp_path / "out.json"))

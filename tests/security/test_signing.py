@@ -168,3 +168,8 @@ def test_key_files_round_trip_and_private_key_permissions(tmp_path: pathlib.Path
         generate_signing_key(tmp_path / "keys")
     with pytest.raises(InvalidInputError, match="public key"):
         load_public_key(private_path)
+
+
+def test_a_naive_now_is_a_programming_error(job: Job, key: Ed25519PrivateKey) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _verify(sign_job(job, key), key, now=datetime.datetime(2029, 1, 1))
