@@ -30,13 +30,15 @@ def encoded_forms(value: str) -> set[str]:
     forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     forms |= _url_forms(value)
     forms.add(shlex.quote(value))
-    forms |= _base64_forms(value.encode("utf-8"))
+    forms |= _base64_forms(value.encode("utf-8", "surrogatepass"))
     forms |= {line for line in value.splitlines() if len(line) >= MIN_LINE}
     return forms
 
 
 def _url_forms(value: str) -> set[str]:
-    forms = {quote(value, safe=""), quote(value), quote_plus(value), quote_plus(value, safe="")}
+    # surrogatepass: a lone surrogate must neither crash nor appear in an error message.
+    raw = value.encode("utf-8", "surrogatepass")
+    forms = {quote(raw, safe=""), quote(raw), quote_plus(raw), quote_plus(raw, safe="")}
     return forms | {_HEX.sub(lambda m: m.group(0).lower(), form) for form in forms}
 
 

@@ -62,7 +62,7 @@ def _compile_bytes(forms: list[str]) -> _Patterns[bytes] | None:
     if not forms:
         return None
     # Build the trie over the UTF-8 bytes, carried one byte per character through latin-1.
-    body = trie_pattern(form.encode("utf-8").decode("latin-1") for form in forms)
+    body = trie_pattern(form.encode("utf-8", "surrogatepass").decode("latin-1") for form in forms)
     return re.compile(body.encode("latin-1")), re.compile(f"(?=({body}))".encode("latin-1"))
 
 

@@ -100,9 +100,21 @@ def _check_available(paths: Mapping[str, tuple[str, ...]], secrets: Mapping[str,
             f"the secrets file lacks {len(missing)} referenced secret(s): {listing}",
             hint="Add the missing names to the secrets file, or remove the references.",
         )
-    not_text = sorted(name for name in paths if not isinstance(secrets[name], str))
+    not_text = sorted(name for name in paths if not _is_text(secrets[name]))
     if not_text:
-        raise InvalidInputError(f"secret values must be strings: {', '.join(not_text)}")
+        raise InvalidInputError(
+            f"secret values must be Unicode strings (no lone surrogates): {', '.join(not_text)}"
+        )
+
+
+def _is_text(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # its message would quote a character of the secret
+        return False
+    return True
 
 
 def _with_section(job: Mapping[str, Any], section: SecretsSection) -> dict[str, Any]:

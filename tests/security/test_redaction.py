@@ -123,3 +123,8 @@ def test_a_json_document_holding_a_secret_is_redacted() -> None:
     document = json.dumps({"password": secret, "note": "ok"})
     redacted = Redactor([secret]).redact(document)
     assert json.loads(redacted) == {"password": "***", "note": "ok"}
+
+
+def test_a_secret_with_a_lone_surrogate_is_still_redacted() -> None:
+    redactor = Redactor(["ab\ud800cd"])
+    assert redactor.redact("x ab\ud800cd y") == "x *** y"

@@ -230,3 +230,18 @@ def test_sandbox_sealing_opens_only_with_its_own_ephemeral_provider(
     real = seal_job(job, plaintext, provider)
     with pytest.raises(SecretError, match="not wrapped by this sandbox"):
         SealedSecrets.from_job(real, sandbox).open("git-token")
+
+
+@pytest.mark.parametrize(
+    "value", [42, None, "half \ud800 surrogate"], ids=["int", "null", "surrogate"]
+)
+def test_seal_refuses_values_that_are_not_text_without_quoting_them(
+    job: Job, plaintext: dict[str, Any], provider: LocalKeyProvider, value: object
+) -> None:
+    plaintext["git-token"] = value
+    with pytest.raises(InvalidInputError, match="must be Unicode strings") as caught:
+        seal_job(job, plaintext, provider)
+    assert "git-token" in str(caught.value)
+    assert "\ud800" not in str(caught.value).encode("utf-8", "surrogatepass").decode(
+        "utf-8", "replace"
+    )
