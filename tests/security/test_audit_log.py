@@ -289,3 +289,13 @@ def test_record_builders_write_refusals_and_unsealings(
     assert written[0]["time"] == "2026-11-29T02:00:00.123Z"
     assert written[1]["details"] == {"reason": "replayed"}
     assert plaintext["git-token"] not in path.read_text()
+
+
+def test_records_longer_than_the_tail_read_chunk_chain_correctly(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlAuditSink(path, hmac_key=KEY)
+    for index in range(3):
+        sink.append(_record(index, details={"plan": "x" * (5000 * (index + 1))}))
+    sink.close()
+    result = verify_audit_log(path, KEY, default_checkpoint_path(path))
+    assert (result.ok, result.records) == (True, 3)
