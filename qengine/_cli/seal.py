@@ -1,0 +1,56 @@
+"""``qengine seal SPEC --secrets FILE -o SEALED``: seal the secrets a job references.
+
+``--rewrap`` takes an already sealed SPEC and re-seals it under the newest key version
+(no ``--secrets`` needed). Either way a signature on the input is dropped: sign afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from qengine._cli._jsonio import load_json_object, write_json
+from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
+from qengine._errors import InvalidInputError
+from qengine.secrets._filemode import check_private_file
+from qengine.secrets.local_keys import LocalKeyProvider
+from qengine.secrets.sealing import rewrap_job, seal_job
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``seal``."""
+    parser = subparsers.add_parser("seal", help="seal a job's secrets for that job")
+    parser.add_argument("spec", type=pathlib.Path, metavar="SPEC", help="job spec (JSON)")
+    parser.add_argument(
+        "--secrets", type=pathlib.Path, metavar="FILE", help="JSON object: name -> value (0600)"
+    )
+    parser.add_argument(
+        "-o", "--output", type=pathlib.Path, required=True, metavar="SEALED", help="output file"
+    )
+    parser.add_argument(
+        "--rewrap", action="store_true", help="re-wrap a sealed job onto the newest key version"
+    )
+    add_key_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Seal (or re-wrap) SPEC into SEALED; exit 2 when a referenced secret is missing."""
+    job = load_json_object(args.spec, "job spec")
+    provider = LocalKeyProvider(
+        key_directory(args), key_id=args.key_id, passphrase=passphrase_source(args)
+    )
+    if args.rewrap:
+        if args.secrets is not None:
+            raise InvalidInputError("--rewrap takes no --secrets: the job carries them sealed")
+        result = rewrap_job(job, provider)
+    else:
+        if args.secrets is None:
+            raise InvalidInputError("seal needs --secrets FILE (or --rewrap)")
+        check_private_file(args.secrets, "secrets file")
+        result = seal_job(job, load_json_object(args.secrets, "secrets file"), provider)
+    write_json(args.output, result)
+    if "signature" in job:
+        print("note: the input's signature was dropped; sign the output again", file=sys.stderr)
+    return 0

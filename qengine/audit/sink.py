@@ -1,0 +1,172 @@
+"""The default audit sink: an append-only, hash-chained JSON-lines file.
+
+Appends are serialized across threads (a lock) and processes (``flock`` on the log), and each
+is flushed and fsync'ed before :meth:`JsonlAuditSink.append` returns. After each append the
+checkpoint file (``<log>.checkpoint`` unless told otherwise) is replaced atomically with the
+last sequence number and line hash, MAC'ed when the sink has an HMAC key: keep a copy of it
+(or of its latest value) where the log's writers cannot reach, and a truncated tail is found.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pathlib
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from qengine._errors import InvalidInputError, QengineError
+from qengine.audit import _chain
+from qengine.interfaces.audit import AuditRecord, AuditSink
+from qengine.secrets._filemode import read_private_file, write_private_file
+from qengine.secrets.canonical import canonicalize
+
+DEFAULT_NAME = "audit.jsonl"
+
+
+class AuditLogError(QengineError):
+    """The audit log could not be written, or a record was refused."""
+
+
+def load_hmac_key(path: pathlib.Path) -> bytes:
+    """Read an HMAC key file: its bytes without surrounding whitespace; 0600 and non-empty."""
+    key = read_private_file(path, "HMAC key file").strip()
+    if len(key) < 16:
+        raise InvalidInputError(
+            f"HMAC key file {path} holds fewer than 16 bytes",
+            hint="Make one with `head -c 32 /dev/urandom | base64 > F; chmod 600 F`.",
+        )
+    return key
+
+
+def default_audit_path(state_directory: pathlib.Path) -> pathlib.Path:
+    """``<state_dir>/audit.jsonl``, the log used unless ``--audit-log`` says otherwise."""
+    return state_directory / DEFAULT_NAME
+
+
+def default_checkpoint_path(log_path: pathlib.Path) -> pathlib.Path:
+    """``<log>.checkpoint``."""
+    return log_path.with_name(log_path.name + ".checkpoint")
+
+
+class JsonlAuditSink(AuditSink):
+    """Appends :class:`AuditRecord` values as chained, canonical JSON lines (see ``_chain``)."""
+
+    def __init__(
+        self,
+        path: pathlib.Path,
+        *,
+        hmac_key: bytes | None = None,
+        checkpoint_path: pathlib.Path | None = None,
+    ) -> None:
+        self._path = path
+        self._key = hmac_key
+        self._checkpoint = checkpoint_path or default_checkpoint_path(path)
+        self._lock = threading.Lock()
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot open audit log {path}: {exc.strerror}",
+                hint="Check that the directory exists and the engine's user may write to it.",
+            ) from exc
+
+    def append(self, record: AuditRecord) -> None:
+        """Append ``record`` durably; refuse one holding an e-mail address."""
+        fields = _record_fields(record)
+        with self._lock:
+            if self._fd < 0:
+                raise AuditLogError("the audit sink is closed")
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                self._append_locked(fields)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the log file; further appends raise."""
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def _append_locked(self, fields: dict[str, Any]) -> None:
+        last = _last_line(self._fd, self._path)
+        seq = 1 if last is None else _seq_of(last, self._path) + 1
+        fields["seq"] = seq
+        fields["prev"] = _chain.GENESIS if last is None else _chain.line_hash(last)
+        if self._key is not None:
+            fields["mac"] = _chain.record_mac(self._key, fields)
+        line = canonicalize(fields)
+        data = memoryview(line + b"\n")
+        while data:  # O_APPEND and the lock keep partial writes contiguous
+            data = data[os.write(self._fd, data) :]
+        os.fsync(self._fd)
+        self._write_checkpoint(seq, _chain.line_hash(line))
+
+    def _write_checkpoint(self, seq: int, digest: str) -> None:
+        checkpoint: dict[str, Any] = {"seq": seq, "hash": digest}
+        if self._key is not None:
+            checkpoint["mac"] = _chain.checkpoint_mac(self._key, checkpoint)
+        write_private_file(self._checkpoint, canonicalize(checkpoint) + b"\n")
+
+
+def _record_fields(record: AuditRecord) -> dict[str, Any]:
+    fields = attrs.asdict(record)
+    fields["details"] = dict(record.details)
+    for where, text in _texts(fields):
+        if not isinstance(text, str):
+            raise AuditLogError(f"audit record field {where} must be a string")
+        if _chain.contains_email(text):
+            raise AuditLogError(
+                f"audit record field {where} contains an e-mail address; refusing to write it",
+                hint="Audit records carry pseudonymous ids only: no names or e-mail addresses.",
+            )
+    return fields
+
+
+def _texts(fields: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
+    for name, value in fields.items():
+        if name == "details":
+            for key, item in value.items():
+                yield "a details key", key
+                yield f"details[{key!r}]", item
+        else:
+            yield name, value
+
+
+def _seq_of(line: bytes, path: pathlib.Path) -> int:
+    try:
+        seq = json.loads(line)["seq"]
+    except (ValueError, KeyError, TypeError):
+        seq = None
+    if not isinstance(seq, int):
+        raise AuditLogError(
+            f"the last record of audit log {path} is unreadable; refusing to extend it",
+            hint="Run `qengine audit verify` on it; move it aside before writing a new log.",
+        )
+    return seq
+
+
+def _last_line(fd: int, path: pathlib.Path) -> bytes | None:
+    """The last complete line of the file (without newline), or None if it is empty."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return None
+    if os.pread(fd, 1, size - 1) != b"\n":
+        raise AuditLogError(
+            f"audit log {path} ends with a partial record",
+            hint="Run `qengine audit verify` on it; move it aside before writing a new log.",
+        )
+    end, start, chunk = size - 1, size - 1, 4096
+    while start > 0:
+        start = max(0, start - chunk)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            start += newline + 1
+            break
+    return os.pread(fd, end - start, start)
