@@ -15,7 +15,8 @@ def state_dir(
     """Return the state directory, creating it (mode 0700) if it does not exist.
 
     Precedence: ``explicit`` (``--state-dir``), then ``$QENGINE_STATE_DIR`` (read from
-    ``environ``, default ``os.environ``), then ``~/.local/state/qengine``. An existing
+    ``environ``, default ``os.environ``), then ``$XDG_STATE_HOME/qengine``, then
+    ``~/.local/state/qengine`` (``~`` from ``$HOME`` in ``environ``). An existing
     directory's mode is left as it is.
     """
     env = os.environ if environ is None else environ
@@ -23,8 +24,11 @@ def state_dir(
         path = explicit
     elif env.get(STATE_DIR_ENV):
         path = pathlib.Path(env[STATE_DIR_ENV])
+    elif env.get("XDG_STATE_HOME"):
+        path = pathlib.Path(env["XDG_STATE_HOME"]) / "qengine"
     else:
-        path = pathlib.Path.home() / ".local" / "state" / "qengine"
+        home = pathlib.Path(env["HOME"]) if env.get("HOME") else pathlib.Path.home()
+        path = home / ".local" / "state" / "qengine"
     path = path.expanduser()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

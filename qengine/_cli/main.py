@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
-from qengine._cli import plugins_cmd, schema, validate
+from qengine._cli import audit, keys, plugins_cmd, schema, seal, sign, validate
 from qengine._errors import QengineError
 from qengine._version import __version__
 
@@ -31,7 +31,7 @@ environment:
   QENGINE_TRACE_PLUGINS             trace plugin hook calls on stderr
 """
 
-COMMANDS: tuple[ModuleType, ...] = (validate, schema, plugins_cmd)
+COMMANDS: tuple[ModuleType, ...] = (validate, schema, plugins_cmd, keys, seal, sign, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,5 +17,7 @@ def test_explicit_wins_and_is_created_0700(tmp_path: pathlib.Path) -> None:
 
 def test_environment_then_home(tmp_path: pathlib.Path) -> None:
     assert state_dir(environ={"QENGINE_STATE_DIR": str(tmp_path / "env")}) == tmp_path / "env"
-    default = state_dir(environ={})
-    assert default == pathlib.Path.home() / ".local" / "state" / "qengine"
+    default = state_dir(environ={"HOME": str(tmp_path / "home")})
+    assert default == tmp_path / "home" / ".local" / "state" / "qengine"
+    xdg = state_dir(environ={"XDG_STATE_HOME": str(tmp_path / "xdg")})
+    assert xdg == tmp_path / "xdg" / "qengine"
