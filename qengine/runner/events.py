@@ -16,8 +16,9 @@ import attrs
 
 from qengine._events import Event, EventType, Scalar, event_json_schema
 from qengine.interfaces.events import EventSink
+from qengine.runner.steps import Change, StepEmitter
 
-__all__ = ["EventBus", "JobRef", "Redactor", "event_json_schema", "utc_timestamp"]
+__all__ = ["BusEmitter", "EventBus", "JobRef", "Redactor", "event_json_schema", "utc_timestamp"]
 
 Redactor = Callable[[str], str]
 
@@ -98,3 +99,33 @@ class EventBus:
                 EventType.WARNING,
                 f"event sink {type(sink).__name__} failed and was dropped: {type(exc).__name__}",
             )
+
+
+class BusEmitter(StepEmitter):
+    """Forwards a job's step reports to its bus, and keeps the resource changes for the result."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._changes: list[Change] = []
+        self._lock = threading.Lock()
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """Resource changes reported so far, in the order reported."""
+        with self._lock:
+            return tuple(self._changes)
+
+    def progress(self, step_id: str, message: str, data: Mapping[str, Scalar]) -> None:
+        """Emit ``step.progress``."""
+        self._bus.emit(EventType.STEP_PROGRESS, message, step_id=step_id, data=data)
+
+    def resource_changed(self, step_id: str, change: Change, message: str) -> None:
+        """Emit ``resource.changed`` and remember the change."""
+        with self._lock:
+            self._changes.append(change)
+        data: dict[str, Scalar] = {
+            "action": change.action.value,
+            "kind": change.kind,
+            "name": change.name,
+        }
+        self._bus.emit(EventType.RESOURCE_CHANGED, message, step_id=step_id, data=data)

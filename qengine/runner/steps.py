@@ -151,6 +151,8 @@ class StepContext:
 
     ``inputs`` maps each dependency's id to that step's outputs. ``cancel`` is this step's
     own token: it fires when the job is cancelled and when the step's timeout passes.
+    ``outputs`` are this step's own outputs, given to ``compensate`` (empty for ``run`` and
+    ``reconcile``).
     """
 
     job_id: str
@@ -160,6 +162,7 @@ class StepContext:
     idempotency_key: str
     cancel: CancelToken
     inputs: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    outputs: Mapping[str, str] = attrs.field(factory=dict)
     scratch: Scratch = attrs.field(factory=Scratch)
     emitter: StepEmitter = attrs.field(factory=StepEmitter, repr=False)
 
