@@ -147,7 +147,8 @@ def _plain_line(event: Event) -> str:
 def render_recap(recap: _Recap, finished: Event) -> list[str]:
     """The job's recap lines, from what the console saw and the ``job.finished`` event."""
     total = finished.data.get("duration_seconds")
-    lines = ["", f"Job {finished.job_id} {finished.data.get('status', '?')} in {total}s"]
+    took = f"{total:.2f}s" if isinstance(total, int | float) else "?"
+    lines = ["", f"Job {finished.job_id} {finished.data.get('status', '?')} in {took}"]
     if recap.changes:
         lines += ["Changed:", *(f"  {change}" for change in recap.changes)]
     lines.append("Steps:")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -198,6 +198,10 @@ def _as_tuple(value: object) -> tuple[str, ...]:
     raise TypeError("depends_on must be a tuple of step ids")
 
 
+def _as_changes(value: Iterable[Change]) -> tuple[Change, ...]:
+    return tuple(value)
+
+
 def _valid_id(_instance: object, _attribute: object, value: str) -> None:
     if not value or value != value.strip() or any(c.isspace() for c in value):
         raise ValueError(f"a step id must be non-empty and without spaces, got {value!r}")
@@ -218,7 +222,7 @@ class Step:
     run: StepRun = attrs.field(repr=False)
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     description: str = ""
-    changes: tuple[Change, ...] = attrs.field(default=(), converter=tuple)
+    changes: tuple[Change, ...] = attrs.field(default=(), converter=_as_changes)
     timeout: float | None = None
     content_hash: str = ""
     idempotency_key: str | None = None
