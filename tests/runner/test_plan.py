@@ -19,7 +19,7 @@ def test_order_is_topological_and_stable(factory: StepFactory) -> None:
 
 
 def test_duplicate_ids_are_refused_by_name(factory: StepFactory) -> None:
-    with pytest.raises(InvalidInputError, match="duplicate step ids: a$"):
+    with pytest.raises(InvalidInputError, match=r"duplicate step ids: a$"):
         build_plan(factory, "a; b; a")
 
 
