@@ -11,7 +11,8 @@ compact description::
 Each item is ``id[:option...][ <- dep,dep]``; options: ``ok`` (default), ``fail``, ``hang``,
 ``stuck=S`` (ignore the cancel token for S seconds), ``sleep=S``, ``transient=N``,
 ``retry_after=S``, ``timeout=S``, ``nocomp`` (no compensation), ``failcomp`` (compensation
-raises), ``reconcile=done|redo``, ``say=TEXT`` (a progress message).
+raises), ``reconcile=done|redo``, ``say=TEXT`` (a progress message), ``hash=TEXT`` (the
+content hash, which defaults to the behaviour's name and enters the idempotency key).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class StepScript:
     fail_compensation: bool = False
     reconcile: ReconcileVerdict | None = None
     say: str = ""
+    content_hash: str = ""
 
 
 class StepRecorder:
@@ -138,7 +140,7 @@ class StepFactory:
             description=f"test step {step_id} ({plan.behaviour.value})",
             changes=(Change(action=ChangeAction.CREATE, kind="test-resource", name=step_id),),
             timeout=plan.timeout,
-            content_hash=plan.behaviour.value,
+            content_hash=plan.content_hash or plan.behaviour.value,
             run=lambda ctx: self._run(ctx, plan),
             compensate=(lambda ctx: self._compensate(ctx, plan)) if plan.compensable else None,
             reconcile=None if plan.reconcile is None else lambda ctx: self._reconcile(ctx, plan),
@@ -234,5 +236,6 @@ def _option(name: str, value: str) -> dict[str, object]:
         "timeout": lambda v: {"timeout": float(v)},
         "reconcile": lambda v: {"reconcile": ReconcileVerdict(v)},
         "say": lambda v: {"say": v},
+        "hash": lambda v: {"content_hash": v},
     }
     return valued[name](value)
