@@ -12,7 +12,7 @@ from qengine._events import event_json_schema
 from qengine.interfaces.state import StepRecord, StepState
 from qengine.runner import SqliteStateStore
 from qengine.testing.steps import StepRecorder
-from tests.runner.processes import start_job, wait_until
+from runner.support import start_job, wait_until
 
 PLAN = "a; b <- a; h:hang:hash=h1{reconcile} <- b; c <- h"
 

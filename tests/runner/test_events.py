@@ -13,7 +13,7 @@ import pytest
 from qengine._events import EVENT_SCHEMA_VERSION, Event, EventType, event_json_schema
 from qengine.runner import ConsoleSink, Executor, JobRef, JsonLinesSink
 from qengine.testing.steps import StepFactory, build_plan
-from tests.runner.conftest import FAST_RETRY
+from runner.support import FAST_RETRY
 
 JOB = JobRef(job_id="job-ev", organization_id="org-1", target_id="env/ev")
 # One job that emits every kind of event but log: skips need a journal, so two runs.

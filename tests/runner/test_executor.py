@@ -26,8 +26,9 @@ from qengine.runner import (
     StepContext,
     StepStatus,
 )
+from qengine.testing.events import RecordingSink
 from qengine.testing.steps import StepFactory, build_plan
-from tests.runner.conftest import FAST_RETRY, Collector
+from runner.support import FAST_RETRY
 
 JOB = JobRef(job_id="job-1", organization_id="org-1", target_id="cluster/demo")
 
@@ -38,7 +39,9 @@ def executor(**kwargs: object) -> Executor:
     return Executor(**settings)  # type: ignore[arg-type]
 
 
-def test_a_job_succeeds_and_passes_outputs_down(factory: StepFactory, collector: Collector) -> None:
+def test_a_job_succeeds_and_passes_outputs_down(
+    factory: StepFactory, collector: RecordingSink
+) -> None:
     plan = build_plan(factory, "a; b <- a; c <- a; d <- b,c")
     result = executor().run(plan, JOB, sinks=[collector])
     assert result.status is JobStatus.SUCCEEDED
@@ -55,7 +58,7 @@ def test_a_job_succeeds_and_passes_outputs_down(factory: StepFactory, collector:
     assert {e.target_id for e in collector.events} == {"cluster/demo"}
 
 
-def test_dependency_order_is_respected(factory: StepFactory, collector: Collector) -> None:
+def test_dependency_order_is_respected(factory: StepFactory, collector: RecordingSink) -> None:
     description = "; ".join(
         ["root"]
         + [f"mid{i}:sleep=0.0{i % 3} <- root" for i in range(8)]
@@ -93,7 +96,7 @@ def test_default_parallelism_is_four(factory: StepFactory) -> None:
 
 
 def test_first_failure_stops_new_work_and_rolls_back_in_reverse(
-    factory: StepFactory, collector: Collector
+    factory: StepFactory, collector: RecordingSink
 ) -> None:
     plan = build_plan(
         factory, "a; b:sleep=0.05 <- a; c:sleep=0.1 <- a; d:fail <- b; e <- d; f <- c; g <- a"
@@ -126,7 +129,7 @@ def test_steps_running_at_the_failure_finish_and_are_rolled_back(factory: StepFa
 
 
 def test_steps_without_compensation_or_failing_it_are_left_in_place(
-    factory: StepFactory, collector: Collector
+    factory: StepFactory, collector: RecordingSink
 ) -> None:
     plan = build_plan(factory, "a:nocomp; b:failcomp <- a; c <- b; d:fail <- c")
     result = executor().run(plan, JOB, sinks=[collector])
@@ -159,7 +162,7 @@ def test_runner_stops_waiting_for_a_step_deaf_to_its_timeout(factory: StepFactor
 
 
 def test_transient_failures_are_retried_within_the_step(
-    factory: StepFactory, collector: Collector
+    factory: StepFactory, collector: RecordingSink
 ) -> None:
     plan = build_plan(factory, "flaky:transient=2")
     result = executor().run(plan, JOB, sinks=[collector])
@@ -177,7 +180,7 @@ def test_retry_budget_exhausted_fails_the_step(factory: StepFactory) -> None:
 
 
 def test_cancellation_mid_job_rolls_back_and_leaves_a_consistent_journal(
-    factory: StepFactory, collector: Collector, state_dir: Path
+    factory: StepFactory, collector: RecordingSink, state_dir: Path
 ) -> None:
     plan = build_plan(factory, "a; b <- a; h1:hang <- b; h2:hang <- b; later <- h1")
     token = CancelToken()
@@ -239,7 +242,7 @@ def test_a_job_cancelled_before_it_starts_runs_nothing(factory: StepFactory) -> 
 
 def test_concurrent_jobs_see_only_their_own_events_and_outputs() -> None:
     results = {}
-    collectors = {name: Collector() for name in ("one", "two", "three")}
+    collectors = {name: RecordingSink() for name in ("one", "two", "three")}
     shared = Executor(retry=FAST_RETRY, store=MemoryStateStore())
 
     def job(name: str) -> None:
@@ -270,7 +273,9 @@ def test_concurrent_jobs_see_only_their_own_events_and_outputs() -> None:
             assert outputs["saw"] in ("", job_id)
 
 
-def test_messages_are_redacted_before_any_sink(factory: StepFactory, collector: Collector) -> None:
+def test_messages_are_redacted_before_any_sink(
+    factory: StepFactory, collector: RecordingSink
+) -> None:
     secret = "hunter2-s3cr3t"
     plan = build_plan(factory, f"a:say=token is {secret}; b:fail <- a")
     result = executor().run(
@@ -283,7 +288,7 @@ def test_messages_are_redacted_before_any_sink(factory: StepFactory, collector: 
 
 
 def test_a_failing_sink_is_dropped_without_failing_the_job(
-    factory: StepFactory, collector: Collector
+    factory: StepFactory, collector: RecordingSink
 ) -> None:
     def explode(event: Event) -> None:
         raise RuntimeError("host bug")
@@ -306,7 +311,7 @@ def test_unexpected_exceptions_become_failures_with_a_defect_hint() -> None:
 
 
 def test_outputs_must_be_strings() -> None:
-    bad = Step(id="bad", run=lambda ctx: {"n": 1})  # type: ignore[arg-type, return-value, dict-item]
+    bad = Step(id="bad", run=lambda ctx: {"n": 1})  # type: ignore[dict-item]
     result = executor().run(Plan([bad]), JOB)
     error = result.outcome("bad").error
     assert error is not None

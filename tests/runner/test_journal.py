@@ -15,7 +15,7 @@ from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.state import StateStore, StepRecord, StepState
 from qengine.runner import MemoryStateStore, SqliteStateStore
 from qengine.runner.liveness import ProcessIdentity
-from tests.runner.processes import python
+from runner.support import python
 
 HOLD_LOCK = """
 import sys
@@ -143,8 +143,9 @@ def test_waiting_for_a_lock_succeeds_when_it_is_released(
     state_dir: Path, store: SqliteStateStore
 ) -> None:
     child = _holder(state_dir, die=False)
-    assert child.stdin is not None
-    threading.Timer(0.2, lambda: (child.stdin.write("go\n"), child.stdin.flush())).start()
+    stdin = child.stdin
+    assert stdin is not None
+    threading.Timer(0.2, lambda: (stdin.write("go\n"), stdin.flush())).start()
     store.acquire_lock("cluster/demo", "job-mine", wait_seconds=10)
     child.communicate(timeout=10)
     holder = store.lock_holder("cluster/demo")

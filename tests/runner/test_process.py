@@ -32,9 +32,9 @@ time.sleep(60)
 """
 
 
-def _collect(argv: list[str], cancel: CancelToken, **kwargs: float) -> tuple[int, list[str]]:
+def _collect(argv: list[str], cancel: CancelToken) -> tuple[int, list[str]]:
     lines: list[str] = []
-    code = run_process(argv, env=ENV, on_line=lines.append, cancel=cancel, **kwargs)
+    code = run_process(argv, env=ENV, on_line=lines.append, cancel=cancel)
     return code, lines
 
 

@@ -1,4 +1,7 @@
-"""Helpers to start real Python processes for the runner's tests, with an explicit env."""
+"""Helpers of the runner's tests: a fast retry policy, and real Python processes.
+
+Imported as ``runner.support``: pytest puts ``tests/`` on ``sys.path`` for this package.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from qengine.retry import RetryPolicy
+
+FAST_RETRY = RetryPolicy(max_attempts=4, max_elapsed_seconds=5.0, initial_backoff=0.01)
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_SCRIPT = Path(__file__).with_name("job_script.py")
