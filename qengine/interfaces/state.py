@@ -77,6 +77,16 @@ class StateStore(abc.ABC):
         position in the job's order.
         """
 
+    def record_steps(self, records: Sequence[StepRecord]) -> None:
+        """Record several steps, as :meth:`record_step` would, in order.
+
+        Post: every record is durable when this returns. Stores that can should write them in
+        one transaction (the runner journals a finished step and the steps it unblocks
+        together); this default writes them one by one, which is equally correct.
+        """
+        for record in records:
+            self.record_step(record)
+
     @abc.abstractmethod
     def step_records(self, job_id: str) -> Sequence[StepRecord]:
         """Every recorded step of ``job_id``, in the order they were first recorded.

@@ -38,6 +38,16 @@ class RunSettings:
     poll_seconds: float
 
 
+@attrs.frozen
+class _Announcement:
+    """An event held back until the journal records it describes are durable."""
+
+    type: EventType
+    message: str
+    step_id: str | None
+    data: Mapping[str, Scalar]
+
+
 @attrs.define
 class _Running:
     token: CancelToken
@@ -72,6 +82,8 @@ class JobRun:
         self._waiting: dict[str, int] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._running: dict[str, _Running] = {}
+        self._journal: list[StepRecord] = []
+        self._announcements: list[_Announcement] = []
 
     @property
     def stopping(self) -> bool:
@@ -88,6 +100,7 @@ class JobRun:
             self._schedule(pool)
         finally:
             pool.shutdown()
+            self._flush()
         self._cancel_unstarted()
 
     def context(self, step: Step, token: CancelToken) -> StepContext:
@@ -138,18 +151,24 @@ class JobRun:
         while True:
             if self.cancel.cancelled and self._ready_or_running():
                 self._begin_cancel()
+            tasks = []
             while self._ready and not self.stopping:
                 if len(self._running) >= self.settings.max_parallel:
                     break
-                self._start(self.plan.step(self._ready.popleft()), pool)
+                tasks.append(self._prepare(self.plan.step(self._ready.popleft())))
+            # Write-ahead: what finished and what is about to start, durable in one write,
+            # before any of those steps runs.
+            self._flush()
+            for step_id, task in tasks:
+                pool.submit(step_id, task)
             if not self._running:
                 return
-            self._await_one(pool)
+            self._await_results(pool)
 
     def _ready_or_running(self) -> bool:
         return bool(self._running) or (bool(self._ready) and not self.stopping)
 
-    def _start(self, step: Step, pool: WorkerPool[Attempt]) -> None:
+    def _prepare(self, step: Step) -> tuple[str, collections.abc.Callable[[], Attempt]]:
         token = CancelToken()
         ctx = self.context(step, token)
         reconcile = step.id in self._in_flight
@@ -158,15 +177,11 @@ class JobRun:
         deadline = None if step.timeout is None else now + step.timeout
         self._running[step.id] = _Running(token=token, started=now, deadline=deadline)
         message = step.description or f"{step.id} started"
-        self.bus.emit(
-            EventType.STEP_STARTED, message, step_id=step.id, data={"reconcile": reconcile}
-        )
+        self._later(EventType.STEP_STARTED, message, step.id, {"reconcile": reconcile})
         policy = step.retry or self.settings.retry
-        pool.submit(
-            step.id,
-            lambda: perform(
-                step, ctx, reconcile=reconcile, policy=policy, on_retry=self._retry_notice(step)
-            ),
+        notify = self._retry_notice(step)
+        return step.id, lambda: perform(
+            step, ctx, reconcile=reconcile, policy=policy, on_retry=notify
         )
 
     def _retry_notice(self, step: Step) -> collections.abc.Callable[[RetryNotice], None]:
@@ -182,13 +197,14 @@ class JobRun:
 
         return notify
 
-    def _await_one(self, pool: WorkerPool[Attempt]) -> None:
+    def _await_results(self, pool: WorkerPool[Attempt]) -> None:
         now = time.monotonic()
         deadlines = [run.deadline for run in self._running.values() if run.deadline is not None]
         wait = min([self.settings.poll_seconds, *(d - now for d in deadlines)])
-        finished = pool.next_result(wait)
-        if finished is not None:
-            self._finish(*finished)
+        first = pool.next_result(wait)
+        if first is not None:
+            for step_id, attempt in [first, *pool.drain()]:
+                self._finish(step_id, attempt)
         self._expire(time.monotonic())
 
     def _finish(self, step_id: str, attempt: Attempt) -> None:
@@ -222,7 +238,7 @@ class JobRun:
             "attempts": attempt.attempts,
             "reconciled": attempt.reconciled,
         }
-        self.bus.emit(EventType.STEP_FINISHED, f"{step.id} done", step_id=step.id, data=data)
+        self._later(EventType.STEP_FINISHED, f"{step.id} done", step.id, data)
         for child in self.plan.dependents[step.id]:
             self._waiting[child] -= 1
             if self._waiting[child] == 0:
@@ -244,7 +260,7 @@ class JobRun:
             "error_type": error.kind,
             "timed_out": error.timed_out,
         }
-        self.bus.emit(EventType.STEP_FAILED, error.message, step_id=step.id, data=data)
+        self._later(EventType.STEP_FAILED, error.message, step.id, data)
         self.interrupted.append(step.id)
         if self.failure is None:
             self.failure = error
@@ -259,7 +275,7 @@ class JobRun:
             error=StepError(message=why, kind="CancelledError"),
         )
         data: dict[str, Scalar] = {"duration_seconds": took, "started": True}
-        self.bus.emit(EventType.STEP_CANCELLED, why, step_id=step.id, data=data)
+        self._later(EventType.STEP_CANCELLED, why, step.id, data)
         self.interrupted.append(step.id)
 
     # -- timeouts and cancellation --------------------------------------------------------
@@ -288,7 +304,7 @@ class JobRun:
         grace = 0.0 if self.cancel.forced else self.settings.cancel_grace_seconds
         if not self.cancelled:
             self.cancelled = True
-            self.bus.emit(EventType.WARNING, f"cancelling the job: {self.cancel.reason}")
+            self._later(EventType.WARNING, f"cancelling the job: {self.cancel.reason}", None, {})
         limit = time.monotonic() + grace
         for running in self._running.values():
             running.token.cancel(self.cancel.reason, force=self.cancel.forced)
@@ -308,8 +324,22 @@ class JobRun:
                 data: dict[str, Scalar] = {"started": False}
                 self.bus.emit(EventType.STEP_CANCELLED, why, step_id=step.id, data=data)
 
+    def _later(
+        self, event_type: EventType, message: str, step_id: str | None, data: Mapping[str, Scalar]
+    ) -> None:
+        self._announcements.append(_Announcement(event_type, message, step_id, data))
+
+    def _flush(self) -> None:
+        """Make the pending journal records durable, then emit the events they back."""
+        if self._journal:
+            self.store.record_steps(self._journal)
+            self._journal = []
+        announcements, self._announcements = self._announcements, []
+        for item in announcements:
+            self.bus.emit(item.type, item.message, step_id=item.step_id, data=item.data)
+
     def _record(self, step: Step, state: StepState, *, error: str = "") -> None:
-        self.store.record_step(
+        self._journal.append(
             StepRecord(
                 job_id=self.job.job_id,
                 step_id=step.id,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -38,10 +39,12 @@ __all__ = ["DATABASE_NAME", "SqliteStateStore"]
 DATABASE_NAME = "qengine.sqlite3"
 
 _SCHEMA = (
+    # WITHOUT ROWID: one B-tree, so a journal write touches one page, not a table and an index.
     """CREATE TABLE IF NOT EXISTS steps (
-        job_id TEXT NOT NULL, step_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-        status TEXT NOT NULL, outputs TEXT NOT NULL, error TEXT NOT NULL,
-        updated_at TEXT NOT NULL, PRIMARY KEY (job_id, step_id))""",
+        job_id TEXT NOT NULL, step_id TEXT NOT NULL, first_recorded INTEGER NOT NULL,
+        idempotency_key TEXT NOT NULL, status TEXT NOT NULL, outputs TEXT NOT NULL,
+        error TEXT NOT NULL, updated_at TEXT NOT NULL,
+        PRIMARY KEY (job_id, step_id)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS locks (
         target TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,
         host TEXT NOT NULL, process_started TEXT NOT NULL, acquired_at TEXT NOT NULL)""",
@@ -50,8 +53,8 @@ _SCHEMA = (
 )
 
 _UPSERT_STEP = """INSERT INTO steps
-    (job_id, step_id, idempotency_key, status, outputs, error, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+    (job_id, step_id, first_recorded, idempotency_key, status, outputs, error, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (job_id, step_id) DO UPDATE SET idempotency_key = excluded.idempotency_key,
     status = excluded.status, outputs = excluded.outputs, error = excluded.error,
     updated_at = excluded.updated_at"""
@@ -86,17 +89,27 @@ class SqliteStateStore(StateStore):
 
     def record_step(self, record: StepRecord) -> None:
         """Upsert the step's record; committed (autocommit) before returning."""
-        outputs = json.dumps(dict(record.outputs), sort_keys=True)
-        row = (record.job_id, record.step_id, record.idempotency_key, record.status.value)
         with self._lock:
-            self._db.execute(_UPSERT_STEP, (*row, outputs, record.error, utc_timestamp()))
+            self._db.execute(_UPSERT_STEP, _row(record))
+
+    def record_steps(self, records: Sequence[StepRecord]) -> None:
+        """Upsert all of ``records`` in one transaction, committed before returning."""
+        rows = [_row(record) for record in records]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_UPSERT_STEP, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def step_records(self, job_id: str) -> Sequence[StepRecord]:
-        """The job's records, in the order first recorded (SQLite keeps the rowid on upsert)."""
+        """The job's records, in the order first recorded."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT step_id, idempotency_key, status, outputs, error FROM steps "
-                "WHERE job_id = ? ORDER BY rowid",
+                "WHERE job_id = ? ORDER BY first_recorded, step_id",
                 (job_id,),
             ).fetchall()
         return [_record(job_id, row) for row in rows]
@@ -195,6 +208,21 @@ def _prepare(state_dir: Path) -> Path:
             hint="Pass --state-dir with a writable directory, or set QENGINE_STATE_DIR.",
         ) from exc
     return state_dir
+
+
+def _row(record: StepRecord) -> tuple[str, str, int, str, str, str, str, str]:
+    outputs = json.dumps(dict(record.outputs), sort_keys=True)
+    # An upsert keeps first_recorded: the nanosecond clock orders first records.
+    return (
+        record.job_id,
+        record.step_id,
+        time.time_ns(),
+        record.idempotency_key,
+        record.status.value,
+        outputs,
+        record.error,
+        utc_timestamp(),
+    )
 
 
 def _record(job_id: str, row: tuple[str, str, str, str, str]) -> StepRecord:

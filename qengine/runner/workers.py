@@ -46,6 +46,15 @@ class WorkerPool(Generic[R]):
         except queue.Empty:
             return None
 
+    def drain(self) -> list[tuple[str, R]]:
+        """Every result already finished, without waiting."""
+        finished: list[tuple[str, R]] = []
+        while True:
+            try:
+                finished.append(self._results.get_nowait())
+            except queue.Empty:
+                return finished
+
     def shutdown(self) -> None:
         """Ask every worker to stop after its current call; does not wait for them."""
         for _ in self._threads:
