@@ -40,7 +40,8 @@ def run_process(
     line without its newline, on a reader thread, in order.
     Post: the process group has been signalled and the child reaped; after a cancellation the
     exit code is the child's (negative: the signal that ended it). The caller decides what a
-    cancellation means (usually ``cancel.raise_if_cancelled()``).
+    cancellation means (usually ``cancel.raise_if_cancelled()``). If ``on_line`` raised, the
+    child still runs to its end (its output is drained) and the first such error is raised.
     """
     child = subprocess.Popen(
         list(argv),
@@ -52,8 +53,12 @@ def run_process(
         start_new_session=True,
     )
     assert child.stdout is not None
+    failures: list[BaseException] = []
     reader = threading.Thread(
-        target=_pump, args=(child.stdout, on_line), name="qengine-process-output", daemon=True
+        target=_pump,
+        args=(child.stdout, on_line, failures),
+        name="qengine-process-output",
+        daemon=True,
     )
     reader.start()
     try:
@@ -70,13 +75,22 @@ def run_process(
             # A grandchild still holds the output pipe open: it belongs to the tool's group.
             _signal_group(child, signal.SIGKILL)
             reader.join()
+    if failures:
+        raise failures[0]
     return child.returncode
 
 
-def _pump(stream: IO[bytes], on_line: Callable[[str], None]) -> None:
+def _pump(stream: IO[bytes], on_line: Callable[[str], None], failures: list[BaseException]) -> None:
+    """Feed lines to ``on_line``; if it raises, keep draining (a full pipe would block the
+    child) and keep the error for the caller."""
     with stream:
         for raw in stream:
-            on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            if failures:
+                continue
+            try:
+                on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            except BaseException as exc:  # re-raised by run_process once the child is done
+                failures.append(exc)
 
 
 def _stop(

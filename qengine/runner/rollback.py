@@ -54,7 +54,9 @@ class Rollback:
         left: list[str] = []
         for step_id in reversed(completed):
             step = self.plan.step(step_id)
-            if step.compensate is not None and self._compensate(step):
+            if self.job_token.forced:
+                left.append(step_id)  # forced while rolling back: stop at once
+            elif step.compensate is not None and self._compensate(step):
                 rolled.append(step_id)
             else:
                 left.append(step_id)

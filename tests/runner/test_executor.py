@@ -372,3 +372,29 @@ def test_resume_skips_finished_steps_and_reconciles_the_one_in_flight(state_dir:
     assert result.outcome("b").reconciled
     assert result.outputs["a"] == {"step": "a", "after": ""}
     assert [e.step_id for e in sink.events if e.type is EventType.STEP_SKIPPED] == ["a"]
+
+
+def test_forcing_during_rollback_leaves_the_rest_in_place() -> None:
+    token = CancelToken()
+    undone: list[str] = []
+
+    def run(ctx: StepContext) -> dict[str, str]:
+        return {}
+
+    def slow_undo(ctx: StepContext) -> None:
+        undone.append(ctx.step_id)
+        token.cancel("operator", force=True)
+        ctx.cancel.wait(0.2)
+
+    def fail(ctx: StepContext) -> dict[str, str]:
+        raise ValueError("boom")
+
+    steps = [
+        Step(id="a", run=run, compensate=slow_undo),
+        Step(id="b", run=run, compensate=slow_undo, depends_on=("a",)),
+        Step(id="c", run=fail, depends_on=("b",)),
+    ]
+    result = executor().run(Plan(steps), JOB, cancel=token)
+    assert undone == ["b"]
+    assert result.rolled_back == ()
+    assert result.left_in_place == ("c", "b", "a")

@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import run_process
 
@@ -121,3 +123,18 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(")") + 2] in "ZX"
+
+
+def test_a_failing_line_callback_does_not_block_the_child() -> None:
+    calls: list[str] = []
+
+    def picky(line: str) -> None:
+        calls.append(line)
+        raise ValueError("cannot parse")
+
+    code = "import sys; [print('x' * 1000) for _ in range(500)]; sys.exit(0)"
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="cannot parse"):
+        run_process([sys.executable, "-c", code], env=ENV, on_line=picky, cancel=CancelToken())
+    assert len(calls) == 1
+    assert time.monotonic() - started < 10
