@@ -48,8 +48,6 @@ class Rollback:
 
     def run(self, completed: Sequence[str]) -> RollbackReport:
         """Compensate ``completed`` (in completion order) from last to first."""
-        if self.job_token.forced:
-            return RollbackReport(left_in_place=tuple(reversed(completed)))
         rolled: list[str] = []
         left: list[str] = []
         for step_id in reversed(completed):
