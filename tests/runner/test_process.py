@@ -15,10 +15,11 @@ from qengine.runner import run_process
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ONLY_THIS": "1"}
 
+# The handler writes with os.write: SIGINT may land while print() still holds stdout's buffer.
 TRAPS_SIGINT = """
-import signal, sys, time
+import os, signal, sys, time
 def stop(signum, frame):
-    print("cleaning up after SIGINT", flush=True)
+    os.write(1, b"cleaning up after SIGINT\\n")
     sys.exit(7)
 signal.signal(signal.SIGINT, stop)
 print("working", flush=True)
