@@ -16,7 +16,7 @@ import attrs
 
 from qengine._events import Event, EventType, Scalar, event_json_schema
 from qengine.interfaces.events import EventSink
-from qengine.runner.steps import Change, StepEmitter
+from qengine.runner.steps import Change, NoteKind, StepEmitter
 
 __all__ = ["BusEmitter", "EventBus", "JobRef", "Redactor", "event_json_schema", "utc_timestamp"]
 
@@ -129,3 +129,8 @@ class BusEmitter(StepEmitter):
             "name": change.name,
         }
         self._bus.emit(EventType.RESOURCE_CHANGED, message, step_id=step_id, data=data)
+
+    def note(self, step_id: str, kind: NoteKind, message: str) -> None:
+        """Emit ``log`` or ``warning``."""
+        event_type = EventType.LOG if kind is NoteKind.LOG else EventType.WARNING
+        self._bus.emit(event_type, message, step_id=step_id)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Change",
     "ChangeAction",
+    "NoteKind",
     "ReconcileResult",
     "ReconcileVerdict",
     "Scratch",
@@ -132,6 +133,13 @@ class Scratch:
         return value
 
 
+class NoteKind(enum.StrEnum):
+    """What a step's free-form note is: a line of a tool's output, or a warning."""
+
+    LOG = "log"
+    WARNING = "warning"
+
+
 class StepEmitter:
     """Where a step's progress and resource changes go; the runner provides the real one.
 
@@ -143,6 +151,9 @@ class StepEmitter:
 
     def resource_changed(self, step_id: str, change: Change, message: str) -> None:
         """Report that ``step_id`` changed a resource."""
+
+    def note(self, step_id: str, kind: NoteKind, message: str) -> None:
+        """Report a log line or a warning of ``step_id``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -176,6 +187,14 @@ class StepContext:
         """Report a resource this step actually changed; it shows in the job's recap."""
         change = Change(action=action, kind=kind, name=name)
         self.emitter.resource_changed(self.step_id, change, message or change.describe())
+
+    def emit_log(self, line: str) -> None:
+        """Forward one line of a tool's output (``log`` event); it is redacted before sinks."""
+        self.emitter.note(self.step_id, NoteKind.LOG, line)
+
+    def emit_warning(self, message: str) -> None:
+        """Tell the user about something that did not fail the step (``warning`` event)."""
+        self.emitter.note(self.step_id, NoteKind.WARNING, message)
 
     def input(self, step_id: str, name: str) -> str:
         """Output ``name`` of dependency ``step_id``; KeyError naming both when missing."""

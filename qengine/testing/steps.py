@@ -11,8 +11,9 @@ compact description::
 Each item is ``id[:option...][ <- dep,dep]``; options: ``ok`` (default), ``fail``, ``hang``,
 ``stuck=S`` (ignore the cancel token for S seconds), ``sleep=S``, ``transient=N``,
 ``retry_after=S``, ``timeout=S``, ``nocomp`` (no compensation), ``failcomp`` (compensation
-raises), ``reconcile=done|redo``, ``say=TEXT`` (a progress message), ``hash=TEXT`` (the
-content hash, which defaults to the behaviour's name and enters the idempotency key).
+raises), ``reconcile=done|redo``, ``say=TEXT`` (a progress message), ``log=TEXT`` (a log
+line), ``hash=TEXT`` (the content hash, which defaults to the behaviour's name and enters the
+idempotency key).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class StepScript:
     fail_compensation: bool = False
     reconcile: ReconcileVerdict | None = None
     say: str = ""
+    log: str = ""
     content_hash: str = ""
 
 
@@ -152,6 +154,8 @@ class StepFactory:
         try:
             if script.say:
                 ctx.emit_progress(script.say, step=ctx.step_id)
+            if script.log:
+                ctx.emit_log(script.log)
             self._behave(ctx, script)
             ctx.emit_resource_changed(ChangeAction.CREATE, "test-resource", ctx.step_id)
             return _outputs(ctx)
@@ -236,6 +240,7 @@ def _option(name: str, value: str) -> dict[str, object]:
         "timeout": lambda v: {"timeout": float(v)},
         "reconcile": lambda v: {"reconcile": ReconcileVerdict(v)},
         "say": lambda v: {"say": v},
+        "log": lambda v: {"log": v},
         "hash": lambda v: {"content_hash": v},
     }
     return valued[name](value)
