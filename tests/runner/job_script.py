@@ -4,22 +4,21 @@
 
 Prints the result as one JSON line and exits with the job's exit code (0, 1, 3; 4 when the
 target is locked). SIGTERM or SIGINT cancels the job gracefully; a second one forces.
-Signal handlers are installed here, in the main thread, and nowhere in the library.
+Signal handlers are installed here, in the main thread, as ``qengine run`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from qengine._errors import QengineError
 from qengine.interfaces.cancel import CancelToken
 from qengine.retry import RetryPolicy
 from qengine.runner import Executor, JobRef, JsonLinesSink, SqliteStateStore
+from qengine.runner.signals import cancel_on_signals
 from qengine.testing.steps import StepFactory, StepRecorder, build_plan
 
 
@@ -35,19 +34,8 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _install_signal_handlers(token: CancelToken) -> None:
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        token.cancel(f"received {name}", force=token.cancelled)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-
 def main() -> int:
     args = _arguments()
-    token = CancelToken()
-    _install_signal_handlers(token)
     factory = StepFactory(StepRecorder(args.log))
     plan = build_plan(factory, args.plan)
     executor = Executor(
@@ -58,7 +46,8 @@ def main() -> int:
     sinks = [JsonLinesSink(args.events)] if args.events else []
     job = JobRef(job_id=args.job_id, organization_id="org-test", target_id=args.target)
     try:
-        result = executor.run(plan, job, sinks=sinks, cancel=token)
+        with cancel_on_signals(CancelToken()) as token:
+            result = executor.run(plan, job, sinks=sinks, cancel=token)
     except QengineError as exc:
         print(json.dumps({"error": exc.message, "hint": exc.hint}), flush=True)
         return exc.exit_code
