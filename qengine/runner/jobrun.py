@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -20,6 +20,7 @@ from qengine.interfaces.state import StateStore, StepRecord, StepState
 from qengine.retry import RetryNotice, RetryPolicy
 from qengine.runner.attempt import Attempt, perform
 from qengine.runner.events import BusEmitter, EventBus
+from qengine.runner.ledger import Ledger
 from qengine.runner.plan import Plan
 from qengine.runner.result import StepError, StepOutcome, StepStatus, describe_error
 from qengine.runner.steps import Scratch, Step, StepContext
@@ -36,16 +37,6 @@ class RunSettings:
     retry: RetryPolicy
     cancel_grace_seconds: float
     poll_seconds: float
-
-
-@attrs.frozen
-class _Announcement:
-    """An event held back until the journal records it describes are durable."""
-
-    type: EventType
-    message: str
-    step_id: str | None
-    data: Mapping[str, Scalar]
 
 
 @attrs.define
@@ -82,8 +73,7 @@ class JobRun:
         self._waiting: dict[str, int] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._running: dict[str, _Running] = {}
-        self._journal: list[StepRecord] = []
-        self._announcements: list[_Announcement] = []
+        self._ledger = Ledger(store, bus)
 
     @property
     def stopping(self) -> bool:
@@ -100,7 +90,7 @@ class JobRun:
             self._schedule(pool)
         finally:
             pool.shutdown()
-            self._flush()
+            self._ledger.flush()
         self._cancel_unstarted()
 
     def context(self, step: Step, token: CancelToken) -> StepContext:
@@ -158,7 +148,7 @@ class JobRun:
                 tasks.append(self._prepare(self.plan.step(self._ready.popleft())))
             # Write-ahead: what finished and what is about to start, durable in one write,
             # before any of those steps runs.
-            self._flush()
+            self._ledger.flush()
             for step_id, task in tasks:
                 pool.submit(step_id, task)
             if not self._running:
@@ -168,7 +158,7 @@ class JobRun:
     def _ready_or_running(self) -> bool:
         return bool(self._running) or (bool(self._ready) and not self.stopping)
 
-    def _prepare(self, step: Step) -> tuple[str, collections.abc.Callable[[], Attempt]]:
+    def _prepare(self, step: Step) -> tuple[str, Callable[[], Attempt]]:
         token = CancelToken()
         ctx = self.context(step, token)
         reconcile = step.id in self._in_flight
@@ -177,14 +167,14 @@ class JobRun:
         deadline = None if step.timeout is None else now + step.timeout
         self._running[step.id] = _Running(token=token, started=now, deadline=deadline)
         message = step.description or f"{step.id} started"
-        self._later(EventType.STEP_STARTED, message, step.id, {"reconcile": reconcile})
+        self._ledger.announce(EventType.STEP_STARTED, message, step.id, {"reconcile": reconcile})
         policy = step.retry or self.settings.retry
         notify = self._retry_notice(step)
         return step.id, lambda: perform(
             step, ctx, reconcile=reconcile, policy=policy, on_retry=notify
         )
 
-    def _retry_notice(self, step: Step) -> collections.abc.Callable[[RetryNotice], None]:
+    def _retry_notice(self, step: Step) -> Callable[[RetryNotice], None]:
         def notify(notice: RetryNotice) -> None:
             described = describe_error(notice.error, self.bus.redact)
             self.bus.emit(
@@ -238,7 +228,7 @@ class JobRun:
             "attempts": attempt.attempts,
             "reconciled": attempt.reconciled,
         }
-        self._later(EventType.STEP_FINISHED, f"{step.id} done", step.id, data)
+        self._ledger.announce(EventType.STEP_FINISHED, f"{step.id} done", step.id, data)
         for child in self.plan.dependents[step.id]:
             self._waiting[child] -= 1
             if self._waiting[child] == 0:
@@ -260,7 +250,7 @@ class JobRun:
             "error_type": error.kind,
             "timed_out": error.timed_out,
         }
-        self._later(EventType.STEP_FAILED, error.message, step.id, data)
+        self._ledger.announce(EventType.STEP_FAILED, error.message, step.id, data)
         self.interrupted.append(step.id)
         if self.failure is None:
             self.failure = error
@@ -275,7 +265,7 @@ class JobRun:
             error=StepError(message=why, kind="CancelledError"),
         )
         data: dict[str, Scalar] = {"duration_seconds": took, "started": True}
-        self._later(EventType.STEP_CANCELLED, why, step.id, data)
+        self._ledger.announce(EventType.STEP_CANCELLED, why, step.id, data)
         self.interrupted.append(step.id)
 
     # -- timeouts and cancellation --------------------------------------------------------
@@ -304,7 +294,9 @@ class JobRun:
         grace = 0.0 if self.cancel.forced else self.settings.cancel_grace_seconds
         if not self.cancelled:
             self.cancelled = True
-            self._later(EventType.WARNING, f"cancelling the job: {self.cancel.reason}", None, {})
+            self._ledger.announce(
+                EventType.WARNING, f"cancelling the job: {self.cancel.reason}", None, {}
+            )
         limit = time.monotonic() + grace
         for running in self._running.values():
             running.token.cancel(self.cancel.reason, force=self.cancel.forced)
@@ -324,22 +316,8 @@ class JobRun:
                 data: dict[str, Scalar] = {"started": False}
                 self.bus.emit(EventType.STEP_CANCELLED, why, step_id=step.id, data=data)
 
-    def _later(
-        self, event_type: EventType, message: str, step_id: str | None, data: Mapping[str, Scalar]
-    ) -> None:
-        self._announcements.append(_Announcement(event_type, message, step_id, data))
-
-    def _flush(self) -> None:
-        """Make the pending journal records durable, then emit the events they back."""
-        if self._journal:
-            self.store.record_steps(self._journal)
-            self._journal = []
-        announcements, self._announcements = self._announcements, []
-        for item in announcements:
-            self.bus.emit(item.type, item.message, step_id=item.step_id, data=item.data)
-
     def _record(self, step: Step, state: StepState, *, error: str = "") -> None:
-        self._journal.append(
+        self._ledger.record(
             StepRecord(
                 job_id=self.job.job_id,
                 step_id=step.id,
