@@ -111,15 +111,20 @@ class JobRun:
     # -- resume ---------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        for record in self.store.step_records(self.job.job_id):
-            if record.step_id not in self.plan.dependents:
-                continue
-            step = self.plan.step(record.step_id)
-            if record.idempotency_key != step.key_for(self.job.job_id):
-                continue  # the step changed since that run: its record says nothing now
-            if record.status is StepState.SUCCEEDED:
+        """Mark done what an earlier run finished, and note what it left in flight.
+
+        A step is restored only if it and everything it depends on finished under their
+        current idempotency keys: a step whose dependency runs again may get other inputs.
+        """
+        records = {r.step_id: r for r in self.store.step_records(self.job.job_id)}
+        for step in self.plan.steps:  # topological: dependencies are settled first
+            record = records.get(step.id)
+            if record is None or record.idempotency_key != step.key_for(self.job.job_id):
+                continue  # never recorded, or the step changed since: the record says nothing
+            restorable = all(dep in self.outputs for dep in step.depends_on)
+            if record.status is StepState.SUCCEEDED and restorable:
                 self._restore_done(step, record)
-            elif record.status is StepState.STARTED:
+            elif record.status is StepState.STARTED and restorable:
                 self._in_flight.add(step.id)
         for step in self.plan.steps:
             if step.id not in self.outputs:
