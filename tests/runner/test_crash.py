@@ -117,3 +117,34 @@ def test_a_second_signal_forces_and_skips_rollback(tmp_path: Path) -> None:
     assert summary["rolled_back"] == []
     assert summary["left_in_place"] == ["s", "a"]
     assert not _ran(log, "compensate", "a")
+
+
+def test_jobs_in_several_processes_share_one_state_directory(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    plan = "; ".join(["root", *(f"s{i} <- root" for i in range(40)), "end <- s0,s39"])
+    children = {
+        f"job-{n}": start_job(
+            state_dir, f"job-{n}", plan, tmp_path / f"{n}.log", "--target", f"env/{n}"
+        )
+        for n in range(3)
+    }
+    for job_id, child in children.items():
+        out, _ = child.communicate(timeout=60)
+        assert child.returncode == 0, (job_id, out)
+    for job_id in children:
+        records = _records(state_dir, job_id)
+        assert len(records) == 42
+        assert {r.status for r in records} == {StepState.SUCCEEDED}
+
+
+def test_a_second_process_on_a_locked_target_exits_4(tmp_path: Path) -> None:
+    state_dir, log = tmp_path / "state", tmp_path / "first.log"
+    first = start_job(state_dir, "job-first", "h:hang", log)
+    wait_until(lambda: _ran(log, "run", "h"))
+    second = start_job(state_dir, "job-second", "a", tmp_path / "second.log")
+    out, _ = second.communicate(timeout=30)
+    assert second.returncode == 4
+    assert "job-first" in json.loads(out)["error"]
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=30)
+    assert first.returncode == 3
