@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import TextIO
 
 import attrs
@@ -64,13 +65,15 @@ class _Recap:
     warnings: list[str] = attrs.field(factory=list)
 
 
-_STATUS_OF = {
-    EventType.STEP_FINISHED: "succeeded",
-    EventType.STEP_FAILED: "failed",
-    EventType.STEP_SKIPPED: "skipped",
-    EventType.STEP_CANCELLED: "cancelled",
-    EventType.STEP_COMPENSATED: "rolled back",
-}
+_STATUS_OF = MappingProxyType(
+    {
+        EventType.STEP_FINISHED: "succeeded",
+        EventType.STEP_FAILED: "failed",
+        EventType.STEP_SKIPPED: "skipped",
+        EventType.STEP_CANCELLED: "cancelled",
+        EventType.STEP_COMPENSATED: "rolled back",
+    }
+)
 _LIVE_LINES = 6
 
 
