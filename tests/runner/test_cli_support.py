@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,12 +40,17 @@ def test_first_signal_cancels_second_forces_and_handlers_are_restored() -> None:
         assert token.reason == "received SIGTERM"
         assert not token.forced
         os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(100):
-            if token.forced:
-                break
-            token.wait(0.01)
-        assert token.forced
+        assert _eventually(lambda: token.forced)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def _eventually(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 5
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_signal_handlers_are_refused_off_the_main_thread() -> None:

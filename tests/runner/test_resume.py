@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_scratch_is_typed_shared_and_its_directory_removed() -> None:
 def test_scratch_refuses_the_wrong_type_and_names_missing_keys() -> None:
     scratch = Scratch()
     with pytest.raises(TypeError, match="kubeconfig"):
-        scratch.put(KUBECONFIG, "not a path")  # type: ignore[arg-type]
+        scratch.put(KUBECONFIG, cast("Path", "not a path"))
     assert scratch.get(KUBECONFIG) is None
     with pytest.raises(LookupError, match="kubeconfig"):
         scratch.require(KUBECONFIG)
