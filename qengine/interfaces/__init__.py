@@ -13,7 +13,7 @@ from qengine.interfaces.env import EnvEngine
 from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider, WrappedKey
 from qengine.interfaces.registry import ContainerRegistry, RegistryCredentials
-from qengine.interfaces.state import StateStore, StepRecord
+from qengine.interfaces.state import LockHolder, StateStore, StepRecord, StepState
 
 __all__ = [
     "AuditRecord",
@@ -31,8 +31,10 @@ __all__ = [
     "EventSink",
     "InfraEngine",
     "KeyProvider",
+    "LockHolder",
     "RegistryCredentials",
     "StateStore",
     "StepRecord",
+    "StepState",
     "WrappedKey",
 ]

@@ -1,0 +1,1 @@
+"""Public helpers for testing qengine and its plugins: test steps, and more to come."""
