@@ -9,26 +9,31 @@ from collections.abc import Mapping
 STATE_DIR_ENV = "QENGINE_STATE_DIR"
 
 
+def resolve_state_dir(explicit: pathlib.Path | None, environ: Mapping[str, str]) -> pathlib.Path:
+    """The state directory, without creating it.
+
+    Precedence: ``explicit`` (``--state-dir``), then ``$QENGINE_STATE_DIR``, then
+    ``$XDG_STATE_HOME/qengine``, then ``~/.local/state/qengine`` (``~`` from ``$HOME``), all
+    read from ``environ`` (the caller passes ``os.environ`` or its own mapping).
+    """
+    if explicit is not None:
+        return explicit.expanduser()
+    if environ.get(STATE_DIR_ENV):
+        return pathlib.Path(environ[STATE_DIR_ENV]).expanduser()
+    if environ.get("XDG_STATE_HOME"):
+        return pathlib.Path(environ["XDG_STATE_HOME"]) / "qengine"
+    home = pathlib.Path(environ["HOME"]) if environ.get("HOME") else pathlib.Path.home()
+    return home / ".local" / "state" / "qengine"
+
+
 def state_dir(
     explicit: pathlib.Path | None = None, *, environ: Mapping[str, str] | None = None
 ) -> pathlib.Path:
-    """Return the state directory, creating it (mode 0700) if it does not exist.
+    """:func:`resolve_state_dir`, created (mode 0700) if it does not exist.
 
-    Precedence: ``explicit`` (``--state-dir``), then ``$QENGINE_STATE_DIR`` (read from
-    ``environ``, default ``os.environ``), then ``$XDG_STATE_HOME/qengine``, then
-    ``~/.local/state/qengine`` (``~`` from ``$HOME`` in ``environ``). An existing
-    directory's mode is left as it is.
+    ``environ`` defaults to ``os.environ``, which is only read. An existing directory's mode is
+    left as it is.
     """
-    env = os.environ if environ is None else environ
-    if explicit is not None:
-        path = explicit
-    elif env.get(STATE_DIR_ENV):
-        path = pathlib.Path(env[STATE_DIR_ENV])
-    elif env.get("XDG_STATE_HOME"):
-        path = pathlib.Path(env["XDG_STATE_HOME"]) / "qengine"
-    else:
-        home = pathlib.Path(env["HOME"]) if env.get("HOME") else pathlib.Path.home()
-        path = home / ".local" / "state" / "qengine"
-    path = path.expanduser()
+    path = resolve_state_dir(explicit, os.environ if environ is None else environ)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

@@ -13,7 +13,7 @@ import pytest
 
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner.signals import cancel_on_signals
-from qengine.runner.statedir import resolve_state_dir
+from qengine._paths import resolve_state_dir
 
 
 @pytest.mark.parametrize(
