@@ -1,7 +1,12 @@
 """qengine: an embeddable deployment engine.
 
-The public API is exactly what ``__all__`` lists; everything else is private.
+The public API is exactly what ``__all__`` lists; everything else is private. The engine and
+its secrets (which pull in the runner, the security core and cryptography) are imported on
+first use, so that validating a job stays cheap.
 """
+
+import importlib
+from typing import TYPE_CHECKING
 
 from qengine._errors import (
     AuthError,
@@ -27,16 +32,20 @@ from qengine._version import __version__
 from qengine.hookspecs import hookimpl
 
 __all__ = [
+    "AcceptedJob",
     "AuthError",
     "BuildError",
     "CancelledError",
     "ConflictError",
     "DeploymentError",
+    "Engine",
     "Event",
     "EventType",
     "InfrastructureError",
     "InvalidInputError",
     "JobRefusedError",
+    "JobSecrets",
+    "JobServices",
     "PluginError",
     "PluginInfo",
     "PluginSet",
@@ -49,7 +58,33 @@ __all__ = [
     "SpecIssue",
     "TargetLockedError",
     "TransientError",
+    "Trust",
     "__version__",
     "hookimpl",
     "load_plugins",
 ]
+
+if TYPE_CHECKING:
+    from qengine._engine import AcceptedJob, Engine, JobServices, Trust
+    from qengine._job_secrets import JobSecrets
+
+_LAZY = {
+    "AcceptedJob": "qengine._engine",
+    "Engine": "qengine._engine",
+    "JobSecrets": "qengine._job_secrets",
+    "JobServices": "qengine._engine",
+    "Trust": "qengine._engine",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qengine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -51,14 +51,27 @@ class Registration:
 
 @attrs.frozen(kw_only=True)
 class PluginInfo:
-    """What is known of one plugin: where it came from and whether it loaded."""
+    """What is known of one plugin: where it came from and whether it loaded.
+
+    ``distribution`` and ``version`` are read from the installed metadata when asked for, so
+    loading plugins for a validation does not pay for parsing every plugin's metadata.
+    """
 
     name: str
-    distribution: str
-    version: str
     loaded: bool
     error: str = ""
     provides: tuple[str, ...] = ()
+    dist: metadata.Distribution | None = attrs.field(default=None, repr=False, eq=False)
+
+    @property
+    def distribution(self) -> str:
+        """The name of the distribution that provides the plugin ("" for a host's plugin)."""
+        return self.dist.name if self.dist is not None else ""
+
+    @property
+    def version(self) -> str:
+        """The version of that distribution ("" for a host's plugin)."""
+        return self.dist.version if self.dist is not None else ""
 
 
 class Registry:
@@ -231,7 +244,7 @@ def load_plugins(
         _load_entry_points(manager, infos, env, strict)
     for name, plugin in plugins:
         manager.register(plugin, name=name)
-        infos[name] = PluginInfo(name=name, distribution="", version="", loaded=True)
+        infos[name] = PluginInfo(name=name, loaded=True)
     registry = Registry()
     _register_all(manager, registry, infos, strict)
     return PluginSet(manager, registry, list(infos.values()))
@@ -249,13 +262,7 @@ def _load_entry_points(
         name = entry_point.name
         if (allow is not None and name not in allow) or name in block or name in infos:
             continue
-        dist = entry_point.dist
-        info = PluginInfo(
-            name=name,
-            distribution=dist.name if dist else "",
-            version=dist.version if dist else "",
-            loaded=True,
-        )
+        info = PluginInfo(name=name, loaded=True, dist=entry_point.dist)
         try:
             manager.register(entry_point.load(), name=name)
         except Exception as exc:  # a broken plugin must not take the engine down
@@ -289,4 +296,14 @@ def _register_all(
 
 def describe(plugin_set: PluginSet) -> list[dict[str, Any]]:
     """The plugins as JSON-ready data, for ``qengine plugins --output json``."""
-    return [attrs.asdict(info) for info in plugin_set.plugins]
+    return [
+        {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "loaded": info.loaded,
+            "error": info.error,
+            "provides": list(info.provides),
+        }
+        for info in plugin_set.plugins
+    ]

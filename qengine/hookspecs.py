@@ -10,6 +10,12 @@ Registration
 
 Validation
     :func:`qengine_check_job` -- validate or veto a job (policy).
+
+Planning
+    :func:`qengine_plan_steps` -- contribute the steps that carry out a job.
+
+Export
+    :func:`qengine_export` -- write a job's blueprints for use without qengine.
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from qengine._engine import JobServices
     from qengine._errors import SpecIssue
     from qengine._plugins import Registry
+    from qengine.runner import Step
     from qengine.spec import Job
 
 hookspec = pluggy.HookspecMarker("qengine")
@@ -61,6 +71,41 @@ def qengine_check_job(job: Job) -> list[SpecIssue] | None:
     Return a list of :class:`~qengine.SpecIssue` (each naming a ``$.path``) to refuse the job,
     or ``None`` / an empty list to accept it. Every plugin is asked; all issues are reported
     together. Must not touch the network: this runs for ``qengine validate``.
+
+    Since: 0.1.
+    """
+
+
+# -- Planning ----------------------------------------------------------------------------------
+
+
+@hookspec
+def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
+    """Contribute the steps that carry out ``job``, or None if this plugin has no part in it.
+
+    :param job: the validated job.
+    :param services: what the steps may use when they run: ``services.secrets.open(name)``
+        opens a sealed secret (only inside a step's ``run``, so a plan opens nothing), and
+        ``services.registry`` builds the providers plugins registered.
+
+    Building steps must make no mutating request (``qengine plan`` stops here). Step ids must
+    be unique across plugins; a step may depend on another plugin's step by id. Every plugin
+    is asked; the engine refuses a job no plugin contributes a step to.
+
+    Since: 0.1.
+    """
+
+
+# -- Export ------------------------------------------------------------------------------------
+
+
+@hookspec
+def qengine_export(job: Job, directory: Path) -> list[str] | None:
+    """Write the blueprints of ``job`` (Terraform, charts, manifests) under ``directory``.
+
+    Return the paths written, relative to ``directory``. What is written must let a person
+    reproduce the job without qengine, and must never contain a secret value: secret
+    references become placeholders. Every plugin is asked.
 
     Since: 0.1.
     """

@@ -13,7 +13,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _public(module: object) -> set[str]:
-    return {n for n in vars(module) if not n.startswith("_") and not _is_submodule(module, n)}
+    names = {n for n in vars(module) if not n.startswith("_") and not _is_submodule(module, n)}
+    # Names imported on first use (see qengine/__init__.py) count as public too.
+    return (names | set(getattr(module, "_LAZY", {}))) - {"TYPE_CHECKING"}
 
 
 def _is_submodule(module: object, name: str) -> bool:

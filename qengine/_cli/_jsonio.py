@@ -7,7 +7,6 @@ import pathlib
 from typing import Any, NoReturn
 
 from qengine._errors import InvalidInputError
-from qengine.secrets._filemode import write_private_file
 
 
 def load_json_object(path: pathlib.Path, what: str) -> dict[str, Any]:
@@ -28,6 +27,8 @@ def load_json_object(path: pathlib.Path, what: str) -> dict[str, Any]:
 
 def write_json(path: pathlib.Path, value: object) -> None:
     """Write ``value`` as indented JSON, atomically, mode 0600."""
+    from qengine.secrets._filemode import write_private_file
+
     write_private_file(path, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode())
 
 

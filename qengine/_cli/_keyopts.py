@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable
 
 from qengine._errors import InvalidInputError
-from qengine.secrets.local_keys import DEFAULT_KEY_ID, keys_dir
-from qengine.secrets.passphrase import prompt_passphrase, read_passphrase_fd
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:
     """``--state-dir``, ``--keys-dir``, ``--key-id``, ``--passphrase-fd``."""
+    from qengine.secrets.local_keys import DEFAULT_KEY_ID
+
     parser.add_argument("--state-dir", type=pathlib.Path, help="state directory")
     parser.add_argument(
         "--keys-dir", type=pathlib.Path, help="key directory (default: STATE_DIR/keys)"
@@ -29,6 +29,8 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
 
 def key_directory(args: argparse.Namespace) -> pathlib.Path:
     """The directory holding key files, per ``--keys-dir`` / ``--state-dir``."""
+    from qengine.secrets.local_keys import keys_dir
+
     if args.keys_dir is not None:
         directory: pathlib.Path = args.keys_dir
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -38,6 +40,8 @@ def key_directory(args: argparse.Namespace) -> pathlib.Path:
 
 def passphrase_source(args: argparse.Namespace, *, confirm: bool = False) -> Callable[[], bytes]:
     """A callable giving the passphrase: from ``--passphrase-fd``, else a terminal prompt."""
+    from qengine.secrets.passphrase import prompt_passphrase, read_passphrase_fd
+
     fd: int | None = args.passphrase_fd
 
     def source() -> bytes:

@@ -6,9 +6,6 @@ import argparse
 import pathlib
 import sys
 
-from qengine.audit.sink import load_hmac_key
-from qengine.audit.verify import verify_audit_log
-
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``audit`` and ``audit verify``."""
@@ -27,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when the log verifies; 1, naming the first bad record on stderr, when not."""
+    from qengine.audit.sink import load_hmac_key
+    from qengine.audit.verify import verify_audit_log
+
     key = None
     if args.hmac_key_file is not None:
         key = load_hmac_key(args.hmac_key_file)

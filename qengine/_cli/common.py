@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -25,8 +26,14 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
 
 
 def plugin_set(args: argparse.Namespace) -> PluginSet:
-    """The plugins for this invocation, honouring ``--strict-plugins``."""
-    return load_plugins(strict=bool(getattr(args, "strict_plugins", False)))
+    """The plugins for this invocation: ``--plugin`` modules, then the entry points."""
+    extra = []
+    for name in getattr(args, "plugin", None) or ():
+        try:
+            extra.append((name, importlib.import_module(name)))
+        except ImportError as exc:
+            raise InvalidInputError(f"cannot import the plugin module {name!r}: {exc}") from None
+    return load_plugins(plugins=extra, strict=bool(getattr(args, "strict_plugins", False)))
 
 
 def read_spec_document(spec: str) -> dict[str, object]:

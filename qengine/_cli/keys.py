@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
-from qengine.secrets.local_keys import KeyInfo, create_key, key_info, list_keys, rotate_key
+
+if TYPE_CHECKING:
+    from qengine.secrets.local_keys import KeyInfo
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Create, list or rotate keys; prints one line per key."""
+    from qengine.secrets.local_keys import create_key, key_info, list_keys, rotate_key
+
     directory = key_directory(args)
     if args.keys_action == "create":
         use_passphrase = args.passphrase or args.passphrase_fd is not None

@@ -12,7 +12,19 @@ import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
-from qengine._cli import audit, keys, plugins_cmd, schema, seal, sign, validate
+from qengine._cli import (
+    audit,
+    export,
+    keys,
+    plan,
+    plugins_cmd,
+    run,
+    schema,
+    seal,
+    sign,
+    status,
+    validate,
+)
 from qengine._errors import QengineError
 from qengine._version import __version__
 
@@ -31,7 +43,19 @@ environment:
   QENGINE_TRACE_PLUGINS             trace plugin hook calls on stderr
 """
 
-COMMANDS: tuple[ModuleType, ...] = (validate, schema, plugins_cmd, keys, seal, sign, audit)
+COMMANDS: tuple[ModuleType, ...] = (
+    validate,
+    plan,
+    run,
+    status,
+    export,
+    schema,
+    plugins_cmd,
+    keys,
+    seal,
+    sign,
+    audit,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"qengine {__version__}")
+    parser.add_argument(
+        "--plugin",
+        "-p",
+        action="append",
+        metavar="MODULE",
+        help="also load the plugin module MODULE (repeatable)",
+    )
     parser.add_argument(
         "--strict-plugins",
         action="store_true",

@@ -10,12 +10,8 @@ import argparse
 import pathlib
 import sys
 
-from qengine._cli._jsonio import load_json_object, write_json
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
 from qengine._errors import InvalidInputError
-from qengine.secrets._filemode import check_private_file
-from qengine.secrets.local_keys import LocalKeyProvider
-from qengine.secrets.sealing import rewrap_job, seal_job
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Seal (or re-wrap) SPEC into SEALED; exit 2 when a referenced secret is missing."""
+    from qengine._cli._jsonio import load_json_object, write_json
+    from qengine.secrets._filemode import check_private_file
+    from qengine.secrets.local_keys import LocalKeyProvider
+    from qengine.secrets.sealing import rewrap_job, seal_job
+
     job = load_json_object(args.spec, "job spec")
     provider = LocalKeyProvider(
         key_directory(args), key_id=args.key_id, passphrase=passphrase_source(args)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from qengine._cli._jsonio import load_json_object, write_json
 from qengine._errors import InvalidInputError, JobRefusedError
-from qengine.secrets.signing import parse_rfc3339, sign_job
-from qengine.secrets.signing_keys import generate_signing_key, load_private_key
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Sign SPEC, or generate a key pair; prints the key id."""
+    from qengine._cli._jsonio import load_json_object, write_json
+    from qengine.secrets.signing import parse_rfc3339, sign_job
+    from qengine.secrets.signing_keys import generate_signing_key, load_private_key
+
     if args.generate_key is not None:
         if args.spec is not None:
             raise InvalidInputError("--generate-key takes no SPEC")

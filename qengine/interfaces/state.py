@@ -129,5 +129,17 @@ class StateStore(abc.ABC):
         the store, exactly one returns True, ever.
         """
 
+    @abc.abstractmethod
+    def finish_job(self, job_id: str, status: str) -> None:
+        """Record that ``job_id`` ended with ``status`` (succeeded, failed or cancelled).
+
+        Post: :meth:`job_status` returns ``status``. A job that was accepted but never
+        finished (its process died) has no status: running it again resumes it.
+        """
+
+    @abc.abstractmethod
+    def job_status(self, job_id: str) -> str | None:
+        """The status :meth:`finish_job` recorded for ``job_id``, or None."""
+
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections and files; the stored state stays."""

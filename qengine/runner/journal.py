@@ -50,6 +50,8 @@ _SCHEMA = (
         host TEXT NOT NULL, process_started TEXT NOT NULL, acquired_at TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS accepted_jobs (
         job_id TEXT PRIMARY KEY, accepted_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS finished_jobs (
+        job_id TEXT PRIMARY KEY, status TEXT NOT NULL, finished_at TEXT NOT NULL)""",
 )
 
 _UPSERT_STEP = """INSERT INTO steps
@@ -151,6 +153,23 @@ class SqliteStateStore(StateStore):
                 (job_id, utc_timestamp()),
             )
         return cursor.rowcount == 1
+
+    def finish_job(self, job_id: str, status: str) -> None:
+        """Upsert the job's final status."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO finished_jobs (job_id, status, finished_at) "
+                "VALUES (?, ?, ?)",
+                (job_id, status, utc_timestamp()),
+            )
+
+    def job_status(self, job_id: str) -> str | None:
+        """The recorded final status, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status FROM finished_jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def close(self) -> None:
         """Close the connection."""

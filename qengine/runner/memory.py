@@ -25,6 +25,7 @@ class MemoryStateStore(StateStore):
         self._steps: dict[str, dict[str, StepRecord]] = {}
         self._locks: dict[str, LockHolder] = {}
         self._accepted: set[str] = set()
+        self._finished: dict[str, str] = {}
         self._poll = lock_poll_seconds
         self._me = ProcessIdentity.current()
         self._lock = threading.Lock()
@@ -66,6 +67,16 @@ class MemoryStateStore(StateStore):
         """The holder of ``target``, or None."""
         with self._lock:
             return self._locks.get(target)
+
+    def finish_job(self, job_id: str, status: str) -> None:
+        """Keep the job's final status."""
+        with self._lock:
+            self._finished[job_id] = status
+
+    def job_status(self, job_id: str) -> str | None:
+        """The kept final status, or None."""
+        with self._lock:
+            return self._finished.get(job_id)
 
     def accept_job_once(self, job_id: str) -> bool:
         """True the first time ``job_id`` is seen by this store."""

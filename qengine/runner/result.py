@@ -101,9 +101,19 @@ class JobResult:
         """0 succeeded, 1 failed, 3 cancelled."""
         return self.status.exit_code
 
+    def to_json(self) -> dict[str, object]:
+        """The result as JSON data (what ``qengine run --output json`` prints)."""
+        data: dict[str, object] = attrs.asdict(self, value_serializer=_plain)
+        data["exit_code"] = self.exit_code
+        return data
+
     def outcome(self, step_id: str) -> StepOutcome:
         """The outcome of ``step_id``; KeyError if the plan had no such step."""
         for outcome in self.steps:
             if outcome.step_id == step_id:
                 return outcome
         raise KeyError(step_id)
+
+
+def _plain(_instance: object, _field: object, value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value

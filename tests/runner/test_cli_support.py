@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from qengine._paths import resolve_state_dir
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner.signals import cancel_on_signals
-from qengine._paths import resolve_state_dir
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,40 @@
+"""``qengine plan SPEC``: the steps a job would run and what each would change; no side effect."""
+
+from __future__ import annotations
+
+import argparse
+
+from qengine._cli.common import add_output_option, print_json, read_spec_document
+from qengine._cli.sandbox_secrets import add_sandbox_options, sandbox_secrets
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``plan``."""
+    from qengine._cli.engine_opts import add_engine_options
+
+    parser = subparsers.add_parser(
+        "plan",
+        help="show the steps a job would run and the changes they would make",
+        description="Check a job as `run` would, then print the DAG of its steps and the changes "
+        "each would make. Runs no step and makes no mutating request; opens no secret.",
+    )
+    parser.add_argument("spec", help="the job spec file (JSON), or - for standard input")
+    add_output_option(parser)
+    add_sandbox_options(parser)
+    add_engine_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the plan; 0 if the job can be planned."""
+    from qengine._cli.engine_opts import engine_from
+
+    document = read_spec_document(args.spec)
+    with engine_from(args) as engine:
+        accepted = engine.accept(document, sandbox_secrets=sandbox_secrets(args), consume=False)
+        plan = engine.plan(accepted)
+    if args.output == "json":
+        print_json(plan.to_json())
+    else:
+        print(plan.render())
+    return 0

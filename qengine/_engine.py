@@ -1,0 +1,263 @@
+"""The embedding API: an :class:`Engine` accepts, plans and runs jobs.
+
+``Engine.run(document)`` does, in order: verify the signature when trust is configured (a
+refusal is audited), validate the spec with the plugins' sections and policies, check the
+sealed secrets against the references, ask the plugins for steps, then hand the plan to the
+runner under the target's lock, and audit what happened. Nothing is applied before every check
+has passed. An engine holds no per-job state: several jobs may run at once on threads.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from qengine._errors import (
+    InvalidInputError,
+    JobRefusedError,
+    PluginError,
+    QengineError,
+    SecretError,
+)
+from qengine._events import Event
+from qengine._job_secrets import JobSecrets
+from qengine._plugins import PluginSet, Registry
+from qengine.audit.records import job_refused, timestamp, utc_now
+from qengine.interfaces.audit import AuditRecord, AuditSink
+from qengine.interfaces.cancel import CancelToken
+from qengine.interfaces.events import EventSink
+from qengine.interfaces.keys import KeyProvider
+from qengine.interfaces.state import StateStore
+from qengine.runner import CallbackSink, Executor, JobRef, JobResult, Plan, Step
+from qengine.secrets.sandbox import seal_for_sandbox
+from qengine.secrets.signing import DEFAULT_CLOCK_SKEW, verify_job
+from qengine.secrets.unsealing import SealedSecrets
+from qengine.spec import EnvironmentJob, Job, secret_references
+
+
+@attrs.frozen(kw_only=True)
+class Trust:
+    """Which control planes the engine trusts: their Ed25519 public keys, by key id."""
+
+    keys: Mapping[str, Ed25519PublicKey]
+    clock_skew: datetime.timedelta = DEFAULT_CLOCK_SKEW
+
+
+@attrs.frozen(kw_only=True)
+class JobServices:
+    """What a plugin's steps may use when they run (see ``qengine_plan_steps``)."""
+
+    job: Job
+    secrets: JobSecrets
+    registry: Registry
+
+
+@attrs.frozen(kw_only=True)
+class AcceptedJob:
+    """A job that passed every check: authentic (if trust is set), valid, secrets consistent."""
+
+    job: Job
+    services: JobServices
+
+
+def target_of(job: Job) -> str:
+    """The lock target of ``job``: its environment or its cluster."""
+    if isinstance(job, EnvironmentJob):
+        return f"environment/{job.environment.id}"
+    return f"cluster/{job.cluster.id}"
+
+
+class Engine:
+    """Accepts, plans and runs jobs with a set of plugins, a state store and a key provider."""
+
+    def __init__(
+        self,
+        plugins: PluginSet,
+        *,
+        store: StateStore,
+        key_provider: KeyProvider | None = None,
+        trust: Trust | None = None,
+        audit: AuditSink | None = None,
+        clock: Callable[[], datetime.datetime] = utc_now,
+    ) -> None:
+        self.plugins = plugins
+        self.store = store
+        self.key_provider = key_provider
+        self.trust = trust
+        self.audit = audit
+        self._clock = clock
+
+    def accept(
+        self,
+        document: Mapping[str, Any],
+        *,
+        sandbox_secrets: Mapping[str, str] | None = None,
+        consume: bool = True,
+    ) -> AcceptedJob:
+        """Check ``document`` and return the accepted job; nothing is applied.
+
+        ``sandbox_secrets`` (plain text) is only for sandbox runs: the job is sealed in memory
+        under an ephemeral key no other process holds. With ``consume=False`` (a plan) a signed
+        job's id is not recorded, so planning it does not make running it a replay.
+        """
+        if self.trust is not None:
+            self._verify(document, consume=consume)
+        job = self.plugins.loader.load(document)
+        provider = self.key_provider
+        if sandbox_secrets is not None:
+            unsealed = {k: v for k, v in document.items() if k not in ("secrets", "signature")}
+            document, provider = seal_for_sandbox(unsealed, sandbox_secrets)
+        sealed = self._sealed(document, job, provider)
+        secrets = JobSecrets(sealed, on_open=lambda name: self._audit_unsealed(job, name))
+        services = JobServices(job=job, secrets=secrets, registry=self.plugins.registry)
+        return AcceptedJob(job=job, services=services)
+
+    def plan(self, accepted: AcceptedJob) -> Plan:
+        """The DAG of steps the plugins contribute for the job; building it runs nothing."""
+        job = accepted.job
+        contributions = self.plugins.manager.hook.qengine_plan_steps(
+            job=job, services=accepted.services
+        )
+        steps: list[Step] = [step for steps in contributions if steps for step in steps]
+        if not steps:
+            raise PluginError(
+                f"no installed plugin carries out this {job.kind} ({_describe_target(job)})",
+                hint="`qengine plugins` lists what the installed plugins provide.",
+            )
+        return Plan(steps)
+
+    def run(
+        self,
+        document: Mapping[str, Any],
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        sinks: Sequence[EventSink] = (),
+        cancel: CancelToken | None = None,
+        wait_lock: float = 0.0,
+        sandbox_secrets: Mapping[str, str] | None = None,
+    ) -> JobResult:
+        """Accept, plan and run ``document``; resumes the job if it was interrupted before.
+
+        Raises :class:`~qengine.InvalidInputError` (nothing applied) for a refused or invalid
+        job, :class:`~qengine.TargetLockedError` when another job holds the target. Every other
+        outcome, failure and cancellation included, is the returned :class:`JobResult`.
+        """
+        accepted = self.accept(document, sandbox_secrets=sandbox_secrets)
+        job = accepted.job
+        plan = self.plan(accepted)
+        all_sinks = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]
+        executor = Executor(
+            store=self.store, max_parallel=job.max_parallel, lock_wait_seconds=wait_lock
+        )
+        ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=target_of(job))
+        self._record(job, "job.accepted", outcome="ok", job_action=job.action.value)
+        try:
+            result = executor.run(
+                plan, ref, sinks=all_sinks, redact=accepted.services.secrets.redact, cancel=cancel
+            )
+        except QengineError as exc:  # locked or cancelled before the first step: nothing ran
+            self._record(job, "job.finished", outcome=type(exc).__name__)
+            raise
+        self._audit_result(job, plan, result)
+        self.store.finish_job(job.id, result.status.value)
+        return result
+
+    def _verify(self, document: Mapping[str, Any], *, consume: bool) -> None:
+        assert self.trust is not None
+        job_id, actor_id = _identity(document)
+
+        def accept_once(candidate: str) -> bool:
+            # A job accepted before but never finished was interrupted: running it again
+            # resumes it. One that finished is a replay.
+            if not consume:
+                return self.store.job_status(candidate) is None
+            first = self.store.accept_job_once(candidate)
+            return first or self.store.job_status(candidate) is None
+
+        try:
+            verify_job(
+                document,
+                self.trust.keys,
+                now=self._clock(),
+                accept_once=accept_once,
+                clock_skew=self.trust.clock_skew,
+            )
+        except JobRefusedError as exc:
+            if self.audit is not None:
+                reason = str(getattr(exc, "reason", "refused"))
+                self.audit.append(job_refused(job_id, actor_id, reason, clock=self._clock))
+            raise
+
+    def _sealed(
+        self, document: Mapping[str, Any], job: Job, provider: KeyProvider | None
+    ) -> SealedSecrets | None:
+        referenced = {name for _, name in secret_references(job)}
+        if document.get("secrets") is None:
+            if referenced:
+                raise InvalidInputError(
+                    f"the job references secrets ({', '.join(sorted(referenced))}) but carries "
+                    "no sealed secrets",
+                    hint="Seal it with `qengine seal SPEC --secrets FILE -o SEALED`; plain-text "
+                    "secrets are only accepted by a --sandbox run.",
+                )
+            return None
+        if provider is None:
+            raise SecretError(
+                "the job carries sealed secrets but the engine has no key provider",
+                hint="Configure the key provider the job was sealed for.",
+            )
+        sealed = SealedSecrets.from_job(document, provider)
+        sealed.check_job(document)
+        return sealed
+
+    def _audit_unsealed(self, job: Job, name: str) -> None:
+        self._record(job, "secret.unsealed", outcome="ok", secret=name)
+
+    def _audit_result(self, job: Job, plan: Plan, result: JobResult) -> None:
+        mutating = {step.id for step in plan.steps if step.changes}
+        for outcome in result.steps:
+            if outcome.step_id in mutating:
+                self._record(
+                    job,
+                    "step." + outcome.status.value,
+                    outcome=outcome.status.value,
+                    step=outcome.step_id,
+                )
+        for step_id in result.rolled_back:
+            self._record(job, "step.compensated", outcome="ok", step=step_id)
+        self._record(job, "job.finished", outcome=result.status.value)
+
+    def _record(self, job: Job, action: str, *, outcome: str, **details: str) -> None:
+        if self.audit is None:
+            return
+        self.audit.append(
+            AuditRecord(
+                time=timestamp(self._clock()),
+                job_id=job.id,
+                actor_id=job.actor.id,
+                action=action,
+                target=target_of(job),
+                outcome=outcome,
+                details=details,
+            )
+        )
+
+
+def _identity(document: Mapping[str, Any]) -> tuple[str, str]:
+    job_id = document.get("id")
+    actor = document.get("actor")
+    actor_id = actor.get("id") if isinstance(actor, Mapping) else None
+    return (
+        job_id if isinstance(job_id, str) else "?",
+        actor_id if isinstance(actor_id, str) else "?",
+    )
+
+
+def _describe_target(job: Job) -> str:
+    if isinstance(job, EnvironmentJob):
+        return f"target kind {job.target.kind!r}"
+    return f"cloud provider kind {job.cluster.provider.kind!r}"
