@@ -43,8 +43,10 @@ def _depth(document: object) -> int:
     return deepest
 
 
-def parse_document(text: str | bytes, source: str = "<input>") -> dict[str, object]:
-    """Parse a job document: a JSON object within the size and nesting limits."""
+def parse_document(
+    text: str | bytes, source: str = "<input>", what: str = "the job"
+) -> dict[str, object]:
+    """Parse a document (``what``: a job by default): a JSON object within the limits."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise _too_large(source)
     try:
@@ -56,14 +58,16 @@ def parse_document(text: str | bytes, source: str = "<input>") -> dict[str, obje
             f"{source} is not valid JSON: {exc}", hint="Check the file is a JSON document."
         ) from None
     if not isinstance(document, dict):
+        if what != "the job":
+            raise InvalidInputError(f"{what} {source} must hold a JSON object")
         raise SpecError([SpecIssue("$", "must be a JSON object (the job)")])
     if _depth(document) > MAX_DEPTH:
         raise SpecError([SpecIssue("$", f"nests deeper than {MAX_DEPTH} levels")])
     return document
 
 
-def read_document(path: Path) -> dict[str, object]:
-    """Read and parse the job document at ``path`` (``-`` is not special here)."""
+def read_document(path: Path, what: str = "the job") -> dict[str, object]:
+    """Read and parse the document at ``path`` (``-`` is not special here)."""
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
@@ -72,7 +76,7 @@ def read_document(path: Path) -> dict[str, object]:
             data = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_document(data, str(path))
+    return parse_document(data, str(path), what)
 
 
 def _too_large(source: str) -> InvalidInputError:
