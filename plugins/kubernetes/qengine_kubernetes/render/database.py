@@ -12,7 +12,12 @@ from qengine.spec import (
     DatabaseEngine,
     DatabaseMode,
     DatabaseService,
-    PortSpec, Probe, ProbeType, Protocol,
+    DnsLabel,
+    Port,
+    PortSpec,
+    Probe,
+    ProbeType,
+    Protocol,
 )
 from qengine_kubernetes.render import names
 from qengine_kubernetes.render.context import Manifest, RenderContext
@@ -99,7 +104,13 @@ def render_database(ctx: RenderContext, service: DatabaseService) -> list[Manife
         labels=labels,
         args=_args(service, profile),
         resources=service.resources,
-        ports=(PortSpec(port=profile.port, name=service.engine.value[:15], protocol=Protocol.TCP),),
+        ports=(
+            PortSpec(
+                port=Port(profile.port),
+                name=DnsLabel(service.engine.value),
+                protocol=Protocol.TCP,
+            ),
+        ),
         readiness=Probe(type=ProbeType.EXEC, command=profile.readiness, period_seconds=5),
         mounts=[{"name": DATA_VOLUME, "mountPath": profile.data_path}],
         extra_env=_env(service, profile, credentials),
@@ -144,14 +155,14 @@ def _ref(secret: Manifest, key: str) -> Manifest:
 def _env(
     service: DatabaseService, profile: EngineProfile, credentials: Manifest | None
 ) -> list[Manifest]:
-    env = [{"name": k, "value": v} for k, v in profile.extra_env]
+    env: list[Manifest] = [{"name": k, "value": v} for k, v in profile.extra_env]
     if credentials is None:
         return env
     password_env = profile.password_env
     user_env = profile.user_env
     if service.engine is DatabaseEngine.MYSQL and (service.username or "root") == "root":
         # The image creates root itself; MYSQL_USER=root is refused.
-        password_env, user_env = "MYSQL_ROOT_PASSWORD", None  # noqa: S105
+        password_env, user_env = "MYSQL_ROOT_PASSWORD", None
     elif service.engine is DatabaseEngine.MYSQL:
         env += [
             {"name": "MYSQL_DATABASE", "value": service.username or "app"},
@@ -180,8 +191,6 @@ def _service(ctx: RenderContext, service: DatabaseService, profile: EngineProfil
         "spec": {
             "type": "ClusterIP",
             "selector": selector(ctx.environment, service.name),
-            "ports": [
-                {"name": name, "port": profile.port, "targetPort": name, "protocol": "TCP"}
-            ],
+            "ports": [{"name": name, "port": profile.port, "targetPort": name, "protocol": "TCP"}],
         },
     }

@@ -85,7 +85,7 @@ def render_environment(
         images=dict(images or {}),
         hash_key=hash_key if hash_key is not None else default_hash_key(environment),
     )
-    by_name = {service.name: service for service in environment.services}
+    by_name: dict[str, Service] = {service.name: service for service in environment.services}
     rendered = tuple(_render_service(ctx, s, by_name) for s in environment.services)
     return RenderedEnvironment(
         namespace=ctx.namespace,
@@ -113,9 +113,7 @@ def _render_service(
         note = "Helm release: installed with the helm binary, not rendered to objects"
     elif isinstance(service, TerraformService):
         note = "Terraform service: not supported by the Kubernetes target yet"
-    return RenderedService(
-        name=service.name, kind=service.kind, objects=tuple(objects), note=note
-    )
+    return RenderedService(name=service.name, kind=service.kind, objects=tuple(objects), note=note)
 
 
 def canonical_json(obj: object) -> str:

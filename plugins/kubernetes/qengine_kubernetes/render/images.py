@@ -41,11 +41,14 @@ def pull_secret(
     either), so the password appears once, as itself, and an export can template it.
     """
     entry = {"password": ctx.open_secret(auth.password.secret), "username": auth.username}
-    config = json.dumps({"auths": {registry_host(image): entry}}, sort_keys=True)
+    # Compact and key-sorted, as Helm's toJson writes it, so an exported chart renders the same.
+    config = json.dumps(
+        {"auths": {registry_host(image): entry}}, sort_keys=True, separators=(",", ":")
+    )
     return opaque_secret(
         ctx,
         names.pull_secret(service),
         labels,
         {".dockerconfigjson": config},
-        secret_type="kubernetes.io/dockerconfigjson",
+        secret_type="kubernetes.io/dockerconfigjson",  # noqa: S106 - a type name
     )

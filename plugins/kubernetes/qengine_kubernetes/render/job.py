@@ -60,11 +60,22 @@ def render_job(ctx: RenderContext, service: JobService) -> list[Manifest]:
     if service.schedule.on is JobTrigger.CRON:
         workload = _cron_job(ctx, service, spec)
     else:
-        digest = names.short_hash(json.dumps(spec, sort_keys=True, separators=(",", ":")))
+        digest = _spec_digest(spec)
         metadata = ctx.metadata(names.job_name(service.name, digest), labels)
         metadata["annotations"] = {HOOK_ANNOTATION: service.schedule.on.value}
         workload = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
     return [workload, *pod.objects]
+
+
+def _spec_digest(spec: Manifest) -> str:
+    """The digest of a Job's spec without its secret hash: a new secret value updates the
+    job's Secret but does not make a new Job, so an export names the Job the same."""
+    template = spec["template"]
+    bare = {
+        **spec,
+        "template": {**template, "metadata": {"labels": template["metadata"]["labels"]}},
+    }
+    return names.short_hash(json.dumps(bare, sort_keys=True, separators=(",", ":")))
 
 
 def _cron_job(ctx: RenderContext, service: JobService, job_spec: Manifest) -> Manifest:

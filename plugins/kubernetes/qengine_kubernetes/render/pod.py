@@ -6,7 +6,16 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from qengine.spec import MountedFile, PortSpec, Probe, ProbeType, Protocol, Resources, SecretRef
+from qengine.spec import (
+    EnvVarName,
+    MountedFile,
+    PortSpec,
+    Probe,
+    ProbeType,
+    Protocol,
+    Resources,
+    SecretRef,
+)
 from qengine.spec import Value as SpecValue
 from qengine_kubernetes.render import names
 from qengine_kubernetes.render.context import Manifest, RenderContext
@@ -20,7 +29,7 @@ class PodInputs:
     service: str
     image: str
     labels: Mapping[str, str]
-    env: Mapping[str, SpecValue] = attrs.field(factory=dict)
+    env: Mapping[EnvVarName, SpecValue] = attrs.field(factory=dict)
     files: Sequence[MountedFile] = ()
     command: Sequence[str] = ()
     args: Sequence[str] = ()

@@ -19,7 +19,7 @@ INGRESS_CLASS = "nginx"
 CLUSTER_ISSUER = "cert-manager.io/cluster-issuer"
 SOURCE_RANGE = "nginx.ingress.kubernetes.io/whitelist-source-range"
 AUTH_TYPE = "nginx.ingress.kubernetes.io/auth-type"
-AUTH_SECRET = "nginx.ingress.kubernetes.io/auth-secret"
+AUTH_SECRET = "nginx.ingress.kubernetes.io/auth-secret"  # noqa: S105 - an annotation key
 AUTH_REALM = "nginx.ingress.kubernetes.io/auth-realm"
 
 

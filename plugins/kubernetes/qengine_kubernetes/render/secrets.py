@@ -23,7 +23,7 @@ def opaque_secret(
     name: str,
     labels: Mapping[str, str],
     values: Mapping[str, str],
-    secret_type: str = "Opaque",
+    secret_type: str = "Opaque",  # noqa: S107 - a type name
 ) -> Manifest:
     """A Secret with ``values`` as ``stringData`` (so placeholders stay readable in exports)."""
     return {

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from qengine.spec import ApplicationService, ContainerService
-from qengine_kubernetes.render import names
 from qengine_kubernetes.render.context import Manifest, RenderContext
 from qengine_kubernetes.render.images import container_image, pull_secret
 from qengine_kubernetes.render.labels import selector, service_labels
@@ -65,7 +64,9 @@ def _workload(
     kind = "StatefulSet" if service.volumes else "Deployment"
     if kind == "StatefulSet":
         spec["serviceName"] = service.name
-        spec["volumeClaimTemplates"] = [volume_claim(v.name, v.size, v.storage_class) for v in service.volumes]
+        spec["volumeClaimTemplates"] = [
+            volume_claim(v.name, v.size, v.storage_class) for v in service.volumes
+        ]
     return {
         "apiVersion": "apps/v1",
         "kind": kind,
@@ -85,9 +86,6 @@ def volume_claim(name: str, size: str, storage_class: str | None) -> Manifest:
     return {"metadata": {"name": name}, "spec": spec}
 
 
-
-
-
 def _service_account(ctx: RenderContext, name: str) -> Manifest:
     labels = service_labels(ctx.environment, name)
     return {
@@ -98,7 +96,9 @@ def _service_account(ctx: RenderContext, name: str) -> Manifest:
     }
 
 
-def _service(ctx: RenderContext, service: LongRunningService, labels: Mapping[str, str]) -> Manifest:
+def _service(
+    ctx: RenderContext, service: LongRunningService, labels: Mapping[str, str]
+) -> Manifest:
     ports = [
         {
             "name": port_name(p),
