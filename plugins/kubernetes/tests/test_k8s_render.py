@@ -51,7 +51,8 @@ def test_k8s_namespace_is_derived_labelled_and_isolated(
     namespace = _obj(rendered, "Namespace", rendered.namespace)
     assert namespace["metadata"]["labels"]["qengine.dev/environment-id"] == "env-quickstart"
     policy = _obj(rendered, "NetworkPolicy", "qengine-isolation")["spec"]
-    assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
+    assert policy["podSelector"] == {}
+    assert policy["policyTypes"] == ["Ingress"]
     sources = policy["ingress"][0]["from"]
     assert {"podSelector": {}} in sources
     expression = sources[1]["namespaceSelector"]["matchExpressions"][0]
@@ -72,7 +73,8 @@ def test_k8s_namespace_name_is_dns_safe_and_unique_per_environment_id(
     long_name = namespace_name(load_env_job(doc).environment)
     doc["environment"]["id"] = "another-env"
     other = namespace_name(load_env_job(doc).environment)
-    assert len(long_name) == 63 and long_name.startswith("qe-aaa")
+    assert len(long_name) == 63
+    assert long_name.startswith("qe-aaa")
     assert long_name != other
 
 
@@ -209,7 +211,8 @@ def test_k8s_pdb_probes_secret_files_and_udp(load_env_job: Load, example: Exampl
     deployment = _obj(rendered, "Deployment", "dns")["spec"]
     assert deployment["replicas"] == 3
     container = deployment["template"]["spec"]["containers"][0]
-    assert container["command"] == ["/dns"] and container["args"] == ["--verbose"]
+    assert container["command"] == ["/dns"]
+    assert container["args"] == ["--verbose"]
     assert container["readinessProbe"]["grpc"] == {"port": 9090}
     assert container["livenessProbe"]["exec"] == {"command": ["/bin/check"]}
     assert container["ports"][0]["protocol"] == "UDP"
@@ -288,7 +291,8 @@ def test_k8s_hook_job_is_named_by_its_spec_and_carries_outputs(
     assert job["metadata"]["name"].startswith("migrate-")
     assert job["metadata"]["annotations"] == {"qengine.dev/hook": "before_start"}
     spec = job["spec"]
-    assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 600
+    assert spec["backoffLimit"] == 0
+    assert spec["activeDeadlineSeconds"] == 600
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["volumes"] == [{"name": "qengine-output", "emptyDir": {}}]
@@ -317,7 +321,8 @@ def test_k8s_cron_job(load_env_job: Load, example: Example) -> None:
     assert spec["concurrencyPolicy"] == "Forbid"
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (5, 2)
     job = spec["jobTemplate"]["spec"]
-    assert job["backoffLimit"] == 3 and job["activeDeadlineSeconds"] == 3600
+    assert job["backoffLimit"] == 3
+    assert job["activeDeadlineSeconds"] == 3600
 
 
 def test_k8s_router_becomes_an_ingress(load_env_job: Load, example: Example) -> None:
@@ -332,7 +337,8 @@ def test_k8s_router_becomes_an_ingress(load_env_job: Load, example: Example) -> 
     assert spec["ingressClassName"] == "nginx"
     assert [r["host"] for r in spec["rules"]] == ["api.example.com", "*.preview.example.com"]
     path = spec["rules"][0]["http"]["paths"][0]
-    assert path["pathType"] == "Prefix" and path["path"] == "/"
+    assert path["pathType"] == "Prefix"
+    assert path["path"] == "/"
     assert path["backend"]["service"] == {"name": "api", "port": {"name": "http"}}
     assert spec["tls"] == [
         {"hosts": ["api.example.com", "*.preview.example.com"], "secretName": "edge-tls"}
@@ -370,7 +376,8 @@ def test_k8s_changed_secret_rolls_the_pods(load_env_job: Load, example: Example)
     after = annotation(_render(job, session_key="second-value"))
     assert before == again
     assert before != after
-    assert "first-value" not in before and len(before) == 64
+    assert "first-value" not in before
+    assert len(before) == 64
     # The database's credentials count for the database's own pods.
     db = [_obj(_render(job, db_password=p), "StatefulSet", "db") for p in ("a1", "b2")]
     hashes = {d["spec"]["template"]["metadata"]["annotations"][HASH] for d in db}
