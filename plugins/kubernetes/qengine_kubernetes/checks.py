@@ -29,7 +29,7 @@ from qengine_kubernetes.render import RenderedEnvironment, render_environment
 from qengine_kubernetes.render import names as naming
 from qengine_kubernetes.render.pod import port_name
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
-from qengine_kubernetes.stages import stage_conflicts
+from qengine_kubernetes.stages import stage_conflicts, topological_order
 
 TARGETS = (KubeconfigTarget, InClusterTarget, SandboxTarget)
 BASE = "$.environment.services"
@@ -56,11 +56,24 @@ def check_job(job: Job) -> list[SpecIssue]:
         issues += _check_service(service, f"{BASE}[{index}]")
     issues += _check_object_names(job)
     issues += _check_hosts(services)
-    issues += [
-        SpecIssue(f"{BASE}[{i}].depends_on[{j}]", message)
-        for i, j, message in stage_conflicts(services)
-    ]
+    if not _has_cycle(services):  # a cycle is the spec's own issue; one report is enough
+        issues += [
+            SpecIssue(f"{BASE}[{i}].depends_on[{j}]", message)
+            for i, j, message in stage_conflicts(services)
+        ]
     return issues
+
+
+def _has_cycle(services: Sequence[Service]) -> bool:
+    known: set[str] = {s.name for s in services}
+    explicit: dict[str, tuple[str, ...]] = {
+        s.name: tuple(d for d in s.depends_on if d in known) for s in services
+    }
+    try:
+        topological_order(explicit)
+    except ValueError:
+        return True
+    return False
 
 
 def _check_environment_id(env_id: str) -> Iterator[SpecIssue]:

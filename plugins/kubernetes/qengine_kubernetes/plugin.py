@@ -1,18 +1,23 @@
 """Hook implementations of qengine-kubernetes: targets, checks, plan steps and export.
 
-No Kubernetes SDK is imported here: rendering is plain data.
+No Kubernetes SDK is imported here (rendering is plain data); the modules behind each hook are
+imported when the hook is called, so loading the plugin stays cheap.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qengine import SpecIssue, hookimpl
-from qengine._engine import JobServices
 from qengine._plugins import Registry
-from qengine.runner import Step
 from qengine.spec import EnvironmentJob, Job
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from qengine._engine import JobServices
+    from qengine.runner import Step
 
 
 def _engine_factory() -> object:
