@@ -111,7 +111,7 @@ def test_k8s_hosts_duplicated_across_routers(k8s_plugins: PluginSet, example: Ex
             "at most 15",
         ),
         (
-            lambda s: s[0].update(depends_on=["web"]),
+            lambda s: s[0].update(depends_on=["nightly-report"]),
             f"{S}[0].depends_on[0]",
             "deployed after the databases",
         ),
