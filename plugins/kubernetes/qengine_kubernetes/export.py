@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]  # stubs: types-PyYAML, if installed
 
 from qengine.spec import (
     EnvironmentJob,
