@@ -192,3 +192,12 @@ def test_k8s_schema_validation_catches_a_bad_object(load_env_job: Load, example:
     deployment["spec"]["template"]["spec"]["containers"][0]["port"] = 80
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def test_k8s_export_is_deterministic(load_env_job: Load, example: Example, tmp_path: Path) -> None:
+    job = load_env_job(example("all-kinds"))
+    first = export_job(job, tmp_path / "a")
+    second = export_job(job, tmp_path / "b")
+    assert first == second
+    for relative in first:
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
