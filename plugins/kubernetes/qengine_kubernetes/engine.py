@@ -1,8 +1,8 @@
 """The Kubernetes environment engine.
 
-Not available yet: rendering, server-side apply and rollout watching are the subject of the
-environment-engine work. Until then a job that needs this engine fails with a clear error
-instead of pretending to deploy.
+Not available yet: server-side apply and rollout watching are the subject of the
+environment-engine work (rendering is in ``qengine_kubernetes.render``). Until then a job that
+needs this engine fails with a clear error instead of pretending to deploy.
 """
 
 from __future__ import annotations

@@ -1,10 +1,23 @@
-"""Hook implementations of qengine-kubernetes (registration only; no SDK import here)."""
+"""Hook implementations of qengine-kubernetes: targets, checks, plan steps and export.
+
+No Kubernetes SDK is imported here (rendering is plain data); the modules behind each hook are
+imported when the hook is called, so loading the plugin stays cheap.
+"""
 
 from __future__ import annotations
 
-from qengine import hookimpl
+from typing import TYPE_CHECKING
+
+from qengine import SpecIssue, hookimpl
 from qengine._plugins import Registry
+from qengine.spec import EnvironmentJob, Job
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from qengine._engine import JobServices
+    from qengine.runner import Step
 
 
 def _engine_factory() -> object:
@@ -31,3 +44,30 @@ def qengine_register(registry: Registry) -> None:
     registry.add_target(
         "sandbox", SandboxTarget, _engine_factory, "the embedded Kubernetes API simulator"
     )
+
+
+@hookimpl
+def qengine_check_job(job: Job) -> list[SpecIssue]:
+    """Refuse environment jobs whose services cannot become valid Kubernetes objects."""
+    from qengine_kubernetes.checks import check_job
+
+    return check_job(job)
+
+
+@hookimpl
+def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
+    """One step per service of an environment job on a Kubernetes target, in stage order."""
+    from qengine_kubernetes.checks import is_kubernetes_job
+    from qengine_kubernetes.steps import plan_steps
+
+    if not isinstance(job, EnvironmentJob) or not is_kubernetes_job(job):
+        return None
+    return plan_steps(job)
+
+
+@hookimpl
+def qengine_export(job: Job, directory: Path) -> list[str] | None:
+    """A Helm chart of the environment, secret values as placeholders."""
+    from qengine_kubernetes.export import export_job
+
+    return export_job(job, directory) or None

@@ -1,0 +1,54 @@
+"""What a render needs besides the spec: how to open secrets, the built images, the hash key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from qengine.spec import Environment, SecretRef, Value
+
+Manifest = dict[str, Any]
+"""A Kubernetes object as plain JSON data."""
+
+OpenSecret = Callable[[str], str]
+"""Opens a sealed secret by name: the real value (deploy) or a placeholder (plan, export)."""
+
+
+def default_hash_key(environment: Environment) -> bytes:
+    """The key of the secret-hash HMAC when the caller has none: derived from the environment id.
+
+    It is public, so it only keeps hashes of different environments apart; a caller that wants
+    a guessed password to be unconfirmable from a pod template passes a random key it keeps.
+    """
+    return hashlib.sha256(b"qengine/secret-hash/v1\0" + environment.id.encode()).digest()
+
+
+@attrs.frozen(kw_only=True)
+class RenderContext:
+    """The environment being rendered and the inputs that are not in its spec.
+
+    ``images`` maps the name of a service built from git (application, job) to the image
+    reference the build step produced. ``hash_key`` keys the HMAC of the secret-hash
+    annotation.
+    """
+
+    environment: Environment
+    namespace: str
+    open_secret: OpenSecret = attrs.field(repr=False)
+    images: Mapping[str, str] = attrs.field(factory=dict)
+    hash_key: bytes = attrs.field(repr=False, default=b"")
+
+    def value(self, value: Value) -> str:
+        """A plain value as is; a secret reference opened."""
+        return self.open_secret(value.secret) if isinstance(value, SecretRef) else value
+
+    def built_image(self, service: str) -> str:
+        """The image built for ``service``; a readable placeholder when none was supplied."""
+        return self.images.get(service, f"built-image-of-{service}")
+
+    def metadata(self, name: str, labels: Mapping[str, str]) -> Manifest:
+        """Object metadata in the environment's namespace."""
+        return {"name": name, "namespace": self.namespace, "labels": dict(labels)}
