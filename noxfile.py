@@ -11,7 +11,11 @@ nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
-EDITABLE = ["-e", ".[test]", *(arg for name in PLUGINS for arg in ("-e", f"plugins/{name}"))]
+EDITABLE = [
+    "-e",
+    ".[test]",
+    *(arg for name in PLUGINS for arg in ("-e", f"plugins/{name}[test]")),
+]
 
 
 @nox.session
