@@ -1,0 +1,171 @@
+"""Fixtures for the Terraform driver tests: the real terraform, an S3 backend on moto."""
+
+from __future__ import annotations
+
+import secrets
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from qengine.interfaces import CancelToken
+from qengine.terraform import LogLine, Terraform, Workspace, find_terraform
+from qengine.terraform.json_types import Json
+
+REGION = "us-east-1"
+STATE_KEY = "clusters/test/terraform.tfstate"
+
+
+@attrs.frozen(kw_only=True)
+class S3Backend:
+    """An S3 state bucket and DynamoDB lock table on a moto server, and how to reach them."""
+
+    endpoint: str
+    credentials: dict[str, str]
+    bucket: str
+    lock_table: str
+
+    def config(self, key: str = STATE_KEY) -> dict[str, Json]:
+        return {
+            "bucket": self.bucket,
+            "key": key,
+            "region": REGION,
+            "dynamodb_table": self.lock_table,
+            "endpoints": {"s3": self.endpoint, "dynamodb": self.endpoint, "sts": self.endpoint},
+            "use_path_style": True,
+            "skip_credentials_validation": True,
+            "skip_requesting_account_id": True,
+            "skip_metadata_api_check": True,
+            "skip_region_validation": True,
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def state_keys(self) -> list[str]:
+        listing = self.client("s3").list_objects_v2(Bucket=self.bucket)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    def state_document(self, key: str = STATE_KEY) -> bytes:
+        body: bytes = self.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def lock_rows(self) -> list[str]:
+        """LockID of every row that is a held lock (Terraform also keeps ``-md5`` digest rows)."""
+        items = self.client("dynamodb").scan(TableName=self.lock_table)["Items"]
+        return [i["LockID"]["S"] for i in items if not i["LockID"]["S"].endswith("-md5")]
+
+
+@pytest.fixture(scope="session")
+def terraform_binary() -> Path:
+    """The real terraform; its absence fails the tests loudly (TerraformNotFoundError)."""
+    return find_terraform()
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        # moto keeps its backends per process, shared by every server it runs: start clean.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_backend(moto_endpoint: str) -> S3Backend:
+    """A state bucket and lock table, created with boto3 as the bootstrap would."""
+    token = secrets.token_hex(12)
+    backend = S3Backend(
+        endpoint=moto_endpoint,
+        credentials={
+            "AWS_ACCESS_KEY_ID": f"AKIA{token[:16].upper()}",
+            "AWS_SECRET_ACCESS_KEY": f"qe-test-secret-{token}",
+        },
+        bucket=f"qengine-state-{token[:8]}",
+        lock_table=f"qengine-locks-{token[:8]}",
+    )
+    backend.client("s3").create_bucket(Bucket=backend.bucket)
+    backend.client("dynamodb").create_table(
+        TableName=backend.lock_table,
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return backend
+
+
+@pytest.fixture
+def workspace() -> Iterator[Workspace]:
+    with Workspace.create() as ws:
+        yield ws
+
+
+def data_module(
+    *,
+    value: str = "hello",
+    trigger: str = "v1",
+    sleep: float = 0.0,
+    backend: bool = True,
+) -> dict[str, Json]:
+    """A root module with builtin resources only: one ``terraform_data`` and outputs."""
+    resource: dict[str, Json] = {"input": value, "triggers_replace": [trigger]}
+    if sleep:
+        resource["provisioner"] = [{"local-exec": {"command": f"sleep {sleep}"}}]
+    module: dict[str, Json] = {
+        "resource": {"terraform_data": {"main": resource}},
+        "output": {
+            "value": {"value": "${terraform_data.main.output}"},
+            "trigger_count": {"value": "${length(terraform_data.main.triggers_replace)}"},
+            "token": {"value": "not-really-a-secret", "sensitive": True},
+        },
+    }
+    if backend:
+        module["terraform"] = {"backend": {"s3": {}}}
+    return module
+
+
+class Recorder:
+    """Collects the driver's streamed lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[LogLine] = []
+
+    def __call__(self, line: LogLine) -> None:
+        self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+def make_driver(
+    workspace: Workspace,
+    backend: S3Backend,
+    *,
+    cancel: CancelToken | None = None,
+    recorder: Recorder | None = None,
+    **kwargs: Any,
+) -> Terraform:
+    return Terraform(
+        workspace,
+        cancel=cancel or CancelToken(),
+        on_line=recorder or Recorder(),
+        credentials=backend.credentials,
+        **kwargs,
+    )
