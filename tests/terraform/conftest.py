@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import urllib.request
 from collections.abc import Iterator
@@ -60,6 +61,11 @@ class S3Backend:
     def state_document(self, key: str = STATE_KEY) -> bytes:
         body: bytes = self.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
+
+    def lock_operations(self) -> list[str]:
+        """The operation (``OperationTypeApply``...) of every lock currently held."""
+        items = self.client("dynamodb").scan(TableName=self.lock_table)["Items"]
+        return [json.loads(i["Info"]["S"])["Operation"] for i in items if "Info" in i]
 
     def lock_rows(self) -> list[str]:
         """LockID of every row that is a held lock (Terraform also keeps ``-md5`` digest rows)."""
