@@ -11,8 +11,9 @@ import pytest
 from qengine import CancelledError
 from qengine.interfaces import CancelToken
 from qengine.terraform import Workspace
-from tests.terraform.conftest import Recorder, S3Backend, data_module, make_driver
-from tests.terraform.waiting import wait_for
+
+from .s3backend import Recorder, S3Backend, data_module, make_driver
+from .waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ import pytest
 
 from qengine import InvalidInputError
 from qengine.terraform import OutputValue, Workspace
-from tests.terraform.conftest import STATE_KEY, Recorder, S3Backend, data_module, make_driver
+
+from .s3backend import STATE_KEY, Recorder, S3Backend, data_module, make_driver
 
 
 def test_init_plan_apply_outputs_round_trip(

@@ -24,7 +24,8 @@ from qengine.terraform import (
     classify,
 )
 from qengine.terraform.errors import parse_lock_info
-from tests.terraform.conftest import S3Backend, data_module, make_driver
+
+from .s3backend import S3Backend, data_module, make_driver
 
 _HTTP = "https response error StatusCode: 400, RequestID: 5f2c1a9e-0b1d-4c3e-9a8f-1d2e3f4a5b6c"
 
@@ -143,7 +144,7 @@ CASES: list[tuple[str, str, str, type[QengineError]]] = [
     ),
     (
         "malformed-cidr",
-        'expected cidr_block to contain a valid Value, got: 10.0.0.0/33 with err: invalid CIDR'
+        "expected cidr_block to contain a valid Value, got: 10.0.0.0/33 with err: invalid CIDR"
         " address: 10.0.0.0/33",
         "",
         InvalidInputError,

@@ -16,7 +16,8 @@ from qengine.terraform import (
     PlannedChange,
     Workspace,
 )
-from tests.terraform.conftest import S3Backend, data_module, make_driver
+
+from .s3backend import S3Backend, data_module, make_driver
 
 PROTECT_DATA = DestructiveGuard().protecting(["terraform_data"])
 
@@ -76,7 +77,7 @@ def test_removing_a_protected_resource_is_refused_but_destroy_passes(
     tf = make_driver(applied, s3_backend, guard=PROTECT_DATA)
     plan_file = tf.plan()
     assert tf.show_plan(plan_file).changes[0].is_delete
-    with pytest.raises(DestructiveChangeError, match="delete terraform_data.main"):
+    with pytest.raises(DestructiveChangeError, match=r"delete terraform_data\.main"):
         tf.apply(plan_file)
 
     tf.destroy()  # the delete action: a destroy plan is what the job asked for

@@ -10,8 +10,9 @@ import pytest
 
 from qengine import TargetLockedError
 from qengine.terraform import Plan, StateLockedError, Workspace
-from tests.terraform.conftest import Recorder, S3Backend, data_module, make_driver
-from tests.terraform.waiting import wait_for
+
+from .s3backend import Recorder, S3Backend, data_module, make_driver
+from .waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import pytest
 from qengine import QengineError
 from qengine.interfaces import CancelToken
 from qengine.terraform import Workspace
-from qengine.terraform.json_types import Json
-from tests.terraform.conftest import Recorder, S3Backend, data_module, make_driver
-from tests.terraform.waiting import wait_for
+
+from .s3backend import Recorder, S3Backend, data_module, make_driver
+from .waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,20 +46,13 @@ def _files_containing(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
-def _echo_module(command: str) -> dict[str, Json]:
-    module = data_module()
-    resource = module["resource"]["terraform_data"]["main"]  # type: ignore[call-overload,index]
-    resource["provisioner"] = [{"local-exec": {"command": command}}]
-    return module
-
-
 def test_credential_stays_out_of_argv_files_output_and_os_environ(
     terraform_binary: Path, workspace: Workspace, s3_backend: S3Backend
 ) -> None:
     secret = s3_backend.credentials["AWS_SECRET_ACCESS_KEY"]
     needle = secret.encode()
     # The provisioner prints the secret itself: the driver must mask it in what it streams.
-    workspace.write_root_module(_echo_module('echo "key=$AWS_SECRET_ACCESS_KEY"; sleep 3'))
+    workspace.write_root_module(data_module(command='echo "key=$AWS_SECRET_ACCESS_KEY"; sleep 3'))
     recorder = Recorder()
     tf = make_driver(workspace, s3_backend, recorder=recorder)
     tf.init(s3_backend.config())
@@ -88,7 +81,7 @@ def test_credential_is_masked_in_error_messages(
     terraform_binary: Path, workspace: Workspace, s3_backend: S3Backend
 ) -> None:
     secret = s3_backend.credentials["AWS_SECRET_ACCESS_KEY"]
-    workspace.write_root_module(_echo_module('echo "$AWS_SECRET_ACCESS_KEY" >&2; exit 3'))
+    workspace.write_root_module(data_module(command='echo "$AWS_SECRET_ACCESS_KEY" >&2; exit 3'))
     recorder = Recorder()
     redactions: list[str] = []
 
