@@ -66,7 +66,9 @@ def test_credential_stays_out_of_argv_files_output_and_os_environ(
         files_while_running = _files_containing(workspace.path, needle)
         running.result(timeout=60)
 
-    assert any(b"terraform" in line and b"apply" in line for line in cmdlines.values())
+    (apply_argv,) = [c for c in cmdlines.values() if b"terraform\0apply" in c]
+    assert b"-lock-timeout=0s" in apply_argv.split(b"\0")
+    assert b"-lock=false" not in apply_argv
     assert not [pid for pid, line in cmdlines.items() if needle in line]
     assert any(needle in env for env in environs)  # it is where it belongs: the child's env
     assert files_while_running == []
