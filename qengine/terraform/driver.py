@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import attrs
+
 from qengine._errors import CancelledError, InvalidInputError
 from qengine.interfaces.cancel import CancelToken
 from qengine.terraform import _process
@@ -175,7 +177,7 @@ class Terraform:
         return completed
 
     def _emit(self, line: LogLine) -> None:
-        self._on_line(LogLine(level=line.level, text=self.redact(line.text)))
+        self._on_line(attrs.evolve(line, text=self.redact(line.text)))
 
 
 def _cancelled(command: str, completed: _process.Completed, reason: str) -> CancelledError:

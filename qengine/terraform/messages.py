@@ -23,10 +23,19 @@ _BOX_CHARS = "╷│╵ "
 
 @attrs.frozen(kw_only=True)
 class LogLine:
-    """One line of Terraform output, ready for an event: ``level`` is info, warn or error."""
+    """One line of Terraform output, ready for an event: ``level`` is info, warn or error.
+
+    ``kind`` is the ``type`` of Terraform's JSON message (``planned_change``,
+    ``apply_complete``, ``diagnostic``, ``log``...; ``text`` for a plain line). For messages
+    about one resource, ``address`` and ``action`` (``create``, ``update``, ``delete``,
+    ``replace``...) say which and what, so the engine can report resource changes.
+    """
 
     level: str
     text: str
+    kind: str = "text"
+    address: str | None = None
+    action: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -61,10 +70,29 @@ def parse_ui_line(raw: str) -> UiMessage:
         return UiMessage(line=LogLine(level="info", text=raw))
     if not isinstance(document, dict):
         return UiMessage(line=LogLine(level="info", text=raw))
-    level = str(document.get("@level", "info"))
     diagnostic = _diagnostic(document.get("diagnostic"))
     text = diagnostic.render() if diagnostic else str(document.get("@message", raw))
-    return UiMessage(line=LogLine(level=level, text=text), diagnostic=diagnostic)
+    address, action = _resource_action(document.get("hook") or document.get("change"))
+    line = LogLine(
+        level=str(document.get("@level", "info")),
+        text=text,
+        kind=str(document.get("type", "log")),
+        address=address,
+        action=action,
+    )
+    return UiMessage(line=line, diagnostic=diagnostic)
+
+
+def _resource_action(value: object) -> tuple[str | None, str | None]:
+    if not isinstance(value, dict):
+        return None, None
+    resource = value.get("resource")
+    address = resource.get("addr") if isinstance(resource, dict) else None
+    action = value.get("action")
+    return (
+        address if isinstance(address, str) else None,
+        action if isinstance(action, str) else None,
+    )
 
 
 def _diagnostic(value: object) -> Diagnostic | None:

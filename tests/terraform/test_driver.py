@@ -35,6 +35,8 @@ def test_init_plan_apply_outputs_round_trip(
     assert outputs["token"].sensitive
     assert "not-really-a-secret" not in repr(outputs["token"])
     assert "Apply complete!" in recorder.text
+    completed = [(ln.address, ln.action) for ln in recorder.lines if ln.kind == "apply_complete"]
+    assert completed == [("terraform_data.main", "create")]
     # The state object is really in the bucket, and holds what was applied.
     assert s3_backend.state_keys() == [STATE_KEY]
     state = json.loads(s3_backend.state_document())

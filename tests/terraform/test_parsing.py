@@ -103,3 +103,20 @@ def test_plain_text_diagnostics_are_split() -> None:
         "Something odd",
         "More words.",
     )
+
+
+def test_resource_messages_carry_address_and_action() -> None:
+    raw = (
+        '{"@level":"info","@message":"terraform_data.a: Creation complete after 0s [id=7b4c]",'
+        '"hook":{"resource":{"addr":"terraform_data.a","resource_type":"terraform_data"},'
+        '"action":"create","id_key":"id","id_value":"7b4c","elapsed_seconds":0},'
+        '"type":"apply_complete"}'
+    )
+    line = parse_ui_line(raw).line
+    assert (line.kind, line.address, line.action) == (
+        "apply_complete",
+        "terraform_data.a",
+        "create",
+    )
+    plain = parse_ui_line("plain words").line
+    assert (plain.kind, plain.address, plain.action) == ("text", None, None)

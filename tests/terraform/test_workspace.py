@@ -10,7 +10,13 @@ import pytest
 
 from qengine import InvalidInputError, QengineError
 from qengine.interfaces import CancelToken
-from qengine.terraform import ProviderSources, Terraform, Workspace
+from qengine.terraform import (
+    ProviderSources,
+    Terraform,
+    TerraformNotFoundError,
+    Workspace,
+    find_terraform,
+)
 from qengine.terraform.cliconfig import cli_config
 from qengine.terraform.json_types import Json
 
@@ -94,3 +100,11 @@ def test_builtin_only_module_works_with_a_local_state(terraform_binary: Path) ->
         tf.apply(tf.plan())
         assert tf.outputs()["answer"].value == 42
         assert tf.outputs()["answer"].type == "number"
+
+
+def test_a_missing_binary_fails_loudly_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(TerraformNotFoundError, match="not found") as info:
+        find_terraform(tmp_path / "terraform")
+    assert "Install Terraform 1.11" in info.value.hint
+    with Workspace.create() as workspace, pytest.raises(TerraformNotFoundError):
+        Terraform(workspace, cancel=CancelToken(), binary=tmp_path / "terraform")
