@@ -90,7 +90,8 @@ class Terraform:
         endpoints, lock table...); it is refused if it carries a credential. ``None`` uses
         only what the root module says.
         """
-        args = ["init", "-input=false", "-json", self._lock_timeout]
+        # -reconfigure: a second init never migrates state from one backend to another.
+        args = ["init", "-input=false", "-json", "-reconfigure", self._lock_timeout]
         if backend_config is not None:
             if self.workspace.backend_type is None:
                 raise InvalidInputError(

@@ -109,6 +109,7 @@ _INVALID = _pattern(
 )  # fmt: skip
 _MISSING_BUCKET = _pattern(r"NoSuchBucket", r"S3 bucket \"?[^\s\"]+\"? does not exist")
 _LOCK = _pattern(r"Error acquiring the state lock", r"Error locking state")
+_STALE_PLAN = _pattern(r"Saved plan is stale")
 
 
 def _auth(message: str, detail: str) -> QengineError:
@@ -158,6 +159,14 @@ def _missing_bucket(message: str, detail: str) -> QengineError:
     )
 
 
+def _stale_plan(message: str, detail: str) -> QengineError:
+    return ConflictError(
+        message,
+        hint="Another run changed the state after this plan was made; plan again and review"
+        " the new plan before applying it.",
+    )
+
+
 def _locked(message: str, detail: str) -> QengineError:
     lock = parse_lock_info(detail)
     holder = f" (held by {lock.who} for {lock.operation} since {lock.created})" if lock.who else ""
@@ -172,6 +181,7 @@ def _locked(message: str, detail: str) -> QengineError:
 
 _RULES: tuple[tuple[re.Pattern[str], _Factory], ...] = (
     (_LOCK, _locked),
+    (_STALE_PLAN, _stale_plan),
     (_MISSING_BUCKET, _missing_bucket),
     (_THROTTLE, _throttled),
     (_AUTH, _auth),

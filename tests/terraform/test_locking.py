@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qengine import TargetLockedError
+from qengine import ConflictError, TargetLockedError
 from qengine.terraform import Plan, StateLockedError, Workspace
 
 from .s3backend import Recorder, S3Backend, data_module, make_driver
@@ -75,3 +75,23 @@ def test_second_job_waits_for_the_lock_when_given_a_timeout(
         assert [c.actions for c in second.show_plan(plan_file).changes] == [("update",)]
         second.apply(plan_file)
         assert second.outputs()["value"].value == "second"
+
+
+def test_an_apply_waits_for_the_lock_then_refuses_its_stale_plan(
+    terraform_binary: Path, s3_backend: S3Backend
+) -> None:
+    with Workspace.create() as workspace, ThreadPoolExecutor(1) as pool:
+        workspace.write_root_module(data_module(value="second"))
+        second = make_driver(workspace, s3_backend, lock_timeout=60)
+        second.init(s3_backend.config())
+        planned_before = second.plan()
+        first = pool.submit(_slow_apply, s3_backend, 3)
+        wait_for(lambda: _applying(s3_backend), what="the first apply's lock")
+
+        with pytest.raises(ConflictError, match="Saved plan is stale") as info:
+            second.apply(planned_before)  # waits for the lock, then sees the state moved
+
+        assert first.done()
+        first.result()
+    assert "plan again" in info.value.hint
+    assert s3_backend.lock_rows() == []
