@@ -12,6 +12,7 @@ from moto.server import ThreadedMotoServer
 
 from qengine.terraform import Workspace, find_terraform
 
+from .relay import TcpRelay
 from .s3backend import S3Backend
 
 
@@ -36,11 +37,22 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_backend(moto_endpoint: str) -> S3Backend:
+def dynamodb_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """moto's endpoint behind a TCP relay (see relay.py for why); stopped after the test."""
+    relay = TcpRelay(int(moto_endpoint.rsplit(":", 1)[1])).start()
+    try:
+        yield f"http://127.0.0.1:{relay.port}"
+    finally:
+        relay.stop()
+
+
+@pytest.fixture
+def s3_backend(moto_endpoint: str, dynamodb_endpoint: str) -> S3Backend:
     """A state bucket and lock table, created with boto3 as the bootstrap would."""
     token = secrets.token_hex(12)
     backend = S3Backend(
         endpoint=moto_endpoint,
+        dynamodb_endpoint=dynamodb_endpoint,
         credentials={
             "AWS_ACCESS_KEY_ID": f"AKIA{token[:16].upper()}",
             "AWS_SECRET_ACCESS_KEY": f"qe-test-secret-{token}",

@@ -21,6 +21,7 @@ class S3Backend:
     """An S3 state bucket and DynamoDB lock table on a moto server, and how to reach them."""
 
     endpoint: str
+    dynamodb_endpoint: str
     credentials: dict[str, str]
     bucket: str
     lock_table: str
@@ -31,7 +32,11 @@ class S3Backend:
             "key": key,
             "region": REGION,
             "dynamodb_table": self.lock_table,
-            "endpoints": {"s3": self.endpoint, "dynamodb": self.endpoint, "sts": self.endpoint},
+            "endpoints": {
+                "s3": self.endpoint,
+                "dynamodb": self.dynamodb_endpoint,
+                "sts": self.endpoint,
+            },
             "use_path_style": True,
             "skip_credentials_validation": True,
             "skip_requesting_account_id": True,
