@@ -7,7 +7,7 @@ lock's conditional ``PutItem`` that retry fails against Terraform's own lock, so
 a false "state lock held" error and the lock row stays behind (seen in about one loaded suite
 run in four; TF_LOG showed ``retrying request DynamoDB/PutItem, attempt 2``). Through this
 relay, which reads each side promptly and passes closes on as half-closes, the same load gave
-no such failure in 21 runs. The protocol is untouched: the relay copies bytes.
+no such failure in 33 runs. The protocol is untouched: the relay copies bytes.
 """
 
 from __future__ import annotations
