@@ -64,3 +64,20 @@ def test_a_cancelled_token_stops_before_starting_terraform(
     with pytest.raises(CancelledError, match="before start"):
         tf.init(s3_backend.config())
     assert not (workspace.path / ".terraform").exists()
+
+
+def test_forced_cancel_kills_at_once_and_says_the_lock_may_remain(
+    terraform_binary: Path, s3_backend: S3Backend
+) -> None:
+    cancel, recorder, seen = CancelToken(), Recorder(), list[Path]()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_apply, s3_backend, cancel, recorder, seen)
+        wait_for(lambda: "Provisioning with 'local-exec'" in recorder.text, what="provisioner")
+        cancel.cancel("operator insisted", force=True)
+        with pytest.raises(CancelledError, match="killed") as info:
+            running.result(timeout=90)
+
+    assert "force-unlock" in info.value.hint
+    # SIGKILL gives terraform no chance to unlock: this is why a polite cancel waits.
+    assert s3_backend.lock_operations() == ["OperationTypeApply"]
+    assert not seen[0].exists()

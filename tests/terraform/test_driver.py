@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from .s3backend import STATE_KEY, Recorder, S3Backend, data_module, make_driver
 def test_init_plan_apply_outputs_round_trip(
     terraform_binary: Path, workspace: Workspace, s3_backend: S3Backend
 ) -> None:
+    environ_before = dict(os.environ)
     workspace.write_root_module(data_module(value="hello"))
     recorder = Recorder()
     tf = make_driver(workspace, s3_backend, recorder=recorder)
@@ -43,6 +45,7 @@ def test_init_plan_apply_outputs_round_trip(
     assert state["resources"][0]["type"] == "terraform_data"
     assert state["outputs"]["value"]["value"] == "hello"
     assert s3_backend.lock_rows() == []
+    assert dict(os.environ) == environ_before
 
 
 def test_second_plan_of_an_applied_module_has_no_changes(

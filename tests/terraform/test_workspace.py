@@ -108,3 +108,18 @@ def test_a_missing_binary_fails_loudly_with_a_hint(tmp_path: Path) -> None:
     assert "Install Terraform 1.11" in info.value.hint
     with Workspace.create() as workspace, pytest.raises(TerraformNotFoundError):
         Terraform(workspace, cancel=CancelToken(), binary=tmp_path / "terraform")
+
+
+def test_a_configured_mirror_is_the_only_provider_source(
+    terraform_binary: Path, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    with Workspace.create(sources=ProviderSources(mirror_dir=mirror)) as workspace:
+        workspace.write_root_module(
+            {"terraform": {"required_providers": {"null": {"source": "hashicorp/null"}}}}
+        )
+        tf = Terraform(workspace, cancel=CancelToken())
+        with pytest.raises(QengineError) as info:
+            tf.init()
+    assert str(mirror) in str(info.value)
