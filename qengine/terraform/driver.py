@@ -32,6 +32,7 @@ from qengine.terraform.workspace import BACKEND_FILE, Workspace
 OnLine = Callable[[LogLine], None]
 Redact = Callable[[str], str]
 _MASK = "***"
+_UNLOCK_FAILED = "Error releasing the state lock"
 
 
 def _no_redaction(text: str) -> str:
@@ -187,6 +188,12 @@ def _cancelled(command: str, completed: _process.Completed, reason: str) -> Canc
             f"terraform {command} was killed after cancellation ({reason})",
             hint="Terraform did not stop within the grace period, so its state lock may still"
             " be held: check the lock and release it with `terraform force-unlock` if needed.",
+        )
+    if any(_UNLOCK_FAILED in line for line in (*completed.stdout, *completed.stderr)):
+        return CancelledError(
+            f"terraform {command} was interrupted ({reason}) but could not release its lock",
+            hint="Release the state lock with `terraform force-unlock` (its id is in the"
+            " job's output) before running the job again.",
         )
     return CancelledError(
         f"terraform {command} was interrupted ({reason}); it stopped and released its lock",

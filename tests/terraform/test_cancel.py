@@ -81,3 +81,18 @@ def test_forced_cancel_kills_at_once_and_says_the_lock_may_remain(
     # SIGKILL gives terraform no chance to unlock: this is why a polite cancel waits.
     assert s3_backend.lock_operations() == ["OperationTypeApply"]
     assert not seen[0].exists()
+
+
+def test_cancel_reports_a_lock_terraform_could_not_release(
+    terraform_binary: Path, s3_backend: S3Backend
+) -> None:
+    cancel, recorder, seen = CancelToken(), Recorder(), list[Path]()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_apply, s3_backend, cancel, recorder, seen)
+        wait_for(lambda: "Provisioning with 'local-exec'" in recorder.text, what="provisioner")
+        # The lock table disappears under the running apply, so the unlock must fail.
+        s3_backend.client("dynamodb").delete_table(TableName=s3_backend.lock_table)
+        cancel.cancel("operator asked")
+        with pytest.raises(CancelledError, match="could not release its lock") as info:
+            running.result(timeout=90)
+    assert "force-unlock" in info.value.hint
