@@ -33,7 +33,18 @@ def caller_identity(access: AwsAccess) -> Identity:
 
 
 def check_region(access: AwsAccess) -> None:
-    """Refuse a region the account cannot use (not offered, or not opted in)."""
+    """Refuse a region the account cannot use (not offered, or not opted in).
+
+    botocore's endpoint data answers "does EKS exist there" without a request; EC2
+    DescribeRegions then answers "is it enabled for this account".
+    """
+    partition = "aws-cn" if access.region.startswith("cn-") else "aws"
+    known = access.session().get_available_regions("eks", partition_name=partition)
+    if access.region not in known:
+        raise InvalidInputError(
+            f"$.cluster.provider.region: EKS is not offered in {access.region!r}",
+            hint="Choose one of: " + ", ".join(sorted(known)),
+        )
     with access.call("listing the account's regions (ec2:DescribeRegions)"):
         answer = access.client("ec2").describe_regions()
     names = {region["RegionName"] for region in answer.get("Regions", [])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Callable, Iterator
 
@@ -69,3 +70,25 @@ def access(settings: AwsSettings) -> AwsAccess:
     )
     opener = secrets_of({"key_id": FAKE_KEY_ID, "secret_key": FAKE_SECRET})
     return AwsAccess(request, open_secret=opener, settings=settings)
+
+
+def _reset_auth(endpoint: str, count: str) -> str:
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=count.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        previous: str = json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
+    return previous
+
+
+@pytest.fixture
+def auth_enforced(moto: str) -> Iterator[str]:
+    """moto checking every request's signature against IAM (it accepts any key otherwise)."""
+    previous = _reset_auth(moto, "0")
+    try:
+        yield moto
+    finally:
+        _reset_auth(moto, previous)
