@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from qengine import SpecIssue
 from qengine.spec import InfrastructureJob, Job
 from qengine_aws.catalog import EKS_VERSIONS, REGIONS
+from qengine_aws.network import SUBNET_BITS
 from qengine_aws.spec import AwsProvider, NodeGroup
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
-# Each availability zone gets a public and a private subnet, each a /(prefix + bits).
-_SUBNET_BITS = 4
 _BASE = "$.cluster.provider"
 
 
@@ -57,7 +56,7 @@ def _check_provider(provider: AwsProvider) -> Iterator[SpecIssue]:
             "must be an IPv4 network from /16 to /24, to fit a public and a private "
             "subnet in each availability zone",
         )
-    elif 2 * provider.availability_zones > 2**_SUBNET_BITS:
+    elif 2 * provider.availability_zones > 2**SUBNET_BITS:
         yield SpecIssue(f"{_BASE}.vpc_cidr", "is too small for the subnets")
     if not provider.node_groups:
         yield SpecIssue(f"{_BASE}.node_groups", "needs at least one node group")
