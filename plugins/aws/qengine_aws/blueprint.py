@@ -27,9 +27,18 @@ from qengine_aws.spec import AwsProvider, NodeGroup
 #: The AWS provider version the pinned modules need.
 AWS_PROVIDER = ">= 6.28"
 REQUIRED_TERRAFORM = ">= 1.5.7"
-EBS_CSI_POLICY = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+EBS_CSI_POLICY = (
+    "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/"
+    "AmazonEBSCSIDriverPolicy"
+)
 EBS_CSI_SERVICE_ACCOUNT = "system:serviceaccount:kube-system:ebs-csi-controller-sa"
-OUTPUTS = ("cluster_name", "endpoint", "certificate_authority", "oidc_issuer_url", "cluster_version")
+OUTPUTS = (
+    "cluster_name",
+    "endpoint",
+    "certificate_authority",
+    "oidc_issuer_url",
+    "cluster_version",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -124,8 +133,16 @@ def _ebs_csi_trust() -> dict[str, Any]:
                     {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
                 ],
                 "condition": [
-                    {"test": "StringEquals", "variable": f"{issuer}:sub", "values": [EBS_CSI_SERVICE_ACCOUNT]},
-                    {"test": "StringEquals", "variable": f"{issuer}:aud", "values": ["sts.amazonaws.com"]},
+                    {
+                        "test": "StringEquals",
+                        "variable": f"{issuer}:sub",
+                        "values": [EBS_CSI_SERVICE_ACCOUNT],
+                    },
+                    {
+                        "test": "StringEquals",
+                        "variable": f"{issuer}:aud",
+                        "values": ["sts.amazonaws.com"],
+                    },
                 ],
             }
         ]

@@ -231,7 +231,9 @@ class AwsAccess:
         import botocore.credentials  # type: ignore[import-untyped]
         import botocore.session
 
-        external_id = None if self.request.external_id is None else self._open(self.request.external_id)
+        external_id = (
+            None if self.request.external_id is None else self._open(self.request.external_id)
+        )
         if external_id:
             self._remember(external_id)
         params = assume_role_params(self.request, external_id, self.settings.session_seconds)

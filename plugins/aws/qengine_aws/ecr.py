@@ -93,7 +93,9 @@ class EcrContainerRegistry(ContainerRegistry):
         full = self.repository_name(repository)
         self._access.unless_absent(
             f"deleting {full}:{tag}",
-            lambda: self._ecr().batch_delete_image(repositoryName=full, imageIds=[{"imageTag": tag}]),
+            lambda: self._ecr().batch_delete_image(
+                repositoryName=full, imageIds=[{"imageTag": tag}]
+            ),
             *_MISSING,
         )
 

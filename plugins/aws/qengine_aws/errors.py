@@ -126,7 +126,9 @@ def _classify(code: str, text: str, status: int, retry_after: float | None) -> Q
         return AuthError(text, hint=_AUTH_HINT)
     if code in _THROTTLED or status == 429 or status >= 500:
         return TransientError(
-            text, hint="AWS throttled or failed the request; it is retried.", retry_after=retry_after
+            text,
+            hint="AWS throttled or failed the request; it is retried.",
+            retry_after=retry_after,
         )
     if code in _QUOTA or code.endswith("LimitExceeded") or code.endswith("LimitExceededException"):
         return QuotaError(text)

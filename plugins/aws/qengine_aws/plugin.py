@@ -1,6 +1,17 @@
-"""Hook implementations of qengine-aws (registration and checks only; boto3 is not imported)."""
+"""Hook implementations of qengine-aws (registration and checks only; boto3 is not imported).
+
+Factories take no arguments (the registry's contract), so each returns the implementation
+class, imported only when called; a host builds it with the job's spec section and an
+:class:`~qengine_aws.credentials.AwsAccess`:
+
+- ``ecr``: ``EcrContainerRegistry(spec, access)``
+- ``route53``: ``Route53DnsProvider(spec, access, cancel=token)``
+- ``aws-kms``: ``KmsKeyProvider(key_id, access)``
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from qengine import SpecIssue, hookimpl
 from qengine._plugins import Registry
@@ -18,9 +29,13 @@ def _not_yet(what: str) -> object:
     )
 
 
+def _implementation(module: str, name: str) -> object:
+    return getattr(importlib.import_module(f"qengine_aws.{module}"), name)
+
+
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the AWS cloud provider, the ECR registry and the Route53 DNS provider."""
+    """Register the AWS cloud provider, ECR, Route53 and the aws-kms key provider."""
     registry.add_cloud_provider(
         "aws",
         AwsProvider,
@@ -28,10 +43,21 @@ def qengine_register(registry: Registry) -> None:
         "EKS clusters through Terraform, state in your S3 bucket",
     )
     registry.add_registry(
-        "ecr", EcrRegistry, lambda: _not_yet("ECR registry"), "Amazon ECR repositories"
+        "ecr",
+        EcrRegistry,
+        lambda: _implementation("ecr", "EcrContainerRegistry"),
+        "Amazon ECR repositories",
     )
     registry.add_dns_provider(
-        "route53", Route53Dns, lambda: _not_yet("Route53 provider"), "Amazon Route53 hosted zones"
+        "route53",
+        Route53Dns,
+        lambda: _implementation("route53", "Route53DnsProvider"),
+        "Amazon Route53 hosted zones",
+    )
+    registry.add_key_provider(
+        "aws-kms",
+        lambda: _implementation("kms_keys", "KmsKeyProvider"),
+        "AWS KMS: data keys wrapped with the organization as encryption context",
     )
 
 

@@ -30,7 +30,10 @@ class AwsSettings:
     endpoint_url: str | None = None
     session_seconds: int = attrs.field(
         default=MAX_SESSION_SECONDS,
-        validator=[attrs.validators.ge(MIN_SESSION_SECONDS), attrs.validators.le(MAX_SESSION_SECONDS)],
+        validator=[
+            attrs.validators.ge(MIN_SESSION_SECONDS),
+            attrs.validators.le(MAX_SESSION_SECONDS),
+        ],
     )
     poll: RetryPolicy = attrs.field(
         factory=lambda: RetryPolicy(max_attempts=120, max_elapsed_seconds=600.0)

@@ -133,7 +133,8 @@ def _ensure_bucket(access: AwsAccess, bucket: str, key_arn: str, changes: list[s
         with access.call(f"creating the state bucket {bucket}"):
             s3.create_bucket(Bucket=bucket, **_location(access.region))
             s3.put_bucket_tagging(
-                Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in _TAGS.items()]}
+                Bucket=bucket,
+                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in _TAGS.items()]},
             )
         changes.append(f"created bucket {bucket}")
     _ensure_versioning(access, s3, bucket, changes)

@@ -53,7 +53,7 @@ def test_modules_are_pinned_to_exact_versions() -> None:
         assert block["version"] == pinned(source).version
 
 
-@pytest.mark.parametrize("name,source", [("vpc", VPC), ("eks", EKS)])
+@pytest.mark.parametrize(("name", "source"), [("vpc", VPC), ("eks", EKS)])
 def test_blueprint_sets_only_documented_module_inputs(name: str, source: str) -> None:
     module = pinned(source)
     block = eks_root_module(_job())["module"][name]
@@ -79,7 +79,8 @@ def test_blueprint_reads_only_documented_module_outputs() -> None:
         for module, output in _MODULE_REFERENCE.findall(text):
             assert output in outputs[module], f"module.{module}.{output} is not documented"
             seen.add((module, output))
-    assert ("eks", "cluster_endpoint") in seen and ("vpc", "private_subnets") in seen
+    assert ("eks", "cluster_endpoint") in seen
+    assert ("vpc", "private_subnets") in seen
 
 
 def test_a_misspelt_input_would_be_caught() -> None:
@@ -87,7 +88,9 @@ def test_a_misspelt_input_would_be_caught() -> None:
     assert "kubernetes_version" in pinned(EKS).inputs
 
 
-@pytest.mark.parametrize(("cidr", "zones"), [("10.40.0.0/16", 3), ("10.0.0.0/24", 2), ("172.16.0.0/20", 6)])
+@pytest.mark.parametrize(
+    ("cidr", "zones"), [("10.40.0.0/16", 3), ("10.0.0.0/24", 2), ("172.16.0.0/20", 6)]
+)
 def test_subnets_are_inside_the_vpc_and_do_not_overlap(cidr: str, zones: int) -> None:
     plan = plan_subnets(cidr, zones)
     vpc = ipaddress.ip_network(cidr)

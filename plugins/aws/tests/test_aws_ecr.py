@@ -36,7 +36,9 @@ def test_ensure_repository_applies_the_settings(access: AwsAccess) -> None:
     (repo,) = ecr.describe_repositories(repositoryNames=["qengine/api"])["repositories"]
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
-    policy = json.loads(ecr.get_lifecycle_policy(repositoryName="qengine/api")["lifecyclePolicyText"])
+    policy = json.loads(
+        ecr.get_lifecycle_policy(repositoryName="qengine/api")["lifecyclePolicyText"]
+    )
     assert policy == lifecycle_policy(7)
     assert policy["rules"][0]["selection"]["countNumber"] == 7
 
@@ -73,7 +75,9 @@ def test_image_exists_and_delete(access: AwsAccess) -> None:
     registry = _registry(access)
     registry.ensure_repository("api")
     assert not registry.image_exists("api", "v1")
-    access.client("ecr").put_image(repositoryName="qengine/api", imageManifest=MANIFEST, imageTag="v1")
+    access.client("ecr").put_image(
+        repositoryName="qengine/api", imageManifest=MANIFEST, imageTag="v1"
+    )
     assert registry.image_exists("api", "v1")
     assert not registry.image_exists("api", "v2")
     registry.delete_image("api", "v1")

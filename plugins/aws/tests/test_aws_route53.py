@@ -78,7 +78,9 @@ def test_values_compare_as_a_set(access: AwsAccess) -> None:
 def test_a_record_outside_the_zone_is_refused(access: AwsAccess) -> None:
     _zone(access)
     with pytest.raises(InvalidInputError):
-        _provider(access).ensure_record(DnsRecord(name="evil.example.org", type="A", values=("192.0.2.1",)))
+        _provider(access).ensure_record(
+            DnsRecord(name="evil.example.org", type="A", values=("192.0.2.1",))
+        )
 
 
 def test_a_cancelled_job_stops_waiting(access: AwsAccess) -> None:
@@ -87,9 +89,13 @@ def test_a_cancelled_job_stops_waiting(access: AwsAccess) -> None:
     token = CancelToken()
     token.cancel("test")
     provider = Route53DnsProvider(
-        Route53Dns(kind="route53", zone=ZONE, zone_id=zone_id), access, cancel=token  # type: ignore[arg-type]
+        Route53Dns(kind="route53", zone=ZONE, zone_id=zone_id),
+        access,
+        cancel=token,  # type: ignore[arg-type]
     )
     from qengine import CancelledError
 
     with pytest.raises(CancelledError):
-        provider.ensure_record(DnsRecord(name="x.prod.example.com", type="A", values=("192.0.2.1",)))
+        provider.ensure_record(
+            DnsRecord(name="x.prod.example.com", type="A", values=("192.0.2.1",))
+        )

@@ -30,7 +30,8 @@ def test_bootstrap_creates_a_locked_down_bucket_and_a_lock_table(access: AwsAcce
     ][0]["ApplyServerSideEncryptionByDefault"]
     assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": location.kms_key_arn}
     block = s3.get_public_access_block(Bucket=location.bucket)["PublicAccessBlockConfiguration"]
-    assert all(block.values()) and len(block) == 4
+    assert all(block.values())
+    assert len(block) == 4
     policy = json.loads(s3.get_bucket_policy(Bucket=location.bucket)["Policy"])
     assert policy == tls_only_policy(location.bucket, REGION)
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -55,7 +56,9 @@ def test_drifted_settings_are_corrected(access: AwsAccess) -> None:
     location, _ = ensure_state_backend(access, StateBackend(), cluster_id="c", account=ACCOUNT)
     s3 = access.client("s3")
     s3.delete_bucket_policy(Bucket=location.bucket)
-    s3.put_bucket_versioning(Bucket=location.bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_versioning(
+        Bucket=location.bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
     _, changes = ensure_state_backend(access, StateBackend(), cluster_id="c", account=ACCOUNT)
     assert [c.split(" ")[0] for c in changes] == ["enabled", "set"]
     assert s3.get_bucket_versioning(Bucket=location.bucket)["Status"] == "Enabled"
