@@ -12,10 +12,11 @@ class, imported only when called; a host builds it with the job's spec section a
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from qengine import SpecIssue, hookimpl
 from qengine._plugins import Registry
-from qengine.spec import Job
+from qengine.spec import InfrastructureJob, Job
 from qengine_aws import checks
 from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
@@ -65,3 +66,13 @@ def qengine_register(registry: Registry) -> None:
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse AWS jobs with an unknown region, an unoffered version or bad node groups."""
     return checks.check_job(job)
+
+
+@hookimpl
+def qengine_export(job: Job, directory: Path) -> list[str] | None:
+    """Write an AWS infrastructure job's Terraform root module, backend settings and README."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
+        return None
+    from qengine_aws.export import export_job
+
+    return export_job(job, directory)
