@@ -270,4 +270,5 @@ def _outputs() -> dict[str, Any]:
         "certificate_authority": {"value": "${module.eks.cluster_certificate_authority_data}"},
         "oidc_issuer_url": {"value": "${module.eks.cluster_oidc_issuer_url}"},
         "cluster_version": {"value": "${module.eks.cluster_version}"},
+        "vpc_id": {"value": "${module.vpc.vpc_id}"},
     }

@@ -207,7 +207,7 @@ class AwsAccess:
 
         core = botocore.session.Session()
         core.set_config_variable("region", self.region)
-        pair = self._sealed_pair()
+        pair = self._sealed_pair() or self.settings.sandbox_credentials
         if pair is not None:
             core.set_credentials(pair[0], pair[1])
         return core

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qengine import SpecIssue, hookimpl
 from qengine._plugins import Registry
 from qengine.spec import InfrastructureJob, Job
 from qengine_aws import checks
 from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
+
+if TYPE_CHECKING:
+    from qengine._engine import JobServices
+    from qengine.runner import Step
 
 
 def _not_yet(what: str) -> object:
@@ -66,6 +71,17 @@ def qengine_register(registry: Registry) -> None:
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse AWS jobs with an unknown region, an unoffered version or bad node groups."""
     return checks.check_job(job)
+
+
+@hookimpl
+def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
+    """The steps of an AWS infrastructure job (preflight, state backend, Terraform)."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
+        return None
+    from qengine_aws.actions import AwsJob, steps_for
+    from qengine_aws.settings import settings_of
+
+    return steps_for(AwsJob.of(job, services.secrets.open, settings_of(services)))
 
 
 @hookimpl

@@ -8,6 +8,8 @@ credentials to a host of its choosing.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from qengine.retry import RetryPolicy
@@ -18,6 +20,14 @@ MAX_SESSION_SECONDS = 3600
 
 
 @attrs.frozen(kw_only=True)
+class SandboxCluster:
+    """A sandbox run: where the stand-in cluster's API answers (the Kubernetes simulator)."""
+
+    endpoint: str = "https://127.0.0.1:6443"
+    ca_pem: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class AwsSettings:
     """How the plugin reaches AWS.
 
@@ -25,6 +35,9 @@ class AwsSettings:
     ``session_seconds``: the lifetime asked of STS for an assumed role, 900 to 3600.
     ``poll``: the bounded wait used for Route53 changes (``retry_after`` is the poll interval).
     ``poll_interval``: seconds between two polls of a pending change.
+    ``sandbox``: set for a sandbox run (``endpoint_url`` is then a moto server): Terraform
+    applies the stand-in blueprint, and ``sandbox_credentials`` (moto's fake key pair) is the
+    base credential when the job seals none.
     """
 
     endpoint_url: str | None = None
@@ -39,3 +52,16 @@ class AwsSettings:
         factory=lambda: RetryPolicy(max_attempts=120, max_elapsed_seconds=600.0)
     )
     poll_interval: float = 5.0
+    sandbox: SandboxCluster | None = None
+    sandbox_credentials: tuple[str, str] | None = attrs.field(default=None, repr=False)
+
+
+def settings_of(services: Any) -> AwsSettings:
+    """The AWS settings a host gave this job's services, or the defaults (AWS itself).
+
+    Read from ``services.settings["aws"]`` when the engine offers per-plugin settings (not
+    yet the case: see docs/aws.md), so a host or a sandbox run can point the plugin at moto.
+    """
+    given = getattr(services, "settings", None)
+    found = given.get("aws") if isinstance(given, dict) else None
+    return found if isinstance(found, AwsSettings) else AwsSettings()

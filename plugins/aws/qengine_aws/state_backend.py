@@ -89,13 +89,22 @@ def tls_only_policy(bucket: str, region: str) -> dict[str, Any]:
 
 
 def ensure_state_backend(
-    access: AwsAccess, spec: StateBackend, *, cluster_id: str, account: str
+    access: AwsAccess,
+    spec: StateBackend,
+    *,
+    cluster_id: str,
+    account: str,
+    tls_only: bool = True,
 ) -> tuple[StateLocation, list[str]]:
-    """Create or correct the backend; return where the cluster's state lives and the changes."""
+    """Create or correct the backend; return where the cluster's state lives and the changes.
+
+    ``tls_only=False`` leaves the TLS-only policy out: only for a plain-HTTP endpoint (moto in
+    the sandbox), through which the state could not be read otherwise.
+    """
     changes: list[str] = []
     key_arn = spec.kms_key_arn or _ensure_kms_key(access, changes)
     bucket = spec.bucket or default_bucket(account, access.region)
-    _ensure_bucket(access, bucket, key_arn, changes)
+    _ensure_bucket(access, bucket, key_arn, changes, tls_only=tls_only)
     _ensure_lock_table(access, spec.lock_table, changes)
     location = StateLocation(
         bucket=bucket,
@@ -127,7 +136,9 @@ def _ensure_kms_key(access: AwsAccess, changes: list[str]) -> str:
     return str(meta["Arn"])
 
 
-def _ensure_bucket(access: AwsAccess, bucket: str, key_arn: str, changes: list[str]) -> None:
+def _ensure_bucket(
+    access: AwsAccess, bucket: str, key_arn: str, changes: list[str], *, tls_only: bool
+) -> None:
     s3 = access.client("s3")
     if not _bucket_exists(access, s3, bucket):
         with access.call(f"creating the state bucket {bucket}"):
@@ -140,7 +151,8 @@ def _ensure_bucket(access: AwsAccess, bucket: str, key_arn: str, changes: list[s
     _ensure_versioning(access, s3, bucket, changes)
     _ensure_encryption(access, s3, bucket, key_arn, changes)
     _ensure_public_access_block(access, s3, bucket, changes)
-    _ensure_policy(access, s3, bucket, changes)
+    if tls_only:
+        _ensure_policy(access, s3, bucket, changes)
 
 
 def _location(region: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -103,3 +104,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if real:
         config.hook.pytest_deselected(items=real)
         items[:] = [item for item in items if not item.get_closest_marker("real_cloud")]
+
+
+def client(settings: AwsSettings, service: str) -> Any:
+    """A boto3 client at the settings' endpoint with fake credentials passed explicitly."""
+    import boto3
+
+    return boto3.session.Session().client(
+        service,
+        region_name=REGION,
+        endpoint_url=settings.endpoint_url,
+        aws_access_key_id=FAKE_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET,
+    )

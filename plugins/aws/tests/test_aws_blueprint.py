@@ -148,6 +148,7 @@ def test_addons_irsa_encryption_endpoint_and_tags() -> None:
         "certificate_authority",
         "oidc_issuer_url",
         "cluster_version",
+        "vpc_id",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import ACCOUNT, REGION
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.spec import StateBackend
@@ -14,6 +15,8 @@ from qengine_aws.state_backend import (
     state_key,
     tls_only_policy,
 )
+
+from qengine import AuthError
 
 
 def test_bootstrap_creates_a_locked_down_bucket_and_a_lock_table(access: AwsAccess) -> None:
@@ -80,3 +83,20 @@ def test_named_bucket_and_key_are_used_and_one_key_per_cluster(access: AwsAccess
         "encrypt": True,
         "kms_key_id": kms_arn,
     }
+
+
+def test_the_tls_only_policy_is_enforced_on_plain_http(access: AwsAccess) -> None:
+    # moto evaluates bucket policies: over its plain-HTTP endpoint the state is unreadable.
+    location, _ = ensure_state_backend(access, StateBackend(), cluster_id="c", account=ACCOUNT)
+    s3 = access.client("s3")
+    with pytest.raises(AuthError), access.call("writing the state"):
+        s3.put_object(Bucket=location.bucket, Key=location.key, Body=b"{}")
+
+
+def test_without_tls_only_no_policy_is_set(access: AwsAccess) -> None:
+    location, changes = ensure_state_backend(
+        access, StateBackend(), cluster_id="c", account=ACCOUNT, tls_only=False
+    )
+    assert not any("policy" in change for change in changes)
+    s3 = access.client("s3")
+    s3.put_object(Bucket=location.bucket, Key=location.key, Body=b"{}")
