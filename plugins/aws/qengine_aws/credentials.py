@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -175,12 +174,6 @@ class AwsAccess:
             env["AWS_SESSION_TOKEN"] = frozen.token
         return env
 
-    def expiry(self) -> datetime | None:
-        """When the current credentials expire (None for long-lived ones)."""
-        credentials = self._credentials()
-        expiry: datetime | None = getattr(credentials, "_expiry_time", None)
-        return expiry
-
     def _credentials(self) -> Any:
         credentials = self.session().get_credentials()
         if credentials is None:
@@ -272,6 +265,3 @@ class _Resolver:
 
     def load_credentials(self) -> Any:
         return self._credentials
-
-    def providers(self) -> Iterator[Any]:  # pragma: no cover - botocore introspection only
-        return iter(())
