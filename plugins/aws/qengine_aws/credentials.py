@@ -120,6 +120,7 @@ class AwsAccess:
         self.settings = settings or AwsSettings()
         self._open_secret = open_secret
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self._session: Any = None
         self._hidden: set[str] = set()
         self._hidden_lock = threading.Lock()
@@ -138,9 +139,12 @@ class AwsAccess:
 
     def client(self, service: str, *, region: str | None = None) -> Any:
         """A boto3 client of ``service`` in the job's region, at the configured endpoint."""
-        return self.session().client(
-            service, region_name=region or self.region, endpoint_url=self.settings.endpoint_url
-        )
+        session = self.session()
+        # A boto3 session may be shared by threads, but not while it makes clients.
+        with self._client_lock:
+            return session.client(
+                service, region_name=region or self.region, endpoint_url=self.settings.endpoint_url
+            )
 
     def call(self, action: str) -> AbstractContextManager[None]:
         """A context that translates AWS errors of ``action``, masking the job's credentials."""
