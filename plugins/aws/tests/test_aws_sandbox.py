@@ -19,6 +19,7 @@ from qengine_aws.actions import AwsJob, steps_for
 from qengine_aws.sandbox import SANDBOX_CREDENTIALS
 from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import default_bucket, state_key
+from qengine_aws.token import cluster_access
 
 from qengine import load_plugins
 from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan
@@ -101,6 +102,22 @@ def test_create_applies_the_stand_ins_with_state_on_moto(sandbox: AwsSettings) -
     assert result.outputs["aws.preflight"]["arn"].endswith("/qengine-eks-prod-create-0001")
 
 
+def test_the_apply_outputs_make_a_cluster_access_with_a_token(sandbox: AwsSettings) -> None:
+    job = _job()
+    aws = AwsJob.of(job, _open, sandbox)
+    ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
+    outputs = _ok(Executor().run(Plan(steps_for(aws)), ref)).outputs["aws.apply"]
+    access = cluster_access(
+        aws.access,
+        endpoint=outputs["endpoint"],
+        ca_base64=outputs["certificate_authority"],
+        cluster_name=outputs["cluster_name"],
+    )
+    assert access.endpoint == "https://127.0.0.1:6443"
+    assert access.ca_pem == CA
+    assert access.token().startswith("k8s-aws-v1.")
+
+
 def test_a_second_create_changes_nothing(sandbox: AwsSettings) -> None:
     _ok(_run(_job(), sandbox))
     serial = _state(sandbox)["serial"]
@@ -143,6 +160,22 @@ def test_delete_destroys_and_keeps_the_bucket(sandbox: AwsSettings) -> None:
     assert _state(sandbox)["resources"] == []
     bucket = default_bucket(ACCOUNT, REGION)
     assert client(sandbox, "s3").head_bucket(Bucket=bucket)
+
+
+def test_refused_credentials_fail_preflight_without_showing_them(auth_enforced: str) -> None:
+    settings = AwsSettings(
+        endpoint_url=auth_enforced,
+        sandbox=SandboxCluster(),
+        sandbox_credentials=SANDBOX_CREDENTIALS,
+    )
+    result = _run(_job(), settings)
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None
+    assert result.error.kind == "AuthError"
+    assert [o.step_id for o in result.steps if o.status.value == "succeeded"] == []
+    shown = result.error.message + result.error.hint
+    assert SANDBOX_CREDENTIALS[1] not in shown
+    assert EXTERNAL_ID not in shown
 
 
 def test_credentials_stay_out_of_environ_state_and_outputs(sandbox: AwsSettings) -> None:
