@@ -9,20 +9,36 @@ from collections.abc import Iterator
 from qengine import SpecIssue
 from qengine.spec import InfrastructureJob, Job
 from qengine_aws.catalog import EKS_VERSIONS, REGIONS
-from qengine_aws.spec import AwsProvider, NodeGroup
+from qengine_aws.network import SUBNET_BITS
+from qengine_aws.spec import AwsProvider, EcrRegistry, NodeGroup
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
-# Each availability zone gets a public and a private subnet, each a /(prefix + bits).
-_SUBNET_BITS = 4
+_ECR_PREFIX = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
 _BASE = "$.cluster.provider"
 
 
 def check_job(job: Job) -> list[SpecIssue]:
-    """Issues of an AWS infrastructure job (other jobs pass untouched)."""
+    """Issues of a job's AWS sections (an ECR registry in any job, an AWS cluster)."""
+    issues = list(_check_registry(job.registry)) if isinstance(job.registry, EcrRegistry) else []
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
-        return []
-    provider = job.cluster.provider
+        return issues
+    return issues + _check_cluster(job, job.cluster.provider)
+
+
+def _check_registry(registry: EcrRegistry) -> Iterator[SpecIssue]:
+    if registry.region not in REGIONS:
+        yield SpecIssue("$.registry.region", f"is not an AWS region: {registry.region!r}")
+    if not 1 <= registry.keep_last <= 10000:
+        yield SpecIssue("$.registry.keep_last", "must be from 1 to 10000 images")
+    if registry.prefix and not _ECR_PREFIX.fullmatch(registry.prefix):
+        yield SpecIssue(
+            "$.registry.prefix",
+            "must be lower-case letters, digits and . _ - / separators (an ECR namespace)",
+        )
+
+
+def _check_cluster(job: InfrastructureJob, provider: AwsProvider) -> list[SpecIssue]:
     issues = list(_check_provider(provider))
     if job.cluster.kubernetes_version not in EKS_VERSIONS:
         issues.append(
@@ -57,7 +73,7 @@ def _check_provider(provider: AwsProvider) -> Iterator[SpecIssue]:
             "must be an IPv4 network from /16 to /24, to fit a public and a private "
             "subnet in each availability zone",
         )
-    elif 2 * provider.availability_zones > 2**_SUBNET_BITS:
+    elif 2 * provider.availability_zones > 2**SUBNET_BITS:
         yield SpecIssue(f"{_BASE}.vpc_cidr", "is too small for the subnets")
     if not provider.node_groups:
         yield SpecIssue(f"{_BASE}.node_groups", "needs at least one node group")

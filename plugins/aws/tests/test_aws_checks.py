@@ -79,3 +79,17 @@ def test_validation_does_not_import_boto3() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"region": "mars-2"}, "$.registry.region"),
+        ({"keep_last": 0}, "$.registry.keep_last"),
+        ({"prefix": "Team/Apps"}, "$.registry.prefix"),
+    ],
+)
+def test_bad_ecr_settings_are_refused_with_their_path(change: dict[str, Any], path: str) -> None:
+    document = _job()
+    document["registry"].update(change)
+    assert _paths(document) == {path}

@@ -1,0 +1,256 @@
+"""The steps of an AWS infrastructure job, one plan per action.
+
+Every plan starts with ``aws.preflight`` (who, where, room for a cluster) and
+``aws.state-backend`` (bucket, lock table, key). Then:
+
+- create, resume: ``aws.apply`` of the blueprint (node groups at their sizes);
+- pause: ``aws.apply`` with every node group at zero (min and desired; max kept);
+- upgrade: ``aws.upgrade-control-plane`` (the cluster at the new version, node groups kept at
+  the old one; a skipped minor version or a downgrade is refused before anything changes),
+  then ``aws.upgrade-node-groups``;
+- delete: ``aws.cleanup-load-balancers`` then ``aws.destroy``; the state bucket is kept.
+
+Steps that apply return the cluster's access details as outputs: ``endpoint``,
+``certificate_authority`` (base64 PEM), ``oidc_issuer_url``, ``cluster_name``,
+``cluster_version``, ``vpc_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from qengine._errors import InvalidInputError
+from qengine.runner import Change, ChangeAction, Step, StepContext
+from qengine.spec import InfraAction, InfrastructureJob
+from qengine_aws.blueprint import BlueprintOptions, eks_root_module
+from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
+from qengine_aws.load_balancers import cleanup_load_balancers
+from qengine_aws.preflight import caller_identity, check_cluster_quota, check_region
+from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
+from qengine_aws.settings import AwsSettings
+from qengine_aws.state_backend import StateLocation, ensure_state_backend
+from qengine_aws.terraform_run import string_outputs, terraform_for
+from qengine_aws.upgrade import check_upgrade
+
+PREFLIGHT = "aws.preflight"
+STATE = "aws.state-backend"
+
+
+@attrs.frozen(kw_only=True)
+class AwsJob:
+    """What every step of one job shares: the job, its access to AWS, the settings."""
+
+    job: InfrastructureJob
+    access: AwsAccess
+    settings: AwsSettings
+
+    @classmethod
+    def of(cls, job: InfrastructureJob, open_secret: SecretOpener, settings: AwsSettings) -> AwsJob:
+        """Build it; nothing touches the network until a step runs."""
+        access = AwsAccess(CredentialRequest.of(job), open_secret=open_secret, settings=settings)
+        return cls(job=job, access=access, settings=settings)
+
+    def module(self, options: BlueprintOptions) -> dict[str, Any]:
+        """The root module to apply: the real blueprint, or the sandbox's stand-ins."""
+        if self.settings.sandbox is not None:
+            return sandbox_root_module(self.job, self.settings.sandbox, options)
+        return eks_root_module(self.job, options)
+
+
+def steps_for(aws: AwsJob) -> list[Step]:
+    """The plan of the job's action."""
+    first = [_preflight_step(aws), _state_step(aws)]
+    action = aws.job.action
+    if action in (InfraAction.CREATE, InfraAction.RESUME):
+        return [*first, _apply_step(aws, "aws.apply", BlueprintOptions(), ChangeAction.CREATE)]
+    if action is InfraAction.PAUSE:
+        paused = BlueprintOptions(paused=True)
+        return [*first, _apply_step(aws, "aws.apply", paused, ChangeAction.UPDATE)]
+    if action is InfraAction.UPGRADE:
+        return [*first, *_upgrade_steps(aws)]
+    return [*first, *_delete_steps(aws)]
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cluster_change(aws: AwsJob, action: ChangeAction) -> Change:
+    return Change(action=action, kind="eks-cluster", name=aws.job.cluster.name)
+
+
+def _preflight_step(aws: AwsJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        if aws.settings.sandbox is not None:
+            ctx.emit_warning(SANDBOX_NOTICE)
+        identity = caller_identity(aws.access)
+        check_region(aws.access)
+        if aws.job.action is InfraAction.CREATE:
+            check_cluster_quota(aws.access, aws.job.cluster.name)
+        ctx.emit_progress(f"AWS account {identity.account} as {identity.arn}")
+        return {"account": identity.account, "arn": identity.arn}
+
+    return Step(id=PREFLIGHT, run=run, description="check the AWS credentials, region and quota")
+
+
+def _state_step(aws: AwsJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        location, changes = ensure_state_backend(
+            aws.access,
+            _provider(aws).state,
+            cluster_id=aws.job.cluster.id,
+            account=ctx.input(PREFLIGHT, "account"),
+            tls_only=not (aws.settings.endpoint_url or "").startswith("http://"),
+        )
+        for change in changes:
+            ctx.emit_progress(change)
+        return attrs.asdict(location)
+
+    return Step(
+        id=STATE,
+        run=run,
+        depends_on=(PREFLIGHT,),
+        description="ensure the Terraform state bucket and lock table",
+        changes=(
+            Change(action=ChangeAction.CREATE, kind="terraform-state", name=aws.job.cluster.id),
+        ),
+        content_hash=_digest(attrs.asdict(_provider(aws).state)),
+    )
+
+
+def _provider(aws: AwsJob) -> Any:
+    return aws.job.cluster.provider
+
+
+def _location(ctx: StepContext) -> StateLocation:
+    fields = ("bucket", "key", "region", "lock_table", "kms_key_arn")
+    return StateLocation(**{name: ctx.input(STATE, name) for name in fields})
+
+
+def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str, str]:
+    with terraform_for(
+        ctx,
+        aws.access,
+        aws.module(options),
+        _location(ctx),
+        allow_destructive=aws.job.allow_destructive_changes,
+    ) as tf:
+        plan = tf.plan()
+        if plan.has_changes:
+            tf.apply(plan)
+        return string_outputs(tf)
+
+
+def _apply_step(
+    aws: AwsJob,
+    step_id: str,
+    options: BlueprintOptions,
+    action: ChangeAction,
+    *,
+    after: tuple[str, ...] = (STATE,),
+) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        return _apply(aws, ctx, options)
+
+    return Step(
+        id=step_id,
+        run=run,
+        depends_on=after,
+        description=f"terraform apply of the EKS blueprint ({step_id})",
+        changes=(_cluster_change(aws, action),),
+        content_hash=_digest(aws.module(options)),
+    )
+
+
+def _current_version(aws: AwsJob, ctx: StepContext) -> str:
+    with terraform_for(
+        ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=False
+    ) as tf:
+        version = string_outputs(tf).get("cluster_version")
+    if not version:
+        raise InvalidInputError(
+            f"the cluster {aws.job.cluster.name} has no state to upgrade",
+            hint="Create the cluster first (action create).",
+        )
+    return version
+
+
+def _upgrade_steps(aws: AwsJob) -> list[Step]:
+    target = aws.job.cluster.kubernetes_version
+
+    def control_plane(ctx: StepContext) -> Mapping[str, str]:
+        current = _current_version(aws, ctx)
+        if not check_upgrade(current, target):
+            ctx.emit_progress(f"the control plane already runs {target}")
+        # Node groups stay at the version they run until the control plane is upgraded.
+        return _apply(aws, ctx, BlueprintOptions(node_version=current))
+
+    steady = aws.module(BlueprintOptions())
+    return [
+        Step(
+            id="aws.upgrade-control-plane",
+            run=control_plane,
+            depends_on=(STATE,),
+            description=f"upgrade the EKS control plane to {target}",
+            changes=(_cluster_change(aws, ChangeAction.UPDATE),),
+            content_hash=_digest(["control-plane", steady]),
+        ),
+        _apply_step(
+            aws,
+            "aws.upgrade-node-groups",
+            BlueprintOptions(),
+            ChangeAction.UPDATE,
+            after=(STATE, "aws.upgrade-control-plane"),
+        ),
+    ]
+
+
+def _delete_steps(aws: AwsJob) -> list[Step]:
+    def cleanup(ctx: StepContext) -> Mapping[str, str]:
+        with terraform_for(
+            ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=False
+        ) as tf:
+            vpc_id = string_outputs(tf).get("vpc_id", "")
+        deleted = (
+            cleanup_load_balancers(
+                aws.access, vpc_id=vpc_id, cluster_name=aws.job.cluster.name, cancel=ctx.cancel
+            )
+            if vpc_id
+            else []
+        )
+        for item in deleted:
+            ctx.emit_progress(f"deleted {item}")
+        return {"deleted": str(len(deleted))}
+
+    def destroy(ctx: StepContext) -> Mapping[str, str]:
+        with terraform_for(
+            ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=True
+        ) as tf:
+            tf.destroy()
+        return {}
+
+    return [
+        Step(
+            id="aws.cleanup-load-balancers",
+            run=cleanup,
+            depends_on=(STATE,),
+            description="delete the load balancers and security groups Kubernetes made",
+            changes=(
+                Change(
+                    action=ChangeAction.DELETE, kind="load-balancers", name=aws.job.cluster.name
+                ),
+            ),
+        ),
+        Step(
+            id="aws.destroy",
+            run=destroy,
+            depends_on=(STATE, "aws.cleanup-load-balancers"),
+            description="terraform destroy of the cluster (the state bucket is kept)",
+            changes=(_cluster_change(aws, ChangeAction.DELETE),),
+        ),
+    ]

@@ -1,0 +1,115 @@
+"""The sandbox: every AWS call goes to an in-process moto server, and the blueprint's cloud
+resources are builtin ``terraform_data`` stand-ins.
+
+The AWS Terraform provider cannot be installed offline, so the sandbox root module keeps the
+real one's shape (variables, S3 backend, outputs with the same names) and replaces each cloud
+resource with a ``terraform_data`` whose ``input`` holds what the real resource would get:
+the VPC and its subnets, the secrets key, the cluster, one per node group. Terraform plans and
+applies it for real, with its state in the S3 backend on moto. The cluster's endpoint and CA
+are the sandbox's Kubernetes API (the simulator), so an environment job can target it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from qengine.spec import InfrastructureJob
+from qengine_aws.blueprint import (
+    BlueprintOptions,
+    node_group,
+    provider_of,
+    tags_of,
+)
+from qengine_aws.network import plan_subnets
+from qengine_aws.settings import AwsSettings, SandboxCluster
+
+#: moto accepts any key; these only have to look like one.
+SANDBOX_CREDENTIALS = ("AKIAQENGINESANDBOX01", "qengine-sandbox-not-a-secret")
+SANDBOX_NOTICE = (
+    "SANDBOX: nothing is created on AWS. AWS calls go to an in-process moto server and the "
+    "cluster is a set of terraform_data stand-ins pointing at the local Kubernetes API."
+)
+
+
+def sandbox_root_module(
+    job: InfrastructureJob, cluster: SandboxCluster, options: BlueprintOptions | None = None
+) -> dict[str, Any]:
+    """The stand-in root module: same variables, backend and outputs as the real one."""
+    options = options or BlueprintOptions()
+    provider = provider_of(job)
+    plan = plan_subnets(provider.vpc_cidr, provider.availability_zones)
+    resources: dict[str, Any] = {
+        "vpc": {
+            "input": {
+                "cidr": provider.vpc_cidr,
+                "private_subnets": list(plan.private),
+                "public_subnets": list(plan.public),
+                "tags": tags_of(job),
+            }
+        },
+        "cluster": {"input": _cluster_input(job, cluster)},
+    }
+    if provider.secrets_encryption:
+        resources["secrets_key"] = {"input": {"enable_key_rotation": True}}
+    for group in provider.node_groups:
+        resources[f"node_group_{group.name.replace('-', '_')}"] = {
+            "input": node_group(group, options)
+        }
+    return {
+        "terraform": {"backend": {"s3": {}}},
+        "variable": {
+            "region": {"type": "string", "default": provider.region},
+            "cluster_name": {"type": "string", "default": job.cluster.name},
+            "kubernetes_version": {"type": "string", "default": job.cluster.kubernetes_version},
+        },
+        "resource": {"terraform_data": resources},
+        "output": _outputs(),
+    }
+
+
+def _cluster_input(job: InfrastructureJob, cluster: SandboxCluster) -> dict[str, Any]:
+    return {
+        "name": "${var.cluster_name}",
+        "version": "${var.kubernetes_version}",
+        "endpoint": cluster.endpoint,
+        "certificate_authority": base64.b64encode(cluster.ca_pem.encode()).decode("ascii"),
+        "oidc_issuer_url": f"https://oidc.sandbox.invalid/id/{job.cluster.id}",
+        "vpc_id": "vpc-sandbox-${terraform_data.vpc.id}",
+    }
+
+
+def _outputs() -> dict[str, Any]:
+    cluster = "terraform_data.cluster.output"
+    return {
+        "cluster_name": {"value": f"${{{cluster}.name}}"},
+        "endpoint": {"value": f"${{{cluster}.endpoint}}"},
+        "certificate_authority": {"value": f"${{{cluster}.certificate_authority}}"},
+        "oidc_issuer_url": {"value": f"${{{cluster}.oidc_issuer_url}}"},
+        "cluster_version": {"value": f"${{{cluster}.version}}"},
+        "vpc_id": {"value": f"${{{cluster}.vpc_id}}"},
+    }
+
+
+@contextmanager
+def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
+    """Start moto on 127.0.0.1 (a free port) for a sandbox run; stop it on exit.
+
+    Needs ``moto[server]`` (the plugin's ``sandbox`` extra). Yields the settings a sandbox
+    run passes to the plugin.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield AwsSettings(
+            endpoint_url=f"http://{host}:{port}",
+            sandbox=cluster or SandboxCluster(),
+            sandbox_credentials=SANDBOX_CREDENTIALS,
+        )
+    finally:
+        server.stop()

@@ -1,0 +1,67 @@
+"""Engine-side settings of the AWS plugin: what a host or a test configures, never a job.
+
+A job spec names a region and credentials; where the AWS APIs answer is the engine's business.
+``endpoint_url`` points every client at one endpoint (a moto server in tests and in the
+sandbox); it is deliberately absent from the job spec so a job cannot redirect its own
+credentials to a host of its choosing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from qengine.retry import RetryPolicy
+
+#: STS refuses session durations outside 15 minutes to 1 hour for chained roles.
+MIN_SESSION_SECONDS = 900
+MAX_SESSION_SECONDS = 3600
+
+
+@attrs.frozen(kw_only=True)
+class SandboxCluster:
+    """A sandbox run: where the stand-in cluster's API answers (the Kubernetes simulator)."""
+
+    endpoint: str = "https://127.0.0.1:6443"
+    ca_pem: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AwsSettings:
+    """How the plugin reaches AWS.
+
+    ``endpoint_url``: one endpoint for every service (tests, sandbox), or None for AWS itself.
+    ``session_seconds``: the lifetime asked of STS for an assumed role, 900 to 3600.
+    ``poll``: the bounded wait used for Route53 changes (``retry_after`` is the poll interval).
+    ``poll_interval``: seconds between two polls of a pending change.
+    ``sandbox``: set for a sandbox run (``endpoint_url`` is then a moto server): Terraform
+    applies the stand-in blueprint, and ``sandbox_credentials`` (moto's fake key pair) is the
+    base credential when the job seals none.
+    """
+
+    endpoint_url: str | None = None
+    session_seconds: int = attrs.field(
+        default=MAX_SESSION_SECONDS,
+        validator=[
+            attrs.validators.ge(MIN_SESSION_SECONDS),
+            attrs.validators.le(MAX_SESSION_SECONDS),
+        ],
+    )
+    poll: RetryPolicy = attrs.field(
+        factory=lambda: RetryPolicy(max_attempts=120, max_elapsed_seconds=600.0)
+    )
+    poll_interval: float = 5.0
+    sandbox: SandboxCluster | None = None
+    sandbox_credentials: tuple[str, str] | None = attrs.field(default=None, repr=False)
+
+
+def settings_of(services: Any) -> AwsSettings:
+    """The AWS settings a host gave this job's services, or the defaults (AWS itself).
+
+    Read from ``services.settings["aws"]`` when the engine offers per-plugin settings (not
+    yet the case: see docs/aws.md), so a host or a sandbox run can point the plugin at moto.
+    """
+    given = getattr(services, "settings", None)
+    found = given.get("aws") if isinstance(given, dict) else None
+    return found if isinstance(found, AwsSettings) else AwsSettings()

@@ -1,0 +1,119 @@
+"""Fixtures of the AWS plugin's tests: a moto server on 127.0.0.1 and accesses to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+from qengine_aws.credentials import AwsAccess, CredentialRequest
+from qengine_aws.settings import AwsSettings
+
+from qengine.secrets.value import SecretValue
+
+#: moto's fixed account id.
+ACCOUNT = "123456789012"
+FAKE_KEY_ID = "AKIAQENGINETEST00001"
+FAKE_SECRET = "qengine-test-secret-access-key-00000000001"
+REGION = "eu-west-3"
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One in-process moto server for the session; its endpoint URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: str) -> str:
+    """The moto endpoint, reset to an empty account before the test."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_server
+
+
+def secrets_of(values: dict[str, str]) -> Callable[[str], SecretValue]:
+    """A secret opener over ``values`` (what ``services.secrets.open`` is to a step)."""
+
+    def open_secret(name: str) -> SecretValue:
+        return SecretValue(values[name])
+
+    return open_secret
+
+
+@pytest.fixture
+def settings(moto: str) -> AwsSettings:
+    """Settings pointing every client at moto, with a quick poll for pending changes."""
+    return AwsSettings(endpoint_url=moto, poll_interval=0.05)
+
+
+@pytest.fixture
+def access(settings: AwsSettings) -> AwsAccess:
+    """An access with a sealed base credential and no role (moto accepts any key)."""
+    from qengine.spec import SecretRef
+
+    request = CredentialRequest(
+        region=REGION,
+        job_id="job-1",
+        organization_id="org-a",
+        access_key_id=SecretRef(secret="key_id"),
+        secret_access_key=SecretRef(secret="secret_key"),
+    )
+    opener = secrets_of({"key_id": FAKE_KEY_ID, "secret_key": FAKE_SECRET})
+    return AwsAccess(request, open_secret=opener, settings=settings)
+
+
+def _reset_auth(endpoint: str, count: str) -> str:
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=count.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        previous: str = json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
+    return previous
+
+
+@pytest.fixture
+def auth_enforced(moto: str) -> Iterator[str]:
+    """moto checking every request's signature against IAM (it accepts any key otherwise)."""
+    previous = _reset_auth(moto, "0")
+    try:
+        yield moto
+    finally:
+        _reset_auth(moto, previous)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) the real-AWS tier unless QENGINE_TEST_AWS=1 asks for it."""
+    if os.environ.get("QENGINE_TEST_AWS") == "1":
+        return
+    real = [item for item in items if item.get_closest_marker("real_cloud")]
+    if real:
+        config.hook.pytest_deselected(items=real)
+        items[:] = [item for item in items if not item.get_closest_marker("real_cloud")]
+
+
+def client(settings: AwsSettings, service: str) -> Any:
+    """A boto3 client at the settings' endpoint with fake credentials passed explicitly."""
+    import boto3
+
+    return boto3.session.Session().client(
+        service,
+        region_name=REGION,
+        endpoint_url=settings.endpoint_url,
+        aws_access_key_id=FAKE_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET,
+    )

@@ -1,0 +1,164 @@
+"""The EKS blueprint's structure: documented module inputs only, address plan, node groups."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qengine_aws.blueprint import BlueprintOptions, eks_root_module
+from qengine_aws.modules import EKS, VPC, pinned
+from qengine_aws.network import plan_subnets
+
+from qengine import load_plugins
+from qengine.spec import InfrastructureJob
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
+_MODULE_REFERENCE = re.compile(r"module\.([a-z_]+)\.([a-z_]+)")
+
+
+def _job(change: Any = None) -> InfrastructureJob:
+    document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    if change is not None:
+        change(document["cluster"]["provider"])
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_modules_are_pinned_to_exact_versions() -> None:
+    root = eks_root_module(_job())
+    for name, source in (("vpc", VPC), ("eks", EKS)):
+        block = root["module"][name]
+        assert block["source"] == source
+        assert re.fullmatch(r"\d+\.\d+\.\d+", block["version"])
+        assert block["version"] == pinned(source).version
+
+
+@pytest.mark.parametrize(("name", "source"), [("vpc", VPC), ("eks", EKS)])
+def test_blueprint_sets_only_documented_module_inputs(name: str, source: str) -> None:
+    module = pinned(source)
+    block = eks_root_module(_job())["module"][name]
+    unknown = set(block) - {"source", "version"} - module.inputs
+    assert not unknown, f"{name} inputs not in modules.json: {unknown}"
+
+
+def test_nested_node_group_addon_and_encryption_attributes_are_documented() -> None:
+    module = pinned(EKS)
+    block = eks_root_module(_job(), BlueprintOptions(node_version="1.31"))["module"]["eks"]
+    for group in block["eks_managed_node_groups"].values():
+        assert set(group) <= module.nested["eks_managed_node_groups.*"]
+    for addon in block["addons"].values():
+        assert set(addon) <= module.nested["addons.*"]
+    assert set(block["encryption_config"]) <= module.nested["encryption_config"]
+
+
+def test_blueprint_reads_only_documented_module_outputs() -> None:
+    root = eks_root_module(_job())
+    outputs = {"vpc": pinned(VPC).outputs, "eks": pinned(EKS).outputs}
+    seen = set()
+    for text in _strings(root):
+        for module, output in _MODULE_REFERENCE.findall(text):
+            assert output in outputs[module], f"module.{module}.{output} is not documented"
+            seen.add((module, output))
+    assert ("eks", "cluster_endpoint") in seen
+    assert ("vpc", "private_subnets") in seen
+
+
+def test_a_misspelt_input_would_be_caught() -> None:
+    assert "cluster_version" not in pinned(EKS).inputs  # renamed to kubernetes_version in v21
+    assert "kubernetes_version" in pinned(EKS).inputs
+
+
+@pytest.mark.parametrize(
+    ("cidr", "zones"), [("10.40.0.0/16", 3), ("10.0.0.0/24", 2), ("172.16.0.0/20", 6)]
+)
+def test_subnets_are_inside_the_vpc_and_do_not_overlap(cidr: str, zones: int) -> None:
+    plan = plan_subnets(cidr, zones)
+    vpc = ipaddress.ip_network(cidr)
+    subnets = [ipaddress.ip_network(s) for s in plan.private + plan.public]
+    assert len(plan.private) == len(plan.public) == zones
+    assert all(subnet.subnet_of(vpc) for subnet in subnets)
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(subnets, 2))
+
+
+def test_vpc_spans_the_zones_with_private_subnets_and_nat() -> None:
+    vpc = eks_root_module(_job())["module"]["vpc"]
+    assert vpc["cidr"] == "10.40.0.0/16"
+    assert len(vpc["private_subnets"]) == len(vpc["public_subnets"]) == 3
+    assert vpc["azs"] == "${slice(data.aws_availability_zones.available.names, 0, 3)}"
+    assert vpc["enable_nat_gateway"] is True
+
+
+def test_node_groups_carry_sizes_capacity_type_and_disk() -> None:
+    groups = eks_root_module(_job())["module"]["eks"]["eks_managed_node_groups"]
+    assert groups["general"]["instance_types"] == ["t3.large"]
+    assert (groups["general"]["min_size"], groups["general"]["max_size"]) == (2, 6)
+    assert groups["general"]["desired_size"] == 3
+    assert groups["general"]["capacity_type"] == "ON_DEMAND"
+    assert groups["spot"]["capacity_type"] == "SPOT"
+    assert groups["spot"]["desired_size"] == 0
+    assert groups["spot"]["disk_size"] == 50
+
+
+def test_paused_blueprint_scales_node_groups_to_zero_and_keeps_the_maximum() -> None:
+    groups = eks_root_module(_job(), BlueprintOptions(paused=True))["module"]["eks"][
+        "eks_managed_node_groups"
+    ]
+    assert all(g["min_size"] == g["desired_size"] == 0 for g in groups.values())
+    assert groups["general"]["max_size"] == 6
+
+
+def test_addons_irsa_encryption_endpoint_and_tags() -> None:
+    root = eks_root_module(_job())
+    eks = root["module"]["eks"]
+    assert set(eks["addons"]) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+    assert eks["enable_irsa"] is True
+    assert eks["encryption_config"]["provider_key_arn"] == "${aws_kms_key.secrets.arn}"
+    assert root["resource"]["aws_kms_key"]["secrets"]["enable_key_rotation"] is True
+    assert eks["endpoint_public_access_cidrs"] == ["203.0.113.0/24"]
+    assert eks["endpoint_private_access"] is True
+    tags = root["provider"]["aws"][0]["default_tags"][0]["tags"]
+    assert tags["managed-by"] == "qengine"
+    assert tags["qengine:organization"] == "org-demo"
+    assert tags["qengine:cluster"] == "cluster-prod-eu"
+    assert tags["team"] == "platform"
+    assert root["terraform"]["backend"] == {"s3": {}}
+    assert set(root["output"]) == {
+        "cluster_name",
+        "endpoint",
+        "certificate_authority",
+        "oidc_issuer_url",
+        "cluster_version",
+        "vpc_id",
+    }
+
+
+def test_without_secrets_encryption_no_key_is_declared() -> None:
+    root = eks_root_module(_job(lambda p: p.update(secrets_encryption=False)))
+    assert "aws_kms_key" not in root["resource"]
+    assert root["module"]["eks"]["encryption_config"] is None
+    assert "aws_kms_key" not in json.dumps(root)
+
+
+def test_a_user_tag_cannot_override_the_ownership_tags() -> None:
+    root = eks_root_module(_job(lambda p: p["tags"].update({"managed-by": "someone"})))
+    assert root["module"]["eks"]["tags"]["managed-by"] == "qengine"

@@ -1,0 +1,187 @@
+"""Actions end to end in the sandbox: real terraform, stand-in blueprint, state on moto.
+
+Each test runs the plugin's steps through the runner's Executor, the way the engine does,
+with settings pointing every AWS call at moto and the blueprint's cloud resources replaced by
+``terraform_data`` stand-ins.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ACCOUNT, REGION
+from qengine_aws.actions import AwsJob, steps_for
+from qengine_aws.sandbox import SANDBOX_CREDENTIALS
+from qengine_aws.settings import AwsSettings, SandboxCluster
+from qengine_aws.state_backend import default_bucket, state_key
+from qengine_aws.token import cluster_access
+
+from qengine import load_plugins
+from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan
+from qengine.secrets.value import SecretValue
+from qengine.spec import InfrastructureJob
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
+CA = "-----BEGIN CERTIFICATE-----\nMIIBsandbox\n-----END CERTIFICATE-----\n"
+EXTERNAL_ID = "sandbox-external-id-5d1e"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sandbox(moto: str) -> AwsSettings:
+    return AwsSettings(
+        endpoint_url=moto,
+        sandbox=SandboxCluster(endpoint="https://127.0.0.1:6443", ca_pem=CA),
+        sandbox_credentials=SANDBOX_CREDENTIALS,
+        poll_interval=0.05,
+    )
+
+
+def _job(action: str = "create", **cluster: Any) -> InfrastructureJob:
+    document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    document["action"] = action
+    document["cluster"].update(cluster)
+    document["cluster"]["provider"]["state"] = {}
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def _open(name: str) -> SecretValue:
+    return SecretValue({"aws_external_id": EXTERNAL_ID}[name])
+
+
+def _run(job: InfrastructureJob, settings: AwsSettings) -> JobResult:
+    steps = steps_for(AwsJob.of(job, _open, settings))
+    ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
+    return Executor().run(Plan(steps), ref)
+
+
+def _state(settings: AwsSettings) -> dict[str, Any]:
+    from conftest import client
+
+    body = client(settings, "s3").get_object(
+        Bucket=default_bucket(ACCOUNT, REGION), Key=state_key("cluster-prod-eu")
+    )["Body"]
+    state: dict[str, Any] = json.loads(body.read())
+    return state
+
+
+def _inputs(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        r["name"]: r["instances"][0]["attributes"]["input"]["value"]
+        for r in state["resources"]
+        if r["type"] == "terraform_data"
+    }
+
+
+def _ok(result: JobResult) -> JobResult:
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    return result
+
+
+def test_create_applies_the_stand_ins_with_state_on_moto(sandbox: AwsSettings) -> None:
+    result = _ok(_run(_job(), sandbox))
+    outputs = result.outputs["aws.apply"]
+    assert outputs["endpoint"] == "https://127.0.0.1:6443"
+    assert outputs["cluster_name"] == "prod-eu"
+    assert outputs["cluster_version"] == "1.32"
+    import base64
+
+    assert base64.b64decode(outputs["certificate_authority"]).decode() == CA
+    inputs = _inputs(_state(sandbox))
+    assert inputs["node_group_general"]["desired_size"] == 3
+    assert inputs["vpc"]["private_subnets"] == ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]
+    assert result.outputs["aws.preflight"]["arn"].endswith("/qengine-eks-prod-create-0001")
+
+
+def test_the_apply_outputs_make_a_cluster_access_with_a_token(sandbox: AwsSettings) -> None:
+    job = _job()
+    aws = AwsJob.of(job, _open, sandbox)
+    ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
+    outputs = _ok(Executor().run(Plan(steps_for(aws)), ref)).outputs["aws.apply"]
+    access = cluster_access(
+        aws.access,
+        endpoint=outputs["endpoint"],
+        ca_base64=outputs["certificate_authority"],
+        cluster_name=outputs["cluster_name"],
+    )
+    assert access.endpoint == "https://127.0.0.1:6443"
+    assert access.ca_pem == CA
+    assert access.token().startswith("k8s-aws-v1.")
+
+
+def test_a_second_create_changes_nothing(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(), sandbox))
+    serial = _state(sandbox)["serial"]
+    _ok(_run(_job(), sandbox))
+    assert _state(sandbox)["serial"] == serial
+
+
+def test_pause_scales_to_zero_and_resume_restores(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    paused = _inputs(_state(sandbox))["node_group_general"]
+    assert (paused["min_size"], paused["desired_size"], paused["max_size"]) == (0, 0, 6)
+    _ok(_run(_job("resume"), sandbox))
+    resumed = _inputs(_state(sandbox))["node_group_general"]
+    assert (resumed["min_size"], resumed["desired_size"]) == (2, 3)
+
+
+def test_upgrade_one_minor_version_control_plane_then_nodes(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(kubernetes_version="1.31"), sandbox))
+    result = _ok(_run(_job("upgrade", kubernetes_version="1.32"), sandbox))
+    assert result.outputs["aws.upgrade-control-plane"]["cluster_version"] == "1.32"
+    assert "kubernetes_version" not in _inputs(_state(sandbox))["node_group_general"]
+
+
+def test_an_upgrade_that_skips_a_minor_version_is_refused(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(kubernetes_version="1.30"), sandbox))
+    serial = _state(sandbox)["serial"]
+    result = _run(_job("upgrade", kubernetes_version="1.32"), sandbox)
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None
+    assert "skips a minor version" in result.error.message
+    assert _state(sandbox)["serial"] == serial
+
+
+def test_delete_destroys_and_keeps_the_bucket(sandbox: AwsSettings) -> None:
+    from conftest import client
+
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("delete"), sandbox))
+    assert _state(sandbox)["resources"] == []
+    bucket = default_bucket(ACCOUNT, REGION)
+    assert client(sandbox, "s3").head_bucket(Bucket=bucket)
+
+
+def test_refused_credentials_fail_preflight_without_showing_them(auth_enforced: str) -> None:
+    settings = AwsSettings(
+        endpoint_url=auth_enforced,
+        sandbox=SandboxCluster(),
+        sandbox_credentials=SANDBOX_CREDENTIALS,
+    )
+    result = _run(_job(), settings)
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None
+    assert result.error.kind == "AuthError"
+    assert [o.step_id for o in result.steps if o.status.value == "succeeded"] == []
+    shown = result.error.message + result.error.hint
+    assert SANDBOX_CREDENTIALS[1] not in shown
+    assert EXTERNAL_ID not in shown
+
+
+def test_credentials_stay_out_of_environ_state_and_outputs(sandbox: AwsSettings) -> None:
+    before = dict(os.environ)
+    result = _ok(_run(_job(), sandbox))
+    assert dict(os.environ) == before
+    text = json.dumps(_state(sandbox)) + json.dumps(result.outputs, default=str)
+    assert SANDBOX_CREDENTIALS[1] not in text
+    assert EXTERNAL_ID not in text
