@@ -29,7 +29,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def mypy(session: nox.Session) -> None:
     """mypy --strict over the core, the plugins and this file."""
-    session.install("mypy", "nox", *EDITABLE)
+    session.install("mypy", "nox", "types-jsonschema", "types-PyYAML", *EDITABLE)
     session.run("mypy", "qengine", *(f"plugins/{n}/qengine_{n}" for n in PLUGINS), "noxfile.py")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import attrs
@@ -49,11 +50,18 @@ class Trust:
 
 @attrs.frozen(kw_only=True)
 class JobServices:
-    """What a plugin's steps may use when they run (see ``qengine_plan_steps``)."""
+    """What a plugin's steps may use when they run (see ``qengine_plan_steps``).
+
+    ``settings`` holds per-plugin engine settings, by plugin name: what the host configured
+    (``Engine(settings=...)``), overlaid in a sandbox run by what ``qengine_sandbox`` returned.
+    ``sandbox`` tells a sandbox run.
+    """
 
     job: Job
     secrets: JobSecrets
     registry: Registry
+    settings: Mapping[str, object] = attrs.field(factory=dict)
+    sandbox: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -82,9 +90,11 @@ class Engine:
         key_provider: KeyProvider | None = None,
         trust: Trust | None = None,
         audit: AuditSink | None = None,
+        settings: Mapping[str, object] | None = None,
         clock: Callable[[], datetime.datetime] = utc_now,
     ) -> None:
         self.plugins = plugins
+        self.settings: Mapping[str, object] = dict(settings or {})
         self.store = store
         self.key_provider = key_provider
         self.trust = trust
@@ -97,12 +107,14 @@ class Engine:
         *,
         sandbox_secrets: Mapping[str, str] | None = None,
         consume: bool = True,
+        sandbox: ExitStack | None = None,
     ) -> AcceptedJob:
         """Check ``document`` and return the accepted job; nothing is applied.
 
         ``sandbox_secrets`` (plain text) is only for sandbox runs: the job is sealed in memory
         under an ephemeral key no other process holds. With ``consume=False`` (a plan) a signed
-        job's id is not recorded, so planning it does not make running it a replay.
+        job's id is not recorded, so planning it does not make running it a replay. ``sandbox``
+        makes this a sandbox run: the plugins start their stand-ins on that exit stack.
         """
         if self.trust is not None:
             self._verify(document, consume=consume)
@@ -113,7 +125,17 @@ class Engine:
             document, provider = seal_for_sandbox(unsealed, sandbox_secrets)
         sealed = self._sealed(document, job, provider)
         secrets = JobSecrets(sealed, on_open=lambda name: self._audit_unsealed(job, name))
-        services = JobServices(job=job, secrets=secrets, registry=self.plugins.registry)
+        settings = dict(self.settings)
+        if sandbox is not None:
+            for given in self.plugins.manager.hook.qengine_sandbox(job=job, stack=sandbox):
+                settings.update(given or {})
+        services = JobServices(
+            job=job,
+            secrets=secrets,
+            registry=self.plugins.registry,
+            settings=settings,
+            sandbox=sandbox is not None,
+        )
         return AcceptedJob(job=job, services=services)
 
     def plan(self, accepted: AcceptedJob) -> Plan:
@@ -139,14 +161,39 @@ class Engine:
         cancel: CancelToken | None = None,
         wait_lock: float = 0.0,
         sandbox_secrets: Mapping[str, str] | None = None,
+        sandbox: bool = False,
     ) -> JobResult:
         """Accept, plan and run ``document``; resumes the job if it was interrupted before.
 
         Raises :class:`~qengine.InvalidInputError` (nothing applied) for a refused or invalid
         job, :class:`~qengine.TargetLockedError` when another job holds the target. Every other
         outcome, failure and cancellation included, is the returned :class:`JobResult`.
+        ``sandbox`` runs the job against the plugins' in-process stand-ins (``qengine_sandbox``),
+        which are stopped when the run ends.
         """
-        accepted = self.accept(document, sandbox_secrets=sandbox_secrets)
+        with ExitStack() as stack:
+            return self._run(
+                document,
+                on_event=on_event,
+                sinks=sinks,
+                cancel=cancel,
+                wait_lock=wait_lock,
+                sandbox_secrets=sandbox_secrets,
+                sandbox=stack if sandbox else None,
+            )
+
+    def _run(
+        self,
+        document: Mapping[str, Any],
+        *,
+        on_event: Callable[[Event], None] | None,
+        sinks: Sequence[EventSink],
+        cancel: CancelToken | None,
+        wait_lock: float,
+        sandbox_secrets: Mapping[str, str] | None,
+        sandbox: ExitStack | None,
+    ) -> JobResult:
+        accepted = self.accept(document, sandbox_secrets=sandbox_secrets, sandbox=sandbox)
         job = accepted.job
         plan = self.plan(accepted)
         all_sinks = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]

@@ -12,6 +12,7 @@ Validation
     :func:`qengine_check_job` -- validate or veto a job (policy).
 
 Planning
+    :func:`qengine_sandbox` -- start the in-process stand-ins of a sandbox run.
     :func:`qengine_plan_steps` -- contribute the steps that carry out a job.
 
 Export
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
     from pathlib import Path
 
     from qengine._engine import JobServices
@@ -77,6 +79,22 @@ def qengine_check_job(job: Job) -> list[SpecIssue] | None:
 
 
 # -- Planning ----------------------------------------------------------------------------------
+
+
+@hookspec
+def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
+    """Start what a sandbox run of ``job`` needs in place of the real cloud or cluster.
+
+    :param job: the validated job, run with ``--sandbox``.
+    :param stack: the run's exit stack: enter servers on it (``stack.enter_context(...)``) so
+        they stop when the run ends, whatever happens.
+
+    Return the settings this plugin's steps should use, keyed by the plugin's name (they reach
+    the steps as ``services.settings[name]``), or None when the job is none of this plugin's
+    business. Only loopback addresses may be used. Called before :func:`qengine_plan_steps`.
+
+    Since: 0.1.
+    """
 
 
 @hookspec

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from qengine import PluginSet, load_plugins
 
@@ -15,3 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def plugins() -> PluginSet:
     """The first-party plugins, loaded through their entry points as a user's would be."""
     return load_plugins(strict=True, environ={})
+
+
+# Hypothesis' per-example deadline measures the machine's load as much as the code: under a
+# parallel CI run a fast property can exceed it. Examples are still bounded by max_examples.
+settings.register_profile("qengine", deadline=None)
+settings.load_profile("qengine")

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 cancelled, 4 target locked.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -90,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (also used as the process's)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line is an application, so it may quiet a library's request log: the
+    # in-process servers of a sandbox run (moto, through werkzeug) log every request.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 
 from qengine._cli.common import add_output_option, print_json, read_spec_document
 from qengine._cli.sandbox_secrets import add_sandbox_options, sandbox_secrets
@@ -30,8 +31,13 @@ def run(args: argparse.Namespace) -> int:
     from qengine._cli.engine_opts import engine_from
 
     document = read_spec_document(args.spec)
-    with engine_from(args) as engine:
-        accepted = engine.accept(document, sandbox_secrets=sandbox_secrets(args), consume=False)
+    with engine_from(args) as engine, ExitStack() as stack:
+        accepted = engine.accept(
+            document,
+            sandbox_secrets=sandbox_secrets(args),
+            consume=False,
+            sandbox=stack if args.sandbox else None,
+        )
         plan = engine.plan(accepted)
     if args.output == "json":
         print_json(plan.to_json())

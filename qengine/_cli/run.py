@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             cancel=token,
             wait_lock=args.wait_lock,
             sandbox_secrets=sandbox_secrets(args),
+            sandbox=args.sandbox,
         )
     if args.output == "json":
         print_json(result.to_json())

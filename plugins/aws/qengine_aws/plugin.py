@@ -22,6 +22,8 @@ from qengine_aws import checks
 from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
+
     from qengine._engine import JobServices
     from qengine.runner import Step
 
@@ -71,6 +73,16 @@ def qengine_register(registry: Registry) -> None:
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse AWS jobs with an unknown region, an unoffered version or bad node groups."""
     return checks.check_job(job)
+
+
+@hookimpl
+def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
+    """A sandbox run of an AWS job: every AWS call goes to a moto server on 127.0.0.1."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
+        return None
+    from qengine_aws.sandbox import sandbox_aws
+
+    return {"aws": stack.enter_context(sandbox_aws())}
 
 
 @hookimpl

@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from aws_support import FAKE_KEY_ID, FAKE_SECRET, REGION, secrets_of
 from moto.server import ThreadedMotoServer
 from qengine_aws.credentials import AwsAccess, CredentialRequest
 from qengine_aws.settings import AwsSettings
-
-from qengine.secrets.value import SecretValue
-
-#: moto's fixed account id.
-ACCOUNT = "123456789012"
-FAKE_KEY_ID = "AKIAQENGINETEST00001"
-FAKE_SECRET = "qengine-test-secret-access-key-00000000001"
-REGION = "eu-west-3"
 
 
 @pytest.fixture(scope="session")
@@ -41,15 +33,6 @@ def moto(moto_server: str) -> str:
     with urllib.request.urlopen(request, timeout=10):
         pass
     return moto_server
-
-
-def secrets_of(values: dict[str, str]) -> Callable[[str], SecretValue]:
-    """A secret opener over ``values`` (what ``services.secrets.open`` is to a step)."""
-
-    def open_secret(name: str) -> SecretValue:
-        return SecretValue(values[name])
-
-    return open_secret
 
 
 @pytest.fixture
@@ -104,16 +87,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if real:
         config.hook.pytest_deselected(items=real)
         items[:] = [item for item in items if not item.get_closest_marker("real_cloud")]
-
-
-def client(settings: AwsSettings, service: str) -> Any:
-    """A boto3 client at the settings' endpoint with fake credentials passed explicitly."""
-    import boto3
-
-    return boto3.session.Session().client(
-        service,
-        region_name=REGION,
-        endpoint_url=settings.endpoint_url,
-        aws_access_key_id=FAKE_KEY_ID,
-        aws_secret_access_key=FAKE_SECRET,
-    )

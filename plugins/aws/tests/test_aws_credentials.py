@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, FAKE_KEY_ID, FAKE_SECRET, REGION, secrets_of
+from aws_support import ACCOUNT, FAKE_KEY_ID, FAKE_SECRET, REGION, secrets_of
 from qengine_aws import preflight
 from qengine_aws.credentials import (
     TAG_JOB,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import ACCOUNT, REGION
+from aws_support import ACCOUNT, REGION
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.ecr import EcrContainerRegistry, lifecycle_policy
 from qengine_aws.spec import EcrRegistry

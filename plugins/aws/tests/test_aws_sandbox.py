@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, REGION
+from aws_support import ACCOUNT, REGION
 from qengine_aws.actions import AwsJob, steps_for
 from qengine_aws.sandbox import SANDBOX_CREDENTIALS
 from qengine_aws.settings import AwsSettings, SandboxCluster
@@ -65,7 +65,7 @@ def _run(job: InfrastructureJob, settings: AwsSettings) -> JobResult:
 
 
 def _state(settings: AwsSettings) -> dict[str, Any]:
-    from conftest import client
+    from aws_support import client
 
     body = client(settings, "s3").get_object(
         Bucket=default_bucket(ACCOUNT, REGION), Key=state_key("cluster-prod-eu")
@@ -153,7 +153,7 @@ def test_an_upgrade_that_skips_a_minor_version_is_refused(sandbox: AwsSettings) 
 
 
 def test_delete_destroys_and_keeps_the_bucket(sandbox: AwsSettings) -> None:
-    from conftest import client
+    from aws_support import client
 
     _ok(_run(_job(), sandbox))
     _ok(_run(_job("delete"), sandbox))

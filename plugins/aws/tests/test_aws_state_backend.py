@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ACCOUNT, REGION
+from aws_support import ACCOUNT, REGION
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.spec import StateBackend
 from qengine_aws.state_backend import (

@@ -6,7 +6,7 @@ import base64
 import time
 import urllib.parse
 
-from conftest import REGION
+from aws_support import REGION
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.token import (
     REUSE_SECONDS,
