@@ -1,0 +1,71 @@
+"""What a fresh simulated cluster contains: the usual namespaces, one Ready node, a default
+storage class and ingress class, a ``default`` service account in each namespace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qengine.testing.kube.objects import ObjectApi, WriteOptions
+from qengine.testing.kube.store import DEFAULT_NAMESPACES
+
+JSON = dict[str, Any]
+NODE_NAME = "sim-node-1"
+_SYSTEM = WriteOptions(manager="kube-apiserver", track=False)
+
+
+def _node() -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": NODE_NAME,
+            "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux"},
+        },
+        "spec": {"podCIDR": "10.244.0.0/24"},
+        "status": {
+            "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}, {"type": "Hostname", "address": NODE_NAME}],
+            "nodeInfo": {"kubeletVersion": "v1.32.0", "operatingSystem": "linux", "architecture": "amd64", "containerRuntimeVersion": "simulated://1.0"},
+        },
+    }
+
+
+def _storage_class() -> JSON:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "standard",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "sim.qengine.dev/hostpath",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
+def _ingress_class() -> JSON:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {
+            "name": "nginx",
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+        },
+        "spec": {"controller": "k8s.io/ingress-nginx"},
+    }
+
+
+def seed(api: ObjectApi) -> None:
+    """Create the initial objects (caller holds the store lock)."""
+    types = api.store.types
+    for name in DEFAULT_NAMESPACES:
+        ns_type = types.preferred("", "namespaces")
+        assert ns_type is not None
+        api.create(ns_type, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, _SYSTEM)
+    for obj in (_node(), _storage_class(), _ingress_class()):
+        rtype = types.by_kind(obj["apiVersion"], obj["kind"])
+        assert rtype is not None
+        api.create(rtype, "", obj, _SYSTEM)
