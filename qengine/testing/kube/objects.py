@@ -160,6 +160,8 @@ class ObjectApi:
         validation.validate(rtype, obj)
         meta["uid"] = self.store.new_uid()
         meta["creationTimestamp"] = self.store.clock.stamp()
+        if obj["kind"] == "Job":
+            _job_selector(obj)
         if rtype.kind in _GENERATION_KINDS or rtype.group not in _BUILTIN_GROUPS:
             meta["generation"] = 1
         return obj
@@ -372,3 +374,21 @@ def _same_fields(ownership: Ownership, rec: Any) -> bool:
     mine = {k: e.fields for k, e in ownership.entries.items()}
     theirs = {k: e.fields for k, e in rec.ownership.entries.items()}
     return mine == theirs
+
+
+def _job_selector(job: JSON) -> None:
+    """The selector and template labels the API server gives a Job on create."""
+    spec = job.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    uid, name = job["metadata"]["uid"], job["metadata"]["name"]
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+    labels.update(
+        {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+        }
+    )

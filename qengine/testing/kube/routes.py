@@ -1,8 +1,8 @@
 """Routing of Kubernetes API paths to store operations.
 
 Paths served: ``/version``, ``/healthz`` (and livez, readyz), ``/api``, ``/apis``, discovery
-per group and version, ``/openapi/v2`` and ``/openapi/v3`` (404, which kubectl treats as "no
-schema" and validates on the server instead), and the resource paths::
+per group and version, a minimal ``/openapi/v3`` (``/openapi/v2`` is 404), and the resource
+paths::
 
     /api/v1/<plural>[/<name>[/<sub>]]                        cluster-scoped, or all namespaces
     /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]]        namespaced
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qengine.testing.kube import deletion, discovery, tables
+from qengine.testing.kube import deletion, discovery, openapi, tables
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.http import Request, Response
 from qengine.testing.kube.objects import APPLY_PATCH, WriteOptions
@@ -44,6 +44,11 @@ def route(ctx: SimContext, req: Request) -> Response:
         return Response(body=discovery.version())
     if parts and parts[0] in ("healthz", "livez", "readyz"):
         return Response(raw=b"ok", content_type="text/plain")
+    if parts[:2] == ["openapi", "v3"]:
+        doc = openapi.root(ctx.types) if len(parts) == 2 else openapi.group_version(ctx.types, "/".join(parts[2:]))
+        if doc is None:
+            raise _not_found_path(req.path)
+        return Response(body=doc)
     if parts and parts[0] == "openapi":
         raise _not_found_path(req.path)
     if parts[:1] == ["api"]:

@@ -79,6 +79,7 @@ class KubeSimulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="kube-sim-http", daemon=True)
         self._thread.start()
         if self._controllers is not None:
+            self._controllers.ca_pem = self.ca_pem.decode()
             self._controllers.start()
         self.kubeconfig_path = self.write_kubeconfig(self._kubeconfig_wanted or self._temp_path())
         return self
@@ -142,6 +143,11 @@ class KubeSimulator:
         """Write a kubeconfig for this simulator to ``path`` (mode 0600); returns ``path``."""
         document = kubeconfig.render(self.url, self.token, self.ca_pem, namespace=namespace)
         return kubeconfig.write(Path(path), document)
+
+    @property
+    def controller_errors(self) -> list[str]:
+        """Tracebacks of controller passes that failed (empty when all is well)."""
+        return list(self._controllers.errors) if self._controllers is not None else []
 
     # -- observation ----------------------------------------------------------------------
 

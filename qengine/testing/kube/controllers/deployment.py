@@ -1,0 +1,242 @@
+"""The Deployment controller: a ReplicaSet per pod template, rolling updates, status.
+
+Rolling updates honour ``maxSurge`` and ``maxUnavailable`` (Recreate scales the old
+ReplicaSets to zero first). The status and conditions are the ones the real controller
+writes and ``kubectl rollout status`` / ``kubectl wait --for=condition=Available`` read:
+observedGeneration, replicas, updatedReplicas, readyReplicas, availableReplicas,
+unavailableReplicas, Available (MinimumReplicasAvailable) and Progressing
+(NewReplicaSetCreated, ReplicaSetUpdated, NewReplicaSetAvailable, ProgressDeadlineExceeded).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from qengine.testing.kube import recorder
+from qengine.testing.kube.clock import parse_stamp
+from qengine.testing.kube.controllers.common import (
+    CONTROLLER,
+    get_condition,
+    int_or_percent,
+    owned,
+    owner_ref,
+    rtype,
+    set_condition,
+    short_hash,
+    with_status,
+)
+from qengine.testing.kube.objects import ObjectApi
+
+JSON = dict[str, Any]
+COMPONENT = "deployment-controller"
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def reconcile(api: ObjectApi) -> None:
+    """One pass over every Deployment (caller holds the store lock)."""
+    for deploy in list(api.store.iter(rtype(api, "apps", "deployments").key)):
+        if not deploy["metadata"].get("deletionTimestamp"):
+            _sync(api, deploy)
+
+
+def _template_hash(deploy: JSON) -> str:
+    template = copy.deepcopy(deploy["spec"].get("template") or {})
+    return short_hash(template)[:10]
+
+
+def _sync(api: ObjectApi, deploy: JSON) -> None:
+    sets = owned(api, deploy, "apps", "replicasets")
+    pod_hash = _template_hash(deploy)
+    new_rs = next((rs for rs in sets if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash), None)
+    old = [rs for rs in sets if rs is not new_rs]
+    created = False
+    if new_rs is None:
+        new_rs = _create_rs(api, deploy, pod_hash, old)
+        created = True
+    if not deploy["spec"].get("paused"):
+        _rollout(api, deploy, new_rs, old)
+    sets = owned(api, deploy, "apps", "replicasets")
+    new_rs = next(rs for rs in sets if rs["metadata"]["uid"] == new_rs["metadata"]["uid"])
+    old = [rs for rs in sets if rs is not new_rs]
+    _cleanup(api, deploy, old)
+    _update_status(api, deploy, new_rs, old, created)
+
+
+def _revision(rs: JSON) -> int:
+    return int(rs["metadata"].get("annotations", {}).get(REVISION, "0"))
+
+
+def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> JSON:
+    spec = deploy["spec"]
+    template = copy.deepcopy(spec.get("template") or {})
+    template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
+    selector = copy.deepcopy(spec.get("selector") or {})
+    selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+    revision = max([_revision(rs) for rs in old] + [0]) + 1
+    replicas = int(spec.get("replicas", 1)) if not any(rs["spec"].get("replicas") for rs in old) else 0
+    name = f"{deploy['metadata']['name']}-{pod_hash}"
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name,
+            "namespace": deploy["metadata"]["namespace"],
+            "labels": dict(template["metadata"]["labels"]),
+            "annotations": {
+                REVISION: str(revision),
+                "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
+                "deployment.kubernetes.io/max-replicas": str(int(spec.get("replicas", 1)) + _surge(deploy)),
+            },
+            "ownerReferences": [owner_ref(deploy)],
+        },
+        "spec": {
+            "replicas": replicas,
+            "minReadySeconds": spec.get("minReadySeconds", 0),
+            "selector": selector,
+            "template": template,
+        },
+    }
+    created = api.create(rtype(api, "apps", "replicasets"), deploy["metadata"]["namespace"], rs, CONTROLLER)
+    recorder.record(api, deploy, "Normal", "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}", COMPONENT)
+    return created
+
+
+def _surge(deploy: JSON) -> int:
+    strategy = deploy["spec"].get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    rolling = strategy.get("rollingUpdate") or {}
+    return int_or_percent(rolling.get("maxSurge", "25%"), int(deploy["spec"].get("replicas", 1)), round_up=True)
+
+
+def _unavailable(deploy: JSON) -> int:
+    strategy = deploy["spec"].get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    replicas = int(deploy["spec"].get("replicas", 1))
+    rolling = strategy.get("rollingUpdate") or {}
+    value = int_or_percent(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    return 1 if value == 0 and _surge(deploy) == 0 else value
+
+
+def _scale_rs(api: ObjectApi, deploy: JSON, rs: JSON, replicas: int) -> None:
+    current = int(rs["spec"].get("replicas", 0))
+    if current == replicas:
+        return
+    new = copy.deepcopy(rs)
+    new["spec"]["replicas"] = replicas
+    annotations = new["metadata"].setdefault("annotations", {})
+    annotations["deployment.kubernetes.io/desired-replicas"] = str(deploy["spec"].get("replicas", 1))
+    new["metadata"]["generation"] = int(new["metadata"].get("generation", 1)) + 1
+    api.commit_raw(rtype(api, "apps", "replicasets"), new)
+    verb = "up" if replicas > current else "down"
+    recorder.record(api, deploy, "Normal", "ScalingReplicaSet", f"Scaled {verb} replica set {rs['metadata']['name']} from {current} to {replicas}", COMPONENT)
+
+
+def _available(rs: JSON) -> int:
+    return int(rs.get("status", {}).get("availableReplicas", 0))
+
+
+def _rollout(api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON]) -> None:
+    replicas = int(deploy["spec"].get("replicas", 1))
+    active_old = [rs for rs in old if rs["spec"].get("replicas", 0) > 0]
+    if (deploy["spec"].get("strategy") or {}).get("type") == "Recreate":
+        for rs in active_old:
+            _scale_rs(api, deploy, rs, 0)
+        if not any(rs.get("status", {}).get("replicas", 0) for rs in old):
+            _scale_rs(api, deploy, new_rs, replicas)
+        return
+    if not active_old:
+        _scale_rs(api, deploy, new_rs, replicas)
+        return
+    total = sum(int(rs["spec"].get("replicas", 0)) for rs in [new_rs, *old])
+    new_replicas = int(new_rs["spec"].get("replicas", 0))
+    room = replicas + _surge(deploy) - total
+    if room > 0 and new_replicas < replicas:
+        grown = min(replicas, new_replicas + room)
+        _scale_rs(api, deploy, new_rs, grown)
+        total += grown - new_replicas
+        new_replicas = grown
+    min_available = replicas - _unavailable(deploy)
+    new_unavailable = new_replicas - _available(new_rs)
+    can_drop = total - min_available - new_unavailable
+    for rs in sorted(active_old, key=_revision):
+        if can_drop <= 0:
+            break
+        current = int(rs["spec"].get("replicas", 0))
+        drop = min(current, can_drop)
+        _scale_rs(api, deploy, rs, current - drop)
+        can_drop -= drop
+
+
+def _cleanup(api: ObjectApi, deploy: JSON, old: list[JSON]) -> None:
+    limit = int(deploy["spec"].get("revisionHistoryLimit", 10))
+    idle = sorted((rs for rs in old if not rs["spec"].get("replicas") and not rs.get("status", {}).get("replicas")), key=_revision)
+    from qengine.testing.kube.deletion import remove_now
+
+    for rs in idle[: max(0, len(idle) - limit)]:
+        remove_now(api, rtype(api, "apps", "replicasets"), rs)
+
+
+def _update_status(api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON], created: bool) -> None:
+    spec = deploy["spec"]
+    replicas = int(spec.get("replicas", 1))
+    all_sets = [new_rs, *old]
+    stat = lambda rs, key: int(rs.get("status", {}).get(key, 0))  # noqa: E731
+    status = copy.deepcopy(deploy.get("status") or {})
+    status["observedGeneration"] = deploy["metadata"].get("generation", 1)
+    status["replicas"] = sum(stat(rs, "replicas") for rs in all_sets)
+    status["updatedReplicas"] = stat(new_rs, "replicas")
+    status["readyReplicas"] = sum(stat(rs, "readyReplicas") for rs in all_sets)
+    status["availableReplicas"] = sum(stat(rs, "availableReplicas") for rs in all_sets)
+    unavailable = max(0, status["replicas"] - status["availableReplicas"])
+    status["unavailableReplicas"] = unavailable
+    for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"):
+        if not status[key]:
+            del status[key]
+    now = api.store.clock.stamp()
+    if status.get("availableReplicas", 0) >= replicas - _unavailable(deploy):
+        set_condition(status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
+    else:
+        set_condition(status, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
+    _progressing(api, deploy, status, new_rs, old, created, now)
+    new = with_status(deploy, status)
+    new["metadata"].setdefault("annotations", {})[REVISION] = str(_revision(new_rs))
+    api.commit_raw(rtype(api, "apps", "deployments"), new)
+
+
+def _progressing(api: ObjectApi, deploy: JSON, status: JSON, new_rs: JSON, old: list[JSON], created: bool, now: str) -> None:
+    replicas = int(deploy["spec"].get("replicas", 1))
+    name = new_rs["metadata"]["name"]
+    complete = (
+        status.get("updatedReplicas", 0) == replicas
+        and status.get("availableReplicas", 0) >= replicas
+        and not any(rs.get("status", {}).get("replicas", 0) for rs in old)
+        and new_rs["spec"].get("replicas", 0) == replicas
+    )
+    current = get_condition({"status": status}, "Progressing")
+    if complete:
+        set_condition(status, "Progressing", "True", "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.', now)
+    elif created or current is None:
+        set_condition(status, "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{name}"', now)
+    elif current.get("reason") == "ProgressDeadlineExceeded":
+        return
+    elif _deadline_passed(api, deploy, current):
+        set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded", f'ReplicaSet "{name}" has timed out progressing.', now)
+    elif _progress_changed(deploy, status) or current.get("reason") == "NewReplicaSetAvailable":
+        set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', now)
+
+
+def _progress_changed(deploy: JSON, status: JSON) -> bool:
+    before = deploy.get("status") or {}
+    keys = ("updatedReplicas", "availableReplicas", "readyReplicas", "replicas")
+    return any(before.get(k, 0) != status.get(k, 0) for k in keys)
+
+
+def _deadline_passed(api: ObjectApi, deploy: JSON, current: JSON) -> bool:
+    deadline = deploy["spec"].get("progressDeadlineSeconds")
+    if deadline is None or not current.get("lastUpdateTime"):
+        return False
+    return api.store.clock.time() - parse_stamp(current["lastUpdateTime"]) > int(deadline)

@@ -1,0 +1,235 @@
+"""The scheduler and the kubelet, simulated: pods get a node, start, and become Ready.
+
+A pod is scheduled onto the one simulated node, its containers start at once, and it turns
+Ready ``readiness_delay`` seconds later (pods of Jobs, whose restartPolicy is not Always,
+succeed then instead). A pod fault (see :mod:`qengine.testing.kube.faults`) replaces that with
+the statuses and Events a real cluster shows for it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from qengine.testing.kube import recorder
+from qengine.testing.kube.controllers.common import rtype, set_condition
+from qengine.testing.kube.faults import Faults
+from qengine.testing.kube.objects import ObjectApi
+from qengine.testing.kube.seed import NODE_NAME
+
+JSON = dict[str, Any]
+CRASH_INTERVAL = 1.0
+KUBELET = "kubelet"
+
+
+class PodLifecycle:
+    """Drives every pod through scheduling, start, readiness (or its fault)."""
+
+    def __init__(self, api: ObjectApi, faults: Faults, readiness_delay: float) -> None:
+        self.api = api
+        self.faults = faults
+        self.readiness_delay = readiness_delay
+        self._started: dict[str, float] = {}
+        self._crashed: dict[str, float] = {}
+        self._next_ip = 1
+
+    def reconcile(self) -> None:
+        """One pass over every pod (caller holds the store lock)."""
+        pods = rtype(self.api, "", "pods")
+        live = set()
+        for pod in list(self.api.store.iter(pods.key)):
+            live.add(pod["metadata"]["uid"])
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            self._step(pod)
+        for uid in set(self._started) - live:
+            self._started.pop(uid, None)
+            self._crashed.pop(uid, None)
+
+    def _step(self, pod: JSON) -> None:
+        fault = self.faults.pod_fault(pod)
+        if not pod.get("spec", {}).get("nodeName"):
+            self._schedule(pod, fault)
+            return
+        uid = pod["metadata"]["uid"]
+        now = self.api.store.clock.time()
+        if uid not in self._started:
+            self._started[uid] = now
+            self._start(pod, fault)
+            return
+        if fault in ("CrashLoopBackOff", "OOMKilled"):
+            self._crash_again(pod, fault, now)
+        elif fault is None and now - self._started[uid] >= self.readiness_delay:
+            self._become_ready(pod)
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def _schedule(self, pod: JSON, fault: str | None) -> None:
+        stamp = self.api.store.clock.stamp()
+        new = copy.deepcopy(pod)
+        status = new.setdefault("status", {})
+        status.setdefault("phase", "Pending")
+        status.setdefault("qosClass", "BestEffort")
+        name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        if fault == "Unschedulable":
+            message = (
+                "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are "
+                "available: 1 No preemption victims found for incoming pod."
+            )
+            if not status.get("conditions"):
+                recorder.record(self.api, pod, "Warning", "FailedScheduling", message, "default-scheduler")
+            set_condition(status, "PodScheduled", "False", "Unschedulable", message, stamp)
+            _drop_update_time(status)
+        else:
+            new["spec"]["nodeName"] = NODE_NAME
+            set_condition(status, "PodScheduled", "True", "", "", stamp)
+            _drop_update_time(status)
+            recorder.record(self.api, pod, "Normal", "Scheduled", f"Successfully assigned {name} to {NODE_NAME}", "default-scheduler")
+        self.api.commit_raw(rtype(self.api, "", "pods"), new)
+
+    # -- start ----------------------------------------------------------------------------
+
+    def _start(self, pod: JSON, fault: str | None) -> None:
+        new = copy.deepcopy(pod)
+        stamp = self.api.store.clock.stamp()
+        status = new.setdefault("status", {})
+        status["hostIP"] = "10.0.0.10"
+        status["hostIPs"] = [{"ip": "10.0.0.10"}]
+        status["podIP"] = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
+        status["podIPs"] = [{"ip": status["podIP"]}]
+        self._next_ip += 1
+        status["startTime"] = stamp
+        containers = new["spec"].get("containers") or []
+        for ctype in ("PodReadyToStartContainers", "Initialized"):
+            set_condition(status, ctype, "True", "", "", stamp)
+        self._set_ready(status, containers, False, stamp)
+        status["containerStatuses"] = [self._container_status(c, fault, stamp) for c in containers]
+        status["phase"] = "Pending" if fault == "ImagePullBackOff" else "Running"
+        if fault in ("CrashLoopBackOff", "OOMKilled") and new["spec"].get("restartPolicy") != "Always":
+            status["phase"] = "Failed"
+        _drop_update_time(status)
+        self.api.commit_raw(rtype(self.api, "", "pods"), new)
+        for container in containers:
+            self._start_events(new, container, fault)
+
+    def _container_status(self, container: JSON, fault: str | None, stamp: str) -> JSON:
+        image = container.get("image", "")
+        status: JSON = {
+            "name": container["name"],
+            "image": image,
+            "imageID": "",
+            "ready": False,
+            "restartCount": 0,
+            "started": fault not in ("ImagePullBackOff", "CrashLoopBackOff", "OOMKilled"),
+            "state": {"running": {"startedAt": stamp}},
+            "lastState": {},
+        }
+        if fault == "ImagePullBackOff":
+            status["state"] = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+        elif fault in ("CrashLoopBackOff", "OOMKilled"):
+            status["imageID"] = f"{image}@sha256:{'0' * 64}"
+            status["containerID"] = f"containerd://{'1' * 64}"
+            status["restartCount"] = 1
+            status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}}
+            status["lastState"] = {"terminated": _terminated(fault, stamp)}
+        else:
+            status["imageID"] = f"{image}@sha256:{'0' * 64}"
+            status["containerID"] = f"containerd://{'1' * 64}"
+        return status
+
+    def _start_events(self, pod: JSON, container: JSON, fault: str | None) -> None:
+        image = container.get("image", "")
+        emit = lambda kind, reason, msg: recorder.record(self.api, pod, kind, reason, msg, KUBELET)  # noqa: E731
+        emit("Normal", "Pulling", f'Pulling image "{image}"')
+        if fault == "ImagePullBackOff":
+            emit("Warning", "Failed", f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')
+            emit("Warning", "Failed", "Error: ErrImagePull")
+            emit("Normal", "BackOff", f'Back-off pulling image "{image}"')
+            emit("Warning", "Failed", "Error: ImagePullBackOff")
+            return
+        emit("Normal", "Pulled", f'Successfully pulled image "{image}"')
+        emit("Normal", "Created", f"Created container {container['name']}")
+        emit("Normal", "Started", f"Started container {container['name']}")
+        if fault in ("CrashLoopBackOff", "OOMKilled"):
+            name = pod["metadata"]["name"]
+            emit("Warning", "BackOff", f"Back-off restarting failed container {container['name']} in pod {name}_{pod['metadata']['namespace']}({pod['metadata']['uid']})")
+        if fault == "ReadinessFailure":
+            emit("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")
+
+    # -- running --------------------------------------------------------------------------
+
+    def _crash_again(self, pod: JSON, fault: str, now: float) -> None:
+        uid = pod["metadata"]["uid"]
+        if pod["spec"].get("restartPolicy") != "Always":
+            return
+        if now - self._crashed.get(uid, self._started[uid]) < CRASH_INTERVAL:
+            return
+        self._crashed[uid] = now
+        new = copy.deepcopy(pod)
+        stamp = self.api.store.clock.stamp()
+        for status in new["status"].get("containerStatuses") or []:
+            status["restartCount"] = int(status.get("restartCount", 0)) + 1
+            status["lastState"] = {"terminated": _terminated(fault, stamp)}
+            delay = min(300, 10 * 2 ** (status["restartCount"] - 1))
+            status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": f"back-off {delay}s restarting failed container={status['name']} pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({uid})"}}
+            recorder.record(self.api, pod, "Warning", "BackOff", f"Back-off restarting failed container {status['name']} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}({uid})", KUBELET)
+        self.api.commit_raw(rtype(self.api, "", "pods"), new)
+
+    def _become_ready(self, pod: JSON) -> None:
+        status = pod.get("status", {})
+        if status.get("phase") == "Running" and all(c.get("ready") for c in status.get("containerStatuses") or []):
+            return
+        new = copy.deepcopy(pod)
+        stamp = self.api.store.clock.stamp()
+        status = new["status"]
+        if new["spec"].get("restartPolicy", "Always") != "Always":
+            self._complete(new, stamp)
+        else:
+            for cstatus in status.get("containerStatuses") or []:
+                cstatus["ready"] = True
+                cstatus["started"] = True
+            self._set_ready(status, new["spec"].get("containers") or [], True, stamp)
+        _drop_update_time(status)
+        self.api.commit_raw(rtype(self.api, "", "pods"), new)
+
+    def _complete(self, pod: JSON, stamp: str) -> None:
+        status = pod["status"]
+        status["phase"] = "Succeeded"
+        for cstatus in status.get("containerStatuses") or []:
+            started = cstatus.get("state", {}).get("running", {}).get("startedAt", stamp)
+            cstatus["ready"] = False
+            cstatus["started"] = False
+            cstatus["state"] = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": stamp, "containerID": cstatus.get("containerID", "")}}
+        self._set_ready(status, [], False, stamp, reason="PodCompleted")
+
+    def _set_ready(self, status: JSON, containers: list[JSON], ready: bool, stamp: str, reason: str = "") -> None:
+        names = " ".join(c["name"] for c in containers)
+        value = "True" if ready else "False"
+        why = "" if ready else (reason or "ContainersNotReady")
+        message = "" if ready or reason else f"containers with unready status: [{names}]"
+        set_condition(status, "Ready", value, why, message, stamp)
+        set_condition(status, "ContainersReady", value, why, message, stamp)
+
+
+def _terminated(fault: str, stamp: str) -> JSON:
+    oom = fault == "OOMKilled"
+    return {
+        "exitCode": 137 if oom else 1,
+        "reason": "OOMKilled" if oom else "Error",
+        "startedAt": stamp,
+        "finishedAt": stamp,
+        "containerID": f"containerd://{'1' * 64}",
+    }
+
+
+def _drop_update_time(status: JSON) -> None:
+    """Pod conditions carry no lastUpdateTime (unlike workload conditions)."""
+    for cond in status.get("conditions") or []:
+        cond.pop("lastUpdateTime", None)
+        if cond.get("reason") == "":
+            cond.pop("reason")
+        if cond.get("message") == "":
+            cond.pop("message")
+        cond.setdefault("lastProbeTime", None)
