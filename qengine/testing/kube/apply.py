@@ -128,7 +128,12 @@ class Ownership:
         for path in sorted(previous - applied - others, key=len, reverse=True):
             remove_path(result, path)
         result = strategic_merge(result, config)
-        self._take(key, applied, str(config.get("apiVersion", "")))
+        forced = {path for _, _, path in conflicts}
+        for other, entry in self.entries.items():
+            if other != key:
+                entry.fields -= forced
+        self.entries[key] = Entry(fields=applied, api_version=str(config.get("apiVersion", "")), time=_now())
+        self._prune()
         return result
 
     def _conflicts(

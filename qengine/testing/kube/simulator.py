@@ -68,6 +68,13 @@ class KubeSimulator:
 
     def start(self) -> KubeSimulator:
         """Generate certificates, seed the cluster, start serving and write the kubeconfig."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> KubeSimulator:
         served = certs.generate()
         self.ca_pem = served.ca_pem
         tls = self._tls_context(served)
