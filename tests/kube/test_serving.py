@@ -39,7 +39,7 @@ def test_tls_is_verified_against_the_generated_ca(sim: KubeSimulator) -> None:
     trusting = ssl.create_default_context(cadata=sim.ca_pem.decode())
     with urllib.request.urlopen(sim.url + "/version", context=trusting, timeout=5) as resp:
         version = json.loads(resp.read())
-    assert (version["major"], version["minor"], version["gitVersion"]) == ("1", "32", "v1.32.0")
+    assert (version["major"], version["minor"], version["gitVersion"]) == ("1", "31", "v1.31.0")
 
 
 def test_kubeconfig_is_private_and_complete(sim: KubeSimulator, tmp_path: object) -> None:

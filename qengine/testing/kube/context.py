@@ -36,6 +36,7 @@ class SimContext:
         self.faults = faults
         self.stopping = stopping
         self.address = "127.0.0.1:0"
+        self.server_version = "1.31"
 
     def pod_logs(self, namespace: str, name: str, req: Request) -> Response:
         """``GET .../pods/<name>/log``: what the simulated container printed."""

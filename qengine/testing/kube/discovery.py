@@ -13,21 +13,23 @@ from qengine.testing.kube.resources import PREFERRED_VERSIONS, ResourceType, Typ
 
 JSON = dict[str, Any]
 
-SERVER_MAJOR = "1"
-SERVER_MINOR = "32"
-GIT_VERSION = f"v{SERVER_MAJOR}.{SERVER_MINOR}.0"
+# kubectl 1.32 and later send protobuf bodies for imperative commands (``kubectl create``),
+# which the simulator does not decode; the image's kubectl dispatcher picks its kubectl by
+# this minor version, so 1.31 keeps every kubectl command on JSON.
+DEFAULT_VERSION = "1.31"
 
 # Subresources served beside the main resource: name -> (kind, group, version, verbs).
 _LOG = ("Pod", "", "v1", ("get",))
 _SCALE = ("Scale", "autoscaling", "v1", ("get", "patch", "update"))
 
 
-def version() -> JSON:
+def version(server_version: str = DEFAULT_VERSION) -> JSON:
     """The ``/version`` document (the kubectl dispatcher picks its kubectl by ``minor``)."""
+    major, minor = server_version.split(".")[:2]
     return {
-        "major": SERVER_MAJOR,
-        "minor": SERVER_MINOR,
-        "gitVersion": GIT_VERSION,
+        "major": major,
+        "minor": minor,
+        "gitVersion": f"v{major}.{minor}.0",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",

@@ -60,7 +60,7 @@ def group_version(types: TypeRegistry, gv_path: str) -> JSON | None:
         paths[f"{prefix}/{rtype.plural}/{{name}}"] = {"patch": _patch_operation(rtype)}
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "info": {"title": "Kubernetes", "version": "v1.31.0"},
         "paths": paths,
         "components": {"schemas": {}},
     }

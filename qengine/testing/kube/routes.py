@@ -41,7 +41,7 @@ def route(ctx: SimContext, req: Request) -> Response:
     """Answer one authenticated Kubernetes API request."""
     parts = [p for p in req.path.split("/") if p]
     if req.path in ("/version", "/version/"):
-        return Response(body=discovery.version())
+        return Response(body=discovery.version(ctx.server_version))
     if parts and parts[0] in ("healthz", "livez", "readyz"):
         return Response(raw=b"ok", content_type="text/plain")
     if parts[:2] == ["openapi", "v3"]:
@@ -247,6 +247,13 @@ def _scale(ctx: SimContext, req: Request, rtype: ResourceType, ns: str, name: st
 
 
 def _json_body(req: Request) -> JSON:
+    if req.content_type and "json" not in req.content_type and "yaml" not in req.content_type:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f'the body of the request was in an unknown format - accepted media types include: '
+            f"application/json, application/yaml",
+        )
     try:
         body = json.loads(req.body or b"null")
     except ValueError as exc:

@@ -33,6 +33,8 @@ class KubeSimulator:
     port. ``readiness_delay`` is how long a started pod takes to become Ready. ``controllers``
     switches the simulated controllers (deployments, replica sets, stateful sets, jobs, cron
     jobs, endpoint slices, volume binding, ingress addresses, namespace finalization).
+    ``server_version`` ("major.minor") is what ``/version`` reports; the default, 1.31, keeps
+    kubectl on JSON (kubectl 1.32+ sends protobuf for ``kubectl create``, not decoded here).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class KubeSimulator:
         kubeconfig_path: Path | None = None,
         history: int = 20000,
         seed_value: int | None = None,
+        server_version: str = "1.31",
     ) -> None:
         self._port = port
         self.token = token or secrets.token_urlsafe(24)
@@ -57,6 +60,7 @@ class KubeSimulator:
         self._stopping = threading.Event()
         self._ctx = SimContext(store=self.store, api=self.api, faults=self.faults, stopping=self._stopping.is_set)
         self._controllers = ControllerManager(self.api, self.faults, readiness_delay=readiness_delay) if controllers else None
+        self._ctx.server_version = server_version
         self._kubeconfig_wanted = kubeconfig_path
         self._tmpdir: Path | None = None
         self._server: SimServer | None = None
@@ -83,7 +87,7 @@ class KubeSimulator:
             seed(self.api)
         self._server = SimServer(self._port, self._ctx, self.token, self._log, tls)
         self._ctx.address = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kube-sim-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="kube-sim-http", daemon=True)
         self._thread.start()
         if self._controllers is not None:
             self._controllers.ca_pem = self.ca_pem.decode()
