@@ -18,12 +18,18 @@ from qengine._errors import InvalidInputError
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sandbox`` and its ``kube`` sub-command."""
-    parser = subparsers.add_parser("sandbox", help="run local stand-ins for the systems qengine drives")
+    parser = subparsers.add_parser(
+        "sandbox", help="run local stand-ins for the systems qengine drives"
+    )
     kinds = parser.add_subparsers(dest="sandbox_kind", required=True)
     kube = kinds.add_parser("kube", help="run the Kubernetes API simulator in the foreground")
-    kube.add_argument("--kubeconfig", required=True, type=Path, help="where to write the kubeconfig (0600)")
+    kube.add_argument(
+        "--kubeconfig", required=True, type=Path, help="where to write the kubeconfig (0600)"
+    )
     kube.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    kube.add_argument("--readiness-delay", type=float, default=1.0, help="seconds until a started pod is Ready")
+    kube.add_argument(
+        "--readiness-delay", type=float, default=1.0, help="seconds until a started pod is Ready"
+    )
     kube.set_defaults(func=run)
 
 
@@ -32,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from qengine.testing.kube import KubeSimulator
 
     if not 0 <= args.port <= 65535:
-        raise InvalidInputError(f"--port {args.port} is not a TCP port", hint="use 0 for a free port, or 1-65535")
+        raise InvalidInputError(
+            f"--port {args.port} is not a TCP port", hint="use 0 for a free port, or 1-65535"
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -40,15 +48,20 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        sim = KubeSimulator(port=args.port, kubeconfig_path=args.kubeconfig, readiness_delay=args.readiness_delay)
+        sim = KubeSimulator(
+            port=args.port, kubeconfig_path=args.kubeconfig, readiness_delay=args.readiness_delay
+        )
         try:
             sim.start()
         except OSError as exc:
             raise InvalidInputError(
-                f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror}", hint="choose another --port, or 0"
+                f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror}",
+                hint="choose another --port, or 0",
             ) from exc
         try:
-            print(f"kube simulator ready at {sim.url} (kubeconfig: {sim.kubeconfig_path})", flush=True)
+            print(
+                f"kube simulator ready at {sim.url} (kubeconfig: {sim.kubeconfig_path})", flush=True
+            )
             while not stop.wait(0.2):
                 pass
         finally:

@@ -36,7 +36,9 @@ class Kubectl:
         self.kubeconfig = kubeconfig
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
 
-    def run(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             ["kubectl", "--kubeconfig", str(self.kubeconfig), *args],
             capture_output=True,
@@ -46,7 +48,9 @@ class Kubectl:
             input=stdin,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}"
+            )
         return proc
 
     def json(self, *args: str) -> Any:

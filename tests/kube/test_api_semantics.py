@@ -16,7 +16,12 @@ DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
 
 
 def configmap(name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels},
+        "data": {"k": "v"},
+    }
 
 
 def deployment(name: str, image: str = "nginx:1.25", replicas: int = 1) -> dict[str, Any]:
@@ -29,7 +34,11 @@ def deployment(name: str, image: str = "nginx:1.25", replicas: int = 1) -> dict[
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": image, "ports": [{"containerPort": 80}]}]},
+                "spec": {
+                    "containers": [
+                        {"name": "main", "image": image, "ports": [{"containerPort": 80}]}
+                    ]
+                },
             },
         },
     }
@@ -43,7 +52,10 @@ def test_create_assigns_uid_version_timestamp_and_managed_fields(raw: Raw) -> No
     assert meta["creationTimestamp"].endswith("Z")
     assert int(meta["resourceVersion"]) > 0
     assert meta["managedFields"][0]["operation"] == "Update"
-    assert meta["managedFields"][0]["fieldsV1"] == {"f:data": {"f:k": {}}, "f:metadata": {"f:labels": {}}}
+    assert meta["managedFields"][0]["fieldsV1"] == {
+        "f:data": {"f:k": {}},
+        "f:metadata": {"f:labels": {}},
+    }
 
 
 def test_resource_versions_are_global_and_monotonic(raw: Raw) -> None:
@@ -113,18 +125,28 @@ def test_deployment_missing_containers_is_invalid(raw: Raw) -> None:
     bad["spec"]["template"]["spec"]["containers"] = []
     status, body, _ = raw.request("POST", DEPLOYS, bad)
     assert status == 422
-    assert body["message"].startswith('Deployment.apps "d" is invalid: spec.template.spec.containers')
+    assert body["message"].startswith(
+        'Deployment.apps "d" is invalid: spec.template.spec.containers'
+    )
 
 
 def test_generation_moves_only_on_spec_changes(sim: KubeSimulator, raw: Raw) -> None:
     _, obj, _ = raw.request("POST", DEPLOYS, deployment("d"))
     assert obj["metadata"]["generation"] == 1
     status, obj, _ = raw.request(
-        "PATCH", DEPLOYS + "/d", {"metadata": {"labels": {"x": "y"}}}, content_type="application/merge-patch+json"
+        "PATCH",
+        DEPLOYS + "/d",
+        {"metadata": {"labels": {"x": "y"}}},
+        content_type="application/merge-patch+json",
     )
     assert status == 200
     assert obj["metadata"]["generation"] == 1
-    _, obj, _ = raw.request("PATCH", DEPLOYS + "/d", {"spec": {"replicas": 3}}, content_type="application/merge-patch+json")
+    _, obj, _ = raw.request(
+        "PATCH",
+        DEPLOYS + "/d",
+        {"spec": {"replicas": 3}},
+        content_type="application/merge-patch+json",
+    )
     assert obj["metadata"]["generation"] == 2
 
 
@@ -151,9 +173,11 @@ def test_field_selectors(raw: Raw) -> None:
     raw.request("POST", CM, configmap("b"))
     items = raw.get("/api/v1/configmaps?fieldSelector=metadata.name%3Da")["items"]
     assert [i["metadata"]["name"] for i in items] == ["a"]
-    items = raw.get("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault,metadata.name!%3Da")["items"]
+    items = raw.get(
+        "/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault,metadata.name!%3Da"
+    )["items"]
     assert "a" not in [i["metadata"]["name"] for i in items]
-    status, body, _ = raw.request("GET", CM + "?fieldSelector=spec.bogus%3D1")
+    status, _, _ = raw.request("GET", CM + "?fieldSelector=spec.bogus%3D1")
     assert status == 400
 
 
@@ -173,29 +197,55 @@ def test_pagination_with_limit_and_continue(raw: Raw) -> None:
 
 def test_json_merge_and_strategic_patches(raw: Raw) -> None:
     raw.request("POST", DEPLOYS, deployment("d"))
-    env_patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"name": "A", "value": "1"}]}]}}}}
-    status, obj, _ = raw.request("PATCH", DEPLOYS + "/d", env_patch, content_type="application/strategic-merge-patch+json")
+    env_patch = {
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "main", "env": [{"name": "A", "value": "1"}]}]}
+            }
+        }
+    }
+    status, obj, _ = raw.request(
+        "PATCH", DEPLOYS + "/d", env_patch, content_type="application/strategic-merge-patch+json"
+    )
     assert status == 200
     container = obj["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "nginx:1.25"  # merged by name, not replaced
     assert container["env"] == [{"name": "A", "value": "1"}]
-    sidecar = {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox:1"}]}}}}
-    _, obj, _ = raw.request("PATCH", DEPLOYS + "/d", sidecar, content_type="application/strategic-merge-patch+json")
+    sidecar = {
+        "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox:1"}]}}}
+    }
+    _, obj, _ = raw.request(
+        "PATCH", DEPLOYS + "/d", sidecar, content_type="application/strategic-merge-patch+json"
+    )
     assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["main", "side"]
-    _, obj, _ = raw.request("PATCH", DEPLOYS + "/d", sidecar, content_type="application/merge-patch+json")
+    _, obj, _ = raw.request(
+        "PATCH", DEPLOYS + "/d", sidecar, content_type="application/merge-patch+json"
+    )
     assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["side"]
-    ops = [{"op": "replace", "path": "/spec/replicas", "value": 4}, {"op": "add", "path": "/metadata/labels", "value": {"j": "p"}}]
-    _, obj, _ = raw.request("PATCH", DEPLOYS + "/d", ops, content_type="application/json-patch+json")
+    ops = [
+        {"op": "replace", "path": "/spec/replicas", "value": 4},
+        {"op": "add", "path": "/metadata/labels", "value": {"j": "p"}},
+    ]
+    _, obj, _ = raw.request(
+        "PATCH", DEPLOYS + "/d", ops, content_type="application/json-patch+json"
+    )
     assert obj["spec"]["replicas"] == 4
     assert obj["metadata"]["labels"] == {"j": "p"}
-    status, body, _ = raw.request("PATCH", DEPLOYS + "/d", [{"op": "test", "path": "/spec/replicas", "value": 9}], content_type="application/json-patch+json")
+    status, _, _ = raw.request(
+        "PATCH",
+        DEPLOYS + "/d",
+        [{"op": "test", "path": "/spec/replicas", "value": 9}],
+        content_type="application/json-patch+json",
+    )
     assert status == 422
 
 
 def apply(raw: Raw, path: str, body: Any, manager: str, force: bool = False) -> tuple[int, Any]:
     query = f"?fieldManager={manager}" + ("&force=true" if force else "")
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-    status, obj, _ = raw.request("PATCH", path + query, payload, content_type="application/apply-patch+yaml")
+    status, obj, _ = raw.request(
+        "PATCH", path + query, payload, content_type="application/apply-patch+yaml"
+    )
     return status, obj
 
 
@@ -210,9 +260,16 @@ def test_server_side_apply_ownership_conflict_and_force(raw: Raw) -> None:
     status, body = apply(raw, DEPLOYS + "/d", deployment("d", replicas=5), "bob")
     assert status == 409
     assert body["reason"] == "Conflict"
-    assert body["message"] == 'Apply failed with 1 conflict: conflict with "alice" using apps/v1: .spec.replicas'
+    assert (
+        body["message"]
+        == 'Apply failed with 1 conflict: conflict with "alice" using apps/v1: .spec.replicas'
+    )
     assert body["details"]["causes"] == [
-        {"reason": "FieldManagerConflict", "message": 'conflict with "alice" using apps/v1', "field": ".spec.replicas"}
+        {
+            "reason": "FieldManagerConflict",
+            "message": 'conflict with "alice" using apps/v1',
+            "field": ".spec.replicas",
+        }
     ]
     status, obj = apply(raw, DEPLOYS + "/d", deployment("d", replicas=5), "bob", force=True)
     assert status == 200
@@ -232,16 +289,25 @@ def test_same_value_is_shared_without_conflict_and_noop_apply_keeps_version(raw:
 
 
 def test_apply_accepts_yaml_and_removes_fields_it_no_longer_applies(raw: Raw) -> None:
-    yaml_body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  a: '1'\n  b: '2'\n"
+    yaml_body = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  a: '1'\n  b: '2'\n"
+    )
     status, obj = apply(raw, CM + "/y", yaml_body, "tool")
     assert status == 201
     assert obj["data"] == {"a": "1", "b": "2"}
-    _, obj = apply(raw, CM + "/y", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  a: '1'\n", "tool")
+    _, obj = apply(
+        raw,
+        CM + "/y",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  a: '1'\n",
+        "tool",
+    )
     assert obj["data"] == {"a": "1"}
 
 
 def test_apply_without_field_manager_is_rejected(raw: Raw) -> None:
-    status, body, _ = raw.request("PATCH", CM + "/z", configmap("z"), content_type="application/apply-patch+yaml")
+    status, body, _ = raw.request(
+        "PATCH", CM + "/z", configmap("z"), content_type="application/apply-patch+yaml"
+    )
     assert status == 422
     assert "fieldManager" in body["message"]
 
@@ -251,13 +317,18 @@ def test_dry_run_changes_nothing(sim: KubeSimulator, raw: Raw) -> None:
     assert status == 201
     assert obj["metadata"]["name"] == "dry"
     assert sim.get_object("configmaps", "default", "dry") is None
-    status, body, _ = raw.request("POST", CM + "?dryRun=Some", configmap("dry"))
+    status, _, _ = raw.request("POST", CM + "?dryRun=Some", configmap("dry"))
     assert status == 400
 
 
 def test_status_subresource_is_separate_from_the_main_resource(raw: Raw) -> None:
     svcs = "/api/v1/namespaces/default/services"
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80}]},
+    }
     _, obj, _ = raw.request("POST", svcs, svc)
     assert obj["spec"]["clusterIP"].startswith("10.96.")
     assert obj["spec"]["ports"][0] == {"port": 80, "protocol": "TCP", "targetPort": 80}
@@ -279,7 +350,12 @@ def test_scale_subresource(sim: KubeSimulator, raw: Raw) -> None:
     assert scale["apiVersion"] == "autoscaling/v1"
     assert scale["spec"] == {"replicas": 1}
     assert scale["status"]["selector"] == "app=d"
-    status, scale, _ = raw.request("PATCH", DEPLOYS + "/d/scale", {"spec": {"replicas": 3}}, content_type="application/merge-patch+json")
+    status, scale, _ = raw.request(
+        "PATCH",
+        DEPLOYS + "/d/scale",
+        {"spec": {"replicas": 3}},
+        content_type="application/merge-patch+json",
+    )
     assert status == 200
     assert scale["spec"]["replicas"] == 3
     assert sim.get_object("deployments.apps", "default", "d")["spec"]["replicas"] == 3  # type: ignore[index]
@@ -293,7 +369,8 @@ def test_finalizers_hold_deletion_until_removed(sim: KubeSimulator, raw: Raw) ->
     assert status == 200
     assert obj["metadata"]["deletionTimestamp"]
     held = sim.get_object("configmaps", "default", "held")
-    assert held is not None and held["metadata"]["deletionTimestamp"]
+    assert held is not None
+    assert held["metadata"]["deletionTimestamp"]
     ops = [{"op": "remove", "path": "/metadata/finalizers"}]
     raw.request("PATCH", CM + "/held", ops, content_type="application/json-patch+json")
     assert sim.get_object("configmaps", "default", "held") is None
@@ -301,16 +378,27 @@ def test_finalizers_hold_deletion_until_removed(sim: KubeSimulator, raw: Raw) ->
 
 def _owned_cm(owner: dict[str, Any], name: str) -> dict[str, Any]:
     body = configmap(name)
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+    }
     body["metadata"]["ownerReferences"] = [ref]
     return body
 
 
-@pytest.mark.parametrize(("policy", "survives"), [("Background", False), ("Foreground", False), ("Orphan", True)])
+@pytest.mark.parametrize(
+    ("policy", "survives"), [("Background", False), ("Foreground", False), ("Orphan", True)]
+)
 def test_propagation_policies(sim: KubeSimulator, raw: Raw, policy: str, survives: bool) -> None:
     _, owner, _ = raw.request("POST", CM, configmap("owner"))
     raw.request("POST", CM, _owned_cm(owner, "child"))
-    status, _, _ = raw.request("DELETE", CM + "/owner", {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy})
+    status, _, _ = raw.request(
+        "DELETE",
+        CM + "/owner",
+        {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy},
+    )
     assert status == 200
     assert sim.get_object("configmaps", "default", "owner") is None
     child = sim.get_object("configmaps", "default", "child")
@@ -320,12 +408,16 @@ def test_propagation_policies(sim: KubeSimulator, raw: Raw, policy: str, survive
 
 
 def test_deleting_a_namespace_terminates_it_and_its_objects(sim: KubeSimulator, raw: Raw) -> None:
-    raw.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gone"}})
+    raw.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gone"}},
+    )
     raw.request("POST", "/api/v1/namespaces/gone/configmaps", configmap("x"))
     status, ns, _ = raw.request("DELETE", "/api/v1/namespaces/gone")
     assert status == 200
     assert ns["status"]["phase"] == "Terminating"
-    status, body, _ = raw.request("POST", "/api/v1/namespaces/gone/configmaps", configmap("y"))
+    status, _, _ = raw.request("POST", "/api/v1/namespaces/gone/configmaps", configmap("y"))
     assert status in (403, 404)
     deadline = time.monotonic() + 10
     while sim.get_object("namespaces", "", "gone") is not None and time.monotonic() < deadline:
@@ -348,7 +440,9 @@ def test_deletecollection_by_label(sim: KubeSimulator, raw: Raw) -> None:
     assert status == 200
     assert body["status"] == "Success"
     names = [o["metadata"]["name"] for o in sim.objects("configmaps", "default")]
-    assert "c" in names and "a" not in names and "b" not in names
+    assert "c" in names
+    assert "a" not in names
+    assert "b" not in names
 
 
 def test_custom_resources_of_a_registered_crd(raw: Raw) -> None:
@@ -359,20 +453,46 @@ def test_custom_resources_of_a_registered_crd(raw: Raw) -> None:
         "spec": {
             "group": "example.com",
             "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wg"]},
-            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object"}}, "subresources": {"status": {}}}],
+            "names": {
+                "plural": "widgets",
+                "singular": "widget",
+                "kind": "Widget",
+                "shortNames": ["wg"],
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                    "subresources": {"status": {}},
+                }
+            ],
         },
     }
-    status, created, _ = raw.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    status, _, _ = raw.request(
+        "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd
+    )
     assert status == 201
     stored = raw.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
     assert {c["type"] for c in stored["status"]["conditions"]} == {"Established", "NamesAccepted"}
     widgets = "/apis/example.com/v1/namespaces/default/widgets"
-    status, widget, _ = raw.request("POST", widgets, {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}})
+    status, widget, _ = raw.request(
+        "POST",
+        widgets,
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w1"},
+            "spec": {"size": 3},
+        },
+    )
     assert status == 201
     assert widget["metadata"]["generation"] == 1
     resources = {r["name"]: r for r in raw.get("/apis/example.com/v1")["resources"]}
     assert resources["widgets"]["shortNames"] == ["wg"]
-    raw.request("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+    raw.request(
+        "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+    )
     status, _, _ = raw.request("GET", widgets)
     assert status == 404

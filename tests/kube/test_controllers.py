@@ -26,16 +26,35 @@ def eventually(check: Callable[[], Any], timeout: float = 15) -> Any:
 
 def test_rolling_update_honours_max_surge_and_max_unavailable(sim: KubeSimulator, raw: Raw) -> None:
     body = deployment("r", replicas=4)
-    body["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    body["spec"]["strategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     raw.request("POST", DEPLOYS, body)
-    eventually(lambda: sim.get_object("deployments.apps", "default", "r").get("status", {}).get("availableReplicas") == 4)  # type: ignore[union-attr]
+    eventually(
+        lambda: (
+            sim.get_object("deployments.apps", "default", "r")
+            .get("status", {})
+            .get("availableReplicas")
+            == 4
+        )
+    )  # type: ignore[union-attr]
     start_rv = sim.store.resource_version
-    raw.request("PATCH", DEPLOYS + "/r", {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:2"}]}}}}, content_type="application/strategic-merge-patch+json")
+    raw.request(
+        "PATCH",
+        DEPLOYS + "/r",
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:2"}]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
 
     def done() -> bool:
         status = sim.get_object("deployments.apps", "default", "r")["status"]  # type: ignore[index]
         conditions = {c["type"]: c for c in status.get("conditions", [])}
-        return status.get("updatedReplicas") == 4 and status.get("replicas") == 4 and conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
+        return (
+            status.get("updatedReplicas") == 4
+            and status.get("replicas") == 4
+            and conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
+        )
 
     eventually(done)
     # Replay the pod history: never more than replicas + maxSurge pods, never fewer than
@@ -60,7 +79,10 @@ def test_rolling_update_honours_max_surge_and_max_unavailable(sim: KubeSimulator
 
 
 def _ready(pod: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
+    return any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in pod.get("status", {}).get("conditions", [])
+    )
 
 
 def _pods_at(sim: KubeSimulator, rv: int) -> list[dict[str, Any]]:
@@ -86,24 +108,58 @@ def test_statefulset_creates_ordered_pods_and_claims(sim: KubeSimulator, raw: Ra
             "replicas": 3,
             "serviceName": "db",
             "selector": {"matchLabels": {"app": "db"}},
-            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "pg", "image": "postgres:16"}]}},
-            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "pg", "image": "postgres:16"}]},
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            ],
         },
     }
     start_rv = sim.store.resource_version
     status, _, _ = raw.request("POST", "/apis/apps/v1/namespaces/default/statefulsets", sts)
     assert status == 201
-    eventually(lambda: sim.get_object("statefulsets.apps", "default", "db").get("status", {}).get("readyReplicas") == 3)  # type: ignore[union-attr]
+    eventually(
+        lambda: (
+            sim.get_object("statefulsets.apps", "default", "db")
+            .get("status", {})
+            .get("readyReplicas")
+            == 3
+        )
+    )  # type: ignore[union-attr]
     with sim.store.lock:
-        added = [c.obj["metadata"]["name"] for c in sim.store.changes_since(start_rv, ("", "pods")) if c.type == "ADDED"]
+        added = [
+            c.obj["metadata"]["name"]
+            for c in sim.store.changes_since(start_rv, ("", "pods"))
+            if c.type == "ADDED"
+        ]
     assert added == ["db-0", "db-1", "db-2"]
     claims = {c["metadata"]["name"]: c for c in sim.objects("persistentvolumeclaims", "default")}
     assert set(claims) == {"data-db-0", "data-db-1", "data-db-2"}
-    eventually(lambda: all(c.get("status", {}).get("phase") == "Bound" for c in sim.objects("persistentvolumeclaims", "default")))
+    eventually(
+        lambda: all(
+            c.get("status", {}).get("phase") == "Bound"
+            for c in sim.objects("persistentvolumeclaims", "default")
+        )
+    )
 
 
 def job(name: str, **extra: Any) -> dict[str, Any]:
-    spec = {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "run", "image": "busybox:1"}]}}}
+    spec = {
+        "template": {
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "run", "image": "busybox:1"}],
+            }
+        }
+    }
     spec.update(extra)
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
 
@@ -115,12 +171,17 @@ def test_job_completes(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
     assert done is not None
     assert done["status"]["succeeded"] == 2
     assert done["status"]["completionTime"]
-    assert done["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"] == done["metadata"]["uid"]
+    assert (
+        done["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"]
+        == done["metadata"]["uid"]
+    )
 
 
 def test_job_fails_after_backoff_limit(sim: KubeSimulator, raw: Raw) -> None:
     body = job("bad", backoffLimit=1)
-    body["spec"]["template"]["metadata"] = {"annotations": {"sim.qengine.dev/fault": "CrashLoopBackOff"}}
+    body["spec"]["template"]["metadata"] = {
+        "annotations": {"sim.qengine.dev/fault": "CrashLoopBackOff"}
+    }
     raw.request("POST", "/apis/batch/v1/namespaces/default/jobs", body)
 
     def failed() -> dict[str, Any] | None:
@@ -146,16 +207,33 @@ def test_cronjob_runs_on_the_simulated_clock(sim: KubeSimulator, raw: Raw) -> No
     sim.clock.advance(600)
     jobs = eventually(lambda: sim.objects("jobs.batch", "default"))
     assert jobs[0]["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
-    assert eventually(lambda: sim.get_object("cronjobs.batch", "default", "tick")["status"].get("lastScheduleTime"))  # type: ignore[index]
+    assert eventually(
+        lambda: sim.get_object("cronjobs.batch", "default", "tick")["status"].get(
+            "lastScheduleTime"
+        )
+    )  # type: ignore[index]
 
 
 def test_service_gets_endpoint_slice_of_ready_pods(sim: KubeSimulator, raw: Raw) -> None:
     raw.request("POST", DEPLOYS, deployment("api", replicas=2))
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api"}, "spec": {"type": "LoadBalancer", "selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 80}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "api"},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "api"},
+            "ports": [{"port": 80, "targetPort": 80}],
+        },
+    }
     raw.request("POST", f"{NS}/services", svc)
 
     def ready_endpoints() -> list[Any]:
-        slices = [s for s in sim.objects("endpointslices.discovery.k8s.io", "default") if s["metadata"]["labels"].get("kubernetes.io/service-name") == "api"]
+        slices = [
+            s
+            for s in sim.objects("endpointslices.discovery.k8s.io", "default")
+            if s["metadata"]["labels"].get("kubernetes.io/service-name") == "api"
+        ]
         if not slices:
             return []
         ready = [e for e in slices[0]["endpoints"] if e["conditions"]["ready"]]
@@ -164,7 +242,11 @@ def test_service_gets_endpoint_slice_of_ready_pods(sim: KubeSimulator, raw: Raw)
     endpoints = eventually(ready_endpoints)
     assert all(e["targetRef"]["kind"] == "Pod" for e in endpoints)
     assert sim.get_object("endpoints", "default", "api")["subsets"][0]["ports"][0]["port"] == 80  # type: ignore[index]
-    lb = eventually(lambda: sim.get_object("services", "default", "api")["status"]["loadBalancer"].get("ingress"))  # type: ignore[index]
+    lb = eventually(
+        lambda: sim.get_object("services", "default", "api")["status"]["loadBalancer"].get(
+            "ingress"
+        )
+    )  # type: ignore[index]
     assert lb[0]["ip"] == "192.0.2.10"
 
 
@@ -173,14 +255,40 @@ def test_ingress_gets_an_address(sim: KubeSimulator, raw: Raw) -> None:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": "web"},
-        "spec": {"rules": [{"host": "a.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
+        "spec": {
+            "rules": [
+                {
+                    "host": "a.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
     }
     raw.request("POST", "/apis/networking.k8s.io/v1/namespaces/default/ingresses", ing)
-    assert eventually(lambda: sim.get_object("ingresses.networking.k8s.io", "default", "web").get("status", {}).get("loadBalancer", {}).get("ingress"))  # type: ignore[union-attr]
+    assert eventually(
+        lambda: (
+            sim.get_object("ingresses.networking.k8s.io", "default", "web")
+            .get("status", {})
+            .get("loadBalancer", {})
+            .get("ingress")
+        )
+    )  # type: ignore[union-attr]
 
 
 def test_new_namespace_gets_default_service_account(sim: KubeSimulator, raw: Raw) -> None:
-    raw.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    raw.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
+    )
     assert eventually(lambda: sim.get_object("serviceaccounts", "team", "default"))
     root_ca = eventually(lambda: sim.get_object("configmaps", "team", "kube-root-ca.crt"))
     assert root_ca["data"]["ca.crt"] == sim.ca_pem.decode()

@@ -22,11 +22,20 @@ def pod(name: str, image: str = "busybox:1", fault: str | None = None) -> dict[s
     meta: dict[str, Any] = {"name": name}
     if fault:
         meta["annotations"] = {"sim.qengine.dev/fault": fault}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": [{"name": "c", "image": image}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [{"name": "c", "image": image}]},
+    }
 
 
 def events_for(sim: KubeSimulator, name: str) -> list[tuple[str, str]]:
-    return [(e["type"], e["reason"]) for e in sim.objects("events", "default") if e["involvedObject"]["name"] == name]
+    return [
+        (e["type"], e["reason"])
+        for e in sim.objects("events", "default")
+        if e["involvedObject"]["name"] == name
+    ]
 
 
 def test_image_pull_backoff_by_image_name(sim: KubeSimulator, raw: Raw) -> None:
@@ -34,7 +43,11 @@ def test_image_pull_backoff_by_image_name(sim: KubeSimulator, raw: Raw) -> None:
     raw.request("POST", PODS, pod("p", image="registry.example.com/does-not-exist:1"))
 
     def waiting() -> Any:
-        statuses = (sim.get_object("pods", "default", "p") or {}).get("status", {}).get("containerStatuses")
+        statuses = (
+            (sim.get_object("pods", "default", "p") or {})
+            .get("status", {})
+            .get("containerStatuses")
+        )
         return statuses and statuses[0]["state"].get("waiting")
 
     state = eventually(waiting)
@@ -48,7 +61,11 @@ def test_crash_loop_back_off_counts_restarts(sim: KubeSimulator, raw: Raw) -> No
     raw.request("POST", PODS, pod("crash", fault="CrashLoopBackOff"))
 
     def restarted_twice() -> Any:
-        statuses = (sim.get_object("pods", "default", "crash") or {}).get("status", {}).get("containerStatuses")
+        statuses = (
+            (sim.get_object("pods", "default", "crash") or {})
+            .get("status", {})
+            .get("containerStatuses")
+        )
         return statuses and statuses[0]["restartCount"] >= 2 and statuses[0]
 
     status = eventually(restarted_twice, timeout=10)
@@ -63,44 +80,67 @@ def test_oom_killed(sim: KubeSimulator, raw: Raw) -> None:
     raw.request("POST", PODS, pod("oom", fault="OOMKilled"))
 
     def terminated() -> Any:
-        statuses = (sim.get_object("pods", "default", "oom") or {}).get("status", {}).get("containerStatuses")
+        statuses = (
+            (sim.get_object("pods", "default", "oom") or {})
+            .get("status", {})
+            .get("containerStatuses")
+        )
         return statuses and statuses[0]["lastState"].get("terminated")
 
     last = eventually(terminated)
     assert (last["reason"], last["exitCode"]) == ("OOMKilled", 137)
 
 
-def test_unschedulable_with_failed_scheduling_event(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
+def test_unschedulable_with_failed_scheduling_event(
+    sim: KubeSimulator, kubectl: Kubectl, raw: Raw
+) -> None:
     raw.request("POST", PODS, pod("stuck", fault="Unschedulable"))
 
     def condition() -> Any:
-        conditions = (sim.get_object("pods", "default", "stuck") or {}).get("status", {}).get("conditions", [])
+        conditions = (
+            (sim.get_object("pods", "default", "stuck") or {})
+            .get("status", {})
+            .get("conditions", [])
+        )
         return next((c for c in conditions if c["type"] == "PodScheduled"), None)
 
     scheduled = eventually(condition)
     assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
-    assert "spec" in sim.get_object("pods", "default", "stuck") and "nodeName" not in sim.get_object("pods", "default", "stuck")["spec"]  # type: ignore[index, operator]
+    stuck = sim.get_object("pods", "default", "stuck")
+    assert stuck is not None
+    assert "nodeName" not in stuck["spec"]
     assert ("Warning", "FailedScheduling") in events_for(sim, "stuck")
     described = kubectl.run("describe", "pod", "stuck").stdout
-    assert "FailedScheduling" in described and "Insufficient cpu" in described
+    assert "FailedScheduling" in described
+    assert "Insufficient cpu" in described
 
 
-def test_failing_readiness_keeps_a_deployment_unavailable(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
+def test_failing_readiness_keeps_a_deployment_unavailable(
+    sim: KubeSimulator, kubectl: Kubectl, raw: Raw
+) -> None:
     body = deployment("never", replicas=1)
-    body["spec"]["template"]["metadata"]["annotations"] = {"sim.qengine.dev/fault": "ReadinessFailure"}
+    body["spec"]["template"]["metadata"]["annotations"] = {
+        "sim.qengine.dev/fault": "ReadinessFailure"
+    }
     raw.request("POST", DEPLOYS, body)
-    proc = kubectl.run("wait", "--for=condition=Available", "deployment/never", "--timeout=2s", check=False)
+    proc = kubectl.run(
+        "wait", "--for=condition=Available", "deployment/never", "--timeout=2s", check=False
+    )
     assert proc.returncode != 0
     obj = sim.get_object("deployments.apps", "default", "never")
     assert obj is not None
     assert obj["status"].get("availableReplicas", 0) == 0
-    assert ("Warning", "Unhealthy") in [r for p in sim.objects("pods", "default") for r in events_for(sim, p["metadata"]["name"])]
+    assert ("Warning", "Unhealthy") in [
+        r for p in sim.objects("pods", "default") for r in events_for(sim, p["metadata"]["name"])
+    ]
 
 
 def test_progress_deadline_exceeded(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
     body = deployment("slow", replicas=1)
     body["spec"]["progressDeadlineSeconds"] = 1
-    body["spec"]["template"]["metadata"]["annotations"] = {"sim.qengine.dev/fault": "ImagePullBackOff"}
+    body["spec"]["template"]["metadata"]["annotations"] = {
+        "sim.qengine.dev/fault": "ImagePullBackOff"
+    }
     raw.request("POST", DEPLOYS, body)
     time.sleep(0.3)
     sim.clock.advance(5)
@@ -110,7 +150,9 @@ def test_progress_deadline_exceeded(sim: KubeSimulator, kubectl: Kubectl, raw: R
 
 
 def test_api_fault_429_has_retry_after(sim: KubeSimulator, raw: Raw) -> None:
-    sim.faults.add_api(ApiFault(kind="429", methods=("GET",), path_contains="/configmaps", retry_after=3, count=1))
+    sim.faults.add_api(
+        ApiFault(kind="429", methods=("GET",), path_contains="/configmaps", retry_after=3, count=1)
+    )
     status, body, headers = raw.request("GET", CM)
     assert status == 429
     assert headers["Retry-After"] == "3"
@@ -147,7 +189,9 @@ def test_api_fault_slow_response(sim: KubeSimulator, raw: Raw) -> None:
 
 
 def test_faults_and_request_log_over_http(sim: KubeSimulator, raw: Raw) -> None:
-    status, _, _ = raw.request("POST", "/_sim/faults", {"api": {"kind": "500", "methods": ["POST"], "count": 1}})
+    status, _, _ = raw.request(
+        "POST", "/_sim/faults", {"api": {"kind": "500", "methods": ["POST"], "count": 1}}
+    )
     assert status == 201
     assert raw.get("/_sim/faults")["api"][0]["kind"] == "500"
     assert raw.request("POST", CM, configmap("x"))[0] == 500
@@ -160,7 +204,9 @@ def test_faults_and_request_log_over_http(sim: KubeSimulator, raw: Raw) -> None:
     assert set(posts[0]) >= {"method", "path", "query", "content_type", "status", "time"}
 
 
-def test_request_log_shows_a_noop_apply_sends_no_mutation(sim: KubeSimulator, kubectl: Kubectl, tmp_path: Any) -> None:
+def test_request_log_shows_a_noop_apply_sends_no_mutation(
+    sim: KubeSimulator, kubectl: Kubectl, tmp_path: Any
+) -> None:
     path = tmp_path / "cm.json"
     path.write_text(json.dumps(configmap("same")))
     kubectl.run("apply", "--server-side", "-f", str(path))
@@ -168,7 +214,9 @@ def test_request_log_shows_a_noop_apply_sends_no_mutation(sim: KubeSimulator, ku
     sim.clear_requests()
     kubectl.run("apply", "--server-side", "-f", str(path))
     mutating = [r for r in sim.requests() if r.mutating]
-    assert [(r.method, r.content_type) for r in mutating] == [("PATCH", "application/apply-patch+yaml")]
+    assert [(r.method, r.content_type) for r in mutating] == [
+        ("PATCH", "application/apply-patch+yaml")
+    ]
     assert sim.get_object("configmaps", "default", "same")["metadata"]["resourceVersion"] == before  # type: ignore[index]
 
 

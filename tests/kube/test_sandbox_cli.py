@@ -46,7 +46,9 @@ def _check_serving(proc: subprocess.Popen[str], kubeconfig: Path, sig: signal.Si
         config = json.loads(kubeconfig.read_text())
         server = config["clusters"][0]["cluster"]["server"]
         assert server in line
-        with urllib.request.urlopen(server + "/healthz", context=ssl._create_unverified_context(), timeout=5) as resp:  # noqa: S323
+        with urllib.request.urlopen(
+            server + "/healthz", context=ssl._create_unverified_context(), timeout=5
+        ) as resp:
             assert resp.read() == b"ok"
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == 0
@@ -60,7 +62,9 @@ def _check_serving(proc: subprocess.Popen[str], kubeconfig: Path, sig: signal.Si
 def test_sandbox_rejects_a_bad_port(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     sandbox.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sandbox", "kube", "--kubeconfig", str(tmp_path / "k"), "--port", "70000"])
+    args = parser.parse_args(
+        ["sandbox", "kube", "--kubeconfig", str(tmp_path / "k"), "--port", "70000"]
+    )
     with pytest.raises(InvalidInputError) as info:
         args.func(args)
     assert info.value.exit_code == 2
@@ -77,7 +81,9 @@ def test_sandbox_reports_a_port_in_use(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         parser = argparse.ArgumentParser()
         sandbox.add_parser(parser.add_subparsers(dest="command"))
-        args = parser.parse_args(["sandbox", "kube", "--kubeconfig", str(tmp_path / "k"), "--port", str(port)])
+        args = parser.parse_args(
+            ["sandbox", "kube", "--kubeconfig", str(tmp_path / "k"), "--port", str(port)]
+        )
         with pytest.raises(InvalidInputError) as info:
             args.func(args)
     assert str(port) in info.value.message

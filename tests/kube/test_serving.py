@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 import stat
+import urllib.error
 import urllib.request
 
 import pytest
@@ -56,7 +57,7 @@ def test_stop_removes_temporary_files_and_stops_serving() -> None:
     path, url = simulator.kubeconfig_path, simulator.url
     simulator.stop()
     assert not path.exists()
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "/version", context=ssl.create_default_context(), timeout=2)
 
 
@@ -68,7 +69,16 @@ def test_core_discovery_lists_resources_with_verbs_and_short_names(raw: Raw) -> 
     assert pods["kind"] == "Pod"
     assert pods["singularName"] == "pod"
     assert pods["shortNames"] == ["po"]
-    assert set(pods["verbs"]) == {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+    assert set(pods["verbs"]) == {
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    }
     assert resources["namespaces"]["namespaced"] is False
     assert resources["pods/log"]["verbs"] == ["get"]
     assert "pods/status" in resources

@@ -36,11 +36,17 @@ def test_watch_from_a_version_streams_live_changes(sim: KubeSimulator, raw: Raw)
     _, first, _ = raw.request("POST", CM, configmap("before"))
     since = first["metadata"]["resourceVersion"]
     got: list[dict[str, Any]] = []
-    reader = threading.Thread(target=lambda: got.extend(stream(sim, f"{CM}?watch=1&resourceVersion={since}&labelSelector=w%3D1", 3)))
+    reader = threading.Thread(
+        target=lambda: got.extend(
+            stream(sim, f"{CM}?watch=1&resourceVersion={since}&labelSelector=w%3D1", 3)
+        )
+    )
     reader.start()
     time.sleep(0.2)
     raw.request("POST", CM, configmap("live", w="1"))
-    raw.request("PATCH", CM + "/live", {"data": {"k": "v2"}}, content_type="application/merge-patch+json")
+    raw.request(
+        "PATCH", CM + "/live", {"data": {"k": "v2"}}, content_type="application/merge-patch+json"
+    )
     raw.request("DELETE", CM + "/live")
     reader.join(timeout=10)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [
@@ -49,7 +55,8 @@ def test_watch_from_a_version_streams_live_changes(sim: KubeSimulator, raw: Raw)
         ("DELETED", "live"),
     ]
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in got]
-    assert versions == sorted(versions) and versions[0] > int(since)
+    assert versions == sorted(versions)
+    assert versions[0] > int(since)
 
 
 def test_watch_without_version_starts_with_current_objects(sim: KubeSimulator, raw: Raw) -> None:
@@ -61,7 +68,9 @@ def test_watch_without_version_starts_with_current_objects(sim: KubeSimulator, r
 def test_watch_bookmarks_carry_the_current_version(sim: KubeSimulator, raw: Raw) -> None:
     _, obj, _ = raw.request("POST", CM, configmap("b"))
     rv = obj["metadata"]["resourceVersion"]
-    events = stream(sim, f"{CM}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&labelSelector=none%3D1", 1)
+    events = stream(
+        sim, f"{CM}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&labelSelector=none%3D1", 1
+    )
     assert events[0]["type"] == "BOOKMARK"
     assert events[0]["object"]["kind"] == "ConfigMap"
     assert int(events[0]["object"]["metadata"]["resourceVersion"]) >= int(rv)
@@ -83,6 +92,8 @@ def test_watch_from_a_compacted_version_gets_410_error_event() -> None:
 
 def test_watch_ends_at_timeout_seconds(sim: KubeSimulator) -> None:
     started = time.monotonic()
-    events = stream(sim, f"{CM}?watch=1&resourceVersion={sim.store.resource_version}&timeoutSeconds=1", 10)
+    events = stream(
+        sim, f"{CM}?watch=1&resourceVersion={sim.store.resource_version}&timeoutSeconds=1", 10
+    )
     assert events == []
     assert time.monotonic() - started < 5

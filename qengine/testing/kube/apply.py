@@ -127,12 +127,14 @@ class Ownership:
         result = copy.deepcopy(base)
         for path in sorted(previous - applied - others, key=len, reverse=True):
             remove_path(result, path)
-        result = strategic_merge(result, config)
+        result = dict(strategic_merge(result, config))
         forced = {path for _, _, path in conflicts}
         for other, entry in self.entries.items():
             if other != key:
                 entry.fields -= forced
-        self.entries[key] = Entry(fields=applied, api_version=str(config.get("apiVersion", "")), time=_now())
+        self.entries[key] = Entry(
+            fields=applied, api_version=str(config.get("apiVersion", "")), time=_now()
+        )
         self._prune()
         return result
 

@@ -22,7 +22,11 @@ def _status(crd: JSON, now: str) -> JSON:
         )
     ]
     stored = [v["name"] for v in spec.get("versions") or [] if v.get("storage")]
-    return {"acceptedNames": spec.get("names", {}), "conditions": conditions, "storedVersions": stored}
+    return {
+        "acceptedNames": spec.get("names", {}),
+        "conditions": conditions,
+        "storedVersions": stored,
+    }
 
 
 def on_commit(api: ObjectApi, rtype: ResourceType, old: JSON | None, new: JSON) -> None:

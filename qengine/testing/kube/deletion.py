@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from qengine.testing.kube.objects import ObjectApi, WriteOptions
+from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.status import ApiError, conflict, success_status
 
@@ -31,7 +31,8 @@ def _check_preconditions(rtype: ResourceType, obj: JSON, options: JSON) -> None:
             rtype.plural,
             rtype.group,
             name,
-            f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}",
+            f"Precondition failed: UID in precondition: {pre['uid']}, "
+            f"UID in object meta: {meta['uid']}",
         )
     if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
         raise conflict(

@@ -27,6 +27,9 @@ from qengine.testing.kube.store import Store
 JSON = dict[str, Any]
 APPLY_PATCH = "application/apply-patch+yaml"
 
+_MODIFIED = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 _GENERATION_KINDS = {
     "Deployment",
     "ReplicaSet",
@@ -76,7 +79,7 @@ def parse_apply_body(raw: bytes) -> JSON:
     try:
         body = json.loads(raw)
     except ValueError:
-        import yaml
+        import yaml  # type: ignore[import-untyped]
 
         try:
             body = yaml.safe_load(raw)
@@ -201,8 +204,7 @@ class ObjectApi:
                 rtype.plural,
                 rtype.group,
                 name,
-                "the object has been modified; please apply your changes to the latest version "
-                "and try again",
+                _MODIFIED,
             )
         ownership = rec.ownership.copy()
         new = self._merge_update(rtype, rec.obj, body, opts.subresource)
@@ -294,7 +296,7 @@ class ObjectApi:
                 rtype.plural,
                 rtype.group,
                 name,
-                "the object has been modified; please apply your changes to the latest version and try again",
+                _MODIFIED,
             )
         new["metadata"]["resourceVersion"] = rec.obj["metadata"]["resourceVersion"]
         return self._commit(rtype, rec.obj, new, ownership, opts)
@@ -318,9 +320,9 @@ class ObjectApi:
         ownership: Ownership,
         opts: WriteOptions,
     ) -> JSON:
-        if old is not None and _comparable(new) == _comparable(old):
-            if _same_fields(ownership, self.store.record(rtype.key, *_key(old))):
-                return old
+        unchanged = old is not None and _comparable(new) == _comparable(old)
+        if unchanged and _same_fields(ownership, self.store.record(rtype.key, *_key(new))):
+            return old  # type: ignore[return-value]
         if opts.dry_run:
             new["metadata"].setdefault("resourceVersion", "")
             return new

@@ -17,7 +17,11 @@ from qengine.testing.kube.resources import ResourceType, TypeRegistry
 
 JSON = dict[str, Any]
 _PARAMS = ("fieldValidation", "dryRun", "fieldManager", "force")
-_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
+_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -29,8 +33,14 @@ def root(types: TypeRegistry) -> JSON:
     paths: JSON = {}
     for rtype in types.all():
         gv = _gv_path(rtype.group, rtype.version)
-        digest = hashlib.sha256(",".join(sorted(t.plural for t in types.all() if _gv_path(t.group, t.version) == gv)).encode())
-        paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest.hexdigest()[:32].upper()}"}
+        digest = hashlib.sha256(
+            ",".join(
+                sorted(t.plural for t in types.all() if _gv_path(t.group, t.version) == gv)
+            ).encode()
+        )
+        paths[gv] = {
+            "serverRelativeURL": f"/openapi/v3/{gv}?hash={digest.hexdigest()[:32].upper()}"
+        }
     return {"paths": paths}
 
 
@@ -44,7 +54,10 @@ def _patch_operation(rtype: ResourceType) -> JSON:
             {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
             for name in _PARAMS
         ],
-        "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in _PATCH_TYPES}, "required": True},
+        "requestBody": {
+            "content": {t: {"schema": {"type": "object"}} for t in _PATCH_TYPES},
+            "required": True,
+        },
         "responses": {"200": {"description": "OK"}},
     }
 

@@ -177,8 +177,8 @@ def _merge_keyed(field: str, original: list[Any], patch: list[Any]) -> list[Any]
     return result
 
 
-def _merge_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
-    original = original if isinstance(original, list) else []
+def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
+    original: list[Any] = current if isinstance(current, list) else []
     if any(isinstance(i, dict) and i.get("$patch") == "replace" and len(i) == 1 for i in patch):
         return [i for i in patch if not (isinstance(i, dict) and "$patch" in i)]
     if field in SET_LISTS:

@@ -16,8 +16,10 @@ JSON = dict[str, Any]
 _OPTS = WriteOptions(manager="kube-controller-manager", track=False)
 
 
-def record(api: ObjectApi, involved: JSON, kind: str, reason: str, message: str, component: str) -> None:
-    """Record an Event (``kind`` is Normal or Warning) about ``involved`` (caller holds the lock)."""
+def record(
+    api: ObjectApi, involved: JSON, kind: str, reason: str, message: str, component: str
+) -> None:
+    """Record an Event (``kind``: Normal or Warning) about ``involved``; caller holds the lock."""
     rtype = api.store.types.preferred("", "events")
     assert rtype is not None
     meta = involved["metadata"]
@@ -25,7 +27,11 @@ def record(api: ObjectApi, involved: JSON, kind: str, reason: str, message: str,
     now = api.store.clock.stamp()
     for event in api.store.iter(rtype.key, namespace):
         ref = event.get("involvedObject", {})
-        if ref.get("uid") == meta.get("uid") and event.get("reason") == reason and event.get("message") == message:
+        if (
+            ref.get("uid") == meta.get("uid")
+            and event.get("reason") == reason
+            and event.get("message") == message
+        ):
             updated = copy.deepcopy(event)
             updated["count"] = int(updated.get("count", 1)) + 1
             updated["lastTimestamp"] = now

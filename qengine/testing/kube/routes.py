@@ -45,7 +45,11 @@ def route(ctx: SimContext, req: Request) -> Response:
     if parts and parts[0] in ("healthz", "livez", "readyz"):
         return Response(raw=b"ok", content_type="text/plain")
     if parts[:2] == ["openapi", "v3"]:
-        doc = openapi.root(ctx.types) if len(parts) == 2 else openapi.group_version(ctx.types, "/".join(parts[2:]))
+        doc = (
+            openapi.root(ctx.types)
+            if len(parts) == 2
+            else openapi.group_version(ctx.types, "/".join(parts[2:]))
+        )
         if doc is None:
             raise _not_found_path(req.path)
         return Response(body=doc)
@@ -87,9 +91,9 @@ def _groups(ctx: SimContext, req: Request, parts: list[str]) -> Response:
 def _split(parts: list[str]) -> tuple[str | None, str, str, str]:
     """(namespace or None, plural, name, subresource) from the path after the version."""
     if parts[0] == "namespaces" and len(parts) >= 3 and parts[2] not in ("status", "finalize"):
-        rest = parts[2:] + ["", ""]
+        rest = [*parts[2:], "", ""]
         return parts[1], rest[0], rest[1], rest[2]
-    rest = parts + ["", ""]
+    rest = [*parts, "", ""]
     return None, rest[0], rest[1], rest[2]
 
 
@@ -140,7 +144,7 @@ def _collection(
         return Response(status=201, body=created)
     if req.method == "DELETE":
         with ctx.store.lock:
-            items, _, _, _ = ctx.store.list(rtype, namespace, _predicate(req))
+            items, _, _, _ = ctx.store.select(rtype, namespace, _predicate(req))
             result = deletion.delete_collection(
                 ctx.api, rtype, items, _delete_options(req), _dry(req)
             )
@@ -151,7 +155,7 @@ def _collection(
 def _list(ctx: SimContext, req: Request, rtype: ResourceType, namespace: str | None) -> Response:
     limit = int(req.query.get("limit") or 0)
     with ctx.store.lock:
-        items, rv, cont, remaining = ctx.store.list(
+        items, rv, cont, remaining = ctx.store.select(
             rtype, namespace, _predicate(req), limit=limit, token=req.query.get("continue", "")
         )
         if "as=Table" in req.accept:
@@ -219,7 +223,8 @@ def _item(
                 raise ApiError(
                     415,
                     "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types include: {', '.join(_PATCH_TYPES)}",
+                    "the body of the request was in an unknown format - accepted media types "
+                    f"include: {', '.join(_PATCH_TYPES)}",
                 )
             created = ctx.store.record(rtype.key, ns, name) is None
             obj = ctx.api.patch(rtype, ns, name, req.content_type, req.body, opts)
@@ -251,8 +256,8 @@ def _json_body(req: Request) -> JSON:
         raise ApiError(
             415,
             "UnsupportedMediaType",
-            f'the body of the request was in an unknown format - accepted media types include: '
-            f"application/json, application/yaml",
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml",
         )
     try:
         body = json.loads(req.body or b"null")
@@ -290,7 +295,7 @@ def _delete_options(req: Request) -> JSON:
             options = parsed
     if "propagationPolicy" in req.query:
         options["propagationPolicy"] = req.query["propagationPolicy"]
-    if "dryRun" in options and options["dryRun"]:
+    if options.get("dryRun"):
         options["dryRun"] = options["dryRun"]
     return options
 

@@ -25,9 +25,24 @@ def _node() -> JSON:
         "status": {
             "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
             "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
-            "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}, {"type": "Hostname", "address": NODE_NAME}],
-            "nodeInfo": {"kubeletVersion": "v1.31.0", "operatingSystem": "linux", "architecture": "amd64", "containerRuntimeVersion": "simulated://1.0"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                }
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": "10.0.0.10"},
+                {"type": "Hostname", "address": NODE_NAME},
+            ],
+            "nodeInfo": {
+                "kubeletVersion": "v1.31.0",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "containerRuntimeVersion": "simulated://1.0",
+            },
         },
     }
 
@@ -64,7 +79,12 @@ def seed(api: ObjectApi) -> None:
     for name in DEFAULT_NAMESPACES:
         ns_type = types.preferred("", "namespaces")
         assert ns_type is not None
-        api.create(ns_type, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, _SYSTEM)
+        api.create(
+            ns_type,
+            "",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            _SYSTEM,
+        )
     for obj in (_node(), _storage_class(), _ingress_class()):
         rtype = types.by_kind(obj["apiVersion"], obj["kind"])
         assert rtype is not None

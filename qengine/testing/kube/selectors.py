@@ -39,7 +39,9 @@ FIELD_PATHS = {
 
 def _split_terms(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += char == "("
         depth -= char == ")"
@@ -56,20 +58,28 @@ def _label_term(term: str) -> Callable[[dict[str, str]], bool]:
     if match := _SET_RE.match(term):
         key, op, raw = match.groups()
         values = {v.strip() for v in raw.split(",") if v.strip()}
-        if op == "in":
-            return lambda labels: labels.get(key) in values
-        return lambda labels: labels.get(key) not in values
+        return _member(key, values, op == "in")
     if match := _EQ_RE.match(term):
         key, op, value = match.groups()
-        if op == "!=":
-            return lambda labels: labels.get(key) != value
-        return lambda labels: labels.get(key) == value
+        return _member(key, {value}, op != "!=")
     if match := _EXISTS_RE.match(term):
         negate, key = match.groups()
-        if negate:
-            return lambda labels: key not in labels
-        return lambda labels: key in labels
+        return _exists(key, not negate)
     raise bad_request(f"unable to parse requirement: {term.strip()!r}")
+
+
+def _member(key: str, values: set[str], inside: bool) -> Callable[[dict[str, str]], bool]:
+    def check(labels: dict[str, str]) -> bool:
+        return (labels.get(key) in values) == inside
+
+    return check
+
+
+def _exists(key: str, wanted: bool) -> Callable[[dict[str, str]], bool]:
+    def check(labels: dict[str, str]) -> bool:
+        return (key in labels) == wanted
+
+    return check
 
 
 def label_selector(text: str | None) -> Predicate:
@@ -85,24 +95,26 @@ def label_selector(text: str | None) -> Predicate:
     return matches
 
 
+def _expression(expr: dict[str, Any], labels: dict[str, str]) -> bool:
+    key, op, values = expr.get("key", ""), expr.get("operator"), expr.get("values") or []
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    return False
+
+
 def match_labels(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
     """Whether ``labels`` satisfy a structured LabelSelector (matchLabels/matchExpressions)."""
     if not selector:
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        checks = {
-            "In": lambda k=key, v=values: labels.get(k) in v,
-            "NotIn": lambda k=key, v=values: labels.get(k) not in v,
-            "Exists": lambda k=key: k in labels,
-            "DoesNotExist": lambda k=key: k not in labels,
-        }
-        if not checks.get(op, lambda: False)():
-            return False
-    return True
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(_expression(e, labels) for e in selector.get("matchExpressions") or [])
 
 
 def selector_string(selector: dict[str, Any] | None) -> str:
@@ -129,6 +141,13 @@ def _field_value(obj: dict[str, Any], path: tuple[str, ...]) -> str:
     return "" if value is None else str(value)
 
 
+def _field_check(path: tuple[str, ...], value: str, equal: bool) -> Predicate:
+    def check(obj: dict[str, Any]) -> bool:
+        return (_field_value(obj, path) == value) == equal
+
+    return check
+
+
 def field_selector(text: str | None) -> Predicate:
     """A predicate over objects for a field selector string; empty matches everything."""
     if not text:
@@ -139,9 +158,5 @@ def field_selector(text: str | None) -> Predicate:
         if not match or match.group(1) not in FIELD_PATHS:
             raise bad_request(f'"{term.strip()}" is not a known field selector')
         field, op, value = match.groups()
-        path = FIELD_PATHS[field]
-        if op == "!=":
-            checks.append(lambda obj, p=path, v=value: _field_value(obj, p) != v)
-        else:
-            checks.append(lambda obj, p=path, v=value: _field_value(obj, p) == v)
+        checks.append(_field_check(FIELD_PATHS[field], value, op != "!="))
     return lambda obj: all(check(obj) for check in checks)

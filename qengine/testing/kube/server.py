@@ -7,6 +7,7 @@ with the default public-info role; everything else needs ``Authorization: Bearer
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http.server
 import json
@@ -52,7 +53,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: SimServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log; the request log records requests."""
 
     def setup(self) -> None:
@@ -63,10 +64,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (OSError, ssl.SSLError):
             self.close_connection = True
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _read_request(self) -> Request:
         parsed = urllib.parse.urlsplit(self.path)
@@ -136,10 +137,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return None
         if fault.kind == "drop":
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return 0
         if fault.kind == "429":
             body = status_body(

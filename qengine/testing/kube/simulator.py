@@ -58,8 +58,14 @@ class KubeSimulator:
         self.faults = Faults(seed_value)
         self._log = RequestLog()
         self._stopping = threading.Event()
-        self._ctx = SimContext(store=self.store, api=self.api, faults=self.faults, stopping=self._stopping.is_set)
-        self._controllers = ControllerManager(self.api, self.faults, readiness_delay=readiness_delay) if controllers else None
+        self._ctx = SimContext(
+            store=self.store, api=self.api, faults=self.faults, stopping=self._stopping.is_set
+        )
+        self._controllers = (
+            ControllerManager(self.api, self.faults, readiness_delay=readiness_delay)
+            if controllers
+            else None
+        )
         self._ctx.server_version = server_version
         self._kubeconfig_wanted = kubeconfig_path
         self._tmpdir: Path | None = None
@@ -87,7 +93,9 @@ class KubeSimulator:
             seed(self.api)
         self._server = SimServer(self._port, self._ctx, self.token, self._log, tls)
         self._ctx.address = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="kube-sim-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="kube-sim-http", daemon=True
+        )
         self._thread.start()
         if self._controllers is not None:
             self._controllers.ca_pem = self.ca_pem.decode()
@@ -174,7 +182,9 @@ class KubeSimulator:
         plural, _, group = resource.partition(".")
         rtype = self.types.preferred(group, plural)
         if rtype is None:
-            raise KeyError(f"unknown resource {resource!r} (use plural[.group], e.g. deployments.apps)")
+            raise KeyError(
+                f"unknown resource {resource!r} (use plural[.group], e.g. deployments.apps)"
+            )
         return rtype
 
     def objects(self, resource: str, namespace: str | None = None) -> list[JSON]:
@@ -183,7 +193,7 @@ class KubeSimulator:
 
         rtype = self._rtype(resource)
         with self.store.lock:
-            items, _, _, _ = self.store.list(rtype, namespace, lambda obj: True)
+            items, _, _, _ = self.store.select(rtype, namespace, lambda obj: True)
             return copy.deepcopy(items)
 
     def get_object(self, resource: str, namespace: str, name: str) -> JSON | None:

@@ -128,7 +128,7 @@ class Store:
         """Every type key that has (or had) objects."""
         return list(self._data)
 
-    def list(
+    def select(
         self,
         rtype: ResourceType,
         namespace: str | None,

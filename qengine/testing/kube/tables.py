@@ -62,15 +62,17 @@ def _ratio(ready: str, want: Callable[[JSON], Any]) -> Callable[[JSON], str]:
     return lambda obj: f"{obj.get('status', {}).get(ready, 0)}/{want(obj)}"
 
 
+def _replicas(obj: JSON) -> Any:
+    return obj.get("spec", {}).get("replicas", 0)
+
+
+def _ports(obj: JSON) -> str:
+    ports = obj.get("spec", {}).get("ports") or []
+    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
+
+
 def _columns(kind: str) -> list[Column]:
-    replicas = lambda obj: obj.get("spec", {}).get("replicas", 0)  # noqa: E731
-    ports = lambda obj: (
-        ",".join(  # noqa: E731
-            f"{p.get('port')}/{p.get('protocol', 'TCP')}"
-            for p in obj.get("spec", {}).get("ports") or []
-        )
-        or "<none>"
-    )
+    replicas, ports = _replicas, _ports
     table: dict[str, list[Column]] = {
         "Pod": [
             ("Ready", "string", _pod_ready),

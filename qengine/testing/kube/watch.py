@@ -60,7 +60,7 @@ def _matches(req: WatchRequest, obj: JSON) -> bool:
 def _initial(store: Store, req: WatchRequest) -> tuple[list[JSON], int]:
     with store.lock:
         if req.resource_version in ("", "0"):
-            items, _, _, _ = store.list(req.rtype, req.namespace, req.predicate)
+            items, _, _, _ = store.select(req.rtype, req.namespace, req.predicate)
             return [_event("ADDED", o) for o in items], store.resource_version
         try:
             start = int(req.resource_version)

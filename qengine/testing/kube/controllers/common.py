@@ -53,7 +53,9 @@ def random_suffix(api: ObjectApi) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:5])
 
 
-def set_condition(status: JSON, ctype: str, value: str, reason: str, message: str, now: str) -> None:
+def set_condition(
+    status: JSON, ctype: str, value: str, reason: str, message: str, now: str
+) -> None:
     """Set a condition in ``status["conditions"]``, keeping times when nothing changed."""
     conditions = status.setdefault("conditions", [])
     for cond in conditions:
@@ -61,13 +63,24 @@ def set_condition(status: JSON, ctype: str, value: str, reason: str, message: st
             continue
         if cond.get("status") != value:
             cond["lastTransitionTime"] = now
-        if (cond.get("status"), cond.get("reason"), cond.get("message")) != (value, reason, message):
-            if "lastUpdateTime" in cond:
-                cond["lastUpdateTime"] = now
+        changed = (cond.get("status"), cond.get("reason"), cond.get("message")) != (
+            value,
+            reason,
+            message,
+        )
+        if changed and "lastUpdateTime" in cond:
+            cond["lastUpdateTime"] = now
         cond.update(status=value, reason=reason, message=message)
         return
     conditions.append(
-        {"type": ctype, "status": value, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message}
+        {
+            "type": ctype,
+            "status": value,
+            "lastUpdateTime": now,
+            "lastTransitionTime": now,
+            "reason": reason,
+            "message": message,
+        }
     )
 
 
@@ -87,7 +100,9 @@ def pod_ready(pod: JSON) -> bool:
 
 def pod_active(pod: JSON) -> bool:
     """Not terminating and not finished."""
-    return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") not in (
+    return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get(
+        "phase"
+    ) not in (
         "Succeeded",
         "Failed",
     )

@@ -56,7 +56,9 @@ class CronSchedule:
         """Parse a schedule; 422-style error when it is not one."""
         fields = _MACROS.get(text.strip(), text).split()
         if len(fields) != 5:
-            raise ApiError(422, "Invalid", f"spec.schedule: Invalid value: {text!r}: expected exactly 5 fields")
+            raise ApiError(
+                422, "Invalid", f"spec.schedule: Invalid value: {text!r}: expected exactly 5 fields"
+            )
         try:
             parsed = [_field(f, lo, hi) for f, (lo, hi) in zip(fields, _RANGES, strict=True)]
         except ValueError as exc:
@@ -87,7 +89,11 @@ class CronSchedule:
     def _skip(self, when: datetime) -> datetime:
         # Jump a whole day or hour when that part cannot match; else the next minute.
         weekday = (when.weekday() + 1) % 7
-        if when.month not in self.months or when.day not in self.days or weekday not in self.weekdays:
+        if (
+            when.month not in self.months
+            or when.day not in self.days
+            or weekday not in self.weekdays
+        ):
             return when.replace(hour=0, minute=0) + timedelta(days=1)
         if when.hour not in self.hours:
             return when.replace(minute=0) + timedelta(hours=1)

@@ -49,7 +49,9 @@ def _template_hash(deploy: JSON) -> str:
 def _sync(api: ObjectApi, deploy: JSON) -> None:
     sets = owned(api, deploy, "apps", "replicasets")
     pod_hash = _template_hash(deploy)
-    new_rs = next((rs for rs in sets if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash), None)
+    new_rs = next(
+        (rs for rs in sets if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash), None
+    )
     old = [rs for rs in sets if rs is not new_rs]
     created = False
     if new_rs is None:
@@ -75,7 +77,9 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
     selector = copy.deepcopy(spec.get("selector") or {})
     selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
     revision = max([_revision(rs) for rs in old] + [0]) + 1
-    replicas = int(spec.get("replicas", 1)) if not any(rs["spec"].get("replicas") for rs in old) else 0
+    replicas = (
+        int(spec.get("replicas", 1)) if not any(rs["spec"].get("replicas") for rs in old) else 0
+    )
     name = f"{deploy['metadata']['name']}-{pod_hash}"
     rs = {
         "apiVersion": "apps/v1",
@@ -87,7 +91,9 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
             "annotations": {
                 REVISION: str(revision),
                 "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
-                "deployment.kubernetes.io/max-replicas": str(int(spec.get("replicas", 1)) + _surge(deploy)),
+                "deployment.kubernetes.io/max-replicas": str(
+                    int(spec.get("replicas", 1)) + _surge(deploy)
+                ),
             },
             "ownerReferences": [owner_ref(deploy)],
         },
@@ -98,8 +104,17 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
             "template": template,
         },
     }
-    created = api.create(rtype(api, "apps", "replicasets"), deploy["metadata"]["namespace"], rs, CONTROLLER)
-    recorder.record(api, deploy, "Normal", "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}", COMPONENT)
+    created = api.create(
+        rtype(api, "apps", "replicasets"), deploy["metadata"]["namespace"], rs, CONTROLLER
+    )
+    recorder.record(
+        api,
+        deploy,
+        "Normal",
+        "ScalingReplicaSet",
+        f"Scaled up replica set {name} from 0 to {replicas}",
+        COMPONENT,
+    )
     return created
 
 
@@ -108,7 +123,9 @@ def _surge(deploy: JSON) -> int:
     if strategy.get("type") == "Recreate":
         return 0
     rolling = strategy.get("rollingUpdate") or {}
-    return int_or_percent(rolling.get("maxSurge", "25%"), int(deploy["spec"].get("replicas", 1)), round_up=True)
+    return int_or_percent(
+        rolling.get("maxSurge", "25%"), int(deploy["spec"].get("replicas", 1)), round_up=True
+    )
 
 
 def _unavailable(deploy: JSON) -> int:
@@ -128,11 +145,20 @@ def _scale_rs(api: ObjectApi, deploy: JSON, rs: JSON, replicas: int) -> None:
     new = copy.deepcopy(rs)
     new["spec"]["replicas"] = replicas
     annotations = new["metadata"].setdefault("annotations", {})
-    annotations["deployment.kubernetes.io/desired-replicas"] = str(deploy["spec"].get("replicas", 1))
+    annotations["deployment.kubernetes.io/desired-replicas"] = str(
+        deploy["spec"].get("replicas", 1)
+    )
     new["metadata"]["generation"] = int(new["metadata"].get("generation", 1)) + 1
     api.commit_raw(rtype(api, "apps", "replicasets"), new)
     verb = "up" if replicas > current else "down"
-    recorder.record(api, deploy, "Normal", "ScalingReplicaSet", f"Scaled {verb} replica set {rs['metadata']['name']} from {current} to {replicas}", COMPONENT)
+    recorder.record(
+        api,
+        deploy,
+        "Normal",
+        "ScalingReplicaSet",
+        f"Scaled {verb} replica set {rs['metadata']['name']} from {current} to {replicas}",
+        COMPONENT,
+    )
 
 
 def _available(rs: JSON) -> int:
@@ -173,18 +199,30 @@ def _rollout(api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON]) -> Non
 
 def _cleanup(api: ObjectApi, deploy: JSON, old: list[JSON]) -> None:
     limit = int(deploy["spec"].get("revisionHistoryLimit", 10))
-    idle = sorted((rs for rs in old if not rs["spec"].get("replicas") and not rs.get("status", {}).get("replicas")), key=_revision)
+    idle = sorted(
+        (
+            rs
+            for rs in old
+            if not rs["spec"].get("replicas") and not rs.get("status", {}).get("replicas")
+        ),
+        key=_revision,
+    )
     from qengine.testing.kube.deletion import remove_now
 
     for rs in idle[: max(0, len(idle) - limit)]:
         remove_now(api, rtype(api, "apps", "replicasets"), rs)
 
 
-def _update_status(api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON], created: bool) -> None:
+def _update_status(
+    api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON], created: bool
+) -> None:
     spec = deploy["spec"]
     replicas = int(spec.get("replicas", 1))
     all_sets = [new_rs, *old]
-    stat = lambda rs, key: int(rs.get("status", {}).get(key, 0))  # noqa: E731
+
+    def stat(rs: JSON, key: str) -> int:
+        return int(rs.get("status", {}).get(key, 0))
+
     status = copy.deepcopy(deploy.get("status") or {})
     status["observedGeneration"] = deploy["metadata"].get("generation", 1)
     status["replicas"] = sum(stat(rs, "replicas") for rs in all_sets)
@@ -193,21 +231,49 @@ def _update_status(api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON], 
     status["availableReplicas"] = sum(stat(rs, "availableReplicas") for rs in all_sets)
     unavailable = max(0, status["replicas"] - status["availableReplicas"])
     status["unavailableReplicas"] = unavailable
-    for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"):
+    for key in (
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "unavailableReplicas",
+    ):
         if not status[key]:
             del status[key]
     now = api.store.clock.stamp()
     if status.get("availableReplicas", 0) >= replicas - _unavailable(deploy):
-        set_condition(status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
+        set_condition(
+            status,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            now,
+        )
     else:
-        set_condition(status, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
+        set_condition(
+            status,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            now,
+        )
     _progressing(api, deploy, status, new_rs, old, created, now)
     new = with_status(deploy, status)
     new["metadata"].setdefault("annotations", {})[REVISION] = str(_revision(new_rs))
     api.commit_raw(rtype(api, "apps", "deployments"), new)
 
 
-def _progressing(api: ObjectApi, deploy: JSON, status: JSON, new_rs: JSON, old: list[JSON], created: bool, now: str) -> None:
+def _progressing(
+    api: ObjectApi,
+    deploy: JSON,
+    status: JSON,
+    new_rs: JSON,
+    old: list[JSON],
+    created: bool,
+    now: str,
+) -> None:
     replicas = int(deploy["spec"].get("replicas", 1))
     name = new_rs["metadata"]["name"]
     complete = (
@@ -218,15 +284,43 @@ def _progressing(api: ObjectApi, deploy: JSON, status: JSON, new_rs: JSON, old: 
     )
     current = get_condition({"status": status}, "Progressing")
     if complete:
-        set_condition(status, "Progressing", "True", "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.', now)
+        set_condition(
+            status,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{name}" has successfully progressed.',
+            now,
+        )
     elif created or current is None:
-        set_condition(status, "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{name}"', now)
+        set_condition(
+            status,
+            "Progressing",
+            "True",
+            "NewReplicaSetCreated",
+            f'Created new replica set "{name}"',
+            now,
+        )
     elif current.get("reason") == "ProgressDeadlineExceeded":
         return
     elif _deadline_passed(api, deploy, current):
-        set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded", f'ReplicaSet "{name}" has timed out progressing.', now)
+        set_condition(
+            status,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{name}" has timed out progressing.',
+            now,
+        )
     elif _progress_changed(deploy, status) or current.get("reason") == "NewReplicaSetAvailable":
-        set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', now)
+        set_condition(
+            status,
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            f'ReplicaSet "{name}" is progressing.',
+            now,
+        )
 
 
 def _progress_changed(deploy: JSON, status: JSON) -> bool:

@@ -59,26 +59,70 @@ def _sync_job(api: ObjectApi, job: JSON) -> None:
         for pod in active:
             remove_now(api, rtype(api, "", "pods"), pod)
         active = []
-        set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now)
-        set_condition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now)
+        set_condition(
+            status,
+            "SuccessCriteriaMet",
+            "True",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods",
+            now,
+        )
+        set_condition(
+            status,
+            "Complete",
+            "True",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods",
+            now,
+        )
         status["completionTime"] = now
         recorder.record(api, job, "Normal", "Completed", "Job completed", "job-controller")
     elif failed > int(spec.get("backoffLimit", 6)):
         for pod in active:
             remove_now(api, rtype(api, "", "pods"), pod)
         active = []
-        set_condition(status, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now)
-        set_condition(status, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now)
-        recorder.record(api, job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit", "job-controller")
+        set_condition(
+            status,
+            "FailureTarget",
+            "True",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+            now,
+        )
+        set_condition(
+            status,
+            "Failed",
+            "True",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+            now,
+        )
+        recorder.record(
+            api,
+            job,
+            "Warning",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+            "job-controller",
+        )
     elif not spec.get("suspend"):
         want = min(int(spec.get("parallelism") or 1), completions - succeeded) - len(active)
         for _ in range(max(0, want)):
             _create_pod(api, job)
-        active = [p for p in owned(api, job, "", "pods") if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")]
+        active = [
+            p
+            for p in owned(api, job, "", "pods")
+            if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        ]
     for cond in status.get("conditions") or []:
         cond.pop("lastUpdateTime", None)
         cond.setdefault("lastProbeTime", now)
-    status.update(active=len(active), succeeded=succeeded, failed=failed, ready=sum(1 for p in active if (get_condition(p, "Ready") or {}).get("status") == "True"))
+    status.update(
+        active=len(active),
+        succeeded=succeeded,
+        failed=failed,
+        ready=sum(1 for p in active if (get_condition(p, "Ready") or {}).get("status") == "True"),
+    )
     status = {k: v for k, v in status.items() if v or k == "ready"}
     api.commit_raw(rtype(api, "batch", "jobs"), with_status(job, status))
 
@@ -94,7 +138,9 @@ def _create_pod(api: ObjectApi, job: JSON) -> None:
     pod_name = f"{name}-{random_suffix(api)}"
     pod = pod_from_template(job, job["spec"].get("template") or {}, pod_name, labels)
     api.create(rtype(api, "", "pods"), job["metadata"]["namespace"], pod, CONTROLLER)
-    recorder.record(api, job, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller")
+    recorder.record(
+        api, job, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller"
+    )
 
 
 # -- CronJobs --------------------------------------------------------------------------------
@@ -126,7 +172,16 @@ def _sync_cron(api: ObjectApi, cron: JSON) -> None:
     if done:
         status["lastSuccessfulTime"] = max(j["status"].get("completionTime", "") for j in done)
     _trim_history(api, cron, jobs)
-    status["active"] = [{"kind": "Job", "namespace": j["metadata"]["namespace"], "name": j["metadata"]["name"], "uid": j["metadata"]["uid"], "apiVersion": "batch/v1"} for j in active]
+    status["active"] = [
+        {
+            "kind": "Job",
+            "namespace": j["metadata"]["namespace"],
+            "name": j["metadata"]["name"],
+            "uid": j["metadata"]["uid"],
+            "apiVersion": "batch/v1",
+        }
+        for j in active
+    ]
     if not status["active"]:
         del status["active"]
     api.commit_raw(rtype(api, "batch", "cronjobs"), with_status(cron, status))
@@ -156,21 +211,30 @@ def _create_job(api: ObjectApi, cron: JSON, due: datetime) -> JSON:
             "name": name,
             "namespace": cron["metadata"]["namespace"],
             "labels": dict(template.get("metadata", {}).get("labels") or {}),
-            "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp": due.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "annotations": {
+                "batch.kubernetes.io/cronjob-scheduled-timestamp": due.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
+            },
             "ownerReferences": [owner_ref(cron)],
         },
         "spec": template.get("spec") or {},
     }
-    created = api.create(rtype(api, "batch", "jobs"), cron["metadata"]["namespace"], job, CONTROLLER)
-    recorder.record(api, cron, "Normal", "SuccessfulCreate", f"Created job {name}", "cronjob-controller")
+    created = api.create(
+        rtype(api, "batch", "jobs"), cron["metadata"]["namespace"], job, CONTROLLER
+    )
+    recorder.record(
+        api, cron, "Normal", "SuccessfulCreate", f"Created job {name}", "cronjob-controller"
+    )
     return created
 
 
 def _trim_history(api: ObjectApi, cron: JSON, jobs: list[JSON]) -> None:
-    limits = {"Complete": cron["spec"].get("successfulJobsHistoryLimit", 3), "Failed": cron["spec"].get("failedJobsHistoryLimit", 1)}
+    limits = {
+        "Complete": cron["spec"].get("successfulJobsHistoryLimit", 3),
+        "Failed": cron["spec"].get("failedJobsHistoryLimit", 1),
+    }
     for ctype, limit in limits.items():
         finished = [j for j in jobs if (get_condition(j, ctype) or {}).get("status") == "True"]
         for job in finished[: max(0, len(finished) - int(limit))]:
             remove_now(api, rtype(api, "batch", "jobs"), job)
-
-

@@ -82,5 +82,5 @@ class ControllerManager:
         for controller in self._controllers:
             try:
                 controller()
-            except Exception:  # noqa: BLE001 - one controller's bug must not stop the others
+            except Exception:
                 self.errors.append(traceback.format_exc())

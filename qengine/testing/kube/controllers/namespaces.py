@@ -29,7 +29,12 @@ def _populate(api: ObjectApi, namespace: str, ca_pem: str) -> None:
         sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
         api.create(sa_type, namespace, sa, CONTROLLER)
     if api.store.find(cm_type.key, namespace, "kube-root-ca.crt") is None:
-        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ca_pem}}
+        cm = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt"},
+            "data": {"ca.crt": ca_pem},
+        }
         api.create(cm_type, namespace, cm, CONTROLLER)
 
 
@@ -42,7 +47,9 @@ def _finalize(api: ObjectApi, ns: JSON) -> None:
             if obj["metadata"].get("finalizers"):
                 continue
             remove_now(api, rtype_, obj)
-    remaining = sum(1 for t in api.store.types.all() if t.namespaced for _ in api.store.iter(t.key, name))
+    remaining = sum(
+        1 for t in api.store.types.all() if t.namespaced for _ in api.store.iter(t.key, name)
+    )
     ns_type = rtype(api, "", "namespaces")
     if remaining:
         return

@@ -79,14 +79,23 @@ class PodLifecycle:
                 "available: 1 No preemption victims found for incoming pod."
             )
             if not status.get("conditions"):
-                recorder.record(self.api, pod, "Warning", "FailedScheduling", message, "default-scheduler")
+                recorder.record(
+                    self.api, pod, "Warning", "FailedScheduling", message, "default-scheduler"
+                )
             set_condition(status, "PodScheduled", "False", "Unschedulable", message, stamp)
             _drop_update_time(status)
         else:
             new["spec"]["nodeName"] = NODE_NAME
             set_condition(status, "PodScheduled", "True", "", "", stamp)
             _drop_update_time(status)
-            recorder.record(self.api, pod, "Normal", "Scheduled", f"Successfully assigned {name} to {NODE_NAME}", "default-scheduler")
+            recorder.record(
+                self.api,
+                pod,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {name} to {NODE_NAME}",
+                "default-scheduler",
+            )
         self.api.commit_raw(rtype(self.api, "", "pods"), new)
 
     # -- start ----------------------------------------------------------------------------
@@ -107,7 +116,10 @@ class PodLifecycle:
         self._set_ready(status, containers, False, stamp)
         status["containerStatuses"] = [self._container_status(c, fault, stamp) for c in containers]
         status["phase"] = "Pending" if fault == "ImagePullBackOff" else "Running"
-        if fault in ("CrashLoopBackOff", "OOMKilled") and new["spec"].get("restartPolicy") != "Always":
+        if (
+            fault in ("CrashLoopBackOff", "OOMKilled")
+            and new["spec"].get("restartPolicy") != "Always"
+        ):
             status["phase"] = "Failed"
         _drop_update_time(status)
         self.api.commit_raw(rtype(self.api, "", "pods"), new)
@@ -127,12 +139,22 @@ class PodLifecycle:
             "lastState": {},
         }
         if fault == "ImagePullBackOff":
-            status["state"] = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}
+            status["state"] = {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{image}"',
+                }
+            }
         elif fault in ("CrashLoopBackOff", "OOMKilled"):
             status["imageID"] = f"{image}@sha256:{'0' * 64}"
             status["containerID"] = f"containerd://{'1' * 64}"
             status["restartCount"] = 1
-            status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}}
+            status["state"] = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": "back-off 10s restarting failed container",
+                }
+            }
             status["lastState"] = {"terminated": _terminated(fault, stamp)}
         else:
             status["imageID"] = f"{image}@sha256:{'0' * 64}"
@@ -141,10 +163,18 @@ class PodLifecycle:
 
     def _start_events(self, pod: JSON, container: JSON, fault: str | None) -> None:
         image = container.get("image", "")
-        emit = lambda kind, reason, msg: recorder.record(self.api, pod, kind, reason, msg, KUBELET)  # noqa: E731
+
+        def emit(kind: str, reason: str, message: str) -> None:
+            recorder.record(self.api, pod, kind, reason, message, KUBELET)
+
         emit("Normal", "Pulling", f'Pulling image "{image}"')
         if fault == "ImagePullBackOff":
-            emit("Warning", "Failed", f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')
+            emit(
+                "Warning",
+                "Failed",
+                f'Failed to pull image "{image}": rpc error: code = NotFound desc = '
+                f'failed to pull and unpack image "{image}": not found',
+            )
             emit("Warning", "Failed", "Error: ErrImagePull")
             emit("Normal", "BackOff", f'Back-off pulling image "{image}"')
             emit("Warning", "Failed", "Error: ImagePullBackOff")
@@ -153,10 +183,17 @@ class PodLifecycle:
         emit("Normal", "Created", f"Created container {container['name']}")
         emit("Normal", "Started", f"Started container {container['name']}")
         if fault in ("CrashLoopBackOff", "OOMKilled"):
-            name = pod["metadata"]["name"]
-            emit("Warning", "BackOff", f"Back-off restarting failed container {container['name']} in pod {name}_{pod['metadata']['namespace']}({pod['metadata']['uid']})")
+            emit(
+                "Warning",
+                "BackOff",
+                f"Back-off restarting failed container {container['name']} in pod {_pod_ref(pod)}",
+            )
         if fault == "ReadinessFailure":
-            emit("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")
+            emit(
+                "Warning",
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            )
 
     # -- running --------------------------------------------------------------------------
 
@@ -173,13 +210,28 @@ class PodLifecycle:
             status["restartCount"] = int(status.get("restartCount", 0)) + 1
             status["lastState"] = {"terminated": _terminated(fault, stamp)}
             delay = min(300, 10 * 2 ** (status["restartCount"] - 1))
-            status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": f"back-off {delay}s restarting failed container={status['name']} pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({uid})"}}
-            recorder.record(self.api, pod, "Warning", "BackOff", f"Back-off restarting failed container {status['name']} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}({uid})", KUBELET)
+            status["state"] = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off {delay}s restarting failed container="
+                    f"{status['name']} pod={_pod_ref(pod)}",
+                }
+            }
+            recorder.record(
+                self.api,
+                pod,
+                "Warning",
+                "BackOff",
+                f"Back-off restarting failed container {status['name']} in pod {_pod_ref(pod)}",
+                KUBELET,
+            )
         self.api.commit_raw(rtype(self.api, "", "pods"), new)
 
     def _become_ready(self, pod: JSON) -> None:
         status = pod.get("status", {})
-        if status.get("phase") == "Running" and all(c.get("ready") for c in status.get("containerStatuses") or []):
+        if status.get("phase") == "Running" and all(
+            c.get("ready") for c in status.get("containerStatuses") or []
+        ):
             return
         new = copy.deepcopy(pod)
         stamp = self.api.store.clock.stamp()
@@ -201,16 +253,31 @@ class PodLifecycle:
             started = cstatus.get("state", {}).get("running", {}).get("startedAt", stamp)
             cstatus["ready"] = False
             cstatus["started"] = False
-            cstatus["state"] = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": stamp, "containerID": cstatus.get("containerID", "")}}
+            cstatus["state"] = {
+                "terminated": {
+                    "exitCode": 0,
+                    "reason": "Completed",
+                    "startedAt": started,
+                    "finishedAt": stamp,
+                    "containerID": cstatus.get("containerID", ""),
+                }
+            }
         self._set_ready(status, [], False, stamp, reason="PodCompleted")
 
-    def _set_ready(self, status: JSON, containers: list[JSON], ready: bool, stamp: str, reason: str = "") -> None:
+    def _set_ready(
+        self, status: JSON, containers: list[JSON], ready: bool, stamp: str, reason: str = ""
+    ) -> None:
         names = " ".join(c["name"] for c in containers)
         value = "True" if ready else "False"
         why = "" if ready else (reason or "ContainersNotReady")
         message = "" if ready or reason else f"containers with unready status: [{names}]"
         set_condition(status, "Ready", value, why, message, stamp)
         set_condition(status, "ContainersReady", value, why, message, stamp)
+
+
+def _pod_ref(pod: JSON) -> str:
+    meta = pod["metadata"]
+    return f"{meta['name']}_{meta['namespace']}({meta['uid']})"
 
 
 def _terminated(fault: str, stamp: str) -> JSON:

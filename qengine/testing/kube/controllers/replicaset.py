@@ -15,8 +15,8 @@ from qengine.testing.kube.controllers.common import (
     rtype,
     with_status,
 )
-from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.deletion import remove_now
+from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
 COMPONENT = "replicaset-controller"
@@ -48,7 +48,14 @@ def _scale(api: ObjectApi, rs: JSON, pods: list[JSON]) -> None:
         ranked = sorted(pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
         for pod in ranked[: len(pods) - want]:
             remove_now(api, pod_type, pod)
-            recorder.record(api, rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", COMPONENT)
+            recorder.record(
+                api,
+                rs,
+                "Normal",
+                "SuccessfulDelete",
+                f"Deleted pod: {pod['metadata']['name']}",
+                COMPONENT,
+            )
 
 
 def _status(rs: JSON, pods: list[JSON]) -> JSON:

@@ -29,7 +29,8 @@ def reconcile(api: ObjectApi) -> None:
         pods = [
             p
             for p in pods_by_ns.get(svc["metadata"]["namespace"], [])
-            if p.get("status", {}).get("podIP") and match_labels({"matchLabels": selector}, p["metadata"].get("labels") or {})
+            if p.get("status", {}).get("podIP")
+            and match_labels({"matchLabels": selector}, p["metadata"].get("labels") or {})
         ]
         _slice(api, svc, pods)
         _endpoints(api, svc, pods)
@@ -60,7 +61,11 @@ def _ports(svc: JSON, pods: list[JSON]) -> list[JSON]:
     out = []
     for port in svc["spec"].get("ports") or []:
         number = _target_port(port, pods[0]) if pods else port.get("targetPort", port.get("port"))
-        entry = {"name": port.get("name", ""), "port": number, "protocol": port.get("protocol", "TCP")}
+        entry = {
+            "name": port.get("name", ""),
+            "port": number,
+            "protocol": port.get("protocol", "TCP"),
+        }
         out.append(entry)
     return out
 
@@ -87,7 +92,12 @@ def _slice(api: ObjectApi, svc: JSON, pods: list[JSON]) -> None:
             "addresses": [p["status"]["podIP"]],
             "conditions": {"ready": pod_ready(p), "serving": pod_ready(p), "terminating": False},
             "nodeName": p.get("spec", {}).get("nodeName", ""),
-            "targetRef": {"kind": "Pod", "namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]},
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": p["metadata"]["namespace"],
+                "name": p["metadata"]["name"],
+                "uid": p["metadata"]["uid"],
+            },
         }
         for p in sorted(pods, key=lambda p: p["metadata"]["name"])
     ]
@@ -97,7 +107,10 @@ def _slice(api: ObjectApi, svc: JSON, pods: list[JSON]) -> None:
         "metadata": {
             "name": f"{name}-sim",
             "namespace": svc["metadata"]["namespace"],
-            "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+            "labels": {
+                "kubernetes.io/service-name": name,
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
             "ownerReferences": [owner_ref(svc)],
         },
         "addressType": "IPv4",
@@ -107,19 +120,32 @@ def _slice(api: ObjectApi, svc: JSON, pods: list[JSON]) -> None:
     _upsert(api, "discovery.k8s.io", "endpointslices", desired)
 
 
+def _address(pod: JSON) -> JSON:
+    meta = pod["metadata"]
+    ref = {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"]}
+    return {
+        "ip": pod["status"]["podIP"],
+        "nodeName": pod.get("spec", {}).get("nodeName", ""),
+        "targetRef": ref,
+    }
+
+
 def _endpoints(api: ObjectApi, svc: JSON, pods: list[JSON]) -> None:
     ready = [p for p in pods if pod_ready(p)]
     not_ready = [p for p in pods if not pod_ready(p)]
-    address = lambda p: {"ip": p["status"]["podIP"], "nodeName": p.get("spec", {}).get("nodeName", ""), "targetRef": {"kind": "Pod", "namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}}  # noqa: E731
     subset: JSON = {"ports": _ports(svc, pods)}
     if ready:
-        subset["addresses"] = [address(p) for p in ready]
+        subset["addresses"] = [_address(p) for p in ready]
     if not_ready:
-        subset["notReadyAddresses"] = [address(p) for p in not_ready]
+        subset["notReadyAddresses"] = [_address(p) for p in not_ready]
     desired = {
         "apiVersion": "v1",
         "kind": "Endpoints",
-        "metadata": {"name": svc["metadata"]["name"], "namespace": svc["metadata"]["namespace"], "labels": dict(svc["metadata"].get("labels") or {})},
+        "metadata": {
+            "name": svc["metadata"]["name"],
+            "namespace": svc["metadata"]["namespace"],
+            "labels": dict(svc["metadata"].get("labels") or {}),
+        },
         "subsets": [subset] if pods else [],
     }
     _upsert(api, "", "endpoints", desired)

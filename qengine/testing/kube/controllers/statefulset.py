@@ -59,7 +59,14 @@ def _sync(api: ObjectApi, sts: JSON) -> None:
         ordinal = int(pod_name.rsplit("-", 1)[1])
         if ordinal >= replicas:
             remove_now(api, pod_type, pod)
-            recorder.record(api, sts, "Normal", "SuccessfulDelete", f"delete Pod {pod_name} in StatefulSet {name} successful", COMPONENT)
+            recorder.record(
+                api,
+                sts,
+                "Normal",
+                "SuccessfulDelete",
+                f"delete Pod {pod_name} in StatefulSet {name} successful",
+                COMPONENT,
+            )
             if ordered:
                 break
     _status(api, sts, revision)
@@ -92,7 +99,9 @@ def _create_pod(api: ObjectApi, sts: JSON, ordinal: int, revision: str) -> None:
         claim_name = f"{claim['metadata']['name']}-{name}"
         _ensure_pvc(api, sts, claim, claim_name)
         volumes = pod["spec"].setdefault("volumes", [])
-        volumes.append({"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}})
+        volumes.append(
+            {"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}}
+        )
     api.create(rtype(api, "", "pods"), sts["metadata"]["namespace"], pod, CONTROLLER)
     message = f"create Pod {name} in StatefulSet {sts['metadata']['name']} successful"
     recorder.record(api, sts, "Normal", "SuccessfulCreate", message, COMPONENT)
@@ -103,13 +112,19 @@ def _ensure_pvc(api: ObjectApi, sts: JSON, claim: JSON, name: str) -> None:
     namespace = sts["metadata"]["namespace"]
     if api.store.find(pvc_type.key, namespace, name) is not None:
         return
-    pvc = {
+    pvc: JSON = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(sts["spec"].get("selector", {}).get("matchLabels") or {})},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(sts["spec"].get("selector", {}).get("matchLabels") or {}),
+        },
         "spec": copy.deepcopy(claim.get("spec") or {}),
     }
-    if (sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}).get("whenDeleted") == "Delete":
+    if (sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}).get(
+        "whenDeleted"
+    ) == "Delete":
         pvc["metadata"]["ownerReferences"] = [dict(owner_ref(sts), controller=False)]
     api.create(pvc_type, namespace, pvc, CONTROLLER)
 
@@ -117,7 +132,9 @@ def _ensure_pvc(api: ObjectApi, sts: JSON, claim: JSON, name: str) -> None:
 def _status(api: ObjectApi, sts: JSON, revision: str) -> None:
     pods = [p for p in owned(api, sts, "", "pods") if pod_active(p)]
     ready = sum(1 for p in pods if pod_ready(p))
-    updated = sum(1 for p in pods if p["metadata"].get("labels", {}).get(REVISION_LABEL) == revision)
+    updated = sum(
+        1 for p in pods if p["metadata"].get("labels", {}).get(REVISION_LABEL) == revision
+    )
     status = {
         "observedGeneration": sts["metadata"].get("generation", 1),
         "replicas": len(pods),
@@ -129,5 +146,9 @@ def _status(api: ObjectApi, sts: JSON, revision: str) -> None:
         "updateRevision": revision,
         "collisionCount": 0,
     }
-    status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration", "availableReplicas")}
+    status = {
+        k: v
+        for k, v in status.items()
+        if v or k in ("replicas", "observedGeneration", "availableReplicas")
+    }
     api.commit_raw(rtype(api, "apps", "statefulsets"), with_status(sts, status))

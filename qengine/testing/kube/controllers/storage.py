@@ -16,7 +16,9 @@ def reconcile(api: ObjectApi) -> None:
     """One pass over every claim (caller holds the store lock)."""
     pvc_type = rtype(api, "", "persistentvolumeclaims")
     for pvc in list(api.store.iter(pvc_type.key)):
-        if pvc.get("status", {}).get("phase") == "Bound" or pvc["metadata"].get("deletionTimestamp"):
+        if pvc.get("status", {}).get("phase") == "Bound" or pvc["metadata"].get(
+            "deletionTimestamp"
+        ):
             continue
         _bind(api, pvc)
 
@@ -30,7 +32,10 @@ def _bind(api: ObjectApi, pvc: JSON) -> None:
     pv = {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": {"name": volume, "annotations": {"pv.kubernetes.io/provisioned-by": "sim.qengine.dev/hostpath"}},
+        "metadata": {
+            "name": volume,
+            "annotations": {"pv.kubernetes.io/provisioned-by": "sim.qengine.dev/hostpath"},
+        },
         "spec": {
             "capacity": {"storage": storage},
             "accessModes": modes,
@@ -38,7 +43,13 @@ def _bind(api: ObjectApi, pvc: JSON) -> None:
             "storageClassName": storage_class,
             "volumeMode": spec.get("volumeMode", "Filesystem"),
             "hostPath": {"path": f"/var/lib/sim-volumes/{volume}", "type": ""},
-            "claimRef": {"kind": "PersistentVolumeClaim", "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"], "apiVersion": "v1"},
+            "claimRef": {
+                "kind": "PersistentVolumeClaim",
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "apiVersion": "v1",
+            },
         },
     }
     pv_type = rtype(api, "", "persistentvolumes")
@@ -56,4 +67,11 @@ def _bind(api: ObjectApi, pvc: JSON) -> None:
     annotations["pv.kubernetes.io/bound-by-controller"] = "yes"
     new["status"] = {"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}}
     api.commit_raw(rtype(api, "", "persistentvolumeclaims"), new)
-    recorder.record(api, pvc, "Normal", "ProvisioningSucceeded", f"Successfully provisioned volume {volume}", "sim.qengine.dev/hostpath")
+    recorder.record(
+        api,
+        pvc,
+        "Normal",
+        "ProvisioningSucceeded",
+        f"Successfully provisioned volume {volume}",
+        "sim.qengine.dev/hostpath",
+    )
