@@ -48,7 +48,11 @@ def test_rolling_update_honours_max_surge_and_max_unavailable(sim: KubeSimulator
     )
 
     def done() -> bool:
-        status = sim.get_object("deployments.apps", "default", "r")["status"]  # type: ignore[index]
+        obj = sim.get_object("deployments.apps", "default", "r")
+        assert obj is not None
+        status = obj["status"]
+        if status.get("observedGeneration") != obj["metadata"]["generation"]:
+            return False
         conditions = {c["type"]: c for c in status.get("conditions", [])}
         return (
             status.get("updatedReplicas") == 4

@@ -9,12 +9,12 @@ when nobody else owns them. Updates (PUT and the other PATCH types) take the fie
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.fieldsets import (
     Path,
     describe,
@@ -124,7 +124,7 @@ class Ownership:
             raise _conflict_error(conflicts, str(config.get("apiVersion", "")))
         previous = self.entries[key].fields if key in self.entries else set()
         others = set().union(*(e.fields for k, e in self.entries.items() if k != key))
-        result = copy.deepcopy(base)
+        result = clone(base)
         for path in sorted(previous - applied - others, key=len, reverse=True):
             remove_path(result, path)
         result = dict(strategic_merge(result, config))

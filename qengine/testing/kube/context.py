@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 from qengine.testing.kube.clock import SimClock
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.faults import Faults
 from qengine.testing.kube.http import Request, Response
 from qengine.testing.kube.objects import ObjectApi
@@ -69,7 +69,7 @@ class SimContext:
         sent = body.get("metadata", {}).get("resourceVersion")
         if sent and sent != current["metadata"]["resourceVersion"]:
             raise conflict("namespaces", "", name, "the object has been modified")
-        new = copy.deepcopy(current)
+        new = clone(current)
         new["spec"] = dict(
             new.get("spec", {}), finalizers=body.get("spec", {}).get("finalizers", [])
         )

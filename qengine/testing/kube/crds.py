@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube import deletion
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.resources import ResourceType, crd_types
 
@@ -43,7 +43,7 @@ def on_commit(api: ObjectApi, rtype: ResourceType, old: JSON | None, new: JSON) 
     for crtype in crd_types(current):
         api.store.types.add(crtype)
     if not current.get("status", {}).get("conditions"):
-        established = copy.deepcopy(current)
+        established = clone(current)
         established["status"] = _status(current, api.store.clock.stamp())
         api.commit_raw(rtype, established)
 

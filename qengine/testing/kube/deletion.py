@@ -10,9 +10,9 @@ namespace controller.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.status import ApiError, conflict, success_status
@@ -86,7 +86,7 @@ def _gone_body(rtype: ResourceType, obj: JSON) -> JSON:
 def _mark_deleting(api: ObjectApi, rtype: ResourceType, obj: JSON, finalizers: list[str]) -> JSON:
     if obj["metadata"].get("deletionTimestamp") and obj["metadata"].get("finalizers") == finalizers:
         return obj
-    new = copy.deepcopy(obj)
+    new = clone(obj)
     new["metadata"]["finalizers"] = finalizers
     new["metadata"].setdefault("deletionTimestamp", api.store.clock.stamp())
     new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
@@ -118,7 +118,7 @@ def run_finalizers(api: ObjectApi, rtype: ResourceType, obj: JSON) -> None:
     uid = obj["metadata"]["uid"]
     if ORPHAN in finalizers:
         for dep_type, dep in dependents(api, uid):
-            new = copy.deepcopy(dep)
+            new = clone(dep)
             refs = [r for r in new["metadata"]["ownerReferences"] if r.get("uid") != uid]
             new["metadata"]["ownerReferences"] = refs
             if not refs:
@@ -144,7 +144,7 @@ def run_finalizers(api: ObjectApi, rtype: ResourceType, obj: JSON) -> None:
     )
     if current is None or current["metadata"].get("finalizers") == finalizers:
         return
-    new = copy.deepcopy(current)
+    new = clone(current)
     new["metadata"]["finalizers"] = finalizers
     if not finalizers:
         del new["metadata"]["finalizers"]
@@ -175,7 +175,7 @@ def _has_dependents(api: ObjectApi, obj: JSON) -> bool:
 def _terminate_namespace(api: ObjectApi, rtype: ResourceType, obj: JSON) -> JSON:
     if obj["metadata"].get("deletionTimestamp"):
         return obj
-    new = copy.deepcopy(obj)
+    new = clone(obj)
     new["metadata"]["deletionTimestamp"] = api.store.clock.stamp()
     new["metadata"]["deletionGracePeriodSeconds"] = 0
     new["status"] = {"phase": "Terminating"}

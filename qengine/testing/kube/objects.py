@@ -9,7 +9,6 @@ Callers hold ``store.lock``.
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import attrs
 
 from qengine.testing.kube import defaults, validation
 from qengine.testing.kube.apply import ManagerKey, Ownership
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.patch import apply_patch
 from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.status import ApiError, already_exists, bad_request, conflict, not_found
@@ -140,7 +140,7 @@ class ObjectApi:
             obj["metadata"] = {}
 
     def _prepare_new(self, rtype: ResourceType, namespace: str, obj: JSON) -> JSON:
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         self._check_type(rtype, obj)
         meta = obj["metadata"]
         if rtype.namespaced:
@@ -191,7 +191,7 @@ class ObjectApi:
         rec = self.store.record(rtype.key, namespace, name)
         if rec is None:
             raise not_found(rtype.plural, rtype.group, name)
-        body = copy.deepcopy(body)
+        body = clone(body)
         self._check_type(rtype, body)
         given = body["metadata"].get("name")
         if given and given != name:
@@ -215,11 +215,11 @@ class ObjectApi:
 
     def _merge_update(self, rtype: ResourceType, old: JSON, body: JSON, sub: str) -> JSON:
         if sub == "status":
-            new = dict(copy.deepcopy(old), status=body.get("status", {}))
+            new = dict(clone(old), status=body.get("status", {}))
         else:
             new = body
             if rtype.has_status and "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             elif rtype.has_status:
                 new.pop("status", None)
         meta = new.setdefault("metadata", {})
@@ -253,7 +253,7 @@ class ObjectApi:
         if content_type == APPLY_PATCH:
             return self.apply(rtype, namespace, name, parse_apply_body(raw), opts)
         current = self.store.get(rtype, namespace, name)
-        patched = apply_patch(content_type, copy.deepcopy(current), raw)
+        patched = apply_patch(content_type, clone(current), raw)
         patched.setdefault("metadata", {})
         if not patched["metadata"].get("resourceVersion"):
             patched["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -283,7 +283,7 @@ class ObjectApi:
             return self._apply_create(rtype, namespace, config, opts)
         ownership = rec.ownership.copy()
         applied = ownership.apply(
-            copy.deepcopy(rec.obj),
+            clone(rec.obj),
             config,
             opts.manager,
             force=opts.force,

@@ -8,10 +8,10 @@ ports by ``containerPort``, env by ``name``, volumeMounts by ``mountPath``, ...)
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.status import ApiError, bad_request
 
 JSON = dict[str, Any]
@@ -54,7 +54,7 @@ def list_key(field: str, items: list[Any]) -> str | None:
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -124,20 +124,20 @@ def json_patch(doc: Any, operations: Any) -> Any:
     """RFC 6902 over a deep copy of ``doc``."""
     if not isinstance(operations, list):
         raise bad_request("json patch must be a list of operations")
-    doc = copy.deepcopy(doc)
+    doc = clone(doc)
     for op in operations:
         kind, parts = op.get("op"), _decode_pointer(op.get("path", ""))
         if kind == "add":
-            doc = _add(doc, parts, copy.deepcopy(op.get("value")))
+            doc = _add(doc, parts, clone(op.get("value")))
         elif kind == "remove":
             _remove(doc, parts)
         elif kind == "replace":
             _get(doc, parts)
             _remove(doc, parts)
-            doc = _add(doc, parts, copy.deepcopy(op.get("value")))
+            doc = _add(doc, parts, clone(op.get("value")))
         elif kind in ("move", "copy"):
             source = _decode_pointer(op.get("from", ""))
-            value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
+            value = _remove(doc, source) if kind == "move" else clone(_get(doc, source))
             doc = _add(doc, parts, value)
         elif kind == "test":
             if _get(doc, parts) != op.get("value"):
@@ -154,8 +154,8 @@ def json_patch(doc: Any, operations: Any) -> Any:
 def _merge_keyed(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
     key = list_key(field, original + patch)
     if key is None:
-        return [i for i in copy.deepcopy(patch) if not (isinstance(i, dict) and "$patch" in i)]
-    result = copy.deepcopy(original)
+        return [i for i in clone(patch) if not (isinstance(i, dict) and "$patch" in i)]
+    result = clone(original)
     for item in patch:
         if not isinstance(item, dict):
             continue
@@ -199,10 +199,10 @@ def _order(items: list[Any], field: str, order: list[Any]) -> list[Any]:
 def strategic_merge(original: Any, patch: Any) -> Any:
     """Strategic merge patch of ``patch`` onto ``original`` (neither is modified)."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    result = copy.deepcopy(original) if isinstance(original, dict) else {}
+        return {k: clone(v) for k, v in patch.items() if k != "$patch"}
+    result = clone(original) if isinstance(original, dict) else {}
     orders: dict[str, list[Any]] = {}
     for key, value in patch.items():
         if key.startswith("$setElementOrder/"):

@@ -6,10 +6,10 @@ A repeated event (same object, reason and message) is aggregated: its ``count`` 
 
 from __future__ import annotations
 
-import copy
 import secrets
 from typing import Any
 
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi, WriteOptions
 
 JSON = dict[str, Any]
@@ -25,18 +25,15 @@ def record(
     meta = involved["metadata"]
     namespace = meta.get("namespace") or "default"
     now = api.store.clock.stamp()
-    for event in api.store.iter(rtype.key, namespace):
-        ref = event.get("involvedObject", {})
-        if (
-            ref.get("uid") == meta.get("uid")
-            and event.get("reason") == reason
-            and event.get("message") == message
-        ):
-            updated = copy.deepcopy(event)
-            updated["count"] = int(updated.get("count", 1)) + 1
-            updated["lastTimestamp"] = now
-            api.commit_raw(rtype, updated)
-            return
+    index_key = (str(meta.get("uid", "")), reason, message)
+    known = api.store.event_index.get(index_key)
+    existing = api.store.find(rtype.key, *known) if known else None
+    if existing is not None:
+        updated = clone(existing)
+        updated["count"] = int(updated.get("count", 1)) + 1
+        updated["lastTimestamp"] = now
+        api.commit_raw(rtype, updated)
+        return
     event = {
         "apiVersion": "v1",
         "kind": "Event",
@@ -60,4 +57,5 @@ def record(
         "reportingComponent": component,
         "reportingInstance": "",
     }
-    api.create(rtype, namespace, event, _OPTS)
+    created = api.create(rtype, namespace, event, _OPTS)
+    api.store.event_index[index_key] = (namespace, created["metadata"]["name"])

@@ -141,6 +141,7 @@ class TypeRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._types: dict[tuple[str, str, str], ResourceType] = {}
+        self._preferred: dict[tuple[str, str], ResourceType] = {}
         for rtype in BUILTIN_TYPES:
             self._types[(rtype.group, rtype.version, rtype.plural)] = rtype
 
@@ -165,23 +166,30 @@ class TypeRegistry:
 
     def preferred(self, group: str, plural: str) -> ResourceType | None:
         """The preferred version's type for a (group, plural) storage key."""
-        matches = [t for t in self.all() if t.key == (group, plural)]
+        with self._lock:
+            cached = self._preferred.get((group, plural))
+            if cached is not None:
+                return cached
+            matches = [t for t in self._types.values() if t.key == (group, plural)]
         want = PREFERRED_VERSIONS.get(group)
-        for rtype in matches:
-            if rtype.version == want:
-                return rtype
-        return matches[0] if matches else None
+        found = next((t for t in matches if t.version == want), matches[0] if matches else None)
+        if found is not None:
+            with self._lock:
+                self._preferred[(group, plural)] = found
+        return found
 
     def add(self, rtype: ResourceType) -> None:
         """Serve ``rtype`` (a custom resource); replaces an earlier registration."""
         with self._lock:
             self._types[(rtype.group, rtype.version, rtype.plural)] = rtype
+            self._preferred.pop(rtype.key, None)
 
     def remove(self, group: str, plural: str) -> None:
         """Stop serving every version of a custom resource."""
         with self._lock:
             for key in [k for k, t in self._types.items() if t.key == (group, plural)]:
                 del self._types[key]
+            self._preferred.pop((group, plural), None)
 
 
 def crd_types(crd: dict[str, object]) -> list[ResourceType]:

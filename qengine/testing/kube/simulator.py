@@ -15,6 +15,7 @@ from qengine.testing.kube import certs, crds, kubeconfig
 from qengine.testing.kube.clock import SimClock
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.controllers.manager import ControllerManager
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.faults import Faults
 from qengine.testing.kube.objects import ObjectApi, WriteOptions
 from qengine.testing.kube.requestlog import RequestLog, RequestRecord
@@ -189,25 +190,22 @@ class KubeSimulator:
 
     def objects(self, resource: str, namespace: str | None = None) -> list[JSON]:
         """Copies of the stored objects of ``resource`` (``plural[.group]``), sorted by name."""
-        import copy
 
         rtype = self._rtype(resource)
         with self.store.lock:
             items, _, _, _ = self.store.select(rtype, namespace, lambda obj: True)
-            return copy.deepcopy(items)
+            return clone(items)
 
     def get_object(self, resource: str, namespace: str, name: str) -> JSON | None:
         """A copy of one stored object, or None."""
-        import copy
 
         rtype = self._rtype(resource)
         with self.store.lock:
             found = self.store.find(rtype.key, namespace if rtype.namespaced else "", name)
-            return copy.deepcopy(found)
+            return clone(found)
 
     def create_object(self, obj: JSON, *, manager: str = "qengine-test") -> JSON:
         """Create ``obj`` in-process, with the API's semantics; returns the stored copy."""
-        import copy
 
         rtype = self.types.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
         if rtype is None:
@@ -215,4 +213,4 @@ class KubeSimulator:
         namespace = obj.get("metadata", {}).get("namespace", "default") if rtype.namespaced else ""
         with self.store.lock:
             created = self.api.create(rtype, namespace, obj, WriteOptions(manager=manager))
-            return copy.deepcopy(created)
+            return clone(created)

@@ -64,6 +64,8 @@ class Store:
         self._next_ip = 10
         self._owned: dict[str, set[tuple[TypeKey, str, str]]] = collections.defaultdict(set)
         self.closed = False
+        # (involved uid, reason, message) -> (namespace, name) of the Event that aggregates it.
+        self.event_index: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     # -- versions and history ------------------------------------------------------------
 
@@ -88,6 +90,18 @@ class Store:
                 break
             if change.type_key == type_key:
                 found.append(change)
+        found.reverse()
+        return found
+
+    def all_changes_since(self, rv: int) -> list[Change]:
+        """Every history entry newer than ``rv``; 410 Gone when ``rv`` is too old."""
+        if rv < self.oldest_available():
+            raise gone(f"too old resource version: {rv} ({self.oldest_available()})")
+        found = []
+        for change in reversed(self._history):
+            if change.rv <= rv:
+                break
+            found.append(change)
         found.reverse()
         return found
 

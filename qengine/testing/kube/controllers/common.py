@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi, WriteOptions
 from qengine.testing.kube.resources import ResourceType
 
@@ -120,13 +121,13 @@ def with_status(obj: JSON, status: JSON) -> JSON:
     """A copy of ``obj`` with ``status`` replaced."""
     new = copy.copy(obj)
     new["status"] = status
-    new["metadata"] = copy.deepcopy(obj["metadata"])
+    new["metadata"] = clone(obj["metadata"])
     return new
 
 
 def pod_from_template(owner: JSON, template: JSON, name: str, extra_labels: dict[str, str]) -> JSON:
     """A Pod built from a pod template, controlled by ``owner``."""
-    meta = copy.deepcopy(template.get("metadata") or {})
+    meta = clone(template.get("metadata") or {})
     labels = dict(meta.get("labels") or {}, **extra_labels)
     return {
         "apiVersion": "v1",
@@ -138,5 +139,5 @@ def pod_from_template(owner: JSON, template: JSON, name: str, extra_labels: dict
             "annotations": meta.get("annotations") or {},
             "ownerReferences": [owner_ref(owner)],
         },
-        "spec": copy.deepcopy(template.get("spec") or {}),
+        "spec": clone(template.get("spec") or {}),
     }

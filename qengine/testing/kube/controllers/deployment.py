@@ -10,7 +10,6 @@ unavailableReplicas, Available (MinimumReplicasAvailable) and Progressing
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube import recorder
@@ -26,6 +25,8 @@ from qengine.testing.kube.controllers.common import (
     short_hash,
     with_status,
 )
+from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
@@ -34,16 +35,23 @@ HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 
 
-def reconcile(api: ObjectApi) -> None:
-    """One pass over every Deployment (caller holds the store lock)."""
-    for deploy in list(api.store.iter(rtype(api, "apps", "deployments").key)):
+def _unsettled(deploy: JSON) -> bool:
+    status = deploy.get("status") or {}
+    if status.get("observedGeneration") != deploy["metadata"].get("generation"):
+        return True
+    progressing = get_condition(deploy, "Progressing") or {}
+    return progressing.get("reason") not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded")
+
+
+def reconcile(api: ObjectApi, work: Work) -> None:
+    """One pass over the Deployments in ``work`` (caller holds the store lock)."""
+    for deploy in work.objects(rtype(api, "apps", "deployments").key, _unsettled):
         if not deploy["metadata"].get("deletionTimestamp"):
             _sync(api, deploy)
 
 
 def _template_hash(deploy: JSON) -> str:
-    template = copy.deepcopy(deploy["spec"].get("template") or {})
-    return short_hash(template)[:10]
+    return short_hash(deploy["spec"].get("template") or {})[:10]
 
 
 def _sync(api: ObjectApi, deploy: JSON) -> None:
@@ -72,9 +80,9 @@ def _revision(rs: JSON) -> int:
 
 def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> JSON:
     spec = deploy["spec"]
-    template = copy.deepcopy(spec.get("template") or {})
+    template = clone(spec.get("template") or {})
     template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
-    selector = copy.deepcopy(spec.get("selector") or {})
+    selector = clone(spec.get("selector") or {})
     selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
     revision = max([_revision(rs) for rs in old] + [0]) + 1
     replicas = (
@@ -142,7 +150,7 @@ def _scale_rs(api: ObjectApi, deploy: JSON, rs: JSON, replicas: int) -> None:
     current = int(rs["spec"].get("replicas", 0))
     if current == replicas:
         return
-    new = copy.deepcopy(rs)
+    new = clone(rs)
     new["spec"]["replicas"] = replicas
     annotations = new["metadata"].setdefault("annotations", {})
     annotations["deployment.kubernetes.io/desired-replicas"] = str(
@@ -223,7 +231,7 @@ def _update_status(
     def stat(rs: JSON, key: str) -> int:
         return int(rs.get("status", {}).get(key, 0))
 
-    status = copy.deepcopy(deploy.get("status") or {})
+    status = clone(deploy.get("status") or {})
     status["observedGeneration"] = deploy["metadata"].get("generation", 1)
     status["replicas"] = sum(stat(rs, "replicas") for rs in all_sets)
     status["updatedReplicas"] = stat(new_rs, "replicas")

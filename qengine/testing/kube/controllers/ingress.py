@@ -3,7 +3,6 @@ DaemonSets run one pod on the single simulated node."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube.controllers.common import (
@@ -17,27 +16,29 @@ from qengine.testing.kube.controllers.common import (
     with_status,
 )
 from qengine.testing.kube.controllers.services import LB_ADDRESS
+from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.seed import NODE_NAME
 
 JSON = dict[str, Any]
 
 
-def reconcile_ingresses(api: ObjectApi) -> None:
+def reconcile_ingresses(api: ObjectApi, work: Work) -> None:
     """Give every Ingress without one a load-balancer address."""
     ing_type = rtype(api, "networking.k8s.io", "ingresses")
-    for ing in list(api.store.iter(ing_type.key)):
+    for ing in work.objects(ing_type.key, lambda o: True):
         if ing.get("status", {}).get("loadBalancer", {}).get("ingress"):
             continue
-        new = copy.deepcopy(ing)
+        new = clone(ing)
         new["status"] = {"loadBalancer": {"ingress": [{"ip": LB_ADDRESS}]}}
         api.commit_raw(ing_type, new)
 
 
-def reconcile_daemonsets(api: ObjectApi) -> None:
+def reconcile_daemonsets(api: ObjectApi, work: Work) -> None:
     """Keep one pod per DaemonSet (there is one node) and report its status."""
     ds_type = rtype(api, "apps", "daemonsets")
-    for ds in list(api.store.iter(ds_type.key)):
+    for ds in work.objects(ds_type.key, lambda o: not o.get("status", {}).get("numberReady")):
         if ds["metadata"].get("deletionTimestamp"):
             continue
         pods = [p for p in owned(api, ds, "", "pods") if pod_active(p)]

@@ -8,7 +8,6 @@ keeps ``successfulJobsHistoryLimit`` / ``failedJobsHistoryLimit`` finished Jobs.
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,15 +25,17 @@ from qengine.testing.kube.controllers.common import (
     with_status,
 )
 from qengine.testing.kube.controllers.cron import CronSchedule
+from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.deletion import remove_now
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
 
 
-def reconcile_jobs(api: ObjectApi) -> None:
-    """One pass over every Job (caller holds the store lock)."""
-    for job in list(api.store.iter(rtype(api, "batch", "jobs").key)):
+def reconcile_jobs(api: ObjectApi, work: Work) -> None:
+    """One pass over the Jobs in ``work`` (caller holds the store lock)."""
+    for job in work.objects(rtype(api, "batch", "jobs").key, lambda j: not _finished(j)):
         if not job["metadata"].get("deletionTimestamp") and not _finished(job):
             _sync_job(api, job)
 
@@ -53,7 +54,7 @@ def _sync_job(api: ObjectApi, job: JSON) -> None:
     active = [p for p, ph in zip(pods, phases, strict=True) if ph not in ("Succeeded", "Failed")]
     completions = int(spec.get("completions") or 1)
     now = api.store.clock.stamp()
-    status = copy.deepcopy(job.get("status") or {})
+    status = clone(job.get("status") or {})
     status.setdefault("startTime", now)
     if succeeded >= completions:
         for pod in active:
@@ -146,9 +147,9 @@ def _create_pod(api: ObjectApi, job: JSON) -> None:
 # -- CronJobs --------------------------------------------------------------------------------
 
 
-def reconcile_cronjobs(api: ObjectApi) -> None:
-    """One pass over every CronJob (caller holds the store lock)."""
-    for cron in list(api.store.iter(rtype(api, "batch", "cronjobs").key)):
+def reconcile_cronjobs(api: ObjectApi, work: Work) -> None:
+    """One pass over every CronJob, since their schedules run on the clock."""
+    for cron in work.objects(rtype(api, "batch", "cronjobs").key, lambda c: True):
         if not cron["metadata"].get("deletionTimestamp"):
             _sync_cron(api, cron)
 
@@ -156,7 +157,7 @@ def reconcile_cronjobs(api: ObjectApi) -> None:
 def _sync_cron(api: ObjectApi, cron: JSON) -> None:
     jobs = owned(api, cron, "batch", "jobs")
     active = [j for j in jobs if not _finished(j)]
-    status = copy.deepcopy(cron.get("status") or {})
+    status = clone(cron.get("status") or {})
     spec = cron["spec"]
     due = _due_time(api, cron)
     if due is not None and not spec.get("suspend"):
@@ -202,7 +203,7 @@ def _due_time(api: ObjectApi, cron: JSON) -> datetime | None:
 
 
 def _create_job(api: ObjectApi, cron: JSON, due: datetime) -> JSON:
-    template = copy.deepcopy(cron["spec"].get("jobTemplate") or {})
+    template = clone(cron["spec"].get("jobTemplate") or {})
     name = f"{cron['metadata']['name']}-{int(due.timestamp() // 60)}"
     job = {
         "apiVersion": "batch/v1",

@@ -3,20 +3,21 @@ a Terminating namespace has its contents deleted, then goes."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube.controllers.common import CONTROLLER, rtype
+from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.deletion import remove_now
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
 
 
-def reconcile(api: ObjectApi, ca_pem: str) -> None:
-    """One pass over every namespace (caller holds the store lock)."""
+def reconcile(api: ObjectApi, work: Work, ca_pem: str) -> None:
+    """One pass over changed and terminating namespaces (caller holds the store lock)."""
     ns_type = rtype(api, "", "namespaces")
-    for ns in list(api.store.iter(ns_type.key)):
+    for ns in work.objects(ns_type.key, lambda n: bool(n["metadata"].get("deletionTimestamp"))):
         if ns["metadata"].get("deletionTimestamp"):
             _finalize(api, ns)
         else:
@@ -56,7 +57,7 @@ def _finalize(api: ObjectApi, ns: JSON) -> None:
     current = api.store.find(ns_type.key, "", name)
     if current is None:
         return
-    new = copy.deepcopy(current)
+    new = clone(current)
     new["spec"] = {"finalizers": []}
     api.commit_raw(ns_type, new)
     remove_now(api, ns_type, new)

@@ -8,11 +8,12 @@ the statuses and Events a real cluster shows for it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube import recorder
 from qengine.testing.kube.controllers.common import rtype, set_condition
+from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.faults import Faults
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.seed import NODE_NAME
@@ -33,18 +34,16 @@ class PodLifecycle:
         self._crashed: dict[str, float] = {}
         self._next_ip = 1
 
-    def reconcile(self) -> None:
-        """One pass over every pod (caller holds the store lock)."""
+    def reconcile(self, work: Work) -> None:
+        """One pass over the pods still on their way (caller holds the store lock)."""
         pods = rtype(self.api, "", "pods")
-        live = set()
-        for pod in list(self.api.store.iter(pods.key)):
-            live.add(pod["metadata"]["uid"])
+        for pod in work.objects(pods.key, _unsettled):
             if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
                 continue
             if pod["metadata"].get("deletionTimestamp"):
                 continue
             self._step(pod)
-        for uid in set(self._started) - live:
+        for uid in work.deleted_uids:
             self._started.pop(uid, None)
             self._crashed.pop(uid, None)
 
@@ -68,7 +67,7 @@ class PodLifecycle:
 
     def _schedule(self, pod: JSON, fault: str | None) -> None:
         stamp = self.api.store.clock.stamp()
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         status = new.setdefault("status", {})
         status.setdefault("phase", "Pending")
         status.setdefault("qosClass", "BestEffort")
@@ -101,7 +100,7 @@ class PodLifecycle:
     # -- start ----------------------------------------------------------------------------
 
     def _start(self, pod: JSON, fault: str | None) -> None:
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         stamp = self.api.store.clock.stamp()
         status = new.setdefault("status", {})
         status["hostIP"] = "10.0.0.10"
@@ -204,7 +203,7 @@ class PodLifecycle:
         if now - self._crashed.get(uid, self._started[uid]) < CRASH_INTERVAL:
             return
         self._crashed[uid] = now
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         stamp = self.api.store.clock.stamp()
         for status in new["status"].get("containerStatuses") or []:
             status["restartCount"] = int(status.get("restartCount", 0)) + 1
@@ -233,7 +232,7 @@ class PodLifecycle:
             c.get("ready") for c in status.get("containerStatuses") or []
         ):
             return
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         stamp = self.api.store.clock.stamp()
         status = new["status"]
         if new["spec"].get("restartPolicy", "Always") != "Always":
@@ -273,6 +272,17 @@ class PodLifecycle:
         message = "" if ready or reason else f"containers with unready status: [{names}]"
         set_condition(status, "Ready", value, why, message, stamp)
         set_condition(status, "ContainersReady", value, why, message, stamp)
+
+
+def _unsettled(pod: JSON) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return False
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+    return not ready
 
 
 def _pod_ref(pod: JSON) -> str:

@@ -15,6 +15,7 @@ from qengine.testing.kube.controllers.common import (
     rtype,
     with_status,
 )
+from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.deletion import remove_now
 from qengine.testing.kube.objects import ObjectApi
 
@@ -22,10 +23,15 @@ JSON = dict[str, Any]
 COMPONENT = "replicaset-controller"
 
 
-def reconcile(api: ObjectApi) -> None:
-    """One pass over every ReplicaSet (caller holds the store lock)."""
+def _unsettled(rs: JSON) -> bool:
+    want, status = rs.get("spec", {}).get("replicas", 1), rs.get("status") or {}
+    return bool(status.get("replicas", 0) != want or status.get("readyReplicas", 0) != want)
+
+
+def reconcile(api: ObjectApi, work: Work) -> None:
+    """One pass over the ReplicaSets in ``work`` (caller holds the store lock)."""
     rs_type = rtype(api, "apps", "replicasets")
-    for rs in list(api.store.iter(rs_type.key)):
+    for rs in work.objects(rs_type.key, _unsettled):
         if rs["metadata"].get("deletionTimestamp"):
             continue
         pods = [p for p in owned(api, rs, "", "pods") if pod_active(p)]

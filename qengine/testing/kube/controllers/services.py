@@ -3,10 +3,11 @@ selects, and a load-balancer address for ``type: LoadBalancer``."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube.controllers.common import CONTROLLER, owner_ref, pod_ready, rtype
+from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.selectors import match_labels
 
@@ -14,12 +15,17 @@ JSON = dict[str, Any]
 LB_ADDRESS = "192.0.2.10"
 
 
-def reconcile(api: ObjectApi) -> None:
-    """One pass over every Service (caller holds the store lock)."""
+def reconcile(api: ObjectApi, work: Work) -> None:
+    """One pass over the Services of namespaces where something changed."""
     pods_by_ns: dict[str, list[JSON]] = {}
-    for pod in api.store.iter(rtype(api, "", "pods").key):
-        pods_by_ns.setdefault(pod["metadata"]["namespace"], []).append(pod)
-    for svc in list(api.store.iter(rtype(api, "", "services").key)):
+    services = [
+        s
+        for s in api.store.iter(rtype(api, "", "services").key)
+        if work.namespace_changed(s["metadata"]["namespace"])
+    ]
+    for namespace in {s["metadata"]["namespace"] for s in services}:
+        pods_by_ns[namespace] = list(api.store.iter(rtype(api, "", "pods").key, namespace))
+    for svc in services:
         if svc["metadata"].get("deletionTimestamp"):
             continue
         _load_balancer(api, svc)
@@ -41,7 +47,7 @@ def _load_balancer(api: ObjectApi, svc: JSON) -> None:
         return
     if svc.get("status", {}).get("loadBalancer", {}).get("ingress"):
         return
-    new = copy.deepcopy(svc)
+    new = clone(svc)
     new["status"] = {"loadBalancer": {"ingress": [{"ip": LB_ADDRESS, "ipMode": "VIP"}]}}
     api.commit_raw(rtype(api, "", "services"), new)
 
@@ -77,7 +83,7 @@ def _upsert(api: ObjectApi, group: str, plural: str, desired: JSON) -> None:
     if current is None:
         api.create(kind, meta["namespace"], desired, CONTROLLER)
         return
-    new = copy.deepcopy(current)
+    new = clone(current)
     for field, value in desired.items():
         if field != "metadata":
             new[field] = value

@@ -4,7 +4,6 @@ updates from the highest ordinal down."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube import recorder
@@ -19,7 +18,9 @@ from qengine.testing.kube.controllers.common import (
     short_hash,
     with_status,
 )
+from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.deletion import remove_now
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
@@ -27,9 +28,15 @@ COMPONENT = "statefulset-controller"
 REVISION_LABEL = "controller-revision-hash"
 
 
-def reconcile(api: ObjectApi) -> None:
-    """One pass over every StatefulSet (caller holds the store lock)."""
-    for sts in list(api.store.iter(rtype(api, "apps", "statefulsets").key)):
+def _unsettled(sts: JSON) -> bool:
+    status = sts.get("status") or {}
+    want = sts.get("spec", {}).get("replicas", 1)
+    return bool(status.get("readyReplicas", 0) != want or status.get("replicas", 0) != want)
+
+
+def reconcile(api: ObjectApi, work: Work) -> None:
+    """One pass over the StatefulSets in ``work`` (caller holds the store lock)."""
+    for sts in work.objects(rtype(api, "apps", "statefulsets").key, _unsettled):
         if not sts["metadata"].get("deletionTimestamp"):
             _sync(api, sts)
 
@@ -120,7 +127,7 @@ def _ensure_pvc(api: ObjectApi, sts: JSON, claim: JSON, name: str) -> None:
             "namespace": namespace,
             "labels": dict(sts["spec"].get("selector", {}).get("matchLabels") or {}),
         },
-        "spec": copy.deepcopy(claim.get("spec") or {}),
+        "spec": clone(claim.get("spec") or {}),
     }
     if (sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}).get(
         "whenDeleted"

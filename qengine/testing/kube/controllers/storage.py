@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from qengine.testing.kube import recorder
 from qengine.testing.kube.controllers.common import CONTROLLER, rtype
+from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
 
 
-def reconcile(api: ObjectApi) -> None:
-    """One pass over every claim (caller holds the store lock)."""
+def reconcile(api: ObjectApi, work: Work) -> None:
+    """One pass over the pending claims (caller holds the store lock)."""
     pvc_type = rtype(api, "", "persistentvolumeclaims")
-    for pvc in list(api.store.iter(pvc_type.key)):
+    for pvc in work.objects(pvc_type.key, lambda c: c.get("status", {}).get("phase") != "Bound"):
         if pvc.get("status", {}).get("phase") == "Bound" or pvc["metadata"].get(
             "deletionTimestamp"
         ):
@@ -55,10 +56,10 @@ def _bind(api: ObjectApi, pvc: JSON) -> None:
     pv_type = rtype(api, "", "persistentvolumes")
     if api.store.find(pv_type.key, "", volume) is None:
         created = api.create(pv_type, "", pv, CONTROLLER)
-        bound = copy.deepcopy(created)
+        bound = clone(created)
         bound["status"] = {"phase": "Bound"}
         api.commit_raw(pv_type, bound)
-    new = copy.deepcopy(pvc)
+    new = clone(pvc)
     new["spec"]["volumeName"] = volume
     new["spec"].setdefault("storageClassName", storage_class)
     new["spec"].setdefault("volumeMode", "Filesystem")
