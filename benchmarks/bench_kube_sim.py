@@ -157,22 +157,17 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     args = parser.parse_args()
     result = throughput(args.rounds, args.applies)
-    print(
-        f"server-side applies of Deployments, controllers on, median of {args.rounds} rounds of {args.applies}:"
-    )
+    ratio = result["concurrent"] / result["single"]
+    print(f"server-side applies of Deployments, controllers on, median of {args.rounds} rounds:")
     print(f"  1 client:    {result['single']:8.1f} applies/s")
-    print(
-        f"  20 clients:  {result['concurrent']:8.1f} applies/s  (ratio to 1 client: {result['concurrent'] / result['single']:.2f})"
-    )
+    print(f"  20 clients:  {result['concurrent']:8.1f} applies/s  (ratio to 1 client: {ratio:.2f})")
     print(f"  errors: {result['errors']}")
     rate, errors, controller_errors = stress(args.applies)
-    print(
-        f"50 concurrent clients: {rate:8.1f} applies/s, request errors: {errors}, controller errors: {controller_errors}"
-    )
+    print(f"50 concurrent clients: {rate:8.1f} applies/s, request errors: {errors}")
+    print(f"  controller errors: {controller_errors}")
     mib, per_object = memory(args.objects)
-    print(
-        f"memory for {args.objects} stored ConfigMaps: {mib:.1f} MiB ({per_object / 1024:.2f} KiB per object)"
-    )
+    per_kib = per_object / 1024
+    print(f"memory for {args.objects} stored ConfigMaps: {mib:.1f} MiB ({per_kib:.2f} KiB each)")
 
 
 if __name__ == "__main__":
