@@ -104,9 +104,41 @@ def _columns(kind: str) -> list[Column]:
                 lambda o: f"{_status('succeeded')(o)}/{o.get('spec', {}).get('completions', 1)}",
             ),
         ],
-        "PersistentVolumeClaim": [("Status", "string", _status("phase", ""))],
+        "PersistentVolumeClaim": [
+            ("Status", "string", _status("phase", "")),
+            ("Volume", "string", lambda o: o.get("spec", {}).get("volumeName", "")),
+        ],
+        "ConfigMap": [("Data", "integer", _data_count)],
+        "Secret": [
+            ("Type", "string", lambda o: o.get("type", "")),
+            ("Data", "integer", _data_count),
+        ],
+        "Node": [
+            ("Status", "string", lambda o: "Ready"),
+            ("Roles", "string", lambda o: "<none>"),
+            (
+                "Version",
+                "string",
+                lambda o: o.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", ""),
+            ),
+        ],
+        "Event": [
+            ("Type", "string", lambda o: o.get("type", "")),
+            ("Reason", "string", lambda o: o.get("reason", "")),
+            ("Object", "string", _involved),
+            ("Message", "string", lambda o: o.get("message", "")),
+        ],
     }
     return table.get(kind, [])
+
+
+def _data_count(obj: JSON) -> int:
+    return len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+
+
+def _involved(obj: JSON) -> str:
+    ref = obj.get("involvedObject") or {}
+    return f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
 
 
 def _job_status(obj: JSON) -> str:
