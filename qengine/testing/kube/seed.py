@@ -47,6 +47,19 @@ def _node() -> JSON:
     }
 
 
+def _lease(now: str) -> JSON:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": NODE_NAME},
+        "spec": {
+            "holderIdentity": NODE_NAME,
+            "leaseDurationSeconds": 40,
+            "renewTime": now.replace("Z", ".000000Z"),
+        },
+    }
+
+
 def _storage_class() -> JSON:
     return {
         "apiVersion": "storage.k8s.io/v1",
@@ -85,7 +98,14 @@ def seed(api: ObjectApi) -> None:
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
             _SYSTEM,
         )
-    for obj in (_node(), _storage_class(), _ingress_class()):
+    node = _node()
+    now = api.store.clock.stamp()
+    for condition in node["status"]["conditions"]:
+        condition.update(lastHeartbeatTime=now, lastTransitionTime=now)
+    for obj in (node, _storage_class(), _ingress_class()):
         rtype = types.by_kind(obj["apiVersion"], obj["kind"])
         assert rtype is not None
         api.create(rtype, "", obj, _SYSTEM)
+    lease_type = types.preferred("coordination.k8s.io", "leases")
+    assert lease_type is not None
+    api.create(lease_type, "kube-node-lease", _lease(now), _SYSTEM)

@@ -13,6 +13,7 @@ from qengine.testing.kube.clock import parse_stamp
 
 JSON = dict[str, Any]
 Column = tuple[str, str, Callable[[JSON], Any]]
+_WIDE = {"IP", "Node", "Containers", "Images", "Selector"}
 
 
 def _age(now: float) -> Callable[[JSON], str]:
@@ -78,6 +79,8 @@ def _columns(kind: str) -> list[Column]:
             ("Ready", "string", _pod_ready),
             ("Status", "string", _pod_status),
             ("Restarts", "integer", _restarts),
+            ("IP", "string", lambda o: o.get("status", {}).get("podIP", "<none>")),
+            ("Node", "string", lambda o: o.get("spec", {}).get("nodeName", "<none>")),
         ],
         "Deployment": [
             ("Ready", "string", _ratio("readyReplicas", replicas)),
@@ -163,15 +166,17 @@ def _row_object(obj: JSON, include: str) -> JSON | None:
 def to_table(kind: str, items: list[JSON], list_meta: JSON, now: float, include: str) -> JSON:
     """A ``meta.k8s.io/v1`` Table of ``items``."""
     columns: list[Column] = [("Name", "string", lambda o: o["metadata"]["name"])]
-    columns += _columns(kind)
+    extra = _columns(kind)
+    columns += [c for c in extra if c[0] not in _WIDE]
     columns.append(("Age", "string", _age(now)))
+    columns += [c for c in extra if c[0] in _WIDE]
     definitions = [
         {
             "name": name,
             "type": kind_,
             "format": "name" if name == "Name" else "",
             "description": name,
-            "priority": 0,
+            "priority": 1 if name in _WIDE else 0,
         }
         for name, kind_, _ in columns
     ]
