@@ -318,3 +318,82 @@ def test_pod_logs(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
     kubectl.run("wait", "--for=condition=Ready", "pod/talker", "--timeout=30s")
     assert kubectl.run("logs", "talker").stdout == "hello\nworld\n"
     assert kubectl.run("logs", "talker", "--tail=1").stdout == "world\n"
+
+
+def test_recreate_strategy_removes_old_pods_before_new_ones(sim: KubeSimulator, raw: Raw) -> None:
+    body = deployment("rc", replicas=2)
+    body["spec"]["strategy"] = {"type": "Recreate"}
+    raw.request("POST", DEPLOYS, body)
+    eventually(
+        lambda: (
+            (sim.get_object("deployments.apps", "default", "rc") or {})
+            .get("status", {})
+            .get("availableReplicas")
+            == 2
+        )
+    )
+    start_rv = sim.store.resource_version
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:2"}]}}}}
+    raw.request(
+        "PATCH", DEPLOYS + "/rc", patch, content_type="application/strategic-merge-patch+json"
+    )
+
+    def rolled() -> bool:
+        pods = sim.objects("pods", "default")
+        images = {
+            p["spec"]["containers"][0]["image"]
+            for p in pods
+            if p["metadata"]["name"].startswith("rc-")
+        }
+        return (
+            images == {"nginx:2"}
+            and len([p for p in pods if p["metadata"]["name"].startswith("rc-")]) == 2
+        )
+
+    eventually(rolled)
+    with sim.store.lock:
+        changes = sim.store.changes_since(start_rv, ("", "pods"))
+    first_new = next(c.rv for c in changes if c.type == "ADDED")
+    last_old_gone = max(c.rv for c in changes if c.type == "DELETED")
+    assert last_old_gone < first_new
+
+
+def test_paused_deployment_does_not_roll(sim: KubeSimulator, raw: Raw) -> None:
+    raw.request("POST", DEPLOYS, deployment("p", replicas=1))
+    eventually(
+        lambda: (
+            (sim.get_object("deployments.apps", "default", "p") or {})
+            .get("status", {})
+            .get("availableReplicas")
+            == 1
+        )
+    )
+    merge = "application/merge-patch+json"
+    raw.request("PATCH", DEPLOYS + "/p", {"spec": {"paused": True}}, content_type=merge)
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:2"}]}}}}
+    raw.request(
+        "PATCH", DEPLOYS + "/p", patch, content_type="application/strategic-merge-patch+json"
+    )
+    time.sleep(0.5)
+    images = {p["spec"]["containers"][0]["image"] for p in sim.objects("pods", "default")}
+    assert images == {"nginx:1.25"}
+    raw.request("PATCH", DEPLOYS + "/p", {"spec": {"paused": False}}, content_type=merge)
+    eventually(
+        lambda: (
+            {p["spec"]["containers"][0]["image"] for p in sim.objects("pods", "default")}
+            == {"nginx:2"}
+        )
+    )
+
+
+def test_kubectl_get_prints_server_side_tables(
+    sim: KubeSimulator, kubectl: Kubectl, raw: Raw
+) -> None:
+    raw.request("POST", DEPLOYS, deployment("t", replicas=1))
+    kubectl.run("rollout", "status", "deployment/t", "--timeout=30s")
+    lines = kubectl.run("get", "deployments").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert lines[1].split()[:4] == ["t", "1/1", "1", "1"]
+    pods = kubectl.run("get", "pods", "-o", "wide").stdout.splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert pods[1].split()[1:3] == ["1/1", "Running"]

@@ -97,3 +97,19 @@ def test_watch_ends_at_timeout_seconds(sim: KubeSimulator) -> None:
     )
     assert events == []
     assert time.monotonic() - started < 5
+
+
+def test_selector_watch_sees_objects_enter_and_leave(sim: KubeSimulator, raw: Raw) -> None:
+    _, obj, _ = raw.request("POST", CM, configmap("mover", w="no"))
+    since = obj["metadata"]["resourceVersion"]
+    got: list[dict[str, Any]] = []
+    path = f"{CM}?watch=1&resourceVersion={since}&labelSelector=w%3Dyes"
+    reader = threading.Thread(target=lambda: got.extend(stream(sim, path, 2)))
+    reader.start()
+    time.sleep(0.2)
+    merge = "application/merge-patch+json"
+    raw.request("PATCH", CM + "/mover", {"metadata": {"labels": {"w": "yes"}}}, content_type=merge)
+    raw.request("PATCH", CM + "/mover", {"metadata": {"labels": {"w": "gone"}}}, content_type=merge)
+    reader.join(timeout=10)
+    assert [e["type"] for e in got] == ["ADDED", "DELETED"]
+    assert got[1]["object"]["metadata"]["labels"] == {"w": "gone"}

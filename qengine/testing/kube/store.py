@@ -48,6 +48,7 @@ class Change:
     type_key: TypeKey
     type: str  # ADDED, MODIFIED, DELETED
     obj: JSON
+    old: JSON | None = None  # the previous version, for MODIFIED
 
 
 class Store:
@@ -198,7 +199,8 @@ class Store:
             self._index_owners(rtype.key, previous.obj, add=False)
         self._index_owners(rtype.key, obj, add=True)
         self._data[rtype.key][key] = Record(obj=obj, ownership=ownership)
-        self._history.append(Change(rv=self._rv, type_key=rtype.key, type=event, obj=obj))
+        old = previous.obj if previous is not None else None
+        self._history.append(Change(rv=self._rv, type_key=rtype.key, type=event, obj=obj, old=old))
         self.changed.notify_all()
         return obj
 

@@ -17,7 +17,7 @@ import attrs
 from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.selectors import Predicate
 from qengine.testing.kube.status import ApiError, bad_request
-from qengine.testing.kube.store import Store
+from qengine.testing.kube.store import Change, Store
 
 JSON = dict[str, Any]
 BOOKMARK_INTERVAL = 1.0
@@ -57,6 +57,20 @@ def _matches(req: WatchRequest, obj: JSON) -> bool:
     return req.predicate(obj)
 
 
+def _visible_as(req: WatchRequest, change: Change) -> str | None:
+    """The event type a filtered watch sees: an object that starts or stops matching the
+    selector is ADDED or DELETED for it, as the API server's watch cache reports it."""
+    now = _matches(req, change.obj)
+    if change.type != "MODIFIED" or change.old is None:
+        return change.type if now else None
+    before = _matches(req, change.old)
+    if now and before:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    return "DELETED" if before else None
+
+
 def _initial(store: Store, req: WatchRequest) -> tuple[list[JSON], int]:
     with store.lock:
         if req.resource_version in ("", "0"):
@@ -94,8 +108,9 @@ def events(store: Store, req: WatchRequest, stopping: Callable[[], bool]) -> Ite
                 changes = store.changes_since(rv, req.rtype.key)
             latest = store.resource_version
         for change in changes:
-            if _matches(req, change.obj):
-                yield _event(change.type, change.obj)
+            kind = _visible_as(req, change)
+            if kind is not None:
+                yield _event(kind, change.obj)
         rv = max(rv, latest)
         if req.bookmarks and time.monotonic() >= next_bookmark:
             yield _bookmark(req.rtype, rv)
