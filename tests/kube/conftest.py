@@ -119,6 +119,13 @@ def raw(sim: KubeSimulator) -> Raw:
 def k8s(sim: KubeSimulator) -> Iterator[Any]:
     from kubernetes import config
 
-    api_client = config.new_client_from_config(str(sim.kubeconfig_path))
+    api_client = config.new_client_from_config(str(sim.kubeconfig_path))  # type: ignore[no-untyped-call]
     yield api_client
     api_client.close()
+
+
+def get(simulator: KubeSimulator, resource: str, namespace: str, name: str) -> dict[str, Any]:
+    """A stored object that must exist."""
+    found = simulator.get_object(resource, namespace, name)
+    assert found is not None, f"{resource} {namespace}/{name} does not exist"
+    return found

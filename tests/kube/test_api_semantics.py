@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from qengine.testing.kube import KubeSimulator
-from tests.kube.conftest import Raw
+
+from .conftest import Raw, get
 
 CM = "/api/v1/namespaces/default/configmaps"
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
@@ -358,7 +359,7 @@ def test_scale_subresource(sim: KubeSimulator, raw: Raw) -> None:
     )
     assert status == 200
     assert scale["spec"]["replicas"] == 3
-    assert sim.get_object("deployments.apps", "default", "d")["spec"]["replicas"] == 3  # type: ignore[index]
+    assert get(sim, "deployments.apps", "default", "d")["spec"]["replicas"] == 3
 
 
 def test_finalizers_hold_deletion_until_removed(sim: KubeSimulator, raw: Raw) -> None:
@@ -368,7 +369,7 @@ def test_finalizers_hold_deletion_until_removed(sim: KubeSimulator, raw: Raw) ->
     status, obj, _ = raw.request("DELETE", CM + "/held")
     assert status == 200
     assert obj["metadata"]["deletionTimestamp"]
-    held = sim.get_object("configmaps", "default", "held")
+    held = get(sim, "configmaps", "default", "held")
     assert held is not None
     assert held["metadata"]["deletionTimestamp"]
     ops = [{"op": "remove", "path": "/metadata/finalizers"}]

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from qengine.testing.kube import KubeSimulator
-from tests.kube.conftest import Kubectl, Raw
-from tests.kube.test_api_semantics import DEPLOYS, deployment
+
+from .conftest import Kubectl, Raw, get
+from .test_api_semantics import DEPLOYS, deployment
 
 NS = "/api/v1/namespaces/default"
 
@@ -33,12 +34,10 @@ def test_rolling_update_honours_max_surge_and_max_unavailable(sim: KubeSimulator
     raw.request("POST", DEPLOYS, body)
     eventually(
         lambda: (
-            sim.get_object("deployments.apps", "default", "r")
-            .get("status", {})
-            .get("availableReplicas")
+            get(sim, "deployments.apps", "default", "r").get("status", {}).get("availableReplicas")
             == 4
         )
-    )  # type: ignore[union-attr]
+    )
     start_rv = sim.store.resource_version
     raw.request(
         "PATCH",
@@ -48,13 +47,13 @@ def test_rolling_update_honours_max_surge_and_max_unavailable(sim: KubeSimulator
     )
 
     def done() -> bool:
-        obj = sim.get_object("deployments.apps", "default", "r")
+        obj = get(sim, "deployments.apps", "default", "r")
         assert obj is not None
         status = obj["status"]
         if status.get("observedGeneration") != obj["metadata"]["generation"]:
             return False
         conditions = {c["type"]: c for c in status.get("conditions", [])}
-        return (
+        return bool(
             status.get("updatedReplicas") == 4
             and status.get("replicas") == 4
             and conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
@@ -132,12 +131,10 @@ def test_statefulset_creates_ordered_pods_and_claims(sim: KubeSimulator, raw: Ra
     assert status == 201
     eventually(
         lambda: (
-            sim.get_object("statefulsets.apps", "default", "db")
-            .get("status", {})
-            .get("readyReplicas")
+            get(sim, "statefulsets.apps", "default", "db").get("status", {}).get("readyReplicas")
             == 3
         )
-    )  # type: ignore[union-attr]
+    )
     with sim.store.lock:
         added = [
             c.obj["metadata"]["name"]
@@ -171,7 +168,7 @@ def job(name: str, **extra: Any) -> dict[str, Any]:
 def test_job_completes(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
     raw.request("POST", "/apis/batch/v1/namespaces/default/jobs", job("once", completions=2))
     kubectl.run("wait", "--for=condition=Complete", "job/once", "--timeout=30s")
-    done = sim.get_object("jobs.batch", "default", "once")
+    done = get(sim, "jobs.batch", "default", "once")
     assert done is not None
     assert done["status"]["succeeded"] == 2
     assert done["status"]["completionTime"]
@@ -195,7 +192,7 @@ def test_job_fails_after_backoff_limit(sim: KubeSimulator, raw: Raw) -> None:
 
     condition = eventually(failed)
     assert condition["reason"] == "BackoffLimitExceeded"
-    assert sim.get_object("jobs.batch", "default", "bad")["status"]["failed"] == 2  # type: ignore[index]
+    assert get(sim, "jobs.batch", "default", "bad")["status"]["failed"] == 2
 
 
 def test_cronjob_runs_on_the_simulated_clock(sim: KubeSimulator, raw: Raw) -> None:
@@ -212,10 +209,8 @@ def test_cronjob_runs_on_the_simulated_clock(sim: KubeSimulator, raw: Raw) -> No
     jobs = eventually(lambda: sim.objects("jobs.batch", "default"))
     assert jobs[0]["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
     assert eventually(
-        lambda: sim.get_object("cronjobs.batch", "default", "tick")["status"].get(
-            "lastScheduleTime"
-        )
-    )  # type: ignore[index]
+        lambda: get(sim, "cronjobs.batch", "default", "tick")["status"].get("lastScheduleTime")
+    )
 
 
 def test_service_gets_endpoint_slice_of_ready_pods(sim: KubeSimulator, raw: Raw) -> None:
@@ -245,12 +240,10 @@ def test_service_gets_endpoint_slice_of_ready_pods(sim: KubeSimulator, raw: Raw)
 
     endpoints = eventually(ready_endpoints)
     assert all(e["targetRef"]["kind"] == "Pod" for e in endpoints)
-    assert sim.get_object("endpoints", "default", "api")["subsets"][0]["ports"][0]["port"] == 80  # type: ignore[index]
+    assert get(sim, "endpoints", "default", "api")["subsets"][0]["ports"][0]["port"] == 80
     lb = eventually(
-        lambda: sim.get_object("services", "default", "api")["status"]["loadBalancer"].get(
-            "ingress"
-        )
-    )  # type: ignore[index]
+        lambda: get(sim, "services", "default", "api")["status"]["loadBalancer"].get("ingress")
+    )
     assert lb[0]["ip"] == "192.0.2.10"
 
 
@@ -279,12 +272,12 @@ def test_ingress_gets_an_address(sim: KubeSimulator, raw: Raw) -> None:
     raw.request("POST", "/apis/networking.k8s.io/v1/namespaces/default/ingresses", ing)
     assert eventually(
         lambda: (
-            sim.get_object("ingresses.networking.k8s.io", "default", "web")
+            get(sim, "ingresses.networking.k8s.io", "default", "web")
             .get("status", {})
             .get("loadBalancer", {})
             .get("ingress")
         )
-    )  # type: ignore[union-attr]
+    )
 
 
 def test_new_namespace_gets_default_service_account(sim: KubeSimulator, raw: Raw) -> None:

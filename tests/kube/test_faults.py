@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from qengine.testing.kube import ApiFault, KubeSimulator, PodFault
-from tests.kube.conftest import Kubectl, Raw
-from tests.kube.test_api_semantics import CM, DEPLOYS, configmap, deployment
-from tests.kube.test_controllers import eventually
+
+from .conftest import Kubectl, Raw, get
+from .test_api_semantics import CM, DEPLOYS, configmap, deployment
+from .test_controllers import eventually
 
 PODS = "/api/v1/namespaces/default/pods"
 
@@ -52,7 +53,7 @@ def test_image_pull_backoff_by_image_name(sim: KubeSimulator, raw: Raw) -> None:
 
     state = eventually(waiting)
     assert state["reason"] == "ImagePullBackOff"
-    assert sim.get_object("pods", "default", "p")["status"]["phase"] == "Pending"  # type: ignore[index]
+    assert get(sim, "pods", "default", "p")["status"]["phase"] == "Pending"
     assert ("Warning", "Failed") in events_for(sim, "p")
     assert ("Normal", "BackOff") in events_for(sim, "p")
 
@@ -106,7 +107,7 @@ def test_unschedulable_with_failed_scheduling_event(
 
     scheduled = eventually(condition)
     assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
-    stuck = sim.get_object("pods", "default", "stuck")
+    stuck = get(sim, "pods", "default", "stuck")
     assert stuck is not None
     assert "nodeName" not in stuck["spec"]
     assert ("Warning", "FailedScheduling") in events_for(sim, "stuck")
@@ -127,7 +128,7 @@ def test_failing_readiness_keeps_a_deployment_unavailable(
         "wait", "--for=condition=Available", "deployment/never", "--timeout=2s", check=False
     )
     assert proc.returncode != 0
-    obj = sim.get_object("deployments.apps", "default", "never")
+    obj = get(sim, "deployments.apps", "default", "never")
     assert obj is not None
     assert obj["status"].get("availableReplicas", 0) == 0
     assert ("Warning", "Unhealthy") in [
@@ -210,14 +211,14 @@ def test_request_log_shows_a_noop_apply_sends_no_mutation(
     path = tmp_path / "cm.json"
     path.write_text(json.dumps(configmap("same")))
     kubectl.run("apply", "--server-side", "-f", str(path))
-    before = sim.get_object("configmaps", "default", "same")["metadata"]["resourceVersion"]  # type: ignore[index]
+    before = get(sim, "configmaps", "default", "same")["metadata"]["resourceVersion"]
     sim.clear_requests()
     kubectl.run("apply", "--server-side", "-f", str(path))
     mutating = [r for r in sim.requests() if r.mutating]
     assert [(r.method, r.content_type) for r in mutating] == [
         ("PATCH", "application/apply-patch+yaml")
     ]
-    assert sim.get_object("configmaps", "default", "same")["metadata"]["resourceVersion"] == before  # type: ignore[index]
+    assert get(sim, "configmaps", "default", "same")["metadata"]["resourceVersion"] == before
 
 
 def test_wrong_token_for_the_sim_paths(raw: Raw) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qengine._cli import sandbox
+import qengine._cli.sandbox as sandbox
 from qengine._errors import InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[2]

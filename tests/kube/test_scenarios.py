@@ -21,7 +21,8 @@ import attrs
 import pytest
 
 from qengine.testing.kube import KubeSimulator
-from tests.kube.conftest import Kubectl
+
+from .conftest import Kubectl
 
 IMAGE = "registry.k8s.io/pause:3.9"
 IMAGE_2 = "registry.k8s.io/pause:3.10"
@@ -247,7 +248,7 @@ def test_kubectl_get_describe_and_missing_resource_errors(cluster: Cluster) -> N
 def test_client_apply_read_patch_and_watch(cluster: Cluster) -> None:
     from kubernetes import client, config, watch
 
-    api_client = config.new_client_from_config(str(cluster.kubectl.kubeconfig))
+    api_client = config.new_client_from_config(str(cluster.kubectl.kubeconfig))  # type: ignore[no-untyped-call]
     try:
         apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
         ns = cluster.namespace
@@ -260,19 +261,25 @@ def test_client_apply_read_patch_and_watch(cluster: Cluster) -> None:
             force=True,
             _content_type="application/apply-patch+yaml",
         )
-        assert created.metadata.managed_fields[0].manager == "qengine"
-        assert created.metadata.managed_fields[0].operation == "Apply"
+        meta = created.metadata
+        assert meta is not None
+        assert meta.managed_fields is not None
+        assert meta.managed_fields[0].manager == "qengine"
+        assert meta.managed_fields[0].operation == "Apply"
         read = apps.read_namespaced_deployment("cl", ns)
+        assert read.spec is not None
+        assert read.spec.template.spec is not None
         assert read.spec.template.spec.containers[0].image == IMAGE
         cm = core.create_namespaced_config_map(
             ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="w"), data={"a": "1"})
         )
         seen: list[tuple[str, str]] = []
-        watcher = watch.Watch()
+        watcher = watch.Watch()  # type: ignore[no-untyped-call]
         done = threading.Event()
 
         def consume() -> None:
-            for event in watcher.stream(
+            assert cm.metadata is not None
+            for event in watcher.stream(  # type: ignore[no-untyped-call]
                 core.list_namespaced_config_map,
                 ns,
                 resource_version=cm.metadata.resource_version,
@@ -280,7 +287,7 @@ def test_client_apply_read_patch_and_watch(cluster: Cluster) -> None:
             ):
                 seen.append((event["type"], event["object"].metadata.name))
                 if event["type"] == "DELETED":
-                    watcher.stop()
+                    watcher.stop()  # type: ignore[no-untyped-call]
             done.set()
 
         thread = threading.Thread(target=consume)
@@ -293,7 +300,7 @@ def test_client_apply_read_patch_and_watch(cluster: Cluster) -> None:
         with pytest.raises(client.ApiException) as info:
             core.read_namespaced_config_map("w", ns)
         assert info.value.status == 404
-        assert json.loads(info.value.body)["reason"] == "NotFound"
+        assert json.loads(info.value.body or "{}")["reason"] == "NotFound"
     finally:
         api_client.close()
 
@@ -301,7 +308,7 @@ def test_client_apply_read_patch_and_watch(cluster: Cluster) -> None:
 def test_client_server_side_apply_conflict(cluster: Cluster) -> None:
     from kubernetes import client, config
 
-    api_client = config.new_client_from_config(str(cluster.kubectl.kubeconfig))
+    api_client = config.new_client_from_config(str(cluster.kubectl.kubeconfig))  # type: ignore[no-untyped-call]
     try:
         apps = client.AppsV1Api(api_client)
         ns = cluster.namespace
@@ -321,7 +328,7 @@ def test_client_server_side_apply_conflict(cluster: Cluster) -> None:
                 force=False,
                 _content_type="application/apply-patch+yaml",
             )
-        body: dict[str, Any] = json.loads(info.value.body)
+        body: dict[str, Any] = json.loads(info.value.body or "{}")
         assert info.value.status == 409
         assert body["reason"] == "Conflict"
         assert body["details"]["causes"][0]["field"] == ".spec.replicas"

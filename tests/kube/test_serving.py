@@ -7,11 +7,13 @@ import ssl
 import stat
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from qengine.testing.kube import KubeSimulator
-from tests.kube.conftest import Raw
+
+from .conftest import Raw
 
 
 def test_wrong_token_gets_401_status(raw: Raw) -> None:
@@ -43,8 +45,8 @@ def test_tls_is_verified_against_the_generated_ca(sim: KubeSimulator) -> None:
     assert (version["major"], version["minor"], version["gitVersion"]) == ("1", "31", "v1.31.0")
 
 
-def test_kubeconfig_is_private_and_complete(sim: KubeSimulator, tmp_path: object) -> None:
-    path = sim.write_kubeconfig(tmp_path / "kc")  # type: ignore[operator]
+def test_kubeconfig_is_private_and_complete(sim: KubeSimulator, tmp_path: Path) -> None:
+    path = sim.write_kubeconfig(tmp_path / "kc")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(sim.kubeconfig_path.stat().st_mode) == 0o600
     document = json.loads(path.read_text())

@@ -37,7 +37,7 @@ def test_strategic_merge_delete_directive_and_order() -> None:
 
 
 def test_strategic_merge_keys_and_primitive_lists() -> None:
-    base = {
+    base: dict[str, Any] = {
         "metadata": {"finalizers": ["a", "b"]},
         "spec": {"ports": [{"port": 80, "name": "http"}]},
     }

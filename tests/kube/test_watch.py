@@ -10,8 +10,9 @@ import time
 from typing import Any
 
 from qengine.testing.kube import KubeSimulator
-from tests.kube.conftest import Raw
-from tests.kube.test_api_semantics import CM, configmap
+
+from .conftest import Raw
+from .test_api_semantics import CM, configmap
 
 
 def stream(sim: KubeSimulator, path: str, count: int, timeout: float = 10) -> list[dict[str, Any]]:
@@ -22,7 +23,7 @@ def stream(sim: KubeSimulator, path: str, count: int, timeout: float = 10) -> li
     resp = conn.getresponse()
     assert resp.status == 200
     assert resp.getheader("Transfer-Encoding") == "chunked"
-    events = []
+    events: list[dict[str, Any]] = []
     while len(events) < count:
         line = resp.readline()
         if not line:
