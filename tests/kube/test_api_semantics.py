@@ -497,3 +497,34 @@ def test_custom_resources_of_a_registered_crd(raw: Raw) -> None:
     )
     status, _, _ = raw.request("GET", widgets)
     assert status == 404
+
+
+def test_secret_string_data_is_folded_into_data(raw: Raw) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"password": "hunter2"},
+    }
+    status, obj, _ = raw.request("POST", "/api/v1/namespaces/default/secrets", secret)
+    assert status == 201
+    assert obj["data"] == {"password": "aHVudGVyMg=="}
+    assert "stringData" not in obj
+    assert obj["type"] == "Opaque"
+
+
+def test_node_ports_are_allocated_and_kept(raw: Raw) -> None:
+    svcs = "/api/v1/namespaces/default/services"
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "np"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}]},
+    }
+    _, created, _ = raw.request("POST", svcs, svc)
+    node_port = created["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= node_port <= 32767
+    status, applied = apply(raw, svcs + "/np", svc, "tool")
+    assert status == 200
+    assert applied["spec"]["ports"][0]["nodePort"] == node_port
+    assert applied["spec"]["clusterIP"] == created["spec"]["clusterIP"]

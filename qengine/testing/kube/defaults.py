@@ -7,6 +7,8 @@ cluster IP, Job parallelism and backoffLimit.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any
 
 JSON = dict[str, Any]
@@ -93,7 +95,25 @@ def _service(obj: JSON, next_ip: str) -> None:
     obj.setdefault("status", {"loadBalancer": {}})
 
 
-def apply_defaults(obj: JSON, next_ip: str) -> None:
+def _secret(obj: JSON) -> None:
+    # The API server folds the write-only stringData into data, base64-encoded.
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None) or {}
+    if string_data:
+        data = obj.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+def _node_ports(obj: JSON, next_port: Callable[[], int]) -> None:
+    spec = obj.get("spec") or {}
+    if spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return
+    for port in spec.get("ports") or []:
+        port.setdefault("nodePort", next_port())
+
+
+def apply_defaults(obj: JSON, next_ip: str, next_port: Callable[[], int] | None = None) -> None:
     """Fill in server defaults on ``obj`` in place, by kind."""
     kind = obj.get("kind")
     if kind == "Deployment":
@@ -110,8 +130,10 @@ def apply_defaults(obj: JSON, next_ip: str) -> None:
         pod_spec(obj.setdefault("spec", {}))
     elif kind == "Service":
         _service(obj, next_ip)
+        if next_port is not None:
+            _node_ports(obj, next_port)
     elif kind == "Secret":
-        obj.setdefault("type", "Opaque")
+        _secret(obj)
     elif kind == "Namespace":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         obj.setdefault("status", {"phase": "Active"})

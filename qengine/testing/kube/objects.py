@@ -159,7 +159,9 @@ class ObjectApi:
         for field in _IMMUTABLE_META:
             meta.pop(field, None)
         meta.pop("managedFields", None)
-        defaults.apply_defaults(obj, self.store.allocate_ip() if obj["kind"] == "Service" else "")
+        service = obj["kind"] == "Service"
+        next_ip = self.store.allocate_ip() if service else ""
+        defaults.apply_defaults(obj, next_ip, self.store.allocate_node_port)
         validation.validate(rtype, obj)
         meta["uid"] = self.store.new_uid()
         meta["creationTimestamp"] = self.store.clock.stamp()
@@ -232,7 +234,9 @@ class ObjectApi:
             else:
                 meta.pop(field, None)
         if sub == "":
-            defaults.apply_defaults(new, old.get("spec", {}).get("clusterIP", ""))
+            _keep_node_ports(old, new)
+            cluster_ip = old.get("spec", {}).get("clusterIP", "")
+            defaults.apply_defaults(new, cluster_ip, self.store.allocate_node_port)
             validation.validate(rtype, new)
             if "generation" in meta and _body_part(new) != _body_part(old):
                 meta["generation"] = int(meta["generation"]) + 1
@@ -376,6 +380,16 @@ def _same_fields(ownership: Ownership, rec: Any) -> bool:
     mine = {k: e.fields for k, e in ownership.entries.items()}
     theirs = {k: e.fields for k, e in rec.ownership.entries.items()}
     return mine == theirs
+
+
+def _keep_node_ports(old: JSON, new: JSON) -> None:
+    """An update that leaves a Service port's nodePort out keeps the allocated one."""
+    if new.get("kind") != "Service":
+        return
+    allocated = {p.get("port"): p.get("nodePort") for p in old.get("spec", {}).get("ports") or []}
+    for port in new.get("spec", {}).get("ports") or []:
+        if "nodePort" not in port and allocated.get(port.get("port")):
+            port["nodePort"] = allocated[port.get("port")]
 
 
 def _job_selector(job: JSON) -> None:

@@ -63,6 +63,7 @@ class Store:
         self._rv = 1000
         self._history: collections.deque[Change] = collections.deque(maxlen=history)
         self._next_ip = 10
+        self._next_node_port = 29999
         self._owned: dict[str, set[tuple[TypeKey, str, str]]] = collections.defaultdict(set)
         self.closed = False
         # (involved uid, reason, message) -> (namespace, name) of the Event that aggregates it.
@@ -105,6 +106,11 @@ class Store:
             found.append(change)
         found.reverse()
         return found
+
+    def allocate_node_port(self) -> int:
+        """The next free NodePort (30000-32767)."""
+        self._next_node_port += 1
+        return self._next_node_port
 
     def allocate_ip(self) -> str:
         """The next free Service cluster IP."""
