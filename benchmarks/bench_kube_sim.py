@@ -5,7 +5,8 @@ Figures printed (no pass/fail thresholds; ratios compare against a baseline of t
 * applies per second of Deployments (server-side apply over HTTPS, keep-alive connections,
   controllers on), one client versus 20 concurrent clients, median of several rounds;
 * errors with 50 concurrent clients (should be zero);
-* memory held by 10,000 stored ConfigMaps (tracemalloc), and per object.
+* memory held by 10,000 stored ConfigMaps (tracemalloc), and per object;
+* start-up time to ready.
 
 Run: ``PYTHONPATH=. python3 benchmarks/bench_kube_sim.py [--rounds N] [--applies N]``
 """
@@ -120,6 +121,17 @@ def throughput(rounds: int, applies: int) -> dict[str, Any]:
     }
 
 
+def startup(rounds: int) -> float:
+    """Median seconds from constructing a simulator to it answering (kubeconfig written)."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        sim = KubeSimulator().start()
+        times.append(time.perf_counter() - started)
+        sim.stop()
+    return statistics.median(times)
+
+
 def stress(applies: int) -> tuple[float, int, int]:
     with KubeSimulator(readiness_delay=0.05) as sim:
         rate, errors = run_clients(sim, 50, applies, "x")
@@ -156,6 +168,7 @@ def main() -> None:
     parser.add_argument("--applies", type=int, default=400)
     parser.add_argument("--objects", type=int, default=10_000)
     args = parser.parse_args()
+    print(f"start-up to ready (median of 10): {startup(10) * 1000:.0f} ms")
     result = throughput(args.rounds, args.applies)
     ratio = result["concurrent"] / result["single"]
     print(f"server-side applies of Deployments, controllers on, median of {args.rounds} rounds:")
