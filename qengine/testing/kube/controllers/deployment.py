@@ -13,18 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from qengine.testing.kube import recorder
-from qengine.testing.kube.clock import parse_stamp
 from qengine.testing.kube.controllers.common import (
     CONTROLLER,
     get_condition,
-    int_or_percent,
     owned,
     owner_ref,
     rtype,
-    set_condition,
     short_hash,
-    with_status,
 )
+from qengine.testing.kube.controllers.deployment_status import update_status
+from qengine.testing.kube.controllers.strategy import REVISION, revision, surge, unavailable
 from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
@@ -32,7 +30,6 @@ from qengine.testing.kube.objects import ObjectApi
 JSON = dict[str, Any]
 COMPONENT = "deployment-controller"
 HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
 
 
 def _unsettled(deploy: JSON) -> bool:
@@ -71,11 +68,7 @@ def _sync(api: ObjectApi, deploy: JSON) -> None:
     new_rs = next(rs for rs in sets if rs["metadata"]["uid"] == new_rs["metadata"]["uid"])
     old = [rs for rs in sets if rs is not new_rs]
     _cleanup(api, deploy, old)
-    _update_status(api, deploy, new_rs, old, created)
-
-
-def _revision(rs: JSON) -> int:
-    return int(rs["metadata"].get("annotations", {}).get(REVISION, "0"))
+    update_status(api, deploy, new_rs, old, created)
 
 
 def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> JSON:
@@ -84,7 +77,7 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
     template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
     selector = clone(spec.get("selector") or {})
     selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
-    revision = max([_revision(rs) for rs in old] + [0]) + 1
+    number = max([revision(rs) for rs in old] + [0]) + 1
     replicas = (
         int(spec.get("replicas", 1)) if not any(rs["spec"].get("replicas") for rs in old) else 0
     )
@@ -97,10 +90,10 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
             "namespace": deploy["metadata"]["namespace"],
             "labels": dict(template["metadata"]["labels"]),
             "annotations": {
-                REVISION: str(revision),
+                REVISION: str(number),
                 "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
                 "deployment.kubernetes.io/max-replicas": str(
-                    int(spec.get("replicas", 1)) + _surge(deploy)
+                    int(spec.get("replicas", 1)) + surge(deploy)
                 ),
             },
             "ownerReferences": [owner_ref(deploy)],
@@ -124,26 +117,6 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
         COMPONENT,
     )
     return created
-
-
-def _surge(deploy: JSON) -> int:
-    strategy = deploy["spec"].get("strategy") or {}
-    if strategy.get("type") == "Recreate":
-        return 0
-    rolling = strategy.get("rollingUpdate") or {}
-    return int_or_percent(
-        rolling.get("maxSurge", "25%"), int(deploy["spec"].get("replicas", 1)), round_up=True
-    )
-
-
-def _unavailable(deploy: JSON) -> int:
-    strategy = deploy["spec"].get("strategy") or {}
-    if strategy.get("type") == "Recreate":
-        return 0
-    replicas = int(deploy["spec"].get("replicas", 1))
-    rolling = strategy.get("rollingUpdate") or {}
-    value = int_or_percent(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
-    return 1 if value == 0 and _surge(deploy) == 0 else value
 
 
 def _scale_rs(api: ObjectApi, deploy: JSON, rs: JSON, replicas: int) -> None:
@@ -187,16 +160,16 @@ def _rollout(api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON]) -> Non
         return
     total = sum(int(rs["spec"].get("replicas", 0)) for rs in [new_rs, *old])
     new_replicas = int(new_rs["spec"].get("replicas", 0))
-    room = replicas + _surge(deploy) - total
+    room = replicas + surge(deploy) - total
     if room > 0 and new_replicas < replicas:
         grown = min(replicas, new_replicas + room)
         _scale_rs(api, deploy, new_rs, grown)
         total += grown - new_replicas
         new_replicas = grown
-    min_available = replicas - _unavailable(deploy)
+    min_available = replicas - unavailable(deploy)
     new_unavailable = new_replicas - _available(new_rs)
     can_drop = total - min_available - new_unavailable
-    for rs in sorted(active_old, key=_revision):
+    for rs in sorted(active_old, key=revision):
         if can_drop <= 0:
             break
         current = int(rs["spec"].get("replicas", 0))
@@ -213,132 +186,9 @@ def _cleanup(api: ObjectApi, deploy: JSON, old: list[JSON]) -> None:
             for rs in old
             if not rs["spec"].get("replicas") and not rs.get("status", {}).get("replicas")
         ),
-        key=_revision,
+        key=revision,
     )
     from qengine.testing.kube.deletion import remove_now
 
     for rs in idle[: max(0, len(idle) - limit)]:
         remove_now(api, rtype(api, "apps", "replicasets"), rs)
-
-
-def _update_status(
-    api: ObjectApi, deploy: JSON, new_rs: JSON, old: list[JSON], created: bool
-) -> None:
-    spec = deploy["spec"]
-    replicas = int(spec.get("replicas", 1))
-    all_sets = [new_rs, *old]
-
-    def stat(rs: JSON, key: str) -> int:
-        return int(rs.get("status", {}).get(key, 0))
-
-    status = clone(deploy.get("status") or {})
-    status["observedGeneration"] = deploy["metadata"].get("generation", 1)
-    status["replicas"] = sum(stat(rs, "replicas") for rs in all_sets)
-    status["updatedReplicas"] = stat(new_rs, "replicas")
-    status["readyReplicas"] = sum(stat(rs, "readyReplicas") for rs in all_sets)
-    status["availableReplicas"] = sum(stat(rs, "availableReplicas") for rs in all_sets)
-    unavailable = max(0, status["replicas"] - status["availableReplicas"])
-    status["unavailableReplicas"] = unavailable
-    for key in (
-        "replicas",
-        "updatedReplicas",
-        "readyReplicas",
-        "availableReplicas",
-        "unavailableReplicas",
-    ):
-        if not status[key]:
-            del status[key]
-    now = api.store.clock.stamp()
-    if status.get("availableReplicas", 0) >= replicas - _unavailable(deploy):
-        set_condition(
-            status,
-            "Available",
-            "True",
-            "MinimumReplicasAvailable",
-            "Deployment has minimum availability.",
-            now,
-        )
-    else:
-        set_condition(
-            status,
-            "Available",
-            "False",
-            "MinimumReplicasUnavailable",
-            "Deployment does not have minimum availability.",
-            now,
-        )
-    _progressing(api, deploy, status, new_rs, old, created, now)
-    new = with_status(deploy, status)
-    new["metadata"].setdefault("annotations", {})[REVISION] = str(_revision(new_rs))
-    api.commit_raw(rtype(api, "apps", "deployments"), new)
-
-
-def _progressing(
-    api: ObjectApi,
-    deploy: JSON,
-    status: JSON,
-    new_rs: JSON,
-    old: list[JSON],
-    created: bool,
-    now: str,
-) -> None:
-    replicas = int(deploy["spec"].get("replicas", 1))
-    name = new_rs["metadata"]["name"]
-    complete = (
-        status.get("updatedReplicas", 0) == replicas
-        and status.get("availableReplicas", 0) >= replicas
-        and not any(rs.get("status", {}).get("replicas", 0) for rs in old)
-        and new_rs["spec"].get("replicas", 0) == replicas
-    )
-    current = get_condition({"status": status}, "Progressing")
-    if complete:
-        set_condition(
-            status,
-            "Progressing",
-            "True",
-            "NewReplicaSetAvailable",
-            f'ReplicaSet "{name}" has successfully progressed.',
-            now,
-        )
-    elif created or current is None:
-        set_condition(
-            status,
-            "Progressing",
-            "True",
-            "NewReplicaSetCreated",
-            f'Created new replica set "{name}"',
-            now,
-        )
-    elif current.get("reason") == "ProgressDeadlineExceeded":
-        return
-    elif _deadline_passed(api, deploy, current):
-        set_condition(
-            status,
-            "Progressing",
-            "False",
-            "ProgressDeadlineExceeded",
-            f'ReplicaSet "{name}" has timed out progressing.',
-            now,
-        )
-    elif _progress_changed(deploy, status) or current.get("reason") == "NewReplicaSetAvailable":
-        set_condition(
-            status,
-            "Progressing",
-            "True",
-            "ReplicaSetUpdated",
-            f'ReplicaSet "{name}" is progressing.',
-            now,
-        )
-
-
-def _progress_changed(deploy: JSON, status: JSON) -> bool:
-    before = deploy.get("status") or {}
-    keys = ("updatedReplicas", "availableReplicas", "readyReplicas", "replicas")
-    return any(before.get(k, 0) != status.get(k, 0) for k in keys)
-
-
-def _deadline_passed(api: ObjectApi, deploy: JSON, current: JSON) -> bool:
-    deadline = deploy["spec"].get("progressDeadlineSeconds")
-    if deadline is None or not current.get("lastUpdateTime"):
-        return False
-    return api.store.clock.time() - parse_stamp(current["lastUpdateTime"]) > int(deadline)
