@@ -528,3 +528,10 @@ def test_node_ports_are_allocated_and_kept(raw: Raw) -> None:
     assert status == 200
     assert applied["spec"]["ports"][0]["nodePort"] == node_port
     assert applied["spec"]["clusterIP"] == created["spec"]["clusterIP"]
+
+
+def test_system_namespaces_may_not_be_deleted(raw: Raw) -> None:
+    status, body, _ = raw.request("DELETE", "/api/v1/namespaces/default")
+    assert status == 403
+    assert body["reason"] == "Forbidden"
+    assert body["message"] == 'namespaces "default" is forbidden: this namespace may not be deleted'

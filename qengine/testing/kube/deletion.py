@@ -18,6 +18,7 @@ from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.status import ApiError, conflict, success_status
 
 JSON = dict[str, Any]
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
@@ -173,6 +174,14 @@ def _has_dependents(api: ObjectApi, obj: JSON) -> bool:
 
 
 def _terminate_namespace(api: ObjectApi, rtype: ResourceType, obj: JSON) -> JSON:
+    name = obj["metadata"]["name"]
+    if name in PROTECTED_NAMESPACES:
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+            details={"name": name, "kind": "namespaces"},
+        )
     if obj["metadata"].get("deletionTimestamp"):
         return obj
     new = clone(obj)
