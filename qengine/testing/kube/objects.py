@@ -79,7 +79,7 @@ def parse_apply_body(raw: bytes) -> JSON:
     try:
         body = json.loads(raw)
     except ValueError:
-        import yaml  # type: ignore[import-untyped]
+        import yaml  # type: ignore[import-untyped,unused-ignore]
 
         try:
             body = yaml.safe_load(raw)

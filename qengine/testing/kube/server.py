@@ -85,24 +85,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
 
     def _serve(self) -> None:
-        started = time.time()
-        req = self._read_request()
-        status = 0
+        self._started = time.time()
+        self._logged = False
+        self._req = self._read_request()
         try:
-            status = self._answer(req)
+            self._answer(self._req)
         finally:
-            self.server.log.add(
-                RequestRecord(
-                    method=req.method,
-                    path=req.path,
-                    query=urllib.parse.urlsplit(self.path).query,
-                    content_type=req.content_type,
-                    status=status,
-                    time=started,
-                    duration=time.time() - started,
-                    user_agent=req.headers.get("user-agent", ""),
-                )
+            self._record(0)
+
+    def _record(self, status: int) -> None:
+        """Log the request once, before its answer goes out (a client may act on the answer
+        at once), or when the connection is dropped; watches are logged when they end."""
+        if self._logged:
+            return
+        self._logged = True
+        req = self._req
+        self.server.log.add(
+            RequestRecord(
+                method=req.method,
+                path=req.path,
+                query=urllib.parse.urlsplit(self.path).query,
+                content_type=req.content_type,
+                status=status,
+                time=self._started,
+                duration=time.time() - self._started,
+                user_agent=req.headers.get("user-agent", ""),
             )
+        )
 
     def _authorized(self, req: Request) -> bool:
         if req.path.rstrip("/") in PUBLIC_PATHS:
@@ -132,6 +141,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 response = routes.route(self.server.ctx, req)
         except ApiError as exc:
             response = Response(status=exc.code, body=exc.body(), headers=exc.headers)
+        except Exception as exc:  # a simulator bug must still answer like an API server
+            message = f"Internal error occurred: {type(exc).__name__}: {exc}"
+            response = Response(status=500, body=status_body(500, "InternalError", message))
         return self._send(response)
 
     def _fault(self, fault: ApiFault) -> int | None:
@@ -139,6 +151,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(fault.delay)
             return None
         if fault.kind == "drop":
+            self._record(0)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.request.shutdown(socket.SHUT_RDWR)
@@ -186,10 +199,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             if response.stream is not None:
                 self._send_stream(response)
+                self._record(response.status)
             else:
+                self._record(response.status)
                 self._send_whole(response)
         except (OSError, ssl.SSLError):
             self.close_connection = True
+            self._record(response.status)
         return response.status
 
     def _send_whole(self, response: Response) -> None:

@@ -92,6 +92,10 @@ class KubeSimulator:
         self.api.on_commit.append(lambda rtype, old, new: crds.on_commit(self.api, rtype, old, new))
         with self.store.lock:
             seed(self.api)
+            if self._controllers is not None:
+                # A fresh cluster already has each namespace's service account and CA map.
+                self._controllers.ca_pem = self.ca_pem.decode()
+                self._controllers.reconcile()
         self._server = SimServer(self._port, self._ctx, self.token, self._log, tls)
         self._ctx.address = f"127.0.0.1:{self.port}"
         self._thread = threading.Thread(
