@@ -32,9 +32,9 @@ def sim() -> Iterator[KubeSimulator]:
 class Kubectl:
     """Runs the real kubectl against one kubeconfig."""
 
-    def __init__(self, kubeconfig: Path, home: Path) -> None:
+    def __init__(self, kubeconfig: Path, home: Path, env: dict[str, str] | None = None) -> None:
         self.kubeconfig = kubeconfig
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
+        self.env = env or {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
 
     def run(
         self, *args: str, check: bool = True, stdin: str | None = None

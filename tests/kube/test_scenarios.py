@@ -47,7 +47,10 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         configured = os.environ.get("QENGINE_TEST_KUBECONFIG")
         if not configured:
             pytest.skip("opt-in tier: set QENGINE_TEST_KUBECONFIG to run against a real cluster")
-        yield from _with_namespace(Kubectl(Path(configured), tmp_path / "home"), None)
+        # A real cluster's kubeconfig may call credential plugins that read the user's
+        # environment and home directory, so kubectl gets them unchanged here.
+        kubectl = Kubectl(Path(configured), tmp_path / "home", env=dict(os.environ))
+        yield from _with_namespace(kubectl, None)
         return
     with KubeSimulator(readiness_delay=0.2) as sim:
         yield from _with_namespace(Kubectl(sim.kubeconfig_path, tmp_path / "home"), sim)
