@@ -390,3 +390,28 @@ def test_kubectl_get_prints_server_side_tables(
     pods = kubectl.run("get", "pods", "-o", "wide").stdout.splitlines()
     assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
     assert pods[1].split()[1:3] == ["1/1", "Running"]
+
+
+def test_pods_can_go_through_terminating(tmp_path: Any) -> None:
+    from .conftest import Kubectl
+
+    with KubeSimulator(readiness_delay=0.1, pod_termination_delay=0.5) as graceful:
+        raw = Raw(graceful)
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "slow"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+        }
+        raw.request("POST", f"{NS}/pods", pod)
+        status, body, _ = raw.request("DELETE", f"{NS}/pods/slow")
+        assert status == 200
+        assert body["metadata"]["deletionTimestamp"]
+        assert body["metadata"]["deletionGracePeriodSeconds"] == 30
+        kubectl = Kubectl(graceful.kubeconfig_path, tmp_path / "home")
+        assert "Terminating" in kubectl.run("get", "pod", "slow").stdout
+        eventually(lambda: graceful.get_object("pods", "default", "slow") is None, timeout=5)
+        raw.request("POST", f"{NS}/pods", pod)
+        kubectl.run("delete", "pod", "slow", "--timeout=10s")
+        assert graceful.get_object("pods", "default", "slow") is None
+        assert graceful.controller_errors == []

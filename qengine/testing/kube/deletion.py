@@ -68,6 +68,8 @@ def delete(
         return obj
     if rtype.kind == "Namespace":
         return _terminate_namespace(api, rtype, obj)
+    if rtype.kind == "Pod" and _graceful(api, obj, options):
+        return _start_termination(api, rtype, obj, options)
     extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy)
     finalizers = list(obj["metadata"].get("finalizers") or [])
     if extra and extra not in finalizers and _has_dependents(api, obj):
@@ -78,6 +80,30 @@ def delete(
         return api.store.find(rtype.key, namespace, name) or _gone_body(rtype, marked)
     final = remove_now(api, rtype, obj)
     return final if rtype.kind == "Pod" else success_status(_details(rtype, obj))
+
+
+def _graceful(api: ObjectApi, pod: JSON, options: JSON) -> bool:
+    """Whether a pod goes through Terminating: only with a simulated kubelet to end it."""
+    return api.pod_termination_delay > 0 and options.get("gracePeriodSeconds") != 0
+
+
+def start_pod_termination(api: ObjectApi, pod: JSON) -> JSON:
+    """Mark a pod Terminating (the simulated kubelet removes it after the delay)."""
+    rtype = api.store.types.preferred("", "pods")
+    assert rtype is not None
+    return _start_termination(api, rtype, pod, {})
+
+
+def _start_termination(api: ObjectApi, rtype: ResourceType, pod: JSON, options: JSON) -> JSON:
+    if pod["metadata"].get("deletionTimestamp"):
+        return pod
+    grace = options.get("gracePeriodSeconds")
+    if grace is None:
+        grace = pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+    new = clone(pod)
+    new["metadata"]["deletionTimestamp"] = api.store.clock.stamp()
+    new["metadata"]["deletionGracePeriodSeconds"] = int(grace)
+    return api.commit_raw(rtype, new)
 
 
 def _gone_body(rtype: ResourceType, obj: JSON) -> JSON:

@@ -96,6 +96,9 @@ class ObjectApi:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.on_commit: list[Callable[[ResourceType, JSON | None, JSON], None]] = []
+        # Seconds a deleted pod stays Terminating; 0 deletes pods at once. Only meaningful
+        # with the simulated kubelet running (it is what removes terminated pods).
+        self.pod_termination_delay = 0.0
 
     # -- create ---------------------------------------------------------------------------
 

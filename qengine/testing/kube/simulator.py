@@ -36,6 +36,8 @@ class KubeSimulator:
     jobs, endpoint slices, volume binding, ingress addresses, namespace finalization).
     ``server_version`` ("major.minor") is what ``/version`` reports; the default, 1.31, keeps
     kubectl on JSON (kubectl 1.32+ sends protobuf for ``kubectl create``, not decoded here).
+    ``pod_termination_delay`` > 0 makes deleted pods stay Terminating that many seconds
+    (with controllers on); the default deletes them at once.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class KubeSimulator:
         history: int = 20000,
         seed_value: int | None = None,
         server_version: str = "1.31",
+        pod_termination_delay: float = 0.0,
     ) -> None:
         self._port = port
         self.token = token or secrets.token_urlsafe(24)
@@ -56,6 +59,7 @@ class KubeSimulator:
         self.types = TypeRegistry()
         self.store = Store(self.types, self.clock, history=history)
         self.api = ObjectApi(self.store)
+        self.api.pod_termination_delay = pod_termination_delay if controllers else 0.0
         self.faults = Faults(seed_value)
         self._log = RequestLog()
         self._stopping = threading.Event()

@@ -13,6 +13,7 @@ from typing import Any
 from qengine.testing.kube import recorder
 from qengine.testing.kube.controllers.common import rtype, set_condition
 from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.deletion import remove_now
 from qengine.testing.kube.documents import clone
 from qengine.testing.kube.faults import Faults
 from qengine.testing.kube.objects import ObjectApi
@@ -32,20 +33,31 @@ class PodLifecycle:
         self.readiness_delay = readiness_delay
         self._started: dict[str, float] = {}
         self._crashed: dict[str, float] = {}
+        self._terminating: dict[str, float] = {}
         self._next_ip = 1
 
     def reconcile(self, work: Work) -> None:
         """One pass over the pods still on their way (caller holds the store lock)."""
         pods = rtype(self.api, "", "pods")
         for pod in work.objects(pods.key, _unsettled):
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-                continue
             if pod["metadata"].get("deletionTimestamp"):
-                continue
-            self._step(pod)
+                self._terminate(pod)
+            elif pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+                self._step(pod)
         for uid in work.deleted_uids:
             self._started.pop(uid, None)
             self._crashed.pop(uid, None)
+
+    def _terminate(self, pod: JSON) -> None:
+        """Remove a Terminating pod once the termination delay has passed."""
+        if pod["metadata"].get("finalizers"):
+            return
+        uid = pod["metadata"]["uid"]
+        now = self.api.store.clock.time()
+        since = self._terminating.setdefault(uid, now)
+        if now - since >= self.api.pod_termination_delay:
+            self._terminating.pop(uid, None)
+            remove_now(self.api, rtype(self.api, "", "pods"), pod)
 
     def _step(self, pod: JSON) -> None:
         fault = self.faults.pod_fault(pod)
@@ -275,6 +287,8 @@ class PodLifecycle:
 
 
 def _unsettled(pod: JSON) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return True
     status = pod.get("status") or {}
     if status.get("phase") in ("Succeeded", "Failed"):
         return False

@@ -16,7 +16,7 @@ from qengine.testing.kube.controllers.common import (
     with_status,
 )
 from qengine.testing.kube.controllers.work import Work
-from qengine.testing.kube.deletion import remove_now
+from qengine.testing.kube.deletion import remove_now, start_pod_termination
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
@@ -53,7 +53,10 @@ def _scale(api: ObjectApi, rs: JSON, pods: list[JSON]) -> None:
         # Not-ready pods go first, then the newest, as the real controller ranks them.
         ranked = sorted(pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
         for pod in ranked[: len(pods) - want]:
-            remove_now(api, pod_type, pod)
+            if api.pod_termination_delay > 0:
+                start_pod_termination(api, pod)
+            else:
+                remove_now(api, pod_type, pod)
             recorder.record(
                 api,
                 rs,

@@ -91,12 +91,18 @@ def _upsert(api: ObjectApi, group: str, plural: str, desired: JSON) -> None:
     api.commit_raw(kind, new)
 
 
+def _conditions(pod: JSON) -> JSON:
+    terminating = bool(pod["metadata"].get("deletionTimestamp"))
+    serving = pod_ready(pod)
+    return {"ready": serving and not terminating, "serving": serving, "terminating": terminating}
+
+
 def _slice(api: ObjectApi, svc: JSON, pods: list[JSON]) -> None:
     name = svc["metadata"]["name"]
     endpoints = [
         {
             "addresses": [p["status"]["podIP"]],
-            "conditions": {"ready": pod_ready(p), "serving": pod_ready(p), "terminating": False},
+            "conditions": _conditions(p),
             "nodeName": p.get("spec", {}).get("nodeName", ""),
             "targetRef": {
                 "kind": "Pod",
@@ -137,8 +143,8 @@ def _address(pod: JSON) -> JSON:
 
 
 def _endpoints(api: ObjectApi, svc: JSON, pods: list[JSON]) -> None:
-    ready = [p for p in pods if pod_ready(p)]
-    not_ready = [p for p in pods if not pod_ready(p)]
+    ready = [p for p in pods if _conditions(p)["ready"]]
+    not_ready = [p for p in pods if not _conditions(p)["ready"]]
     subset: JSON = {"ports": _ports(svc, pods)}
     if ready:
         subset["addresses"] = [_address(p) for p in ready]
