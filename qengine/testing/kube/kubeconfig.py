@@ -43,9 +43,14 @@ def render(url: str, token: str, ca_pem: bytes, *, namespace: str = "default") -
 
 def write(path: Path, document: dict[str, Any]) -> Path:
     """Write ``document`` to ``path`` with mode 0600 (created so, never wider)."""
+    return write_private(path, json.dumps(document, indent=2).encode())
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a file only its owner can read, from the moment it exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     os.chmod(path, 0o600)
     return path

@@ -13,6 +13,7 @@ import http.server
 import json
 import socket
 import ssl
+import sys
 import time
 import urllib.parse
 from typing import Any
@@ -42,6 +43,11 @@ class SimServer(http.server.ThreadingHTTPServer):
         self.token = token
         self.log = log
         self.tls = tls
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connections that clients drop or break are routine here; say nothing of them."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept, then wrap in TLS (the handshake happens in the handler's thread)."""

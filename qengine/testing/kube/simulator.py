@@ -116,8 +116,8 @@ class KubeSimulator:
         self._tmpdir = Path(tempfile.mkdtemp(prefix="qengine-kube-sim-"))
         cert, key = self._tmpdir / "tls.crt", self._tmpdir / "tls.key"
         cert.write_bytes(served.cert_pem)
-        kubeconfig.write(key, {})  # creates the file 0600 before the key goes in
-        key.write_bytes(served.key_pem)
+        # ssl loads keys only from files: the key exists 0600, for as long as loading takes.
+        kubeconfig.write_private(key, served.key_pem)
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(cert, key)
         key.unlink()
