@@ -535,3 +535,14 @@ def test_system_namespaces_may_not_be_deleted(raw: Raw) -> None:
     assert status == 403
     assert body["reason"] == "Forbidden"
     assert body["message"] == 'namespaces "default" is forbidden: this namespace may not be deleted'
+
+
+def test_dry_run_delete_keeps_the_object(sim: KubeSimulator, raw: Raw) -> None:
+    raw.request("POST", CM, configmap("keep"))
+    status, _, _ = raw.request(
+        "DELETE", CM + "/keep", {"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]}
+    )
+    assert status == 200
+    status, _, _ = raw.request("DELETE", CM + "/keep?dryRun=All")
+    assert status == 200
+    assert sim.get_object("configmaps", "default", "keep") is not None

@@ -21,7 +21,7 @@ from qengine.testing.kube.objects import APPLY_PATCH, WriteOptions
 from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.scale import scale_of, scale_patch
 from qengine.testing.kube.selectors import field_selector, label_selector
-from qengine.testing.kube.status import ApiError, bad_request, method_not_allowed, not_found
+from qengine.testing.kube.status import ApiError, bad_request, method_not_allowed
 from qengine.testing.kube.watch import DEFAULT_TIMEOUT, WatchRequest, events
 
 JSON = dict[str, Any]
@@ -34,6 +34,7 @@ _PATCH_TYPES = (
 
 
 def _not_found_path(path: str) -> ApiError:
+    """404 for a path the server does not serve (``path`` is not echoed, as on a cluster)."""
     return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
 
 
@@ -230,7 +231,9 @@ def _item(
             obj = ctx.api.patch(rtype, ns, name, req.content_type, req.body, opts)
             return Response(status=201 if created else 200, body=obj)
         if req.method == "DELETE" and not sub:
-            body = deletion.delete(ctx.api, rtype, ns, name, _delete_options(req), _dry(req))
+            options = _delete_options(req)
+            dry = _dry(req) or "All" in (options.get("dryRun") or [])
+            body = deletion.delete(ctx.api, rtype, ns, name, options, dry)
             return Response(body=body)
     raise method_not_allowed()
 
@@ -295,11 +298,4 @@ def _delete_options(req: Request) -> JSON:
             options = parsed
     if "propagationPolicy" in req.query:
         options["propagationPolicy"] = req.query["propagationPolicy"]
-    if options.get("dryRun"):
-        options["dryRun"] = options["dryRun"]
     return options
-
-
-def item_not_found(rtype: ResourceType, name: str) -> ApiError:
-    """404 for a named object of ``rtype``."""
-    return not_found(rtype.plural, rtype.group, name)
