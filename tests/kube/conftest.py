@@ -53,6 +53,18 @@ class Kubectl:
             )
         return proc
 
+    def run_binary(self, binary: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a specific kubectl binary (not the dispatcher) with the same kubeconfig."""
+        proc = subprocess.run(
+            [binary, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=90,
+        )
+        assert proc.returncode == 0, f"{binary} {' '.join(args)} failed: {proc.stderr}"
+        return proc
+
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "-o", "json").stdout)
 

@@ -97,7 +97,8 @@ def _service(obj: JSON, next_ip: str) -> None:
 
 def _secret(obj: JSON) -> None:
     # The API server folds the write-only stringData into data, base64-encoded.
-    obj.setdefault("type", "Opaque")
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
     string_data = obj.pop("stringData", None) or {}
     if string_data:
         data = obj.setdefault("data", {})

@@ -147,7 +147,7 @@ class ObjectApi:
         self._check_type(rtype, obj)
         meta = obj["metadata"]
         if rtype.namespaced:
-            if meta.get("namespace", namespace) != namespace:
+            if meta.get("namespace") not in (None, "", namespace):
                 raise bad_request(
                     "the namespace of the provided object does not match the namespace sent on "
                     "the request"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qengine.testing.kube import deletion, discovery, openapi, tables
+from qengine.testing.kube import deletion, discovery, openapi, protobuf, tables
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.http import Request, Response
 from qengine.testing.kube.objects import APPLY_PATCH, WriteOptions
@@ -25,6 +25,7 @@ from qengine.testing.kube.status import ApiError, bad_request, method_not_allowe
 from qengine.testing.kube.watch import DEFAULT_TIMEOUT, WatchRequest, events
 
 JSON = dict[str, Any]
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 _PATCH_TYPES = (
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -255,6 +256,8 @@ def _scale(ctx: SimContext, req: Request, rtype: ResourceType, ns: str, name: st
 
 
 def _json_body(req: Request) -> JSON:
+    if req.content_type == PROTOBUF:
+        return protobuf.decode_object(req.body)
     if req.content_type and "json" not in req.content_type and "yaml" not in req.content_type:
         raise ApiError(
             415,
@@ -289,7 +292,9 @@ def _write_options(req: Request, sub: str = "") -> WriteOptions:
 
 def _delete_options(req: Request) -> JSON:
     options: JSON = {}
-    if req.body:
+    if req.body and req.content_type == PROTOBUF:
+        options = protobuf.decode_object(req.body)
+    elif req.body:
         try:
             parsed = json.loads(req.body)
         except ValueError as exc:
