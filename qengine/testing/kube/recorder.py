@@ -14,6 +14,7 @@ from qengine.testing.kube.objects import ObjectApi, WriteOptions
 
 JSON = dict[str, Any]
 _OPTS = WriteOptions(manager="kube-controller-manager", track=False)
+_INDEX_LIMIT = 50_000
 
 
 def record(
@@ -58,4 +59,6 @@ def record(
         "reportingInstance": "",
     }
     created = api.create(rtype, namespace, event, _OPTS)
+    if len(api.store.event_index) > _INDEX_LIMIT:
+        api.store.event_index.clear()  # bounded: aggregation simply starts afresh
     api.store.event_index[index_key] = (namespace, created["metadata"]["name"])
