@@ -11,7 +11,7 @@ from typing import Any
 
 from qengine.testing.kube import KubeSimulator
 
-from .conftest import Raw
+from .conftest import Kubectl, Raw
 from .test_api_semantics import CM, configmap
 
 
@@ -114,3 +114,21 @@ def test_selector_watch_sees_objects_enter_and_leave(sim: KubeSimulator, raw: Ra
     reader.join(timeout=10)
     assert [e["type"] for e in got] == ["ADDED", "DELETED"]
     assert got[1]["object"]["metadata"]["labels"] == {"w": "gone"}
+
+
+def test_kubectl_get_watch_prints_rows(sim: KubeSimulator, kubectl: Kubectl, raw: Raw) -> None:
+    import subprocess
+
+    args = ["kubectl", "--kubeconfig", str(sim.kubeconfig_path), "get", "configmaps", "-w"]
+    with subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=kubectl.env
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().split() == ["NAME", "DATA", "AGE"]
+            assert proc.stdout.readline().split()[:2] == ["kube-root-ca.crt", "1"]
+            raw.request("POST", CM, configmap("seen"))
+            assert proc.stdout.readline().split()[:2] == ["seen", "1"]
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)

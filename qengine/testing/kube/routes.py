@@ -12,6 +12,7 @@ paths::
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from qengine.testing.kube import deletion, discovery, openapi, protobuf, tables
@@ -193,11 +194,31 @@ def _watch(ctx: SimContext, req: Request, rtype: ResourceType, namespace: str | 
         timeout=float(req.query.get("timeoutSeconds") or DEFAULT_TIMEOUT),
         bookmarks=req.flag("allowWatchBookmarks"),
     )
-    stream = (
-        json.dumps(event, separators=(",", ":")).encode() + b"\n"
-        for event in events(ctx.store, watch, ctx.stopping)
-    )
+    found = events(ctx.store, watch, ctx.stopping)
+    if "as=Table" in req.accept:
+        include = req.query.get("includeObject", "Metadata")
+        found = _as_tables(ctx, rtype, found, include)
+    stream = (json.dumps(event, separators=(",", ":")).encode() + b"\n" for event in found)
     return Response(stream=stream)
+
+
+def _as_tables(
+    ctx: SimContext, rtype: ResourceType, found: Iterator[JSON], include: str
+) -> Iterator[JSON]:
+    """Watch events as one-row Tables (what ``kubectl get --watch`` asks for); like the API
+    server, only the first carries the column definitions."""
+    first = True
+    for event in found:
+        if event["type"] in ("BOOKMARK", "ERROR"):
+            yield event
+            continue
+        obj = event["object"]
+        meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+        table = tables.to_table(rtype.kind, [obj], meta, ctx.clock.time(), include)
+        if not first:
+            table["columnDefinitions"] = []
+        first = False
+        yield {"type": event["type"], "object": table}
 
 
 def _item(
