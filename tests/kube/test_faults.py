@@ -224,3 +224,15 @@ def test_request_log_shows_a_noop_apply_sends_no_mutation(
 def test_wrong_token_for_the_sim_paths(raw: Raw) -> None:
     status, _, _ = raw.request("GET", "/_sim/requests", token="nope")
     assert status == 401
+
+
+def test_unknown_faults_are_refused(sim: KubeSimulator, raw: Raw) -> None:
+    from qengine._errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as info:
+        PodFault(kind="Sneezing")
+    assert "CrashLoopBackOff" in info.value.hint
+    status, body, _ = raw.request("POST", "/_sim/faults", {"api": {"kind": "418"}})
+    assert status == 400
+    assert body["reason"] == "BadRequest"
+    assert raw.get("/_sim/faults") == {"api": [], "pod": []}

@@ -10,6 +10,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from qengine._errors import InvalidInputError
+
 
 class SimClock:
     """Monotonic-enough wall clock with a settable forward offset. Thread-safe."""
@@ -30,7 +32,10 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         """Move simulated time forward by ``seconds``."""
         if seconds < 0:
-            raise ValueError("the simulated clock only moves forward")
+            raise InvalidInputError(
+                f"cannot move the simulated clock back ({seconds} s)",
+                hint="advance by zero or more seconds; the clock only moves forward",
+            )
         with self._lock:
             self._offset += seconds
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from qengine._errors import InvalidInputError
+
 API_FAULT_KINDS = ("429", "500", "drop", "slow")
 POD_FAULT_KINDS = (
     "ImagePullBackOff",
@@ -40,7 +42,9 @@ class ApiFault:
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in API_FAULT_KINDS:
-            raise ValueError(f"unknown API fault {self.kind!r}; one of {API_FAULT_KINDS}")
+            raise InvalidInputError(
+                f"unknown API fault {self.kind!r}", hint=f"use one of {', '.join(API_FAULT_KINDS)}"
+            )
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request (before the coin flip)."""
@@ -58,7 +62,9 @@ class PodFault:
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in POD_FAULT_KINDS:
-            raise ValueError(f"unknown pod fault {self.kind!r}; one of {POD_FAULT_KINDS}")
+            raise InvalidInputError(
+                f"unknown pod fault {self.kind!r}", hint=f"use one of {', '.join(POD_FAULT_KINDS)}"
+            )
 
 
 class Faults:

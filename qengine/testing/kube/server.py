@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from typing import Any
 
+from qengine._errors import QengineError
 from qengine.testing.kube import routes
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.faults import ApiFault, PodFault, api_fault_from_json
@@ -142,7 +143,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return handled
         try:
             if req.path.startswith("/_sim/"):
-                response = self._sim(req)
+                response = self._sim_checked(req)
             else:
                 response = routes.route(self.server.ctx, req)
         except ApiError as exc:
@@ -173,6 +174,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(Response(status=429, body=body, headers=headers))
         body = status_body(500, "InternalError", "Internal error occurred: simulated fault")
         return self._send(Response(status=500, body=body))
+
+    def _sim_checked(self, req: Request) -> Response:
+        try:
+            return self._sim(req)
+        except (QengineError, KeyError, TypeError, ValueError) as exc:
+            raise ApiError(400, "BadRequest", f"invalid simulator request: {exc}") from exc
 
     def _sim(self, req: Request) -> Response:
         sim_path = req.path[len("/_sim/") :].strip("/")

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from qengine._errors import InvalidInputError
 from qengine.testing.kube import certs, crds, kubeconfig
 from qengine.testing.kube.clock import SimClock
 from qengine.testing.kube.context import SimContext
@@ -191,8 +192,9 @@ class KubeSimulator:
         plural, _, group = resource.partition(".")
         rtype = self.types.preferred(group, plural)
         if rtype is None:
-            raise KeyError(
-                f"unknown resource {resource!r} (use plural[.group], e.g. deployments.apps)"
+            raise InvalidInputError(
+                f"unknown resource {resource!r}",
+                hint="name it plural[.group], e.g. deployments.apps or configmaps",
             )
         return rtype
 
@@ -217,7 +219,10 @@ class KubeSimulator:
 
         rtype = self.types.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
         if rtype is None:
-            raise KeyError(f"unknown kind {obj.get('apiVersion')}/{obj.get('kind')}")
+            raise InvalidInputError(
+                f"unknown kind {obj.get('apiVersion')}/{obj.get('kind')}",
+                hint="create its CustomResourceDefinition first, or fix apiVersion and kind",
+            )
         namespace = obj.get("metadata", {}).get("namespace", "default") if rtype.namespaced else ""
         with self.store.lock:
             created = self.api.create(rtype, namespace, obj, WriteOptions(manager=manager))
