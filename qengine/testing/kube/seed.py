@@ -38,10 +38,16 @@ def _node() -> JSON:
                 {"type": "Hostname", "address": NODE_NAME},
             ],
             "nodeInfo": {
+                "machineID": "00000000000000000000000000000001",
+                "systemUUID": "00000000-0000-0000-0000-000000000001",
+                "bootID": "00000000-0000-0000-0000-000000000002",
+                "kernelVersion": "6.1.0-simulated",
+                "osImage": "qengine simulated node",
+                "containerRuntimeVersion": "simulated://1.0",
                 "kubeletVersion": "v1.31.0",
+                "kubeProxyVersion": "v1.31.0",
                 "operatingSystem": "linux",
                 "architecture": "amd64",
-                "containerRuntimeVersion": "simulated://1.0",
             },
         },
     }
