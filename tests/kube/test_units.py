@@ -172,3 +172,9 @@ def test_bad_cron_is_invalid() -> None:
     with pytest.raises(ApiError) as info:
         CronSchedule.parse("* * *")
     assert info.value.code == 422
+
+
+def test_field_selector_values_may_hold_slashes() -> None:
+    event = {"involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}
+    assert field_selector("involvedObject.apiVersion=apps/v1,involvedObject.kind=Deployment")(event)
+    assert not field_selector("involvedObject.apiVersion!=apps/v1")(event)

@@ -18,6 +18,8 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 _SET_RE = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 _EQ_RE = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*(==|!=|=)\s*([A-Za-z0-9._-]*)\s*$")
+# Field selector values may hold slashes and colons (``involvedObject.apiVersion=apps/v1``).
+_FIELD_RE = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*(==|!=|=)\s*([^,]*?)\s*$")
 _EXISTS_RE = re.compile(r"^\s*(!?)\s*([A-Za-z0-9./_-]+)\s*$")
 
 FIELD_PATHS = {
@@ -32,6 +34,13 @@ FIELD_PATHS = {
     "involvedObject.kind": ("involvedObject", "kind"),
     "involvedObject.namespace": ("involvedObject", "namespace"),
     "involvedObject.uid": ("involvedObject", "uid"),
+    "involvedObject.apiVersion": ("involvedObject", "apiVersion"),
+    "involvedObject.resourceVersion": ("involvedObject", "resourceVersion"),
+    "involvedObject.fieldPath": ("involvedObject", "fieldPath"),
+    "source": ("source", "component"),
+    "reportingComponent": ("reportingComponent",),
+    "spec.serviceAccountName": ("spec", "serviceAccountName"),
+    "status.nominatedNodeName": ("status", "nominatedNodeName"),
     "type": ("type",),
     "reason": ("reason",),
 }
@@ -154,7 +163,7 @@ def field_selector(text: str | None) -> Predicate:
         return lambda obj: True
     checks: list[Predicate] = []
     for term in _split_terms(text):
-        match = _EQ_RE.match(term)
+        match = _FIELD_RE.match(term)
         if not match or match.group(1) not in FIELD_PATHS:
             raise bad_request(f'"{term.strip()}" is not a known field selector')
         field, op, value = match.groups()
