@@ -415,3 +415,27 @@ def test_pods_can_go_through_terminating(tmp_path: Any) -> None:
         kubectl.run("delete", "pod", "slow", "--timeout=10s")
         assert graceful.get_object("pods", "default", "slow") is None
         assert graceful.controller_errors == []
+
+
+def test_kubectl_drain_evicts_and_cordon_holds_new_pods(
+    sim: KubeSimulator, kubectl: Kubectl, raw: Raw
+) -> None:
+    raw.request("POST", DEPLOYS, deployment("dr", replicas=1))
+    kubectl.run("rollout", "status", "deployment/dr", "--timeout=30s")
+    out = kubectl.run("drain", "sim-node-1", "--ignore-daemonsets", "--timeout=30s").stdout
+    assert "evicted" in out
+    assert "node/sim-node-1 drained" in out
+
+    def pending() -> list[dict[str, Any]]:
+        return [
+            p
+            for p in sim.objects("pods", "default")
+            if p["metadata"]["name"].startswith("dr-") and p.get("status", {}).get("conditions")
+        ]
+
+    replacement = eventually(pending)[0]
+    scheduled = next(c for c in replacement["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+    kubectl.run("uncordon", "sim-node-1")
+    kubectl.run("rollout", "status", "deployment/dr", "--timeout=30s")
+    assert kubectl.run("auth", "can-i", "delete", "pods").stdout.strip() == "yes"

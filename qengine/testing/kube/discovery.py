@@ -124,6 +124,7 @@ def resource_list(types: TypeRegistry, group_name: str, ver: str) -> JSON | None
             resources.append(_sub(rtype, "scale", _SCALE))
         if rtype.kind == "Pod":
             resources.append(_sub(rtype, "log", _LOG))
+            resources.append(_sub(rtype, "eviction", ("Eviction", "policy", "v1", ("create",))))
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from qengine.testing.kube import deletion, discovery, openapi, protobuf, tables
+from qengine.testing.kube import deletion, discovery, openapi, protobuf, reviews, tables
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.http import Request, Response
 from qengine.testing.kube.objects import APPLY_PATCH, WriteOptions
@@ -114,9 +114,29 @@ def _resource(
         return _collection(ctx, req, rtype, namespace)
     if sub == "log" and rtype.kind == "Pod":
         return ctx.pod_logs(ns, name, req)
+    if sub == "eviction" and rtype.kind == "Pod" and req.method == "POST":
+        return _evict(ctx, req, rtype, ns, name)
     if sub not in ("", "status", "scale", "finalize") or (sub == "scale" and not rtype.has_scale):
         raise _not_found_path(req.path)
     return _item(ctx, req, rtype, ns, name, sub)
+
+
+def _evict(ctx: SimContext, req: Request, rtype: ResourceType, ns: str, name: str) -> Response:
+    """``pods/eviction``: delete the pod (PodDisruptionBudgets are not enforced)."""
+    body = _json_body(req)
+    options = body.get("deleteOptions") or {}
+    with ctx.store.lock:
+        deletion.delete(ctx.api, rtype, ns, name, options, "All" in (options.get("dryRun") or []))
+    return Response(
+        status=201,
+        body={
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        },
+    )
 
 
 def _list_meta(rv: str, cont: str, remaining: int) -> JSON:
@@ -140,6 +160,8 @@ def _collection(
         return _watch(ctx, req, rtype, namespace)
     if req.method == "GET":
         return _list(ctx, req, rtype, namespace)
+    if req.method == "POST" and rtype.kind in reviews.REVIEW_KINDS:
+        return Response(status=201, body=reviews.answer(rtype, _json_body(req)))
     if req.method == "POST":
         body = _json_body(req)
         with ctx.store.lock:

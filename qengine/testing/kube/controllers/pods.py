@@ -77,6 +77,21 @@ class PodLifecycle:
 
     # -- scheduling -----------------------------------------------------------------------
 
+    def _unschedulable_reason(self, fault: str | None) -> str:
+        """Why the pod cannot be scheduled (empty when it can): the fault, or a cordon."""
+        if fault == "Unschedulable":
+            return (
+                "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are "
+                "available: 1 No preemption victims found for incoming pod."
+            )
+        node = self.api.store.find(("", "nodes"), "", NODE_NAME)
+        if node is not None and node.get("spec", {}).get("unschedulable"):
+            return (
+                "0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes "
+                "are available: 1 Preemption is not helpful for scheduling."
+            )
+        return ""
+
     def _schedule(self, pod: JSON, fault: str | None) -> None:
         stamp = self.api.store.clock.stamp()
         new = clone(pod)
@@ -84,11 +99,8 @@ class PodLifecycle:
         status.setdefault("phase", "Pending")
         status.setdefault("qosClass", "BestEffort")
         name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-        if fault == "Unschedulable":
-            message = (
-                "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are "
-                "available: 1 No preemption victims found for incoming pod."
-            )
+        message = self._unschedulable_reason(fault)
+        if message:
             if not status.get("conditions"):
                 recorder.record(
                     self.api, pod, "Warning", "FailedScheduling", message, "default-scheduler"
