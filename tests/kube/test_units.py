@@ -178,3 +178,25 @@ def test_field_selector_values_may_hold_slashes() -> None:
     event = {"involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}
     assert field_selector("involvedObject.apiVersion=apps/v1,involvedObject.kind=Deployment")(event)
     assert not field_selector("involvedObject.apiVersion!=apps/v1")(event)
+
+
+def test_port_lists_are_keyed_by_port_and_protocol() -> None:
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    path = ("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}', "f:targetPort")
+    assert path in field_set(svc)
+    assert describe(path) == '.spec.ports[port=80,protocol="TCP"].targetPort'
+    owners = Ownership()
+    live = owners.apply(None, svc, "a", force=False)
+    live["spec"]["ports"][0]["protocol"] = "TCP"  # as defaulting leaves it
+    changed = {**svc, "spec": {"ports": [{"port": 80, "targetPort": 9090}]}}
+    with pytest.raises(ApiError) as info:
+        owners.apply(live, changed, "b", force=False)
+    assert info.value.details is not None
+    assert (
+        info.value.details["causes"][0]["field"] == '.spec.ports[port=80,protocol="TCP"].targetPort'
+    )

@@ -30,8 +30,28 @@ _SERVER_METADATA = {
 }
 
 
+# Keys that join the merge key in server-side apply's list-map keys, with the value the API
+# server defaults them to (the applied configuration is defaulted before it is compared).
+_EXTRA_KEYS = {"containerPort": ("protocol", "TCP"), "port": ("protocol", "TCP")}
+
+
+def _item_key(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    fields = {key: item.get(key)}
+    extra = _EXTRA_KEYS.get(key)
+    if extra is not None:
+        fields[extra[0]] = item.get(extra[0], extra[1])
+    return fields
+
+
 def _item_element(key: str, item: dict[str, Any]) -> str:
-    return "k:" + json.dumps({key: item.get(key)}, separators=(",", ":"), sort_keys=True)
+    return "k:" + json.dumps(_item_key(key, item), separators=(",", ":"), sort_keys=True)
+
+
+def _defaulted(item: dict[str, Any], name: str) -> Any:
+    for key, (extra, default) in _EXTRA_KEYS.items():
+        if name == extra and key in item:
+            return item.get(name, default)
+    return item.get(name)
 
 
 def _collect(value: Any, prefix: Path, field: str | None, out: set[Path]) -> None:
@@ -81,7 +101,7 @@ def _step(value: Any, element: str) -> Any:
             (
                 i
                 for i in value
-                if isinstance(i, dict) and all(i.get(k) == v for k, v in wanted.items())
+                if isinstance(i, dict) and all(_defaulted(i, k) == v for k, v in wanted.items())
             ),
             None,
         )
