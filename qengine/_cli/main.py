@@ -20,6 +20,7 @@ from qengine._cli import (
     plan,
     plugins_cmd,
     run,
+    sandbox,
     schema,
     seal,
     sign,
@@ -56,6 +57,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     seal,
     sign,
     audit,
+    sandbox,
 )
 
 
