@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import pathlib
 from collections.abc import Iterator
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """State directory, keys, trust and audit options."""
     add_key_options(parser)
+    parser.add_argument(
+        "--clock-skew",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --trust-key: how far past not_after a job is still accepted (default: 300)",
+    )
     parser.add_argument(
         "--trust-key",
         action="append",
@@ -55,7 +63,10 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     store = SqliteStateStore(directory)
     hmac_key = load_hmac_key(args.audit_hmac_key_file) if args.audit_hmac_key_file else None
     audit = JsonlAuditSink(args.audit_log or default_audit_path(directory), hmac_key=hmac_key)
-    trust = Trust(keys=load_trusted_keys(args.trust_key)) if args.trust_key else None
+    trust = None
+    if args.trust_key:
+        skew = datetime.timedelta(seconds=args.clock_skew)
+        trust = Trust(keys=load_trusted_keys(args.trust_key), clock_skew=skew)
     provider = LocalKeyProvider(
         key_directory(args), key_id=args.key_id, passphrase=passphrase_source(args)
     )
