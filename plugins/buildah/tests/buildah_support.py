@@ -11,6 +11,9 @@ from qengine_oci.client import MANIFEST_TYPES, DistributionClient
 
 from qengine.testing.registry import LocalRegistry
 
+USER = "builder"
+PASSWORD = "registry-Pa55word-buildah"
+
 
 def client_for(registry: LocalRegistry) -> DistributionClient:
     from qengine.secrets.value import SecretValue

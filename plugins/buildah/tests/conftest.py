@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from buildah_support import PASSWORD, USER
 
 from qengine.testing.images import push_busybox_base
 from qengine.testing.registry import LocalRegistry, run_registry
-
-USER = "builder"
-PASSWORD = "registry-Pa55word-buildah"
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from buildah_support import image_blobs, layer_files
-from conftest import PASSWORD, USER
+from buildah_support import PASSWORD, USER, image_blobs, layer_files
 from qengine_buildah.backend import BuildahBackend
 
 from qengine._errors import BuildError, CancelledError, InvalidInputError

@@ -6,11 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from oci_support import PASSWORD, USER
 
 from qengine.testing.registry import LocalRegistry, run_registry
-
-USER = "pusher"
-PASSWORD = "registry-Pa55word-oci-test"
 
 
 @pytest.fixture(scope="module")

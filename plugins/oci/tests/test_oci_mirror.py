@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, USER
-from oci_support import push_image, push_index
+from oci_support import PASSWORD, USER, push_image, push_index
 from qengine_oci.mirror import mirror_image
 from qengine_oci.registry import OciContainerRegistry
 from qengine_oci.spec import OciRegistry

@@ -6,8 +6,7 @@ import base64
 import json
 
 import pytest
-from conftest import PASSWORD, USER
-from oci_support import DOCKER_MANIFEST, OCI_MANIFEST, push_image, push_index
+from oci_support import DOCKER_MANIFEST, OCI_MANIFEST, PASSWORD, USER, push_image, push_index
 from qengine_oci.registry import OciContainerRegistry, dockerconfigjson
 from qengine_oci.spec import OciRegistry
 
