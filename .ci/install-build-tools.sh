@@ -22,7 +22,7 @@ if [ -n "$missing" ]; then
     fi
     $SUDO apt-get update -q
     # shellcheck disable=SC2086 # word splitting of the package list is intended
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
 for binary in git buildah skopeo docker-registry podman runc busybox htpasswd; do
