@@ -48,9 +48,18 @@ def free_port() -> int:
 
 @contextmanager
 def run_registry(
-    directory: Path, *, tls: bool = False, username: str | None = None, password: str | None = None
+    directory: Path,
+    *,
+    tls: bool = False,
+    username: str | None = None,
+    password: str | None = None,
+    log_level: str = "warn",
 ) -> Iterator[LocalRegistry]:
-    """Start a registry storing under ``directory``; stop it when the block ends."""
+    """Start a registry storing under ``directory``; stop it when the block ends.
+
+    Its log is ``directory/registry.log``; at ``log_level="info"`` it has one
+    ``response completed`` line per request (benchmarks count them).
+    """
     binary = shutil.which("docker-registry")
     if binary is None:
         raise RuntimeError("docker-registry is not installed: run .ci/install-build-tools.sh")
@@ -59,7 +68,7 @@ def run_registry(
     storage.mkdir(parents=True)
     config: dict[str, object] = {
         "version": 0.1,
-        "log": {"level": "warn"},
+        "log": {"level": log_level},
         "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
         "http": {"addr": f"127.0.0.1:{port}", "secret": "test-only-secret"},
     }
