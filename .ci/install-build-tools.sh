@@ -1,11 +1,11 @@
 #!/bin/sh
 # Installs what the build and registry tests need (qengine.source, plugins/oci, plugins/buildah,
 # plugins/docker): git, buildah, skopeo, the Distribution registry, podman with runc (the
-# Docker Engine API), a static busybox (the base image of test builds) and htpasswd.
+# Docker Engine API), OpenSSH (git over SSH), a static busybox (the base image of test builds) and htpasswd.
 # Idempotent: packages already present are left alone. Fails loudly if any cannot be installed.
 set -eu
 
-PACKAGES="git buildah skopeo docker-registry podman runc busybox-static apache2-utils"
+PACKAGES="git openssh-client openssh-server buildah skopeo docker-registry podman runc busybox-static apache2-utils"
 
 missing=""
 for package in $PACKAGES; do
@@ -25,7 +25,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
-for binary in git buildah skopeo docker-registry podman runc busybox htpasswd; do
+for binary in git ssh ssh-keygen /usr/sbin/sshd buildah skopeo docker-registry podman runc busybox htpasswd; do
     if ! command -v "$binary" >/dev/null 2>&1; then
         echo "install-build-tools: $binary is still missing after the install" >&2
         exit 1

@@ -117,7 +117,8 @@ def fetch_commit(
 
 def _check_inputs(url: str, commit: str) -> None:
     parts = urlsplit(url)
-    if parts.username or parts.password:
+    # A user name is part of an SSH address (git@host); over HTTP(S) it would hold a token.
+    if parts.password or (parts.username and parts.scheme in ("http", "https")):
         raise InvalidInputError(
             "the git URL carries credentials",
             hint="Remove them from the URL; give a token or an SSH key as a secret reference.",
