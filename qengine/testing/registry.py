@@ -21,6 +21,7 @@ from pathlib import Path
 import attrs
 
 from qengine.secrets.hygiene import child_env
+from qengine.testing.token_server import ISSUER, SERVICE, TokenServer
 
 
 @attrs.frozen(kw_only=True)
@@ -54,9 +55,11 @@ def run_registry(
     username: str | None = None,
     password: str | None = None,
     log_level: str = "warn",
+    token: TokenServer | None = None,
 ) -> Iterator[LocalRegistry]:
     """Start a registry storing under ``directory``; stop it when the block ends.
 
+    ``token`` switches to the token scheme (a Bearer challenge naming ``token.realm``).
     Its log is ``directory/registry.log``; at ``log_level="info"`` it has one
     ``response completed`` line per request (benchmarks count them).
     """
@@ -86,6 +89,15 @@ def run_registry(
             env=child_env(("PATH",)),
         )
         config["auth"] = {"htpasswd": {"realm": "test-registry", "path": str(htpasswd)}}
+    if token is not None:
+        config["auth"] = {
+            "token": {
+                "realm": token.realm,
+                "service": SERVICE,
+                "issuer": ISSUER,
+                "rootcertbundle": str(token.certificate),
+            }
+        }
     config_file = directory / "config.yml"
     config_file.write_text(json.dumps(config))  # JSON is YAML
     log = (directory / "registry.log").open("wb")
