@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,12 @@ def base_image(registry: LocalRegistry) -> str:
 
 
 @pytest.fixture(scope="module")
-def engine_host(tmp_path_factory: pytest.TempPathFactory, registry: LocalRegistry) -> Iterator[str]:
-    with run_podman_service(tmp_path_factory.mktemp("podman"), [registry.host]) as host:
+def engine_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Everything the Podman service stores: storage, temporary files, its log."""
+    return tmp_path_factory.mktemp("podman")
+
+
+@pytest.fixture(scope="module")
+def engine_host(engine_dir: Path, registry: LocalRegistry) -> Iterator[str]:
+    with run_podman_service(engine_dir, [registry.host]) as host:
         yield host

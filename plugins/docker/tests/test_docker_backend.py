@@ -47,7 +47,7 @@ def _local_images(host: str) -> list[str]:
 
 
 def test_builds_with_a_secret_and_pushes(
-    engine_host: str, registry: LocalRegistry, base_image: str, tmp_path: Path
+    engine_host: str, engine_dir: Path, registry: LocalRegistry, base_image: str, tmp_path: Path
 ) -> None:
     image = f"{registry.host}/apps/docker-web:v1"
     request = _request(
@@ -75,6 +75,9 @@ def test_builds_with_a_secret_and_pushes(
         assert SECRET.encode() not in body, name
     assert not any(SECRET in line for line in lines)
     assert image not in _local_images(engine_host)
+    for path in engine_dir.rglob("*"):  # the engine's storage and temporary files
+        if path.is_file() and not path.is_symlink():
+            assert SECRET.encode() not in path.read_bytes(), path
 
 
 def test_failed_build_leaves_nothing(
