@@ -137,8 +137,17 @@ def _handler_for(state: GitServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def make_repository(root: Path, name: str, files: dict[str, bytes]) -> str:
-    """A bare repository ``root/name`` with one commit holding ``files``; its SHA."""
+def make_repository(
+    root: Path,
+    name: str,
+    files: dict[str, bytes],
+    submodules: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """A bare repository ``root/name`` with one commit holding ``files``; its SHA.
+
+    ``files`` values starting with ``symlink:`` make symbolic links. ``submodules`` maps a path
+    to ``(url, commit)``: a gitlink and its ``.gitmodules`` entry (URLs may be relative).
+    """
     work = root / f"{name}.work"
     env = child_env(
         ("PATH",),
@@ -167,7 +176,14 @@ def make_repository(root: Path, name: str, files: dict[str, bytes]) -> str:
             target.symlink_to(data[len(b"symlink:") :].decode())
         else:
             target.write_bytes(data)
+    modules = ""
+    for path, (url, _commit) in (submodules or {}).items():
+        modules += f'[submodule "{path}"]\n\tpath = {path}\n\turl = {url}\n'
+    if modules:
+        (work / ".gitmodules").write_text(modules)
     git("add", "-A")
+    for path, (_url, commit) in (submodules or {}).items():  # after add: it drops absent paths
+        git("update-index", "--add", "--cacheinfo", f"160000,{commit},{path}")
     git("commit", "-q", "-m", "test commit")
     sha = git("rev-parse", "HEAD")
     git("clone", "-q", "--bare", str(work), str(root / name), cwd=root)

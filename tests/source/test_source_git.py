@@ -133,3 +133,41 @@ def test_paths_stay_inside_the_checkout(served: tuple[GitServer, str], tmp_path:
         with pytest.raises(InvalidInputError) as info:
             inside_checkout(dest, bad, what="Dockerfile")
         assert info.value.hint
+
+
+def test_submodules_are_fetched_with_the_same_token(tmp_path: Path) -> None:
+    root = tmp_path / "repos"
+    root.mkdir()
+    library = make_repository(root, "lib.git", {"lib.txt": b"library\n"})
+    sha = make_repository(
+        root,
+        "main.git",
+        {"main.txt": b"main\n"},
+        submodules={"vendor/lib": ("../lib.git", library)},
+    )
+    with serve_git(root, token=TOKEN) as server:
+        dest = tmp_path / "checkout"
+        lines: list[str] = []
+        fetch_commit(
+            server.url_of("main.git"),
+            sha,
+            dest,
+            auth=GitAuth(token=SecretValue(TOKEN)),
+            cancel=CancelToken(),
+            on_line=lines.append,
+            submodules=True,
+        )
+        assert (dest / "vendor" / "lib" / "lib.txt").read_bytes() == b"library\n"
+        without = tmp_path / "without"
+        fetch_commit(
+            server.url_of("main.git"),
+            sha,
+            without,
+            auth=GitAuth(token=SecretValue(TOKEN)),
+            cancel=CancelToken(),
+            on_line=lines.append,
+        )
+        assert not (without / "vendor" / "lib" / "lib.txt").exists()
+    assert not any(TOKEN in line for line in lines)
+    for config in dest.rglob("config"):
+        assert TOKEN not in config.read_text()
