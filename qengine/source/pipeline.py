@@ -30,6 +30,7 @@ from qengine.secrets.value import SecretValue
 from qengine.source.git import GitAuth, fetch_commit
 from qengine.source.identity import image_tag
 from qengine.source.paths import inside_checkout
+from qengine.source.references import parse_image
 from qengine.source.request import SourceBuildRequest
 from qengine.spec import ApplicationService, EnvAction, EnvironmentJob, SecretRef
 from qengine.spec._scalars import parse_duration
@@ -135,6 +136,7 @@ class _BuildRun:
         registry = wiring.registry()
         repository = registry.repository_of(service.name)
         image = f"{registry.host}/{repository}:{tag}"
+        parse_image(image)  # an invalid name fails here, before the registry is asked
         existing = registry.digest_of(repository, tag)
         if existing is not None:
             ctx.emit_progress(f"{image} is already in the registry; nothing to build", image=image)

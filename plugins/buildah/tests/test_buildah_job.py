@@ -270,3 +270,15 @@ def test_a_registry_refusing_the_password_is_explained(
     assert outcome.error is not None
     assert outcome.error.kind == "AuthError"
     assert "password" in outcome.error.hint
+
+
+def test_an_upper_case_repository_is_refused_before_anything_runs(
+    git: tuple[GitServer, str], secure_registry: LocalRegistry
+) -> None:
+    server, sha = git
+    document = _document(server, sha, secure_registry)
+    document["registry"]["repository_prefix"] = "Apps"
+    with pytest.raises(InvalidInputError) as info:
+        _run(_engine(), document)
+    assert "lower case" in str(info.value.issues)  # type: ignore[attr-defined]
+    assert server.paths == []

@@ -106,3 +106,35 @@ def test_pull_secret_payload(secure_registry: LocalRegistry) -> None:
         dockerconfigjson(_secure(secure_registry).credentials())
         == _secure(secure_registry).pull_secret_payload()
     )
+
+
+def test_checks_refuse_a_bad_prefix_and_url() -> None:
+    import qengine_oci.plugin
+
+    from qengine import load_plugins
+    from qengine.spec import load_job
+
+    document = {
+        "apiVersion": "qengine.dev/v1",
+        "kind": "InfrastructureJob",
+        "id": "j1",
+        "organization": {"id": "o1"},
+        "actor": {"id": "a1"},
+        "action": "create",
+        "cluster": {
+            "id": "c1",
+            "name": "c1",
+            "kubernetes_version": "1.31",
+            "provider": {"kind": "test", "steps": "noop"},
+        },
+        "registry": {"kind": "oci", "url": "oci://r.example.com", "repository_prefix": "Team/Apps"},
+    }
+    import qengine.testing.plugin
+
+    plugins = load_plugins(
+        autoload=False, plugins=[("oci", qengine_oci.plugin), ("test", qengine.testing.plugin)]
+    )
+    job = load_job(document, plugins.registry.section_kinds())
+    issues = [i for found in plugins.manager.hook.qengine_check_job(job=job) for i in found]
+    assert sorted(i.path for i in issues) == ["$.registry.repository_prefix", "$.registry.url"]
+    assert any("lower case" in i.message for i in issues)
