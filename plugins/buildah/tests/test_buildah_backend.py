@@ -168,3 +168,31 @@ def test_timeout_stops_the_build(
         )
     assert "timed out" in info.value.message
     assert time.monotonic() - began < 30
+
+
+def test_layer_cache_in_the_registry(
+    plain_registry: LocalRegistry, base_image: str, tmp_path: Path
+) -> None:
+    context = _context(tmp_path, f"FROM {base_image}\nRUN echo building-the-layer > /layer\n")
+    cache = f"{plain_registry.host}/cache/app"
+    first: list[str] = []
+    BuildahBackend(on_line=first.append).build_and_push(
+        _request(context, f"{plain_registry.host}/apps/cached:v1", cache_to=cache),
+        NO_AUTH,
+        CancelToken(),
+    )
+    from buildah_support import client_for
+
+    tags = client_for(plain_registry).request(
+        "GET", "/v2/cache/app/tags/list", scope="repository:cache/app:pull"
+    )
+    assert tags.status == 200
+    assert json.loads(tags.body)["tags"]
+    second: list[str] = []
+    BuildahBackend(on_line=second.append).build_and_push(
+        _request(context, f"{plain_registry.host}/apps/cached:v2", cache_from=cache),
+        NO_AUTH,
+        CancelToken(),
+    )
+    assert not any("Using cache" in line for line in first)
+    assert any("Using cache" in line for line in second), second  # the RUN came from the cache
