@@ -16,10 +16,9 @@ global configuration, no terminal prompt and no stored credential helper.
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -215,10 +214,3 @@ def _failure(what: str, tail: list[str]) -> Exception:
         f"could not {what}: {detail}",
         hint="Check the repository URL and that the machine running the job can reach it.",
     )
-
-
-@contextlib.contextmanager
-def scratch_checkout(base: Path | None = None) -> Iterator[Path]:
-    """A private temporary directory for a checkout, removed on exit."""
-    with private_tempdir("checkout", base=base) as path:
-        yield path / "src"
