@@ -196,3 +196,17 @@ def test_layer_cache_in_the_registry(
     )
     assert not any("Using cache" in line for line in first)
     assert any("Using cache" in line for line in second), second  # the RUN came from the cache
+
+
+def test_platform_and_target(plain_registry: LocalRegistry, tmp_path: Path) -> None:
+    context = _context(
+        tmp_path,
+        "FROM scratch AS first\nCOPY hello /first\nFROM scratch AS second\nCOPY hello /second\n",
+    )
+    image = f"{plain_registry.host}/apps/arm:v1"
+    request = _request(context, image, platform="linux/arm64", target="first")
+    BuildahBackend(on_line=lambda _l: None).build_and_push(request, NO_AUTH, CancelToken())
+    blobs = image_blobs(plain_registry, "apps/arm", "v1")
+    config = next(json.loads(b) for n, b in blobs.items() if n != "manifest" and b[:1] == b"{")
+    assert config["architecture"] == "arm64"
+    assert set(layer_files(blobs)) == {"first"}
