@@ -1,0 +1,1 @@
+"""qengine-buildah: daemonless image builds."""

@@ -1,0 +1,1 @@
+"""qengine-docker: image builds through a Docker Engine API."""

@@ -1,0 +1,1 @@
+"""qengine-oci: OCI Distribution registries."""
