@@ -32,7 +32,7 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
     """Deploy service ``name``; its outputs (a run-once job's)."""
     api = env.api()
     objects = list(env.render(name).objects)
-    public = list(env.render_public(name).objects)
+    public = history.storable(objects, list(env.render_public(name).objects))
     past = history.load(api, env.namespace, name, env.job.environment.id)
     applied = apply_objects(api, ctx, objects)
     if not applied.changed:
@@ -52,10 +52,16 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
 
 
 def await_objects(
-    env: EnvJob, api: KubeApi, ctx: StepContext, name: str, objects: list[Manifest]
+    env: EnvJob,
+    api: KubeApi,
+    ctx: StepContext,
+    name: str,
+    objects: list[Manifest],
+    *,
+    fail_fast: bool = True,
 ) -> dict[str, str]:
     """Wait for the workloads and run-once Jobs of ``objects``; the Jobs' outputs."""
-    waiter = Waiter(api, ctx, env.namespace, name)
+    waiter = Waiter(api, ctx, env.namespace, name, fail_fast=fail_fast)
     outputs: dict[str, str] = {}
     for obj in objects:
         if obj["kind"] not in WAITED:
@@ -110,7 +116,7 @@ def recover(
     apply_objects(api, ctx, restored)
     delete_objects(api, ctx, [o for o in applied.created if key(o) not in before])
     try:
-        await_objects(env, api, ctx, name, restored)
+        await_objects(env, api, ctx, name, restored, fail_fast=False)
     except RolloutError as again:
         ctx.emit_warning(f"{name}: the rollback to revision {previous.number} did not settle: {again}")
         return

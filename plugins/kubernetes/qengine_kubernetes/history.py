@@ -69,6 +69,38 @@ def _fill(value: Any, open_secret: Callable[[str], str]) -> Any:
     return value
 
 
+def storable(real: list[Manifest], public: list[Manifest]) -> list[Manifest]:
+    """What a revision stores: the real rendering, except that every object holding secret
+    values (Secrets, and anything whose placeholder rendering differs other than by the
+    secret-hash annotation) is taken from the placeholder rendering. Pod templates thus keep
+    the real secret hash (an HMAC, not a value), so a rollback restores them exactly."""
+    stored: list[Manifest] = []
+    for mine, placeholder in zip(real, public, strict=True):
+        if mine["kind"] == "Secret" or _without_hash(mine) != _without_hash(placeholder):
+            stored.append(placeholder)
+        else:
+            stored.append(mine)
+    return stored
+
+
+def _without_hash(obj: Manifest) -> str:
+    from qengine_kubernetes.render.secrets import HASH_ANNOTATION
+
+    text = canonical_json(obj)
+    for value in _hashes(obj, HASH_ANNOTATION):
+        text = text.replace(value, "")
+    return text
+
+
+def _hashes(value: Any, annotation: str) -> list[str]:
+    if isinstance(value, dict):
+        found = [v for k, v in value.items() if k == annotation and isinstance(v, str)]
+        return found + [h for v in value.values() for h in _hashes(v, annotation)]
+    if isinstance(value, list):
+        return [h for v in value for h in _hashes(v, annotation)]
+    return []
+
+
 def secret_name(service: str) -> str:
     """The name of the history Secret of ``service``."""
     return PREFIX + service

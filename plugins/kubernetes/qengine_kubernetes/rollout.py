@@ -112,11 +112,21 @@ def job_state(live: Manifest) -> str:
 class Waiter:
     """Waits for the objects of one service in one namespace."""
 
-    def __init__(self, api: KubeApi, ctx: StepContext, namespace: str, service: str) -> None:
+    def __init__(
+        self,
+        api: KubeApi,
+        ctx: StepContext,
+        namespace: str,
+        service: str,
+        *,
+        fail_fast: bool = True,
+    ) -> None:
         self.api = api
         self.ctx = ctx
         self.namespace = namespace
         self.service = service
+        # A rollback waits without failing fast: the failing pods it replaces are still there.
+        self.fail_fast = fail_fast
         self._last = ""
 
     def workload(self, obj: Manifest, timeout: float) -> Manifest:
@@ -159,7 +169,8 @@ class Waiter:
                 raise RolloutError(f"{kind} {name} disappeared while rolling out")
             if settled(live):
                 return live
-            self._check(pods, name)
+            if self.fail_fast:
+                self._check(pods, name)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.fail(f"{kind} {name} did not become ready within {timeout:.0f}s", pods)
