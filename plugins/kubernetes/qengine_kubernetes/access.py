@@ -49,7 +49,7 @@ def connect(
     if isinstance(target, KubeconfigTarget):
         path = kubeconfig_path(target, environ)
         try:
-            config.load_kube_config(
+            config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path,
                 context=target.context,
                 client_configuration=configuration,
@@ -85,13 +85,13 @@ def _load_in_cluster(configuration: Any, environ: Mapping[str, str]) -> None:
     from kubernetes import config
     from kubernetes.config.incluster_config import InClusterConfigLoader
 
-    loader = InClusterConfigLoader(
+    loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
         token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
         cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
         environ=dict(environ),
     )
     try:
-        loader.load_and_set(configuration)
+        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException as exc:
         raise AuthError(
             f"not running in a cluster: {exc}",

@@ -6,10 +6,9 @@ plan``) imports no Kubernetes client and reaches no cluster.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import threading
 
 from qengine._errors import PluginError
 from qengine.runner import StepContext

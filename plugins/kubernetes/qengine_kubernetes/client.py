@@ -192,6 +192,3 @@ def _error(status: int, method: str, path: str, answer: Manifest) -> Exception:
     if "quota" in str(answer.get("message", "")).lower():
         return QuotaError(message, hint="Raise the namespace's quota or lower the requests.")
     return InfrastructureError(message, hint="The Kubernetes API refused the request.")
-
-
-

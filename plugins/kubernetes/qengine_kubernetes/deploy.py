@@ -118,6 +118,8 @@ def recover(
     try:
         await_objects(env, api, ctx, name, restored, fail_fast=False)
     except RolloutError as again:
-        ctx.emit_warning(f"{name}: the rollback to revision {previous.number} did not settle: {again}")
+        ctx.emit_warning(
+            f"{name}: the rollback to revision {previous.number} did not settle: {again}"
+        )
         return
     ctx.emit_warning(f"{name}: rolled back to revision {previous.number} (job {previous.job_id})")

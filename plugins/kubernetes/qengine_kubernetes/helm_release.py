@@ -84,7 +84,9 @@ class Helm:
 
     def status(self, release: str, namespace: str) -> dict[str, Any] | None:
         """``helm status -o json`` of the release; None when there is none."""
-        code, lines = self.run("status", release, "--namespace", namespace, "-o", "json", show=False)
+        code, lines = self.run(
+            "status", release, "--namespace", namespace, "-o", "json", show=False
+        )
         if code != 0:
             return None
         try:
@@ -166,10 +168,10 @@ def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
         helm = Helm(env, ctx, directory)
         status = helm.status(name, env.namespace)
         state = (status or {}).get("info", {}).get("status", "")
-        if past.latest is not None and list(past.latest.objects) == [record]:
-            if state == "deployed":
-                ctx.emit_progress(f"{name}: unchanged", service=name)
-                return {}
+        same = past.latest is not None and list(past.latest.objects) == [record]
+        if same and state == "deployed":
+            ctx.emit_progress(f"{name}: unchanged", service=name)
+            return {}
         if state in PENDING:
             _recover_pending(helm, name, env.namespace, int((status or {}).get("version", 1)))
         values_file = write_private_file(directory, "values.yaml", values.encode())

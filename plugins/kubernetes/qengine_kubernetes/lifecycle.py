@@ -24,8 +24,8 @@ from qengine_kubernetes.apply import delete_objects
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.diff import PAUSED_REPLICAS, annotation
 from qengine_kubernetes.history import secret_name
-from qengine_kubernetes.paused import SUSPENDED, resume_patch
 from qengine_kubernetes.jobctx import EnvJob
+from qengine_kubernetes.paused import SUSPENDED, resume_patch
 from qengine_kubernetes.render import Manifest
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
 from qengine_kubernetes.resources import SERVICE_KINDS
@@ -84,9 +84,7 @@ def resume_service(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
             continue
         kind, obj_name = live["kind"], live["metadata"]["name"]
         updated = api.merge_patch(kind, env.namespace, obj_name, patch)
-        ctx.emit_resource_changed(
-            ChangeAction.UPDATE, kind, obj_name, f"resumed {kind} {obj_name}"
-        )
+        ctx.emit_resource_changed(ChangeAction.UPDATE, kind, obj_name, f"resumed {kind} {obj_name}")
         if kind in SCALED:
             updated.setdefault("kind", kind)
             _wait(env, api, ctx, name, updated)
@@ -153,7 +151,7 @@ def delete_service(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
 
 
 def _is_claim(obj: Manifest) -> bool:
-    return obj["kind"] == "PersistentVolumeClaim"
+    return bool(obj["kind"] == "PersistentVolumeClaim")
 
 
 def _claims(env: EnvJob, api: KubeApi, ctx: StepContext, claims: list[Manifest]) -> None:

@@ -46,7 +46,9 @@ _TABLE = (
     Resource(kind="Job", api_version="batch/v1", plural="jobs"),
     Resource(kind="CronJob", api_version="batch/v1", plural="cronjobs"),
     Resource(
-        kind="HorizontalPodAutoscaler", api_version="autoscaling/v2", plural="horizontalpodautoscalers"
+        kind="HorizontalPodAutoscaler",
+        api_version="autoscaling/v2",
+        plural="horizontalpodautoscalers",
     ),
     Resource(kind="PodDisruptionBudget", api_version="policy/v1", plural="poddisruptionbudgets"),
     Resource(kind="Ingress", api_version="networking.k8s.io/v1", plural="ingresses"),

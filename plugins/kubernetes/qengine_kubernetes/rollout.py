@@ -60,9 +60,9 @@ def rollout_timeout(workload: Manifest, override: float | None = None) -> float:
             if probe:
                 worst = max(worst, _probe_seconds(probe))
     serial = 1
-    if workload["kind"] == "StatefulSet":
-        if workload["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady":
-            serial = max(1, int(workload["spec"].get("replicas", 1)))
+    ordered = workload["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady"
+    if workload["kind"] == "StatefulSet" and ordered:
+        serial = max(1, int(workload["spec"].get("replicas", 1)))
     return max(MIN_TIMEOUT, worst * serial)
 
 
@@ -208,9 +208,7 @@ class Waiter:
         failures += event_failures(events, self.service)
         self._raise(failures, self.service, message=message)
 
-    def _raise(
-        self, failures: list[RolloutFailure], name: str, *, message: str = ""
-    ) -> None:
+    def _raise(self, failures: list[RolloutFailure], name: str, *, message: str = "") -> None:
         for failure in failures:
             if failure.reason in ("CrashLoopBackOff", "OOMKilled") and failure.pod:
                 log = self.api.pod_log(self.namespace, failure.pod, failure.container)
@@ -228,9 +226,3 @@ class Waiter:
             failures=tuple(failures),
             events=lines,
         )
-
-
-
-
-
-

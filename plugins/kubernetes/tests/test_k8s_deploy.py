@@ -73,11 +73,11 @@ def test_k8s_a_changed_service_is_the_only_one_applied(
 def test_k8s_plan_sends_no_request_at_all(
     k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, k8s_plugins: Any
 ) -> None:
-    from qengine._engine import Engine
-    from qengine.runner import MemoryStateStore
+    from conftest import sim_settings
     from qengine_kubernetes.settings import PLUGIN
 
-    from conftest import sim_settings
+    from qengine._engine import Engine
+    from qengine.runner import MemoryStateStore
 
     doc = example("quickstart")
     k8s_sim.clear_requests()

@@ -40,9 +40,11 @@ def test_k8s_pause_resume_and_a_noop_redeploy(
         p["metadata"]["labels"].get("job-name") for p in k8s_sim.objects("pods", NS)
     )
     cron = k8s_sim.get_object("cronjobs.batch", NS, "nightly-report")
-    assert cron is not None and cron["spec"]["suspend"] is True
+    assert cron is not None
+    assert cron["spec"]["suspend"] is True
     db = k8s_sim.get_object("statefulsets.apps", NS, "db")
-    assert db is not None and db["spec"]["replicas"] == 0
+    assert db is not None
+    assert db["spec"]["replicas"] == 0
 
     resumed = k8s_deploy(doc, job_id="r", action="resume").result
 
@@ -52,7 +54,8 @@ def test_k8s_pause_resume_and_a_noop_redeploy(
     assert PAUSED_REPLICAS not in worker["metadata"].get("annotations", {})
     assert worker["status"]["readyReplicas"] == 1
     cron = k8s_sim.get_object("cronjobs.batch", NS, "nightly-report")
-    assert cron is not None and cron["spec"]["suspend"] is False
+    assert cron is not None
+    assert cron["spec"]["suspend"] is False
     k8s_sim.clear_requests()
     assert k8s_deploy(doc, job_id="again").result.status is JobStatus.SUCCEEDED
     assert mutating(k8s_sim) == []
@@ -90,7 +93,8 @@ def test_k8s_restart_rolls_the_pods(
         for p in k8s_sim.objects("pods", NS)
         if p["metadata"]["labels"].get("app.kubernetes.io/name") == "web"
     }
-    assert after and not after & before
+    assert after
+    assert not after & before
 
 
 def test_k8s_delete_keeps_claims_unless_delete_data(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from qengine_kubernetes import InClusterTarget, KubeconfigTarget, SandboxTarget
 
-from qengine import PluginError, SpecError, load_plugins
+from qengine import SpecError, load_plugins
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "quickstart" / "job.json"
 
