@@ -73,7 +73,8 @@ def test_k8s_helm_release_installs_upgrades_and_is_a_noop_when_unchanged(
 
     assert first.result.status is JobStatus.SUCCEEDED, first.result.error
     settings_map = k8s_sim.get_object("configmaps", NS, "cache-settings")
-    assert settings_map is not None and settings_map["data"]["greeting"] == "hello"
+    assert settings_map is not None
+    assert settings_map["data"]["greeting"] == "hello"
     assert _release(k8s_sim, 1) is not None
     assert any(line.startswith("helm: ") for line in first.messages(EventType.LOG))
     assert "demo-only" not in " ".join(first.messages(EventType.LOG))
@@ -89,7 +90,8 @@ def test_k8s_helm_release_installs_upgrades_and_is_a_noop_when_unchanged(
 
     assert upgraded.result.status is JobStatus.SUCCEEDED, upgraded.result.error
     settings_map = k8s_sim.get_object("configmaps", NS, "cache-settings")
-    assert settings_map is not None and settings_map["data"]["greeting"] == "bonjour"
+    assert settings_map is not None
+    assert settings_map["data"]["greeting"] == "bonjour"
     assert _release(k8s_sim, 2) is not None
 
 
@@ -118,7 +120,7 @@ def _replace(sim: KubeSimulator, secret: dict[str, Any]) -> None:
         method="PUT",
         headers={"Authorization": f"Bearer {sim.token}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, context=context) as answer:  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, context=context) as answer:
         assert answer.status == 200
 
 
@@ -142,4 +144,5 @@ def test_k8s_helm_release_stuck_pending_at_revision_1_is_reinstalled(
     assert recovered.result.status is JobStatus.SUCCEEDED, recovered.result.error
     assert any("stuck" in w for w in recovered.messages(EventType.WARNING))
     settings_map = k8s_sim.get_object("configmaps", NS, "cache-settings")
-    assert settings_map is not None and settings_map["data"]["greeting"] == "b"
+    assert settings_map is not None
+    assert settings_map["data"]["greeting"] == "b"
