@@ -17,6 +17,7 @@ from qengine_kubernetes.settings import KubeSettings
 from qengine import PluginSet, load_plugins
 from qengine._engine import Engine
 from qengine._events import Event, EventType
+from qengine.interfaces.cancel import CancelToken
 from qengine.runner import JobResult, MemoryStateStore
 from qengine.spec import EnvironmentJob, secret_references
 from qengine.testing.kube import KubeSimulator
@@ -133,7 +134,12 @@ def k8s_deploy(k8s_plugins: PluginSet, k8s_sim: KubeSimulator) -> Deploy:
     store = MemoryStateStore()
 
     def deploy(
-        doc: dict[str, Any], *, job_id: str, action: str = "deploy", **extra: Any
+        doc: dict[str, Any],
+        *,
+        job_id: str,
+        action: str = "deploy",
+        cancel: CancelToken | None = None,
+        **extra: Any,
     ) -> Deployed:
         document = copy.deepcopy(doc)
         document["id"] = job_id
@@ -144,7 +150,9 @@ def k8s_deploy(k8s_plugins: PluginSet, k8s_sim: KubeSimulator) -> Deploy:
         events: list[Event] = []
         references = {name for _, name in secret_references(k8s_plugins.loader.load(document))}
         secrets = {name: DEMO_SECRETS.get(name, f"value-of-{name}") for name in references}
-        result = engine.run(document, on_event=events.append, sandbox_secrets=secrets)
+        result = engine.run(
+            document, on_event=events.append, sandbox_secrets=secrets, cancel=cancel
+        )
         return Deployed(result=result, events=events)
 
     return deploy

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +13,7 @@ from qengine_kubernetes.diff import PAUSED_REPLICAS
 from qengine_kubernetes.history import secret_name
 
 from qengine._events import EventType
+from qengine.interfaces.cancel import CancelToken
 from qengine.runner import JobStatus
 from qengine.testing.kube import KubeSimulator, PodFault
 
@@ -190,3 +193,21 @@ def test_k8s_a_failing_readiness_probe_times_out_with_its_class(
     assert failed.result.error is not None
     assert "did not become ready within 2s" in failed.result.error.message
     assert "Readiness probe failed" in failed.result.error.message
+
+
+def test_k8s_a_rollout_wait_honours_cancellation(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    doc = example("quickstart")
+    doc["environment"]["services"] = [_single("example.org/unready")]
+    k8s_sim.faults.add_pod(PodFault(kind="ReadinessFailure", image="unready"))
+    token = CancelToken()
+    timer = threading.Timer(1.0, token.cancel)
+    timer.start()
+    started = time.monotonic()
+
+    result = k8s_deploy(doc, job_id="c", cancel=token).result
+
+    timer.join()
+    assert result.status is JobStatus.CANCELLED
+    assert time.monotonic() - started < 8
