@@ -53,7 +53,7 @@ def test_k8s_outputs_are_read_from_the_job_pods_last_output_line(k8s_sim: KubeSi
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         pod = k8s_sim.get_object("pods", "default", "migrate-1-abcde")
-        if pod is not None and pod["status"].get("phase") == "Succeeded":
+        if pod is not None and pod.get("status", {}).get("phase") == "Succeeded":
             break
         time.sleep(0.05)
     job = {"metadata": {"name": "migrate-1"}}
