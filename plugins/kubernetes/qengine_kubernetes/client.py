@@ -156,6 +156,7 @@ class KubeApi:
         path = resource_of(kind).path(namespace)
         response = self._send("GET", path, query=query, timeout=timeout_seconds + 30.0)
         raw = response.response
+        finished = False
         try:
             if response.status >= 400:
                 data = raw.read()
@@ -168,7 +169,11 @@ class KubeApi:
                     if line.strip():
                         event = json.loads(line)
                         yield event["type"], event["object"]
+            finished = True
         finally:
+            if not finished:
+                # Left early: unread events must not reach the next request on this connection.
+                raw.close()
             raw.release_conn()
 
 
