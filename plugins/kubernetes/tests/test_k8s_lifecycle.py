@@ -211,3 +211,32 @@ def test_k8s_a_rollout_wait_honours_cancellation(
     timer.join()
     assert result.status is JobStatus.CANCELLED
     assert time.monotonic() - started < 8
+
+
+def test_k8s_on_delete_jobs_run_before_the_environment_goes(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    doc = example("quickstart")
+    doc["environment"]["delete_data"] = True
+    doc["environment"]["services"].append(
+        {
+            "kind": "job",
+            "name": "farewell",
+            "schedule": {"on": "on_delete"},
+            "image": "example.org/farewell",
+            "tag": "1",
+        }
+    )
+    deployed = k8s_deploy(doc, job_id="d").result
+    assert deployed.status is JobStatus.SUCCEEDED, deployed.error
+    assert not [j for j in k8s_sim.objects("jobs.batch", NS) if "farewell" in j["metadata"]["name"]]
+
+    deleted = k8s_deploy(doc, job_id="x", action="delete")
+
+    assert deleted.result.status is JobStatus.SUCCEEDED, deleted.result.error
+    order = [(c.kind, c.name) for c in deleted.result.changes]
+    farewell = next(i for i, (kind, name) in enumerate(order) if name.startswith("farewell-"))
+    assert order[farewell][0] == "Job"
+    assert farewell < order.index(("Namespace", NS))
+    assert "farewell: job " in " ".join(deleted.messages(EventType.STEP_PROGRESS))
+    assert k8s_sim.get_object("namespaces", "", NS) is None
