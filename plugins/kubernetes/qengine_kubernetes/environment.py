@@ -2,7 +2,8 @@
 removed from the spec (after every service).
 
 Pruning finds the objects labelled with the environment id whose ``qengine.dev/service-id``
-names no service of the spec, history Secrets included, and deletes them. Claims of removed
+names no service of the spec, history Secrets included, and deletes them; a removed Helm
+service's release is uninstalled with helm. Claims of removed
 services are kept unless the environment says ``delete_data``, with a warning naming them.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from qengine.runner import StepContext
 from qengine_kubernetes.apply import apply_objects, delete_objects
+from qengine_kubernetes.history import HISTORY_LABEL
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import Manifest, render_environment
@@ -26,6 +28,17 @@ def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     return {"namespace": env.namespace}
 
 
+def _uninstall_releases(env: EnvJob, ctx: StepContext, stale: list[Manifest]) -> None:
+    """Helm releases of removed services go with ``helm uninstall`` (their objects carry no
+    qengine label); their history Secrets tell which services were releases."""
+    from qengine_kubernetes.helm_release import is_release_history, uninstall_release
+
+    for item in stale:
+        labels = item["metadata"].get("labels") or {}
+        if item["kind"] == "Secret" and labels.get(HISTORY_LABEL) and is_release_history(item):
+            uninstall_release(env, labels[SERVICE_ID], ctx)
+
+
 def prune_environment(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     """Delete the objects of services that are no longer in the spec."""
     api = env.api()
@@ -39,6 +52,7 @@ def prune_environment(env: EnvJob, ctx: StepContext) -> dict[str, str]:
         for item in api.list(kind, env.namespace, selector):
             item["kind"] = kind
             (claims if kind == "PersistentVolumeClaim" else stale).append(item)
+    _uninstall_releases(env, ctx, stale)
     gone = delete_objects(api, ctx, stale)
     if env.job.environment.delete_data:
         gone += delete_objects(api, ctx, claims)

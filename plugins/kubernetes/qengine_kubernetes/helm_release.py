@@ -32,7 +32,7 @@ from qengine.spec import EnvAction, HelmService, parse_duration
 from qengine_kubernetes import history
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.jobctx import EnvJob
-from qengine_kubernetes.render import canonical_json
+from qengine_kubernetes.render import Manifest, canonical_json
 
 PENDING = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
 
@@ -207,6 +207,27 @@ def _recover_pending(helm: Helm, name: str, namespace: str, revision: int) -> No
         )
 
 
+def is_release_history(secret: Manifest) -> bool:
+    """Whether a history Secret records a Helm release (its revisions hold a HelmRelease)."""
+    revisions = history.decode(secret)
+    return bool(revisions) and any(o.get("kind") == "HelmRelease" for o in revisions[-1].objects)
+
+
+def uninstall_release(env: EnvJob, name: str, ctx: StepContext) -> None:
+    """``helm uninstall`` the release ``name`` when it exists."""
+    with private_tempdir(env.job.id) as directory:
+        helm = Helm(env, ctx, directory)
+        if helm.status(name, env.namespace) is None:
+            return
+        code, _ = helm.run("uninstall", name, "--namespace", env.namespace, "--wait")
+        if code != 0:
+            raise DeploymentError(
+                f"helm uninstall of {name} failed (exit {code})",
+                hint="Read helm's log lines above.",
+            )
+        ctx.emit_resource_changed(ChangeAction.DELETE, "HelmRelease", name)
+
+
 def lifecycle_release(
     env: EnvJob, name: str, ctx: StepContext, action: EnvAction
 ) -> dict[str, str]:
@@ -214,15 +235,6 @@ def lifecycle_release(
     if action is not EnvAction.DELETE:
         ctx.emit_warning(f"{name}: {action.value} does not apply to a Helm release; left as is")
         return {}
-    with private_tempdir(env.job.id) as directory:
-        helm = Helm(env, ctx, directory)
-        if helm.status(name, env.namespace) is not None:
-            code, _ = helm.run("uninstall", name, "--namespace", env.namespace, "--wait")
-            if code != 0:
-                raise DeploymentError(
-                    f"helm uninstall of {name} failed (exit {code})",
-                    hint="Read helm's log lines above.",
-                )
-            ctx.emit_resource_changed(ChangeAction.DELETE, "HelmRelease", name)
+    uninstall_release(env, name, ctx)
     env.api().delete("Secret", env.namespace, history.secret_name(name))
     return {}

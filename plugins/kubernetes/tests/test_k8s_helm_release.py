@@ -146,3 +146,26 @@ def test_k8s_helm_release_stuck_pending_at_revision_1_is_reinstalled(
     settings_map = k8s_sim.get_object("configmaps", NS, "cache-settings")
     assert settings_map is not None
     assert settings_map["data"]["greeting"] == "b"
+
+
+def test_k8s_a_removed_helm_service_is_uninstalled(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, helm_binary: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    _chart(tmp_path)
+    settings = {"helm": str(helm_binary), "chart_root": str(tmp_path)}
+    doc = _doc(example, "hi")
+    doc["environment"]["services"].append(
+        {"kind": "container", "name": "web", "image": "example.org/web", "tag": "1"}
+    )
+    assert k8s_deploy(doc, job_id="u1", **settings).result.status is JobStatus.SUCCEEDED
+    assert _release(k8s_sim, 1) is not None
+    doc["environment"]["services"] = doc["environment"]["services"][1:]
+
+    pruned = k8s_deploy(doc, job_id="u2", **settings).result
+
+    assert pruned.status is JobStatus.SUCCEEDED, pruned.error
+    assert _release(k8s_sim, 1) is None
+    assert k8s_sim.get_object("configmaps", NS, "cache-settings") is None
+    assert k8s_sim.get_object("secrets", NS, "qengine-history-cache") is None
+    assert k8s_sim.get_object("deployments.apps", NS, "web") is not None
