@@ -28,6 +28,9 @@ from qengine_kubernetes.render import Manifest
 from qengine_kubernetes.render.labels import SERVICE_ID
 
 WINDOW_SECONDS = 2
+DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
+TEMPLATE_HASH = "pod-template-hash"
+STS_REVISION = "controller-revision-hash"
 MIN_TIMEOUT = 600.0
 
 
@@ -170,7 +173,7 @@ class Waiter:
             if settled(live):
                 return live
             if self.fail_fast:
-                self._check(pods, name)
+                self._check(self._current_pods(live, pods), name)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.fail(f"{kind} {name} did not become ready within {timeout:.0f}s", pods)
@@ -190,6 +193,22 @@ class Waiter:
                     return current
                 if event == "ERROR":
                     break
+
+    def _current_pods(self, live: Manifest, selector: str) -> str:
+        """The selector of the pods of ``live``'s current revision: pods of older revisions
+        (say, the crashing pods a fix replaces) must not fail the rollout."""
+        if live["kind"] == "StatefulSet":
+            revision = live.get("status", {}).get("updateRevision")
+            return f"{selector},{STS_REVISION}={revision}" if revision else selector
+        if live["kind"] != "Deployment":
+            return selector
+        wanted = (live["metadata"].get("annotations") or {}).get(DEPLOYMENT_REVISION)
+        for replica_set in self.api.list("ReplicaSet", self.namespace, selector):
+            annotations = replica_set["metadata"].get("annotations") or {}
+            template_hash = (replica_set["metadata"].get("labels") or {}).get(TEMPLATE_HASH)
+            if wanted and annotations.get(DEPLOYMENT_REVISION) == wanted and template_hash:
+                return f"{selector},{TEMPLATE_HASH}={template_hash}"
+        return selector
 
     def _check(self, selector: str, name: str) -> None:
         pods = self.api.list("Pod", self.namespace, selector)

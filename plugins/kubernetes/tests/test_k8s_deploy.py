@@ -159,3 +159,62 @@ def test_k8s_failed_rollout_rolls_the_service_back(
     stored = k8s_sim.get_object("secrets", NS, secret_name("web"))
     assert stored is not None
     assert [r.job_id for r in decode(stored)] == ["good"]
+
+
+def test_k8s_crashing_pods_of_an_older_revision_do_not_fail_the_fix(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    doc = example("quickstart")
+    assert k8s_deploy(doc, job_id="good").result.status is JobStatus.SUCCEEDED
+    k8s_sim.faults.add_pod(PodFault(kind="CrashLoopBackOff", image="broken"))
+    broken = _deployment_patch("example.org/broken:1")
+    api_patch(k8s_sim, "worker", broken)
+    _wait_for(lambda: _crashing(k8s_sim))
+    _service(doc, "worker")["tag"] = "1.4.3"
+
+    fixed = k8s_deploy(doc, job_id="fix").result
+
+    assert fixed.status is JobStatus.SUCCEEDED, fixed.error
+    assert _image(k8s_sim, "worker") == "ghcr.io/example/shop-worker:1.4.3"
+
+
+def _deployment_patch(image: str) -> dict[str, Any]:
+    container = {"name": "worker", "image": image}
+    return {"spec": {"template": {"spec": {"containers": [container]}}}}
+
+
+def api_patch(sim: KubeSimulator, name: str, patch: dict[str, Any]) -> None:
+    """A strategic merge patch by another manager, as `kubectl patch` would send."""
+    import ssl
+    import urllib.request
+
+    ca = sim.ca_pem
+    context = ssl.create_default_context(cadata=ca.decode() if isinstance(ca, bytes) else ca)
+    request = urllib.request.Request(
+        f"{sim.url}/apis/apps/v1/namespaces/{NS}/deployments/{name}?fieldManager=someone",
+        data=json.dumps(patch).encode(),
+        method="PATCH",
+        headers={
+            "Authorization": f"Bearer {sim.token}",
+            "Content-Type": "application/strategic-merge-patch+json",
+        },
+    )
+    with urllib.request.urlopen(request, context=context) as answer:  # noqa: S310 - loopback
+        assert answer.status == 200
+
+
+def _crashing(sim: KubeSimulator) -> bool:
+    for pod in sim.objects("pods", NS):
+        for status in pod.get("status", {}).get("containerStatuses", []):
+            if (status.get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                return True
+    return False
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
