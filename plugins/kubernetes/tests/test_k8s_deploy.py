@@ -199,7 +199,7 @@ def api_patch(sim: KubeSimulator, name: str, patch: dict[str, Any]) -> None:
             "Content-Type": "application/strategic-merge-patch+json",
         },
     )
-    with urllib.request.urlopen(request, context=context) as answer:  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, context=context) as answer:
         assert answer.status == 200
 
 
