@@ -172,8 +172,9 @@ class Waiter:
                 raise RolloutError(f"{kind} {name} disappeared while rolling out")
             if settled(live):
                 return live
-            if self.fail_fast:
-                self._check(self._current_pods(live, pods), name)
+            judged = self._current_pods(live, pods) if self.fail_fast else None
+            if judged is not None:
+                self._check(judged, name)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.fail(f"{kind} {name} did not become ready within {timeout:.0f}s", pods)
@@ -194,9 +195,15 @@ class Waiter:
                 if event == "ERROR":
                     break
 
-    def _current_pods(self, live: Manifest, selector: str) -> str:
+    def _current_pods(self, live: Manifest, selector: str) -> str | None:
         """The selector of the pods of ``live``'s current revision: pods of older revisions
-        (say, the crashing pods a fix replaces) must not fail the rollout."""
+        (say, the crashing pods a fix replaces) must not fail the rollout. None while the
+        controller has not yet seen the current generation (nothing to judge yet)."""
+        status = live.get("status", {})
+        if live["kind"] in ("Deployment", "StatefulSet") and int(
+            status.get("observedGeneration", 0)
+        ) < int(live["metadata"].get("generation", 1)):
+            return None
         if live["kind"] == "StatefulSet":
             revision = live.get("status", {}).get("updateRevision")
             return f"{selector},{STS_REVISION}={revision}" if revision else selector
