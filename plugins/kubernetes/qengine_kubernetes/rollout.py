@@ -52,7 +52,8 @@ class RolloutError(DeploymentError):
 
 def rollout_timeout(workload: Manifest, override: float | None = None) -> float:
     """Seconds a workload may take: max(600, the slowest probe's worst case), times the
-    replicas started one after the other (a StatefulSet's ordered start)."""
+    replicas started one after the other (a StatefulSet's ordered start); for a Job, its
+    ``activeDeadlineSeconds`` plus a minute."""
     if override is not None:
         return override
     template = _template(workload)
@@ -62,6 +63,10 @@ def rollout_timeout(workload: Manifest, override: float | None = None) -> float:
             probe = container.get(key)
             if probe:
                 worst = max(worst, _probe_seconds(probe))
+    if workload["kind"] == "Job":
+        # A Job ends by its own deadline; wait a little longer so its failure is the one told.
+        deadline = workload["spec"].get("activeDeadlineSeconds")
+        return max(MIN_TIMEOUT, float(deadline) + 60.0) if deadline else MIN_TIMEOUT
     serial = 1
     ordered = workload["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady"
     if workload["kind"] == "StatefulSet" and ordered:

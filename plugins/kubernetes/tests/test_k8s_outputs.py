@@ -59,3 +59,22 @@ def test_k8s_outputs_are_read_from_the_job_pods_last_output_line(k8s_sim: KubeSi
     job = {"metadata": {"name": "migrate-1"}}
 
     assert read_outputs(api, "default", job, PATTERN) == {"SCHEMA": "42"}
+
+
+def test_k8s_rollout_timeouts_follow_probes_replicas_and_deadlines() -> None:
+    from qengine_kubernetes.rollout import rollout_timeout
+
+    probe = {"initialDelaySeconds": 100, "periodSeconds": 30, "timeoutSeconds": 5}
+    probe["failureThreshold"] = 10
+    template = {"spec": {"containers": [{"name": "c", "readinessProbe": probe}]}}
+    deployment = {"kind": "Deployment", "spec": {"replicas": 3, "template": template}}
+    assert rollout_timeout(deployment) == 600.0
+    probe["failureThreshold"] = 20  # 100 + 35 * 20 = 800
+    assert rollout_timeout(deployment) == 800.0
+    ordered = {"kind": "StatefulSet", "spec": {"replicas": 3, "template": template}}
+    assert rollout_timeout(ordered) == 2400.0
+    parallel = {**ordered, "spec": {**ordered["spec"], "podManagementPolicy": "Parallel"}}
+    assert rollout_timeout(parallel) == 800.0
+    job = {"kind": "Job", "spec": {"activeDeadlineSeconds": 3600, "template": template}}
+    assert rollout_timeout(job) == 3660.0
+    assert rollout_timeout(deployment, override=2.0) == 2.0
