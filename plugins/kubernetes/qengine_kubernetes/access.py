@@ -20,8 +20,6 @@ from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-
 
 def kubeconfig_path(target: KubeconfigTarget, environ: Mapping[str, str]) -> str:
     """The kubeconfig a target names: its ``path``, else ``KUBECONFIG``, else ~/.kube/config.
@@ -61,7 +59,7 @@ def connect(
                 hint="Give the target a readable kubeconfig `path` and an existing `context`.",
             ) from exc
     elif isinstance(target, InClusterTarget):
-        _load_in_cluster(configuration, environ)
+        _load_in_cluster(configuration, environ, Path(settings.service_account_dir))
     elif isinstance(target, SandboxTarget):
         raise InvalidInputError(
             "a sandbox target runs only with --sandbox",
@@ -81,13 +79,13 @@ def _direct(settings: KubeSettings) -> Any:
     return configuration
 
 
-def _load_in_cluster(configuration: Any, environ: Mapping[str, str]) -> None:
+def _load_in_cluster(configuration: Any, environ: Mapping[str, str], directory: Path) -> None:
     from kubernetes import config
     from kubernetes.config.incluster_config import InClusterConfigLoader
 
     loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
-        token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
-        cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
+        token_filename=str(directory / "token"),
+        cert_filename=str(directory / "ca.crt"),
         environ=dict(environ),
     )
     try:
@@ -97,6 +95,23 @@ def _load_in_cluster(configuration: Any, environ: Mapping[str, str]) -> None:
             f"not running in a cluster: {exc}",
             hint="The in-cluster target needs the pod's service account token and CA.",
         ) from exc
+    _canonical_bearer(configuration)
+    refresh = configuration.refresh_api_key_hook
+
+    def refreshed(conf: Any) -> None:
+        # The loader re-reads the rotated token file; keep the scheme's canonical spelling.
+        refresh(conf)
+        _canonical_bearer(conf)
+
+    configuration.refresh_api_key_hook = refreshed
+
+
+def _canonical_bearer(configuration: Any) -> None:
+    """``Bearer <token>``: the loader writes ``bearer``, which servers must accept (RFC 7235
+    schemes are case-insensitive) but not every one does."""
+    token = configuration.api_key.get("BearerToken")
+    if isinstance(token, str) and token.lower().startswith("bearer "):
+        configuration.api_key["BearerToken"] = "Bearer " + token[len("bearer ") :]
 
 
 class ClusterCell:

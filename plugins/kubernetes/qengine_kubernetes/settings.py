@@ -24,7 +24,8 @@ class KubeSettings:
     kept per service. ``rollout_timeout``: overrides the timeout derived from probes and
     replicas (tests). ``helm``: the helm binary (default: ``QENGINE_HELM`` of the host, else
     ``helm`` on PATH). ``chart_root``: where a Helm service's local chart ``path`` is resolved
-    (default: the engine's working directory).
+    (default: the engine's working directory). ``service_account_dir``: where the
+    ``in-cluster`` target reads the pod's ``token`` and ``ca.crt``.
     """
 
     endpoint: str | None = None
@@ -34,6 +35,7 @@ class KubeSettings:
     rollout_timeout: float | None = None
     helm: str | None = None
     chart_root: str | None = None
+    service_account_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def settings_of(services: Any) -> KubeSettings:

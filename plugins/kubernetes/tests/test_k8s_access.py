@@ -11,7 +11,7 @@ from qengine_kubernetes.failures import event_failures
 from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import KubeconfigTarget, SandboxTarget
 
-from qengine import InvalidInputError
+from qengine import AuthError, InvalidInputError
 from qengine.testing.kube import KubeSimulator
 
 
@@ -85,3 +85,21 @@ def test_k8s_quota_and_readiness_events_are_classified() -> None:
         ("ReadinessProbeFailed", False),
     ]
     assert "quota" in found[0].hint
+
+
+def test_k8s_an_in_cluster_target_reads_the_service_account(
+    k8s_sim: KubeSimulator, tmp_path: Path
+) -> None:
+    from qengine_kubernetes.spec import InClusterTarget
+
+    ca = k8s_sim.ca_pem
+    (tmp_path / "token").write_text(k8s_sim.token)
+    (tmp_path / "ca.crt").write_bytes(ca if isinstance(ca, bytes) else ca.encode())
+    environ = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(k8s_sim.port)}
+    settings = KubeSettings(service_account_dir=str(tmp_path))
+
+    api = connect(InClusterTarget(kind="in-cluster"), settings, environ=environ)
+
+    assert api.get("Namespace", None, "default") is not None
+    with pytest.raises(AuthError, match="not running in a cluster"):
+        connect(InClusterTarget(kind="in-cluster"), settings, environ={})
