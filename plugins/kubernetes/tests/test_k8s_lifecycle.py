@@ -240,3 +240,25 @@ def test_k8s_on_delete_jobs_run_before_the_environment_goes(
     assert farewell < order.index(("Namespace", NS))
     assert "farewell: job " in " ".join(deleted.messages(EventType.STEP_PROGRESS))
     assert k8s_sim.get_object("namespaces", "", NS) is None
+
+
+def test_k8s_environment_status_is_read_from_the_cluster(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    from conftest import sim_settings
+    from qengine_kubernetes.access import connect
+    from qengine_kubernetes.spec import SandboxTarget
+    from qengine_kubernetes.status import environment_status
+
+    doc = example("quickstart")
+    assert k8s_deploy(doc, job_id="s1").result.status is JobStatus.SUCCEEDED
+    assert k8s_deploy(doc, job_id="s2", action="pause").result.status is JobStatus.SUCCEEDED
+    api = connect(SandboxTarget(kind="sandbox"), sim_settings(k8s_sim))
+
+    status = {s.name: s for s in environment_status(api, NS)}
+
+    assert sorted(status) == ["db", "migrate", "nightly-report", "public", "web", "worker"]
+    assert status["web"].revision == 1
+    assert status["web"].job_id == "s1"
+    assert status["web"].paused
+    assert (status["web"].ready, status["web"].desired) == (0, 0)
