@@ -218,3 +218,22 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def test_k8s_no_secret_value_leaves_the_secrets_it_belongs_in(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    doc = example("quickstart")
+    deployed = k8s_deploy(doc, job_id="s")
+    assert deployed.result.status is JobStatus.SUCCEEDED
+    events = json.dumps([e.to_json_object() for e in deployed.events])
+    for resource in ("deployments.apps", "statefulsets.apps", "jobs.batch", "cronjobs.batch"):
+        stored = json.dumps(k8s_sim.objects(resource, NS))
+        for value in DEMO_SECRETS.values():
+            assert value not in stored, resource
+    for value in DEMO_SECRETS.values():
+        assert value not in events
+    web_env = k8s_sim.get_object("secrets", NS, "web-env")
+    assert web_env is not None
+    encoded = base64.b64encode(DEMO_SECRETS["session_key"].encode()).decode()
+    assert encoded in web_env["data"].values()
