@@ -39,9 +39,18 @@ def key(obj: Manifest) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
-def apply_objects(api: KubeApi, ctx: StepContext, objects: Iterable[Manifest]) -> Applied:
-    """Apply each of ``objects`` whose live version differs, kinds others read first."""
-    created: list[Manifest] = []
+def apply_objects(
+    api: KubeApi,
+    ctx: StepContext,
+    objects: Iterable[Manifest],
+    created: list[Manifest] | None = None,
+) -> Applied:
+    """Apply each of ``objects`` whose live version differs, kinds others read first.
+
+    ``created`` (when given) receives each object as soon as it is created, so a caller can
+    undo a first deploy that fails half-way.
+    """
+    created = [] if created is None else created
     updated: list[Manifest] = []
     unchanged: list[Manifest] = []
     for obj in sorted(objects, key=lambda o: apply_order(o["kind"])):

@@ -60,9 +60,20 @@ class KubeApi:
             header_params=headers,
             auth_settings=["BearerToken"],
         )
-        return self.api_client.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=timeout
-        )
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return self.api_client.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=timeout
+            )
+        except (HTTPError, ApiException, OSError) as exc:
+            # A dropped connection, a reset, a TLS failure: the runner retries the step.
+            raise TransientError(
+                f"{method} {path}: {type(exc).__name__}",
+                hint="The Kubernetes API could not be reached; check the endpoint and network.",
+                retry_after=1.0,
+            ) from exc
 
     def request(
         self,

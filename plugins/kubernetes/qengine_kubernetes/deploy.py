@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from qengine._errors import QengineError
 from qengine.runner import StepContext
 from qengine.spec import JobService
 from qengine_kubernetes import history
@@ -34,7 +35,15 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
     objects = list(env.render(name).objects)
     public = history.storable(objects, list(env.render_public(name).objects))
     past = history.load(api, env.namespace, name, env.job.environment.id)
-    applied = apply_objects(api, ctx, objects)
+    created: list[Manifest] = []
+    try:
+        applied = apply_objects(api, ctx, objects, created)
+    except QengineError as exc:
+        if past.latest is None and not exc.retryable:
+            gone = delete_objects(api, ctx, created)
+            if gone:
+                ctx.emit_warning(f"{name}: the first deploy failed; deleted {', '.join(gone)}")
+        raise
     if not applied.changed:
         ctx.emit_progress(f"{name}: unchanged", service=name)
         return _outputs_of_existing(env, api, name, objects)

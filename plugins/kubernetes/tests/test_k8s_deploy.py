@@ -237,3 +237,25 @@ def test_k8s_no_secret_value_leaves_the_secrets_it_belongs_in(
     assert web_env is not None
     encoded = base64.b64encode(DEMO_SECRETS["session_key"].encode()).decode()
     assert encoded in web_env["data"].values()
+
+
+def test_k8s_throttling_and_dropped_connections_are_retried(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    from qengine.testing.kube import ApiFault
+
+    k8s_sim.faults.add_api(
+        ApiFault(kind="drop", methods=("PATCH",), path_contains="/deployments", count=1)
+    )
+    k8s_sim.faults.add_api(
+        ApiFault(kind="429", methods=("GET",), path_contains="/secrets", count=2)
+    )
+
+    result = k8s_deploy(example("quickstart"), job_id="r").result
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    dropped = [r for r in k8s_sim.requests() if r.status == 0]
+    throttled = [r for r in k8s_sim.requests() if r.status == 429]
+    assert len(dropped) == 1
+    assert len(throttled) == 2
+    assert _image(k8s_sim, "web") == "ghcr.io/example/shop-api:1.4.2"
