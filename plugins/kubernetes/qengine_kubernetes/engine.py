@@ -1,18 +1,27 @@
-"""The Kubernetes environment engine.
+"""The Kubernetes environment engine: what the targets of this plugin build.
 
-Not available yet: server-side apply and rollout watching are the subject of the
-environment-engine work (rendering is in ``qengine_kubernetes.render``). Until then a job that
-needs this engine fails with a clear error instead of pretending to deploy.
+The work itself is done by the steps of :mod:`qengine_kubernetes.steps` (apply, rollout,
+history, lifecycle); this object is what the target registrations hand out.
 """
 
 from __future__ import annotations
 
-from qengine._errors import PluginError
+from typing import Any
+
+from qengine.runner import Step
+from qengine.spec import EnvironmentJob
 
 
-def build_engine() -> object:
-    """Build the environment engine; refuses while the engine is not yet available."""
-    raise PluginError(
-        "the Kubernetes environment engine is not available in this version of qengine-kubernetes",
-        hint="`qengine validate` and `qengine plan` work; deploying comes in a later release.",
-    )
+class EnvironmentEngine:
+    """Plans environment jobs on a Kubernetes target."""
+
+    def plan_steps(self, job: EnvironmentJob, services: Any) -> list[Step]:
+        """The steps of ``job`` (see :func:`qengine_kubernetes.steps.plan_steps`)."""
+        from qengine_kubernetes.steps import plan_steps
+
+        return plan_steps(job, services)
+
+
+def build_engine() -> EnvironmentEngine:
+    """Build the environment engine (cheap: the cluster is reached when a step runs)."""
+    return EnvironmentEngine()

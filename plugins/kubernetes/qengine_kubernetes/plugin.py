@@ -14,6 +14,7 @@ from qengine.spec import EnvironmentJob, Job
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
     from pathlib import Path
 
     from qengine._engine import JobServices
@@ -55,6 +56,16 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 
 
 @hookimpl
+def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
+    """A sandbox environment job runs against the in-process Kubernetes API simulator."""
+    from qengine_kubernetes.sandbox import sandbox_settings
+    from qengine_kubernetes.settings import PLUGIN
+
+    settings = sandbox_settings(job, stack)
+    return None if settings is None else {PLUGIN: settings}
+
+
+@hookimpl
 def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
     """One step per service of an environment job on a Kubernetes target, in stage order."""
     from qengine_kubernetes.checks import is_kubernetes_job
@@ -62,7 +73,7 @@ def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
 
     if not isinstance(job, EnvironmentJob) or not is_kubernetes_job(job):
         return None
-    return plan_steps(job)
+    return plan_steps(job, services)
 
 
 @hookimpl

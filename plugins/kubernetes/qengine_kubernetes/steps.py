@@ -1,19 +1,20 @@
 """The plan of an environment job on a Kubernetes target: one step per service, in stage order.
 
-Each step lists the objects it would apply. Without the cluster it cannot be known whether an
-object would be created or changed, so every change of a deploy is shown as ``update`` (the
-environment engine will compare with the live objects and tell); a delete shows ``delete``.
-Running a step fails with a clear error until the environment engine is available.
+Each step lists the objects it would apply. Building the plan reaches no cluster, so whether an
+object would be created or changed is not known: every change of a deploy is shown as
+``update`` (the step tells what it really did when it runs, and a no-op deploy writes nothing);
+a delete shows ``delete``. A deploy of the whole environment ends with a step that prunes the
+objects of services removed from the spec.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from qengine._errors import PluginError
 from qengine.runner import Change, ChangeAction, Step, StepContext
-from qengine.spec import EnvAction, EnvironmentJob, Service
+from qengine.spec import EnvAction, EnvironmentJob, HelmService, Service
 from qengine_kubernetes.placeholders import image_token, secret_token
 from qengine_kubernetes.render import RenderedService, canonical_json, render_environment
 from qengine_kubernetes.render.context import Manifest
@@ -21,21 +22,14 @@ from qengine_kubernetes.stages import STAGE_NAMES, service_dag, stage_of
 
 STEP_PREFIX = "kubernetes/"
 NAMESPACE_STEP = f"{STEP_PREFIX}namespace"
+PRUNE_STEP = f"{STEP_PREFIX}prune"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "CronJob"})
-ENGINE_MISSING = "deploying needs the environment engine, which is not available yet"
+RunFn = Callable[[StepContext], Mapping[str, str]]
 
 
 def step_id(service: str) -> str:
     """The id of the step of ``service``."""
     return f"{STEP_PREFIX}service/{service}"
-
-
-def _not_available(ctx: StepContext) -> Mapping[str, str]:
-    raise PluginError(
-        ENGINE_MISSING,
-        hint="`qengine plan` and `qengine export` work today; the export's Helm chart deploys "
-        "the environment without qengine.",
-    )
 
 
 def _nothing_to_do(ctx: StepContext) -> Mapping[str, str]:
@@ -51,8 +45,15 @@ def _changes(objects: tuple[Manifest, ...], action: EnvAction, hook: bool = Fals
     return [Change(action=verb, kind=o["kind"], name=o["metadata"]["name"]) for o in objects]
 
 
-def plan_steps(job: EnvironmentJob) -> list[Step]:
-    """The steps of ``job``: the namespace's, then (or, to delete, before it) each service's."""
+def plan_steps(job: EnvironmentJob, services: Any = None) -> list[Step]:
+    """The steps of ``job``: the namespace's, then (or, to delete, before it) each service's.
+
+    ``services`` is the engine's JobServices (secrets, settings); building the steps reaches
+    no cluster and opens no secret.
+    """
+    from qengine_kubernetes.actions import Actions
+
+    actions = Actions.of(job, services)
     environment = job.environment
     names: list[str] = [s.name for s in environment.services]
     images: dict[str, str] = {name: image_token(name) for name in names}
@@ -68,14 +69,30 @@ def plan_steps(job: EnvironmentJob) -> list[Step]:
             depends.append(NAMESPACE_STEP)
         stage = stage_of(by_name[name])
         where = STAGE_NAMES[stage] if stage is not None else "on-delete hooks"
-        steps.append(_service_step(service, job.action, depends, where, hook=stage is None))
+        hook = stage is None
+        run = actions.for_service(name, hook=hook, helm=isinstance(by_name[name], HelmService))
+        steps.append(_service_step(service, job.action, depends, where, hook=hook, run=run))
     if job.action is EnvAction.DEPLOY:
-        steps.insert(0, _namespace_step(rendered.environment_objects, job.action, []))
+        run = actions.namespace()
+        steps.insert(0, _namespace_step(rendered.environment_objects, job.action, [], run))
+        if not job.services:
+            steps.append(_prune_step([s.id for s in steps], actions.prune()))
     elif job.action is EnvAction.DELETE and not job.services:
         steps.append(
-            _namespace_step(rendered.environment_objects, job.action, [s.id for s in steps])
+            _namespace_step(
+                rendered.environment_objects, job.action, [s.id for s in steps], actions.namespace()
+            )
         )
     return steps
+
+
+def _prune_step(depends: list[str], run: RunFn) -> Step:
+    return Step(
+        id=PRUNE_STEP,
+        run=run,
+        depends_on=tuple(sorted(depends)),
+        description="delete the objects of services removed from the spec",
+    )
 
 
 def _content_hash(objects: tuple[Manifest, ...], action: EnvAction) -> str:
@@ -84,11 +101,16 @@ def _content_hash(objects: tuple[Manifest, ...], action: EnvAction) -> str:
 
 
 def _service_step(
-    service: RenderedService, action: EnvAction, depends: list[str], where: str, *, hook: bool
+    service: RenderedService,
+    action: EnvAction,
+    depends: list[str],
+    where: str,
+    *,
+    hook: bool,
+    run: RunFn,
 ) -> Step:
     description = f"{action.value} {service.kind} {service.name} ({where})"
     changes = _changes(service.objects, action, hook)
-    run = _not_available
     if service.kind == "helm":
         changes = [Change(action=ChangeAction.UPDATE, kind="HelmRelease", name=service.name)]
     if service.note:
@@ -105,11 +127,13 @@ def _service_step(
     )
 
 
-def _namespace_step(objects: tuple[Manifest, ...], action: EnvAction, depends: list[str]) -> Step:
+def _namespace_step(
+    objects: tuple[Manifest, ...], action: EnvAction, depends: list[str], run: RunFn
+) -> Step:
     namespace = objects[0]["metadata"]["name"]
     return Step(
         id=NAMESPACE_STEP,
-        run=_not_available,
+        run=run,
         depends_on=tuple(depends),
         description=f"{action.value} namespace {namespace} and its isolation and quota",
         changes=tuple(_changes(objects, action)),

@@ -6,14 +6,21 @@ import copy
 import json
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from qengine_kubernetes.settings import KubeSettings
 
 from qengine import PluginSet, load_plugins
-from qengine.spec import EnvironmentJob
+from qengine._engine import Engine
+from qengine._events import Event, EventType
+from qengine.interfaces.cancel import CancelToken
+from qengine.runner import JobResult, MemoryStateStore
+from qengine.spec import EnvironmentJob, secret_references
+from qengine.testing.kube import KubeSimulator
 
 ROOT = Path(__file__).resolve().parents[3]
 QUICKSTART = ROOT / "examples" / "quickstart" / "job.json"
@@ -77,3 +84,80 @@ def helm_binary() -> Path:
             pytrace=False,
         )
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+# -- the environment engine against the simulator -------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Deployed:
+    """What one run of a job through the engine gave."""
+
+    result: JobResult
+    events: list[Event]
+
+    def messages(self, kind: EventType) -> list[str]:
+        """The messages of the events of type ``kind``."""
+        return [e.message for e in self.events if e.type is kind]
+
+
+Deploy = Callable[..., Deployed]
+
+
+@pytest.fixture
+def k8s_sim() -> Iterator[KubeSimulator]:
+    """A running simulator (pods Ready after 0.05 s), stopped after the test."""
+    with KubeSimulator(readiness_delay=0.05) as simulator:
+        yield simulator
+
+
+def sim_settings(sim: KubeSimulator, **extra: Any) -> KubeSettings:
+    """Settings that point the engine at ``sim``."""
+    ca = sim.ca_pem
+    return KubeSettings(
+        endpoint=sim.url,
+        ca_pem=ca.decode() if isinstance(ca, bytes) else str(ca),
+        token=sim.token,
+        **extra,
+    )
+
+
+DEMO_SECRETS = json.loads((ROOT / "examples" / "quickstart" / "secrets.json").read_text())
+
+
+@pytest.fixture
+def k8s_deploy(k8s_plugins: PluginSet, k8s_sim: KubeSimulator) -> Deploy:
+    """Runs a job document through a real Engine against ``k8s_sim``.
+
+    ``deploy(doc, job_id=..., action=..., **settings)``: each call is a new job (its own id).
+    """
+    store = MemoryStateStore()
+
+    def deploy(
+        doc: dict[str, Any],
+        *,
+        job_id: str,
+        action: str = "deploy",
+        cancel: CancelToken | None = None,
+        **extra: Any,
+    ) -> Deployed:
+        document = copy.deepcopy(doc)
+        document["id"] = job_id
+        document["action"] = action
+        engine = Engine(
+            k8s_plugins, store=store, settings={"kubernetes": sim_settings(k8s_sim, **extra)}
+        )
+        events: list[Event] = []
+        references = {name for _, name in secret_references(k8s_plugins.loader.load(document))}
+        secrets = {name: DEMO_SECRETS.get(name, f"value-of-{name}") for name in references}
+        result = engine.run(
+            document, on_event=events.append, sandbox_secrets=secrets, cancel=cancel
+        )
+        return Deployed(result=result, events=events)
+
+    return deploy
+
+
+def mutating(sim: KubeSimulator) -> list[str]:
+    """``METHOD path`` of each mutating request in the simulator's log."""
+    return [f"{r.method} {r.path}" for r in sim.requests() if r.mutating]

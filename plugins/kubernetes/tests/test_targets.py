@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from qengine_kubernetes import InClusterTarget, KubeconfigTarget, SandboxTarget
 
-from qengine import PluginError, SpecError, load_plugins
+from qengine import SpecError, load_plugins
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "quickstart" / "job.json"
 
@@ -43,8 +43,9 @@ def test_unknown_field_of_a_target_is_refused() -> None:
     assert [i.path for i in caught.value.issues] == ["$.target.token"]
 
 
-def test_engine_is_not_yet_available_and_says_so() -> None:
+def test_targets_build_the_environment_engine() -> None:
+    from qengine_kubernetes.engine import EnvironmentEngine
+
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes"})
     factory = plugins.registry.get("cluster target", "sandbox").factory
-    with pytest.raises(PluginError, match="not available in this version"):
-        factory()
+    assert isinstance(factory(), EnvironmentEngine)

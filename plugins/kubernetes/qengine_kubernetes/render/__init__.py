@@ -11,6 +11,7 @@ from qengine_kubernetes.render.environment import (
     RenderedService,
     canonical_json,
     render_environment,
+    render_service,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "RenderedService",
     "canonical_json",
     "render_environment",
+    "render_service",
 ]

@@ -94,6 +94,26 @@ def render_environment(
     )
 
 
+def render_service(
+    environment: Environment,
+    name: str,
+    *,
+    open_secret: OpenSecret,
+    images: Mapping[str, str] | None = None,
+    hash_key: bytes | None = None,
+) -> RenderedService:
+    """Render only service ``name`` of ``environment`` (opens only that service's secrets)."""
+    ctx = RenderContext(
+        environment=environment,
+        namespace=names.namespace_name(environment),
+        open_secret=open_secret,
+        images=dict(images or {}),
+        hash_key=hash_key if hash_key is not None else default_hash_key(environment),
+    )
+    by_name: dict[str, Service] = {service.name: service for service in environment.services}
+    return _render_service(ctx, by_name[name], by_name)
+
+
 def _render_service(
     ctx: RenderContext, service: Service, by_name: Mapping[str, Service]
 ) -> RenderedService:

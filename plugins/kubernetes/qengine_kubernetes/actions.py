@@ -1,0 +1,93 @@
+"""Which function a step runs, per job action: the bridge from the plan to the engine.
+
+Every function here imports its module when the step runs, so building a plan (``qengine
+plan``) imports no Kubernetes client and reaches no cluster.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from qengine._errors import PluginError
+from qengine.runner import StepContext
+from qengine.spec import EnvAction, EnvironmentJob
+
+RunFn = Callable[[StepContext], Mapping[str, str]]
+
+
+class Actions:
+    """Makes the ``run`` of each step of one job; the cluster client is shared by them."""
+
+    def __init__(self, job: EnvironmentJob, services: Any) -> None:
+        self.job = job
+        self.services = services
+        self._env: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, job: EnvironmentJob, services: Any) -> Actions:
+        """The actions of ``job``."""
+        return cls(job, services)
+
+    def env(self) -> Any:
+        """The job's shared step context, made once (steps run on several threads)."""
+        from qengine_kubernetes.jobctx import EnvJob
+
+        if self.services is None:
+            raise PluginError(
+                "this plan was built without the engine's job services",
+                hint="Run jobs through qengine.Engine, which gives the plugin its services.",
+            )
+        with self._lock:
+            if self._env is None:
+                self._env = EnvJob.of(self.job, self.services)
+            return self._env
+
+    def namespace(self) -> RunFn:
+        """The namespace step: apply it (deploy) or delete it (delete)."""
+        deleting = self.job.action is EnvAction.DELETE
+
+        def run(ctx: StepContext) -> Mapping[str, str]:
+            from qengine_kubernetes import environment, lifecycle
+
+            if deleting:
+                return lifecycle.delete_environment(self.env(), ctx)
+            return environment.deploy_namespace(self.env(), ctx)
+
+        return run
+
+    def prune(self) -> RunFn:
+        """The pruning step of a whole-environment deploy."""
+
+        def run(ctx: StepContext) -> Mapping[str, str]:
+            from qengine_kubernetes.environment import prune_environment
+
+            return prune_environment(self.env(), ctx)
+
+        return run
+
+    def for_service(self, name: str, *, hook: bool, helm: bool) -> RunFn:
+        """The step of service ``name`` for this job's action."""
+        action = self.job.action
+
+        def run(ctx: StepContext) -> Mapping[str, str]:
+            from qengine_kubernetes import deploy, helm_release, lifecycle
+
+            env = self.env()
+            if action is EnvAction.DEPLOY or hook:
+                if helm:
+                    return helm_release.deploy_release(env, name, ctx)
+                return deploy.deploy_service(env, name, ctx)
+            if helm:
+                return helm_release.lifecycle_release(env, name, ctx, action)
+            if action is EnvAction.PAUSE:
+                return lifecycle.pause_service(env, name, ctx)
+            if action is EnvAction.RESUME:
+                return lifecycle.resume_service(env, name, ctx)
+            if action is EnvAction.RESTART:
+                return lifecycle.restart_service(env, name, ctx)
+            return lifecycle.delete_service(env, name, ctx)
+
+        return run

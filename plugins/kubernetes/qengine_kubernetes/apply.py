@@ -1,0 +1,85 @@
+"""Applying objects: server-side apply as field manager ``qengine``, only what changed.
+
+``force=True``: when another manager (a person with kubectl, an operator) owns a field qengine
+renders, qengine takes it back. The job spec is the source of truth for the fields it renders;
+fields qengine does not render are left to their owners. The conflict is not silent: the
+object's ``managedFields`` then show qengine as the owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from qengine.runner import ChangeAction, StepContext
+from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.diff import PAUSED_REPLICAS, annotation, stamped, up_to_date
+from qengine_kubernetes.paused import resume_patch
+from qengine_kubernetes.render import Manifest
+from qengine_kubernetes.resources import apply_order
+
+
+@attrs.frozen(kw_only=True)
+class Applied:
+    """What an apply did: each object applied (created or updated), and each left alone."""
+
+    created: tuple[Manifest, ...] = ()
+    updated: tuple[Manifest, ...] = ()
+    unchanged: tuple[Manifest, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether any object was written."""
+        return bool(self.created or self.updated)
+
+
+def key(obj: Manifest) -> tuple[str, str]:
+    """(kind, name) of an object."""
+    return obj["kind"], obj["metadata"]["name"]
+
+
+def apply_objects(
+    api: KubeApi,
+    ctx: StepContext,
+    objects: Iterable[Manifest],
+    created: list[Manifest] | None = None,
+) -> Applied:
+    """Apply each of ``objects`` whose live version differs, kinds others read first.
+
+    ``created`` (when given) receives each object as soon as it is created, so a caller can
+    undo a first deploy that fails half-way.
+    """
+    created = [] if created is None else created
+    updated: list[Manifest] = []
+    unchanged: list[Manifest] = []
+    for obj in sorted(objects, key=lambda o: apply_order(o["kind"])):
+        ctx.cancel.raise_if_cancelled()
+        desired = stamped(obj)
+        namespace = obj["metadata"].get("namespace")
+        live = api.get(obj["kind"], namespace, obj["metadata"]["name"])
+        if up_to_date(desired, live):
+            unchanged.append(obj)
+            continue
+        if live is not None and annotation(live, PAUSED_REPLICAS) is not None:
+            # Deploying a paused service resumes it (the rendering may not set replicas).
+            live.setdefault("kind", obj["kind"])
+            patch = resume_patch(live)
+            if patch is not None:
+                api.merge_patch(obj["kind"], namespace, obj["metadata"]["name"], patch)
+        api.apply(desired)
+        action = ChangeAction.CREATE if live is None else ChangeAction.UPDATE
+        (created if live is None else updated).append(obj)
+        ctx.emit_resource_changed(action, obj["kind"], obj["metadata"]["name"])
+    return Applied(created=tuple(created), updated=tuple(updated), unchanged=tuple(unchanged))
+
+
+def delete_objects(api: KubeApi, ctx: StepContext, objects: Iterable[Manifest]) -> list[str]:
+    """Delete ``objects`` (dependents first); the ``kind/name`` of each one that existed."""
+    gone: list[str] = []
+    for obj in sorted(objects, key=lambda o: -apply_order(o["kind"])):
+        kind, name = key(obj)
+        if api.delete(kind, obj["metadata"].get("namespace"), name):
+            gone.append(f"{kind}/{name}")
+            ctx.emit_resource_changed(ChangeAction.DELETE, kind, name)
+    return gone

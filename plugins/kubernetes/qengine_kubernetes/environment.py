@@ -1,0 +1,64 @@
+"""The environment's own steps: its namespace (deployed first) and the pruning of services
+removed from the spec (after every service).
+
+Pruning finds the objects labelled with the environment id whose ``qengine.dev/service-id``
+names no service of the spec, history Secrets included, and deletes them; a removed Helm
+service's release is uninstalled with helm. Claims of removed
+services are kept unless the environment says ``delete_data``, with a warning naming them.
+"""
+
+from __future__ import annotations
+
+from qengine.runner import StepContext
+from qengine_kubernetes.apply import apply_objects, delete_objects
+from qengine_kubernetes.history import HISTORY_LABEL
+from qengine_kubernetes.jobctx import EnvJob
+from qengine_kubernetes.placeholders import secret_token
+from qengine_kubernetes.render import Manifest, render_environment
+from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
+from qengine_kubernetes.resources import SERVICE_KINDS
+
+
+def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
+    """Apply the namespace, its isolation policy and its quota, when they changed."""
+    rendered = render_environment(env.job.environment, open_secret=secret_token)
+    applied = apply_objects(env.api(), ctx, rendered.environment_objects)
+    if not applied.changed:
+        ctx.emit_progress(f"namespace {env.namespace}: unchanged", namespace=env.namespace)
+    return {"namespace": env.namespace}
+
+
+def _uninstall_releases(env: EnvJob, ctx: StepContext, stale: list[Manifest]) -> None:
+    """Helm releases of removed services go with ``helm uninstall`` (their objects carry no
+    qengine label); their history Secrets tell which services were releases."""
+    from qengine_kubernetes.helm_release import is_release_history, uninstall_release
+
+    for item in stale:
+        labels = item["metadata"].get("labels") or {}
+        if item["kind"] == "Secret" and labels.get(HISTORY_LABEL) and is_release_history(item):
+            uninstall_release(env, labels[SERVICE_ID], ctx)
+
+
+def prune_environment(env: EnvJob, ctx: StepContext) -> dict[str, str]:
+    """Delete the objects of services that are no longer in the spec."""
+    api = env.api()
+    names = sorted(s.name for s in env.job.environment.services)
+    selector = f"{ENVIRONMENT_ID}={env.job.environment.id},{SERVICE_ID}"
+    if names:
+        selector += f",{SERVICE_ID} notin ({','.join(names)})"
+    stale: list[Manifest] = []
+    claims: list[Manifest] = []
+    for kind in SERVICE_KINDS:
+        for item in api.list(kind, env.namespace, selector):
+            item["kind"] = kind
+            (claims if kind == "PersistentVolumeClaim" else stale).append(item)
+    _uninstall_releases(env, ctx, stale)
+    gone = delete_objects(api, ctx, stale)
+    if env.job.environment.delete_data:
+        gone += delete_objects(api, ctx, claims)
+    elif claims:
+        kept = ", ".join(sorted(c["metadata"]["name"] for c in claims))
+        ctx.emit_warning(f"kept the PersistentVolumeClaims of removed services: {kept}")
+    if gone:
+        ctx.emit_progress(f"pruned {len(gone)} objects of removed services", pruned=len(gone))
+    return {}

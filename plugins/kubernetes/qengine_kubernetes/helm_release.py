@@ -1,0 +1,240 @@
+"""Helm services: ``helm upgrade --install --atomic --wait`` with the real helm binary.
+
+The binary is ``KubeSettings.helm``, else the host's ``QENGINE_HELM``, else ``helm`` on the
+host's PATH. Values (secret references opened) and a kubeconfig for the job's cluster are
+written with mode 0600 in a private temporary directory removed when the step ends; helm runs
+through ``qengine.runner.run_process`` with an explicit environment (HOME and helm's cache,
+config and data directories inside that directory), and each output line goes to the job's
+log (redacted). A local chart ``path`` is relative to ``KubeSettings.chart_root`` (default:
+the engine's working directory).
+
+No-op: the digest of what helm is given (chart reference, version, values, timeout, and for a
+local chart its files) is kept in the service's history Secret; when it is unchanged and the
+release is ``deployed``, helm is not run. A release stuck in ``pending-install``,
+``pending-upgrade`` or ``pending-rollback`` (a helm killed mid-way) is recovered first:
+uninstalled when it is at revision 1, rolled back otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qengine._errors import DeploymentError, InvalidInputError
+from qengine.runner import ChangeAction, StepContext, run_process
+from qengine.secrets.hygiene import child_env, private_tempdir, write_private_file
+from qengine.spec import EnvAction, HelmService, parse_duration
+from qengine_kubernetes import history
+from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.jobctx import EnvJob
+from qengine_kubernetes.render import Manifest, canonical_json
+
+PENDING = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
+
+
+def helm_binary(env: EnvJob) -> str:
+    """The helm to run."""
+    return env.settings.helm or os.environ.get("QENGINE_HELM") or "helm"
+
+
+class Helm:
+    """Runs helm for one step, in a private directory with a kubeconfig of the job's cluster."""
+
+    def __init__(self, env: EnvJob, ctx: StepContext, directory: Path) -> None:
+        self.env = env
+        self.ctx = ctx
+        self.directory = directory
+        self.kubeconfig = write_private_file(
+            directory, "kubeconfig", kubeconfig_of(env.api()).encode()
+        )
+        home = str(directory)
+        self.environ = child_env(
+            extra={
+                "HOME": home,
+                "HELM_CACHE_HOME": f"{home}/cache",
+                "HELM_CONFIG_HOME": f"{home}/config",
+                "HELM_DATA_HOME": f"{home}/data",
+            }
+        )
+
+    def run(self, *args: str, show: bool = True) -> tuple[int, list[str]]:
+        """Run ``helm args`` on the job's cluster; (exit code, output lines)."""
+        lines: list[str] = []
+
+        def on_line(line: str) -> None:
+            lines.append(line)
+            if show:
+                self.ctx.emit_log(f"helm: {line}")
+
+        argv = [helm_binary(self.env), *args, "--kubeconfig", str(self.kubeconfig)]
+        try:
+            code = run_process(argv, env=self.environ, on_line=on_line, cancel=self.ctx.cancel)
+        except FileNotFoundError as exc:
+            raise InvalidInputError(
+                f"the helm binary {argv[0]!r} cannot be found",
+                hint="Install helm 3 or set QENGINE_HELM to its path on the engine's host.",
+            ) from exc
+        self.ctx.cancel.raise_if_cancelled()
+        return code, lines
+
+    def status(self, release: str, namespace: str) -> dict[str, Any] | None:
+        """``helm status -o json`` of the release; None when there is none."""
+        code, lines = self.run(
+            "status", release, "--namespace", namespace, "-o", "json", show=False
+        )
+        if code != 0:
+            return None
+        try:
+            data: dict[str, Any] = json.loads("\n".join(lines))
+        except ValueError:
+            return None
+        return data
+
+
+def kubeconfig_of(api: KubeApi) -> str:
+    """A kubeconfig of the cluster ``api`` talks to (server, CA, token or client cert)."""
+    conf = api.api_client.configuration
+    cluster: dict[str, Any] = {"server": conf.host}
+    if getattr(conf, "ca_cert_data", None):
+        data = conf.ca_cert_data
+        raw = data.encode() if isinstance(data, str) else data
+        import base64
+
+        cluster["certificate-authority-data"] = base64.b64encode(raw).decode()
+    elif conf.ssl_ca_cert:
+        cluster["certificate-authority"] = conf.ssl_ca_cert
+    if not conf.verify_ssl:
+        cluster["insecure-skip-tls-verify"] = True
+    user: dict[str, Any] = {}
+    token = conf.api_key.get("BearerToken") or conf.api_key.get("authorization")
+    if token:
+        user["token"] = token.removeprefix("Bearer ").strip()
+    if conf.cert_file:
+        user["client-certificate"] = conf.cert_file
+        user["client-key"] = conf.key_file
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "target", "cluster": cluster}],
+        "users": [{"name": "qengine", "user": user}],
+        "contexts": [{"name": "target", "context": {"cluster": "target", "user": "qengine"}}],
+        "current-context": "target",
+    }
+    return yaml.safe_dump(config)
+
+
+def _chart_args(env: EnvJob, service: HelmService) -> list[str]:
+    chart = service.chart
+    if chart.path is not None:
+        root = Path(env.settings.chart_root) if env.settings.chart_root else Path.cwd()
+        args = [str(root / chart.path)]
+    elif chart.repository is not None and chart.repository.startswith("oci://"):
+        args = [f"{chart.repository.rstrip('/')}/{chart.name}"]
+    else:
+        args = [chart.name, "--repo", str(chart.repository)]
+        if chart.username:
+            args += ["--username", chart.username]
+    if chart.version:
+        args += ["--version", chart.version]
+    return args
+
+
+def _digest(env: EnvJob, service: HelmService, values: str, chart: list[str]) -> str:
+    material = hashlib.sha256(canonical_json([chart, values, service.timeout]).encode())
+    if service.chart.path is not None:
+        root = Path(chart[0])
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            material.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return material.hexdigest()
+
+
+def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
+    """Install or upgrade the release of Helm service ``name``; unchanged: run nothing."""
+    service = env.service(name)
+    assert isinstance(service, HelmService)
+    api = env.api()
+    values = yaml.safe_dump(service.values.resolve(env.open_secret))
+    chart = _chart_args(env, service)
+    digest = _digest(env, service, values, chart)
+    past = history.load(api, env.namespace, name, env.job.environment.id)
+    record = {"apiVersion": "qengine.dev/v1", "kind": "HelmRelease", "metadata": {"name": name}}
+    record["digest"] = digest
+    with private_tempdir(env.job.id) as directory:
+        helm = Helm(env, ctx, directory)
+        status = helm.status(name, env.namespace)
+        state = (status or {}).get("info", {}).get("status", "")
+        same = past.latest is not None and list(past.latest.objects) == [record]
+        if same and state == "deployed":
+            ctx.emit_progress(f"{name}: unchanged", service=name)
+            return {}
+        if state in PENDING:
+            _recover_pending(helm, name, env.namespace, int((status or {}).get("version", 1)))
+        values_file = write_private_file(directory, "values.yaml", values.encode())
+        seconds = int(parse_duration(service.timeout))
+        code, lines = helm.run(
+            "upgrade", "--install", name, *chart,
+            "--namespace", env.namespace,
+            "--atomic", "--wait", "--timeout", f"{seconds}s",
+            "-f", str(values_file),
+        )  # fmt: skip
+        if code != 0:
+            tail = " / ".join(lines[-3:])
+            raise DeploymentError(
+                f"helm upgrade --install of {name} failed (exit {code}): {tail}",
+                hint="helm rolled the release back (--atomic); read its log lines above.",
+            )
+    action = ChangeAction.CREATE if status is None else ChangeAction.UPDATE
+    ctx.emit_resource_changed(action, "HelmRelease", name)
+    history.save(api, past.with_revision(env.job.id, [record], env.settings.history_limit))
+    return {}
+
+
+def _recover_pending(helm: Helm, name: str, namespace: str, revision: int) -> None:
+    helm.ctx.emit_warning(f"{name}: the release was stuck at revision {revision}; recovering")
+    if revision <= 1:
+        code, _ = helm.run("uninstall", name, "--namespace", namespace, "--wait")
+    else:
+        code, _ = helm.run("rollback", name, "--namespace", namespace, "--wait")
+    if code != 0:
+        raise DeploymentError(
+            f"cannot recover the release {name} stuck in a pending state",
+            hint=f"Run `helm rollback {name}` or `helm uninstall {name}` by hand.",
+        )
+
+
+def is_release_history(secret: Manifest) -> bool:
+    """Whether a history Secret records a Helm release (its revisions hold a HelmRelease)."""
+    revisions = history.decode(secret)
+    return bool(revisions) and any(o.get("kind") == "HelmRelease" for o in revisions[-1].objects)
+
+
+def uninstall_release(env: EnvJob, name: str, ctx: StepContext) -> None:
+    """``helm uninstall`` the release ``name`` when it exists."""
+    with private_tempdir(env.job.id) as directory:
+        helm = Helm(env, ctx, directory)
+        if helm.status(name, env.namespace) is None:
+            return
+        code, _ = helm.run("uninstall", name, "--namespace", env.namespace, "--wait")
+        if code != 0:
+            raise DeploymentError(
+                f"helm uninstall of {name} failed (exit {code})",
+                hint="Read helm's log lines above.",
+            )
+        ctx.emit_resource_changed(ChangeAction.DELETE, "HelmRelease", name)
+
+
+def lifecycle_release(
+    env: EnvJob, name: str, ctx: StepContext, action: EnvAction
+) -> dict[str, str]:
+    """pause/resume/restart leave a release alone (with a warning); delete uninstalls it."""
+    if action is not EnvAction.DELETE:
+        ctx.emit_warning(f"{name}: {action.value} does not apply to a Helm release; left as is")
+        return {}
+    uninstall_release(env, name, ctx)
+    env.api().delete("Secret", env.namespace, history.secret_name(name))
+    return {}

@@ -1,0 +1,62 @@
+"""What every step of one environment job shares: the job, its services, one cluster client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from qengine.spec import EnvironmentJob, Service
+from qengine_kubernetes.access import ClusterCell
+from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.placeholders import secret_token
+from qengine_kubernetes.render import RenderedService, render_service
+from qengine_kubernetes.render.names import namespace_name
+from qengine_kubernetes.settings import KubeSettings, settings_of
+
+
+@attrs.frozen(kw_only=True)
+class EnvJob:
+    """One environment job as its steps see it; ``services`` is the engine's JobServices."""
+
+    job: EnvironmentJob
+    services: Any = attrs.field(repr=False)
+    settings: KubeSettings
+    cell: ClusterCell = attrs.field(repr=False)
+
+    @classmethod
+    def of(cls, job: EnvironmentJob, services: Any) -> EnvJob:
+        """The shared context of ``job``; the cluster is reached on first use."""
+        settings = settings_of(services)
+        return cls(
+            job=job, services=services, settings=settings, cell=ClusterCell(job.target, settings)
+        )
+
+    @property
+    def namespace(self) -> str:
+        """The environment's namespace."""
+        return namespace_name(self.job.environment)
+
+    def api(self) -> KubeApi:
+        """The job's cluster client."""
+        return self.cell.api()
+
+    def service(self, name: str) -> Service:
+        """The spec of service ``name``."""
+        for service in self.job.environment.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def render(self, name: str) -> RenderedService:
+        """Service ``name`` rendered with its real secret values (inside a step only)."""
+        return render_service(self.job.environment, name, open_secret=self.open_secret)
+
+    def render_public(self, name: str) -> RenderedService:
+        """Service ``name`` rendered with placeholders for secret values."""
+        return render_service(self.job.environment, name, open_secret=secret_token)
+
+    def open_secret(self, name: str) -> str:
+        """A secret's value (inside a step only)."""
+        value: str = self.services.secrets.open(name).reveal()
+        return value

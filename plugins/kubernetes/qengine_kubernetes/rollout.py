@@ -1,0 +1,259 @@
+"""Waiting for a rollout through the watch API, with progress, failure classes and a timeout.
+
+A wait reads the object once, then watches it (``fieldSelector=metadata.name=...`` from the
+read's ``resourceVersion``) in windows of a few seconds; each event updates the progress
+(``ready x/y``) and ends the wait when the object is settled. Between windows the service's
+pods (and, when pods are missing, the namespace's Warning Events) are checked for failures
+that will not pass on their own: a pull error, a crash loop, an OOM kill, an unschedulable
+pod, an exceeded quota. Those end the wait at once with a :class:`RolloutError`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from qengine._errors import DeploymentError
+from qengine.runner import StepContext
+from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.failures import (
+    RolloutFailure,
+    describe_event,
+    event_failures,
+    pod_failures,
+    warning_events,
+)
+from qengine_kubernetes.render import Manifest
+from qengine_kubernetes.render.labels import SERVICE_ID
+
+WINDOW_SECONDS = 2
+DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
+TEMPLATE_HASH = "pod-template-hash"
+STS_REVISION = "controller-revision-hash"
+MIN_TIMEOUT = 600.0
+
+
+class RolloutError(DeploymentError):
+    """A rollout failed or timed out; ``failures`` says why, ``events`` the Warning Events."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        failures: tuple[RolloutFailure, ...] = (),
+        events: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.failures = failures
+        self.events = events
+
+
+def rollout_timeout(workload: Manifest, override: float | None = None) -> float:
+    """Seconds a workload may take: max(600, the slowest probe's worst case), times the
+    replicas started one after the other (a StatefulSet's ordered start); for a Job, its
+    ``activeDeadlineSeconds`` plus a minute."""
+    if override is not None:
+        return override
+    template = _template(workload)
+    worst = 0.0
+    for container in template.get("spec", {}).get("containers", []):
+        for key in ("startupProbe", "readinessProbe"):
+            probe = container.get(key)
+            if probe:
+                worst = max(worst, _probe_seconds(probe))
+    if workload["kind"] == "Job":
+        # A Job ends by its own deadline; wait a little longer so its failure is the one told.
+        deadline = workload["spec"].get("activeDeadlineSeconds")
+        return max(MIN_TIMEOUT, float(deadline) + 60.0) if deadline else MIN_TIMEOUT
+    serial = 1
+    ordered = workload["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady"
+    if workload["kind"] == "StatefulSet" and ordered:
+        serial = max(1, int(workload["spec"].get("replicas", 1)))
+    return max(MIN_TIMEOUT, worst * serial)
+
+
+def _probe_seconds(probe: Manifest) -> float:
+    initial = float(probe.get("initialDelaySeconds", 0))
+    period = float(probe.get("periodSeconds", 10))
+    timeout = float(probe.get("timeoutSeconds", 1))
+    failures = float(probe.get("failureThreshold", 3))
+    return initial + (timeout + period) * failures
+
+
+def _template(workload: Manifest) -> Manifest:
+    spec = workload.get("spec", {})
+    if workload["kind"] == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    template: Manifest = spec.get("template", {})
+    return template
+
+
+def readiness(live: Manifest) -> tuple[int, int, bool]:
+    """(ready, desired, settled) of a Deployment or StatefulSet."""
+    spec, status = live.get("spec", {}), live.get("status", {})
+    want = int(spec.get("replicas", 1))
+    ready = int(status.get("readyReplicas", 0))
+    observed = int(status.get("observedGeneration", 0)) >= int(
+        live["metadata"].get("generation", 1)
+    )
+    updated = int(status.get("updatedReplicas", 0))
+    total = int(status.get("replicas", 0))
+    if live["kind"] == "Deployment":
+        available = int(status.get("availableReplicas", 0))
+        settled = observed and updated == want and total == want and available >= want
+    else:
+        same = status.get("currentRevision") == status.get("updateRevision")
+        settled = observed and ready == want and total == want and (updated == want or same)
+    return ready, want, settled
+
+
+def job_state(live: Manifest) -> str:
+    """``complete``, ``failed`` or ``running`` for a Job."""
+    for condition in live.get("status", {}).get("conditions", []):
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return "complete" if condition["type"] == "Complete" else "failed"
+    return "running"
+
+
+class Waiter:
+    """Waits for the objects of one service in one namespace."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        ctx: StepContext,
+        namespace: str,
+        service: str,
+        *,
+        fail_fast: bool = True,
+    ) -> None:
+        self.api = api
+        self.ctx = ctx
+        self.namespace = namespace
+        self.service = service
+        # A rollback waits without failing fast: the failing pods it replaces are still there.
+        self.fail_fast = fail_fast
+        self._last = ""
+
+    def workload(self, obj: Manifest, timeout: float) -> Manifest:
+        """Wait until the Deployment or StatefulSet ``obj`` has rolled out; its live object."""
+
+        def settled(live: Manifest) -> bool:
+            ready, want, done = readiness(live)
+            self._progress(f"{self.service}: ready {ready}/{want}", ready=ready, desired=want)
+            return done
+
+        return self._await(obj, settled, timeout, f"{SERVICE_ID}={self.service}")
+
+    def job(self, obj: Manifest, timeout: float) -> Manifest:
+        """Wait until the Job ``obj`` completes; its live object. A failed Job raises."""
+        name = obj["metadata"]["name"]
+
+        def settled(live: Manifest) -> bool:
+            state = job_state(live)
+            self._progress(f"{self.service}: job {name} {state}", state=state)
+            if state == "failed":
+                self.fail(f"job {name} failed", f"job-name={name}", job=True)
+            return state == "complete"
+
+        return self._await(obj, settled, timeout, f"job-name={name}")
+
+    def _progress(self, message: str, **data: str | int) -> None:
+        if message != self._last:
+            self._last = message
+            self.ctx.emit_progress(message, service=self.service, **data)
+
+    def _await(
+        self, obj: Manifest, settled: Callable[[Manifest], bool], timeout: float, pods: str
+    ) -> Manifest:
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        deadline = time.monotonic() + timeout
+        while True:
+            self.ctx.cancel.raise_if_cancelled()
+            live = self.api.get(kind, self.namespace, name)
+            if live is None:
+                raise RolloutError(f"{kind} {name} disappeared while rolling out")
+            if settled(live):
+                return live
+            judged = self._current_pods(live, pods) if self.fail_fast else None
+            if judged is not None:
+                self._check(judged, name)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.fail(f"{kind} {name} did not become ready within {timeout:.0f}s", pods)
+            window = max(1, min(WINDOW_SECONDS, math.ceil(remaining)))
+            for event, current in self.api.watch(
+                kind,
+                self.namespace,
+                field_selector=f"metadata.name={name}",
+                resource_version=live["metadata"].get("resourceVersion", ""),
+                timeout_seconds=window,
+            ):
+                if self.ctx.cancel.cancelled:
+                    break
+                if event == "DELETED":
+                    raise RolloutError(f"{kind} {name} was deleted while rolling out")
+                if event in ("ADDED", "MODIFIED") and settled(current):
+                    return current
+                if event == "ERROR":
+                    break
+
+    def _current_pods(self, live: Manifest, selector: str) -> str | None:
+        """The selector of the pods of ``live``'s current revision: pods of older revisions
+        (say, the crashing pods a fix replaces) must not fail the rollout. None while the
+        controller has not yet seen the current generation (nothing to judge yet)."""
+        status = live.get("status", {})
+        if live["kind"] in ("Deployment", "StatefulSet") and int(
+            status.get("observedGeneration", 0)
+        ) < int(live["metadata"].get("generation", 1)):
+            return None
+        if live["kind"] == "StatefulSet":
+            revision = live.get("status", {}).get("updateRevision")
+            return f"{selector},{STS_REVISION}={revision}" if revision else selector
+        if live["kind"] != "Deployment":
+            return selector
+        wanted = (live["metadata"].get("annotations") or {}).get(DEPLOYMENT_REVISION)
+        for replica_set in self.api.list("ReplicaSet", self.namespace, selector):
+            annotations = replica_set["metadata"].get("annotations") or {}
+            template_hash = (replica_set["metadata"].get("labels") or {}).get(TEMPLATE_HASH)
+            if wanted and annotations.get(DEPLOYMENT_REVISION) == wanted and template_hash:
+                return f"{selector},{TEMPLATE_HASH}={template_hash}"
+        return selector
+
+    def _check(self, selector: str, name: str) -> None:
+        pods = self.api.list("Pod", self.namespace, selector)
+        fatal = [f for pod in pods for f in pod_failures(pod) if f.fatal]
+        if not pods:
+            events = self.api.list("Event", self.namespace)
+            fatal += [f for f in event_failures(events, name) if f.fatal]
+        if fatal:
+            self._raise(fatal, name)
+
+    def fail(self, message: str, selector: str, *, job: bool = False) -> None:
+        """Raise a RolloutError for ``message`` with what the pods and events tell."""
+        pods = self.api.list("Pod", self.namespace, selector)
+        failures = [f for pod in pods for f in pod_failures(pod)]
+        events = self.api.list("Event", self.namespace)
+        failures += event_failures(events, self.service)
+        self._raise(failures, self.service, message=message)
+
+    def _raise(self, failures: list[RolloutFailure], name: str, *, message: str = "") -> None:
+        for failure in failures:
+            if failure.reason in ("CrashLoopBackOff", "OOMKilled") and failure.pod:
+                log = self.api.pod_log(self.namespace, failure.pod, failure.container)
+                for line in log.splitlines()[-20:]:
+                    self.ctx.emit_log(f"{failure.pod}/{failure.container}: {line}")
+        events = self.api.list("Event", self.namespace)
+        lines = tuple(describe_event(e) for e in warning_events(events, self.service))
+        head = failures[0] if failures else None
+        text = message or (head.message if head else f"{name} failed")
+        if head and message:
+            text = f"{message}: {head.message}"
+        raise RolloutError(
+            f"{self.service}: {text}",
+            hint=head.hint if head else "Read the Warning Events of the service's pods.",
+            failures=tuple(failures),
+            events=lines,
+        )
