@@ -10,22 +10,25 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from qengine_kubernetes.settings import KubeSettings
+from k8s_support import (
+    ALL_KINDS,
+    DEMO_SECRETS,
+    GET_HELM,
+    QUICKSTART,
+    ROOT,
+    Deploy,
+    Deployed,
+    sim_settings,
+)
 
 from qengine import PluginSet, load_plugins
 from qengine._engine import Engine
-from qengine._events import Event, EventType
+from qengine._events import Event
 from qengine.interfaces.cancel import CancelToken
-from qengine.runner import JobResult, MemoryStateStore
+from qengine.runner import MemoryStateStore
 from qengine.spec import EnvironmentJob, secret_references
 from qengine.testing.kube import KubeSimulator
-
-ROOT = Path(__file__).resolve().parents[3]
-QUICKSTART = ROOT / "examples" / "quickstart" / "job.json"
-ALL_KINDS = ROOT / "tests" / "specs" / "valid" / "all-service-kinds.json"
-GET_HELM = ROOT / ".ci" / "get-helm.sh"
 
 
 @pytest.fixture(scope="session")
@@ -89,40 +92,11 @@ def helm_binary() -> Path:
 # -- the environment engine against the simulator -------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class Deployed:
-    """What one run of a job through the engine gave."""
-
-    result: JobResult
-    events: list[Event]
-
-    def messages(self, kind: EventType) -> list[str]:
-        """The messages of the events of type ``kind``."""
-        return [e.message for e in self.events if e.type is kind]
-
-
-Deploy = Callable[..., Deployed]
-
-
 @pytest.fixture
 def k8s_sim() -> Iterator[KubeSimulator]:
     """A running simulator (pods Ready after 0.05 s), stopped after the test."""
     with KubeSimulator(readiness_delay=0.05) as simulator:
         yield simulator
-
-
-def sim_settings(sim: KubeSimulator, **extra: Any) -> KubeSettings:
-    """Settings that point the engine at ``sim``."""
-    ca = sim.ca_pem
-    return KubeSettings(
-        endpoint=sim.url,
-        ca_pem=ca.decode() if isinstance(ca, bytes) else str(ca),
-        token=sim.token,
-        **extra,
-    )
-
-
-DEMO_SECRETS = json.loads((ROOT / "examples" / "quickstart" / "secrets.json").read_text())
 
 
 @pytest.fixture
@@ -156,8 +130,3 @@ def k8s_deploy(k8s_plugins: PluginSet, k8s_sim: KubeSimulator) -> Deploy:
         return Deployed(result=result, events=events)
 
     return deploy
-
-
-def mutating(sim: KubeSimulator) -> list[str]:
-    """``METHOD path`` of each mutating request in the simulator's log."""
-    return [f"{r.method} {r.path}" for r in sim.requests() if r.mutating]

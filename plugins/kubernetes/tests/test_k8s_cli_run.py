@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import QUICKSTART, ROOT, mutating
+from k8s_support import QUICKSTART, ROOT, mutating
 
 from qengine.testing.kube import KubeSimulator
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conftest import DEMO_SECRETS, Deploy, mutating
+from k8s_support import DEMO_SECRETS, Deploy, mutating
 from qengine_kubernetes.history import decode, secret_name
 from qengine_kubernetes.render.names import namespace_name
 
@@ -73,7 +73,7 @@ def test_k8s_a_changed_service_is_the_only_one_applied(
 def test_k8s_plan_sends_no_request_at_all(
     k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, k8s_plugins: Any
 ) -> None:
-    from conftest import sim_settings
+    from k8s_support import sim_settings
     from qengine_kubernetes.settings import PLUGIN
 
     from qengine._engine import Engine

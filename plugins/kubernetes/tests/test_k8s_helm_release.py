@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Deploy, mutating
+from k8s_support import Deploy, mutating
 
 from qengine._events import EventType
 from qengine.runner import JobStatus

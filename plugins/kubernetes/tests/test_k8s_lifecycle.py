@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Deploy, mutating
+from k8s_support import Deploy, mutating
 from qengine_kubernetes.diff import PAUSED_REPLICAS
 from qengine_kubernetes.history import secret_name
 
@@ -245,7 +245,7 @@ def test_k8s_on_delete_jobs_run_before_the_environment_goes(
 def test_k8s_environment_status_is_read_from_the_cluster(
     k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
 ) -> None:
-    from conftest import sim_settings
+    from k8s_support import sim_settings
     from qengine_kubernetes.access import connect
     from qengine_kubernetes.spec import SandboxTarget
     from qengine_kubernetes.status import environment_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import sim_settings
+from k8s_support import sim_settings
 from qengine_kubernetes.access import connect
 from qengine_kubernetes.outputs import parse_outputs, read_outputs
 from qengine_kubernetes.spec import SandboxTarget

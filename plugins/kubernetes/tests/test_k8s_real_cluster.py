@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import DEMO_SECRETS
+from k8s_support import DEMO_SECRETS
 
 from qengine import PluginSet
 from qengine._engine import Engine
