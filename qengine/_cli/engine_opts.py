@@ -22,6 +22,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """State directory, keys, trust and audit options."""
     add_key_options(parser)
     parser.add_argument(
+        "--kubeconfig",
+        type=pathlib.Path,
+        metavar="FILE",
+        help="deploy environment jobs to the cluster of this kubeconfig, whatever their target",
+    )
+    parser.add_argument("--context", metavar="NAME", help="with --kubeconfig: the context to use")
+    parser.add_argument(
         "--clock-skew",
         type=float,
         default=300.0,
@@ -71,7 +78,23 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
         key_directory(args), key_id=args.key_id, passphrase=passphrase_source(args)
     )
     try:
-        yield Engine(plugin_set(args), store=store, key_provider=provider, trust=trust, audit=audit)
+        yield Engine(
+            plugin_set(args),
+            store=store,
+            key_provider=provider,
+            trust=trust,
+            audit=audit,
+            settings=_plugin_settings(args),
+        )
     finally:
         audit.close()
         store.close()
+
+
+def _plugin_settings(args: argparse.Namespace) -> dict[str, object]:
+    """Engine settings of plugins given on the command line (``--kubeconfig``)."""
+    if args.kubeconfig is None:
+        return {}
+    return {
+        "kubernetes": {"kubeconfig": str(args.kubeconfig.expanduser()), "context": args.context}
+    }

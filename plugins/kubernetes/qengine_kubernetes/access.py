@@ -21,6 +21,23 @@ from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 
+def _load_kubeconfig(configuration: Any, path: str, context: str | None) -> None:
+    from kubernetes import config
+
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except (config.ConfigException, OSError) as exc:
+        raise InvalidInputError(
+            f"cannot use the kubeconfig {path}: {exc}",
+            hint="Give a readable kubeconfig and an existing context.",
+        ) from exc
+
+
 def kubeconfig_path(target: KubeconfigTarget, environ: Mapping[str, str]) -> str:
     """The kubeconfig a target names: its ``path``, else ``KUBECONFIG``, else ~/.kube/config.
 
@@ -38,26 +55,16 @@ def connect(
     target: TargetSpec, settings: KubeSettings, environ: Mapping[str, str] | None = None
 ) -> KubeApi:
     """A client of the cluster of ``target`` (or of ``settings.endpoint`` when it is set)."""
-    from kubernetes import client, config
+    from kubernetes import client
 
     environ = os.environ if environ is None else environ
     if settings.endpoint is not None:
         return KubeApi(client.ApiClient(_direct(settings)))
     configuration = client.Configuration()
-    if isinstance(target, KubeconfigTarget):
-        path = kubeconfig_path(target, environ)
-        try:
-            config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=path,
-                context=target.context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        except (config.ConfigException, OSError) as exc:
-            raise InvalidInputError(
-                f"cannot use the kubeconfig {path}: {exc}",
-                hint="Give the target a readable kubeconfig `path` and an existing `context`.",
-            ) from exc
+    if settings.kubeconfig is not None:
+        _load_kubeconfig(configuration, settings.kubeconfig, settings.context)
+    elif isinstance(target, KubeconfigTarget):
+        _load_kubeconfig(configuration, kubeconfig_path(target, environ), target.context)
     elif isinstance(target, InClusterTarget):
         _load_in_cluster(configuration, environ, Path(settings.service_account_dir))
     elif isinstance(target, SandboxTarget):

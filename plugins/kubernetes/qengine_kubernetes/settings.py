@@ -20,8 +20,10 @@ class KubeSettings:
     """How the plugin reaches the cluster and how patient it is.
 
     ``endpoint``, ``ca_pem`` and ``token``: a cluster given directly (the sandbox's simulator);
-    when ``endpoint`` is None the job's target says how to connect. ``history_limit``: revisions
-    kept per service. ``rollout_timeout``: overrides the timeout derived from probes and
+    when ``endpoint`` is None the job's target says how to connect. ``kubeconfig`` (and
+    ``context``): the cluster the engine was pointed at (``qengine run --kubeconfig F``), which
+    then serves every target of this plugin, the ``sandbox`` target included.
+    ``history_limit``: revisions kept per service. ``rollout_timeout``: overrides the timeout derived from probes and
     replicas (tests). ``helm``: the helm binary (default: ``QENGINE_HELM`` of the host, else
     ``helm`` on PATH). ``chart_root``: where a Helm service's local chart ``path`` is resolved
     (default: the engine's working directory). ``service_account_dir``: where the
@@ -29,6 +31,8 @@ class KubeSettings:
     """
 
     endpoint: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
     ca_pem: str = ""
     token: str = attrs.field(default="", repr=False)
     history_limit: int = attrs.field(default=5, validator=attrs.validators.ge(1))

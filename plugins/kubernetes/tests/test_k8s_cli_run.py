@@ -53,3 +53,68 @@ def test_k8s_a_second_run_of_the_same_spec_sends_no_mutating_request(tmp_path: P
             assert json.loads(done.stdout)["status"] == "succeeded"
         assert sim.requests(), "the second run must read the live objects"
         assert mutating(sim) == []
+
+
+def _qengine(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(state),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(PLUGIN_DIR)]),
+        "QENGINE_PLUGINS": "kubernetes",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "qengine", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_k8s_sealed_quickstart_runs_on_a_cluster_given_by_kubeconfig(tmp_path: Path) -> None:
+    """The real-cluster path of the quickstart: keys, seal, then run with --kubeconfig (a
+    simulator stands for the cluster, as `qengine sandbox kube` would serve it)."""
+    state = tmp_path / "state"
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(SECRETS.read_text())
+    secrets.chmod(0o600)
+    sealed = tmp_path / "sealed.json"
+    assert _qengine(state, "keys", "create", "--state-dir", str(state)).returncode == 0
+    done = _qengine(
+        state,
+        "seal",
+        str(QUICKSTART),
+        "--secrets",
+        str(secrets),
+        "-o",
+        str(sealed),
+        "--state-dir",
+        str(state),
+    )
+    assert done.returncode == 0, done.stderr
+    with KubeSimulator(readiness_delay=0.05) as sim:
+        ran = _qengine(
+            state,
+            "run",
+            str(sealed),
+            "--kubeconfig",
+            str(sim.kubeconfig_path),
+            "--state-dir",
+            str(state),
+            "--output",
+            "json",
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert json.loads(ran.stdout)["status"] == "succeeded"
+        assert [d["metadata"]["name"] for d in sim.objects("deployments.apps")] == ["web", "worker"]
+    unsealed = _qengine(
+        state,
+        "run",
+        str(QUICKSTART),
+        "--kubeconfig",
+        str(tmp_path / "nope"),
+        "--state-dir",
+        str(state),
+    )
+    assert unsealed.returncode == 2  # plain references without --sandbox: refused, nothing run
