@@ -23,11 +23,12 @@ class KubeSettings:
     when ``endpoint`` is None the job's target says how to connect. ``kubeconfig`` (and
     ``context``): the cluster the engine was pointed at (``qengine run --kubeconfig F``), which
     then serves every target of this plugin, the ``sandbox`` target included.
-    ``history_limit``: revisions kept per service. ``rollout_timeout``: overrides the timeout derived from probes and
-    replicas (tests). ``helm``: the helm binary (default: ``QENGINE_HELM`` of the host, else
-    ``helm`` on PATH). ``chart_root``: where a Helm service's local chart ``path`` is resolved
-    (default: the engine's working directory). ``service_account_dir``: where the
-    ``in-cluster`` target reads the pod's ``token`` and ``ca.crt``.
+    ``history_limit``: revisions kept per service. ``rollout_timeout``: overrides the timeout
+    derived from probes and replicas (tests). ``helm``: the helm binary (default:
+    ``QENGINE_HELM`` of the host, else ``helm`` on PATH). ``chart_root``: where a Helm service's
+    local chart ``path`` is resolved (default: the engine's working directory).
+    ``service_account_dir``: where the ``in-cluster`` target reads the pod's ``token`` and
+    ``ca.crt``.
     """
 
     endpoint: str | None = None
