@@ -32,7 +32,7 @@ from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
 from qengine_aws.load_balancers import cleanup_load_balancers
 from qengine_aws.preflight import caller_identity, check_cluster_quota, check_region
 from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
-from qengine_aws.settings import AwsSettings
+from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import string_outputs, terraform_for
 from qengine_aws.upgrade import check_upgrade
@@ -60,6 +60,13 @@ class AwsJob:
         if self.settings.sandbox is not None:
             return sandbox_root_module(self.job, self.settings.sandbox, options)
         return eks_root_module(self.job, options)
+
+    def module_digest(self, options: BlueprintOptions) -> str:
+        """A step's content hash: the module, leaving out a sandbox's per-run address and CA
+        (a new simulator every run), so a finished sandbox job is not redone on resume."""
+        if self.settings.sandbox is not None:
+            return _digest(sandbox_root_module(self.job, SandboxCluster(), options))
+        return _digest(self.module(options))
 
 
 def steps_for(aws: AwsJob) -> list[Step]:
@@ -163,7 +170,7 @@ def _apply_step(
         depends_on=after,
         description=f"terraform apply of the EKS blueprint ({step_id})",
         changes=(_cluster_change(aws, action),),
-        content_hash=_digest(aws.module(options)),
+        content_hash=aws.module_digest(options),
     )
 
 
@@ -190,7 +197,7 @@ def _upgrade_steps(aws: AwsJob) -> list[Step]:
         # Node groups stay at the version they run until the control plane is upgraded.
         return _apply(aws, ctx, BlueprintOptions(node_version=current))
 
-    steady = aws.module(BlueprintOptions())
+    steady = aws.module_digest(BlueprintOptions())
     return [
         Step(
             id="aws.upgrade-control-plane",

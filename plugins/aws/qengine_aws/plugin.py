@@ -77,12 +77,14 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 
 @hookimpl
 def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
-    """A sandbox run of an AWS job: every AWS call goes to a moto server on 127.0.0.1."""
+    """A sandbox run of an AWS job: every AWS call goes to a moto server on 127.0.0.1, and
+    the stand-in cluster's API is the Kubernetes simulator; both stop with ``stack``."""
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
         return None
-    from qengine_aws.sandbox import sandbox_aws
+    from qengine_aws.sandbox import sandbox_aws, sandbox_cluster
 
-    return {"aws": stack.enter_context(sandbox_aws())}
+    cluster = stack.enter_context(sandbox_cluster())
+    return {"aws": stack.enter_context(sandbox_aws(cluster))}
 
 
 @hookimpl

@@ -76,7 +76,8 @@ def _cluster_input(job: InfrastructureJob, cluster: SandboxCluster) -> dict[str,
         "version": "${var.kubernetes_version}",
         "endpoint": cluster.endpoint,
         "certificate_authority": base64.b64encode(cluster.ca_pem.encode()).decode("ascii"),
-        "oidc_issuer_url": f"https://oidc.sandbox.invalid/id/{job.cluster.id}",
+        # The simulator's address, as EKS's issuer is AWS's; no discovery document answers there.
+        "oidc_issuer_url": f"{cluster.endpoint}/id/{job.cluster.id}",
         "vpc_id": "vpc-sandbox-${terraform_data.vpc.id}",
     }
 
@@ -91,6 +92,23 @@ def _outputs() -> dict[str, Any]:
         "cluster_version": {"value": f"${{{cluster}.version}}"},
         "vpc_id": {"value": f"${{{cluster}.vpc_id}}"},
     }
+
+
+@contextmanager
+def sandbox_cluster(readiness_delay: float = 0.5) -> Iterator[SandboxCluster]:
+    """Start the Kubernetes API simulator on 127.0.0.1 (a free port); stop it on exit.
+
+    Yields the stand-in cluster's endpoint, CA and the simulator's bearer token.
+    """
+    from qengine.testing.kube import KubeSimulator
+
+    with KubeSimulator(readiness_delay=readiness_delay) as simulator:
+        ca = simulator.ca_pem
+        yield SandboxCluster(
+            endpoint=simulator.url,
+            ca_pem=ca.decode("ascii") if isinstance(ca, bytes) else str(ca),
+            token=simulator.token,
+        )
 
 
 @contextmanager

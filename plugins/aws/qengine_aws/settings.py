@@ -21,10 +21,16 @@ MAX_SESSION_SECONDS = 3600
 
 @attrs.frozen(kw_only=True)
 class SandboxCluster:
-    """A sandbox run: where the stand-in cluster's API answers (the Kubernetes simulator)."""
+    """A sandbox run: where the stand-in cluster's API answers (the Kubernetes simulator).
+
+    ``endpoint`` and ``ca_pem`` go into the stand-in cluster (hence the apply step's outputs);
+    ``token`` is the simulator's bearer token, kept here for the host of the run (an
+    environment job against the same simulator) and never written to Terraform or an output.
+    """
 
     endpoint: str = "https://127.0.0.1:6443"
     ca_pem: str = ""
+    token: str = attrs.field(default="", repr=False)
 
 
 @attrs.frozen(kw_only=True)

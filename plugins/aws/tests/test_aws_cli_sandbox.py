@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from qengine_aws.sandbox import SANDBOX_CREDENTIALS
+
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
 
 
 def _qengine(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C.UTF-8"}
+    # The code under test, also when it is not the installed copy (a worktree on PYTHONPATH).
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
     return subprocess.run(
         [sys.executable, "-m", "qengine", *args],
         env=env,
@@ -40,6 +45,45 @@ def test_sandbox_run_creates_the_stand_in_cluster_and_says_it_is_a_sandbox(tmp_p
     ]
     again = _qengine(tmp_path, "run", str(EXAMPLE), "--sandbox", "--state-dir", state)
     assert again.returncode == 0  # the journal says it finished: nothing is redone
+
+
+def test_sandbox_outputs_point_at_the_simulator_and_hold_no_token(tmp_path: Path) -> None:
+    result = _qengine(
+        tmp_path,
+        "run",
+        str(EXAMPLE),
+        "--sandbox",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--output",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = json.loads(result.stdout)["outputs"]["aws.apply"]
+    endpoint = outputs["endpoint"]
+    assert endpoint.startswith("https://127.0.0.1:")
+    assert endpoint != "https://127.0.0.1:6443"  # the simulator's free port, not a default
+    assert outputs["oidc_issuer_url"] == f"{endpoint}/id/cluster-prod-eu"
+    assert outputs["cluster_name"] == "prod-eu"
+    ca = base64.b64decode(outputs["certificate_authority"]).decode()
+    assert ca.startswith("-----BEGIN CERTIFICATE-----")
+    assert not any("token" in name for name in outputs)
+    assert "k8s-aws-v1." not in result.stdout + result.stderr
+
+
+def test_export_writes_the_real_module_without_secrets(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _qengine(tmp_path, "export", str(EXAMPLE), "-o", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    module = json.loads((out / "terraform" / "aws" / "main.tf.json").read_text())
+    assert set(module["module"]) >= {"vpc", "eks"}
+    assert "terraform_data" not in json.dumps(module)
+    assert "127.0.0.1" not in json.dumps(module)
+    blueprint = "".join(p.read_text() for p in (out / "terraform" / "aws").iterdir())
+    assert "aws_external_id" not in blueprint  # not even the secret's name
+    written = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert SANDBOX_CREDENTIALS[1] not in written
+    assert "BEGIN CERTIFICATE" not in written
 
 
 def test_run_without_sandbox_needs_sealed_secrets(tmp_path: Path) -> None:
