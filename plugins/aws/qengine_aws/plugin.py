@@ -1,8 +1,10 @@
 """Hook implementations of qengine-aws (registration and checks only; boto3 is not imported).
 
-Factories take no arguments (the registry's contract), so each returns the implementation
-class, imported only when called; a host builds it with the job's spec section and an
-:class:`~qengine_aws.credentials.AwsAccess`:
+Factories take no arguments (the registry's contract). The ``aws`` cloud provider's builds
+``AwsCloudProvider()`` (AWS itself, the host's default credentials; a host with sealed secrets
+or another endpoint builds ``AwsCloudProvider(settings=..., open_secret=...)``). The others
+return the implementation class, imported only when called; a host builds it with the job's
+spec section and an :class:`~qengine_aws.credentials.AwsAccess`:
 
 - ``ecr``: ``EcrContainerRegistry(spec, access)``
 - ``route53``: ``Route53DnsProvider(spec, access, cancel=token)``
@@ -28,13 +30,10 @@ if TYPE_CHECKING:
     from qengine.runner import Step
 
 
-def _not_yet(what: str) -> object:
-    from qengine import PluginError
+def _cloud_provider() -> object:
+    from qengine_aws.infra_engine import AwsCloudProvider
 
-    raise PluginError(
-        f"the AWS {what} is not available in this version of qengine-aws",
-        hint="`qengine validate` and `qengine plan` work for AWS jobs.",
-    )
+    return AwsCloudProvider()
 
 
 def _implementation(module: str, name: str) -> object:
@@ -47,7 +46,7 @@ def qengine_register(registry: Registry) -> None:
     registry.add_cloud_provider(
         "aws",
         AwsProvider,
-        lambda: _not_yet("cloud provider"),
+        _cloud_provider,
         "EKS clusters through Terraform, state in your S3 bucket",
     )
     registry.add_registry(

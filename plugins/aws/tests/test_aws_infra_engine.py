@@ -1,0 +1,155 @@
+"""The ``aws`` cloud provider's InfraEngine, in sandbox mode: moto, the Kubernetes simulator
+and the real terraform, driven without the runner."""
+
+from __future__ import annotations
+
+import copy
+import json
+import ssl
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_support import ACCOUNT, REGION, client
+from qengine_aws.infra_engine import AwsCloudProvider
+from qengine_aws.sandbox import SANDBOX_CREDENTIALS, sandbox_cluster
+from qengine_aws.settings import AwsSettings, SandboxCluster
+from qengine_aws.spec import AwsProvider
+from qengine_aws.state_backend import default_bucket, state_key
+from qengine_aws.token import decode_token
+
+from qengine import load_plugins
+from qengine._errors import CancelledError, InvalidInputError, SecretError
+from qengine.interfaces import CloudProvider, InfraEngine
+from qengine.interfaces.cancel import CancelToken
+from qengine.secrets.value import SecretValue
+from qengine.spec import InfrastructureJob
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
+EXTERNAL_ID = "infra-engine-external-id-8c2f"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cluster() -> Iterator[SandboxCluster]:
+    with sandbox_cluster(readiness_delay=0.05) as started:
+        yield started
+
+
+@pytest.fixture
+def sandbox(moto: str, cluster: SandboxCluster) -> AwsSettings:
+    return AwsSettings(
+        endpoint_url=moto,
+        sandbox=cluster,
+        sandbox_credentials=SANDBOX_CREDENTIALS,
+        poll_interval=0.05,
+    )
+
+
+def _job(action: str = "create", **cluster: Any) -> InfrastructureJob:
+    document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    document["action"] = action
+    document["cluster"].update(cluster)
+    document["cluster"]["provider"]["state"] = {}
+    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"}).loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def _open(name: str) -> SecretValue:
+    return SecretValue({"aws_external_id": EXTERNAL_ID}[name])
+
+
+def _engine(settings: AwsSettings, job: InfrastructureJob) -> InfraEngine:
+    return AwsCloudProvider(settings=settings, open_secret=_open).infra_engine(job)
+
+
+def _node_group(settings: AwsSettings) -> dict[str, Any]:
+    body = client(settings, "s3").get_object(
+        Bucket=default_bucket(ACCOUNT, REGION), Key=state_key("cluster-prod-eu")
+    )["Body"]
+    for resource in json.loads(body.read())["resources"]:
+        if resource["name"] == "node_group_general":
+            found: dict[str, Any] = resource["instances"][0]["attributes"]["input"]["value"]
+            return found
+    raise AssertionError("no node group in the state")
+
+
+def test_the_registered_factory_builds_a_cloud_provider() -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    provider = plugins.registry.get(AwsProvider.family, "aws").factory()
+    assert isinstance(provider, CloudProvider)
+    assert provider.kind == "aws"
+    assert isinstance(provider.infra_engine(_job()), InfraEngine)
+
+
+def test_create_returns_access_to_the_simulator_with_an_eks_token(
+    sandbox: AwsSettings, cluster: SandboxCluster
+) -> None:
+    access = _engine(sandbox, _job()).create(_job(), CancelToken())
+    assert access.endpoint == cluster.endpoint
+    assert access.endpoint.startswith("https://127.0.0.1:")
+    assert access.ca_pem == cluster.ca_pem
+    assert access.extra["cluster_name"] == "prod-eu"
+    assert access.extra["oidc_issuer_url"] == f"{cluster.endpoint}/id/cluster-prod-eu"
+    token = access.token()
+    assert token.startswith("k8s-aws-v1.")
+    assert "GetCallerIdentity" in decode_token(token)
+    assert token not in repr(access)
+    # The CA verifies the simulator's certificate: the outputs name a server that answers.
+    tls = ssl.create_default_context(cadata=access.ca_pem)
+    with urllib.request.urlopen(f"{access.endpoint}/version", context=tls, timeout=10) as reply:
+        assert json.loads(reply.read())["major"] == "1"
+
+
+def test_pause_resume_and_delete(sandbox: AwsSettings) -> None:
+    engine = _engine(sandbox, _job())
+    engine.create(_job(), CancelToken())
+    engine.pause(_job(), CancelToken())
+    assert (_node_group(sandbox)["min_size"], _node_group(sandbox)["desired_size"]) == (0, 0)
+    resumed = engine.resume(_job(), CancelToken())
+    assert resumed.extra["cluster_name"] == "prod-eu"
+    assert _node_group(sandbox)["desired_size"] == 3
+    engine.delete(_job(), CancelToken())
+    with pytest.raises(AssertionError, match="no node group"):
+        _node_group(sandbox)
+
+
+def test_upgrade_one_minor_version(sandbox: AwsSettings) -> None:
+    engine = _engine(sandbox, _job())
+    engine.create(_job(kubernetes_version="1.30"), CancelToken())
+    with pytest.raises(InvalidInputError, match="skips a minor version"):
+        engine.upgrade(_job("upgrade", kubernetes_version="1.32"), CancelToken())
+    access = engine.upgrade(_job("upgrade", kubernetes_version="1.31"), CancelToken())
+    assert access.extra["cluster_name"] == "prod-eu"
+
+
+def test_plan_lists_the_steps_and_sends_nothing(cluster: SandboxCluster) -> None:
+    # No moto at all: a plan that sent a request would fail to connect.
+    settings = AwsSettings(endpoint_url="http://127.0.0.1:9", sandbox=cluster)
+    plan = _engine(settings, _job()).plan(_job("delete"), CancelToken())
+    assert list(plan) == [
+        "aws.preflight",
+        "aws.state-backend",
+        "aws.cleanup-load-balancers",
+        "aws.destroy",
+    ]
+    assert "delete eks-cluster prod-eu" in plan["aws.destroy"]
+
+
+def test_a_step_error_is_raised_as_the_step_raised_it(sandbox: AwsSettings) -> None:
+    engine = AwsCloudProvider(settings=sandbox).infra_engine(_job())
+    with pytest.raises(SecretError, match="aws_external_id"):
+        engine.create(_job(), CancelToken())
+
+
+def test_a_cancelled_token_stops_before_the_first_step(sandbox: AwsSettings) -> None:
+    token = CancelToken()
+    token.cancel("stop")
+    with pytest.raises(CancelledError):
+        _engine(sandbox, _job()).create(_job(), token)
+    with pytest.raises(Exception, match=r"Not Found|404"):
+        client(sandbox, "s3").head_bucket(Bucket=default_bucket(ACCOUNT, REGION))
