@@ -28,6 +28,7 @@ from qengine._errors import InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine_aws.blueprint import BlueprintOptions, eks_root_module
+from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
 from qengine_aws.load_balancers import cleanup_load_balancers
 from qengine_aws.preflight import caller_identity, check_cluster_quota, check_region
@@ -150,7 +151,7 @@ def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         plan = tf.plan()
         if plan.has_changes:
             tf.apply(plan)
-        return string_outputs(tf)
+        return ClusterOutputs.of(tf.outputs()).step_outputs()
 
 
 def _apply_step(

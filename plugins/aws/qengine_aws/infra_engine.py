@@ -31,13 +31,11 @@ from qengine.runner.steps import StepEmitter
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfraAction, InfrastructureJob, ProviderSpec
 from qengine_aws.actions import AwsJob, steps_for
+from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import SecretOpener
 from qengine_aws.settings import AwsSettings
 from qengine_aws.spec import AwsProvider
 from qengine_aws.token import cluster_access
-
-#: The outputs an applying step must return for a :class:`ClusterAccess`.
-ACCESS_OUTPUTS = ("endpoint", "certificate_authority", "cluster_name")
 
 
 def _no_secrets(name: str) -> SecretValue:
@@ -156,24 +154,22 @@ class AwsInfraEngine(InfraEngine):
         return _Ran(aws=aws, outputs=outputs)
 
     def _access(self, job: InfrastructureJob, ran: _Ran) -> ClusterAccess:
-        applied = [out for out in ran.outputs.values() if all(k in out for k in ACCESS_OUTPUTS)]
+        applied = [out for out in ran.outputs.values() if "endpoint" in out]
         if not applied:
             raise InfrastructureError(
-                f"the cluster {job.cluster.name} was applied but its outputs are missing",
-                hint="The root module must output endpoint, certificate_authority and "
-                "cluster_name.",
+                f"no step applied the cluster {job.cluster.name}",
+                hint="This is a defect of qengine-aws: create, upgrade and resume apply.",
             )
-        last = applied[-1]
+        names = [field.name for field in attrs.fields(ClusterOutputs)]
+        outputs = ClusterOutputs(**{name: applied[-1][name] for name in names})
         access = cluster_access(
             ran.aws.access,
-            endpoint=last["endpoint"],
-            ca_base64=last["certificate_authority"],
-            cluster_name=last["cluster_name"],
+            endpoint=outputs.endpoint,
+            ca_base64=outputs.certificate_authority,
+            cluster_name=outputs.cluster_name,
         )
-        if last.get("oidc_issuer_url"):
-            extra = {**access.extra, "oidc_issuer_url": last["oidc_issuer_url"]}
-            access = attrs.evolve(access, extra=extra)
-        return access
+        extra = {**access.extra, "oidc_issuer_url": outputs.oidc_issuer_url}
+        return attrs.evolve(access, extra=extra)
 
 
 def _describe(step: Step) -> str:

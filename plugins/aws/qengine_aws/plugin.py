@@ -80,10 +80,9 @@ def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
     the stand-in cluster's API is the Kubernetes simulator; both stop with ``stack``."""
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
         return None
-    from qengine_aws.sandbox import sandbox_aws, sandbox_cluster
+    from qengine_aws.sandbox import sandbox_aws
 
-    cluster = stack.enter_context(sandbox_cluster())
-    return {"aws": stack.enter_context(sandbox_aws(cluster))}
+    return {"aws": stack.enter_context(sandbox_aws())}
 
 
 @hookimpl

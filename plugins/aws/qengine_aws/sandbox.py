@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from qengine.spec import InfrastructureJob
@@ -115,19 +115,22 @@ def sandbox_cluster(readiness_delay: float = 0.5) -> Iterator[SandboxCluster]:
 def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
     """Start moto on 127.0.0.1 (a free port) for a sandbox run; stop it on exit.
 
-    Needs ``moto[server]`` (the plugin's ``sandbox`` extra). Yields the settings a sandbox
-    run passes to the plugin.
+    Without ``cluster``, the Kubernetes simulator is started too (and stopped on exit) as the
+    stand-in cluster's API. Needs ``moto[server]`` (the plugin's ``sandbox`` extra). Yields the
+    settings a sandbox run passes to the plugin; ``settings.sandbox.token`` is the simulator's
+    bearer token.
     """
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
+    with ExitStack() as stack:
+        if cluster is None:
+            cluster = stack.enter_context(sandbox_cluster())
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        stack.callback(server.stop)
         host, port = server.get_host_and_port()
         yield AwsSettings(
             endpoint_url=f"http://{host}:{port}",
-            sandbox=cluster or SandboxCluster(),
+            sandbox=cluster,
             sandbox_credentials=SANDBOX_CREDENTIALS,
         )
-    finally:
-        server.stop()

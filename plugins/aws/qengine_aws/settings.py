@@ -65,8 +65,8 @@ class AwsSettings:
 def settings_of(services: Any) -> AwsSettings:
     """The AWS settings a host gave this job's services, or the defaults (AWS itself).
 
-    Read from ``services.settings["aws"]`` when the engine offers per-plugin settings (not
-    yet the case: see docs/aws.md), so a host or a sandbox run can point the plugin at moto.
+    Read from ``services.settings["aws"]`` (``Engine(settings=...)``, or what the sandbox hook
+    returned), so a host or a sandbox run can point the plugin at moto.
     """
     given = getattr(services, "settings", None)
     found = given.get("aws") if isinstance(given, dict) else None
