@@ -6,7 +6,8 @@ real one's shape (variables, S3 backend, outputs with the same names) and replac
 resource with a ``terraform_data`` whose ``input`` holds what the real resource would get:
 the VPC and its subnets, the secrets key, the cluster, one per node group. Terraform plans and
 applies it for real, with its state in the S3 backend on moto. The cluster's endpoint and CA
-are the sandbox's Kubernetes API (the simulator), so an environment job can target it.
+are the sandbox's Kubernetes API (the simulator), so an environment job run in the same
+process, while the sandbox is alive, can target it.
 """
 
 from __future__ import annotations
