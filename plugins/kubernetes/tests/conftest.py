@@ -33,8 +33,9 @@ from qengine.testing.kube import KubeSimulator
 
 @pytest.fixture(scope="session")
 def k8s_plugins() -> PluginSet:
-    """The kubernetes plugin, loaded from its entry point."""
-    return load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes"})
+    """The kubernetes plugin, loaded from its entry point, with the oci registry and the
+    buildah build plugins (an environment with an application needs a build section)."""
+    return load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes,oci,buildah"})
 
 
 @pytest.fixture
@@ -56,6 +57,10 @@ def example() -> Callable[[str], dict[str, Any]]:
     def read(name: str) -> dict[str, Any]:
         path = {"quickstart": QUICKSTART, "all-kinds": ALL_KINDS}[name]
         data: dict[str, Any] = json.loads(path.read_text())
+        if name == "all-kinds":
+            # Its application is built from git: a deploy needs a build and a registry.
+            data["build"] = {"kind": "buildah"}
+            data["registry"] = {"kind": "oci", "url": "https://registry.example.com"}
         return copy.deepcopy(data)
 
     return read
