@@ -57,10 +57,6 @@ def example() -> Callable[[str], dict[str, Any]]:
     def read(name: str) -> dict[str, Any]:
         path = {"quickstart": QUICKSTART, "all-kinds": ALL_KINDS}[name]
         data: dict[str, Any] = json.loads(path.read_text())
-        if name == "all-kinds":
-            # Its application is built from git: a deploy needs a build and a registry.
-            data["build"] = {"kind": "buildah"}
-            data["registry"] = {"kind": "oci", "url": "https://registry.example.com"}
         return copy.deepcopy(data)
 
     return read
