@@ -384,7 +384,7 @@ def test_k8s_app_e2e_an_application_without_build_is_refused(
 
 
 def test_k8s_app_e2e_the_plan_waits_for_the_build_and_holds_no_value(
-    git: tuple[GitServer, str], secure_registry: LocalRegistry
+    git: tuple[GitServer, str], secure_registry: LocalRegistry, tmp_path: Path
 ) -> None:
     server, sha = git
     document = _document(server, sha, secure_registry, "buildah", {"kind": "sandbox"})
@@ -419,6 +419,11 @@ def test_k8s_app_e2e_docker_backend_on_podman(
     for secret in (*LEAKS, APP_SECRET):
         assert secret not in events
     _assert_image_clean(secure_registry, built["image"])
+
+
+def plan_job(engine: Engine, document: dict[str, Any]) -> Any:
+    """The loaded job of ``document``."""
+    return engine.plugins.loader.load(document)
 
 
 def _cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
