@@ -190,7 +190,7 @@ def _run(engine: Engine, document: dict[str, Any], secrets: dict[str, str]) -> t
 
 
 def _deploy_twice(
-    engine: Engine, document: dict[str, Any], sim: KubeSimulator
+    engine: Engine, document: dict[str, Any], sim: KubeSimulator, server: GitServer
 ) -> tuple[dict[str, str], str]:
     """Deploy, check the cluster, deploy the same commit again; the outputs and all events."""
     first, text = _run(engine, document, SECRETS)
@@ -198,9 +198,11 @@ def _deploy_twice(
     assert built["built"] == "true"
     _assert_deployed(sim, built["image"], document["registry"]["url"])
     sim.clear_requests()
+    fetches = len(server.paths)
     again = {**document, "id": document["id"] + "-again"}
     second, more = _run(engine, again, SECRETS)
     assert second.outputs["build/web"] == {**built, "built": "false"}
+    assert len(server.paths) == fetches  # no git traffic: the image was found first
     assert sim.requests(), "the redeploy must read the live objects"
     assert mutating(sim) == []
     _assert_deployed(sim, built["image"], document["registry"]["url"])
@@ -331,7 +333,7 @@ def test_k8s_app_e2e_buildah_from_commit_to_deployment(
         )
         document = _document(server, sha, secure_registry, "buildah", {"kind": "sandbox"})
         fetches = len(server.paths)
-        built, events = _deploy_twice(engine, document, sim)
+        built, events = _deploy_twice(engine, document, sim, server)
         assert len(server.paths) > fetches
         _assert_cluster_holds_no_secret(sim)
     assert built["image"].startswith(f"{secure_registry.host}/apps/web:qe-{sha[:12]}-")
@@ -414,7 +416,7 @@ def test_k8s_app_e2e_docker_backend_on_podman(
             settings={"kubernetes": sim_settings(sim), "docker": {"host": host}},
         )
         document = _document(server, sha, secure_registry, "docker", {"kind": "sandbox"})
-        built, events = _deploy_twice(engine, document, sim)
+        built, events = _deploy_twice(engine, document, sim, server)
         _assert_cluster_holds_no_secret(sim)
     for secret in (*LEAKS, APP_SECRET):
         assert secret not in events
