@@ -19,6 +19,7 @@ from qengine.spec import (
     DatabaseEngine,
     DatabaseMode,
     DatabaseService,
+    EnvAction,
     EnvironmentJob,
     Job,
     JobService,
@@ -55,6 +56,7 @@ def check_job(job: Job) -> list[SpecIssue]:
     for index, service in enumerate(services):
         issues += _check_service(service, f"{BASE}[{index}]")
     issues += _check_object_names(job)
+    issues += _check_builds(job)
     issues += _check_hosts(services)
     if not _has_cycle(services):  # a cycle is the spec's own issue; one report is enough
         issues += [
@@ -74,6 +76,22 @@ def _has_cycle(services: Sequence[Service]) -> bool:
     except ValueError:
         return True
     return False
+
+
+def _check_builds(job: EnvironmentJob) -> list[SpecIssue]:
+    """A deploy of an application needs a build section: its image comes from the build step."""
+    if job.action is not EnvAction.DEPLOY or job.build is not None:
+        return []
+    chosen = set(job.services)
+    return [
+        SpecIssue(
+            f"{BASE}[{index}]",
+            f"application {service.name!r} is built from git, but the job has no `build` "
+            "section (and `registry`) to build and push its image",
+        )
+        for index, service in enumerate(job.environment.services)
+        if isinstance(service, ApplicationService) and (not chosen or service.name in chosen)
+    ]
 
 
 def _check_environment_id(env_id: str) -> Iterator[SpecIssue]:

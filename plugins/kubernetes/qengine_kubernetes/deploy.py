@@ -20,6 +20,7 @@ from qengine.runner import StepContext
 from qengine.spec import JobService
 from qengine_kubernetes import history
 from qengine_kubernetes.apply import Applied, apply_objects, delete_objects, key
+from qengine_kubernetes.builds import built_images
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.outputs import read_outputs
@@ -32,8 +33,9 @@ WAITED = frozenset({"Deployment", "StatefulSet", "Job"})
 def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str]:
     """Deploy service ``name``; its outputs (a run-once job's)."""
     api = env.api()
-    objects = list(env.render(name).objects)
-    public = history.storable(objects, list(env.render_public(name).objects))
+    images = built_images(env.job, ctx, name)
+    objects = list(env.render(name, images).objects)
+    public = history.storable(objects, list(env.render_public(name, images).objects))
     past = history.load(api, env.namespace, name, env.job.environment.id)
     created: list[Manifest] = []
     try:

@@ -24,6 +24,7 @@ from qengine.spec import (
     Job,
     parse_duration,
 )
+from qengine_kubernetes.builds import placeholder_payload
 from qengine_kubernetes.checks import is_kubernetes_job
 from qengine_kubernetes.placeholders import find_tokens, image_token, is_token, secret_token
 from qengine_kubernetes.render import RenderedEnvironment, render_environment
@@ -45,7 +46,12 @@ def export_job(job: Job, directory: Path) -> list[str]:
         return []
     environment = job.environment
     images: dict[str, str] = {s.name: image_token(s.name) for s in environment.services}
-    rendered = render_environment(environment, open_secret=secret_token, images=images)
+    rendered = render_environment(
+        environment,
+        open_secret=secret_token,
+        images=images,
+        registry_pull=placeholder_payload(job),
+    )
     files: dict[str, str] = {
         f"{CHART_DIR}/Chart.yaml": _chart_yaml(job),
         f"{CHART_DIR}/values.yaml": values_yaml(rendered),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from qengine.spec import EnvironmentJob, Service
+from qengine.spec import ApplicationService, EnvironmentJob, Service
+from qengine_kubernetes import builds
 from qengine_kubernetes.access import ClusterCell
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.placeholders import secret_token
@@ -48,13 +50,29 @@ class EnvJob:
                 return service
         raise KeyError(name)
 
-    def render(self, name: str) -> RenderedService:
-        """Service ``name`` rendered with its real secret values (inside a step only)."""
-        return render_service(self.job.environment, name, open_secret=self.open_secret)
+    def render(self, name: str, images: Mapping[str, str] | None = None) -> RenderedService:
+        """Service ``name`` rendered with its real secret values and, for an application, the
+        registry's pull Secret (inside a step only). ``images``: the built images."""
+        pull = None
+        if isinstance(self.service(name), ApplicationService):
+            pull = builds.pull_payload(self.job, self.services)
+        return render_service(
+            self.job.environment,
+            name,
+            open_secret=self.open_secret,
+            images=images,
+            registry_pull=pull,
+        )
 
-    def render_public(self, name: str) -> RenderedService:
+    def render_public(self, name: str, images: Mapping[str, str] | None = None) -> RenderedService:
         """Service ``name`` rendered with placeholders for secret values."""
-        return render_service(self.job.environment, name, open_secret=secret_token)
+        return render_service(
+            self.job.environment,
+            name,
+            open_secret=secret_token,
+            images=images,
+            registry_pull=builds.placeholder_payload(self.job),
+        )
 
     def open_secret(self, name: str) -> str:
         """A secret's value (inside a step only)."""

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from qengine.runner import Change, ChangeAction, Step, StepContext
-from qengine.spec import EnvAction, EnvironmentJob, HelmService, Service
+from qengine.spec import ApplicationService, EnvAction, EnvironmentJob, HelmService, Service
+from qengine_kubernetes import builds
 from qengine_kubernetes.placeholders import image_token, secret_token
 from qengine_kubernetes.render import RenderedService, canonical_json, render_environment
 from qengine_kubernetes.render.context import Manifest
@@ -57,7 +58,12 @@ def plan_steps(job: EnvironmentJob, services: Any = None) -> list[Step]:
     environment = job.environment
     names: list[str] = [s.name for s in environment.services]
     images: dict[str, str] = {name: image_token(name) for name in names}
-    rendered = render_environment(environment, open_secret=secret_token, images=images)
+    rendered = render_environment(
+        environment,
+        open_secret=secret_token,
+        images=images,
+        registry_pull=builds.placeholder_payload(job),
+    )
     chosen: set[str] = set(job.services) or set(names)
     dag = {k: v for k, v in service_dag(environment.services, job.action).items() if k in chosen}
     by_name: dict[str, Service] = {s.name: s for s in environment.services}
@@ -67,6 +73,8 @@ def plan_steps(job: EnvironmentJob, services: Any = None) -> list[Step]:
         depends = [step_id(w) for w in waits if w in dag]
         if job.action is EnvAction.DEPLOY:
             depends.append(NAMESPACE_STEP)
+        if isinstance(by_name[name], ApplicationService) and builds.builds_applications(job):
+            depends.append(builds.build_step_id(name))
         stage = stage_of(by_name[name])
         where = STAGE_NAMES[stage] if stage is not None else "on-delete hooks"
         hook = stage is None

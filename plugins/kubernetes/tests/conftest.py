@@ -33,8 +33,9 @@ from qengine.testing.kube import KubeSimulator
 
 @pytest.fixture(scope="session")
 def k8s_plugins() -> PluginSet:
-    """The kubernetes plugin, loaded from its entry point."""
-    return load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes"})
+    """The kubernetes plugin, loaded from its entry point, with the oci registry and the
+    buildah build plugins (an environment with an application needs a build section)."""
+    return load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes,oci,buildah"})
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ class RenderContext:
 
     ``images`` maps the name of a service built from git (application, job) to the image
     reference the build step produced. ``hash_key`` keys the HMAC of the secret-hash
-    annotation.
+    annotation. ``registry_pull`` is the pull-secret payload of the job's registry.
     """
 
     environment: Environment
@@ -40,6 +40,9 @@ class RenderContext:
     open_secret: OpenSecret = attrs.field(repr=False)
     images: Mapping[str, str] = attrs.field(factory=dict)
     hash_key: bytes = attrs.field(repr=False, default=b"")
+    # The ``.dockerconfigjson`` of the job's registry, for applications' pull Secret: the real
+    # payload inside a deploy step, a placeholder payload in a plan or export; None: no Secret.
+    registry_pull: str | None = attrs.field(repr=False, default=None)
 
     def value(self, value: Value) -> str:
         """A plain value as is; a secret reference opened."""

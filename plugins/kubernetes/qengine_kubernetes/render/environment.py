@@ -71,12 +71,15 @@ def render_environment(
     open_secret: OpenSecret,
     images: Mapping[str, str] | None = None,
     hash_key: bytes | None = None,
+    registry_pull: str | None = None,
 ) -> RenderedEnvironment:
     """Render ``environment`` to Kubernetes objects (plain JSON data); pure and deterministic.
 
     ``open_secret`` gives each referenced secret's value: the real one to deploy, a placeholder
     to plan or export. ``images`` maps services built from git to their built image.
     ``hash_key`` keys the secret-hash annotation (default: derived from the environment id).
+    ``registry_pull`` is the ``.dockerconfigjson`` of the job's registry: applications then get
+    a pull Secret ``<name>-pull``.
     """
     ctx = RenderContext(
         environment=environment,
@@ -84,6 +87,7 @@ def render_environment(
         open_secret=open_secret,
         images=dict(images or {}),
         hash_key=hash_key if hash_key is not None else default_hash_key(environment),
+        registry_pull=registry_pull,
     )
     by_name: dict[str, Service] = {service.name: service for service in environment.services}
     rendered = tuple(_render_service(ctx, s, by_name) for s in environment.services)
@@ -101,6 +105,7 @@ def render_service(
     open_secret: OpenSecret,
     images: Mapping[str, str] | None = None,
     hash_key: bytes | None = None,
+    registry_pull: str | None = None,
 ) -> RenderedService:
     """Render only service ``name`` of ``environment`` (opens only that service's secrets)."""
     ctx = RenderContext(
@@ -109,6 +114,7 @@ def render_service(
         open_secret=open_secret,
         images=dict(images or {}),
         hash_key=hash_key if hash_key is not None else default_hash_key(environment),
+        registry_pull=registry_pull,
     )
     by_name: dict[str, Service] = {service.name: service for service in environment.services}
     return _render_service(ctx, by_name[name], by_name)

@@ -52,3 +52,16 @@ def pull_secret(
         {".dockerconfigjson": config},
         secret_type="kubernetes.io/dockerconfigjson",  # noqa: S106 - a type name
     )
+
+
+def registry_pull_secret(
+    ctx: RenderContext, service: str, payload: str, labels: Mapping[str, str]
+) -> Manifest:
+    """The pull Secret of an application: the job registry's ``.dockerconfigjson`` payload."""
+    return opaque_secret(
+        ctx,
+        names.pull_secret(service),
+        labels,
+        {".dockerconfigjson": payload},
+        secret_type="kubernetes.io/dockerconfigjson",  # noqa: S106 - a type name
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from qengine.spec import ApplicationService, ContainerService
 from qengine_kubernetes.render.context import Manifest, RenderContext
-from qengine_kubernetes.render.images import container_image, pull_secret
+from qengine_kubernetes.render.images import container_image, pull_secret, registry_pull_secret
 from qengine_kubernetes.render.labels import selector, service_labels
 from qengine_kubernetes.render.pod import PodInputs, pod_template, port_name, port_protocol
 
@@ -24,6 +24,11 @@ def render_workload(ctx: RenderContext, service: LongRunningService) -> list[Man
         image = ctx.built_image(service.name)
         auth = None
     pull = pull_secret(ctx, service.name, image, auth, labels) if auth else None
+    read: list[Manifest] = []
+    if isinstance(service, ApplicationService) and ctx.registry_pull is not None:
+        pull = registry_pull_secret(ctx, service.name, ctx.registry_pull, labels)
+        # Its content counts in the secret hash: a rotated registry password rolls the pods.
+        read.append(pull)
     inputs = PodInputs(
         service=service.name,
         image=image,
@@ -39,6 +44,7 @@ def render_workload(ctx: RenderContext, service: LongRunningService) -> list[Man
         mounts=[{"name": v.name, "mountPath": v.mount_path} for v in service.volumes],
         pull_secret=pull["metadata"]["name"] if pull else None,
         service_account=service.name,
+        read_secrets=read,
     )
     pod = pod_template(ctx, inputs)
     objects = [_workload(ctx, service, labels, pod.template), _service_account(ctx, service.name)]
