@@ -30,6 +30,20 @@ def test_wrong_token_gets_401_status(raw: Raw) -> None:
     }
 
 
+def test_the_bearer_scheme_is_case_insensitive(sim: KubeSimulator) -> None:
+    tls = ssl.create_default_context(cadata=sim.ca_pem.decode())
+    for scheme, expected in (("bearer", 200), ("BEARER", 200), ("Basic", 401)):
+        request = urllib.request.Request(
+            sim.url + "/api/v1/namespaces", headers={"Authorization": f"{scheme} {sim.token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, context=tls, timeout=5) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status == expected, scheme
+
+
 def test_right_token_lists_default_namespaces(raw: Raw) -> None:
     names = [n["metadata"]["name"] for n in raw.get("/api/v1/namespaces")["items"]]
     assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]

@@ -124,7 +124,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if req.path.rstrip("/") in PUBLIC_PATHS:
             return True
         header = req.headers.get("authorization", "")
-        given = header[7:] if header.startswith("Bearer ") else ""
+        # RFC 7235: the scheme is case-insensitive (the in-cluster client loader sends "bearer").
+        given = header[7:] if header[:7].lower() == "bearer " else ""
         return hmac.compare_digest(given.encode(), self.server.token.encode())
 
     def _answer(self, req: Request) -> int:
