@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from qengine_oci.registry import OciContainerRegistry
+from qengine_oci.builds import oci_wiring
 from qengine_oci.spec import OciRegistry
 
 from qengine.runner import Step
 from qengine.runner.steps import StepContext
 from qengine.secrets.value import SecretValue
-from qengine.source.pipeline import BuildWiring, build_steps
+from qengine.source.pipeline import build_steps
 from qengine.spec import EnvironmentJob
 from qengine_buildah.backend import BuildahBackend
 from qengine_buildah.spec import BuildahBuild
@@ -30,19 +30,13 @@ def steps_for(
     temp = settings.get("temp_base")
     temp_base = Path(str(temp)) if temp else None
 
-    def make_registry() -> OciContainerRegistry:
-        password = open_secret(registry.password.secret) if registry.password else None
-        return OciContainerRegistry(registry, password)
-
     def make_backend(ctx: StepContext) -> BuildahBackend:
         return BuildahBackend(on_line=ctx.emit_log, layers=build.layers, temp_base=temp_base)
 
-    wiring = BuildWiring(
-        open_secret=open_secret,
-        registry=make_registry,
-        backend=make_backend,
-        tls_verify=not registry.insecure,
-        ca_pem=registry.ca_certificate,
+    wiring = oci_wiring(
+        registry,
+        open_secret,
+        make_backend,
         platform=build.platform,
         cache_repository=build.cache,
         temp_base=temp_base,

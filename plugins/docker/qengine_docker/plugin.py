@@ -35,36 +35,28 @@ def qengine_register(registry: Registry) -> None:
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """A docker build needs an ``oci`` registry section to push to."""
-    if not isinstance(job, EnvironmentJob) or not isinstance(job.build, DockerBuild):
-        return []
-    from qengine_oci.spec import OciRegistry
+    from qengine_oci.builds import missing_registry
 
-    if isinstance(job.registry, OciRegistry):
-        return []
-    return [
-        SpecIssue(
-            path="$.registry",
-            message="a docker build pushes to an 'oci' registry section, and the job has none",
-        )
-    ]
+    return missing_registry(job, DockerBuild)
 
 
 @hookimpl
 def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
     """``build/<service>`` steps for the application services of a docker job."""
-    if not isinstance(job, EnvironmentJob) or not isinstance(job.build, DockerBuild):
-        return None
-    from qengine_oci.spec import OciRegistry
+    from qengine_oci.builds import registry_of
 
+    registry = registry_of(job, DockerBuild)
+    if registry is None:
+        return None  # not a docker job, or one refused by qengine_check_job
     from qengine_docker.steps import steps_for
 
-    if not isinstance(job.registry, OciRegistry):
-        return None  # refused by qengine_check_job
+    assert isinstance(job, EnvironmentJob)
+    assert isinstance(job.build, DockerBuild)
     settings = services.settings.get("docker")
     return steps_for(
         job,
         job.build,
-        job.registry,
+        registry,
         services.secrets.open,
         settings if isinstance(settings, dict) else {},
     )

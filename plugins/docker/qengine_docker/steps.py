@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from qengine_oci.registry import OciContainerRegistry
+from qengine_oci.builds import oci_wiring
 from qengine_oci.spec import OciRegistry
 
 from qengine.runner import Step
 from qengine.runner.steps import StepContext
 from qengine.secrets.value import SecretValue
-from qengine.source.pipeline import BuildWiring, build_steps
+from qengine.source.pipeline import build_steps
 from qengine.spec import EnvironmentJob
 from qengine_docker.backend import DockerBackend
 from qengine_docker.spec import DockerBuild
@@ -31,20 +31,15 @@ def steps_for(
     temp_base = Path(str(temp)) if temp else None
     host = str(settings.get("host") or build.host or "") or None
 
-    def make_registry() -> OciContainerRegistry:
-        password = open_secret(registry.password.secret) if registry.password else None
-        return OciContainerRegistry(registry, password)
-
     def make_backend(ctx: StepContext) -> DockerBackend:
         return DockerBackend(on_line=ctx.emit_log, host=host)
 
-    wiring = BuildWiring(
-        open_secret=open_secret,
-        registry=make_registry,
-        backend=make_backend,
-        tls_verify=not registry.insecure,
-        ca_pem=registry.ca_certificate,
+    wiring = oci_wiring(
+        registry,
+        open_secret,
+        make_backend,
         platform=build.platform,
+        cache_repository=None,
         temp_base=temp_base,
     )
     return build_steps(job, wiring)

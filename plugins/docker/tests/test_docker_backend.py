@@ -121,5 +121,7 @@ def test_cancellation_stops_the_build(
         DockerBackend(on_line=lines.append, host=engine_host).build_and_push(
             request, NO_AUTH, cancel
         )
-    assert time.monotonic() - began < 30
+    # Not a timing target: the RUN sleeps 60 s, so returning well before that shows the build
+    # was stopped rather than waited for, with room for a loaded machine.
+    assert time.monotonic() - began < 55
     assert image_blobs(registry.url, "apps/docker-slow", "v1") is None
