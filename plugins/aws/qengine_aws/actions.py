@@ -3,8 +3,13 @@
 Every plan starts with ``aws.preflight`` (who, where, room for a cluster) and
 ``aws.state-backend`` (bucket, lock table, key). Then:
 
-- create, resume: ``aws.apply`` of the blueprint (node groups at their sizes);
-- pause: ``aws.apply`` with every node group at zero (min and desired; max kept);
+- create: ``aws.apply`` of the blueprint (node groups at their sizes);
+- pause: ``aws.save-node-group-sizes`` (EKS's sizes, saved once next to the state), ``aws.apply``
+  with every node group's min at zero, ``aws.scale-node-groups`` (EKS: min and desired 0, max
+  kept, waited for);
+- resume: ``aws.restore-node-group-sizes`` (EKS: the job's min and max, the saved desired size
+  clamped into them, waited for), ``aws.apply`` of the blueprint, ``aws.forget-node-group-sizes``
+  (see :mod:`qengine_aws.pause` for why the sizes come back before the apply);
 - upgrade: ``aws.upgrade-control-plane`` (the cluster at the new version, node groups kept at
   the old one; a skipped minor version or a downgrade is refused before anything changes),
   then ``aws.upgrade-node-groups``;
@@ -31,8 +36,10 @@ from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
 from qengine_aws.load_balancers import cleanup_load_balancers
+from qengine_aws.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
 from qengine_aws.preflight import caller_identity, check_cluster_quota, check_region
 from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
+from qengine_aws.sandbox_eks import register_stand_ins, remove_stand_ins
 from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import string_outputs, terraform_for
@@ -74,11 +81,12 @@ def steps_for(aws: AwsJob) -> list[Step]:
     """The plan of the job's action."""
     first = [_preflight_step(aws), _state_step(aws)]
     action = aws.job.action
-    if action in (InfraAction.CREATE, InfraAction.RESUME):
+    if action is InfraAction.CREATE:
         return [*first, _apply_step(aws, "aws.apply", BlueprintOptions(), ChangeAction.CREATE)]
     if action is InfraAction.PAUSE:
-        paused = BlueprintOptions(paused=True)
-        return [*first, _apply_step(aws, "aws.apply", paused, ChangeAction.UPDATE)]
+        return [*first, *_pause_steps(aws)]
+    if action is InfraAction.RESUME:
+        return [*first, *_resume_steps(aws)]
     if action is InfraAction.UPGRADE:
         return [*first, *_upgrade_steps(aws)]
     return [*first, *_delete_steps(aws)]
@@ -151,7 +159,12 @@ def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         plan = tf.plan()
         if plan.has_changes:
             tf.apply(plan)
-        return ClusterOutputs.of(tf.outputs()).step_outputs()
+        outputs = ClusterOutputs.of(tf.outputs()).step_outputs()
+    if aws.settings.sandbox is not None:
+        account = caller_identity(aws.access).account
+        for change in register_stand_ins(aws.access, aws.job, options, account=account):
+            ctx.emit_progress(change)
+    return outputs
 
 
 def _apply_step(
@@ -240,6 +253,9 @@ def _delete_steps(aws: AwsJob) -> list[Step]:
             ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=True
         ) as tf:
             tf.destroy()
+        if aws.settings.sandbox is not None:
+            for change in remove_stand_ins(aws.access, aws.job.cluster.name):
+                ctx.emit_progress(change)
         return {}
 
     return [
@@ -260,5 +276,75 @@ def _delete_steps(aws: AwsJob) -> list[Step]:
             depends_on=(STATE, "aws.cleanup-load-balancers"),
             description="terraform destroy of the cluster (the state bucket is kept)",
             changes=(_cluster_change(aws, ChangeAction.DELETE),),
+        ),
+    ]
+
+
+SAVE = "aws.save-node-group-sizes"
+RESTORE = "aws.restore-node-group-sizes"
+
+
+def _node_group_change(aws: AwsJob, action: ChangeAction) -> Change:
+    return Change(action=action, kind="eks-node-groups", name=aws.job.cluster.name)
+
+
+def _pause_steps(aws: AwsJob) -> list[Step]:
+    def save(ctx: StepContext) -> Mapping[str, str]:
+        return save_sizes_of(aws.access, aws.job, _location(ctx), ctx.emit_progress)
+
+    def scale(ctx: StepContext) -> Mapping[str, str]:
+        return scale_to_zero(aws.access, aws.job, ctx.cancel, ctx.emit_progress)
+
+    sizes = Change(action=ChangeAction.CREATE, kind="node-group-sizes", name=aws.job.cluster.id)
+    return [
+        Step(
+            id=SAVE,
+            run=save,
+            depends_on=(STATE,),
+            description="save the node groups' sizes next to the Terraform state",
+            changes=(sizes,),
+        ),
+        _apply_step(
+            aws,
+            "aws.apply",
+            BlueprintOptions(paused=True),
+            ChangeAction.UPDATE,
+            after=(STATE, SAVE),
+        ),
+        Step(
+            id="aws.scale-node-groups",
+            run=scale,
+            depends_on=(STATE, "aws.apply"),
+            description="scale every node group to zero nodes through EKS",
+            changes=(_node_group_change(aws, ChangeAction.UPDATE),),
+        ),
+    ]
+
+
+def _resume_steps(aws: AwsJob) -> list[Step]:
+    def restore(ctx: StepContext) -> Mapping[str, str]:
+        return restore_sizes(aws.access, aws.job, _location(ctx), ctx.cancel, ctx.emit_progress)
+
+    def forget(ctx: StepContext) -> Mapping[str, str]:
+        return forget_sizes_of(aws.access, aws.job, _location(ctx), ctx.emit_progress)
+
+    sizes = Change(action=ChangeAction.DELETE, kind="node-group-sizes", name=aws.job.cluster.id)
+    return [
+        Step(
+            id=RESTORE,
+            run=restore,
+            depends_on=(STATE,),
+            description="give the node groups their saved sizes back through EKS",
+            changes=(_node_group_change(aws, ChangeAction.UPDATE),),
+        ),
+        _apply_step(
+            aws, "aws.apply", BlueprintOptions(), ChangeAction.UPDATE, after=(STATE, RESTORE)
+        ),
+        Step(
+            id="aws.forget-node-group-sizes",
+            run=forget,
+            depends_on=(STATE, "aws.apply"),
+            description="delete the saved node group sizes",
+            changes=(sizes,),
         ),
     ]

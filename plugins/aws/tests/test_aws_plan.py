@@ -19,8 +19,26 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.js
     ("action", "steps"),
     [
         ("create", ["aws.preflight", "aws.state-backend", "aws.apply"]),
-        ("pause", ["aws.preflight", "aws.state-backend", "aws.apply"]),
-        ("resume", ["aws.preflight", "aws.state-backend", "aws.apply"]),
+        (
+            "pause",
+            [
+                "aws.preflight",
+                "aws.state-backend",
+                "aws.save-node-group-sizes",
+                "aws.apply",
+                "aws.scale-node-groups",
+            ],
+        ),
+        (
+            "resume",
+            [
+                "aws.preflight",
+                "aws.state-backend",
+                "aws.restore-node-group-sizes",
+                "aws.apply",
+                "aws.forget-node-group-sizes",
+            ],
+        ),
         (
             "upgrade",
             [

@@ -1,0 +1,141 @@
+"""Pausing scales the node groups to zero through EKS; resuming gives them their sizes back.
+
+The pinned EKS module's managed node groups ignore changes to ``desired_size`` (so a cluster
+autoscaler can own it): a Terraform apply moves min and max, never the number of nodes. So:
+
+- pause: :func:`save_sizes_of` (every node group's min, max, desired as EKS holds them, saved
+  once, see :mod:`qengine_aws.saved_sizes`), the apply with min 0, then :func:`scale_to_zero`
+  (``UpdateNodegroupConfig`` min 0, desired 0, max kept; wait until ACTIVE);
+- resume: :func:`restore_sizes` *before* the apply: each node group gets the job's min and max
+  and its saved desired size clamped into them (the job's desired, or min, when nothing was
+  saved), and is waited for; then the apply (which then changes no node group's size, and
+  creates the ones added to the job meanwhile); then :func:`forget_sizes_of`.
+
+Restoring before the apply is deliberate: the AWS provider sends a node group's min and max
+together with the desired size it has in state, and EKS refuses a minimum above the desired
+size, so an apply of min 2 over a node group at 0 nodes would fail.
+
+While paused the job may change: a node group added to the job has nothing saved and is
+created by the resume's apply at the job's sizes; a node group removed from the job is not
+restored (it stays at zero) and the apply removes it, which, as for any node group, needs
+``allow_destructive_changes``. Saved sizes of node groups the job no longer has are dropped
+with the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from qengine.interfaces.cancel import CancelToken
+from qengine.spec import InfrastructureJob
+from qengine_aws.credentials import AwsAccess
+from qengine_aws.node_groups import Scaling, cluster_node_groups, converge
+from qengine_aws.saved_sizes import SavedSizes, forget_sizes, load_sizes, save_sizes
+from qengine_aws.spec import NodeGroup
+from qengine_aws.state_backend import StateLocation
+
+Emit = Callable[[str], None]
+
+
+def resume_target(group: NodeGroup, saved: Scaling | None) -> Scaling:
+    """The job's min and max, and the saved desired size clamped into them.
+
+    Without a saved size, the job's desired size (its min when it sets none).
+    """
+    if saved is not None:
+        wanted = saved.desired_size
+    else:
+        wanted = group.desired_size if group.desired_size is not None else group.min_size
+    desired = min(max(wanted, group.min_size), group.max_size)
+    return Scaling(min_size=group.min_size, max_size=group.max_size, desired_size=desired)
+
+
+def size_outputs(groups: Mapping[str, Scaling]) -> dict[str, str]:
+    """Step outputs: ``<group>.min``, ``<group>.max``, ``<group>.desired`` per node group."""
+    outputs: dict[str, str] = {}
+    for name, scaling in sorted(groups.items()):
+        outputs[f"{name}.min"] = str(scaling.min_size)
+        outputs[f"{name}.max"] = str(scaling.max_size)
+        outputs[f"{name}.desired"] = str(scaling.desired_size)
+    return outputs
+
+
+def save_sizes_of(
+    access: AwsAccess, job: InfrastructureJob, location: StateLocation, emit: Emit
+) -> dict[str, str]:
+    """Save the node groups' sizes unless a record exists; the saved sizes as outputs."""
+    kept = load_sizes(access, location, job.cluster.id)
+    if kept is not None:
+        emit("the cluster is already paused: the sizes saved by the first pause are kept")
+        return size_outputs(kept.node_groups)
+    groups = cluster_node_groups(access, job.cluster.name)
+    if not groups:
+        emit(f"EKS has no node group of {job.cluster.name} yet: no size to save")
+        return {}
+    sizes = SavedSizes(
+        cluster_name=job.cluster.name,
+        node_groups={name: group.scaling for name, group in groups.items()},
+    )
+    if not save_sizes(access, location, job.cluster.id, sizes):
+        # Written by a concurrent or killed run between our read and write: that one stands.
+        return save_sizes_of(access, job, location, emit)
+    for name, scaling in sorted(sizes.node_groups.items()):
+        emit(f"saved the size of the node group {name}: {scaling.describe()}")
+    return size_outputs(sizes.node_groups)
+
+
+def scale_to_zero(
+    access: AwsAccess, job: InfrastructureJob, cancel: CancelToken, emit: Emit
+) -> dict[str, str]:
+    """Every node group of the cluster to min 0 and desired 0 (max kept), waited for."""
+    groups = cluster_node_groups(access, job.cluster.name)
+    targets = {
+        group.name: Scaling(min_size=0, max_size=group.scaling.max_size, desired_size=0)
+        for group in groups.values()
+    }
+    held = converge(access, job.cluster.name, targets, cancel=cancel)
+    for name, group in sorted(groups.items()):
+        emit(f"the node group {name} ({group.name}) is at zero nodes")
+    return size_outputs({name: held[g.name] for name, g in groups.items() if g.name in held})
+
+
+def restore_sizes(
+    access: AwsAccess,
+    job: InfrastructureJob,
+    location: StateLocation,
+    cancel: CancelToken,
+    emit: Emit,
+) -> dict[str, str]:
+    """Give every node group of the job that EKS holds its resume target; wait for it."""
+    saved = load_sizes(access, location, job.cluster.id)
+    remembered = saved.node_groups if saved is not None else {}
+    groups = cluster_node_groups(access, job.cluster.name)
+    targets: dict[str, Scaling] = {}
+    for spec in _node_groups(job):
+        found = groups.get(spec.name)
+        if found is None:
+            emit(f"the node group {spec.name} is new: the apply creates it at the job's sizes")
+            continue
+        target = resume_target(spec, remembered.get(spec.name))
+        targets[found.name] = target
+        emit(f"restoring the node group {spec.name}: {target.describe()}")
+    for name in sorted(set(groups) - {spec.name for spec in _node_groups(job)}):
+        emit(f"the node group {name} is no longer in the job: left at zero for the apply")
+    held = converge(access, job.cluster.name, targets, cancel=cancel)
+    by_group = {name: held[g.name] for name, g in groups.items() if g.name in held}
+    return size_outputs(by_group)
+
+
+def forget_sizes_of(
+    access: AwsAccess, job: InfrastructureJob, location: StateLocation, emit: Emit
+) -> dict[str, str]:
+    """Delete the saved sizes; the node groups' sizes as EKS now holds them as outputs."""
+    forget_sizes(access, location, job.cluster.id)
+    emit("deleted the saved node group sizes")
+    groups = cluster_node_groups(access, job.cluster.name)
+    return size_outputs({name: group.scaling for name, group in groups.items()})
+
+
+def _node_groups(job: InfrastructureJob) -> tuple[NodeGroup, ...]:
+    groups: tuple[NodeGroup, ...] = getattr(job.cluster.provider, "node_groups", ())
+    return groups
