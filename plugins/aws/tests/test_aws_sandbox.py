@@ -17,12 +17,16 @@ import pytest
 from aws_support import ACCOUNT, REGION
 from qengine_aws.actions import AwsJob, steps_for
 from qengine_aws.sandbox import SANDBOX_CREDENTIALS
+from qengine_aws.sandbox_eks import STAND_IN
+from qengine_aws.saved_sizes import saved_sizes_key
 from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import default_bucket, state_key
 from qengine_aws.token import cluster_access
 
 from qengine import load_plugins
+from qengine._events import Event
 from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan
+from qengine.runner.sinks import CallbackSink
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfrastructureJob
 
@@ -58,10 +62,53 @@ def _open(name: str) -> SecretValue:
     return SecretValue({"aws_external_id": EXTERNAL_ID}[name])
 
 
-def _run(job: InfrastructureJob, settings: AwsSettings) -> JobResult:
+def _run(
+    job: InfrastructureJob, settings: AwsSettings, events: list[Event] | None = None
+) -> JobResult:
     steps = steps_for(AwsJob.of(job, _open, settings))
     ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
-    return Executor().run(Plan(steps), ref)
+    sinks = [CallbackSink(events.append)] if events is not None else []
+    return Executor().run(Plan(steps), ref, sinks=sinks)
+
+
+def _eks_sizes(settings: AwsSettings) -> dict[str, tuple[int, int, int]]:
+    """The node groups moto's EKS holds, by label: (min, max, desired)."""
+    from aws_support import client
+
+    eks = client(settings, "eks")
+    found = {}
+    for name in eks.list_nodegroups(clusterName="prod-eu")["nodegroups"]:
+        group = eks.describe_nodegroup(clusterName="prod-eu", nodegroupName=name)["nodegroup"]
+        config = group["scalingConfig"]
+        label = group["labels"]["qengine.dev/node-group"]
+        found[label] = (config["minSize"], config["maxSize"], config["desiredSize"])
+    return found
+
+
+def _grow(settings: AwsSettings, label: str, desired: int) -> None:
+    """Change a node group's desired size behind Terraform's back, as a cluster autoscaler does."""
+    from aws_support import client
+
+    eks = client(settings, "eks")
+    for name in eks.list_nodegroups(clusterName="prod-eu")["nodegroups"]:
+        group = eks.describe_nodegroup(clusterName="prod-eu", nodegroupName=name)["nodegroup"]
+        if group["labels"]["qengine.dev/node-group"] == label:
+            eks.update_nodegroup_config(
+                clusterName="prod-eu", nodegroupName=name, scalingConfig={"desiredSize": desired}
+            )
+
+
+def _saved(settings: AwsSettings) -> dict[str, Any] | None:
+    from aws_support import client
+
+    s3 = client(settings, "s3")
+    key = saved_sizes_key("cluster-prod-eu")
+    listed = s3.list_objects_v2(Bucket=default_bucket(ACCOUNT, REGION), Prefix=key)
+    if not listed.get("KeyCount"):
+        return None
+    body = s3.get_object(Bucket=default_bucket(ACCOUNT, REGION), Key=key)["Body"]
+    saved: dict[str, Any] = json.loads(body.read())["node_groups"]
+    return saved
 
 
 def _state(settings: AwsSettings) -> dict[str, Any]:
@@ -126,13 +173,40 @@ def test_a_second_create_changes_nothing(sandbox: AwsSettings) -> None:
 
 
 def test_pause_scales_to_zero_and_resume_restores(sandbox: AwsSettings) -> None:
-    _ok(_run(_job(), sandbox))
-    _ok(_run(_job("pause"), sandbox))
+    events: list[Event] = []
+    _ok(_run(_job(), sandbox, events))
+    assert _eks_sizes(sandbox) == {"general": (2, 6, 3), "spot": (0, 10, 0)}
+    assert any(e.message.startswith(STAND_IN) for e in events if e.step_id == "aws.apply")
+    result = _ok(_run(_job("pause"), sandbox))
     paused = _inputs(_state(sandbox))["node_group_general"]
     assert (paused["min_size"], paused["desired_size"], paused["max_size"]) == (0, 0, 6)
+    assert _eks_sizes(sandbox) == {"general": (0, 6, 0), "spot": (0, 10, 0)}
+    assert result.outputs["aws.scale-node-groups"]["general.desired"] == "0"
+    assert _saved(sandbox) == {
+        "general": {"min_size": 2, "max_size": 6, "desired_size": 3},
+        "spot": {"min_size": 0, "max_size": 10, "desired_size": 0},
+    }
     _ok(_run(_job("resume"), sandbox))
     resumed = _inputs(_state(sandbox))["node_group_general"]
     assert (resumed["min_size"], resumed["desired_size"]) == (2, 3)
+    assert _eks_sizes(sandbox) == {"general": (2, 6, 3), "spot": (0, 10, 0)}
+    assert _saved(sandbox) is None
+
+
+def test_resume_gives_back_what_the_node_groups_had_grown_to(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(), sandbox))
+    _grow(sandbox, "general", 5)
+    _ok(_run(_job("pause"), sandbox))
+    # A second pause (another job) sees zeros but keeps the sizes the first one saved.
+    _ok(_run(_job("pause"), sandbox))
+    assert _eks_sizes(sandbox)["general"] == (0, 6, 0)
+    saved = _saved(sandbox)
+    assert saved is not None
+    assert saved["general"]["desired_size"] == 5
+    result = _ok(_run(_job("resume"), sandbox))
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 5)
+    assert result.outputs["aws.forget-node-group-sizes"]["general.desired"] == "5"
+    assert _saved(sandbox) is None
 
 
 def test_upgrade_one_minor_version_control_plane_then_nodes(sandbox: AwsSettings) -> None:
@@ -158,6 +232,7 @@ def test_delete_destroys_and_keeps_the_bucket(sandbox: AwsSettings) -> None:
     _ok(_run(_job(), sandbox))
     _ok(_run(_job("delete"), sandbox))
     assert _state(sandbox)["resources"] == []
+    assert client(sandbox, "eks").list_clusters()["clusters"] == []
     bucket = default_bucket(ACCOUNT, REGION)
     assert client(sandbox, "s3").head_bucket(Bucket=bucket)
 
