@@ -4,12 +4,12 @@ Every plan starts with ``aws.preflight`` (who, where, room for a cluster) and
 ``aws.state-backend`` (bucket, lock table, key). Then:
 
 - create: ``aws.apply`` of the blueprint (node groups at their sizes);
-- pause: ``aws.save-node-group-sizes`` (EKS's sizes, saved once next to the state), ``aws.apply``
-  with every node group's min at zero, ``aws.scale-node-groups`` (EKS: min and desired 0, max
-  kept, waited for);
+- pause: ``aws.save-node-group-sizes`` (EKS's sizes, saved once next to the state),
+  ``aws.scale-node-groups`` (EKS: min and desired 0, max kept, waited for), then ``aws.apply``
+  with every node group's min at zero;
 - resume: ``aws.restore-node-group-sizes`` (EKS: the job's min and max, the saved desired size
   clamped into them, waited for), ``aws.apply`` of the blueprint, ``aws.forget-node-group-sizes``
-  (see :mod:`qengine_aws.pause` for why the sizes come back before the apply);
+  (see :mod:`qengine_aws.pause` for why EKS is asked before the apply);
 - upgrade: ``aws.upgrade-control-plane`` (the cluster at the new version, node groups kept at
   the old one; a skipped minor version or a downgrade is refused before anything changes),
   then ``aws.upgrade-node-groups``;
@@ -281,6 +281,7 @@ def _delete_steps(aws: AwsJob) -> list[Step]:
 
 
 SAVE = "aws.save-node-group-sizes"
+SCALE = "aws.scale-node-groups"
 RESTORE = "aws.restore-node-group-sizes"
 
 
@@ -304,19 +305,19 @@ def _pause_steps(aws: AwsJob) -> list[Step]:
             description="save the node groups' sizes next to the Terraform state",
             changes=(sizes,),
         ),
+        Step(
+            id=SCALE,
+            run=scale,
+            depends_on=(STATE, SAVE),
+            description="scale every node group to zero nodes through EKS",
+            changes=(_node_group_change(aws, ChangeAction.UPDATE),),
+        ),
         _apply_step(
             aws,
             "aws.apply",
             BlueprintOptions(paused=True),
             ChangeAction.UPDATE,
-            after=(STATE, SAVE),
-        ),
-        Step(
-            id="aws.scale-node-groups",
-            run=scale,
-            depends_on=(STATE, "aws.apply"),
-            description="scale every node group to zero nodes through EKS",
-            changes=(_node_group_change(aws, ChangeAction.UPDATE),),
+            after=(STATE, SCALE),
         ),
     ]
 

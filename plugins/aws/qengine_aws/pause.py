@@ -4,16 +4,18 @@ The pinned EKS module's managed node groups ignore changes to ``desired_size`` (
 autoscaler can own it): a Terraform apply moves min and max, never the number of nodes. So:
 
 - pause: :func:`save_sizes_of` (every node group's min, max, desired as EKS holds them, saved
-  once, see :mod:`qengine_aws.saved_sizes`), the apply with min 0, then :func:`scale_to_zero`
-  (``UpdateNodegroupConfig`` min 0, desired 0, max kept; wait until ACTIVE);
-- resume: :func:`restore_sizes` *before* the apply: each node group gets the job's min and max
-  and its saved desired size clamped into them (the job's desired, or min, when nothing was
-  saved), and is waited for; then the apply (which then changes no node group's size, and
-  creates the ones added to the job meanwhile); then :func:`forget_sizes_of`.
+  once, see :mod:`qengine_aws.saved_sizes`), :func:`scale_to_zero` (``UpdateNodegroupConfig``
+  min 0, desired 0, max kept; wait until ACTIVE), then the apply with min 0;
+- resume: :func:`restore_sizes` (each node group gets the job's min and max and its saved
+  desired size clamped into them, the job's desired, or min, when nothing was saved; waited
+  for), then the apply (which then changes no node group's size, and creates the ones added
+  to the job meanwhile), then :func:`forget_sizes_of`.
 
-Restoring before the apply is deliberate: the AWS provider sends a node group's min and max
-together with the desired size it has in state, and EKS refuses a minimum above the desired
-size, so an apply of min 2 over a node group at 0 nodes would fail.
+EKS is asked *before* the apply in both directions, deliberately: the AWS provider sends a
+node group's new min and max together with the desired size it has in state, and EKS refuses
+a desired size outside [min, max]. An apply of min 2 over a node group at 0 nodes (resume), or
+of a lowered max over a node group holding more nodes (pause), would fail. Scaled first, the
+node group's desired size is inside the range the apply then sets.
 
 While paused the job may change: a node group added to the job has nothing saved and is
 created by the resume's apply at the job's sizes; a node group removed from the job is not

@@ -105,17 +105,62 @@ def test_create_returns_access_to_the_simulator_with_an_eks_token(
         assert json.loads(reply.read())["major"] == "1"
 
 
+def _eks_general(settings: AwsSettings) -> tuple[int, int, int]:
+    """The general node group as moto's EKS holds it: (min, max, desired)."""
+    eks = client(settings, "eks")
+    # moto answers 500 to ListNodegroups of a missing cluster: ask for the cluster first.
+    names = (
+        eks.list_nodegroups(clusterName="prod-eu")["nodegroups"]
+        if "prod-eu" in eks.list_clusters()["clusters"]
+        else []
+    )
+    for name in names:
+        group = eks.describe_nodegroup(clusterName="prod-eu", nodegroupName=name)["nodegroup"]
+        if group["labels"]["qengine.dev/node-group"] == "general":
+            config = group["scalingConfig"]
+            return (config["minSize"], config["maxSize"], config["desiredSize"])
+    raise AssertionError("EKS holds no general node group")
+
+
 def test_pause_resume_and_delete(sandbox: AwsSettings) -> None:
     engine = _engine(sandbox, _job())
     engine.create(_job(), CancelToken())
+    assert _eks_general(sandbox) == (2, 6, 3)
     engine.pause(_job(), CancelToken())
     assert (_node_group(sandbox)["min_size"], _node_group(sandbox)["desired_size"]) == (0, 0)
+    assert _eks_general(sandbox) == (0, 6, 0)
+    engine.pause(_job(), CancelToken())  # pausing a paused cluster keeps the saved sizes
     resumed = engine.resume(_job(), CancelToken())
     assert resumed.extra["cluster_name"] == "prod-eu"
+    assert resumed.endpoint.startswith("https://127.0.0.1:")
     assert _node_group(sandbox)["desired_size"] == 3
+    assert _eks_general(sandbox) == (2, 6, 3)
     engine.delete(_job(), CancelToken())
     with pytest.raises(AssertionError, match="no node group"):
         _node_group(sandbox)
+    with pytest.raises(AssertionError, match="EKS holds no"):
+        _eks_general(sandbox)
+
+
+def test_resume_restores_a_grown_node_group_clamped_to_the_jobs_maximum(
+    sandbox: AwsSettings,
+) -> None:
+    engine = _engine(sandbox, _job())
+    engine.create(_job(), CancelToken())
+    eks = client(sandbox, "eks")
+    for name in eks.list_nodegroups(clusterName="prod-eu")["nodegroups"]:
+        if name.startswith("general-"):  # a cluster autoscaler grew it past the job's maximum
+            eks.update_nodegroup_config(
+                clusterName="prod-eu",
+                nodegroupName=name,
+                scalingConfig={"maxSize": 9, "desiredSize": 8},
+            )
+    # Scaled to zero before the apply, so the apply may bring max back to 6 (EKS would refuse
+    # a max below 8 nodes otherwise).
+    engine.pause(_job(), CancelToken())
+    assert _eks_general(sandbox) == (0, 6, 0)
+    engine.resume(_job(), CancelToken())
+    assert _eks_general(sandbox) == (2, 6, 6)
 
 
 def test_upgrade_one_minor_version(sandbox: AwsSettings) -> None:

@@ -25,8 +25,8 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.js
                 "aws.preflight",
                 "aws.state-backend",
                 "aws.save-node-group-sizes",
-                "aws.apply",
                 "aws.scale-node-groups",
+                "aws.apply",
             ],
         ),
         (
