@@ -115,11 +115,12 @@ class AwsInfraEngine(InfraEngine):
         return self._access(job, self._run(job, InfraAction.UPGRADE, cancel))
 
     def pause(self, job: InfrastructureJob, cancel: CancelToken) -> None:
-        """Every node group to zero (min and desired); the control plane stays."""
+        """Save the node groups' sizes, scale them to zero through EKS (min and desired; max
+        kept), apply min 0; the control plane stays."""
         self._run(job, InfraAction.PAUSE, cancel)
 
     def resume(self, job: InfrastructureJob, cancel: CancelToken) -> ClusterAccess:
-        """The job's node group sizes again (pause saves none)."""
+        """The sizes the pause saved, clamped into the job's min and max; then the apply."""
         return self._access(job, self._run(job, InfraAction.RESUME, cancel))
 
     def delete(self, job: InfrastructureJob, cancel: CancelToken) -> None:
