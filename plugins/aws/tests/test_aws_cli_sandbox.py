@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from qengine_aws.sandbox import SANDBOX_CREDENTIALS
 
@@ -69,6 +70,72 @@ def test_sandbox_outputs_point_at_the_simulator_and_hold_no_token(tmp_path: Path
     assert ca.startswith("-----BEGIN CERTIFICATE-----")
     assert not any("token" in name for name in outputs)
     assert "k8s-aws-v1." not in result.stdout + result.stderr
+
+
+def _job_file(tmp: Path, action: str) -> Path:
+    document = json.loads(EXAMPLE.read_text())
+    document["action"] = action
+    document["id"] = f"eks-prod-{action}-0001"
+    path = tmp / f"{action}.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _run_action(tmp: Path, action: str) -> tuple[dict[str, Any], str]:
+    secrets = EXAMPLE.with_name("secrets.json")
+    result = _qengine(
+        tmp,
+        "run",
+        str(_job_file(tmp, action)),
+        "--sandbox",
+        "--secrets",
+        str(secrets),
+        "--state-dir",
+        str(tmp / "state"),
+        "--output",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome: dict[str, Any] = json.loads(result.stdout)
+    assert outcome["status"] == "succeeded"
+    return outcome, result.stderr
+
+
+def test_sandbox_pause_leaves_moto_node_groups_at_zero(tmp_path: Path) -> None:
+    # Each `qengine run --sandbox` has its own moto: this pause finds no node group in EKS,
+    # and its apply registers the stand-ins, paused, in moto's EKS.
+    outcome, stderr = _run_action(tmp_path, "pause")
+    assert [s["step_id"] for s in outcome["steps"]] == [
+        "aws.preflight",
+        "aws.state-backend",
+        "aws.save-node-group-sizes",
+        "aws.scale-node-groups",
+        "aws.apply",
+    ]
+    assert "EKS has no node group of prod-eu yet: no size to save" in stderr
+    assert "SANDBOX stand-in (moto's EKS, nothing on AWS): registered the node group general-" in (
+        stderr
+    )
+    assert "(min 0, max 6, desired 0)" in stderr
+
+
+def test_sandbox_resume_reads_the_sizes_back_from_moto(tmp_path: Path) -> None:
+    outcome, _ = _run_action(tmp_path, "resume")
+    assert [s["step_id"] for s in outcome["steps"]][2:] == [
+        "aws.restore-node-group-sizes",
+        "aws.apply",
+        "aws.forget-node-group-sizes",
+    ]
+    # Read from moto's EKS (DescribeNodegroup) after the apply: nothing was saved in this
+    # process, so the job's sizes.
+    assert outcome["outputs"]["aws.forget-node-group-sizes"] == {
+        "general.min": "2",
+        "general.max": "6",
+        "general.desired": "3",
+        "spot.min": "0",
+        "spot.max": "10",
+        "spot.desired": "0",
+    }
 
 
 def test_export_writes_the_real_module_without_secrets(tmp_path: Path) -> None:
