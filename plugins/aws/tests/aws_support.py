@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -36,3 +38,17 @@ def client(settings: AwsSettings, service: str) -> Any:
         aws_access_key_id=FAKE_KEY_ID,
         aws_secret_access_key=FAKE_SECRET,
     )
+
+
+def reset_auth(endpoint: str, count: str) -> str:
+    """Let moto serve ``count`` more requests unchecked (``"0"``: check every request's
+    signature against IAM); the previous count, to restore afterwards."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=count.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        previous: str = json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
+    return previous

@@ -1,0 +1,201 @@
+"""The real terraform gets the job's AWS keys from the run's credential endpoint, on moto.
+
+Terraform's S3 backend (state object and DynamoDB lock) reads its keys through the AWS SDK's
+container credential provider; nothing in its environment is a key. A ``local-exec``
+provisioner shows what a child of terraform sees, and sleeps past short-lived keys so terraform
+has to come back for fresh ones before it writes the state.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aws_support import ACCOUNT, FAKE_KEY_ID, FAKE_SECRET, REGION, reset_auth, secrets_of
+from qengine_aws.credentials import AccessKeys, AwsAccess, CredentialRequest
+from qengine_aws.settings import AwsSettings
+from qengine_aws.spec import StateBackend
+from qengine_aws.state_backend import StateLocation, ensure_state_backend
+from qengine_aws.terraform_run import terraform_for
+
+from qengine.interfaces.cancel import CancelToken
+from qengine.runner import StepContext
+from qengine.runner.steps import NoteKind, StepEmitter
+from qengine.spec import SecretRef
+
+pytestmark = pytest.mark.slow
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/qengine-deployer"
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+class _Lines(StepEmitter):
+    """Keeps the step's log lines (what the engine would redact and show)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def note(self, step_id: str, kind: NoteKind, message: str) -> None:
+        self.lines.append(message)
+
+
+class _WatchedAccess(AwsAccess):
+    """An access that records each hand-out of its keys (the endpoint's only source)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handed_out: list[AccessKeys] = []
+
+    def current_keys(self) -> AccessKeys:
+        keys = super().current_keys()
+        self.handed_out.append(keys)
+        return keys
+
+
+class _RotatingAccess(_WatchedAccess):
+    """Keys of one IAM user that last ``lifetime`` seconds; the expired key is then deleted.
+
+    moto checks every request's signature against IAM (auth enforced), so a request signed
+    with a deleted key fails: a state written at the end was written with a renewed key.
+    """
+
+    def __init__(self, *args: Any, iam: Any, user: str, lifetime: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._iam = iam
+        self._user = user
+        self._lifetime = timedelta(seconds=lifetime)
+        self._lock = threading.Lock()
+        self._keys: AccessKeys | None = None
+
+    def current_keys(self) -> AccessKeys:
+        with self._lock:
+            if self._keys is None or self._keys.expires_at <= datetime.now(UTC):  # type: ignore[operator]
+                self._keys = self._rotate(self._keys)
+            self.handed_out.append(self._keys)
+            return self._keys
+
+    def _rotate(self, old: AccessKeys | None) -> AccessKeys:
+        new = self._iam.create_access_key(UserName=self._user)["AccessKey"]
+        if old is not None:
+            self._iam.delete_access_key(UserName=self._user, AccessKeyId=old.access_key_id)
+        return AccessKeys(
+            access_key_id=new["AccessKeyId"],
+            secret_access_key=new["SecretAccessKey"],
+            expires_at=datetime.now(UTC) + self._lifetime,
+        )
+
+
+def _request(role_arn: str | None = None) -> CredentialRequest:
+    return CredentialRequest(
+        region=REGION,
+        job_id="job-tf",
+        organization_id="org-a",
+        role_arn=role_arn,
+        access_key_id=SecretRef(secret="key_id"),
+        secret_access_key=SecretRef(secret="secret_key"),
+    )
+
+
+_OPENER = secrets_of({"key_id": FAKE_KEY_ID, "secret_key": FAKE_SECRET})
+
+
+def _context(emitter: StepEmitter) -> StepContext:
+    return StepContext(
+        job_id="job-tf",
+        organization_id="org-a",
+        target_id="cluster-tf",
+        step_id="aws.apply",
+        idempotency_key="job-tf/aws.apply",
+        cancel=CancelToken(),
+        emitter=emitter,
+    )
+
+
+def _module(command: str) -> dict[str, Any]:
+    """A root module with an S3 backend and one resource whose provisioner runs ``command``."""
+    return {
+        "terraform": {"backend": {"s3": {}}},
+        "resource": {
+            "terraform_data": {
+                "probe": {
+                    "input": "probe",
+                    "provisioner": [{"local-exec": {"command": command}}],
+                }
+            }
+        },
+        "output": {"probe": {"value": "${terraform_data.probe.output}"}},
+    }
+
+
+def _state_backend(settings: AwsSettings) -> StateLocation:
+    setup = AwsAccess(_request(), open_secret=_OPENER, settings=settings)
+    location, _ = ensure_state_backend(
+        setup, StateBackend(), cluster_id="cluster-tf", account=ACCOUNT, tls_only=False
+    )
+    return location
+
+
+def _apply(access: AwsAccess, location: StateLocation, command: str) -> tuple[list[str], bytes]:
+    """Plan and apply ``command``'s module; the step's log lines and every workspace file."""
+    lines = _Lines()
+    with terraform_for(
+        _context(lines), access, _module(command), location, allow_destructive=False
+    ) as tf:
+        tf.apply(tf.plan())
+        assert tf.outputs()["probe"].value == "probe"
+        files = b"".join(
+            path.read_bytes() for path in sorted(tf.workspace.path.rglob("*")) if path.is_file()
+        )
+    return lines.lines, files
+
+
+def _state(access: AwsAccess, location: StateLocation) -> dict[str, Any]:
+    body = access.client("s3").get_object(Bucket=location.bucket, Key=location.key)["Body"]
+    state: dict[str, Any] = json.loads(body.read())
+    return state
+
+
+@pytest.fixture
+def location(settings: AwsSettings) -> StateLocation:
+    return _state_backend(settings)
+
+
+def _child_lines(lines: list[str]) -> list[str]:
+    """What the provisioner's command printed."""
+    marker = "(local-exec): "
+    return [line.split(marker, 1)[1].strip() for line in lines if marker in line]
+
+
+def _secrets(access: _WatchedAccess) -> set[str]:
+    values = {FAKE_SECRET}
+    for keys in access.handed_out:
+        values.add(keys.secret_access_key)
+        if keys.session_token:
+            values.add(keys.session_token)
+    return values
+
+
+def test_terraform_reads_assumed_keys_from_the_endpoint_and_holds_none(
+    settings: AwsSettings, location: StateLocation
+) -> None:
+    access = _WatchedAccess(_request(ROLE), open_secret=_OPENER, settings=settings)
+    lines, files = _apply(access, location, "env | cut -d= -f1 | sort")
+    names = set(_child_lines(lines))
+    assert {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"} <= names
+    assert not names & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    # init, plan, apply and output: four terraform processes, each of which asked once.
+    assert len(access.handed_out) == 4
+    assert all(keys.session_token for keys in access.handed_out)
+    assert _state(access, location)["resources"][0]["type"] == "terraform_data"
+    text = "\n".join(lines).encode()
+    for value in _secrets(access):
+        assert value.encode() not in files
+        assert value.encode() not in text
