@@ -9,14 +9,23 @@ has to come back for fresh ones before it writes the state.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aws_support import ACCOUNT, FAKE_KEY_ID, FAKE_SECRET, REGION, reset_auth, secrets_of
+from aws_support import (
+    ACCOUNT,
+    FAKE_KEY_ID,
+    FAKE_SECRET,
+    REGION,
+    SignedRequest,
+    SigningRecorder,
+    secrets_of,
+)
 from qengine_aws.credentials import AccessKeys, AwsAccess, CredentialRequest
 from qengine_aws.settings import AwsSettings
 from qengine_aws.spec import StateBackend
@@ -31,10 +40,6 @@ from qengine.spec import SecretRef
 pytestmark = pytest.mark.slow
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/qengine-deployer"
-ALLOW_ALL = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
 
 
 class _Lines(StepEmitter):
@@ -61,36 +66,34 @@ class _WatchedAccess(AwsAccess):
 
 
 class _RotatingAccess(_WatchedAccess):
-    """Keys of one IAM user that last ``lifetime`` seconds; the expired key is then deleted.
+    """Keys that last ``lifetime`` seconds, each set new (moto accepts any key)."""
 
-    moto checks every request's signature against IAM (auth enforced), so a request signed
-    with a deleted key fails: a state written at the end was written with a renewed key.
-    """
-
-    def __init__(self, *args: Any, iam: Any, user: str, lifetime: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lifetime: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._iam = iam
-        self._user = user
         self._lifetime = timedelta(seconds=lifetime)
         self._lock = threading.Lock()
-        self._keys: AccessKeys | None = None
+        self.issued: list[AccessKeys] = []
 
     def current_keys(self) -> AccessKeys:
         with self._lock:
-            if self._keys is None or self._keys.expires_at <= datetime.now(UTC):  # type: ignore[operator]
-                self._keys = self._rotate(self._keys)
-            self.handed_out.append(self._keys)
-            return self._keys
+            now = datetime.now(UTC)
+            if not self.issued or _expiry(self.issued[-1]) <= now:
+                self.issued.append(self._create(now))
+            self.handed_out.append(self.issued[-1])
+            return self.issued[-1]
 
-    def _rotate(self, old: AccessKeys | None) -> AccessKeys:
-        new = self._iam.create_access_key(UserName=self._user)["AccessKey"]
-        if old is not None:
-            self._iam.delete_access_key(UserName=self._user, AccessKeyId=old.access_key_id)
+    def _create(self, now: datetime) -> AccessKeys:
+        number = len(self.issued) + 1
         return AccessKeys(
-            access_key_id=new["AccessKeyId"],
-            secret_access_key=new["SecretAccessKey"],
-            expires_at=datetime.now(UTC) + self._lifetime,
+            access_key_id=f"AKIAROTATING{number:08d}",
+            secret_access_key=f"rotating-secret-{number}-{secrets.token_hex(16)}",
+            expires_at=now + self._lifetime,
         )
+
+
+def _expiry(keys: AccessKeys) -> datetime:
+    assert keys.expires_at is not None
+    return keys.expires_at
 
 
 def _request(role_arn: str | None = None) -> CredentialRequest:
@@ -199,3 +202,51 @@ def test_terraform_reads_assumed_keys_from_the_endpoint_and_holds_none(
     for value in _secrets(access):
         assert value.encode() not in files
         assert value.encode() not in text
+
+
+@pytest.fixture
+def recorder(moto: str) -> Iterator[SigningRecorder]:
+    with SigningRecorder(moto) as started:
+        yield started
+
+
+def test_terraform_comes_back_for_renewed_keys_and_writes_the_state_with_them(
+    location: StateLocation, recorder: SigningRecorder
+) -> None:
+    # Terraform's requests go through the recorder, which notes the key that signed each.
+    settings = AwsSettings(endpoint_url=recorder.url)
+    access = _RotatingAccess(_request(), open_secret=_OPENER, settings=settings, lifetime=2.0)
+    lines, files = _apply(access, location, "sleep 5")
+    assert len({keys.access_key_id for keys in access.handed_out}) >= 2
+    written = _last(recorder.requests, lambda r: r.method == "PUT" and location.key in r.path)
+    before = recorder.requests[: recorder.requests.index(written)]
+    locked = _last(before, lambda r: r.target == "DynamoDB_20120810.PutItem")
+    unlocked = _last(recorder.requests, lambda r: r.target == "DynamoDB_20120810.DeleteItem")
+    # The apply's lock was taken before the sleep, the state written after it: with keys
+    # issued after the first ones had expired, and current when they were used.
+    assert written.at - locked.at > 5
+    assert written.access_key_id != locked.access_key_id
+    assert _issued(access, written.access_key_id) > _expiry(_keys(access, locked.access_key_id))
+    for request in (written, unlocked):
+        keys = _keys(access, request.access_key_id)
+        assert _issued(access, keys.access_key_id).timestamp() <= request.at
+        assert request.at <= _expiry(keys).timestamp() + 1
+    state = _state(AwsAccess(_request(), open_secret=_OPENER, settings=settings), location)
+    assert [resource["type"] for resource in state["resources"]] == ["terraform_data"]
+    text = "\n".join(lines).encode()
+    for value in _secrets(access):
+        assert value.encode() not in files
+        assert value.encode() not in text
+
+
+def _last(requests: list[SignedRequest], chosen: Callable[[SignedRequest], bool]) -> SignedRequest:
+    return [request for request in requests if chosen(request)][-1]
+
+
+def _keys(access: _RotatingAccess, key_id: str) -> AccessKeys:
+    (keys,) = [keys for keys in access.issued if keys.access_key_id == key_id]
+    return keys
+
+
+def _issued(access: _RotatingAccess, key_id: str) -> datetime:
+    return _expiry(_keys(access, key_id)) - timedelta(seconds=2)
