@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-
 from qengine_aws.settings import AwsSettings
 
 from qengine.secrets.value import SecretValue
@@ -162,7 +161,7 @@ def _forwarder(recorder: SigningRecorder) -> type[http.server.BaseHTTPRequestHan
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     return Forward
