@@ -34,6 +34,7 @@ from types import TracebackType
 
 import attrs
 
+from qengine._errors import QengineError
 from qengine_aws.credentials import AccessKeys
 from qengine_aws.settings import DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS
 
@@ -59,8 +60,10 @@ class CredentialEndpoint:
     """The credential endpoint of one run; use it as a context manager.
 
     ``url`` is set once entered. ``fetches`` counts the answers that carried credentials;
-    ``failure`` is the source's last error (the child only hears that keys were unavailable).
-    Thread-safe; not reusable after exit.
+    ``failure`` is the source's error since its last success (the child only hears that keys
+    were unavailable). When the ``with`` block ends in a :class:`QengineError` while such a
+    failure stands and is one too (an ``AuthError`` from STS...), that failure is raised in
+    its place, from it: it names the cause and carries the hint. Thread-safe; not reusable.
     """
 
     def __init__(
@@ -138,6 +141,9 @@ class CredentialEndpoint:
             server.server_close()
         if self._thread is not None:
             self._thread.join()
+        cause = self.failure
+        if isinstance(exc, QengineError) and isinstance(cause, QengineError):
+            raise cause from exc
 
     def answer(self, path: str, authorization: str | None) -> tuple[int, bytes]:
         """The status and body of a ``GET`` of ``path`` with that ``Authorization`` header."""
@@ -156,6 +162,7 @@ class CredentialEndpoint:
             return 500, _FAILED
         with self._count_lock:
             self._fetches += 1
+            self._failure = None
         return 200, json.dumps(self._document(keys)).encode()
 
     def _document(self, keys: AccessKeys) -> dict[str, str]:

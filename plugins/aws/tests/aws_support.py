@@ -110,7 +110,8 @@ _KEY_ID = re.compile(r"Credential=([^/]+)/")
 
 def _forwarder(recorder: SigningRecorder) -> type[http.server.BaseHTTPRequestHandler]:
     class Forward(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        # One request per connection: a client never reuses a connection the proxy is closing
+        # (which it would answer by sending a request, such as the lock's PutItem, twice).
 
         def _forward(self) -> None:
             body = self._body()
@@ -143,6 +144,7 @@ def _forwarder(recorder: SigningRecorder) -> type[http.server.BaseHTTPRequestHan
                     self.send_header(name, value)
             if self.command != "HEAD":
                 self.send_header("Content-Length", str(len(content)))
+            self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(content)

@@ -12,6 +12,8 @@ import pytest
 from qengine_aws.credential_endpoint import CredentialEndpoint
 from qengine_aws.credentials import AccessKeys
 
+from qengine import AuthError, InfrastructureError
+
 KEYS = AccessKeys(
     access_key_id="AKIAENDPOINTTEST0001",
     secret_access_key="endpoint-test-secret-key-do-not-show",
@@ -183,3 +185,46 @@ def test_the_lease_is_bounded() -> None:
         CredentialEndpoint(lambda: KEYS, lease_seconds=0)
     with pytest.raises(ValueError, match="lease_seconds"):
         CredentialEndpoint(lambda: KEYS, lease_seconds=3601)
+
+
+class _Flaky:
+    """A source that fails with ``error`` until told to recover."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.recovered = False
+
+    def __call__(self) -> AccessKeys:
+        if not self.recovered:
+            raise self.error
+        return KEYS
+
+
+def _failing_run(source: _Flaky, error: Exception, *, recover: bool = False) -> None:
+    """A run whose endpoint answers (then, with ``recover``, succeeds) and which fails."""
+    with CredentialEndpoint(source) as endpoint:
+        assert _get(endpoint.url, endpoint.token)[0] == 500
+        if recover:
+            source.recovered = True
+            assert _get(endpoint.url, endpoint.token)[0] == 200
+            assert endpoint.failure is None
+        raise error
+
+
+def test_a_run_that_fails_after_the_source_failed_raises_the_source_error() -> None:
+    source = _Flaky(AuthError("the role could not be assumed", hint="Check the trust."))
+    failed = InfrastructureError("terraform init failed: credentials unavailable")
+    with pytest.raises(AuthError) as caught:
+        _failing_run(source, failed)
+    assert caught.value is source.error
+    assert caught.value.hint == "Check the trust."
+    assert caught.value.__cause__ is failed
+
+
+def test_a_recovered_source_or_a_foreign_error_is_left_alone() -> None:
+    failed = InfrastructureError("terraform apply failed")
+    with pytest.raises(InfrastructureError) as caught:
+        _failing_run(_Flaky(AuthError("refused")), failed, recover=True)
+    assert caught.value is failed
+    with pytest.raises(KeyError):
+        _failing_run(_Flaky(AuthError("refused")), KeyError("not a qengine error"))

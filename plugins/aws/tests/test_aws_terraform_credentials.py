@@ -31,6 +31,7 @@ from qengine_aws.spec import StateBackend
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import terraform_for
 
+from qengine import AuthError
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import StepContext
 from qengine.runner.steps import NoteKind, StepEmitter
@@ -62,6 +63,13 @@ class _WatchedAccess(AwsAccess):
         keys = super().current_keys()
         self.handed_out.append(keys)
         return keys
+
+
+class _RefusedAccess(AwsAccess):
+    """An access whose renewal STS refuses (the endpoint's source fails)."""
+
+    def current_keys(self) -> AccessKeys:
+        raise AuthError("assuming the role was refused", hint="Check the role's trust policy.")
 
 
 class _RotatingAccess(_WatchedAccess):
@@ -249,3 +257,14 @@ def _keys(access: _RotatingAccess, key_id: str) -> AccessKeys:
 
 def _issued(access: _RotatingAccess, key_id: str) -> datetime:
     return _expiry(_keys(access, key_id)) - timedelta(seconds=2)
+
+
+def test_keys_the_access_cannot_produce_fail_the_run_with_the_access_error(
+    settings: AwsSettings, location: StateLocation
+) -> None:
+    access = _RefusedAccess(_request(), open_secret=_OPENER, settings=settings)
+    with pytest.raises(AuthError) as caught:
+        _apply(access, location, "true")
+    assert str(caught.value) == "assuming the role was refused"
+    assert caught.value.hint == "Check the role's trust policy."
+    assert "init" in str(caught.value.__cause__)
