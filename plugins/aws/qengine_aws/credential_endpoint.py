@@ -4,9 +4,9 @@ The AWS SDKs (Go's, which Terraform and its AWS provider use, as well as botocor
 *container credential provider*: given ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and
 ``AWS_CONTAINER_AUTHORIZATION_TOKEN``, they ``GET`` that URI with the token as the
 ``Authorization`` header, and read ``AccessKeyId``, ``SecretAccessKey``, ``Token`` and
-``Expiration`` from the JSON answer. They come back when that expiration has passed. So a child
-process pointed at this endpoint never holds the keys in its environment, and gets the job's
-renewed keys for as long as it runs, however long that is.
+``Expiration`` from the JSON answer, and ask again some minutes before that expiration. So a
+child process pointed at this endpoint never holds the keys in its environment, and gets the
+job's renewed keys for as long as it runs, however long that is.
 
 One endpoint serves one run: :class:`CredentialEndpoint` is a context manager that starts an
 HTTP server on 127.0.0.1 (a free port), on its own thread, under one unguessable path, and
@@ -97,7 +97,7 @@ class CredentialEndpoint:
 
     @property
     def failure(self) -> Exception | None:
-        """The last error of the credential source, if a request met one."""
+        """The credential source's error since its last success, if any."""
         with self._count_lock:
             return self._failure
 
@@ -194,6 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
     # The default banner names the Python version; an SDK needs none of it.
     server_version = "qengine"
     sys_version = ""
+    # A client that connects and says nothing does not hold a thread for long.
+    timeout = 10
 
     def do_GET(self) -> None:
         status, body = self.server.endpoint.answer(self.path, self.headers.get("Authorization"))

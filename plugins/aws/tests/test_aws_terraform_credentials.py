@@ -197,9 +197,13 @@ def test_terraform_reads_assumed_keys_from_the_endpoint_and_holds_none(
     settings: AwsSettings, location: StateLocation
 ) -> None:
     access = _WatchedAccess(_request(ROLE), open_secret=_OPENER, settings=settings)
-    lines, files = _apply(access, location, "env | cut -d= -f1 | sort")
-    names = set(_child_lines(lines))
+    lines, files = _apply(access, location, "env | sort")
+    child = dict(line.partition("=")[::2] for line in _child_lines(lines))
+    names = set(child)
     assert {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"} <= names
+    assert child["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith("http://127.0.0.1:")
+    # The token is the driver's credential: masked in everything terraform prints.
+    assert child["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == "***"
     assert not names & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
     # init, plan, apply and output: four terraform processes, each of which asked once.
     assert len(access.handed_out) == 4
