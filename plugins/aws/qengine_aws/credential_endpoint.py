@@ -86,8 +86,8 @@ class CredentialEndpoint:
         """``http://127.0.0.1:PORT/<path>`` (only while the endpoint runs)."""
         if self._server is None:
             raise RuntimeError("the credential endpoint is not running")
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}{self.path}"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{self.path}"
 
     @property
     def fetches(self) -> int:

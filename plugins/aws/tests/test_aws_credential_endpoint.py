@@ -112,6 +112,10 @@ def test_it_listens_on_loopback_only_and_not_after_the_run() -> None:
         url = endpoint.url
         assert url.startswith("http://127.0.0.1:")
         assert _get(url, endpoint.token)[0] == 200
+        # Bound to 127.0.0.1 itself, not to every address: another loopback address of the
+        # same port is refused.
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(url.replace("127.0.0.1", "127.0.0.2"), timeout=2)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)
     with pytest.raises(RuntimeError):
