@@ -34,7 +34,7 @@ from types import TracebackType
 
 import attrs
 
-from qengine._errors import QengineError
+from qengine._errors import InfrastructureError, QengineError
 from qengine_aws.credentials import AccessKeys
 from qengine_aws.settings import DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS
 
@@ -61,9 +61,10 @@ class CredentialEndpoint:
 
     ``url`` is set once entered. ``fetches`` counts the answers that carried credentials;
     ``failure`` is the source's error since its last success (the child only hears that keys
-    were unavailable). When the ``with`` block ends in a :class:`QengineError` while such a
-    failure stands and is one too (an ``AuthError`` from STS...), that failure is raised in
-    its place, from it: it names the cause and carries the hint. Thread-safe; not reusable.
+    were unavailable). When the ``with`` block ends in an :class:`InfrastructureError` (a
+    failed terraform command) while such a failure stands and is a :class:`QengineError` (an
+    ``AuthError`` from STS...), that failure is raised in its place, from it: it names the
+    cause and carries the hint. Thread-safe; not reusable.
     """
 
     def __init__(
@@ -142,7 +143,9 @@ class CredentialEndpoint:
         if self._thread is not None:
             self._thread.join()
         cause = self.failure
-        if isinstance(exc, QengineError) and isinstance(cause, QengineError):
+        # Only a failure of the infrastructure can be the keys' doing; a cancellation, a
+        # locked state or a refused plan stays what it is.
+        if isinstance(exc, InfrastructureError) and isinstance(cause, QengineError):
             raise cause from exc
 
     def answer(self, path: str, authorization: str | None) -> tuple[int, bytes]:

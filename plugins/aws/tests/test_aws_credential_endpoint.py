@@ -12,7 +12,7 @@ import pytest
 from qengine_aws.credential_endpoint import CredentialEndpoint
 from qengine_aws.credentials import AccessKeys
 
-from qengine import AuthError, InfrastructureError
+from qengine import AuthError, CancelledError, InfrastructureError
 
 KEYS = AccessKeys(
     access_key_id="AKIAENDPOINTTEST0001",
@@ -232,3 +232,5 @@ def test_a_recovered_source_or_a_foreign_error_is_left_alone() -> None:
     assert caught.value is failed
     with pytest.raises(KeyError):
         _failing_run(_Flaky(AuthError("refused")), KeyError("not a qengine error"))
+    with pytest.raises(CancelledError):
+        _failing_run(_Flaky(AuthError("refused")), CancelledError("the job was cancelled"))
