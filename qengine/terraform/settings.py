@@ -58,8 +58,16 @@ class TerraformSettings:
         modules come from the registry. The path is absolute and need not exist."""
         if self.module_dir is None:
             return None
-        namespace, name, provider = source.split("/")
-        return self.module_dir.resolve() / namespace / name / provider / version
+        return local_module_path(self.module_dir, source, version)
+
+
+def local_module_path(module_dir: Path, source: str, version: str) -> Path:
+    """``<module_dir>/<namespace>/<name>/<provider>/<version>``, absolute, for the registry
+    module ``source`` (``namespace/name/provider``); ValueError for another form."""
+    parts = source.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"not a registry module source: {source!r}")
+    return module_dir.resolve().joinpath(*parts, version)
 
 
 def terraform_settings_of(services: object) -> TerraformSettings:

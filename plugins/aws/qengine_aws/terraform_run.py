@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from qengine.runner import StepContext
-from qengine.terraform import DestructiveGuard, LogLine, Terraform, Workspace
+from qengine.terraform import DestructiveGuard, LogLine, ProviderSources, Terraform, Workspace
 from qengine.terraform.json_types import Json
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.state_backend import StateLocation
@@ -55,15 +55,17 @@ def terraform_for(
     location: StateLocation,
     *,
     allow_destructive: bool,
+    sources: ProviderSources,
 ) -> Iterator[Terraform]:
-    """An initialised driver over ``module`` in a fresh workspace (removed on exit)."""
+    """An initialised driver over ``module`` in a fresh workspace (removed on exit), whose
+    providers come from ``sources`` (the engine's Terraform settings)."""
     credentials, plain = split_env(access.child_env())
 
     def on_line(line: LogLine) -> None:
         ctx.emit_log(line.text)
 
     guard = DestructiveGuard(allow_destructive=allow_destructive).protecting(PROTECTED)
-    with Workspace.create() as workspace:
+    with Workspace.create(sources=sources) as workspace:
         workspace.write_root_module(module)
         tf = Terraform(
             workspace,
