@@ -23,6 +23,7 @@ from qengine.terraform import (
     mirror_versions,
     terraform_settings_of,
 )
+from qengine.terraform.json_types import Json
 from qengine.terraform.settings import current_platform, local_module_path
 from qengine.terraform.versions import satisfies
 
@@ -201,7 +202,8 @@ def test_a_provider_the_mirror_cannot_serve_is_a_settings_error(
     )
     name = provider["source"].rsplit("/", 1)[1]
     with Workspace.create(sources=ProviderSources(mirror_dir=mirror)) as workspace:
-        workspace.write_root_module({"terraform": {"required_providers": {name: provider}}})
+        requirement: dict[str, Json] = dict(provider)
+        workspace.write_root_module({"terraform": {"required_providers": {name: requirement}}})
         tf = Terraform(workspace, cancel=CancelToken())
         with pytest.raises(TerraformSettingsError) as info:
             tf.init()
