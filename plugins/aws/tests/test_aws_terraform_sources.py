@@ -305,3 +305,18 @@ def test_where_modules_live_does_not_change_a_steps_content_hash(tmp_path: Path)
     options = BlueprintOptions()
     assert here.module_digest(options) == there.module_digest(options)
     assert here.module(options) != there.module(options)
+
+
+def test_the_cloud_provider_object_takes_the_settings_and_refuses_alike(moto: str) -> None:
+    from qengine_aws.infra_engine import AwsCloudProvider
+
+    job = _job()
+    with CountingRelay(int(moto.rsplit(":", 1)[1])) as relay:
+        provider = AwsCloudProvider(
+            settings=AwsSettings(endpoint_url=f"http://127.0.0.1:{relay.port}"),
+            open_secret=secrets_of(SECRETS),
+            terraform=TerraformSettings(),
+        )
+        with pytest.raises(TerraformSettingsError, match="no provider mirror and no plugin"):
+            provider.infra_engine(job).create(job, CancelToken())
+        assert relay.connections == 0
