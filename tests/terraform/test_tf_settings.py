@@ -211,3 +211,15 @@ def test_a_provider_the_mirror_cannot_serve_is_a_settings_error(
     assert "--terraform-provider-mirror" in info.value.hint
     assert "terraform providers mirror" in info.value.hint
     assert info.value.exit_code == 2
+
+
+def test_relative_source_paths_are_made_absolute_for_terraform(tmp_path: Path) -> None:
+    """terraform runs inside the workspace, where a relative path would mean something else."""
+    from qengine.terraform.cliconfig import cli_config
+
+    config = cli_config(
+        ProviderSources(mirror_dir=Path("mirror"), plugin_cache_dir=Path("cache")), tmp_path
+    )
+    installation = config["provider_installation"][0]  # type: ignore[index]
+    assert installation["filesystem_mirror"][0]["path"] == str(Path.cwd() / "mirror")  # type: ignore[call-overload,index]
+    assert config["plugin_cache_dir"] == str(Path.cwd() / "cache")
