@@ -233,6 +233,7 @@ def eks_module(
         "endpoint_public_access": provider.endpoint_public_access,
         "endpoint_public_access_cidrs": list(provider.endpoint_public_cidrs),
         "endpoint_private_access": provider.endpoint_private_access,
+        **({"service_ipv4_cidr": provider.service_cidr} if provider.service_cidr else {}),
         "enable_irsa": True,
         "enable_cluster_creator_admin_permissions": True,
         "create_kms_key": False,
