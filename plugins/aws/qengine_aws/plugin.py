@@ -90,10 +90,12 @@ def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
     """The steps of an AWS infrastructure job (preflight, state backend, Terraform)."""
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
         return None
+    from qengine.terraform import terraform_settings_of
     from qengine_aws.actions import AwsJob, steps_for
     from qengine_aws.settings import settings_of
 
-    return steps_for(AwsJob.of(job, services.secrets.open, settings_of(services)))
+    terraform = terraform_settings_of(services)
+    return steps_for(AwsJob.of(job, services.secrets.open, settings_of(services), terraform))
 
 
 @hookimpl

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from qengine.runner import StepContext
-from qengine.terraform import DestructiveGuard, LogLine, Terraform, Workspace
+from qengine.terraform import DestructiveGuard, LogLine, ProviderSources, Terraform, Workspace
 from qengine.terraform.json_types import Json
 from qengine_aws.credential_endpoint import CredentialEndpoint
 from qengine_aws.credentials import AwsAccess
@@ -51,8 +51,10 @@ def terraform_for(
     location: StateLocation,
     *,
     allow_destructive: bool,
+    sources: ProviderSources,
 ) -> Iterator[Terraform]:
-    """An initialised driver over ``module`` in a fresh workspace (removed on exit).
+    """An initialised driver over ``module`` in a fresh workspace (removed on exit), whose
+    providers come from ``sources`` (the engine's Terraform settings).
 
     The run's credential endpoint lives exactly as long as the workspace.
     """
@@ -64,7 +66,7 @@ def terraform_for(
     lease = access.settings.credential_lease_seconds
     with CredentialEndpoint(access.current_keys, lease_seconds=lease) as endpoint:
         child = endpoint.child_environment(access.region)
-        with Workspace.create() as workspace:
+        with Workspace.create(sources=sources) as workspace:
             workspace.write_root_module(module)
             tf = Terraform(
                 workspace,

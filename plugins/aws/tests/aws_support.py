@@ -6,6 +6,7 @@ import http.client
 import http.server
 import json
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -17,6 +18,7 @@ import attrs
 from qengine_aws.settings import AwsSettings
 
 from qengine.secrets.value import SecretValue
+from qengine.testing.tcp_relay import TcpRelay
 
 #: moto's fixed account id.
 ACCOUNT = "123456789012"
@@ -167,3 +169,20 @@ def _forwarder(recorder: SigningRecorder) -> type[http.server.BaseHTTPRequestHan
             pass
 
     return Forward
+
+
+class CountingRelay(TcpRelay):
+    """The project's TCP relay (in front of moto) counting the connections it serves: proof
+    that a step sent no request at all."""
+
+    def __init__(self, target_port: int) -> None:
+        super().__init__(target_port)
+        self.connections = 0
+
+    def __enter__(self) -> CountingRelay:
+        self.start()
+        return self
+
+    def _serve(self, client: socket.socket) -> None:
+        self.connections += 1
+        super()._serve(client)
