@@ -32,7 +32,8 @@ from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
 from qengine_aws.load_balancers import cleanup_load_balancers
-from qengine_aws.preflight import caller_identity, check_cluster_quota, check_region
+from qengine_aws.preflight import caller_identity, check_region
+from qengine_aws.quotas import check_room_for_cluster
 from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
 from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
@@ -115,7 +116,11 @@ def _preflight_step(aws: AwsJob) -> Step:
         identity = caller_identity(aws.access)
         check_region(aws.access)
         if aws.job.action is InfraAction.CREATE:
-            check_cluster_quota(aws.access, aws.job.cluster.name)
+            ctx.emit_progress(
+                check_room_for_cluster(
+                    aws.access, aws.job.cluster.name, nat_gateway=_provider(aws).nat_gateway
+                )
+            )
         ctx.emit_progress(f"AWS account {identity.account} as {identity.arn}")
         return {"account": identity.account, "arn": identity.arn}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_support import client
+from aws_support import ACCOUNT, client
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.quotas import EKS_CLUSTERS, VPCS, check_room_for_cluster, quota_value
 from qengine_aws.settings import AwsSettings
@@ -63,3 +63,16 @@ def test_an_existing_cluster_is_converged_without_counting(
         resourcesVpcConfig={"subnetIds": []},
     )
     assert "converging" in check_room_for_cluster(access, "prod", nat_gateway=True)
+
+
+def test_preflight_refuses_a_cluster_the_region_has_no_room_for(
+    access: AwsAccess, settings: AwsSettings
+) -> None:
+    from qengine_aws import preflight
+
+    assert preflight.preflight(access, "prod", nat_gateway=False).account == ACCOUNT
+    ec2 = client(settings, "ec2")
+    for index in range(4):
+        ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16")
+    with pytest.raises(QuotaError, match="VPCs quota"):
+        preflight.preflight(access, "prod", nat_gateway=False)
