@@ -53,6 +53,7 @@ __all__ = [
     "QuotaError",
     "Registration",
     "Registry",
+    "SandboxSession",
     "SecretError",
     "SpecError",
     "SpecIssue",
@@ -67,12 +68,14 @@ __all__ = [
 if TYPE_CHECKING:
     from qengine._engine import AcceptedJob, Engine, JobServices, Trust
     from qengine._job_secrets import JobSecrets
+    from qengine._sandbox import SandboxSession
 
 _LAZY = {
     "AcceptedJob": "qengine._engine",
     "Engine": "qengine._engine",
     "JobSecrets": "qengine._job_secrets",
     "JobServices": "qengine._engine",
+    "SandboxSession": "qengine._sandbox",
     "Trust": "qengine._engine",
 }
 

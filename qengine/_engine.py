@@ -27,6 +27,7 @@ from qengine._errors import (
 from qengine._events import Event
 from qengine._job_secrets import JobSecrets
 from qengine._plugins import PluginSet, Registry
+from qengine._sandbox import SandboxSession
 from qengine.audit.records import job_refused, timestamp, utc_now
 from qengine.interfaces.audit import AuditRecord, AuditSink
 from qengine.interfaces.cancel import CancelToken
@@ -107,14 +108,15 @@ class Engine:
         *,
         sandbox_secrets: Mapping[str, str] | None = None,
         consume: bool = True,
-        sandbox: ExitStack | None = None,
+        sandbox: ExitStack | SandboxSession | None = None,
     ) -> AcceptedJob:
         """Check ``document`` and return the accepted job; nothing is applied.
 
         ``sandbox_secrets`` (plain text) is only for sandbox runs: the job is sealed in memory
         under an ephemeral key no other process holds. With ``consume=False`` (a plan) a signed
         job's id is not recorded, so planning it does not make running it a replay. ``sandbox``
-        makes this a sandbox run: the plugins start their stand-ins on that exit stack.
+        makes this a sandbox run: the plugins start their stand-ins in that session (or on that
+        exit stack, a session of its own), or reuse those an earlier job of the session started.
         """
         if self.trust is not None:
             self._verify(document, consume=consume)
@@ -127,7 +129,9 @@ class Engine:
         secrets = JobSecrets(sealed, on_open=lambda name: self._audit_unsealed(job, name))
         settings = dict(self.settings)
         if sandbox is not None:
-            for given in self.plugins.manager.hook.qengine_sandbox(job=job, stack=sandbox):
+            session = sandbox if isinstance(sandbox, SandboxSession) else _session_on(sandbox)
+            hook = self.plugins.manager.hook.qengine_sandbox
+            for given in hook(job=job, stack=session.stack, session=session):
                 settings.update(given or {})
         services = JobServices(
             job=job,
@@ -161,17 +165,20 @@ class Engine:
         cancel: CancelToken | None = None,
         wait_lock: float = 0.0,
         sandbox_secrets: Mapping[str, str] | None = None,
-        sandbox: bool = False,
+        sandbox: bool | SandboxSession = False,
     ) -> JobResult:
         """Accept, plan and run ``document``; resumes the job if it was interrupted before.
 
         Raises :class:`~qengine.InvalidInputError` (nothing applied) for a refused or invalid
         job, :class:`~qengine.TargetLockedError` when another job holds the target. Every other
         outcome, failure and cancellation included, is the returned :class:`JobResult`.
-        ``sandbox`` runs the job against the plugins' in-process stand-ins (``qengine_sandbox``),
-        which are stopped when the run ends.
+        ``sandbox=True`` runs the job against the plugins' in-process stand-ins
+        (``qengine_sandbox``), which are stopped when the run ends; a :class:`SandboxSession`
+        runs it against that session's stand-ins, which outlive the run until the host closes
+        the session (so the next job of the session finds the cluster this one made).
         """
-        with ExitStack() as stack:
+        with SandboxSession() as own:
+            session = sandbox if isinstance(sandbox, SandboxSession) else own
             return self._run(
                 document,
                 on_event=on_event,
@@ -179,7 +186,7 @@ class Engine:
                 cancel=cancel,
                 wait_lock=wait_lock,
                 sandbox_secrets=sandbox_secrets,
-                sandbox=stack if sandbox else None,
+                sandbox=session if sandbox is not False else None,
             )
 
     def _run(
@@ -191,7 +198,7 @@ class Engine:
         cancel: CancelToken | None,
         wait_lock: float,
         sandbox_secrets: Mapping[str, str] | None,
-        sandbox: ExitStack | None,
+        sandbox: SandboxSession | None,
     ) -> JobResult:
         accepted = self.accept(document, sandbox_secrets=sandbox_secrets, sandbox=sandbox)
         job = accepted.job
@@ -308,3 +315,10 @@ def _describe_target(job: Job) -> str:
     if isinstance(job, EnvironmentJob):
         return f"target kind {job.target.kind!r}"
     return f"cloud provider kind {job.cluster.provider.kind!r}"
+
+
+def _session_on(stack: ExitStack) -> SandboxSession:
+    """A session of one job whose stand-ins stop with ``stack`` (the host's exit stack)."""
+    session = SandboxSession()
+    stack.callback(session.close)
+    return session

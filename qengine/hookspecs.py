@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from qengine._engine import JobServices
     from qengine._errors import SpecIssue
     from qengine._plugins import Registry
+    from qengine._sandbox import SandboxSession
     from qengine.runner import Step
     from qengine.spec import Job
 
@@ -82,12 +83,18 @@ def qengine_check_job(job: Job) -> list[SpecIssue] | None:
 
 
 @hookspec
-def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
+def qengine_sandbox(
+    job: Job, stack: ExitStack, session: SandboxSession
+) -> dict[str, object] | None:
     """Start what a sandbox run of ``job`` needs in place of the real cloud or cluster.
 
     :param job: the validated job, run with ``--sandbox``.
     :param stack: the run's exit stack: enter servers on it (``stack.enter_context(...)``) so
-        they stop when the run ends, whatever happens.
+        they stop when the run ends, whatever happens (it is ``session.stack``).
+    :param session: the sandbox session the job runs in. Several jobs may run in one session,
+        one after the other: reuse what an earlier job of the session started (its
+        ``session.shared`` entries, e.g. ``qengine.SandboxSession.kube_cluster()``) rather than
+        start another, and publish there what a later job may use.
 
     Return the settings this plugin's steps should use, keyed by the plugin's name (they reach
     the steps as ``services.settings[name]``), or None when the job is none of this plugin's

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
 from qengine._cli.common import plugin_set
+from qengine._errors import InvalidInputError
 from qengine._paths import state_dir
 
 if TYPE_CHECKING:
     from qengine._engine import Engine
+    from qengine.terraform import TerraformSettings
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,31 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="key file making the audit chain unforgeable (HMAC)",
     )
+    _add_terraform_options(parser)
+
+
+def _add_terraform_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("terraform (where providers and modules come from)")
+    group.add_argument(
+        "--terraform-provider-mirror",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="filesystem mirror of providers (made with `terraform providers mirror DIR`): "
+        "the only provider source, no network",
+    )
+    group.add_argument(
+        "--terraform-plugin-cache",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="plugin cache: providers are downloaded from their registries once into DIR "
+        "(network needed); with a mirror, the mirror stays the only source",
+    )
+    group.add_argument(
+        "--terraform-module-dir",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="registry modules as local directories, DIR/NAMESPACE/NAME/PROVIDER/VERSION/",
+    )
 
 
 @contextmanager
@@ -65,6 +92,7 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     from qengine.secrets.local_keys import LocalKeyProvider
     from qengine.secrets.signing_keys import load_trusted_keys
 
+    settings = _plugin_settings(args)  # refuses a bad directory before anything is opened
     directory = state_dir(args.state_dir, environ=os.environ)
     args.state_dir = directory
     store = SqliteStateStore(directory)
@@ -84,7 +112,7 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
             key_provider=provider,
             trust=trust,
             audit=audit,
-            settings=_plugin_settings(args),
+            settings=settings,
         )
     finally:
         audit.close()
@@ -92,9 +120,40 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
 
 
 def _plugin_settings(args: argparse.Namespace) -> dict[str, object]:
-    """Engine settings of plugins given on the command line (``--kubeconfig``)."""
-    if args.kubeconfig is None:
-        return {}
-    return {
-        "kubernetes": {"kubeconfig": str(args.kubeconfig.expanduser()), "context": args.context}
-    }
+    """Engine settings given on the command line (``--kubeconfig``, ``--terraform-*``)."""
+    settings: dict[str, object] = {"terraform": terraform_settings(args)}
+    if args.kubeconfig is not None:
+        settings["kubernetes"] = {
+            "kubeconfig": str(args.kubeconfig.expanduser()),
+            "context": args.context,
+        }
+    return settings
+
+
+def terraform_settings(args: argparse.Namespace) -> TerraformSettings:
+    """The ``--terraform-*`` options as settings; each given path must be a directory."""
+    from qengine.terraform import ProviderSources, TerraformSettings
+
+    return TerraformSettings(
+        sources=ProviderSources(
+            mirror_dir=_directory(args, "terraform_provider_mirror"),
+            plugin_cache_dir=_directory(args, "terraform_plugin_cache"),
+        ),
+        module_dir=_directory(args, "terraform_module_dir"),
+    )
+
+
+def _directory(args: argparse.Namespace, name: str) -> pathlib.Path | None:
+    given: pathlib.Path | None = getattr(args, name, None)
+    if given is None:
+        return None
+    path = given.expanduser().resolve()
+    if not path.is_dir():
+        flag = "--" + name.replace("_", "-")
+        what = "does not exist" if not path.exists() else "is not a directory"
+        raise InvalidInputError(
+            f"{flag}: {given} {what}",
+            hint=f"Give {flag} an existing directory"
+            + (" (make one with `terraform providers mirror DIR`)." if "mirror" in flag else "."),
+        )
+    return path

@@ -1,13 +1,19 @@
-"""``qengine run SPEC``: carry out a job, with live progress, events and a recap."""
+"""``qengine run SPEC [SPEC ...]``: carry out jobs in order, with live progress, events and a
+recap; with ``--sandbox`` they share one sandbox session."""
 
 from __future__ import annotations
 
 import argparse
 import pathlib
 import sys
+from typing import TYPE_CHECKING
 
 from qengine._cli.common import add_output_option, print_json, read_spec_document
 from qengine._cli.sandbox_secrets import add_sandbox_options, sandbox_secrets
+from qengine._errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from qengine._engine import Engine
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,9 +25,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="run a job (resumes it if it was interrupted)",
         description="Check, plan and run a job under its target's lock. Progress goes to "
         "standard error; SIGINT or SIGTERM cancels gracefully (a second one forces). Exit "
-        "codes: 0 succeeded, 1 failed (rolled back), 2 invalid input, 3 cancelled, 4 locked.",
+        "codes: 0 succeeded, 1 failed (rolled back), 2 invalid input, 3 cancelled, 4 locked. "
+        "Several specs run one after the other, all checked before the first starts; the "
+        "first that does not succeed stops the rest and gives the exit code. With --sandbox "
+        "they share one sandbox: an environment job on the sandbox target deploys onto the "
+        "cluster an earlier infrastructure job of the run created.",
     )
-    parser.add_argument("spec", help="the job spec file (JSON), or - for standard input")
+    parser.add_argument(
+        "spec",
+        nargs="+",
+        help="the job spec file (JSON), or - for standard input; several run in order",
+    )
     parser.add_argument(
         "--events",
         type=pathlib.Path,
@@ -42,29 +56,56 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the job; the exit code says how it ended."""
+    """Run the jobs in order; the exit code says how the last one run ended."""
     from qengine._cli.engine_opts import engine_from
+    from qengine._sandbox import SandboxSession
     from qengine.interfaces.cancel import CancelToken
     from qengine.interfaces.events import EventSink
-    from qengine.runner import ConsoleSink, JsonLinesSink
+    from qengine.runner import ConsoleSink, JobResult, JsonLinesSink
     from qengine.runner.signals import cancel_on_signals
     from qengine.secrets.hygiene import disable_core_dumps
 
     disable_core_dumps()
-    document = read_spec_document(args.spec)
-    sinks: list[EventSink] = [ConsoleSink(sys.stderr)]
+    specs: list[str] = args.spec
+    if specs.count("-") > 1:
+        raise InvalidInputError("standard input (-) can be read for one spec only")
+    jobs = [(spec, read_spec_document(spec), sandbox_secrets(args, spec)) for spec in specs]
+    shared_sinks: list[EventSink] = []
     if args.events is not None:
-        sinks.append(JsonLinesSink(args.events))
+        shared_sinks.append(JsonLinesSink(args.events))
     token = CancelToken()
-    with engine_from(args) as engine, cancel_on_signals(token):
-        result = engine.run(
-            document,
-            sinks=sinks,
-            cancel=token,
-            wait_lock=args.wait_lock,
-            sandbox_secrets=sandbox_secrets(args),
-            sandbox=args.sandbox,
-        )
+    results: list[JobResult] = []
+    with (
+        engine_from(args) as engine,
+        SandboxSession() as session,
+        cancel_on_signals(token),
+    ):
+        for spec, document, _ in jobs:  # every spec is checked before the first one runs
+            _check(engine, spec, document, several=len(jobs) > 1)
+        for spec, document, secrets in jobs:
+            if len(jobs) > 1:
+                print(f"== {spec}", file=sys.stderr, flush=True)
+            result = engine.run(
+                document,
+                sinks=[ConsoleSink(sys.stderr), *shared_sinks],  # a recap per job
+                cancel=token,
+                wait_lock=args.wait_lock,
+                sandbox_secrets=secrets,
+                sandbox=session if args.sandbox else False,
+            )
+            results.append(result)
+            if result.exit_code != 0:
+                break
     if args.output == "json":
-        print_json(result.to_json())
-    return result.exit_code
+        print_json(results[0].to_json() if len(specs) == 1 else [r.to_json() for r in results])
+    return results[-1].exit_code
+
+
+def _check(engine: Engine, spec: str, document: dict[str, object], *, several: bool) -> None:
+    """Validate one of the specs before anything runs; name it when there are several."""
+    try:
+        engine.plugins.loader.load(document)
+    except InvalidInputError as exc:
+        if not several:
+            raise
+        raise InvalidInputError(f"{spec}: {exc}", hint=exc.hint) from None

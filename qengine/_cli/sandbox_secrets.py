@@ -21,12 +21,15 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
         "--secrets",
         type=pathlib.Path,
         metavar="FILE",
-        help="plain-text demo secrets, a JSON object (only with --sandbox)",
+        help="plain-text demo secrets, a JSON object (only with --sandbox); each job gets "
+        "only those it references",
     )
 
 
-def sandbox_secrets(args: argparse.Namespace) -> dict[str, str] | None:
-    """The plain-text secrets of a sandbox run, or None for a real run."""
+def sandbox_secrets(args: argparse.Namespace, spec: str | None = None) -> dict[str, str] | None:
+    """The plain-text secrets of a sandbox run of ``spec`` (default ``args.spec``), or None
+    for a real run. Without ``--secrets``, the ``secrets.json`` beside the spec, if any."""
+    spec = args.spec if spec is None else spec
     if not args.sandbox:
         if args.secrets is not None:
             raise InvalidInputError(
@@ -35,8 +38,8 @@ def sandbox_secrets(args: argparse.Namespace) -> dict[str, str] | None:
             )
         return None
     path = args.secrets
-    if path is None and args.spec != "-":
-        beside = pathlib.Path(args.spec).with_name("secrets.json")
+    if path is None and spec != "-":
+        beside = pathlib.Path(spec).with_name("secrets.json")
         path = beside if beside.exists() else None
     if path is None:
         return {}

@@ -33,6 +33,12 @@ from qengine.terraform.guard import (
 from qengine.terraform.messages import Diagnostic, LogLine
 from qengine.terraform.outputs import OutputValue
 from qengine.terraform.plan import Plan, PlanFile, PlannedChange
+from qengine.terraform.settings import (
+    TerraformSettings,
+    TerraformSettingsError,
+    mirror_versions,
+    terraform_settings_of,
+)
 from qengine.terraform.workspace import Workspace
 
 __all__ = [
@@ -53,7 +59,11 @@ __all__ = [
     "Terraform",
     "TerraformError",
     "TerraformNotFoundError",
+    "TerraformSettings",
+    "TerraformSettingsError",
     "Workspace",
     "classify",
     "find_terraform",
+    "mirror_versions",
+    "terraform_settings_of",
 ]

@@ -36,7 +36,8 @@ def cli_config(sources: ProviderSources, empty_mirror: Path) -> dict[str, Json]:
     """The CLI configuration document for ``sources``; ``empty_mirror`` is an empty directory."""
     config: dict[str, Json] = {"provider_installation": [_installation(sources, empty_mirror)]}
     if sources.plugin_cache_dir is not None:
-        config["plugin_cache_dir"] = str(sources.plugin_cache_dir)
+        # terraform runs in the workspace: a relative path would point inside it.
+        config["plugin_cache_dir"] = str(sources.plugin_cache_dir.absolute())
     return config
 
 
@@ -45,6 +46,6 @@ def _installation(sources: ProviderSources, empty_mirror: Path) -> dict[str, Jso
         return {"direct": [{}]}
     mirror = sources.mirror_dir if sources.mirror_dir is not None else empty_mirror
     return {
-        "filesystem_mirror": [{"path": str(mirror), "include": list(_ALL_PROVIDERS)}],
+        "filesystem_mirror": [{"path": str(mirror.absolute()), "include": list(_ALL_PROVIDERS)}],
         "direct": [{"exclude": list(_ALL_PROVIDERS)}],
     }

@@ -92,7 +92,7 @@ class Terraform:
         only what the root module says.
         """
         # -reconfigure: a second init never migrates state from one backend to another.
-        args = ["init", "-input=false", "-json", "-reconfigure", self._lock_timeout]
+        args = ["init", "-input=false", "-json", "-no-color", "-reconfigure", self._lock_timeout]
         if backend_config is not None:
             if self.workspace.backend_type is None:
                 raise InvalidInputError(

@@ -29,6 +29,7 @@ from qengine._errors import (
     TransientError,
 )
 from qengine.terraform.messages import Diagnostic
+from qengine.terraform.settings import TerraformSettingsError
 
 _MAX_MESSAGE = 4000
 
@@ -110,6 +111,11 @@ _INVALID = _pattern(
 _MISSING_BUCKET = _pattern(r"NoSuchBucket", r"S3 bucket \"?[^\s\"]+\"? does not exist")
 _LOCK = _pattern(r"Error acquiring the state lock", r"Error locking state")
 _STALE_PLAN = _pattern(r"Saved plan is stale")
+# The configured sources (mirror, or none at all) cannot serve a provider the module requires.
+_NO_PROVIDER = _pattern(
+    r"was not found in any of the search locations",
+    r"no available releases match the given constraints",
+)
 
 
 def _auth(message: str, detail: str) -> QengineError:
@@ -167,6 +173,16 @@ def _stale_plan(message: str, detail: str) -> QengineError:
     )
 
 
+def _no_provider(message: str, detail: str) -> QengineError:
+    return TerraformSettingsError(
+        message,
+        hint="The engine's provider sources do not hold a provider this module requires:"
+        " add it to the provider mirror (`terraform providers mirror DIR` in a directory"
+        " holding the module), or give --terraform-provider-mirror DIR or"
+        " --terraform-plugin-cache DIR (Engine settings: TerraformSettings).",
+    )
+
+
 def _locked(message: str, detail: str) -> QengineError:
     lock = parse_lock_info(detail)
     holder = f" (held by {lock.who} for {lock.operation} since {lock.created})" if lock.who else ""
@@ -184,6 +200,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Factory], ...] = (
     (_STALE_PLAN, _stale_plan),
     (_MISSING_BUCKET, _missing_bucket),
     (_THROTTLE, _throttled),
+    (_NO_PROVIDER, _no_provider),
     (_AUTH, _auth),
     (_QUOTA, _quota),
     (_CONFLICT, _conflict),

@@ -11,8 +11,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from qengine.terraform import Workspace, find_terraform
+from qengine.testing.tcp_relay import TcpRelay
 
-from .relay import TcpRelay
 from .s3backend import S3Backend
 
 

@@ -66,7 +66,9 @@ def test_credential_stays_out_of_argv_files_output_and_os_environ(
         files_while_running = _files_containing(workspace.path, needle)
         running.result(timeout=60)
 
-    (apply_argv,) = [c for c in cmdlines.values() if b"terraform\0apply" in c]
+    # This workspace's apply (the plan file is its own): other tests' processes may linger.
+    ours = str(plan_file.path).encode()
+    (apply_argv,) = [c for c in cmdlines.values() if b"terraform\0apply" in c and ours in c]
     assert b"-lock-timeout=0s" in apply_argv.split(b"\0")
     assert b"-lock=false" not in apply_argv
     assert not [pid for pid, line in cmdlines.items() if needle in line]

@@ -32,17 +32,20 @@ import attrs
 from qengine._errors import InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
+from qengine.terraform import TerraformSettings
 from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
 from qengine_aws.load_balancers import cleanup_load_balancers
 from qengine_aws.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
-from qengine_aws.preflight import caller_identity, check_cluster_quota, check_region
+from qengine_aws.preflight import caller_identity, check_region
+from qengine_aws.quotas import check_room_for_cluster
 from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
 from qengine_aws.sandbox_eks import register_stand_ins, remove_stand_ins
 from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import string_outputs, terraform_for
+from qengine_aws.terraform_sources import check_terraform_sources
 from qengine_aws.upgrade import check_upgrade
 
 PREFLIGHT = "aws.preflight"
@@ -51,30 +54,41 @@ STATE = "aws.state-backend"
 
 @attrs.frozen(kw_only=True)
 class AwsJob:
-    """What every step of one job shares: the job, its access to AWS, the settings."""
+    """What every step of one job shares: the job, its access to AWS, the settings
+    (the plugin's, and the engine's Terraform settings: provider sources, module directory)."""
 
     job: InfrastructureJob
     access: AwsAccess
     settings: AwsSettings
+    terraform: TerraformSettings = attrs.field(factory=TerraformSettings)
 
     @classmethod
-    def of(cls, job: InfrastructureJob, open_secret: SecretOpener, settings: AwsSettings) -> AwsJob:
+    def of(
+        cls,
+        job: InfrastructureJob,
+        open_secret: SecretOpener,
+        settings: AwsSettings,
+        terraform: TerraformSettings | None = None,
+    ) -> AwsJob:
         """Build it; nothing touches the network until a step runs."""
         access = AwsAccess(CredentialRequest.of(job), open_secret=open_secret, settings=settings)
-        return cls(job=job, access=access, settings=settings)
+        terraform = terraform or TerraformSettings()
+        return cls(job=job, access=access, settings=settings, terraform=terraform)
 
     def module(self, options: BlueprintOptions) -> dict[str, Any]:
-        """The root module to apply: the real blueprint, or the sandbox's stand-ins."""
+        """The root module to apply: the real blueprint (modules from the engine's module
+        directory when it has one), or the sandbox's stand-ins."""
         if self.settings.sandbox is not None:
             return sandbox_root_module(self.job, self.settings.sandbox, options)
-        return eks_root_module(self.job, options)
+        return eks_root_module(self.job, options, module_dir=self.terraform.module_dir)
 
     def module_digest(self, options: BlueprintOptions) -> str:
         """A step's content hash: the module, leaving out a sandbox's per-run address and CA
-        (a new simulator every run), so a finished sandbox job is not redone on resume."""
+        (a new simulator every run) and where the engine keeps modules (the same pinned
+        versions wherever they are), so a finished job is not redone on resume."""
         if self.settings.sandbox is not None:
             return _digest(sandbox_root_module(self.job, SandboxCluster(), options))
-        return _digest(self.module(options))
+        return _digest(eks_root_module(self.job, options))
 
 
 def steps_for(aws: AwsJob) -> list[Step]:
@@ -104,14 +118,25 @@ def _preflight_step(aws: AwsJob) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
         if aws.settings.sandbox is not None:
             ctx.emit_warning(SANDBOX_NOTICE)
+        else:
+            # Before any AWS call: a job terraform cannot init is refused with nothing touched.
+            check_terraform_sources(aws.terraform)
         identity = caller_identity(aws.access)
         check_region(aws.access)
         if aws.job.action is InfraAction.CREATE:
-            check_cluster_quota(aws.access, aws.job.cluster.name)
+            ctx.emit_progress(
+                check_room_for_cluster(
+                    aws.access, aws.job.cluster.name, nat_gateway=_provider(aws).nat_gateway
+                )
+            )
         ctx.emit_progress(f"AWS account {identity.account} as {identity.arn}")
         return {"account": identity.account, "arn": identity.arn}
 
-    return Step(id=PREFLIGHT, run=run, description="check the AWS credentials, region and quota")
+    return Step(
+        id=PREFLIGHT,
+        run=run,
+        description="check the Terraform sources, AWS credentials, region and quota",
+    )
 
 
 def _state_step(aws: AwsJob) -> Step:
@@ -155,6 +180,7 @@ def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         aws.module(options),
         _location(ctx),
         allow_destructive=aws.job.allow_destructive_changes,
+        sources=aws.terraform.sources,
     ) as tf:
         plan = tf.plan()
         if plan.has_changes:
@@ -190,7 +216,12 @@ def _apply_step(
 
 def _current_version(aws: AwsJob, ctx: StepContext) -> str:
     with terraform_for(
-        ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=False
+        ctx,
+        aws.access,
+        aws.module(BlueprintOptions()),
+        _location(ctx),
+        allow_destructive=False,
+        sources=aws.terraform.sources,
     ) as tf:
         version = string_outputs(tf).get("cluster_version")
     if not version:
@@ -234,7 +265,12 @@ def _upgrade_steps(aws: AwsJob) -> list[Step]:
 def _delete_steps(aws: AwsJob) -> list[Step]:
     def cleanup(ctx: StepContext) -> Mapping[str, str]:
         with terraform_for(
-            ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=False
+            ctx,
+            aws.access,
+            aws.module(BlueprintOptions()),
+            _location(ctx),
+            allow_destructive=False,
+            sources=aws.terraform.sources,
         ) as tf:
             vpc_id = string_outputs(tf).get("vpc_id", "")
         deleted = (
@@ -250,7 +286,12 @@ def _delete_steps(aws: AwsJob) -> list[Step]:
 
     def destroy(ctx: StepContext) -> Mapping[str, str]:
         with terraform_for(
-            ctx, aws.access, aws.module(BlueprintOptions()), _location(ctx), allow_destructive=True
+            ctx,
+            aws.access,
+            aws.module(BlueprintOptions()),
+            _location(ctx),
+            allow_destructive=True,
+            sources=aws.terraform.sources,
         ) as tf:
             tf.destroy()
         if aws.settings.sandbox is not None:

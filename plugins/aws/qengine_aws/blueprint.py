@@ -15,11 +15,13 @@ with ``${...}`` are Terraform references built here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from qengine.spec import InfrastructureJob
+from qengine.terraform.settings import local_module_path
 from qengine_aws.modules import EKS, VPC, pinned
 from qengine_aws.network import plan_subnets
 from qengine_aws.spec import AwsProvider, NodeGroup
@@ -73,9 +75,17 @@ def tags_of(job: InfrastructureJob) -> dict[str, str]:
 
 
 def eks_root_module(
-    job: InfrastructureJob, options: BlueprintOptions | None = None
+    job: InfrastructureJob,
+    options: BlueprintOptions | None = None,
+    *,
+    module_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The whole root module of the job's cluster."""
+    """The whole root module of the job's cluster.
+
+    Modules come from the registry at their pinned versions, or, with ``module_dir``, from
+    ``<module_dir>/<namespace>/<name>/<provider>/<version>/`` (see
+    :class:`qengine.terraform.TerraformSettings`).
+    """
     options = options or BlueprintOptions()
     return {
         "terraform": _settings(),
@@ -83,7 +93,10 @@ def eks_root_module(
         "variable": _variables(job),
         "data": _data(),
         "resource": _resources(job),
-        "module": {"vpc": vpc_module(job), "eks": eks_module(job, options)},
+        "module": {
+            "vpc": vpc_module(job, module_dir=module_dir),
+            "eks": eks_module(job, options, module_dir=module_dir),
+        },
         "output": _outputs(),
     }
 
@@ -172,14 +185,22 @@ def _resources(job: InfrastructureJob) -> dict[str, Any]:
     return resources
 
 
-def vpc_module(job: InfrastructureJob) -> dict[str, Any]:
+def module_source(source: str, module_dir: Path | None) -> dict[str, str]:
+    """The ``source`` (and ``version``) arguments of the pinned module ``source``: the
+    registry with its exact version, or its absolute local path (local paths take no
+    ``version``)."""
+    module = pinned(source)
+    if module_dir is None:
+        return {"source": module.source, "version": module.version}
+    return {"source": str(local_module_path(module_dir, module.source, module.version))}
+
+
+def vpc_module(job: InfrastructureJob, *, module_dir: Path | None = None) -> dict[str, Any]:
     """The ``vpc`` module block."""
     provider = provider_of(job)
-    module = pinned(VPC)
     plan = plan_subnets(provider.vpc_cidr, provider.availability_zones)
     return {
-        "source": module.source,
-        "version": module.version,
+        **module_source(VPC, module_dir),
         "name": "${var.cluster_name}",
         "cidr": provider.vpc_cidr,
         "azs": "${slice(data.aws_availability_zones.available.names, 0, "
@@ -197,13 +218,13 @@ def vpc_module(job: InfrastructureJob) -> dict[str, Any]:
     }
 
 
-def eks_module(job: InfrastructureJob, options: BlueprintOptions) -> dict[str, Any]:
+def eks_module(
+    job: InfrastructureJob, options: BlueprintOptions, *, module_dir: Path | None = None
+) -> dict[str, Any]:
     """The ``eks`` module block."""
     provider = provider_of(job)
-    module = pinned(EKS)
     return {
-        "source": module.source,
-        "version": module.version,
+        **module_source(EKS, module_dir),
         "name": "${var.cluster_name}",
         "kubernetes_version": "${var.kubernetes_version}",
         "vpc_id": "${module.vpc.vpc_id}",
@@ -212,6 +233,7 @@ def eks_module(job: InfrastructureJob, options: BlueprintOptions) -> dict[str, A
         "endpoint_public_access": provider.endpoint_public_access,
         "endpoint_public_access_cidrs": list(provider.endpoint_public_cidrs),
         "endpoint_private_access": provider.endpoint_private_access,
+        **({"service_ipv4_cidr": provider.service_cidr} if provider.service_cidr else {}),
         "enable_irsa": True,
         "enable_cluster_creator_admin_permissions": True,
         "create_kms_key": False,

@@ -16,6 +16,9 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
 _ECR_PREFIX = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
 _BASE = "$.cluster.provider"
+_PRIVATE_BLOCKS = tuple(
+    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
 
 
 def check_job(job: Job) -> list[SpecIssue]:
@@ -75,12 +78,33 @@ def _check_provider(provider: AwsProvider) -> Iterator[SpecIssue]:
         )
     elif 2 * provider.availability_zones > 2**SUBNET_BITS:
         yield SpecIssue(f"{_BASE}.vpc_cidr", "is too small for the subnets")
+    if provider.service_cidr is not None:
+        yield from _check_service_cidr(ipaddress.ip_network(provider.service_cidr), network)
     if not provider.node_groups:
         yield SpecIssue(f"{_BASE}.node_groups", "needs at least one node group")
     names = [group.name for group in provider.node_groups]
     for index, name in enumerate(names):
         if name in names[:index]:
             yield SpecIssue(f"{_BASE}.node_groups[{index}].name", f"duplicates {name!r}")
+
+
+def _check_service_cidr(
+    service: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    vpc: ipaddress.IPv4Network | ipaddress.IPv6Network,
+) -> Iterator[SpecIssue]:
+    path = f"{_BASE}.service_cidr"
+    if not isinstance(service, ipaddress.IPv4Network) or not 12 <= service.prefixlen <= 24:
+        yield SpecIssue(path, "must be an IPv4 network from /12 to /24 (EKS's limits)")
+    elif not any(service.subnet_of(block) for block in _PRIVATE_BLOCKS):
+        yield SpecIssue(
+            path, "must lie in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (EKS's limits)"
+        )
+    elif service.overlaps(vpc):
+        yield SpecIssue(
+            path,
+            f"overlaps the VPC's {vpc}: Service addresses would shadow pods and nodes; "
+            "choose a range outside vpc_cidr",
+        )
 
 
 def _check_node_group(group: NodeGroup, path: str) -> Iterator[SpecIssue]:

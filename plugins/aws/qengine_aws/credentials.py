@@ -10,8 +10,9 @@ from a sealed secret, and the session lasts at most an hour. The assumed credent
 for as long as the job runs.
 
 Everything lives in memory, in a ``botocore.session.Session`` built for the job (never the
-global default session, never ``os.environ``). A child process (Terraform) gets a copy through
-:meth:`AwsAccess.child_env`, meant for its explicit ``env=``.
+global default session, never ``os.environ``). A child process (Terraform) never gets the keys
+themselves: it asks a local endpoint (:mod:`qengine_aws.credential_endpoint`) that answers
+:meth:`AwsAccess.current_keys` each time, so its credentials are renewed like the job's own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -38,6 +40,20 @@ TAG_ORGANIZATION = "qengine:organization"
 TAG_JOB = "qengine:job"
 _SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")
 _TAG_VALUE_CHARS = re.compile(r"[^\w.:/=+\-@ ]")
+
+
+@attrs.frozen(kw_only=True)
+class AccessKeys:
+    """One consistent set of AWS keys, as handed out at one moment.
+
+    ``expires_at`` (timezone-aware) is when AWS stops accepting them, or None for keys that
+    do not expire (a sealed or host access key pair).
+    """
+
+    access_key_id: str
+    secret_access_key: str = attrs.field(repr=False)
+    session_token: str | None = attrs.field(default=None, repr=False)
+    expires_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -123,6 +139,8 @@ class AwsAccess:
         self._client_lock = threading.Lock()
         self._session: Any = None
         self._hidden: set[str] = set()
+        # Expiry of each assumed key id, so a hand-out can say when its keys stop working.
+        self._expiry: dict[str, datetime] = {}
         self._hidden_lock = threading.Lock()
 
     @property
@@ -159,24 +177,23 @@ class AwsAccess:
         with self._hidden_lock:
             return tuple(self._hidden)
 
-    def child_env(self) -> dict[str, str]:
-        """``AWS_*`` variables for a child process's explicit ``env=`` (never os.environ).
+    def current_keys(self) -> AccessKeys:
+        """The job's keys now, renewed first when they are about to expire.
 
-        A snapshot: botocore refreshes assumed credentials that have less than 15 minutes
-        left before handing them out, so a child gets at least that long.
+        botocore renews assumed credentials with less than 15 minutes left (and must, with
+        less than 10), so keys handed out here stay valid for at least 10 minutes.
         """
         with self.call("reading the job's AWS credentials"):
             frozen = self._credentials().get_frozen_credentials()
         self._remember(frozen.access_key, frozen.secret_key, frozen.token)
-        env = {
-            "AWS_ACCESS_KEY_ID": frozen.access_key,
-            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-        }
-        if frozen.token:
-            env["AWS_SESSION_TOKEN"] = frozen.token
-        return env
+        with self._hidden_lock:
+            expires_at = self._expiry.get(frozen.access_key)
+        return AccessKeys(
+            access_key_id=frozen.access_key,
+            secret_access_key=frozen.secret_key,
+            session_token=frozen.token or None,
+            expires_at=expires_at,
+        )
 
     def _credentials(self) -> Any:
         credentials = self.session().get_credentials()
@@ -253,6 +270,8 @@ class AwsAccess:
         with translated(f"assuming the role {params['RoleArn']}", hide=self.hidden()):
             answer = sts.assume_role(**params)["Credentials"]
         self._remember(answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"])
+        with self._hidden_lock:
+            self._expiry[answer["AccessKeyId"]] = answer["Expiration"]
         return {
             "access_key": answer["AccessKeyId"],
             "secret_key": answer["SecretAccessKey"],

@@ -11,7 +11,8 @@ default :class:`~qengine.retry.RetryPolicy`).
 
 The factory registered for ``aws`` builds ``AwsCloudProvider()``: AWS itself, the host's
 default credential chain, no sealed secret. A host with sealed secrets or another endpoint
-builds ``AwsCloudProvider(settings=..., open_secret=...)`` itself.
+builds ``AwsCloudProvider(settings=..., open_secret=...)`` itself; a real (non-sandbox) run
+also needs ``terraform=TerraformSettings(...)`` (a provider mirror or plugin cache).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from qengine.runner import Scratch, Step, StepContext
 from qengine.runner.steps import StepEmitter
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfraAction, InfrastructureJob, ProviderSpec
+from qengine.terraform import TerraformSettings
 from qengine_aws.actions import AwsJob, steps_for
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import SecretOpener
@@ -65,10 +67,12 @@ class AwsCloudProvider(CloudProvider):
         settings: AwsSettings | None = None,
         open_secret: SecretOpener | None = None,
         emitter: StepEmitter | None = None,
+        terraform: TerraformSettings | None = None,
     ) -> None:
         self._settings = settings or AwsSettings()
         self._open = open_secret or _no_secrets
         self._emitter = emitter or StepEmitter()
+        self._terraform = terraform or TerraformSettings()
 
     def infra_engine(self, job: InfrastructureJob) -> AwsInfraEngine:
         """The engine of ``job``'s cluster; touches no network."""
@@ -78,7 +82,10 @@ class AwsCloudProvider(CloudProvider):
                 hint="Ask the provider registered for that kind.",
             )
         return AwsInfraEngine(
-            settings=self._settings, open_secret=self._open, emitter=self._emitter
+            settings=self._settings,
+            open_secret=self._open,
+            emitter=self._emitter,
+            terraform=self._terraform,
         )
 
 
@@ -91,11 +98,17 @@ class AwsInfraEngine(InfraEngine):
     """
 
     def __init__(
-        self, *, settings: AwsSettings, open_secret: SecretOpener, emitter: StepEmitter
+        self,
+        *,
+        settings: AwsSettings,
+        open_secret: SecretOpener,
+        emitter: StepEmitter,
+        terraform: TerraformSettings | None = None,
     ) -> None:
         self._settings = settings
         self._open = open_secret
         self._emitter = emitter
+        self._terraform = terraform or TerraformSettings()
 
     def plan(self, job: InfrastructureJob, cancel: CancelToken) -> Mapping[str, str]:
         """Each step of the job's action and what it would change; sends no request at all.
@@ -128,7 +141,8 @@ class AwsInfraEngine(InfraEngine):
         self._run(job, InfraAction.DELETE, cancel)
 
     def _aws(self, job: InfrastructureJob, action: InfraAction) -> AwsJob:
-        return AwsJob.of(attrs.evolve(job, action=action), self._open, self._settings)
+        job = attrs.evolve(job, action=action)
+        return AwsJob.of(job, self._open, self._settings, self._terraform)
 
     def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
         return steps_for(self._aws(job, action))

@@ -24,9 +24,8 @@ from qengine_aws import checks
 from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
 if TYPE_CHECKING:
-    from contextlib import ExitStack
-
     from qengine._engine import JobServices
+    from qengine._sandbox import SandboxSession
     from qengine.runner import Step
 
 
@@ -75,14 +74,15 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 
 
 @hookimpl
-def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
+def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
     """A sandbox run of an AWS job: every AWS call goes to a moto server on 127.0.0.1, and
-    the stand-in cluster's API is the Kubernetes simulator; both stop with ``stack``."""
+    the stand-in cluster's API is the session's Kubernetes cluster (the simulator); both are
+    shared by the session's jobs and stop with the session."""
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
         return None
-    from qengine_aws.sandbox import sandbox_aws
+    from qengine_aws.sandbox_session import session_settings
 
-    return {"aws": stack.enter_context(sandbox_aws())}
+    return {"aws": session_settings(session)}
 
 
 @hookimpl
@@ -90,10 +90,12 @@ def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
     """The steps of an AWS infrastructure job (preflight, state backend, Terraform)."""
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
         return None
+    from qengine.terraform import terraform_settings_of
     from qengine_aws.actions import AwsJob, steps_for
     from qengine_aws.settings import settings_of
 
-    return steps_for(AwsJob.of(job, services.secrets.open, settings_of(services)))
+    terraform = terraform_settings_of(services)
+    return steps_for(AwsJob.of(job, services.secrets.open, settings_of(services), terraform))
 
 
 @hookimpl

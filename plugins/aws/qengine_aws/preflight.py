@@ -1,20 +1,18 @@
 """Preflight: before anything is created, check who we are, where, and that there is room.
 
-Three cheap read-only calls: STS GetCallerIdentity (the credentials work, and whose they are),
-EC2 DescribeRegions (the region is enabled for the account) and EKS ListClusters (the
-per-region cluster quota, 100 by default, is not used up). Each failure is a typed error with
-a hint; nothing has been created when one is raised.
+Cheap read-only calls: STS GetCallerIdentity (the credentials work, and whose they are),
+EC2 DescribeRegions (the region is enabled for the account) and, for a new cluster, the
+region's room for one more EKS cluster, VPC and Elastic IP (:mod:`qengine_aws.quotas`). Each
+failure is a typed error with a hint; nothing has been created when one is raised.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from qengine._errors import InvalidInputError, QuotaError
+from qengine._errors import InvalidInputError
 from qengine_aws.credentials import AwsAccess
-
-#: EKS's default quota of clusters per region (adjustable; a raised quota is not seen here).
-EKS_CLUSTER_QUOTA = 100
+from qengine_aws.quotas import check_room_for_cluster
 
 
 @attrs.frozen(kw_only=True)
@@ -55,21 +53,9 @@ def check_region(access: AwsAccess) -> None:
         )
 
 
-def check_cluster_quota(access: AwsAccess, cluster_name: str) -> None:
-    """Refuse a new cluster when the region already holds EKS's default quota of clusters."""
-    with access.call("listing EKS clusters (eks:ListClusters)"):
-        pages = access.client("eks").get_paginator("list_clusters").paginate()
-        names = [name for page in pages for name in page.get("clusters", [])]
-    if cluster_name not in names and len(names) >= EKS_CLUSTER_QUOTA:
-        raise QuotaError(
-            f"the region {access.region} already has {len(names)} EKS clusters",
-            hint="Delete unused clusters or raise the EKS cluster quota (Service Quotas).",
-        )
-
-
-def preflight(access: AwsAccess, cluster_name: str) -> Identity:
-    """All three checks; returns the caller's identity."""
+def preflight(access: AwsAccess, cluster_name: str, *, nat_gateway: bool = True) -> Identity:
+    """All three checks, for a cluster to create; returns the caller's identity."""
     identity = caller_identity(access)
     check_region(access)
-    check_cluster_quota(access, cluster_name)
+    check_room_for_cluster(access, cluster_name, nat_gateway=nat_gateway)
     return identity

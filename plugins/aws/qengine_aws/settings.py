@@ -17,6 +17,10 @@ from qengine.retry import RetryPolicy
 #: STS refuses session durations outside 15 minutes to 1 hour for chained roles.
 MIN_SESSION_SECONDS = 900
 MAX_SESSION_SECONDS = 3600
+#: The Go SDK (Terraform) asks again 5 minutes before the expiration it was given; a longer
+#: lease lets it keep keys that do not expire for 10 minutes between two requests.
+DEFAULT_LEASE_SECONDS = 900.0
+MAX_LEASE_SECONDS = 3600.0
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +43,9 @@ class AwsSettings:
 
     ``endpoint_url``: one endpoint for every service (tests, sandbox), or None for AWS itself.
     ``session_seconds``: the lifetime asked of STS for an assumed role, 900 to 3600.
+    ``credential_lease_seconds``: the longest expiration the credential endpoint announces to
+    a child process (Terraform), so that it comes back even for keys that never expire; keys
+    that expire sooner (assumed roles) are announced with their own expiration.
     ``poll``: the bounded wait used for Route53 changes (``retry_after`` is the poll interval).
     ``poll_interval``: seconds between two polls of a pending change.
     ``sandbox``: set for a sandbox run (``endpoint_url`` is then a moto server): Terraform
@@ -53,6 +60,10 @@ class AwsSettings:
             attrs.validators.ge(MIN_SESSION_SECONDS),
             attrs.validators.le(MAX_SESSION_SECONDS),
         ],
+    )
+    credential_lease_seconds: float = attrs.field(
+        default=DEFAULT_LEASE_SECONDS,
+        validator=[attrs.validators.gt(0), attrs.validators.le(MAX_LEASE_SECONDS)],
     )
     poll: RetryPolicy = attrs.field(
         factory=lambda: RetryPolicy(max_attempts=120, max_elapsed_seconds=600.0)

@@ -39,6 +39,9 @@ class AwsProvider(ProviderSpec):
     Credentials: the host's default chain, or a base credential sealed in the job
     (``access_key_id`` and ``secret_access_key`` as secret references); with ``role_arn`` the
     engine assumes that role (with ``external_id``) for at most an hour.
+
+    ``service_cidr`` is the range of Kubernetes Service addresses; EKS picks 10.100.0.0/16 or
+    172.20.0.0/16 when it is not given (whichever does not overlap the VPC).
     """
 
     kind: Literal["aws"]
@@ -48,6 +51,7 @@ class AwsProvider(ProviderSpec):
     access_key_id: SecretRef | None = None
     secret_access_key: SecretRef | None = None
     vpc_cidr: Cidr = Cidr("10.0.0.0/16")
+    service_cidr: Cidr | None = None
     availability_zones: int = 3
     nat_gateway: bool = True
     node_groups: tuple[NodeGroup, ...]

@@ -1,9 +1,12 @@
-"""Running the job's root module with the core Terraform driver, AWS credentials in its env.
+"""Running the job's root module with the core Terraform driver, AWS keys from an endpoint.
 
-The driver gets the job's credentials as ``credentials=`` (its subprocess environment only;
-masked in everything it reports), the region as plain ``env=``, the backend settings of the
-cluster's state object, and a destructive-change guard that also protects the AWS types the
-blueprint declares. Terraform's lines become the step's log lines (the engine redacts them).
+Terraform gets no AWS keys in its environment: a credential endpoint of the run (see
+:mod:`qengine_aws.credential_endpoint`) answers the job's current keys, so they are renewed
+for as long as the run lasts. The driver gets the endpoint's token as ``credentials=`` (masked
+in everything it reports), the endpoint's URI and the region as plain ``env=``, the backend
+settings of the cluster's state object, and a destructive-change guard that also protects the
+AWS types the blueprint declares. Terraform's lines become the step's log lines (the engine
+redacts them).
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from qengine.runner import StepContext
-from qengine.terraform import DestructiveGuard, LogLine, Terraform, Workspace
+from qengine.terraform import DestructiveGuard, LogLine, ProviderSources, Terraform, Workspace
 from qengine.terraform.json_types import Json
+from qengine_aws.credential_endpoint import CredentialEndpoint
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.state_backend import StateLocation
 
 #: Besides the core's defaults (clusters, node groups, state storage, keys, databases).
 PROTECTED = ("aws_eks_cluster", "aws_eks_node_group", "aws_kms_key", "aws_vpc")
-_SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def backend_config(location: StateLocation, endpoint_url: str | None) -> dict[str, Json]:
@@ -40,13 +43,6 @@ def backend_config(location: StateLocation, endpoint_url: str | None) -> dict[st
     return config
 
 
-def split_env(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The child environment split into credentials (masked) and plain settings."""
-    secret = {k: v for k, v in env.items() if k in _SECRET_NAMES}
-    plain = {k: v for k, v in env.items() if k not in _SECRET_NAMES}
-    return secret, plain
-
-
 @contextmanager
 def terraform_for(
     ctx: StepContext,
@@ -55,26 +51,33 @@ def terraform_for(
     location: StateLocation,
     *,
     allow_destructive: bool,
+    sources: ProviderSources,
 ) -> Iterator[Terraform]:
-    """An initialised driver over ``module`` in a fresh workspace (removed on exit)."""
-    credentials, plain = split_env(access.child_env())
+    """An initialised driver over ``module`` in a fresh workspace (removed on exit), whose
+    providers come from ``sources`` (the engine's Terraform settings).
+
+    The run's credential endpoint lives exactly as long as the workspace.
+    """
 
     def on_line(line: LogLine) -> None:
         ctx.emit_log(line.text)
 
     guard = DestructiveGuard(allow_destructive=allow_destructive).protecting(PROTECTED)
-    with Workspace.create() as workspace:
-        workspace.write_root_module(module)
-        tf = Terraform(
-            workspace,
-            cancel=ctx.cancel,
-            on_line=on_line,
-            credentials=credentials,
-            env=plain,
-            guard=guard,
-        )
-        tf.init(backend_config(location, access.settings.endpoint_url))
-        yield tf
+    lease = access.settings.credential_lease_seconds
+    with CredentialEndpoint(access.current_keys, lease_seconds=lease) as endpoint:
+        child = endpoint.child_environment(access.region)
+        with Workspace.create(sources=sources) as workspace:
+            workspace.write_root_module(module)
+            tf = Terraform(
+                workspace,
+                cancel=ctx.cancel,
+                on_line=on_line,
+                credentials=child.secret,
+                env=child.plain,
+                guard=guard,
+            )
+            tf.init(backend_config(location, access.settings.endpoint_url))
+            yield tf
 
 
 def string_outputs(tf: Terraform) -> dict[str, str]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from aws_support import FAKE_KEY_ID, FAKE_SECRET, REGION, secrets_of
+from aws_support import FAKE_KEY_ID, FAKE_SECRET, REGION, reset_auth, secrets_of
 from moto.server import ThreadedMotoServer
 from qengine_aws.credentials import AwsAccess, CredentialRequest
 from qengine_aws.settings import AwsSettings
@@ -57,26 +56,14 @@ def access(settings: AwsSettings) -> AwsAccess:
     return AwsAccess(request, open_secret=opener, settings=settings)
 
 
-def _reset_auth(endpoint: str, count: str) -> str:
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth",
-        data=count.encode(),
-        method="POST",
-        headers={"Content-Type": "text/plain"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        previous: str = json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
-    return previous
-
-
 @pytest.fixture
 def auth_enforced(moto: str) -> Iterator[str]:
     """moto checking every request's signature against IAM (it accepts any key otherwise)."""
-    previous = _reset_auth(moto, "0")
+    previous = reset_auth(moto, "0")
     try:
         yield moto
     finally:
-        _reset_auth(moto, previous)
+        reset_auth(moto, previous)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

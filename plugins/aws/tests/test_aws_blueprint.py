@@ -162,3 +162,10 @@ def test_without_secrets_encryption_no_key_is_declared() -> None:
 def test_a_user_tag_cannot_override_the_ownership_tags() -> None:
     root = eks_root_module(_job(lambda p: p["tags"].update({"managed-by": "someone"})))
     assert root["module"]["eks"]["tags"]["managed-by"] == "qengine"
+
+
+def test_a_service_cidr_goes_to_the_documented_module_input() -> None:
+    eks = eks_root_module(_job(lambda p: p.update(service_cidr="172.20.0.0/16")))["module"]["eks"]
+    assert eks["service_ipv4_cidr"] == "172.20.0.0/16"
+    assert "service_ipv4_cidr" in pinned(EKS).inputs
+    assert "service_ipv4_cidr" not in eks_root_module(_job())["module"]["eks"]

@@ -42,6 +42,9 @@ def test_example_loads_into_the_aws_section() -> None:
         (lambda p: p.update(role_arn="role/admin"), "$.cluster.provider.role_arn"),
         (lambda p: p.update(vpc_cidr="10.0.0.0/26"), "$.cluster.provider.vpc_cidr"),
         (lambda p: p.update(availability_zones=1), "$.cluster.provider.availability_zones"),
+        (lambda p: p.update(service_cidr="10.40.128.0/20"), "$.cluster.provider.service_cidr"),
+        (lambda p: p.update(service_cidr="100.64.0.0/16"), "$.cluster.provider.service_cidr"),
+        (lambda p: p.update(service_cidr="172.20.0.0/26"), "$.cluster.provider.service_cidr"),
         (
             lambda p: p["node_groups"][0].update(min_size=9),
             "$.cluster.provider.node_groups[0].max_size",

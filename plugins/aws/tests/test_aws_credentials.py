@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -96,43 +97,43 @@ def test_assumed_credentials_are_temporary_and_refreshed(moto: str) -> None:
     # With the shortest session STS allows, botocore is always inside its refresh window,
     # so each hand-out must be a fresh AssumeRole.
     access = _role_access(AwsSettings(endpoint_url=moto, session_seconds=900))
-    first = access.child_env()
-    second = access.child_env()
-    assert first["AWS_ACCESS_KEY_ID"] != FAKE_KEY_ID
-    assert first["AWS_SESSION_TOKEN"]
-    assert first["AWS_ACCESS_KEY_ID"] != second["AWS_ACCESS_KEY_ID"]
+    first = access.current_keys()
+    second = access.current_keys()
+    assert first.access_key_id != FAKE_KEY_ID
+    assert first.session_token
+    assert first.access_key_id != second.access_key_id
+    assert first.expires_at is not None
+    assert second.expires_at is not None
+    left = first.expires_at - datetime.now(UTC)
+    assert timedelta(seconds=890) < left <= timedelta(seconds=900)
 
 
 def test_an_hour_long_session_is_reused(settings: AwsSettings) -> None:
     access = _role_access(settings)
-    assert access.child_env() == access.child_env()
+    assert access.current_keys() == access.current_keys()
+    assert len(access.assume_role_calls) == 1
 
 
-def test_child_env_holds_only_aws_variables_and_environ_is_untouched(
+def test_handing_out_keys_leaves_environ_untouched_and_masks_them(
     settings: AwsSettings,
 ) -> None:
     before = dict(os.environ)
     access = _role_access(settings)
-    env = access.child_env()
-    assert set(env) == {
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-    }
-    secrets = {env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"], FAKE_SECRET, EXTERNAL_ID}
+    keys = access.current_keys()
+    assert keys.session_token is not None
+    secrets = {keys.secret_access_key, keys.session_token, FAKE_SECRET, EXTERNAL_ID}
     assert dict(os.environ) == before
     assert not any(s in v for s in secrets for v in os.environ.values())
-    for key, value in env.items():
-        if not key.startswith("AWS_"):
-            assert not any(s in value for s in secrets)
+    assert secrets <= set(access.hidden())
+    assert keys.secret_access_key not in repr(keys)
+    assert keys.session_token not in repr(keys)
 
 
 def test_no_role_uses_the_sealed_base_credential(access: AwsAccess) -> None:
-    env = access.child_env()
-    assert env["AWS_ACCESS_KEY_ID"] == FAKE_KEY_ID
-    assert "AWS_SESSION_TOKEN" not in env
+    keys = access.current_keys()
+    assert keys.access_key_id == FAKE_KEY_ID
+    assert keys.session_token is None
+    assert keys.expires_at is None
 
 
 def test_refused_credentials_are_an_auth_error_with_a_hint(auth_enforced: str) -> None:

@@ -14,10 +14,10 @@ from qengine.spec import EnvironmentJob, Job
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 if TYPE_CHECKING:
-    from contextlib import ExitStack
     from pathlib import Path
 
     from qengine._engine import JobServices
+    from qengine._sandbox import SandboxSession
     from qengine.runner import Step
 
 
@@ -56,12 +56,12 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 
 
 @hookimpl
-def qengine_sandbox(job: Job, stack: ExitStack) -> dict[str, object] | None:
-    """A sandbox environment job runs against the in-process Kubernetes API simulator."""
+def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
+    """A sandbox environment job runs against the session's cluster, or a new simulator."""
     from qengine_kubernetes.sandbox import sandbox_settings
     from qengine_kubernetes.settings import PLUGIN
 
-    settings = sandbox_settings(job, stack)
+    settings = sandbox_settings(job, session)
     return None if settings is None else {PLUGIN: settings}
 
 

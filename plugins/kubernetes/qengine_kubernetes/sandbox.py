@@ -4,8 +4,7 @@ Kubernetes API simulator (``qengine.testing.kube``), started for the run and sto
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
+from qengine._sandbox import KUBE_CLUSTER, SandboxKubeCluster, SandboxSession
 from qengine.spec import EnvironmentJob, Job
 from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import SandboxTarget
@@ -15,13 +14,26 @@ SANDBOX_NOTICE = (
 )
 
 
-def sandbox_settings(job: Job, stack: ExitStack) -> KubeSettings | None:
-    """Start a simulator on ``stack`` for a sandbox environment job; its settings."""
+def sandbox_settings(job: Job, session: SandboxSession) -> KubeSettings | None:
+    """The settings of a sandbox environment job: the session's cluster, or a new simulator.
+
+    A cluster an earlier job of the session started (the stand-in cluster of a sandbox
+    infrastructure job, or the simulator of an earlier environment job) is reused, so jobs
+    run one after the other in one session see each other's work; the target's
+    ``readiness_delay`` then has no effect. Otherwise a simulator is started on the session's
+    stack and published as the session's cluster.
+    """
     if not isinstance(job, EnvironmentJob) or not isinstance(job.target, SandboxTarget):
         return None
-    from qengine.testing.kube import KubeSimulator
+    cluster = session.kube_cluster()
+    if cluster is None:
+        from qengine.testing.kube import KubeSimulator
 
-    simulator = stack.enter_context(KubeSimulator(readiness_delay=job.target.readiness_delay))
-    ca = simulator.ca_pem
-    ca_text = ca.decode("ascii") if isinstance(ca, bytes) else str(ca)
-    return KubeSettings(endpoint=simulator.url, ca_pem=ca_text, token=simulator.token)
+        simulator = session.stack.enter_context(
+            KubeSimulator(readiness_delay=job.target.readiness_delay)
+        )
+        ca = simulator.ca_pem
+        ca_text = ca.decode("ascii") if isinstance(ca, bytes) else str(ca)
+        cluster = SandboxKubeCluster(endpoint=simulator.url, ca_pem=ca_text, token=simulator.token)
+        session.shared[KUBE_CLUSTER] = cluster
+    return KubeSettings(endpoint=cluster.endpoint, ca_pem=cluster.ca_pem, token=cluster.token)

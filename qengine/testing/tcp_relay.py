@@ -1,4 +1,4 @@
-"""A byte-for-byte TCP relay on 127.0.0.1, used in front of moto's DynamoDB endpoint.
+"""A byte-for-byte TCP relay on 127.0.0.1, put in front of moto's endpoint for Terraform.
 
 Why: with Terraform talking straight to moto's werkzeug server, under CPU contention (two or
 more copies of the suite at once on two cores) the AWS SDK inside Terraform now and then
@@ -7,7 +7,8 @@ lock's conditional ``PutItem`` that retry fails against Terraform's own lock, so
 a false "state lock held" error and the lock row stays behind (seen in about one loaded suite
 run in four; TF_LOG showed ``retrying request DynamoDB/PutItem, attempt 2``). Through this
 relay, which reads each side promptly and passes closes on as half-closes, the same load gave
-no such failure in 33 runs. The protocol is untouched: the relay copies bytes.
+no such failure in 33 runs. The protocol is untouched: the relay copies bytes. The Terraform
+tests and the AWS sandbox both use it. Use it as a context manager, or ``start()``/``stop()``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,20 @@ class TcpRelay:
         self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
 
     def start(self) -> TcpRelay:
+        """Start accepting; returns the relay."""
         self._acceptor.start()
         return self
+
+    def __enter__(self) -> TcpRelay:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``: the relay as an HTTP endpoint."""
+        return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         """Stop accepting and close every open connection."""

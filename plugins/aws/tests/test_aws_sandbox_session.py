@@ -1,0 +1,141 @@
+"""Several jobs in one sandbox session: the cluster an infrastructure job creates is the one
+the next jobs of the session see (a pause of it, an environment deployed on it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qengine import Engine, SandboxSession, load_plugins
+from qengine.runner import JobStatus, MemoryStateStore
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+INFRA = EXAMPLES / "aws-eks" / "job.json"
+QUICKSTART = EXAMPLES / "quickstart" / "job.json"
+
+pytestmark = pytest.mark.slow
+
+
+def _document(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def _secrets(path: Path) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads(path.with_name("secrets.json").read_text())
+    return loaded
+
+
+def _names(endpoint: str, ca_pem: str, token: str, path: str) -> list[str]:
+    request = urllib.request.Request(endpoint + path, headers={"Authorization": f"Bearer {token}"})
+    tls = ssl.create_default_context(cadata=ca_pem)
+    with urllib.request.urlopen(request, context=tls, timeout=10) as reply:
+        return sorted(item["metadata"]["name"] for item in json.loads(reply.read())["items"])
+
+
+def test_an_environment_job_deploys_onto_the_cluster_the_infrastructure_job_created() -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws,kubernetes"})
+    engine = Engine(plugins, store=MemoryStateStore())
+    with SandboxSession() as session:
+        created = engine.run(_document(INFRA), sandbox_secrets=_secrets(INFRA), sandbox=session)
+        assert created.status is JobStatus.SUCCEEDED, created.error
+        cluster = session.kube_cluster()
+        assert cluster is not None
+        outputs = created.outputs["aws.apply"]
+        assert outputs["endpoint"] == cluster.endpoint
+        assert base64.b64decode(outputs["certificate_authority"]).decode() == cluster.ca_pem
+
+        deployed = engine.run(
+            _document(QUICKSTART), sandbox_secrets=_secrets(QUICKSTART), sandbox=session
+        )
+        assert deployed.status is JobStatus.SUCCEEDED, deployed.error
+        found = _names(cluster.endpoint, cluster.ca_pem, cluster.token, "/apis/apps/v1/deployments")
+        assert found == ["web", "worker"]
+
+        # A second infrastructure job of the session finds the first one's state: no change.
+        again = dict(_document(INFRA), id="eks-prod-create-0002")
+        lines: list[str] = []
+        converged = engine.run(
+            again,
+            sandbox_secrets=_secrets(INFRA),
+            sandbox=session,
+            on_event=lambda event: lines.append(event.message),
+        )
+        assert converged.status is JobStatus.SUCCEEDED, converged.error
+        assert any("0 to add, 0 to change, 0 to destroy" in line for line in lines), lines
+        assert not any("Apply complete" in line for line in lines)
+        assert session.kube_cluster() == cluster
+    # The session stopped its stand-ins when it ended.
+    with pytest.raises(urllib.error.URLError):
+        _names(cluster.endpoint, cluster.ca_pem, cluster.token, "/api/v1/namespaces")
+
+
+def test_each_plain_sandbox_run_has_its_own_stand_ins() -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws,kubernetes"})
+    engine = Engine(plugins, store=MemoryStateStore())
+    first = engine.run(_document(INFRA), sandbox_secrets=_secrets(INFRA), sandbox=True)
+    second = engine.run(
+        dict(_document(INFRA), id="eks-prod-create-0002"),
+        sandbox_secrets=_secrets(INFRA),
+        sandbox=True,
+    )
+    assert first.status is second.status is JobStatus.SUCCEEDED
+    assert first.outputs["aws.apply"]["endpoint"] != second.outputs["aws.apply"]["endpoint"]
+
+
+def _qengine(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C.UTF-8"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)  # the code under test, wherever it is
+    return subprocess.run(
+        [sys.executable, "-m", "qengine", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_command_line_runs_the_cluster_then_the_environment(tmp_path: Path) -> None:
+    state = str(tmp_path / "state")
+    result = _qengine(
+        tmp_path,
+        "run",
+        str(INFRA),
+        str(QUICKSTART),
+        "--sandbox",
+        "--state-dir",
+        state,
+        "--output",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout)
+    assert [o["job_id"] for o in outcomes] == ["eks-prod-create-0001", "quickstart-0001"]
+    assert [o["status"] for o in outcomes] == ["succeeded", "succeeded"]
+    assert result.stderr.count("Steps:") == 2  # a recap per job
+    assert f"== {INFRA}" in result.stderr
+    assert f"== {QUICKSTART}" in result.stderr
+
+
+def test_a_bad_later_spec_stops_the_run_before_the_first_job(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dict(_document(QUICKSTART), action="explode")))
+    result = _qengine(
+        tmp_path, "run", str(INFRA), str(bad), "--sandbox", "--state-dir", str(tmp_path / "s")
+    )
+    assert result.returncode == 2
+    assert f"{bad}:" in result.stderr
+    assert "$.action" in result.stderr
+    assert "job.started" not in result.stderr
+    assert "Traceback" not in result.stderr
