@@ -72,21 +72,22 @@ def test_sandbox_outputs_point_at_the_simulator_and_hold_no_token(tmp_path: Path
     assert "k8s-aws-v1." not in result.stdout + result.stderr
 
 
-def _job_file(tmp: Path, action: str) -> Path:
+def _job_file(tmp: Path, action: str, number: int = 1) -> str:
     document = json.loads(EXAMPLE.read_text())
     document["action"] = action
-    document["id"] = f"eks-prod-{action}-0001"
-    path = tmp / f"{action}.json"
+    document["id"] = f"eks-prod-{action}-{number:04d}"
+    path = tmp / f"{action}-{number}.json"
     path.write_text(json.dumps(document))
-    return path
+    return str(path)
 
 
-def _run_action(tmp: Path, action: str) -> tuple[dict[str, Any], str]:
+def _run_jobs(tmp: Path, *specs: str) -> tuple[Any, str]:
+    """``qengine run SPEC... --sandbox``: the jobs share one sandbox session (one moto)."""
     secrets = EXAMPLE.with_name("secrets.json")
     result = _qengine(
         tmp,
         "run",
-        str(_job_file(tmp, action)),
+        *specs,
         "--sandbox",
         "--secrets",
         str(secrets),
@@ -96,15 +97,18 @@ def _run_action(tmp: Path, action: str) -> tuple[dict[str, Any], str]:
         "json",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    outcome: dict[str, Any] = json.loads(result.stdout)
+    return json.loads(result.stdout), result.stderr
+
+
+def _sizes(outputs: dict[str, str], group: str) -> tuple[str, str, str]:
+    return (outputs[f"{group}.min"], outputs[f"{group}.max"], outputs[f"{group}.desired"])
+
+
+def test_sandbox_pause_alone_registers_its_stand_ins_at_zero(tmp_path: Path) -> None:
+    # A session that starts with a pause: EKS knows no node group yet, so nothing is saved,
+    # and the apply registers the stand-ins, paused, in moto's EKS.
+    outcome, stderr = _run_jobs(tmp_path, _job_file(tmp_path, "pause"))
     assert outcome["status"] == "succeeded"
-    return outcome, result.stderr
-
-
-def test_sandbox_pause_leaves_moto_node_groups_at_zero(tmp_path: Path) -> None:
-    # Each `qengine run --sandbox` has its own moto: this pause finds no node group in EKS,
-    # and its apply registers the stand-ins, paused, in moto's EKS.
-    outcome, stderr = _run_action(tmp_path, "pause")
     assert [s["step_id"] for s in outcome["steps"]] == [
         "aws.preflight",
         "aws.state-backend",
@@ -113,29 +117,33 @@ def test_sandbox_pause_leaves_moto_node_groups_at_zero(tmp_path: Path) -> None:
         "aws.apply",
     ]
     assert "EKS has no node group of prod-eu yet: no size to save" in stderr
-    assert "SANDBOX stand-in (moto's EKS, nothing on AWS): registered the node group general-" in (
-        stderr
-    )
+    registered = "SANDBOX stand-in (moto's EKS, nothing on AWS): registered the node group"
+    assert f"{registered} general-" in stderr
     assert "(min 0, max 6, desired 0)" in stderr
 
 
-def test_sandbox_resume_reads_the_sizes_back_from_moto(tmp_path: Path) -> None:
-    outcome, _ = _run_action(tmp_path, "resume")
-    assert [s["step_id"] for s in outcome["steps"]][2:] == [
-        "aws.restore-node-group-sizes",
-        "aws.apply",
-        "aws.forget-node-group-sizes",
-    ]
-    # Read from moto's EKS (DescribeNodegroup) after the apply: nothing was saved in this
-    # process, so the job's sizes.
-    assert outcome["outputs"]["aws.forget-node-group-sizes"] == {
-        "general.min": "2",
-        "general.max": "6",
-        "general.desired": "3",
-        "spot.min": "0",
-        "spot.max": "10",
-        "spot.desired": "0",
-    }
+def test_sandbox_create_pause_pause_resume_in_one_session(tmp_path: Path) -> None:
+    create, pause, again, resume = (
+        _job_file(tmp_path, "create"),
+        _job_file(tmp_path, "pause", 1),
+        _job_file(tmp_path, "pause", 2),
+        _job_file(tmp_path, "resume"),
+    )
+    results, stderr = _run_jobs(tmp_path, create, pause, again, resume)
+    assert [r["status"] for r in results] == ["succeeded"] * 4
+    # Every size below was read from moto's EKS (DescribeNodegroup) by the step.
+    first = results[1]["outputs"]
+    assert _sizes(first["aws.save-node-group-sizes"], "general") == ("2", "6", "3")
+    assert _sizes(first["aws.scale-node-groups"], "general") == ("0", "6", "0")
+    assert _sizes(first["aws.scale-node-groups"], "spot") == ("0", "10", "0")
+    assert "saved the size of the node group general: min 2, max 6, desired 3" in stderr
+    second = results[2]["outputs"]
+    assert _sizes(second["aws.save-node-group-sizes"], "general") == ("2", "6", "3")
+    assert "sizes saved by the first pause are kept" in stderr
+    restored = results[3]["outputs"]
+    assert _sizes(restored["aws.restore-node-group-sizes"], "general") == ("2", "6", "3")
+    assert _sizes(restored["aws.forget-node-group-sizes"], "general") == ("2", "6", "3")
+    assert "deleted the saved node group sizes" in stderr
 
 
 def test_export_writes_the_real_module_without_secrets(tmp_path: Path) -> None:
