@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
-from aws_support import ACCOUNT, client
+from aws_support import ACCOUNT, FAKE_KEY_ID, FAKE_SECRET, client, secrets_of
 from qengine_aws.credentials import AwsAccess
-from qengine_aws.node_groups import NODE_GROUP_LABEL, Scaling, cluster_node_groups
+from qengine_aws.node_groups import (
+    NODE_GROUP_LABEL,
+    Scaling,
+    ScalingPending,
+    cluster_node_groups,
+    converge,
+)
 from qengine_aws.pause import (
     forget_sizes_of,
     restore_sizes,
@@ -30,6 +38,7 @@ from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine import load_plugins
 from qengine._errors import CancelledError, InfrastructureError
 from qengine.interfaces.cancel import CancelToken
+from qengine.retry import RetryPolicy
 from qengine.spec import InfrastructureJob
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
@@ -294,3 +303,47 @@ def test_resume_target(saved: Any, expected: int) -> None:
     target = resume_target(with_desired, saved)
     assert (target.min_size, target.max_size, target.desired_size) == (2, 6, expected)
     assert resume_target(group, None).desired_size == 2
+
+
+def _moto_node_group(label: str) -> Any:
+    """The node group inside the in-process moto server (its EKS backend), to set its status
+    as EKS does while an update runs; moto itself reports every node group ACTIVE."""
+    from moto.eks.models import eks_backends
+
+    cluster = eks_backends[ACCOUNT]["eu-west-3"].clusters[CLUSTER]
+    return next(g for g in cluster.nodegroups.values() if g.labels.get(NODE_GROUP_LABEL) == label)
+
+
+def _quick(access: AwsAccess, attempts: int) -> AwsAccess:
+    settings = attrs.evolve(
+        access.settings,
+        poll=RetryPolicy(max_attempts=attempts, max_elapsed_seconds=30.0),
+        poll_interval=0.05,
+    )
+    opener = secrets_of({"key_id": FAKE_KEY_ID, "secret_key": FAKE_SECRET})
+    return AwsAccess(access.request, open_secret=opener, settings=settings)
+
+
+def test_a_node_group_being_updated_is_waited_for_then_scaled(access: AwsAccess, eks: Any) -> None:
+    group = _moto_node_group("general")
+    group.status = "UPDATING"
+    quick = _quick(access, attempts=3)
+    zero = {group.nodegroup_name: _scaling(0, 6, 0)}
+    with pytest.raises(ScalingPending, match="general-"):
+        converge(quick, CLUSTER, zero, cancel=CancelToken())
+    assert _sizes(eks)["general"] == (2, 6, 5)  # nothing is sent to a node group not ACTIVE
+    timer = threading.Timer(0.2, lambda: setattr(group, "status", "ACTIVE"))
+    timer.start()
+    try:
+        held = converge(_quick(access, attempts=200), CLUSTER, zero, cancel=CancelToken())
+    finally:
+        timer.cancel()
+    assert held == zero
+    assert _sizes(eks)["general"] == (0, 6, 0)
+
+
+def test_a_failed_node_group_fails_the_wait(access: AwsAccess, eks: Any) -> None:
+    group = _moto_node_group("spot")
+    group.status = "CREATE_FAILED"
+    with pytest.raises(InfrastructureError, match="CREATE_FAILED"):
+        converge(access, CLUSTER, {group.nodegroup_name: _scaling(0, 10, 0)}, cancel=CancelToken())
