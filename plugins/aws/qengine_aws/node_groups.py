@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from qengine._errors import InfrastructureError, TransientError
+from qengine._errors import ConflictError, InfrastructureError, TransientError
 from qengine.interfaces.cancel import CancelToken
 from qengine_aws.credentials import AwsAccess
 
@@ -74,15 +74,24 @@ class EksNodeGroup:
 def cluster_node_groups(access: AwsAccess, cluster_name: str) -> dict[str, EksNodeGroup]:
     """The cluster's node groups made by qengine, keyed by the job's node group name.
 
-    Empty when the cluster does not exist (nothing to read, nothing to scale).
+    Empty when the cluster does not exist (nothing to read, nothing to scale). Two node groups
+    with the same label (the module replacing one: it creates the new one before it deletes
+    the old) are a :class:`ConflictError`: which one's size counts is not for us to guess.
     """
     eks = access.client("eks")
     names = _list_names(access, eks, cluster_name)
     found: dict[str, EksNodeGroup] = {}
     for name in names:
         group = _describe(access, eks, cluster_name, name)
-        if group is not None and group.group:
-            found[group.group] = group
+        if group is None or not group.group:
+            continue
+        if group.group in found:
+            raise ConflictError(
+                f"two node groups of {cluster_name} are labelled {NODE_GROUP_LABEL}="
+                f"{group.group}: {found[group.group].name} and {group.name}",
+                hint="A node group is being replaced; run the job again once only one is left.",
+            )
+        found[group.group] = group
     return found
 
 

@@ -36,7 +36,7 @@ from qengine_aws.spec import NodeGroup, StateBackend
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 
 from qengine import load_plugins
-from qengine._errors import CancelledError, InfrastructureError
+from qengine._errors import CancelledError, ConflictError, InfrastructureError
 from qengine.interfaces.cancel import CancelToken
 from qengine.retry import RetryPolicy
 from qengine.spec import InfrastructureJob
@@ -347,3 +347,12 @@ def test_a_failed_node_group_fails_the_wait(access: AwsAccess, eks: Any) -> None
     group.status = "CREATE_FAILED"
     with pytest.raises(InfrastructureError, match="CREATE_FAILED"):
         converge(access, CLUSTER, {group.nodegroup_name: _scaling(0, 10, 0)}, cancel=CancelToken())
+
+
+def test_two_node_groups_with_one_label_are_a_conflict(
+    access: AwsAccess, eks: Any, location: StateLocation
+) -> None:
+    _make(eks, "general-20261129050000000000000003", "general", _scaling(2, 6, 3))
+    with pytest.raises(ConflictError, match=r"general-2026112904.* and general-2026112905"):
+        save_sizes_of(access, _job(), location, lambda _: None)
+    assert load_sizes(access, location, "cluster-prod-eu") is None
