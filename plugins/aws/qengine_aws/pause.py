@@ -79,8 +79,10 @@ def save_sizes_of(
         node_groups={name: group.scaling for name, group in groups.items()},
     )
     if not save_sizes(access, location, job.cluster.id, sizes):
-        # Written by a concurrent or killed run between our read and write: that one stands.
-        return save_sizes_of(access, job, location, emit)
+        # Written by another run between our read and our write: that one stands.
+        emit("the sizes saved by another pause of this cluster are kept")
+        kept = load_sizes(access, location, job.cluster.id)
+        return size_outputs(kept.node_groups if kept is not None else {})
     for name, scaling in sorted(sizes.node_groups.items()):
         emit(f"saved the size of the node group {name}: {scaling.describe()}")
     return size_outputs(sizes.node_groups)
