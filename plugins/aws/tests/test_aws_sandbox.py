@@ -26,6 +26,7 @@ from qengine_aws.token import cluster_access
 from qengine import load_plugins
 from qengine._events import Event
 from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan
+from qengine.runner.memory import MemoryStateStore
 from qengine.runner.sinks import CallbackSink
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfrastructureJob
@@ -207,6 +208,54 @@ def test_resume_gives_back_what_the_node_groups_had_grown_to(sandbox: AwsSetting
     assert _eks_sizes(sandbox)["general"] == (2, 6, 5)
     assert result.outputs["aws.forget-node-group-sizes"]["general.desired"] == "5"
     assert _saved(sandbox) is None
+
+
+def _stale_lock(settings: AwsSettings, *, present: bool) -> None:
+    """A Terraform state lock left by a run that died (or its removal, as force-unlock does)."""
+    from aws_support import client
+
+    table = client(settings, "dynamodb")
+    lock_id = f"{default_bucket(ACCOUNT, REGION)}/{state_key('cluster-prod-eu')}"
+    if not present:
+        table.delete_item(TableName="qengine-terraform-locks", Key={"LockID": {"S": lock_id}})
+        return
+    info = {
+        "ID": "0b1c7d3e-0000-4000-8000-000000000001",
+        "Operation": "OperationTypeApply",
+        "Who": "operator@elsewhere",
+        "Version": "1.11.4",
+        "Created": "2026-11-29T04:00:00Z",
+        "Path": lock_id,
+        "Info": "",
+    }
+    table.put_item(
+        TableName="qengine-terraform-locks",
+        Item={"LockID": {"S": lock_id}, "Info": {"S": json.dumps(info)}},
+    )
+
+
+def test_a_pause_stopped_at_its_apply_converges_when_run_again(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(), sandbox))
+    _grow(sandbox, "general", 5)
+    _stale_lock(sandbox, present=True)
+    executor = Executor(store=MemoryStateStore())
+    job = _job("pause")
+    ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
+    plan = Plan(steps_for(AwsJob.of(job, _open, sandbox)))
+    stopped = executor.run(plan, ref)
+    assert stopped.status is JobStatus.FAILED
+    assert stopped.error is not None
+    assert "operator@elsewhere" in stopped.error.message
+    assert [o.step_id for o in stopped.steps if o.status.value == "failed"] == ["aws.apply"]
+    assert _eks_sizes(sandbox)["general"] == (0, 6, 0)  # scaled before the apply
+    _stale_lock(sandbox, present=False)
+    again = _ok(executor.run(Plan(steps_for(AwsJob.of(job, _open, sandbox))), ref))
+    assert again.status is JobStatus.SUCCEEDED
+    saved = _saved(sandbox)
+    assert saved is not None
+    assert saved["general"]["desired_size"] == 5
+    _ok(_run(_job("resume"), sandbox))
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 5)
 
 
 def test_upgrade_one_minor_version_control_plane_then_nodes(sandbox: AwsSettings) -> None:
