@@ -1,13 +1,18 @@
 """The ``aws`` cloud provider: an :class:`~qengine.interfaces.InfraEngine` for hosts that drive
 a cluster's lifecycle themselves, without the engine's runner.
 
-It runs the very steps a job's plan holds (:func:`qengine_aws.actions.steps_for`), one after
-the other in this thread: the same preflight, state backend, Terraform apply or destroy. What
-the runner adds is absent here: no journal (an interrupted call is redone from the start;
-Terraform's state makes that safe), no target lock beyond Terraform's state lock, no
-compensation, no events unless the host passes a ``StepEmitter``. A step's error is raised as
-the step raised it; retryable ones are retried as the runner would (``step.retry`` or the
-default :class:`~qengine.retry.RetryPolicy`).
+It runs the very steps a job's plan holds (:func:`qengine_aws.actions.steps_for`): the same
+preflight, state backend, Terraform apply or destroy. Two ways:
+
+* by default, one after the other in this thread, without the runner: no journal (an
+  interrupted call is redone from the start; Terraform's state makes that safe), no target lock
+  beyond Terraform's state lock, no compensation, no events unless the host passes a
+  ``StepEmitter``. A step's error is raised as the step raised it; retryable ones are retried
+  as the runner would (``step.retry`` or the default :class:`~qengine.retry.RetryPolicy`);
+* with ``runner=RunnerOptions(store=...)``, under the engine's runner: journal and resume,
+  the ``cluster/<id>`` lock, rollback, events to the host's sinks
+  (:mod:`qengine_aws.journalled`). A failure is raised as the error class the step raised,
+  rebuilt from the runner's record (message and hint).
 
 The factory registered for ``aws`` builds ``AwsCloudProvider()``: AWS itself, the host's
 default credential chain, no sealed secret. A host with sealed secrets or another endpoint
@@ -18,7 +23,7 @@ also needs ``terraform=TerraformSettings(...)`` (a provider mirror or plugin cac
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import attrs
@@ -26,6 +31,8 @@ import attrs
 from qengine._errors import InfrastructureError, InvalidInputError, SecretError
 from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.cloud import CloudProvider, ClusterAccess, InfraEngine
+from qengine.interfaces.events import EventSink
+from qengine.interfaces.state import StateStore
 from qengine.retry import RetryPolicy
 from qengine.runner import Scratch, Step, StepContext
 from qengine.runner.steps import StepEmitter
@@ -35,6 +42,7 @@ from qengine.terraform import TerraformSettings
 from qengine_aws.actions import AwsJob, steps_for
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import SecretOpener
+from qengine_aws.journalled import run_journalled
 from qengine_aws.settings import AwsSettings
 from qengine_aws.spec import AwsProvider
 from qengine_aws.token import cluster_access
@@ -55,6 +63,20 @@ class _Ran:
     outputs: Mapping[str, Mapping[str, str]]
 
 
+@attrs.frozen(kw_only=True)
+class RunnerOptions:
+    """Run each call's steps under the engine's runner (see :mod:`qengine_aws.journalled`).
+
+    ``store``: the journal and lock store (``qengine.runner.SqliteStateStore`` survives the
+    process); ``sinks``: where the events go (redact them yourself: this path has no job
+    secrets to mask with); ``wait_lock``: seconds to wait for another call on the cluster.
+    """
+
+    store: StateStore
+    sinks: Sequence[EventSink] = ()
+    wait_lock: float = 0.0
+
+
 class AwsCloudProvider(CloudProvider):
     """EKS clusters through Terraform; builds one :class:`AwsInfraEngine` per job."""
 
@@ -68,11 +90,13 @@ class AwsCloudProvider(CloudProvider):
         open_secret: SecretOpener | None = None,
         emitter: StepEmitter | None = None,
         terraform: TerraformSettings | None = None,
+        runner: RunnerOptions | None = None,
     ) -> None:
         self._settings = settings or AwsSettings()
         self._open = open_secret or _no_secrets
         self._emitter = emitter or StepEmitter()
         self._terraform = terraform or TerraformSettings()
+        self._runner = runner
 
     def infra_engine(self, job: InfrastructureJob) -> AwsInfraEngine:
         """The engine of ``job``'s cluster; touches no network."""
@@ -86,6 +110,7 @@ class AwsCloudProvider(CloudProvider):
             open_secret=self._open,
             emitter=self._emitter,
             terraform=self._terraform,
+            runner=self._runner,
         )
 
 
@@ -104,10 +129,12 @@ class AwsInfraEngine(InfraEngine):
         open_secret: SecretOpener,
         emitter: StepEmitter,
         terraform: TerraformSettings | None = None,
+        runner: RunnerOptions | None = None,
     ) -> None:
         self._settings = settings
         self._open = open_secret
         self._emitter = emitter
+        self._runner = runner
         self._terraform = terraform or TerraformSettings()
 
     def plan(self, job: InfrastructureJob, cancel: CancelToken) -> Mapping[str, str]:
@@ -149,6 +176,17 @@ class AwsInfraEngine(InfraEngine):
 
     def _run(self, job: InfrastructureJob, action: InfraAction, cancel: CancelToken) -> _Ran:
         aws = self._aws(job, action)
+        if self._runner is not None:
+            journalled = run_journalled(
+                steps_for(aws),
+                job,
+                action,
+                store=self._runner.store,
+                sinks=self._runner.sinks,
+                cancel=cancel,
+                wait_lock=self._runner.wait_lock,
+            )
+            return _Ran(aws=aws, outputs=journalled)
         outputs: dict[str, Mapping[str, str]] = {}
         scratch = Scratch()
         for step in steps_for(aws):  # listed in dependency order

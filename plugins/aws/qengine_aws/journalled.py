@@ -9,7 +9,9 @@ to the host's sinks.
 
 The journal is keyed by job id. An ``InfraEngine`` method may run an action other than the
 job's own (``pause`` of a create job); its journal entry is then ``<job id>.<action>``, so that
-pausing and resuming one cluster with one job document are two runs, not a replay of one.
+pausing and resuming one cluster with one job document are two runs, not a replay of one. As
+with ``Engine.run``, a job id names one run: calling again with a job that finished returns its
+journalled outputs without redoing a step; a new run needs a new job id.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def run_journalled(
     )
     executor = Executor(store=store, lock_wait_seconds=wait_lock)
     result = executor.run(Plan(list(steps)), ref, sinks=sinks, cancel=cancel)
+    store.finish_job(ref.job_id, result.status.value)
     if result.status is not JobStatus.SUCCEEDED:
         raise _error_of(result)
     return result.outputs
