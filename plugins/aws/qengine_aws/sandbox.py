@@ -123,15 +123,20 @@ def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
     """
     from moto.server import ThreadedMotoServer
 
+    from qengine.testing.tcp_relay import TcpRelay
+
     with ExitStack() as stack:
         if cluster is None:
             cluster = stack.enter_context(sandbox_cluster())
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         stack.callback(server.stop)
-        host, port = server.get_host_and_port()
+        _, port = server.get_host_and_port()
+        # Terraform's SDK retries a DynamoDB call after a transport error even when moto had
+        # applied it, and so fails against its own lock; the relay keeps those calls whole.
+        relay = stack.enter_context(TcpRelay(port))
         yield AwsSettings(
-            endpoint_url=f"http://{host}:{port}",
+            endpoint_url=relay.url,
             sandbox=cluster,
             sandbox_credentials=SANDBOX_CREDENTIALS,
         )

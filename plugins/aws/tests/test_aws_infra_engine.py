@@ -26,6 +26,7 @@ from qengine.interfaces import CloudProvider, InfraEngine
 from qengine.interfaces.cancel import CancelToken
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfrastructureJob
+from qengine.testing.tcp_relay import TcpRelay
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
 EXTERNAL_ID = "infra-engine-external-id-8c2f"
@@ -40,9 +41,15 @@ def cluster() -> Iterator[SandboxCluster]:
 
 
 @pytest.fixture
-def sandbox(moto: str, cluster: SandboxCluster) -> AwsSettings:
+def sandbox(moto: str, cluster: SandboxCluster) -> Iterator[AwsSettings]:
+    # Behind the project's TCP relay, as the sandbox puts moto for Terraform's lock calls.
+    with TcpRelay(int(moto.rsplit(":", 1)[1])) as relay:
+        yield _settings(relay.url, cluster)
+
+
+def _settings(endpoint: str, cluster: SandboxCluster) -> AwsSettings:
     return AwsSettings(
-        endpoint_url=moto,
+        endpoint_url=endpoint,
         sandbox=cluster,
         sandbox_credentials=SANDBOX_CREDENTIALS,
         poll_interval=0.05,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from qengine.runner.memory import MemoryStateStore
 from qengine.runner.sinks import CallbackSink
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfrastructureJob
+from qengine.testing.tcp_relay import TcpRelay
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
 CA = "-----BEGIN CERTIFICATE-----\nMIIBsandbox\n-----END CERTIFICATE-----\n"
@@ -39,9 +41,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def sandbox(moto: str) -> AwsSettings:
+def sandbox(moto: str) -> Iterator[AwsSettings]:
+    # Behind the project's TCP relay, as the sandbox puts moto for Terraform's lock calls.
+    with TcpRelay(int(moto.rsplit(":", 1)[1])) as relay:
+        yield _settings(relay.url)
+
+
+def _settings(endpoint: str) -> AwsSettings:
     return AwsSettings(
-        endpoint_url=moto,
+        endpoint_url=endpoint,
         sandbox=SandboxCluster(endpoint="https://127.0.0.1:6443", ca_pem=CA),
         sandbox_credentials=SANDBOX_CREDENTIALS,
         poll_interval=0.05,
