@@ -7,9 +7,10 @@ autoscaler can own it): a Terraform apply moves min and max, never the number of
   once, see :mod:`qengine_aws.saved_sizes`), :func:`scale_to_zero` (``UpdateNodegroupConfig``
   min 0, desired 0, max kept; wait until ACTIVE), then the apply with min 0;
 - resume: :func:`restore_sizes` (each node group gets the job's min and max and its saved
-  desired size clamped into them, the job's desired, or min, when nothing was saved; waited
-  for), then the apply (which then changes no node group's size, and creates the ones added
-  to the job meanwhile), then :func:`forget_sizes_of`.
+  desired size clamped into them; when nothing was saved, a node group at zero gets the job's
+  desired, or min, and one running nodes keeps its number, clamped; waited for), then the
+  apply (which then changes no node group's size, and creates the ones added to the job
+  meanwhile), then :func:`forget_sizes_of`.
 
 EKS is asked *before* the apply in both directions, deliberately: the AWS provider sends a
 node group's new min and max together with the desired size it has in state, and EKS refuses
@@ -39,13 +40,17 @@ from qengine_aws.state_backend import StateLocation
 Emit = Callable[[str], None]
 
 
-def resume_target(group: NodeGroup, saved: Scaling | None) -> Scaling:
+def resume_target(group: NodeGroup, saved: Scaling | None, current: int = 0) -> Scaling:
     """The job's min and max, and the saved desired size clamped into them.
 
-    Without a saved size, the job's desired size (its min when it sets none).
+    Without a saved size: a node group at zero nodes gets the job's desired size (its min when
+    it sets none); one running nodes (a resume of a cluster that was not paused) keeps its
+    number, clamped, rather than losing what an autoscaler gave it.
     """
     if saved is not None:
         wanted = saved.desired_size
+    elif current > 0:
+        wanted = current
     else:
         wanted = group.desired_size if group.desired_size is not None else group.min_size
     desired = min(max(wanted, group.min_size), group.max_size)
@@ -120,7 +125,7 @@ def restore_sizes(
         if found is None:
             emit(f"the node group {spec.name} is new: the apply creates it at the job's sizes")
             continue
-        target = resume_target(spec, remembered.get(spec.name))
+        target = resume_target(spec, remembered.get(spec.name), found.scaling.desired_size)
         targets[found.name] = target
         emit(f"restoring the node group {spec.name}: {target.describe()}")
     for name in sorted(set(groups) - {spec.name for spec in _node_groups(job)}):

@@ -303,6 +303,17 @@ def test_resume_target(saved: Any, expected: int) -> None:
     target = resume_target(with_desired, saved)
     assert (target.min_size, target.max_size, target.desired_size) == (2, 6, expected)
     assert resume_target(group, None).desired_size == 2
+    if saved is not None:  # what was saved wins over what runs now
+        assert resume_target(with_desired, saved, 4).desired_size == expected
+
+
+def test_resume_of_a_running_cluster_keeps_its_node_counts(
+    access: AwsAccess, eks: Any, location: StateLocation
+) -> None:
+    # Never paused, nothing saved: general runs 5 nodes (the job says 3), spot 4.
+    job = _job([_group("general", 2, 6, 3), _group("spot", 0, 3)])
+    restore_sizes(access, job, location, CancelToken(), lambda _: None)
+    assert _sizes(eks) == {"general": (2, 6, 5), "spot": (0, 3, 3)}
 
 
 def _moto_node_group(label: str) -> Any:
