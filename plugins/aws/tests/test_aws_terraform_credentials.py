@@ -36,6 +36,7 @@ from qengine.interfaces.cancel import CancelToken
 from qengine.runner import StepContext
 from qengine.runner.steps import NoteKind, StepEmitter
 from qengine.spec import SecretRef
+from qengine.terraform import ProviderSources
 
 pytestmark = pytest.mark.slow
 
@@ -157,7 +158,12 @@ def _apply(access: AwsAccess, location: StateLocation, command: str) -> tuple[li
     """Plan and apply ``command``'s module; the step's log lines and every workspace file."""
     lines = _Lines()
     with terraform_for(
-        _context(lines), access, _module(command), location, allow_destructive=False
+        _context(lines),
+        access,
+        _module(command),
+        location,
+        allow_destructive=False,
+        sources=ProviderSources(),  # builtin terraform_data only
     ) as tf:
         tf.apply(tf.plan())
         assert tf.outputs()["probe"].value == "probe"
