@@ -42,6 +42,7 @@ from qengine_aws.preflight import caller_identity, check_region
 from qengine_aws.quotas import check_room_for_cluster
 from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
 from qengine_aws.sandbox_eks import register_stand_ins, remove_stand_ins
+from qengine_aws.saved_sizes import load_sizes
 from qengine_aws.settings import AwsSettings, SandboxCluster
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import string_outputs, terraform_for
@@ -173,7 +174,25 @@ def _location(ctx: StepContext) -> StateLocation:
     return StateLocation(**{name: ctx.input(STATE, name) for name in fields})
 
 
+def _keeping_a_pause(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> BlueprintOptions:
+    """A create or upgrade of a paused cluster keeps it paused: its node groups stay at zero.
+
+    Applying the job's sizes would put the node groups' minimum over zero nodes, which EKS
+    refuses; and the user paused the cluster on purpose. ``resume`` brings the sizes back.
+    """
+    if options.paused or aws.job.action not in (InfraAction.CREATE, InfraAction.UPGRADE):
+        return options
+    if load_sizes(aws.access, _location(ctx), aws.job.cluster.id) is None:
+        return options
+    ctx.emit_progress(
+        f"the cluster {aws.job.cluster.name} is paused: its node groups stay at zero"
+        " (resume brings them back)"
+    )
+    return attrs.evolve(options, paused=True)
+
+
 def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str, str]:
+    options = _keeping_a_pause(aws, ctx, options)
     with terraform_for(
         ctx,
         aws.access,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from aws_support import ACCOUNT, REGION
 from qengine_aws.actions import AwsJob, steps_for
@@ -317,3 +318,17 @@ def test_credentials_stay_out_of_environ_state_and_outputs(sandbox: AwsSettings)
     text = json.dumps(_state(sandbox)) + json.dumps(result.outputs, default=str)
     assert SANDBOX_CREDENTIALS[1] not in text
     assert EXTERNAL_ID not in text
+
+
+def test_a_create_of_a_paused_cluster_keeps_it_paused(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    again = dict(id="eks-prod-converge-0002")
+    events: list[Event] = []
+    converged = _job()
+    converged = attrs.evolve(converged, **again)
+    _ok(_run(converged, sandbox, events))
+    assert any("is paused: its node groups stay at zero" in e.message for e in events)
+    assert _eks_sizes(sandbox) == {"general": (0, 6, 0), "spot": (0, 10, 0)}
+    _ok(_run(_job("resume"), sandbox))
+    assert _eks_sizes(sandbox) == {"general": (2, 6, 3), "spot": (0, 10, 0)}
