@@ -233,7 +233,8 @@ def _apply_step(
     )
 
 
-def _current_version(aws: AwsJob, ctx: StepContext) -> str:
+def _state_outputs(aws: AwsJob, ctx: StepContext) -> dict[str, str]:
+    """The string outputs the cluster's state holds now (nothing is planned or applied)."""
     with terraform_for(
         ctx,
         aws.access,
@@ -242,7 +243,11 @@ def _current_version(aws: AwsJob, ctx: StepContext) -> str:
         allow_destructive=False,
         sources=aws.terraform.sources,
     ) as tf:
-        version = string_outputs(tf).get("cluster_version")
+        return string_outputs(tf)
+
+
+def _current_version(aws: AwsJob, ctx: StepContext) -> str:
+    version = _state_outputs(aws, ctx).get("cluster_version")
     if not version:
         raise InvalidInputError(
             f"the cluster {aws.job.cluster.name} has no state to upgrade",
@@ -283,15 +288,7 @@ def _upgrade_steps(aws: AwsJob) -> list[Step]:
 
 def _delete_steps(aws: AwsJob) -> list[Step]:
     def cleanup(ctx: StepContext) -> Mapping[str, str]:
-        with terraform_for(
-            ctx,
-            aws.access,
-            aws.module(BlueprintOptions()),
-            _location(ctx),
-            allow_destructive=False,
-            sources=aws.terraform.sources,
-        ) as tf:
-            vpc_id = string_outputs(tf).get("vpc_id", "")
+        vpc_id = _state_outputs(aws, ctx).get("vpc_id", "")
         deleted = (
             cleanup_load_balancers(
                 aws.access, vpc_id=vpc_id, cluster_name=aws.job.cluster.name, cancel=ctx.cancel
