@@ -139,4 +139,5 @@ def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
             endpoint_url=relay.url,
             sandbox=cluster,
             sandbox_credentials=SANDBOX_CREDENTIALS,
+            poll_interval=0.2,  # moto applies a change at once: no need to wait as on AWS
         )

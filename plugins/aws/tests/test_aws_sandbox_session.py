@@ -139,3 +139,19 @@ def test_a_bad_later_spec_stops_the_run_before_the_first_job(tmp_path: Path) -> 
     assert "$.action" in result.stderr
     assert "job.started" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_pause_and_resume_examples_run_after_the_create_in_one_session(
+    tmp_path: Path,
+) -> None:
+    specs = [str(EXAMPLES / "aws-eks" / f"{name}.json") for name in ("job", "pause", "resume")]
+    result = _qengine(
+        tmp_path, "run", *specs, "--sandbox", "--state-dir", str(tmp_path / "s"), "--output", "json"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout)
+    assert [o["status"] for o in outcomes] == ["succeeded"] * 3
+    paused = outcomes[1]["outputs"]["aws.scale-node-groups"]
+    assert paused["general.desired"] == "0"
+    assert "saved the size of the node group general: min 2, max 6, desired 3" in result.stderr
+    assert "restoring the node group general: min 2, max 6, desired 3" in result.stderr
