@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from qengine._errors import PluginError
 from qengine.spec import InfrastructureJob
 from qengine_aws.blueprint import (
     BlueprintOptions,
@@ -117,11 +118,19 @@ def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
     """Start moto on 127.0.0.1 (a free port) for a sandbox run; stop it on exit.
 
     Without ``cluster``, the Kubernetes simulator is started too (and stopped on exit) as the
-    stand-in cluster's API. Needs ``moto[server]`` (the plugin's ``sandbox`` extra). Yields the
+    stand-in cluster's API. Needs ``moto[server]`` (the plugin's ``sandbox`` extra): without it,
+    a :class:`PluginError` says how to install it. Yields the
     settings a sandbox run passes to the plugin; ``settings.sandbox.token`` is the simulator's
     bearer token.
     """
-    from moto.server import ThreadedMotoServer
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise PluginError(
+            "the AWS sandbox needs moto, which is not installed",
+            hint="Install the plugin's sandbox extra: python3 -m pip install 'qengine-aws[sandbox]'"
+            " (from a checkout: python3 -m pip install -e 'plugins/aws[sandbox]').",
+        ) from None
 
     from qengine.testing.tcp_relay import TcpRelay
 

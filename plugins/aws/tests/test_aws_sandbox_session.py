@@ -155,3 +155,25 @@ def test_the_pause_and_resume_examples_run_after_the_create_in_one_session(
     assert paused["general.desired"] == "0"
     assert "saved the size of the node group general: min 2, max 6, desired 3" in result.stderr
     assert "restoring the node group general: min 2, max 6, desired 3" in result.stderr
+
+
+def test_without_moto_the_aws_sandbox_says_how_to_install_it(tmp_path: Path) -> None:
+    # moto is installed here; the child process hides it, as on a machine without the extra.
+    hide = "import sys; sys.modules['moto'] = sys.modules['moto.server'] = None\n"
+    run = "from qengine._cli.main import main; sys.exit(main())"
+    argv = ["qengine", "run", str(INFRA), "--sandbox", "--state-dir", str(tmp_path / "s")]
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    result = subprocess.run(
+        [sys.executable, "-c", f"{hide}sys.argv = {argv!r}\n{run}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "the AWS sandbox needs moto" in result.stderr
+    assert "qengine-aws[sandbox]" in result.stderr
+    assert "internal error" not in result.stderr
+    assert "job.started" not in result.stderr
