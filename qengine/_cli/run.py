@@ -70,9 +70,15 @@ def run(args: argparse.Namespace) -> int:
     if specs.count("-") > 1:
         raise InvalidInputError("standard input (-) can be read for one spec only")
     jobs = [(spec, read_spec_document(spec), sandbox_secrets(args, spec)) for spec in specs]
-    shared_sinks: list[EventSink] = []
-    if args.events is not None:
-        shared_sinks.append(JsonLinesSink(args.events))
+
+    def sinks() -> list[EventSink]:
+        # The runner closes a job's sinks when it ends: each job gets its own (the events
+        # file is opened for appending, so every job's events end up in it).
+        fresh: list[EventSink] = [ConsoleSink(sys.stderr)]  # a recap per job
+        if args.events is not None:
+            fresh.append(JsonLinesSink(args.events))
+        return fresh
+
     token = CancelToken()
     results: list[JobResult] = []
     with (
@@ -80,14 +86,15 @@ def run(args: argparse.Namespace) -> int:
         SandboxSession() as session,
         cancel_on_signals(token),
     ):
-        for spec, document, _ in jobs:  # every spec is checked before the first one runs
-            _check(engine, spec, document, several=len(jobs) > 1)
+        if len(jobs) > 1:  # every spec is checked before the first one runs
+            for spec, document, _ in jobs:
+                _check(engine, spec, document)
         for spec, document, secrets in jobs:
             if len(jobs) > 1:
                 print(f"== {spec}", file=sys.stderr, flush=True)
             result = engine.run(
                 document,
-                sinks=[ConsoleSink(sys.stderr), *shared_sinks],  # a recap per job
+                sinks=sinks(),
                 cancel=token,
                 wait_lock=args.wait_lock,
                 sandbox_secrets=secrets,
@@ -101,11 +108,9 @@ def run(args: argparse.Namespace) -> int:
     return results[-1].exit_code
 
 
-def _check(engine: Engine, spec: str, document: dict[str, object], *, several: bool) -> None:
-    """Validate one of the specs before anything runs; name it when there are several."""
+def _check(engine: Engine, spec: str, document: dict[str, object]) -> None:
+    """Validate one of several specs before anything runs; an error names the spec."""
     try:
         engine.plugins.loader.load(document)
     except InvalidInputError as exc:
-        if not several:
-            raise
         raise InvalidInputError(f"{spec}: {exc}", hint=exc.hint) from None

@@ -118,10 +118,17 @@ def test_the_command_line_runs_the_cluster_then_the_environment(tmp_path: Path) 
         state,
         "--output",
         "json",
+        "--events",
+        str(tmp_path / "events.jsonl"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     outcomes = json.loads(result.stdout)
     assert [o["job_id"] for o in outcomes] == ["eks-prod-create-0001", "quickstart-0001"]
+    # Every job's events reach the one events file (the runner closes a job's sinks).
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    finished = [e["job_id"] for e in map(json.loads, lines) if e["type"] == "job.finished"]
+    assert finished == ["eks-prod-create-0001", "quickstart-0001"]
+    assert "dropped" not in result.stderr
     assert [o["status"] for o in outcomes] == ["succeeded", "succeeded"]
     assert result.stderr.count("Steps:") == 2  # a recap per job
     assert f"== {INFRA}" in result.stderr
