@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 
 from qengine.interfaces.cancel import CancelToken
 from qengine.spec import InfrastructureJob
+from qengine_aws.blueprint import provider_of
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.node_groups import Scaling, cluster_node_groups, converge
 from qengine_aws.saved_sizes import SavedSizes, forget_sizes, load_sizes, save_sizes
@@ -120,7 +121,8 @@ def restore_sizes(
     remembered = saved.node_groups if saved is not None else {}
     groups = cluster_node_groups(access, job.cluster.name)
     targets: dict[str, Scaling] = {}
-    for spec in _node_groups(job):
+    wanted = provider_of(job).node_groups
+    for spec in wanted:
         found = groups.get(spec.name)
         if found is None:
             emit(f"the node group {spec.name} is new: the apply creates it at the job's sizes")
@@ -128,7 +130,7 @@ def restore_sizes(
         target = resume_target(spec, remembered.get(spec.name), found.scaling.desired_size)
         targets[found.name] = target
         emit(f"restoring the node group {spec.name}: {target.describe()}")
-    for name in sorted(set(groups) - {spec.name for spec in _node_groups(job)}):
+    for name in sorted(set(groups) - {spec.name for spec in wanted}):
         emit(f"the node group {name} is no longer in the job: left at zero for the apply")
     held = converge(access, job.cluster.name, targets, cancel=cancel)
     by_group = {name: held[g.name] for name, g in groups.items() if g.name in held}
@@ -143,8 +145,3 @@ def forget_sizes_of(
     emit("deleted the saved node group sizes")
     groups = cluster_node_groups(access, job.cluster.name)
     return size_outputs({name: group.scaling for name, group in groups.items()})
-
-
-def _node_groups(job: InfrastructureJob) -> tuple[NodeGroup, ...]:
-    groups: tuple[NodeGroup, ...] = getattr(job.cluster.provider, "node_groups", ())
-    return groups
