@@ -5,13 +5,17 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -186,3 +190,18 @@ class CountingRelay(TcpRelay):
     def _serve(self, client: socket.socket) -> None:
         self.connections += 1
         super()._serve(client)
+
+
+def run_qengine(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m qengine ARGS`` in a child with HOME at ``home`` and a minimal environment;
+    the code under test is imported (this process's ``sys.path``), wherever it is."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    return subprocess.run(
+        [sys.executable, "-m", "qengine", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from aws_support import run_qengine
 from qengine_aws.sandbox import SANDBOX_CREDENTIALS
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
 
 
-def _qengine(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C.UTF-8"}
-    # The code under test, also when it is not the installed copy (a worktree on PYTHONPATH).
-    env["PYTHONPATH"] = os.pathsep.join(sys.path)
-    return subprocess.run(
-        [sys.executable, "-m", "qengine", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 def test_sandbox_run_creates_the_stand_in_cluster_and_says_it_is_a_sandbox(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    result = _qengine(
+    result = run_qengine(
         tmp_path, "run", str(EXAMPLE), "--sandbox", "--state-dir", state, "--output", "json"
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -44,12 +28,12 @@ def test_sandbox_run_creates_the_stand_in_cluster_and_says_it_is_a_sandbox(tmp_p
         "aws.state-backend",
         "aws.apply",
     ]
-    again = _qengine(tmp_path, "run", str(EXAMPLE), "--sandbox", "--state-dir", state)
+    again = run_qengine(tmp_path, "run", str(EXAMPLE), "--sandbox", "--state-dir", state)
     assert again.returncode == 0  # the journal says it finished: nothing is redone
 
 
 def test_sandbox_outputs_point_at_the_simulator_and_hold_no_token(tmp_path: Path) -> None:
-    result = _qengine(
+    result = run_qengine(
         tmp_path,
         "run",
         str(EXAMPLE),
@@ -84,7 +68,7 @@ def _job_file(tmp: Path, action: str, number: int = 1) -> str:
 def _run_jobs(tmp: Path, *specs: str) -> tuple[Any, str]:
     """``qengine run SPEC... --sandbox``: the jobs share one sandbox session (one moto)."""
     secrets = EXAMPLE.with_name("secrets.json")
-    result = _qengine(
+    result = run_qengine(
         tmp,
         "run",
         *specs,
@@ -148,7 +132,7 @@ def test_sandbox_create_pause_pause_resume_in_one_session(tmp_path: Path) -> Non
 
 def test_export_writes_the_real_module_without_secrets(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = _qengine(tmp_path, "export", str(EXAMPLE), "-o", str(out))
+    result = run_qengine(tmp_path, "export", str(EXAMPLE), "-o", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     module = json.loads((out / "terraform" / "aws" / "main.tf.json").read_text())
     assert set(module["module"]) >= {"vpc", "eks"}
@@ -162,6 +146,6 @@ def test_export_writes_the_real_module_without_secrets(tmp_path: Path) -> None:
 
 
 def test_run_without_sandbox_needs_sealed_secrets(tmp_path: Path) -> None:
-    result = _qengine(tmp_path, "run", str(EXAMPLE), "--state-dir", str(tmp_path / "state"))
+    result = run_qengine(tmp_path, "run", str(EXAMPLE), "--state-dir", str(tmp_path / "state"))
     assert result.returncode == 2
     assert "carries no sealed secrets" in result.stderr

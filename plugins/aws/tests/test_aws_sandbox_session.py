@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_support import run_qengine
 
 from qengine import Engine, SandboxSession, load_plugins
 from qengine.runner import JobStatus, MemoryStateStore
@@ -93,22 +94,9 @@ def test_each_plain_sandbox_run_has_its_own_stand_ins() -> None:
     assert first.outputs["aws.apply"]["endpoint"] != second.outputs["aws.apply"]["endpoint"]
 
 
-def _qengine(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C.UTF-8"}
-    env["PYTHONPATH"] = os.pathsep.join(sys.path)  # the code under test, wherever it is
-    return subprocess.run(
-        [sys.executable, "-m", "qengine", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_the_command_line_runs_the_cluster_then_the_environment(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    result = _qengine(
+    result = run_qengine(
         tmp_path,
         "run",
         str(INFRA),
@@ -138,7 +126,7 @@ def test_the_command_line_runs_the_cluster_then_the_environment(tmp_path: Path) 
 def test_a_bad_later_spec_stops_the_run_before_the_first_job(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(dict(_document(QUICKSTART), action="explode")))
-    result = _qengine(
+    result = run_qengine(
         tmp_path, "run", str(INFRA), str(bad), "--sandbox", "--state-dir", str(tmp_path / "s")
     )
     assert result.returncode == 2
@@ -152,7 +140,7 @@ def test_the_pause_and_resume_examples_run_after_the_create_in_one_session(
     tmp_path: Path,
 ) -> None:
     specs = [str(EXAMPLES / "aws-eks" / f"{name}.json") for name in ("job", "pause", "resume")]
-    result = _qengine(
+    result = run_qengine(
         tmp_path, "run", *specs, "--sandbox", "--state-dir", str(tmp_path / "s"), "--output", "json"
     )
     assert result.returncode == 0, result.stderr[-3000:]
