@@ -27,7 +27,8 @@ from qengine._errors import (
     TransientError,
 )
 from qengine._events import Event, EventType
-from qengine._plugins import PluginInfo, PluginSet, Registration, Registry, load_plugins
+from qengine._plugins import PluginInfo, PluginSet, load_plugins
+from qengine._registry import Registration, Registry
 from qengine._version import __version__
 from qengine.hookspecs import hookimpl
 
@@ -66,16 +67,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from qengine._engine import AcceptedJob, Engine, JobServices, Trust
+    from qengine._engine import AcceptedJob, Engine, Trust
     from qengine._job_secrets import JobSecrets
-    from qengine._sandbox import SandboxSession
+    from qengine._services import JobServices
+    from qengine._session import SandboxSession
 
 _LAZY = {
     "AcceptedJob": "qengine._engine",
     "Engine": "qengine._engine",
     "JobSecrets": "qengine._job_secrets",
-    "JobServices": "qengine._engine",
-    "SandboxSession": "qengine._sandbox",
+    "JobServices": "qengine._services",
+    "SandboxSession": "qengine._session",
     "Trust": "qengine._engine",
 }
 

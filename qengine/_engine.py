@@ -26,8 +26,9 @@ from qengine._errors import (
 )
 from qengine._events import Event
 from qengine._job_secrets import JobSecrets
-from qengine._plugins import PluginSet, Registry
-from qengine._sandbox import SandboxSession
+from qengine._plugins import PluginSet
+from qengine._services import JobServices
+from qengine._session import SandboxSession
 from qengine.audit.records import job_refused, timestamp, utc_now
 from qengine.interfaces.audit import AuditRecord, AuditSink
 from qengine.interfaces.cancel import CancelToken
@@ -47,22 +48,6 @@ class Trust:
 
     keys: Mapping[str, Ed25519PublicKey]
     clock_skew: datetime.timedelta = DEFAULT_CLOCK_SKEW
-
-
-@attrs.frozen(kw_only=True)
-class JobServices:
-    """What a plugin's steps may use when they run (see ``qengine_plan_steps``).
-
-    ``settings`` holds per-plugin engine settings, by plugin name: what the host configured
-    (``Engine(settings=...)``), overlaid in a sandbox run by what ``qengine_sandbox`` returned.
-    ``sandbox`` tells a sandbox run.
-    """
-
-    job: Job
-    secrets: JobSecrets
-    registry: Registry
-    settings: Mapping[str, object] = attrs.field(factory=dict)
-    sandbox: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -128,6 +113,7 @@ class Engine:
         sealed = self._sealed(document, job, provider)
         secrets = JobSecrets(sealed, on_open=lambda name: self._audit_unsealed(job, name))
         settings = dict(self.settings)
+        session: SandboxSession | None = None
         if sandbox is not None:
             session = sandbox if isinstance(sandbox, SandboxSession) else _session_on(sandbox)
             hook = self.plugins.manager.hook.qengine_sandbox
@@ -138,21 +124,35 @@ class Engine:
             secrets=secrets,
             registry=self.plugins.registry,
             settings=settings,
-            sandbox=sandbox is not None,
+            session=session if sandbox is not None else None,
         )
         return AcceptedJob(job=job, services=services)
 
     def plan(self, accepted: AcceptedJob) -> Plan:
-        """The DAG of steps the plugins contribute for the job; building it runs nothing."""
-        job = accepted.job
-        contributions = self.plugins.manager.hook.qengine_plan_steps(
-            job=job, services=accepted.services
-        )
-        steps: list[Step] = [step for steps in contributions if steps for step in steps]
+        """The DAG of the job's steps; building it runs nothing.
+
+        An environment job's steps are its build steps (one per application service, through
+        the ``build`` section's backend and the ``registry`` section's registry) and its
+        target's :class:`~qengine.interfaces.EnvEngine` plan; an infrastructure job's are its
+        cloud provider's :class:`~qengine.interfaces.InfraEngine` plan. Plugins may add steps
+        to any job (``qengine_plan_steps``).
+        """
+        job, services = accepted.job, accepted.services
+        steps: list[Step] = []
+        if isinstance(job, EnvironmentJob):
+            if job.build is not None:
+                from qengine.source.pipeline import build_steps
+
+                steps.extend(build_steps(job, services))
+            steps.extend(services.env_engine().plan(job))
+        else:
+            steps.extend(services.infra_engine().plan(job))
+        contributions = self.plugins.manager.hook.qengine_plan_steps(job=job, services=services)
+        steps.extend(step for extra in contributions if extra for step in extra)
         if not steps:
             raise PluginError(
-                f"no installed plugin carries out this {job.kind} ({_describe_target(job)})",
-                hint="`qengine plugins` lists what the installed plugins provide.",
+                f"the plugin of this {job.kind} ({_describe_target(job)}) planned no step",
+                hint="An engine's action must return the steps that carry it out.",
             )
         return Plan(steps)
 
@@ -259,14 +259,31 @@ class Engine:
                     "secrets are only accepted by a --sandbox run.",
                 )
             return None
-        if provider is None:
-            raise SecretError(
-                "the job carries sealed secrets but the engine has no key provider",
-                hint="Configure the key provider the job was sealed for.",
-            )
+        provider = self._key_provider_for(document, provider)
         sealed = SealedSecrets.from_job(document, provider)
         sealed.check_job(document)
         return sealed
+
+    def _key_provider_for(
+        self, document: Mapping[str, Any], provider: KeyProvider | None
+    ) -> KeyProvider:
+        """The engine's key provider, or the plugin's of the kind the job was sealed under."""
+        sealed = document.get("secrets")
+        data_key = sealed.get("data_key") if isinstance(sealed, Mapping) else None
+        kind = data_key.get("provider") if isinstance(data_key, Mapping) else None
+        if provider is not None and (not isinstance(kind, str) or provider.kind == kind):
+            return provider
+        if isinstance(kind, str):
+            entries = {(e.family, e.kind) for e in self.plugins.registry.entries()}
+            if ("key provider", kind) in entries:
+                return self.plugins.registry.key_provider(kind, self.settings)
+        if provider is not None:
+            return provider  # it refuses the job's key, naming the provider it expected
+        raise SecretError(
+            "the job carries sealed secrets but the engine has no key provider"
+            + (f" of kind {kind!r}" if isinstance(kind, str) else ""),
+            hint="Configure the key provider the job was sealed for, or install its plugin.",
+        )
 
     def _audit_unsealed(self, job: Job, name: str) -> None:
         self._record(job, "secret.unsealed", outcome="ok", secret=name)

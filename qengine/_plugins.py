@@ -14,14 +14,18 @@ steered by environment variables:
     any non-empty value: trace every hook call on standard error.
 
 A plugin that fails to import or to register is reported (``qengine plugins``) and skipped,
-unless loading is strict, in which case it is fatal.
+unless loading is strict, in which case it is fatal. So is a plugin with a hook the engine does
+not know: a function marked ``@hookimpl`` (or named ``qengine_...``) whose name is no hook of
+:mod:`qengine.hookspecs`, or an implementation that asks for an argument its hook does not
+offer. Such a hook would never be called; the plugin is refused at load, naming the hook.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -30,23 +34,11 @@ import pluggy
 
 from qengine import hookspecs
 from qengine._errors import PluginError, SpecIssue
-from qengine.spec import BuildSpec, DnsSpec, Job, ProviderSpec, RegistrySpec, TargetSpec
+from qengine._registry import Registry
+from qengine.spec import Job
 from qengine.spec._load import SpecLoader
-from qengine.spec._sections import PluginSection
 
 ENTRY_POINT_GROUP = "qengine"
-
-
-@attrs.frozen(kw_only=True)
-class Registration:
-    """One provider a plugin registered: its family, kind, spec class and factory."""
-
-    family: str
-    kind: str
-    plugin: str
-    spec_type: type[PluginSection] | None
-    factory: Callable[[], object] = attrs.field(repr=False)
-    description: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -72,124 +64,6 @@ class PluginInfo:
     def version(self) -> str:
         """The version of that distribution ("" for a host's plugin)."""
         return self.dist.version if self.dist is not None else ""
-
-
-class Registry:
-    """Collects the providers plugins register; refuses a kind registered twice."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], Registration] = {}
-        self._plugin = "<host>"
-
-    def _add(
-        self,
-        family: str,
-        kind: str,
-        spec_type: type[PluginSection] | None,
-        factory: Callable[[], object],
-        description: str,
-    ) -> None:
-        existing = self._entries.get((family, kind))
-        if existing is not None:
-            raise PluginError(
-                f"the {family} kind {kind!r} is registered by both plugin "
-                f"{existing.plugin!r} and plugin {self._plugin!r}",
-                hint="Disable one of them with QENGINE_DISABLE_PLUGINS.",
-            )
-        self._entries[(family, kind)] = Registration(
-            family=family,
-            kind=kind,
-            plugin=self._plugin,
-            spec_type=spec_type,
-            factory=factory,
-            description=description,
-        )
-
-    def add_cloud_provider(
-        self,
-        kind: str,
-        spec_type: type[ProviderSpec],
-        factory: Callable[[], object],
-        description: str = "",
-    ) -> None:
-        """Register a cloud provider: ``cluster.provider`` sections of ``kind``."""
-        self._add(ProviderSpec.family, kind, spec_type, factory, description)
-
-    def add_target(
-        self,
-        kind: str,
-        spec_type: type[TargetSpec],
-        factory: Callable[[], object],
-        description: str = "",
-    ) -> None:
-        """Register a cluster target (an environment engine): ``target`` sections of ``kind``."""
-        self._add(TargetSpec.family, kind, spec_type, factory, description)
-
-    def add_registry(
-        self,
-        kind: str,
-        spec_type: type[RegistrySpec],
-        factory: Callable[[], object],
-        description: str = "",
-    ) -> None:
-        """Register a container registry: ``registry`` sections of ``kind``."""
-        self._add(RegistrySpec.family, kind, spec_type, factory, description)
-
-    def add_build_backend(
-        self,
-        kind: str,
-        spec_type: type[BuildSpec],
-        factory: Callable[[], object],
-        description: str = "",
-    ) -> None:
-        """Register a build backend: ``build`` sections of ``kind``."""
-        self._add(BuildSpec.family, kind, spec_type, factory, description)
-
-    def add_dns_provider(
-        self,
-        kind: str,
-        spec_type: type[DnsSpec],
-        factory: Callable[[], object],
-        description: str = "",
-    ) -> None:
-        """Register a DNS provider: ``dns`` sections of ``kind``."""
-        self._add(DnsSpec.family, kind, spec_type, factory, description)
-
-    def add_key_provider(
-        self, kind: str, factory: Callable[[], object], description: str = ""
-    ) -> None:
-        """Register a key provider (engine configuration, not a job section)."""
-        self._add("key provider", kind, None, factory, description)
-
-    def entries(self) -> tuple[Registration, ...]:
-        """Every registration, in registration order."""
-        return tuple(self._entries.values())
-
-    def get(self, family: str, kind: str) -> Registration:
-        """The registration of ``kind`` in ``family``; PluginError if none."""
-        try:
-            return self._entries[(family, kind)]
-        except KeyError:
-            raise PluginError(f"no plugin provides the {family} kind {kind!r}") from None
-
-    def section_kinds(self) -> dict[type[PluginSection], dict[str, type[PluginSection]]]:
-        """For the converter: each section base class and its registered classes by kind."""
-        bases = {
-            base.family: base
-            for base in (ProviderSpec, TargetSpec, RegistrySpec, BuildSpec, DnsSpec)
-        }
-        kinds: dict[type[PluginSection], dict[str, type[PluginSection]]] = {}
-        for entry in self._entries.values():
-            if entry.spec_type is not None and entry.family in bases:
-                kinds.setdefault(bases[entry.family], {})[entry.kind] = entry.spec_type
-        return kinds
-
-    def _drop(self, plugin: str) -> None:
-        self._entries = {key: e for key, e in self._entries.items() if e.plugin != plugin}
-
-    def _scoped(self, plugin: str) -> Registry:
-        self._plugin = plugin
-        return self
 
 
 def _env_list(name: str, environ: Mapping[str, str]) -> set[str] | None:
@@ -243,8 +117,14 @@ def load_plugins(
     if autoload if autoload is not None else not env.get("QENGINE_DISABLE_PLUGIN_AUTOLOAD"):
         _load_entry_points(manager, infos, env, strict)
     for name, plugin in plugins:
-        manager.register(plugin, name=name)
-        infos[name] = PluginInfo(name=name, loaded=True)
+        info = PluginInfo(name=name, loaded=True)
+        try:
+            register_checked(manager, plugin, name)
+        except PluginError as exc:
+            if strict:
+                raise
+            info = attrs.evolve(info, loaded=False, error=str(exc))
+        infos[name] = info
     registry = Registry()
     _register_all(manager, registry, infos, strict)
     return PluginSet(manager, registry, list(infos.values()))
@@ -264,12 +144,59 @@ def _load_entry_points(
             continue
         info = PluginInfo(name=name, loaded=True, dist=entry_point.dist)
         try:
-            manager.register(entry_point.load(), name=name)
+            plugin = entry_point.load()
         except Exception as exc:  # a broken plugin must not take the engine down
             if strict:
                 raise PluginError(f"plugin {name!r} failed to load: {exc}") from exc
-            info = attrs.evolve(info, loaded=False, error=f"failed to load: {exc}")
+            infos[name] = attrs.evolve(info, loaded=False, error=f"failed to load: {exc}")
+            continue
+        try:
+            register_checked(manager, plugin, name)
+        except PluginError as exc:
+            if strict:
+                raise
+            info = attrs.evolve(info, loaded=False, error=str(exc))
         infos[name] = info
+
+
+def register_checked(manager: pluggy.PluginManager, plugin: object, name: str) -> None:
+    """Register ``plugin`` as ``name``, refusing a hook the engine would never call.
+
+    Raises :class:`~qengine.PluginError` naming the plugin and the hook for a ``qengine_...``
+    function that is no hook (misspelled), a ``@hookimpl`` whose name is no hook, or an
+    implementation asking for an argument its hook does not offer (mis-signed).
+    """
+    known = _hook_names()
+    for attribute in dir(plugin):
+        hook_like = attribute.startswith("qengine_") and attribute not in known
+        if hook_like and callable(getattr(plugin, attribute, None)):
+            raise _unknown_hook(name, attribute, known)
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        if manager.is_registered(plugin):  # pluggy keeps a plugin whose hook it refused
+            manager.unregister(plugin)
+        raise PluginError(
+            f"plugin {name!r} failed to load: {exc}".rstrip(),
+            hint="A hook implementation may take fewer arguments than its hook, never others.",
+        ) from exc
+    for caller in manager.get_hookcallers(plugin) or ():
+        if not caller.has_spec():
+            manager.unregister(name=name)
+            raise _unknown_hook(name, caller.name, known)
+
+
+def _hook_names() -> frozenset[str]:
+    return frozenset(n for n in vars(hookspecs) if n.startswith("qengine_"))
+
+
+def _unknown_hook(plugin: str, hook: str, known: frozenset[str]) -> PluginError:
+    close = difflib.get_close_matches(hook, sorted(known), n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return PluginError(
+        f"plugin {plugin!r} failed to load: {hook!r} is not a qengine hook{guess}",
+        hint="The hooks are listed in docs/hooks.md; a misspelled hook would never be called.",
+    )
 
 
 def _register_all(

@@ -8,12 +8,16 @@ arguments than the specification offers, so a plugin written today keeps working
 Registration
     :func:`qengine_register` -- contribute providers and spec sections.
 
+Configuration
+    :func:`qengine_add_options` -- add command-line options to ``run`` and ``plan``.
+    :func:`qengine_engine_settings` -- turn those options into the plugin's engine settings.
+
 Validation
     :func:`qengine_check_job` -- validate or veto a job (policy).
 
 Planning
     :func:`qengine_sandbox` -- start the in-process stand-ins of a sandbox run.
-    :func:`qengine_plan_steps` -- contribute the steps that carry out a job.
+    :func:`qengine_plan_steps` -- add steps to any job's plan (policy, notification...).
 
 Export
     :func:`qengine_export` -- write a job's blueprints for use without qengine.
@@ -26,13 +30,15 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping
     from contextlib import ExitStack
     from pathlib import Path
 
-    from qengine._engine import JobServices
     from qengine._errors import SpecIssue
-    from qengine._plugins import Registry
-    from qengine._sandbox import SandboxSession
+    from qengine._registry import Registry
+    from qengine._services import JobServices
+    from qengine._session import SandboxSession
     from qengine.runner import Step
     from qengine.spec import Job
 
@@ -49,8 +55,10 @@ def qengine_register(registry: Registry) -> None:
 
     :param registry: the registry of the plugin set being loaded; each ``add_`` call names a
         ``kind`` (the value of a spec section's ``kind``), the attrs class of that section and
-        a factory that builds the implementation only when a job needs it. Import cloud SDKs
-        inside the factory, never at module level, so ``qengine validate`` stays fast.
+        a factory: ``factory(section, services)`` returns the interface of the family
+        (``InfraEngine``, ``EnvEngine``, ``ContainerRegistry``, ``BuildBackend``,
+        ``DnsProvider``), and the engine calls it when a job needs that kind. Import cloud
+        SDKs inside the factory, never at module level, so ``qengine validate`` stays fast.
 
     Called once per plugin, when a plugin set is loaded. A plugin that raises here is reported
     and disabled (fatal with ``--strict-plugins``). Registering a kind another plugin already
@@ -59,6 +67,41 @@ def qengine_register(registry: Registry) -> None:
     Return value: ignored.
 
     Since: 0.1.
+    """
+
+
+# -- Configuration -----------------------------------------------------------------------------
+
+
+@hookspec
+def qengine_add_options(parser: argparse.ArgumentParser) -> None:
+    """Add this plugin's command-line options to ``qengine run`` and ``qengine plan``.
+
+    :param parser: the command's parser; add an argument group named after the plugin
+        (``parser.add_argument_group("kubernetes")``) and long options only. An option that
+        clashes with another's is an error naming the option.
+
+    Called once per command line. Options must not carry secret values (a command line is
+    visible to every user of the machine): take a file path instead.
+
+    Return value: ignored.
+
+    Since: 0.2.
+    """
+
+
+@hookspec
+def qengine_engine_settings(options: Mapping[str, object]) -> Mapping[str, object] | None:
+    """Turn the parsed command line into this plugin's engine settings.
+
+    :param options: every option of the command, by ``dest`` (``vars(args)``): read the ones
+        this plugin added in :func:`qengine_add_options`.
+
+    Return ``{plugin_name: settings}`` (merged into the engine's settings, where the plugin's
+    factories and steps find them as ``services.settings_for(plugin_name, type)``), or None.
+    Raise :class:`~qengine.InvalidInputError` for a bad value (exit 2, nothing applied).
+
+    Since: 0.2.
     """
 
 
@@ -93,12 +136,13 @@ def qengine_sandbox(
         they stop when the run ends, whatever happens (it is ``session.stack``).
     :param session: the sandbox session the job runs in. Several jobs may run in one session,
         one after the other: reuse what an earlier job of the session started (its
-        ``session.shared`` entries, e.g. ``qengine.SandboxSession.kube_cluster()``) rather than
-        start another, and publish there what a later job may use.
+        slots, e.g. ``session.cluster()``) rather than start another, and publish there
+        (``session.put(key, value)``) what a later job may use.
 
     Return the settings this plugin's steps should use, keyed by the plugin's name (they reach
-    the steps as ``services.settings[name]``), or None when the job is none of this plugin's
-    business. Only loopback addresses may be used. Called before :func:`qengine_plan_steps`.
+    the factories and steps as ``services.settings_for(name, type)``, over the host's), or None
+    when the job is none of this plugin's business. Only loopback addresses may be used.
+    Called before the job is planned.
 
     Since: 0.1.
     """
@@ -106,16 +150,18 @@ def qengine_sandbox(
 
 @hookspec
 def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
-    """Contribute the steps that carry out ``job``, or None if this plugin has no part in it.
+    """Add steps to the plan of any job, beside those of the job's own providers.
+
+    The work of a job's sections is planned through the interfaces their plugins registered
+    (the target's ``EnvEngine``, the cloud provider's ``InfraEngine``, the build backend and
+    registry): a plugin that provides a kind needs no implementation of this hook. It is for
+    plugins that take part in jobs they do not provide, such as a notification after a deploy.
 
     :param job: the validated job.
-    :param services: what the steps may use when they run: ``services.secrets.open(name)``
-        opens a sealed secret (only inside a step's ``run``, so a plan opens nothing), and
-        ``services.registry`` builds the providers plugins registered.
+    :param services: what the steps may use when they run (see ``JobServices``).
 
     Building steps must make no mutating request (``qengine plan`` stops here). Step ids must
-    be unique across plugins; a step may depend on another plugin's step by id. Every plugin
-    is asked; the engine refuses a job no plugin contributes a step to.
+    be unique in the plan; a step may depend on another step by id.
 
     Since: 0.1.
     """

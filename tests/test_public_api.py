@@ -6,6 +6,7 @@ from pathlib import Path
 
 import qengine
 import qengine.interfaces
+import qengine.plugin
 import qengine.spec
 from qengine import hookspecs
 
@@ -24,7 +25,7 @@ def _is_submodule(module: object, name: str) -> bool:
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    for module in (qengine, qengine.spec, qengine.interfaces):
+    for module in (qengine, qengine.plugin, qengine.spec, qengine.interfaces):
         exported = list(module.__all__)
         assert exported == sorted(exported), module.__name__
         assert set(exported) - {"__version__"} == _public(module), module.__name__

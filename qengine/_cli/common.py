@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from qengine._errors import InvalidInputError
+from qengine._errors import InvalidInputError, PluginError
 from qengine._plugins import PluginSet, load_plugins
 from qengine.spec import Job
 from qengine.spec._document import MAX_DOCUMENT_BYTES, parse_document, read_document
@@ -26,7 +26,11 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
 
 
 def plugin_set(args: argparse.Namespace) -> PluginSet:
-    """The plugins for this invocation: ``--plugin`` modules, then the entry points."""
+    """The plugins for this invocation: ``--plugin`` modules, then the entry points (loaded
+    once per command line: the set loaded to read plugin options is reused)."""
+    loaded = getattr(args, "loaded_plugins", None)
+    if isinstance(loaded, PluginSet):
+        return loaded
     extra = []
     for name in getattr(args, "plugin", None) or ():
         try:
@@ -56,3 +60,23 @@ def print_json(data: object) -> None:
     """Print ``data`` as indented JSON on standard output."""
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
+
+
+def add_plugin_options(plugins: PluginSet, parser: argparse.ArgumentParser) -> None:
+    """Let each plugin add its options to ``parser``; a clash names the plugin."""
+    for impl in plugins.manager.hook.qengine_add_options.get_hookimpls():
+        try:
+            impl.function(parser=parser)
+        except argparse.ArgumentError as exc:
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} adds a command-line option that clashes: {exc}",
+                hint="Disable one of the plugins with QENGINE_DISABLE_PLUGINS.",
+            ) from None
+
+
+def plugin_settings(plugins: PluginSet, args: argparse.Namespace) -> dict[str, object]:
+    """What the plugins make of the command line (``qengine_engine_settings``), by plugin."""
+    settings: dict[str, object] = {}
+    for given in plugins.manager.hook.qengine_engine_settings(options=dict(vars(args))):
+        settings.update(given or {})
+    return settings

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
-from qengine._cli.common import plugin_set
+from qengine._cli.common import plugin_set, plugin_settings
 from qengine._errors import InvalidInputError
 from qengine._paths import state_dir
 
@@ -23,13 +23,6 @@ if TYPE_CHECKING:
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """State directory, keys, trust and audit options."""
     add_key_options(parser)
-    parser.add_argument(
-        "--kubeconfig",
-        type=pathlib.Path,
-        metavar="FILE",
-        help="deploy environment jobs to the cluster of this kubeconfig, whatever their target",
-    )
-    parser.add_argument("--context", metavar="NAME", help="with --kubeconfig: the context to use")
     parser.add_argument(
         "--clock-skew",
         type=float,
@@ -92,7 +85,10 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     from qengine.secrets.local_keys import LocalKeyProvider
     from qengine.secrets.signing_keys import load_trusted_keys
 
-    settings = _plugin_settings(args)  # refuses a bad directory before anything is opened
+    plugins = plugin_set(args)
+    # Refuses a bad directory or plugin option before anything is opened.
+    settings: dict[str, object] = {"terraform": terraform_settings(args)}
+    settings.update(plugin_settings(plugins, args))
     directory = state_dir(args.state_dir, environ=os.environ)
     args.state_dir = directory
     store = SqliteStateStore(directory)
@@ -107,7 +103,7 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     )
     try:
         yield Engine(
-            plugin_set(args),
+            plugins,
             store=store,
             key_provider=provider,
             trust=trust,
@@ -117,17 +113,6 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     finally:
         audit.close()
         store.close()
-
-
-def _plugin_settings(args: argparse.Namespace) -> dict[str, object]:
-    """Engine settings given on the command line (``--kubeconfig``, ``--terraform-*``)."""
-    settings: dict[str, object] = {"terraform": terraform_settings(args)}
-    if args.kubeconfig is not None:
-        settings["kubernetes"] = {
-            "kubeconfig": str(args.kubeconfig.expanduser()),
-            "context": args.context,
-        }
-    return settings
 
 
 def terraform_settings(args: argparse.Namespace) -> TerraformSettings:

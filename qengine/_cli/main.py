@@ -28,6 +28,7 @@ from qengine._cli import (
     validate,
 )
 from qengine._errors import QengineError
+from qengine._plugins import PluginSet
 from qengine._version import __version__
 
 EPILOG = """exit codes:
@@ -62,7 +63,11 @@ COMMANDS: tuple[ModuleType, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every sub-command included."""
+    """The full argument parser, every sub-command included (without plugins' options)."""
+    return _build_parser()[0]
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="qengine",
         description="An embeddable deployment engine: clusters on your clouds, environments "
@@ -86,13 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
-    return parser
+    return parser, dict(subparsers.choices)
+
+
+#: Commands whose options plugins may extend (``qengine_add_options``).
+PLUGGABLE = {"run": run, "plan": plan}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (also used as the process's)."""
-    parser = build_parser()
+    try:
+        parser, plugins = _parser_for(argv)
+    except QengineError as exc:
+        return _report(exc)
     args = parser.parse_args(argv)
+    if plugins is not None:
+        args.loaded_plugins = plugins
     # The command line is an application, so it may quiet a library's request log: the
     # in-process servers of a sandbox run (moto, through werkzeug) log every request.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -102,10 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except QengineError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return _report(exc)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 3
@@ -119,6 +130,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         return 1
     return code
+
+
+def _report(exc: QengineError) -> int:
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    return exc.exit_code
+
+
+def _parser_for(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, PluginSet | None]:
+    """The parser, with the options plugins add to the command about to run.
+
+    Only ``run`` and ``plan`` take plugin options, so only they load the plugins here (once:
+    the command reuses the loaded set); ``--plugin`` modules are read first, so they may add
+    options too.
+    """
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugin", "-p", action="append")
+    pre.add_argument("--strict-plugins", action="store_true")
+    pre.add_argument("command", nargs="?")
+    early, _ = pre.parse_known_args(argv)
+    parser, commands = _build_parser()
+    if early.command not in PLUGGABLE:
+        return parser, None
+    from qengine._cli.common import add_plugin_options, plugin_set
+
+    plugins = plugin_set(early)
+    add_plugin_options(plugins, commands[early.command])
+    return parser, plugins
 
 
 def entry() -> None:

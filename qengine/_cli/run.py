@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Run the jobs in order; the exit code says how the last one run ended."""
     from qengine._cli.engine_opts import engine_from
-    from qengine._sandbox import SandboxSession
+    from qengine._session import SandboxSession
     from qengine.interfaces.cancel import CancelToken
     from qengine.interfaces.events import EventSink
     from qengine.runner import ConsoleSink, JobResult, JsonLinesSink

@@ -7,7 +7,7 @@ the core calls them. Every abstract method states its pre- and postconditions.
 from qengine.interfaces.audit import AuditRecord, AuditSink
 from qengine.interfaces.build import BuildBackend, BuildRequest, BuiltImage
 from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.cloud import CloudProvider, ClusterAccess, InfraEngine
+from qengine.interfaces.cloud import ClusterAccess, InfraEngine
 from qengine.interfaces.dns import DnsProvider, DnsRecord
 from qengine.interfaces.env import EnvEngine
 from qengine.interfaces.events import EventSink
@@ -22,7 +22,6 @@ __all__ = [
     "BuildRequest",
     "BuiltImage",
     "CancelToken",
-    "CloudProvider",
     "ClusterAccess",
     "ContainerRegistry",
     "DnsProvider",

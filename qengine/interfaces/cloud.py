@@ -1,16 +1,18 @@
-"""Cloud providers and the infrastructure engines they build."""
+"""Infrastructure engines plan a cluster's lifecycle on one cloud."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
+from qengine.spec import InfraAction
+
 if TYPE_CHECKING:
-    from qengine.interfaces.cancel import CancelToken
-    from qengine.spec import InfrastructureJob, ProviderSpec
+    from qengine.runner.steps import Step
+    from qengine.spec import InfrastructureJob
 
 
 @attrs.frozen(kw_only=True)
@@ -28,43 +30,43 @@ class ClusterAccess:
 
 
 class InfraEngine(abc.ABC):
-    """Drives one cluster's lifecycle on one cloud. Every method honours ``cancel``."""
+    """Plans infrastructure jobs on one cloud: each lifecycle action is a list of steps.
 
-    @abc.abstractmethod
-    def plan(self, job: InfrastructureJob, cancel: CancelToken) -> Mapping[str, str]:
-        """Describe what the job's action would change, making no mutating request."""
-
-    @abc.abstractmethod
-    def create(self, job: InfrastructureJob, cancel: CancelToken) -> ClusterAccess:
-        """Create the cluster, or converge an existing one to the spec. Idempotent."""
-
-    @abc.abstractmethod
-    def upgrade(self, job: InfrastructureJob, cancel: CancelToken) -> ClusterAccess:
-        """Upgrade control plane then node groups by one minor version at most."""
-
-    @abc.abstractmethod
-    def pause(self, job: InfrastructureJob, cancel: CancelToken) -> None:
-        """Scale workers to zero, keeping the control plane and all state."""
-
-    @abc.abstractmethod
-    def resume(self, job: InfrastructureJob, cancel: CancelToken) -> ClusterAccess:
-        """Restore the worker counts saved by :meth:`pause`."""
-
-    @abc.abstractmethod
-    def delete(self, job: InfrastructureJob, cancel: CancelToken) -> None:
-        """Destroy the cluster; the state bucket is kept."""
-
-
-class CloudProvider(abc.ABC):
-    """A cloud: validates its spec section and builds the :class:`InfraEngine` for a cluster.
-
-    ``kind`` is the value of ``cluster.provider.kind`` this provider answers to; ``spec_type``
-    is the attrs class its section is structured into.
+    The factory registered with ``registry.add_cloud_provider`` builds one engine per job, from
+    the job's ``cluster.provider`` section and its services. Building the engine and its steps
+    must make no mutating request and open no secret (``qengine plan`` stops there); the steps
+    do the work when the runner runs them (journalled, locked on ``cluster/<id>``, cancellable,
+    rolled back on failure). Steps that leave a cluster running return its access as outputs:
+    ``endpoint``, ``certificate_authority`` (base64 PEM) and whatever the cloud adds.
     """
 
-    kind: ClassVar[str]
-    spec_type: ClassVar[type[ProviderSpec]]
+    def plan(self, job: InfrastructureJob) -> list[Step]:
+        """The steps of the job's action (dispatches to the method of that name)."""
+        actions = {
+            InfraAction.CREATE: self.create,
+            InfraAction.UPGRADE: self.upgrade,
+            InfraAction.PAUSE: self.pause,
+            InfraAction.RESUME: self.resume,
+            InfraAction.DELETE: self.delete,
+        }
+        return list(actions[job.action](job))
 
     @abc.abstractmethod
-    def infra_engine(self, job: InfrastructureJob) -> InfraEngine:
-        """Build the engine for ``job``. Pre: the job validated. Must not touch the network."""
+    def create(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Steps that create the cluster, or converge an existing one to the spec."""
+
+    @abc.abstractmethod
+    def upgrade(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Steps that upgrade the control plane, then node groups, by one minor version."""
+
+    @abc.abstractmethod
+    def pause(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Steps that scale workers to zero, keeping the control plane and all state."""
+
+    @abc.abstractmethod
+    def resume(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Steps that restore the worker counts saved by :meth:`pause`."""
+
+    @abc.abstractmethod
+    def delete(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Steps that destroy the cluster; the state bucket is kept."""

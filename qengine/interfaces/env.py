@@ -1,45 +1,60 @@
-"""Environment engines deploy services onto a cluster."""
+"""Environment engines plan the deployment of an environment's services onto a cluster."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from qengine.spec import EnvAction
 
 if TYPE_CHECKING:
-    from qengine.interfaces.cancel import CancelToken
-    from qengine.spec import EnvironmentJob, TargetSpec
+    from qengine.runner.steps import Step
+    from qengine.spec import EnvironmentJob
 
 
 class EnvEngine(abc.ABC):
-    """Deploys an environment's services onto one cluster, watching rollouts.
+    """Plans environment jobs on one kind of cluster target: each action is a list of steps.
 
-    Every method honours ``cancel``; a failed rollout rolls back the service it failed on.
+    The factory registered with ``registry.add_target`` builds one engine per job, from the
+    job's ``target`` section and its services. Building the engine and its steps must make no
+    mutating request and open no secret (``qengine plan`` stops there); the steps do the work
+    when the runner runs them, and their ``compensate`` undoes it when the job fails.
+
+    Every method gets the job whose action it is (``job.services`` names the services the job
+    is about; empty means all of them) and returns its steps, whose ids start with the plugin's
+    name. A step of a service built from source depends on ``build/<service>``, whose output
+    ``image`` is the image to run.
     """
 
-    kind: ClassVar[str]
-    spec_type: ClassVar[type[TargetSpec]]
+    def plan(self, job: EnvironmentJob) -> list[Step]:
+        """The steps of the job's action (dispatches to the method of that name)."""
+        actions = {
+            EnvAction.DEPLOY: self.deploy,
+            EnvAction.PAUSE: self.pause,
+            EnvAction.RESUME: self.resume,
+            EnvAction.RESTART: self.restart,
+            EnvAction.DELETE: self.delete,
+        }
+        return list(actions[job.action](job))
 
     @abc.abstractmethod
-    def plan(self, job: EnvironmentJob, cancel: CancelToken) -> Mapping[str, str]:
-        """Describe what would change per service, making no mutating request."""
+    def deploy(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Steps that apply the services that differ from the cluster and wait for their
+        rollouts; a failed rollout rolls back. Post: a no-op redeploy's steps mutate nothing."""
 
     @abc.abstractmethod
-    def deploy(self, job: EnvironmentJob, cancel: CancelToken) -> None:
-        """Apply the services that differ from the cluster; a no-op redeploy mutates nothing."""
+    def pause(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Steps that scale workloads to zero and suspend cron jobs, remembering the counts."""
 
     @abc.abstractmethod
-    def pause(self, job: EnvironmentJob, cancel: CancelToken) -> None:
-        """Scale workloads to zero and suspend cron jobs, remembering replica counts."""
+    def resume(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Steps that restore what :meth:`pause` remembered and wait until ready."""
 
     @abc.abstractmethod
-    def resume(self, job: EnvironmentJob, cancel: CancelToken) -> None:
-        """Restore what :meth:`pause` remembered."""
+    def restart(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Steps that roll every selected workload's pods and wait until they are ready."""
 
     @abc.abstractmethod
-    def restart(self, job: EnvironmentJob, cancel: CancelToken) -> None:
-        """Roll every selected workload's pods and wait until they are ready."""
-
-    @abc.abstractmethod
-    def delete(self, job: EnvironmentJob, cancel: CancelToken) -> None:
-        """Delete the selected services (or the whole environment), keeping data by default."""
+    def delete(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Steps that delete the selected services (or the whole environment)."""

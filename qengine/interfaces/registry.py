@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+import base64
+import json
 
 import attrs
 
@@ -18,22 +19,60 @@ class RegistryCredentials:
 
 
 class ContainerRegistry(abc.ABC):
-    """A registry images are pushed to and pulled from."""
+    """A registry images are pushed to and pulled from.
 
-    kind: ClassVar[str]
+    The factory registered with ``registry.add_registry`` builds one per job, from the job's
+    ``registry`` section and its services. Building it must open no secret and make no
+    request: the build and deploy steps call its methods when they run.
+    """
+
+    @property
+    @abc.abstractmethod
+    def host(self) -> str:
+        """The ``host[:port]`` images of this registry are named with."""
+
+    @property
+    def tls_verify(self) -> bool:
+        """False when the registry is reached over plain HTTP or unverified TLS."""
+        return True
+
+    @property
+    def ca_pem(self) -> str | None:
+        """A CA (PEM) the registry's certificate chains to, when it is not a public one."""
+        return None
+
+    @abc.abstractmethod
+    def repository_of(self, name: str) -> str:
+        """The repository path (without the host) of the images of service ``name``."""
 
     @abc.abstractmethod
     def ensure_repository(self, name: str) -> str:
-        """Create ``name`` if missing (idempotent); return its full reference prefix."""
+        """Create the repository of ``name`` if missing (idempotent); return
+        ``host/repository``."""
 
     @abc.abstractmethod
     def credentials(self) -> RegistryCredentials:
-        """Credentials valid for at least the rest of the job."""
+        """Credentials to push and pull, valid for at least the rest of the job."""
 
     @abc.abstractmethod
+    def digest_of(self, repository: str, reference: str) -> str | None:
+        """The digest (``sha256:...``) of ``repository:reference``, or None when absent."""
+
     def image_exists(self, repository: str, tag: str) -> bool:
         """True if ``repository:tag`` has a manifest (single image or multi-arch index)."""
+        return self.digest_of(repository, tag) is not None
 
     @abc.abstractmethod
     def delete_image(self, repository: str, tag: str) -> None:
         """Delete ``repository:tag``; deleting a missing image is a no-op."""
+
+    def pull_secret_payload(self) -> bytes:
+        """The ``.dockerconfigjson`` a cluster pulls this registry's images with."""
+        found = self.credentials()
+        pair = f"{found.username}:{found.password}".encode()
+        entry = {
+            "username": found.username,
+            "password": found.password,
+            "auth": base64.b64encode(pair).decode("ascii"),
+        }
+        return json.dumps({"auths": {found.server: entry}}, sort_keys=True).encode()

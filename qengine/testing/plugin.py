@@ -15,17 +15,22 @@ progress message, its log and its error: the engine must redact all three.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import attrs
 
-from qengine._engine import JobServices
-from qengine._errors import DeploymentError
-from qengine._plugins import Registry
-from qengine.hookspecs import hookimpl
+from qengine.plugin import (
+    DeploymentError,
+    EnvEngine,
+    InfraEngine,
+    JobServices,
+    Registry,
+    hookimpl,
+)
 from qengine.runner import Change, ChangeAction, Step, StepContext
-from qengine.spec import EnvironmentJob, Job, ProviderSpec, SecretRef, TargetSpec
+from qengine.spec import EnvironmentJob, InfrastructureJob, ProviderSpec, SecretRef, TargetSpec
 from qengine.testing.steps import StepFactory, StepRecorder, build_plan
 
 
@@ -51,29 +56,52 @@ class TestProvider(ProviderSpec):
     leak: tuple[SecretRef, ...] = ()
 
 
-def _unavailable() -> object:
-    raise AssertionError("the test plugin builds its steps directly")
+class _Scripted:
+    """Every action of a test job runs the steps its section scripts."""
+
+    def __init__(self, section: TestTarget | TestProvider, services: JobServices) -> None:
+        self._section = section
+        self._services = services
+
+    def _steps(self, _job: object) -> Sequence[Step]:
+        section = self._section
+        recorder = StepRecorder(Path(section.record) if section.record else None)
+        steps = list(build_plan(StepFactory(recorder), section.steps).steps)
+        if section.leak:
+            names: list[str] = [ref.secret for ref in section.leak]
+            steps.append(_leaky_step(names, self._services, [s.id for s in steps]))
+        return steps
+
+
+class TestEnvEngine(_Scripted, EnvEngine):
+    """The ``test`` target's engine."""
+
+    __test__ = False
+
+    def deploy(self, job: EnvironmentJob) -> Sequence[Step]:
+        """The scripted steps."""
+        return self._steps(job)
+
+    pause = resume = restart = delete = deploy
+
+
+class TestInfraEngine(_Scripted, InfraEngine):
+    """The ``test`` cloud provider's engine."""
+
+    __test__ = False
+
+    def create(self, job: InfrastructureJob) -> Sequence[Step]:
+        """The scripted steps."""
+        return self._steps(job)
+
+    upgrade = pause = resume = delete = create
 
 
 @hookimpl
 def qengine_register(registry: Registry) -> None:
     """Register the ``test`` target and the ``test`` cloud provider."""
-    registry.add_target("test", TestTarget, _unavailable, "scripted test steps")
-    registry.add_cloud_provider("test", TestProvider, _unavailable, "scripted test steps")
-
-
-@hookimpl
-def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
-    """The scripted steps of a test job."""
-    section = job.target if isinstance(job, EnvironmentJob) else job.cluster.provider
-    if not isinstance(section, TestTarget | TestProvider):
-        return None
-    recorder = StepRecorder(Path(section.record) if section.record else None)
-    steps = list(build_plan(StepFactory(recorder), section.steps).steps)
-    if section.leak:
-        names: list[str] = [ref.secret for ref in section.leak]
-        steps.append(_leaky_step(names, services, [s.id for s in steps]))
-    return steps
+    registry.add_target("test", TestTarget, TestEnvEngine, "scripted test steps")
+    registry.add_cloud_provider("test", TestProvider, TestInfraEngine, "scripted test steps")
 
 
 def _leaky_step(names: list[str], services: JobServices, after: list[str]) -> Step:

@@ -1,0 +1,167 @@
+"""The plugin API: everything a qengine plugin needs, in one public module.
+
+A plugin is a distribution with a ``qengine`` entry point naming a module of hook
+implementations (``@hookimpl``, see :mod:`qengine.hookspecs`). Its ``qengine_register`` hook
+registers, for each kind it provides, the attrs class of its spec section and a factory that
+builds the interface the engine drives::
+
+    from qengine.plugin import EnvEngine, JobServices, Registry, Step, hookimpl
+
+    class LocalEngine(EnvEngine):
+        def __init__(self, section: LocalTarget, services: JobServices) -> None: ...
+        def deploy(self, job: EnvironmentJob) -> list[Step]: ...
+        ...
+
+    @hookimpl
+    def qengine_register(registry: Registry) -> None:
+        registry.add_target("local", LocalTarget, LocalEngine, "services as local processes")
+
+The engine calls the factory when a job needs that kind, asks the interface for the steps of
+the job's action, and runs them (journalled, locked, cancellable, rolled back on failure).
+Plugins import from here (and from the public modules :mod:`qengine.spec`,
+:mod:`qengine.runner`, :mod:`qengine.terraform`, :mod:`qengine.secrets`,
+:mod:`qengine.testing`), never from a ``qengine._private`` module; a lint rule enforces it for
+the first-party plugins. The names that pull in the runner or the security core are imported
+on first use, so a plugin module that imports this one stays cheap to load.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from qengine._errors import (
+    AuthError,
+    BuildError,
+    CancelledError,
+    ConflictError,
+    DeploymentError,
+    InfrastructureError,
+    InvalidInputError,
+    JobRefusedError,
+    PluginError,
+    QengineError,
+    QuotaError,
+    SecretError,
+    SpecError,
+    SpecIssue,
+    TargetLockedError,
+    TransientError,
+)
+from qengine._registry import Registration, Registry
+from qengine._session import SANDBOX_CLUSTER, SandboxCluster, SandboxSession, SessionKey
+from qengine.hookspecs import hookimpl
+from qengine.interfaces import (
+    BuildBackend,
+    BuildRequest,
+    BuiltImage,
+    CancelToken,
+    ClusterAccess,
+    ContainerRegistry,
+    DnsProvider,
+    DnsRecord,
+    EnvEngine,
+    InfraEngine,
+    KeyProvider,
+    RegistryCredentials,
+    WrappedKey,
+)
+
+__all__ = [
+    "AuthError",
+    "BuildBackend",
+    "BuildError",
+    "BuildRequest",
+    "BuiltImage",
+    "CancelToken",
+    "CancelledError",
+    "Change",
+    "ChangeAction",
+    "ClusterAccess",
+    "ConflictError",
+    "ContainerRegistry",
+    "DeploymentError",
+    "DnsProvider",
+    "DnsRecord",
+    "EnvEngine",
+    "InfraEngine",
+    "InfrastructureError",
+    "InvalidInputError",
+    "JobRefusedError",
+    "JobSecrets",
+    "JobServices",
+    "KeyProvider",
+    "PluginError",
+    "QengineError",
+    "QuotaError",
+    "ReconcileResult",
+    "ReconcileVerdict",
+    "Registration",
+    "Registry",
+    "RegistryCredentials",
+    "RetryPolicy",
+    "SANDBOX_CLUSTER",
+    "SandboxCluster",
+    "SandboxSession",
+    "Scratch",
+    "ScratchKey",
+    "SecretError",
+    "SecretValue",
+    "SessionKey",
+    "SpecError",
+    "SpecIssue",
+    "Step",
+    "StepContext",
+    "StepEmitter",
+    "TargetLockedError",
+    "TransientError",
+    "WrappedKey",
+    "hookimpl",
+]
+
+if TYPE_CHECKING:
+    from qengine._job_secrets import JobSecrets
+    from qengine._services import JobServices
+    from qengine.retry import RetryPolicy
+    from qengine.runner.steps import (
+        Change,
+        ChangeAction,
+        ReconcileResult,
+        ReconcileVerdict,
+        Scratch,
+        ScratchKey,
+        Step,
+        StepContext,
+        StepEmitter,
+    )
+    from qengine.secrets.value import SecretValue
+
+_STEPS = "qengine.runner.steps"
+_LAZY = {
+    "Change": _STEPS,
+    "ChangeAction": _STEPS,
+    "JobSecrets": "qengine._job_secrets",
+    "JobServices": "qengine._services",
+    "ReconcileResult": _STEPS,
+    "ReconcileVerdict": _STEPS,
+    "RetryPolicy": "qengine.retry",
+    "Scratch": _STEPS,
+    "ScratchKey": _STEPS,
+    "SecretValue": "qengine.secrets.value",
+    "Step": _STEPS,
+    "StepContext": _STEPS,
+    "StepEmitter": _STEPS,
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qengine.plugin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
