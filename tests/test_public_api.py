@@ -49,3 +49,20 @@ def test_job_spec_reference_is_up_to_date() -> None:
     assert committed == render_reference(sections), (
         "regenerate with: python -m qengine.spec._reference > docs/reference/job-spec.md"
     )
+
+
+def test_the_design_page_draws_the_seam_as_the_code_has_it() -> None:
+    from qengine.interfaces import EnvEngine, InfraEngine
+    from qengine.plugin import Registry
+
+    design = (DOCS / "design.md").read_text()
+    for name in vars(Registry):
+        if name.startswith("add_"):
+            assert f"registry.{name}(" in design, f"{name} is not drawn in docs/design.md"
+    for interface in (EnvEngine, InfraEngine):
+        declared = [n for n in vars(interface) if n in interface.__abstractmethods__]
+        actions = "|".join(declared)
+        assert actions in design, f"{interface.__name__}'s actions are not drawn: {actions}"
+    for name in vars(hookspecs):
+        if name.startswith("qengine_"):
+            assert name in design, f"the hook {name} is not in docs/design.md"

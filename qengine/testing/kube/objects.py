@@ -75,11 +75,20 @@ def _comparable(obj: JSON) -> JSON:
 
 
 def parse_apply_body(raw: bytes) -> JSON:
-    """An apply configuration: JSON, or YAML (pyyaml, imported only for YAML bodies)."""
+    """An apply configuration: JSON, or YAML (pyyaml, imported only for YAML bodies: the
+    ``kube-simulator`` extra of qengine; without it, a YAML body is answered 415)."""
     try:
         body = json.loads(raw)
     except ValueError:
-        import yaml  # type: ignore[import-untyped,unused-ignore]
+        try:
+            import yaml  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "this simulator reads YAML apply bodies with pyyaml, which is not installed: "
+                "pip install 'qengine[kube-simulator]'",
+            ) from None
 
         try:
             body = yaml.safe_load(raw)
