@@ -26,7 +26,6 @@ from qengine.terraform.errors import (
     classify,
 )
 from qengine.terraform.guard import (
-    DEFAULT_PROTECTED_TYPES,
     DestructiveChangeError,
     DestructiveGuard,
 )
@@ -42,7 +41,6 @@ from qengine.terraform.settings import (
 from qengine.terraform.workspace import Workspace
 
 __all__ = [
-    "DEFAULT_PROTECTED_TYPES",
     "DependencyViolationError",
     "DestructiveChangeError",
     "DestructiveGuard",

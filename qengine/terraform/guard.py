@@ -3,8 +3,11 @@
 It reads the typed plan (from ``terraform show -json``), never the human rendering. A plan
 that deletes or replaces a resource of a protected type is refused before ``apply`` unless the
 plan is a destroy plan (the job's action is delete) or the job explicitly allows destructive
-changes. Replacement counts as destruction: a replaced EKS cluster or KMS key loses its data
-just as a deleted one does.
+changes. Replacement counts as destruction: a replaced cluster or key loses its data just as
+a deleted one does.
+
+The core knows no cloud, so it protects no type by itself: each cloud plugin names the resource
+types of its cloud that hold a cluster, state, keys or data (``guard.protecting([...])``).
 """
 
 from __future__ import annotations
@@ -15,38 +18,6 @@ import attrs
 
 from qengine._errors import InvalidInputError
 from qengine.terraform.plan import Plan, PlannedChange
-
-DEFAULT_PROTECTED_TYPES: frozenset[str] = frozenset(
-    {
-        # AWS: clusters, node groups, state storage, keys, databases
-        "aws_eks_cluster",
-        "aws_eks_node_group",
-        "aws_s3_bucket",
-        "aws_dynamodb_table",
-        "aws_kms_key",
-        "aws_db_instance",
-        "aws_rds_cluster",
-        "aws_rds_cluster_instance",
-        "aws_elasticache_replication_group",
-        # Google Cloud
-        "google_container_cluster",
-        "google_container_node_pool",
-        "google_storage_bucket",
-        "google_kms_crypto_key",
-        "google_kms_key_ring",
-        "google_sql_database_instance",
-        # Azure
-        "azurerm_kubernetes_cluster",
-        "azurerm_kubernetes_cluster_node_pool",
-        "azurerm_storage_account",
-        "azurerm_key_vault",
-        "azurerm_key_vault_key",
-        "azurerm_postgresql_flexible_server",
-        "azurerm_mysql_flexible_server",
-        "azurerm_mssql_server",
-    }
-)
-
 
 class DestructiveChangeError(InvalidInputError):
     """A plan would delete or replace protected resources; nothing was applied.
@@ -72,11 +43,11 @@ class DestructiveChangeError(InvalidInputError):
 class DestructiveGuard:
     """Which resource types are protected, and whether destroying them is allowed anyway.
 
-    ``protected_types`` defaults to :data:`DEFAULT_PROTECTED_TYPES`; callers usually add
-    their own with :meth:`protecting`.
+    ``protected_types`` is empty by default: a cloud plugin adds its cloud's types with
+    :meth:`protecting`.
     """
 
-    protected_types: frozenset[str] = DEFAULT_PROTECTED_TYPES
+    protected_types: frozenset[str] = frozenset()
     allow_destructive: bool = False
 
     def protecting(self, types: Iterable[str]) -> DestructiveGuard:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
 from qengine import InvalidInputError
 from qengine.terraform import (
-    DEFAULT_PROTECTED_TYPES,
     DestructiveChangeError,
     DestructiveGuard,
     Plan,
@@ -87,7 +87,7 @@ def test_removing_a_protected_resource_is_refused_but_destroy_passes(
 def test_unprotected_types_may_be_replaced(applied: Workspace, s3_backend: S3Backend) -> None:
     applied.write_root_module(data_module(trigger="v2"))
     tf = make_driver(applied, s3_backend)  # default guard: terraform_data is not protected
-    assert "terraform_data" not in DEFAULT_PROTECTED_TYPES
+    assert "terraform_data" not in DestructiveGuard().protected_types
     tf.apply(tf.plan())
 
 
@@ -105,19 +105,18 @@ def test_unprotected_types_may_be_replaced(applied: Workspace, s3_backend: S3Bac
 )
 def test_guard_actions(actions: tuple[str, ...], refused: bool) -> None:
     plan = Plan(changes=(_change(actions), _change(actions, "aws_instance")))
+    guard = DestructiveGuard().protecting(["aws_eks_cluster"])
     if refused:
         with pytest.raises(DestructiveChangeError) as info:
-            DestructiveGuard().check(plan, destroying=False)
+            guard.check(plan, destroying=False)
         assert info.value.addresses == ("aws_eks_cluster.x",)
     else:
-        DestructiveGuard().check(plan, destroying=False)
-    DestructiveGuard().check(plan, destroying=True)
-    DestructiveGuard(allow_destructive=True).check(plan, destroying=False)
+        guard.check(plan, destroying=False)
+    guard.check(plan, destroying=True)
+    attrs.evolve(guard, allow_destructive=True).check(plan, destroying=False)
 
 
-def test_default_protected_types_cover_clusters_state_keys_and_databases() -> None:
-    expected = {"aws_eks_cluster", "aws_eks_node_group", "aws_s3_bucket", "aws_kms_key"}
-    expected |= {"aws_db_instance", "aws_rds_cluster", "google_container_cluster"}
-    expected |= {"azurerm_kubernetes_cluster"}
-    assert expected <= DEFAULT_PROTECTED_TYPES
-    assert "aws_instance" not in DEFAULT_PROTECTED_TYPES
+def test_the_core_protects_no_type_of_its_own() -> None:
+    # Which types hold a cluster, state, keys or data is each cloud plugin's knowledge.
+    plan = Plan(changes=(_change(("delete",)),))
+    DestructiveGuard().check(plan, destroying=False)
