@@ -19,6 +19,7 @@ import attrs
 from qengine._errors import InvalidInputError
 from qengine.terraform.plan import Plan, PlannedChange
 
+
 class DestructiveChangeError(InvalidInputError):
     """A plan would delete or replace protected resources; nothing was applied.
 
