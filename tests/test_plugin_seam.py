@@ -128,6 +128,12 @@ def test_a_factory_that_is_not_callable_is_refused_at_registration() -> None:
         load_plugins(plugins=[("moon", NotCallable())], autoload=False, strict=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command-line tests load only the test plugins they name with -p.
+    monkeypatch.setenv("QENGINE_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
 def _moon_file(tmp_path: Path) -> Path:
     import json
 
@@ -207,3 +213,15 @@ def test_a_job_sealed_under_a_plugins_key_provider_opens_with_it() -> None:
     sealed = seal_job(document, {}, MoonKeys({}))
     result = _engine(MoonKeysPlugin()).run(sealed)
     assert result.status is JobStatus.SUCCEEDED
+
+
+def test_the_command_line_names_a_disabled_plugin_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["-p", "seam_misspelled", "validate", str(_moon_file(tmp_path))])
+    err = capsys.readouterr().err
+    assert "warning: plugin 'seam_misspelled' is disabled" in err
+    assert "'qengine_regster' is not a qengine hook (did you mean 'qengine_register'?)" in err
+    assert code == 2  # the moon kind is provided by no loaded plugin
+    assert main(["-p", "seam_misspelled", "--strict-plugins", "plugins"]) == 1
+    assert "plugin 'seam_misspelled' failed to load" in capsys.readouterr().err

@@ -25,9 +25,13 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def plugin_set(args: argparse.Namespace) -> PluginSet:
+def plugin_set(args: argparse.Namespace, *, warn: bool = True) -> PluginSet:
     """The plugins for this invocation: ``--plugin`` modules, then the entry points (loaded
-    once per command line: the set loaded to read plugin options is reused)."""
+    once per command line: the set loaded to read plugin options is reused).
+
+    Each plugin that failed to load is named on standard error with why (``warn``), so a job
+    whose kind it would have provided is not left unexplained.
+    """
     loaded = getattr(args, "loaded_plugins", None)
     if isinstance(loaded, PluginSet):
         return loaded
@@ -37,7 +41,13 @@ def plugin_set(args: argparse.Namespace) -> PluginSet:
             extra.append((name, importlib.import_module(name)))
         except ImportError as exc:
             raise InvalidInputError(f"cannot import the plugin module {name!r}: {exc}") from None
-    return load_plugins(plugins=extra, strict=bool(getattr(args, "strict_plugins", False)))
+    plugins = load_plugins(plugins=extra, strict=bool(getattr(args, "strict_plugins", False)))
+    if warn:
+        for info in plugins.plugins:
+            if not info.loaded:
+                print(f"warning: plugin {info.name!r} is disabled: {info.error}", file=sys.stderr)
+    args.loaded_plugins = plugins
+    return plugins
 
 
 def read_spec_document(spec: str) -> dict[str, object]:

@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """List the plugins."""
-    plugins = plugin_set(args)
+    plugins = plugin_set(args, warn=False)  # the listing shows why a plugin is disabled
     if args.output == "json":
         print_json(describe(plugins))
         return 0
