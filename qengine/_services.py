@@ -3,16 +3,16 @@ job's sections, built on demand through the registry."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 
 from qengine.spec import EnvironmentJob, InfrastructureJob, Job
+from qengine.spec._sections import PluginSection
 
 if TYPE_CHECKING:
     from qengine._job_secrets import JobSecrets
-    from qengine._registry import Registry
     from qengine._session import SandboxSession
     from qengine.interfaces import (
         BuildBackend,
@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     )
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 -- the interface a factory returns
+
+
+class ProviderFactories(Protocol):
+    """What the services need of the registry: build the provider of a section (the
+    :class:`~qengine.plugin.Registry` is one)."""
+
+    def build(
+        self, section: PluginSection, services: JobServices, interface: Callable[..., I]
+    ) -> I:
+        """Call the factory registered for ``section``'s kind; see ``Registry.build``."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -38,7 +50,7 @@ class JobServices:
 
     job: Job
     secrets: JobSecrets
-    registry: Registry
+    registry: ProviderFactories
     settings: Mapping[str, object] = attrs.field(factory=dict)
     session: SandboxSession | None = None
 
