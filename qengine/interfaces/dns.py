@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
 
 import attrs
 
@@ -19,9 +18,12 @@ class DnsRecord:
 
 
 class DnsProvider(abc.ABC):
-    """A DNS zone's authority."""
+    """A DNS zone's authority.
 
-    kind: ClassVar[str]
+    The factory registered with ``registry.add_dns_provider`` builds one per job, from the
+    job's ``dns`` section and its services; building it opens no secret and makes no request.
+    The environment engine calls it from the steps of routers with custom domains.
+    """
 
     @abc.abstractmethod
     def ensure_record(self, record: DnsRecord) -> bool:
@@ -29,4 +31,5 @@ class DnsProvider(abc.ABC):
 
     @abc.abstractmethod
     def delete_record(self, record: DnsRecord) -> bool:
-        """Delete ``record``; False if it was already absent."""
+        """Delete the record set named ``record.name`` of type ``record.type``, whatever values
+        it holds (``record.values`` may be empty); False if it was already absent."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qengine._errors import AuthError, InvalidInputError
+from qengine.plugin import AuthError, InvalidInputError
 from qengine.spec import TargetSpec
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.settings import KubeSettings

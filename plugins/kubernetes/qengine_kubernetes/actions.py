@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from qengine._errors import PluginError
 from qengine.runner import StepContext
 from qengine.spec import EnvAction, EnvironmentJob
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
+    from qengine_kubernetes.jobctx import EnvJob
+    from qengine_kubernetes.settings import KubeSettings
 
 RunFn = Callable[[StepContext], Mapping[str, str]]
 
@@ -20,29 +24,20 @@ RunFn = Callable[[StepContext], Mapping[str, str]]
 class Actions:
     """Makes the ``run`` of each step of one job; the cluster client is shared by them."""
 
-    def __init__(self, job: EnvironmentJob, services: Any) -> None:
+    def __init__(self, job: EnvironmentJob, services: JobServices, settings: KubeSettings) -> None:
         self.job = job
         self.services = services
-        self._env: Any = None
+        self.settings = settings
+        self._env: EnvJob | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def of(cls, job: EnvironmentJob, services: Any) -> Actions:
-        """The actions of ``job``."""
-        return cls(job, services)
-
-    def env(self) -> Any:
+    def env(self) -> EnvJob:
         """The job's shared step context, made once (steps run on several threads)."""
         from qengine_kubernetes.jobctx import EnvJob
 
-        if self.services is None:
-            raise PluginError(
-                "this plan was built without the engine's job services",
-                hint="Run jobs through qengine.Engine, which gives the plugin its services.",
-            )
         with self._lock:
             if self._env is None:
-                self._env = EnvJob.of(self.job, self.services)
+                self._env = EnvJob.of(self.job, self.services, self.settings)
             return self._env
 
     def namespace(self) -> RunFn:

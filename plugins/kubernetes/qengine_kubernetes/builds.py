@@ -7,25 +7,28 @@ step and renders its workload with ``ctx.input("build/<service>", "image")``. An
 a job without a ``build`` section is refused by :mod:`qengine_kubernetes.checks`.
 
 **Pull credentials.** Step outputs are journalled, so they never carry credentials. Instead,
-when the job's ``registry`` section has a ``password`` (a secret reference), the deploy step
-builds the registry's implementation at run time through the registration the registry
-plugin made (``services.registry.get("container registry", kind).factory()``), with the
-contract that ``qengine-oci`` documents: the factory returns a class called as
-``cls(section, password)``, ``password`` being the opened secret, whose instances have
-``pull_secret_payload() -> bytes``, the ``.dockerconfigjson`` of an imagePullSecret. This
-module imports no registry plugin.
+when the job's ``registry`` section has a ``password`` (a secret reference), the deploy step of
+an application asks the job's container registry (``services.container_registry()``, the
+:class:`~qengine.plugin.ContainerRegistry` its plugin registered) for
+``pull_secret_payload()``, the ``.dockerconfigjson`` of an imagePullSecret, while it runs:
+the registry opens its password then, never while the job is planned. A plan, an export and
+the stored history carry :func:`placeholder_payload` instead. This module imports no registry
+plugin.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
-from qengine._errors import PluginError
+from qengine.plugin import PluginError
 from qengine.runner import StepContext
-from qengine.spec import ApplicationService, EnvAction, EnvironmentJob, RegistrySpec, SecretRef
+from qengine.spec import ApplicationService, EnvAction, EnvironmentJob, SecretRef
 from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render.images import registry_host
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
 
 BUILD_PREFIX = "build/"
 
@@ -80,20 +83,8 @@ def _username(job: EnvironmentJob) -> str:
     return str(getattr(job.registry, "username", "") or "")
 
 
-def pull_payload(job: EnvironmentJob, services: Any) -> str | None:
-    """The real ``.dockerconfigjson`` of the job's registry (inside a step only); None without
-    credentials. Refuses a registry kind whose implementation cannot give one."""
-    password = _password(job)
-    if job.registry is None or password is None:
-        return None
-    kind = job.registry.kind
-    registration = services.registry.get(RegistrySpec.family, kind)
-    implementation = registration.factory()(job.registry, services.secrets.open(password.secret))
-    payload = getattr(implementation, "pull_secret_payload", None)
-    if payload is None:
-        raise PluginError(
-            f"the {kind!r} registry cannot give pull credentials to a cluster",
-            hint="Use a registry kind whose implementation has pull_secret_payload().",
-        )
-    value: bytes = payload()
-    return value.decode()
+def pull_payload(job: EnvironmentJob, services: JobServices) -> str | None:
+    """The real ``.dockerconfigjson`` of the job's registry (inside a step only: the registry
+    opens its password); None without credentials."""
+    registry = services.container_registry() if has_pull_credentials(job) else None
+    return None if registry is None else registry.pull_secret_payload().decode()

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from qengine._errors import (
+from qengine.plugin import (
     AuthError,
     ConflictError,
     DeploymentError,

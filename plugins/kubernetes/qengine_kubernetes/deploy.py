@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from qengine._errors import QengineError
+from qengine.plugin import QengineError
 from qengine.runner import StepContext
 from qengine.spec import JobService
-from qengine_kubernetes import history
+from qengine_kubernetes import dns, history
 from qengine_kubernetes.apply import Applied, apply_objects, delete_objects, key
 from qengine_kubernetes.builds import built_images
 from qengine_kubernetes.client import KubeApi
@@ -46,9 +46,27 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
             if gone:
                 ctx.emit_warning(f"{name}: the first deploy failed; deleted {', '.join(gone)}")
         raise
-    if not applied.changed:
+    if applied.changed:
+        outputs = _roll_out(env, api, ctx, name, objects, public, past, applied)
+    else:
         ctx.emit_progress(f"{name}: unchanged", service=name)
-        return _outputs_of_existing(env, api, name, objects)
+        outputs = _outputs_of_existing(env, api, name, objects)
+    dns.publish(env, api, ctx, name, objects, past)
+    return outputs
+
+
+def _roll_out(
+    env: EnvJob,
+    api: KubeApi,
+    ctx: StepContext,
+    name: str,
+    objects: list[Manifest],
+    public: list[Manifest],
+    past: history.History,
+    applied: Applied,
+) -> dict[str, str]:
+    """Await what was applied (rolling back on failure), delete what the previous revision
+    had and this one has not, and store the new revision; the outputs."""
     try:
         outputs = await_objects(env, api, ctx, name, objects)
     except RolloutError as exc:

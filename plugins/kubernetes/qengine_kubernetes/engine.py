@@ -1,27 +1,68 @@
-"""The Kubernetes environment engine: what the targets of this plugin build.
+"""The Kubernetes environment engine: what each target of this plugin builds for a job.
 
-The work itself is done by the steps of :mod:`qengine_kubernetes.steps` (apply, rollout,
-history, lifecycle); this object is what the target registrations hand out.
+Every action is planned by :func:`qengine_kubernetes.steps.plan_steps` (one step per service,
+in stage order, plus the namespace's and the pruning's); the steps do the work when they run
+(apply, rollout, history, lifecycle). Building the engine and its steps reaches no cluster,
+opens no secret and imports no Kubernetes client.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from qengine.runner import Step
-from qengine.spec import EnvironmentJob
+import attrs
+
+from qengine.plugin import EnvEngine
+from qengine.spec import EnvAction, EnvironmentJob
+from qengine_kubernetes.settings import settings_of
+from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices, Step
+
+KubernetesTarget = KubeconfigTarget | InClusterTarget | SandboxTarget
 
 
-class EnvironmentEngine:
-    """Plans environment jobs on a Kubernetes target."""
+class KubernetesEnvEngine(EnvEngine):
+    """Plans the environment jobs of one Kubernetes target.
 
-    def plan_steps(self, job: EnvironmentJob, services: Any) -> list[Step]:
-        """The steps of ``job`` (see :func:`qengine_kubernetes.steps.plan_steps`)."""
+    ``section`` is the job's target (how its steps reach the cluster, unless the engine's
+    settings name a cluster for every target); ``services`` are the job's. The plugin's
+    settings are read here, so a host's wrong settings are refused before anything runs.
+    """
+
+    def __init__(self, section: KubernetesTarget, services: JobServices) -> None:
+        self.target = section
+        self.services = services
+        self.settings = settings_of(services)
+
+    def deploy(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Namespace, then each selected service in stage order; a whole-environment deploy
+        ends by pruning the objects of services no longer in the spec."""
+        return self._plan(job, EnvAction.DEPLOY)
+
+    def pause(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Each selected service's workloads scaled to zero, cron jobs suspended."""
+        return self._plan(job, EnvAction.PAUSE)
+
+    def resume(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Each selected service's paused workloads restored and awaited."""
+        return self._plan(job, EnvAction.RESUME)
+
+    def restart(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Each selected service's pods rolled and awaited."""
+        return self._plan(job, EnvAction.RESTART)
+
+    def delete(self, job: EnvironmentJob) -> Sequence[Step]:
+        """Each selected service deleted in reverse stage order (on-delete hooks first); a
+        whole-environment delete ends with the namespace."""
+        return self._plan(job, EnvAction.DELETE)
+
+    def _plan(self, job: EnvironmentJob, action: EnvAction) -> list[Step]:
         from qengine_kubernetes.steps import plan_steps
 
-        return plan_steps(job, services)
-
-
-def build_engine() -> EnvironmentEngine:
-    """Build the environment engine (cheap: the cluster is reached when a step runs)."""
-    return EnvironmentEngine()
+        # The steps read the action from the job: plan the one asked for, whatever the job says.
+        if job.action is not action:
+            job = attrs.evolve(job, action=action)
+        return plan_steps(job, self.services, self.settings)

@@ -3,14 +3,16 @@ removed from the spec (after every service).
 
 Pruning finds the objects labelled with the environment id whose ``qengine.dev/service-id``
 names no service of the spec, history Secrets included, and deletes them; a removed Helm
-service's release is uninstalled with helm. Claims of removed
-services are kept unless the environment says ``delete_data``, with a warning naming them.
+service's release is uninstalled with helm, and a removed router's DNS records are deleted
+before its Ingress. Claims of removed services are kept unless the environment says
+``delete_data``, with a warning naming them.
 """
 
 from __future__ import annotations
 
 from qengine.runner import StepContext
 from qengine_kubernetes.apply import apply_objects, delete_objects
+from qengine_kubernetes.dns import hosts_of, withdraw_hosts
 from qengine_kubernetes.history import HISTORY_LABEL
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.placeholders import secret_token
@@ -53,6 +55,10 @@ def prune_environment(env: EnvJob, ctx: StepContext) -> dict[str, str]:
             item["kind"] = kind
             (claims if kind == "PersistentVolumeClaim" else stale).append(item)
     _uninstall_releases(env, ctx, stale)
+    # The records of a removed router go before its Ingress.
+    withdraw_hosts(
+        env, ctx, [h for item in stale if item["kind"] == "Ingress" for h in hosts_of(item)]
+    )
     gone = delete_objects(api, ctx, stale)
     if env.job.environment.delete_data:
         gone += delete_objects(api, ctx, claims)

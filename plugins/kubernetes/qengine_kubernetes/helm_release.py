@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from qengine._errors import DeploymentError, InvalidInputError
+from qengine.plugin import DeploymentError, InvalidInputError
 from qengine.runner import ChangeAction, StepContext, run_process
 from qengine.secrets.hygiene import child_env, private_tempdir, write_private_file
 from qengine.spec import EnvAction, HelmService, parse_duration

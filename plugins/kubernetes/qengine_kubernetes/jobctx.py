@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -14,22 +14,25 @@ from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import RenderedService, render_service
 from qengine_kubernetes.render.names import namespace_name
-from qengine_kubernetes.settings import KubeSettings, settings_of
+from qengine_kubernetes.settings import KubeSettings
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
 
 
 @attrs.frozen(kw_only=True)
 class EnvJob:
-    """One environment job as its steps see it; ``services`` is the engine's JobServices."""
+    """One environment job as its steps see it: the job, its services, the plugin's settings
+    and the job's one cluster client."""
 
     job: EnvironmentJob
-    services: Any = attrs.field(repr=False)
+    services: JobServices = attrs.field(repr=False)
     settings: KubeSettings
     cell: ClusterCell = attrs.field(repr=False)
 
     @classmethod
-    def of(cls, job: EnvironmentJob, services: Any) -> EnvJob:
+    def of(cls, job: EnvironmentJob, services: JobServices, settings: KubeSettings) -> EnvJob:
         """The shared context of ``job``; the cluster is reached on first use."""
-        settings = settings_of(services)
         return cls(
             job=job, services=services, settings=settings, cell=ClusterCell(job.target, settings)
         )

@@ -8,7 +8,8 @@
 * restart: the pod template gets the annotation ``kubectl.kubernetes.io/restartedAt`` (as
   ``kubectl rollout restart`` does) and the rollout is awaited.
 * delete: a service's objects go (found by their labels, so objects of older renderings go
-  too), with its history Secret; PersistentVolumeClaims are kept unless the environment says
+  too), with its history Secret, and a router's DNS records before them (see
+  :mod:`qengine_kubernetes.dns`); PersistentVolumeClaims are kept unless the environment says
   ``delete_data``, and a warning names each one kept. Deleting the whole environment deletes
   its namespace and waits until it is gone, except when claims are kept: then everything but
   the claims is deleted and the namespace stays.
@@ -20,6 +21,7 @@ import datetime
 import re
 
 from qengine.runner import ChangeAction, StepContext
+from qengine_kubernetes import dns
 from qengine_kubernetes.apply import delete_objects
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.diff import PAUSED_REPLICAS, annotation
@@ -138,9 +140,12 @@ def _claims_of(api: KubeApi, namespace: str, service: str | None) -> list[Manife
 
 
 def delete_service(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
-    """Delete the objects of service ``name``; claims kept unless ``delete_data``."""
+    """Delete the objects of service ``name``; claims kept unless ``delete_data``. A router's
+    DNS records go first, even when its namespace is already gone."""
     api = env.api()
-    if api.get("Namespace", None, env.namespace) is None:
+    present = api.get("Namespace", None, env.namespace) is not None
+    dns.withdraw(env, api if present else None, ctx, name)
+    if not present:
         return {}
     selector = f"{ENVIRONMENT_ID}={env.job.environment.id},{SERVICE_ID}={name}"
     objects = [o for o in _labelled(api, env.namespace, selector) if not _is_claim(o)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from qengine._errors import DeploymentError
+from qengine.plugin import DeploymentError
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.render import Manifest
 

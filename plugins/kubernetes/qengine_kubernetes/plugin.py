@@ -1,30 +1,28 @@
-"""Hook implementations of qengine-kubernetes: targets, checks, plan steps and export.
+"""Hook implementations of qengine-kubernetes: targets, options, checks, sandbox and export.
 
-No Kubernetes SDK is imported here (rendering is plain data); the modules behind each hook are
-imported when the hook is called, so loading the plugin stays cheap.
+Each target (``kubeconfig``, ``in-cluster``, ``sandbox``) is registered with
+:class:`~qengine_kubernetes.engine.KubernetesEnvEngine` as its factory: the engine plans the
+jobs of those targets through it. No Kubernetes SDK is imported here (rendering is plain
+data); the modules behind each hook are imported when the hook is called, so loading the
+plugin stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qengine import SpecIssue, hookimpl
-from qengine._plugins import Registry
-from qengine.spec import EnvironmentJob, Job
+from qengine.plugin import Registry, SpecIssue, hookimpl
+from qengine_kubernetes.engine import KubernetesEnvEngine
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping
     from pathlib import Path
 
-    from qengine._engine import JobServices
-    from qengine._sandbox import SandboxSession
-    from qengine.runner import Step
-
-
-def _engine_factory() -> object:
-    from qengine_kubernetes.engine import build_engine
-
-    return build_engine()
+    from qengine.plugin import SandboxSession
+    from qengine.spec import Job
+    from qengine_kubernetes.settings import KubeSettings
 
 
 @hookimpl
@@ -33,18 +31,34 @@ def qengine_register(registry: Registry) -> None:
     registry.add_target(
         "kubeconfig",
         KubeconfigTarget,
-        _engine_factory,
+        KubernetesEnvEngine,
         "a cluster reached through a kubeconfig file",
     )
     registry.add_target(
         "in-cluster",
         InClusterTarget,
-        _engine_factory,
+        KubernetesEnvEngine,
         "the cluster the engine runs in (service account)",
     )
     registry.add_target(
-        "sandbox", SandboxTarget, _engine_factory, "the embedded Kubernetes API simulator"
+        "sandbox", SandboxTarget, KubernetesEnvEngine, "the embedded Kubernetes API simulator"
     )
+
+
+@hookimpl
+def qengine_add_options(parser: argparse.ArgumentParser) -> None:
+    """``--kubeconfig FILE`` and ``--context NAME`` (group ``kubernetes``)."""
+    from qengine_kubernetes.options import add_options
+
+    add_options(parser)
+
+
+@hookimpl
+def qengine_engine_settings(options: Mapping[str, object]) -> dict[str, KubeSettings] | None:
+    """The cluster ``--kubeconfig`` names, as this plugin's settings."""
+    from qengine_kubernetes.options import engine_settings
+
+    return engine_settings(options)
 
 
 @hookimpl
@@ -56,24 +70,13 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 
 
 @hookimpl
-def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
+def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, KubeSettings] | None:
     """A sandbox environment job runs against the session's cluster, or a new simulator."""
     from qengine_kubernetes.sandbox import sandbox_settings
     from qengine_kubernetes.settings import PLUGIN
 
     settings = sandbox_settings(job, session)
     return None if settings is None else {PLUGIN: settings}
-
-
-@hookimpl
-def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
-    """One step per service of an environment job on a Kubernetes target, in stage order."""
-    from qengine_kubernetes.checks import is_kubernetes_job
-    from qengine_kubernetes.steps import plan_steps
-
-    if not isinstance(job, EnvironmentJob) or not is_kubernetes_job(job):
-        return None
-    return plan_steps(job, services)
 
 
 @hookimpl

@@ -5,7 +5,8 @@ read's ``resourceVersion``) in windows of a few seconds; each event updates the 
 (``ready x/y``) and ends the wait when the object is settled. Between windows the service's
 pods (and, when pods are missing, the namespace's Warning Events) are checked for failures
 that will not pass on their own: a pull error, a crash loop, an OOM kill, an unschedulable
-pod, an exceeded quota. Those end the wait at once with a :class:`RolloutError`.
+pod, an exceeded quota. Those end the wait at once with a :class:`RolloutError`. A router's
+Ingress is waited for the same way until it has an address, when its DNS records need one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 
-from qengine._errors import DeploymentError
+from qengine.plugin import DeploymentError
 from qengine.runner import StepContext
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.failures import (
@@ -109,6 +110,12 @@ def readiness(live: Manifest) -> tuple[int, int, bool]:
     return ready, want, settled
 
 
+def load_balancer_of(ingress: Manifest) -> list[Manifest]:
+    """The addresses (``{"ip": ...}`` or ``{"hostname": ...}``) an Ingress is reached at."""
+    entries = ingress.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+    return [e for e in entries if isinstance(e, dict) and (e.get("ip") or e.get("hostname"))]
+
+
 def job_state(live: Manifest) -> str:
     """``complete``, ``failed`` or ``running`` for a Job."""
     for condition in live.get("status", {}).get("conditions", []):
@@ -159,6 +166,20 @@ class Waiter:
             return state == "complete"
 
         return self._await(obj, settled, timeout, f"job-name={name}")
+
+    def ingress(self, obj: Manifest, timeout: float) -> Manifest:
+        """Wait until the Ingress ``obj`` has a load-balancer address (the cluster's ingress
+        controller publishes it in ``status.loadBalancer.ingress``); its live object."""
+        name = obj["metadata"]["name"]
+
+        def settled(live: Manifest) -> bool:
+            found = bool(load_balancer_of(live))
+            self._progress(
+                f"{self.service}: ingress {name} " + ("has" if found else "awaits") + " an address"
+            )
+            return found
+
+        return self._await(obj, settled, timeout, f"{SERVICE_ID}={self.service}")
 
     def _progress(self, message: str, **data: str | int) -> None:
         if message != self._last:

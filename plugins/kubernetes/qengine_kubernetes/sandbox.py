@@ -4,7 +4,7 @@ Kubernetes API simulator (``qengine.testing.kube``), started for the run and sto
 
 from __future__ import annotations
 
-from qengine._sandbox import KUBE_CLUSTER, SandboxKubeCluster, SandboxSession
+from qengine.plugin import SANDBOX_CLUSTER, SandboxCluster, SandboxSession
 from qengine.spec import EnvironmentJob, Job
 from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import SandboxTarget
@@ -21,11 +21,11 @@ def sandbox_settings(job: Job, session: SandboxSession) -> KubeSettings | None:
     infrastructure job, or the simulator of an earlier environment job) is reused, so jobs
     run one after the other in one session see each other's work; the target's
     ``readiness_delay`` then has no effect. Otherwise a simulator is started on the session's
-    stack and published as the session's cluster.
+    stack and published as the session's cluster (:data:`~qengine.plugin.SANDBOX_CLUSTER`).
     """
     if not isinstance(job, EnvironmentJob) or not isinstance(job.target, SandboxTarget):
         return None
-    cluster = session.kube_cluster()
+    cluster = session.cluster()
     if cluster is None:
         from qengine.testing.kube import KubeSimulator
 
@@ -34,6 +34,6 @@ def sandbox_settings(job: Job, session: SandboxSession) -> KubeSettings | None:
         )
         ca = simulator.ca_pem
         ca_text = ca.decode("ascii") if isinstance(ca, bytes) else str(ca)
-        cluster = SandboxKubeCluster(endpoint=simulator.url, ca_pem=ca_text, token=simulator.token)
-        session.shared[KUBE_CLUSTER] = cluster
+        cluster = SandboxCluster(endpoint=simulator.url, ca_pem=ca_text, token=simulator.token)
+        session.put(SANDBOX_CLUSTER, cluster)
     return KubeSettings(endpoint=cluster.endpoint, ca_pem=cluster.ca_pem, token=cluster.token)

@@ -1,16 +1,23 @@
 """Engine-side settings of the Kubernetes plugin: what a host or a sandbox run configures.
 
 They are never part of a job: where the API answers in a sandbox run, how many revisions are
-kept, how long a rollout may take at most. Steps read them as ``services.settings["kubernetes"]``
-(a :class:`KubeSettings` or a mapping of its fields).
+kept, how long a rollout may take at most. A host gives them as ``Engine(settings={"kubernetes":
+KubeSettings(...)})``; the command line's ``--kubeconfig`` and ``--context`` (see
+:mod:`qengine_kubernetes.options`) and a sandbox run (see :mod:`qengine_kubernetes.sandbox`)
+give them the same way. A job's environment engine reads them with :func:`settings_of` when
+it is built, so settings of the wrong type stop the job before anything runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
+
+from qengine.plugin import InvalidInputError
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
 
 PLUGIN = "kubernetes"
 
@@ -43,11 +50,19 @@ class KubeSettings:
     service_account_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
-def settings_of(services: Any) -> KubeSettings:
-    """The settings given to this job's services, or the defaults."""
-    given = getattr(services, "settings", {}).get(PLUGIN)
-    if isinstance(given, KubeSettings):
+def settings_of(services: JobServices) -> KubeSettings:
+    """The settings given for this job (the defaults when none were given).
+
+    Anything but a :class:`KubeSettings` under the plugin's name is refused rather than
+    ignored: ignoring it would send the job to whatever cluster the defaults reach.
+    """
+    given = services.settings_for(PLUGIN, KubeSettings)
+    if given is not None:
         return given
-    if isinstance(given, Mapping):
-        return KubeSettings(**dict(given))
+    if PLUGIN in services.settings:
+        found = type(services.settings[PLUGIN]).__name__
+        raise InvalidInputError(
+            f"the engine settings of {PLUGIN!r} are a {found}, not a KubeSettings",
+            hint="Give them as qengine_kubernetes.KubeSettings(...).",
+        )
     return KubeSettings()

@@ -3,7 +3,8 @@
 Each step lists the objects it would apply. Building the plan reaches no cluster, so whether an
 object would be created or changed is not known: every change of a deploy is shown as
 ``update`` (the step tells what it really did when it runs, and a no-op deploy writes nothing);
-a delete shows ``delete``. A deploy of the whole environment ends with a step that prunes the
+a delete shows ``delete``. A router's step of a job with a ``dns`` section lists the records
+of its domains too. A deploy of the whole environment ends with a step that prunes the
 objects of services removed from the spec.
 """
 
@@ -11,15 +12,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qengine.runner import Change, ChangeAction, Step, StepContext
-from qengine.spec import ApplicationService, EnvAction, EnvironmentJob, HelmService, Service
+from qengine.spec import (
+    ApplicationService,
+    EnvAction,
+    EnvironmentJob,
+    HelmService,
+    RouterService,
+    Service,
+)
 from qengine_kubernetes import builds
 from qengine_kubernetes.placeholders import image_token, secret_token
 from qengine_kubernetes.render import RenderedService, canonical_json, render_environment
 from qengine_kubernetes.render.context import Manifest
 from qengine_kubernetes.stages import STAGE_NAMES, service_dag, stage_of
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
+    from qengine_kubernetes.settings import KubeSettings
 
 STEP_PREFIX = "kubernetes/"
 NAMESPACE_STEP = f"{STEP_PREFIX}namespace"
@@ -46,15 +58,16 @@ def _changes(objects: tuple[Manifest, ...], action: EnvAction, hook: bool = Fals
     return [Change(action=verb, kind=o["kind"], name=o["metadata"]["name"]) for o in objects]
 
 
-def plan_steps(job: EnvironmentJob, services: Any = None) -> list[Step]:
-    """The steps of ``job``: the namespace's, then (or, to delete, before it) each service's.
+def plan_steps(job: EnvironmentJob, services: JobServices, settings: KubeSettings) -> list[Step]:
+    """The steps of ``job``'s action: the namespace's, then (or, to delete, before it) each
+    service's.
 
-    ``services`` is the engine's JobServices (secrets, settings); building the steps reaches
-    no cluster and opens no secret.
+    ``services`` (secrets, registry, DNS provider) and ``settings`` are what the steps use when
+    they run; building the steps reaches no cluster and opens no secret.
     """
     from qengine_kubernetes.actions import Actions
 
-    actions = Actions.of(job, services)
+    actions = Actions(job, services, settings)
     environment = job.environment
     names: list[str] = [s.name for s in environment.services]
     images: dict[str, str] = {name: image_token(name) for name in names}
@@ -79,7 +92,10 @@ def plan_steps(job: EnvironmentJob, services: Any = None) -> list[Step]:
         where = STAGE_NAMES[stage] if stage is not None else "on-delete hooks"
         hook = stage is None
         run = actions.for_service(name, hook=hook, helm=isinstance(by_name[name], HelmService))
-        steps.append(_service_step(service, job.action, depends, where, hook=hook, run=run))
+        records = _dns_changes(job, by_name[name])
+        steps.append(
+            _service_step(service, job.action, depends, where, hook=hook, run=run, extra=records)
+        )
     if job.action is EnvAction.DEPLOY:
         run = actions.namespace()
         steps.insert(0, _namespace_step(rendered.environment_objects, job.action, [], run))
@@ -92,6 +108,18 @@ def plan_steps(job: EnvironmentJob, services: Any = None) -> list[Step]:
             )
         )
     return steps
+
+
+def _dns_changes(job: EnvironmentJob, service: Service) -> list[Change]:
+    """The DNS records a router's step points or deletes, when the job has a ``dns`` section
+    (their types depend on the address the cluster gives the Ingress, known only then)."""
+    if job.dns is None or not isinstance(service, RouterService):
+        return []
+    verbs = {EnvAction.DEPLOY: ChangeAction.UPDATE, EnvAction.DELETE: ChangeAction.DELETE}
+    verb = verbs.get(job.action)
+    if verb is None:
+        return []
+    return [Change(action=verb, kind="DnsRecord", name=host) for host in service.domains]
 
 
 def _prune_step(depends: list[str], run: RunFn) -> Step:
@@ -116,6 +144,7 @@ def _service_step(
     *,
     hook: bool,
     run: RunFn,
+    extra: list[Change],
 ) -> Step:
     description = f"{action.value} {service.kind} {service.name} ({where})"
     changes = _changes(service.objects, action, hook)
@@ -130,7 +159,7 @@ def _service_step(
         run=run,
         depends_on=tuple(sorted(depends)),
         description=description,
-        changes=tuple(changes),
+        changes=(*changes, *extra),
         content_hash=_content_hash(service.objects, action),
     )
 

@@ -22,9 +22,7 @@ from k8s_support import (
     sim_settings,
 )
 
-from qengine import PluginSet, load_plugins
-from qengine._engine import Engine
-from qengine._events import Event
+from qengine import Engine, Event, PluginSet, load_plugins
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import MemoryStateStore
 from qengine.spec import EnvironmentJob, secret_references

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 from qengine_kubernetes.settings import KubeSettings
 
-from qengine._events import Event, EventType
+from qengine import Event, EventType
 from qengine.runner import JobResult
 from qengine.testing.kube import KubeSimulator
 

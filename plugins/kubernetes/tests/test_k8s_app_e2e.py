@@ -29,16 +29,17 @@ import qengine_docker.plugin
 import qengine_kubernetes.plugin
 import qengine_oci.plugin
 from k8s_support import ROOT, mutating, sim_settings
+from qengine_docker.spec import DockerSettings
 from qengine_oci.client import MANIFEST_TYPES, DistributionClient
 from qengine_oci.mirror import mirror_image
 from qengine_oci.registry import OciContainerRegistry
 from qengine_oci.spec import OciRegistry
 
-from qengine import Event, PluginSet, SpecError, load_plugins
-from qengine._engine import Engine
+from qengine import Engine, Event, PluginSet, SpecError, load_plugins
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import MemoryStateStore
 from qengine.secrets.value import SecretValue
+from qengine.source import BUILD_SETTINGS, BuildSettings
 from qengine.spec import SecretRef, Url
 from qengine.testing.git_server import GitServer, make_repository, serve_git
 from qengine.testing.images import push_busybox_base
@@ -82,7 +83,7 @@ def _secure_client(registry: LocalRegistry) -> OciContainerRegistry:
         password=SecretRef(secret="p"),
         ca_certificate=registry.ca_pem,
     )
-    return OciContainerRegistry(spec, SecretValue(PASSWORD))
+    return OciContainerRegistry(spec, password=SecretValue(PASSWORD))
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +330,10 @@ def test_k8s_app_e2e_buildah_from_commit_to_deployment(
         engine = Engine(
             _plugins("buildah"),
             store=MemoryStateStore(),
-            settings={"kubernetes": sim_settings(sim), "buildah": {"temp_base": str(work)}},
+            settings={
+                "kubernetes": sim_settings(sim),
+                BUILD_SETTINGS: BuildSettings(temp_base=work),
+            },
         )
         document = _document(server, sha, secure_registry, "buildah", {"kind": "sandbox"})
         fetches = len(server.paths)
@@ -413,7 +417,7 @@ def test_k8s_app_e2e_docker_backend_on_podman(
         engine = Engine(
             _plugins("docker"),
             store=MemoryStateStore(),
-            settings={"kubernetes": sim_settings(sim), "docker": {"host": host}},
+            settings={"kubernetes": sim_settings(sim), "docker": DockerSettings(host=host)},
         )
         document = _document(server, sha, secure_registry, "docker", {"kind": "sandbox"})
         built, events = _deploy_twice(engine, document, sim, server)

@@ -12,7 +12,7 @@ from k8s_support import DEMO_SECRETS, Deploy, mutating
 from qengine_kubernetes.history import decode, secret_name
 from qengine_kubernetes.render.names import namespace_name
 
-from qengine._events import EventType
+from qengine import EventType
 from qengine.runner import JobStatus
 from qengine.testing.kube import KubeSimulator, PodFault
 
@@ -76,7 +76,7 @@ def test_k8s_plan_sends_no_request_at_all(
     from k8s_support import sim_settings
     from qengine_kubernetes.settings import PLUGIN
 
-    from qengine._engine import Engine
+    from qengine import Engine
     from qengine.runner import MemoryStateStore
 
     doc = example("quickstart")

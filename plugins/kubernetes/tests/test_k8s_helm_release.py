@@ -11,7 +11,7 @@ from typing import Any
 
 from k8s_support import Deploy, mutating
 
-from qengine._events import EventType
+from qengine import EventType
 from qengine.runner import JobStatus
 from qengine.testing.kube import KubeSimulator
 

@@ -12,7 +12,7 @@ from k8s_support import Deploy, mutating
 from qengine_kubernetes.diff import PAUSED_REPLICAS
 from qengine_kubernetes.history import secret_name
 
-from qengine._events import EventType
+from qengine import EventType
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import JobStatus
 from qengine.testing.kube import KubeSimulator, PodFault

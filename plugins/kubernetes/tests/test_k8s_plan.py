@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from qengine_kubernetes.steps import NAMESPACE_STEP, step_id
 
-from qengine import InvalidInputError, PluginSet
-from qengine._cli.main import main
-from qengine._engine import Engine
+from qengine import Engine, InvalidInputError, PluginSet
+from qengine.cli import main
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import ChangeAction, MemoryStateStore, StepContext
 from qengine.runner.plan import Plan

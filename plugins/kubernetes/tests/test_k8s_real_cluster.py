@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from k8s_support import DEMO_SECRETS
 
-from qengine import PluginSet
-from qengine._engine import Engine
+from qengine import Engine, PluginSet
 from qengine.runner import JobStatus, MemoryStateStore
 
 Example = Callable[[str], dict[str, Any]]

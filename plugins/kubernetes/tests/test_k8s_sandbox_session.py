@@ -36,11 +36,11 @@ def test_jobs_of_one_session_deploy_onto_one_simulator() -> None:
     secrets = json.loads(QUICKSTART.with_name("secrets.json").read_text())
     with SandboxSession() as session:
         first = engine.run(_job("shop-0001", "shop"), sandbox_secrets=secrets, sandbox=session)
-        cluster = session.kube_cluster()
+        cluster = session.cluster()
         second = engine.run(_job("blog-0001", "blog"), sandbox_secrets=secrets, sandbox=session)
         assert first.status is second.status is JobStatus.SUCCEEDED
         assert cluster is not None
-        assert session.kube_cluster() == cluster
+        assert session.cluster() == cluster
         ours = {n for n in _namespaces(cluster.endpoint, cluster.ca_pem, cluster.token) if "-" in n}
         assert {n.split("-")[1] for n in ours if n.startswith("qe-")} == {"shop", "blog"}
 
@@ -51,7 +51,7 @@ def test_without_a_session_each_run_has_its_own_simulator() -> None:
     secrets = json.loads(QUICKSTART.with_name("secrets.json").read_text())
     with SandboxSession() as session:
         engine.run(_job("shop-0001", "shop"), sandbox_secrets=secrets, sandbox=session)
-        cluster = session.kube_cluster()
+        cluster = session.cluster()
         assert cluster is not None
         alone = engine.run(_job("blog-0001", "blog"), sandbox_secrets=secrets, sandbox=True)
         assert alone.status is JobStatus.SUCCEEDED
