@@ -28,9 +28,23 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def mypy(session: nox.Session) -> None:
-    """mypy --strict over the core, the plugins and this file."""
-    session.install("mypy", "nox", "types-jsonschema", "types-PyYAML", *EDITABLE)
-    session.run("mypy", "qengine", *(f"plugins/{n}/qengine_{n}" for n in PLUGINS), "noxfile.py")
+    """mypy --strict over the core, the plugins, the plugin template and this file."""
+    session.install(
+        "mypy",
+        "nox",
+        "types-jsonschema",
+        "types-PyYAML",
+        *EDITABLE,
+        "-e",
+        "contrib/plugin-template",
+    )
+    session.run(
+        "mypy",
+        "qengine",
+        *(f"plugins/{n}/qengine_{n}" for n in PLUGINS),
+        "contrib/plugin-template/qengine_directory",
+        "noxfile.py",
+    )
 
 
 @nox.session
@@ -74,7 +88,7 @@ def contrib(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site, warnings as errors."""
-    session.install("mkdocs", *EDITABLE)
+    session.install("mkdocs", "mkdocstrings[python]", *EDITABLE)
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 

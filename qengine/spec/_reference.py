@@ -58,4 +58,6 @@ def render_reference(sections: SectionKinds | None = None) -> str:
 if __name__ == "__main__":
     from qengine._plugins import load_plugins
 
-    print(render_reference(load_plugins(strict=True).registry.section_kinds()), end="")
+    # The reference documents the first-party plugins, not the contrib template's example.
+    first_party = load_plugins(strict=True, environ={"QENGINE_DISABLE_PLUGINS": "directory"})
+    print(render_reference(first_party.registry.section_kinds()), end="")

@@ -1,1 +1,0 @@
-"""A template qengine plugin."""
