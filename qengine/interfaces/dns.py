@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from qengine.interfaces.cancel import CancelToken
 
 
 @attrs.frozen(kw_only=True)
@@ -26,10 +30,16 @@ class DnsProvider(abc.ABC):
     """
 
     @abc.abstractmethod
-    def ensure_record(self, record: DnsRecord) -> bool:
-        """Create or update ``record`` and wait until the change is live; True if it changed."""
+    def ensure_record(self, record: DnsRecord, cancel: CancelToken | None = None) -> bool:
+        """Create or update ``record`` and wait until the change is live; True if it changed.
+
+        ``cancel`` (the running step's token) interrupts the wait.
+        """
 
     @abc.abstractmethod
-    def delete_record(self, record: DnsRecord) -> bool:
+    def delete_record(self, record: DnsRecord, cancel: CancelToken | None = None) -> bool:
         """Delete the record set named ``record.name`` of type ``record.type``, whatever values
-        it holds (``record.values`` may be empty); False if it was already absent."""
+        it holds (``record.values`` may be empty); False if it was already absent.
+
+        ``cancel`` (the running step's token) interrupts the wait for the change to be live.
+        """

@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from qengine._errors import InvalidInputError
+from qengine.plugin import InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
@@ -40,10 +40,10 @@ from qengine_aws.load_balancers import cleanup_load_balancers
 from qengine_aws.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
 from qengine_aws.preflight import caller_identity, check_region
 from qengine_aws.quotas import check_room_for_cluster
-from qengine_aws.sandbox import SANDBOX_NOTICE, sandbox_root_module
+from qengine_aws.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_aws.sandbox_eks import register_stand_ins, remove_stand_ins
 from qengine_aws.saved_sizes import load_sizes
-from qengine_aws.settings import AwsSettings, SandboxCluster
+from qengine_aws.settings import AwsSettings
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import string_outputs, terraform_for
 from qengine_aws.terraform_sources import check_terraform_sources
@@ -88,7 +88,7 @@ class AwsJob:
         (a new simulator every run) and where the engine keeps modules (the same pinned
         versions wherever they are), so a finished job is not redone on resume."""
         if self.settings.sandbox is not None:
-            return _digest(sandbox_root_module(self.job, SandboxCluster(), options))
+            return _digest(sandbox_root_module(self.job, PLACEHOLDER_CLUSTER, options))
         return _digest(eks_root_module(self.job, options))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from qengine._errors import InfrastructureError
+from qengine.plugin import InfrastructureError
 from qengine.terraform import OutputValue
 
 _PEM = "-----BEGIN CERTIFICATE-----"
@@ -39,11 +39,22 @@ class ClusterOutputs:
         """Read them from the driver's outputs; raises if one is missing, sensitive, not a
         string, or if the endpoint or CA is not what a client can use."""
         values = {name.name: _string(outputs, name.name) for name in attrs.fields(cls)}
-        found = cls(**values)
-        if not found.endpoint.startswith("https://"):
+        return cls(**values)._checked()
+
+    @classmethod
+    def of_step(cls, outputs: Mapping[str, str]) -> ClusterOutputs:
+        """Read them back from an applying step's outputs (as :meth:`step_outputs` made them);
+        raises as :meth:`of` does."""
+        missing = [f.name for f in attrs.fields(cls) if f.name not in outputs]
+        if missing:
+            raise _bad(missing[0], "is missing from the step's outputs")
+        return cls(**{f.name: outputs[f.name] for f in attrs.fields(cls)})._checked()
+
+    def _checked(self) -> ClusterOutputs:
+        if not self.endpoint.startswith("https://"):
             raise _bad("endpoint", "is not an https:// URL")
-        found.ca_pem()
-        return found
+        self.ca_pem()
+        return self
 
     def ca_pem(self) -> str:
         """The CA as PEM text."""

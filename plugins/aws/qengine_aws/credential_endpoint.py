@@ -34,7 +34,7 @@ from types import TracebackType
 
 import attrs
 
-from qengine._errors import InfrastructureError, QengineError
+from qengine.plugin import InfrastructureError, QengineError
 from qengine_aws.credentials import AccessKeys
 from qengine_aws.settings import DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS
 

@@ -22,16 +22,19 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from qengine._errors import AuthError
+from qengine.plugin import AuthError
 from qengine.secrets.value import SecretValue
 from qengine.spec import InfrastructureJob, SecretRef
 from qengine_aws.errors import translated, unless_absent
-from qengine_aws.settings import AwsSettings
+from qengine_aws.settings import AwsSettings, settings_of
 from qengine_aws.spec import AwsProvider
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
 
 SecretOpener = Callable[[str], SecretValue]
 T = TypeVar("T")
@@ -83,6 +86,24 @@ class CredentialRequest:
             access_key_id=provider.access_key_id,
             secret_access_key=provider.secret_access_key,
         )
+
+
+def access_for(services: JobServices, region: str) -> AwsAccess:
+    """A job's access to AWS in ``region``, for the registry and DNS providers of its sections.
+
+    The identity is the job's AWS cluster's (its role, external id and sealed keys) when the
+    job is an AWS infrastructure job, else the base credential alone (the host's default
+    chain, or ``AwsSettings.sandbox_credentials``). The settings are the engine's AWS
+    settings. Building it opens no secret and sends no request.
+    """
+    job = services.job
+    if isinstance(job, InfrastructureJob) and isinstance(job.cluster.provider, AwsProvider):
+        request = attrs.evolve(CredentialRequest.of(job), region=region)
+    else:
+        request = CredentialRequest(
+            region=region, job_id=job.id, organization_id=job.organization.id
+        )
+    return AwsAccess(request, open_secret=services.secrets.open, settings=settings_of(services))
 
 
 def session_name(job_id: str) -> str:

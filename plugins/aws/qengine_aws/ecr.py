@@ -5,20 +5,33 @@ immutable tags (when asked), scan on push, and a lifecycle policy that expires a
 last ``keep_last`` images. An existing repository is corrected to those settings, so calling
 :meth:`EcrContainerRegistry.ensure_repository` twice changes nothing the second time.
 Credentials are ECR's short-lived authorization token (12 hours), never a stored password.
+
+The registry is built by the ``ecr`` factory from the job's ``registry`` section and services
+(see :func:`qengine_aws.credentials.access_for`): construction sends no request; the account's
+registry host is learnt from STS on first use.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
-from qengine._errors import AuthError
-from qengine.interfaces.registry import ContainerRegistry, RegistryCredentials
-from qengine_aws.credentials import AwsAccess
+from qengine.plugin import AuthError, ContainerRegistry, RegistryCredentials
+from qengine_aws.credentials import access_for
+from qengine_aws.preflight import caller_identity
 from qengine_aws.spec import EcrRegistry
 
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
+
 _MISSING = ("RepositoryNotFoundException", "ImageNotFoundException")
+
+
+def _domain(region: str) -> str:
+    """The DNS domain of AWS endpoints in ``region`` (the China regions have their own)."""
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
 
 
 def lifecycle_policy(keep_last: int) -> dict[str, Any]:
@@ -40,21 +53,34 @@ def lifecycle_policy(keep_last: int) -> dict[str, Any]:
 
 
 class EcrContainerRegistry(ContainerRegistry):
-    """ECR repositories in ``spec.region`` of the account ``access`` acts as."""
+    """ECR repositories in ``section.region`` of the account the job's access acts as.
 
-    kind = "ecr"
+    Repository arguments (``digest_of``, ``image_exists``, ``delete_image``) are repository
+    paths as :meth:`repository_of` gives them; ``ensure_repository`` takes a service's name.
+    """
 
-    def __init__(self, spec: EcrRegistry, access: AwsAccess) -> None:
-        self.spec = spec
-        self._access = access
+    def __init__(self, section: EcrRegistry, services: JobServices) -> None:
+        self.spec = section
+        self._access = access_for(services, section.region)
+        self._host: str | None = None
+        self._host_lock = threading.Lock()
 
-    def repository_name(self, name: str) -> str:
-        """The full repository name of ``name`` (under the spec's prefix)."""
+    @property
+    def host(self) -> str:
+        """``<account>.dkr.ecr.<region>.<domain>``: the account's registry (asked of STS once)."""
+        with self._host_lock:
+            if self._host is None:
+                account = caller_identity(self._access).account
+                self._host = f"{account}.dkr.ecr.{self.spec.region}.{_domain(self.spec.region)}"
+            return self._host
+
+    def repository_of(self, name: str) -> str:
+        """The repository path of service ``name`` (under the section's prefix)."""
         return f"{self.spec.prefix.strip('/')}/{name}" if self.spec.prefix else name
 
     def ensure_repository(self, name: str) -> str:
         """Create or correct the repository; return its URI (``<registry>/<prefix>/<name>``)."""
-        full = self.repository_name(name)
+        full = self.repository_of(name)
         found = self._access.unless_absent(
             f"looking up the ECR repository {full}",
             lambda: self._ecr().describe_repositories(repositoryNames=[full]),
@@ -78,23 +104,27 @@ class EcrContainerRegistry(ContainerRegistry):
         server = str(data["proxyEndpoint"]).removeprefix("https://").removeprefix("http://")
         return RegistryCredentials(server=server, username=user, password=password)
 
-    def image_exists(self, repository: str, tag: str) -> bool:
-        """True if ``repository:tag`` has a manifest (an image or an index)."""
-        full = self.repository_name(repository)
+    def digest_of(self, repository: str, reference: str) -> str | None:
+        """The digest of ``repository:reference`` (a tag, or a ``sha256:`` digest) as ECR's
+        ``DescribeImages`` gives it (an image's manifest or an index); None when the image or
+        the repository is absent."""
+        key = "imageDigest" if reference.startswith("sha256:") else "imageTag"
         found = self._access.unless_absent(
-            f"looking up {full}:{tag}",
-            lambda: self._ecr().describe_images(repositoryName=full, imageIds=[{"imageTag": tag}]),
+            f"looking up {repository}:{reference}",
+            lambda: self._ecr().describe_images(
+                repositoryName=repository, imageIds=[{key: reference}]
+            ),
             *_MISSING,
         )
-        return bool(found and found.get("imageDetails"))
+        details = found.get("imageDetails") if found else None
+        return str(details[0]["imageDigest"]) if details else None
 
     def delete_image(self, repository: str, tag: str) -> None:
         """Delete ``repository:tag``; a missing image or repository is a no-op."""
-        full = self.repository_name(repository)
         self._access.unless_absent(
-            f"deleting {full}:{tag}",
+            f"deleting {repository}:{tag}",
             lambda: self._ecr().batch_delete_image(
-                repositoryName=full, imageIds=[{"imageTag": tag}]
+                repositoryName=repository, imageIds=[{"imageTag": tag}]
             ),
             *_MISSING,
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from qengine._errors import (
+from qengine.plugin import (
     AuthError,
     ConflictError,
     InfrastructureError,

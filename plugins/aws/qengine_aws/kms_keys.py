@@ -7,21 +7,56 @@ context, so a key wrapped for one organization never opens for another.
 Versions: KMS keeps every backing key of a rotated key and each ciphertext names the one that
 made it, so a KMS key never needs a qengine version number. ``key_id`` is the key's ARN and
 ``version`` is always 1; switching to another KMS key is a new ``key_id``.
+
+The engine builds the provider with :func:`kms_key_provider` (the registered factory) from its
+AWS settings (``AwsSettings.kms``: the key and its region; ``endpoint_url``; the base
+credential) when it opens a job sealed under ``aws-kms``. Building it sends no request.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any
 
-from qengine._errors import SecretError
-from qengine.interfaces.keys import KeyProvider, WrappedKey
-from qengine_aws.credentials import AwsAccess
+from qengine.plugin import InvalidInputError, KeyProvider, SecretError, WrappedKey
+from qengine_aws.credentials import AwsAccess, CredentialRequest
+from qengine_aws.settings import engine_settings_of
 
 KIND = "aws-kms"
 CONTEXT_KEY = "qengine:organization"
 VERSION = 1
+#: The region of an access that never signs a KMS request itself: an engine without a key of
+#: its own only unwraps, and a wrapped key's ARN names the region it is sent to.
+UNUSED_REGION = "us-east-1"
+
+
+def region_of_arn(key_id: str) -> str | None:
+    """The region an ARN names (``arn:aws:kms:<region>:...``), or None for an id or alias."""
+    parts = key_id.split(":")
+    return (parts[3] or None) if len(parts) > 5 and parts[0] == "arn" else None
+
+
+def kms_key_provider(settings: Mapping[str, object]) -> KmsKeyProvider:
+    """The ``aws-kms`` factory: a provider from the engine's AWS settings; sends nothing.
+
+    ``AwsSettings.kms.key_id`` wraps new data keys (None: unwrap only); its region is
+    ``AwsSettings.kms.region`` or the one its ARN names. The base credential is the host's
+    default chain (or ``AwsSettings.sandbox_credentials``); ``endpoint_url`` applies.
+    """
+    aws = engine_settings_of(settings)
+    key_id = aws.kms.key_id
+    region = aws.kms.region or (region_of_arn(key_id) if key_id else None)
+    if key_id is not None and region is None:
+        raise InvalidInputError(
+            f"the aws-kms key {key_id!r} is not an ARN and no region is configured for it",
+            hint="Give the key's ARN, or its region as AwsSettings.kms.region.",
+        )
+    request = CredentialRequest(
+        region=region or UNUSED_REGION, job_id="aws-kms", organization_id="qengine-engine"
+    )
+    return KmsKeyProvider(key_id, AwsAccess(request, open_secret=None, settings=aws))
 
 
 def encryption_context(organization_id: str) -> dict[str, str]:
@@ -30,19 +65,27 @@ def encryption_context(organization_id: str) -> dict[str, str]:
 
 
 class KmsKeyProvider(KeyProvider):
-    """Wraps data keys with one KMS key (an id, ARN or ``alias/...``)."""
+    """Wraps data keys with one KMS key (an id, ARN or ``alias/...``) in the access's region;
+    unwraps any key of ours, in the region its ARN names. With ``key_id`` None it only
+    unwraps."""
 
     kind = KIND
 
-    def __init__(self, key_id: str, access: AwsAccess) -> None:
+    def __init__(self, key_id: str | None, access: AwsAccess) -> None:
         self.key_id = key_id
         self._access = access
 
     def wrap(self, data_key: bytes, *, organization_id: str) -> WrappedKey:
         """KMS Encrypt of ``data_key`` under the organization's context."""
-        with self._access.call(f"wrapping a data key with the KMS key {self.key_id}"):
-            answer = self._kms().encrypt(
-                KeyId=self.key_id,
+        key_id = self.key_id
+        if key_id is None:
+            raise SecretError(
+                "this aws-kms key provider has no key to wrap data keys with",
+                hint="Configure the KMS key as AwsSettings.kms.key_id.",
+            )
+        with self._access.call(f"wrapping a data key with the KMS key {key_id}"):
+            answer = self._kms(key_id).encrypt(
+                KeyId=key_id,
                 Plaintext=data_key,
                 EncryptionContext=encryption_context(organization_id),
             )
@@ -64,7 +107,7 @@ class KmsKeyProvider(KeyProvider):
         blob = _decode(wrapped.ciphertext)
         plaintext = self._access.unless_absent(
             f"unwrapping a data key with the KMS key {wrapped.key_id}",
-            lambda: self._kms().decrypt(
+            lambda: self._kms(wrapped.key_id).decrypt(
                 CiphertextBlob=blob,
                 KeyId=wrapped.key_id,
                 EncryptionContext=encryption_context(organization_id),
@@ -79,8 +122,8 @@ class KmsKeyProvider(KeyProvider):
             )
         return bytes(plaintext)
 
-    def _kms(self) -> Any:
-        return self._access.client("kms")
+    def _kms(self, key_id: str) -> Any:
+        return self._access.client("kms", region=region_of_arn(key_id))
 
 
 def _decode(ciphertext: str) -> bytes:

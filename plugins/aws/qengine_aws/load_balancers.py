@@ -13,8 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from qengine._errors import TransientError
-from qengine.interfaces.cancel import CancelToken
+from qengine.plugin import CancelToken, TransientError
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.errors import error_code
 

@@ -19,8 +19,7 @@ from typing import Any
 
 import attrs
 
-from qengine._errors import ConflictError, InfrastructureError, TransientError
-from qengine.interfaces.cancel import CancelToken
+from qengine.plugin import CancelToken, ConflictError, InfrastructureError, TransientError
 from qengine_aws.credentials import AwsAccess
 
 NODE_GROUP_LABEL = "qengine.dev/node-group"

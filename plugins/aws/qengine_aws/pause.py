@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from qengine.interfaces.cancel import CancelToken
+from qengine.plugin import CancelToken
 from qengine.spec import InfrastructureJob
 from qengine_aws.blueprint import provider_of
 from qengine_aws.credentials import AwsAccess

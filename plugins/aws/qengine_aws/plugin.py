@@ -1,42 +1,58 @@
 """Hook implementations of qengine-aws (registration and checks only; boto3 is not imported).
 
-Factories take no arguments (the registry's contract). The ``aws`` cloud provider's builds
-``AwsCloudProvider()`` (AWS itself, the host's default credentials; a host with sealed secrets
-or another endpoint builds ``AwsCloudProvider(settings=..., open_secret=...)``). The others
-return the implementation class, imported only when called; a host builds it with the job's
-spec section and an :class:`~qengine_aws.credentials.AwsAccess`:
+Each factory builds its implementation from a job's section and services, importing the
+implementation's module only when called (planning an AWS job sends no request):
 
-- ``ecr``: ``EcrContainerRegistry(spec, access)``
-- ``route53``: ``Route53DnsProvider(spec, access, cancel=token)``
-- ``aws-kms``: ``KmsKeyProvider(key_id, access)``
+- ``aws`` cloud provider: ``AwsInfraEngine(section, services)``, the steps of each action;
+- ``ecr`` registry: ``EcrContainerRegistry(section, services)``;
+- ``route53`` DNS provider: ``Route53DnsProvider(section, services)``;
+- ``aws-kms`` key provider: ``kms_key_provider(settings)``, from the engine's AWS settings.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qengine import SpecIssue, hookimpl
-from qengine._plugins import Registry
+from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
 from qengine_aws import checks
 from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
 if TYPE_CHECKING:
-    from qengine._engine import JobServices
-    from qengine._sandbox import SandboxSession
-    from qengine.runner import Step
+    from qengine.plugin import (
+        ContainerRegistry,
+        DnsProvider,
+        InfraEngine,
+        JobServices,
+        KeyProvider,
+        SandboxSession,
+    )
 
 
-def _cloud_provider() -> object:
-    from qengine_aws.infra_engine import AwsCloudProvider
+def _infra_engine(section: AwsProvider, services: JobServices) -> InfraEngine:
+    from qengine_aws.infra_engine import AwsInfraEngine
 
-    return AwsCloudProvider()
+    return AwsInfraEngine(section, services)
 
 
-def _implementation(module: str, name: str) -> object:
-    return getattr(importlib.import_module(f"qengine_aws.{module}"), name)
+def _ecr(section: EcrRegistry, services: JobServices) -> ContainerRegistry:
+    from qengine_aws.ecr import EcrContainerRegistry
+
+    return EcrContainerRegistry(section, services)
+
+
+def _route53(section: Route53Dns, services: JobServices) -> DnsProvider:
+    from qengine_aws.route53 import Route53DnsProvider
+
+    return Route53DnsProvider(section, services)
+
+
+def _kms(settings: Mapping[str, object]) -> KeyProvider:
+    from qengine_aws.kms_keys import kms_key_provider
+
+    return kms_key_provider(settings)
 
 
 @hookimpl
@@ -45,24 +61,14 @@ def qengine_register(registry: Registry) -> None:
     registry.add_cloud_provider(
         "aws",
         AwsProvider,
-        _cloud_provider,
+        _infra_engine,
         "EKS clusters through Terraform, state in your S3 bucket",
     )
-    registry.add_registry(
-        "ecr",
-        EcrRegistry,
-        lambda: _implementation("ecr", "EcrContainerRegistry"),
-        "Amazon ECR repositories",
-    )
-    registry.add_dns_provider(
-        "route53",
-        Route53Dns,
-        lambda: _implementation("route53", "Route53DnsProvider"),
-        "Amazon Route53 hosted zones",
-    )
+    registry.add_registry("ecr", EcrRegistry, _ecr, "Amazon ECR repositories")
+    registry.add_dns_provider("route53", Route53Dns, _route53, "Amazon Route53 hosted zones")
     registry.add_key_provider(
         "aws-kms",
-        lambda: _implementation("kms_keys", "KmsKeyProvider"),
+        _kms,
         "AWS KMS: data keys wrapped with the organization as encryption context",
     )
 
@@ -76,26 +82,14 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 @hookimpl
 def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
     """A sandbox run of an AWS job: every AWS call goes to a moto server on 127.0.0.1, and
-    the stand-in cluster's API is the session's Kubernetes cluster (the simulator); both are
-    shared by the session's jobs and stop with the session."""
+    the stand-in cluster's API is the session's cluster (``session.cluster()``, started here
+    unless an earlier job of the session started one); both are shared by the session's jobs
+    and stop with the session."""
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
         return None
     from qengine_aws.sandbox_session import session_settings
 
     return {"aws": session_settings(session)}
-
-
-@hookimpl
-def qengine_plan_steps(job: Job, services: JobServices) -> list[Step] | None:
-    """The steps of an AWS infrastructure job (preflight, state backend, Terraform)."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
-        return None
-    from qengine.terraform import terraform_settings_of
-    from qengine_aws.actions import AwsJob, steps_for
-    from qengine_aws.settings import settings_of
-
-    terraform = terraform_settings_of(services)
-    return steps_for(AwsJob.of(job, services.secrets.open, settings_of(services), terraform))
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from qengine._errors import InvalidInputError
+from qengine.plugin import InvalidInputError
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.quotas import check_room_for_cluster
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import attrs
 
-from qengine._errors import QuotaError
+from qengine.plugin import QuotaError
 from qengine_aws.credentials import AwsAccess
 
 #: Service Quotas answers these when it holds no applied value, or may not be asked.

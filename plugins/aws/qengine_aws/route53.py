@@ -5,18 +5,32 @@ is compared with what Route53 holds (name, type, TTL and the set of values) befo
 sent, so ensuring an unchanged record makes no change and returns False. A change is an
 ``UPSERT`` (or a ``DELETE`` of exactly the record Route53 holds), followed by a bounded wait
 for ``INSYNC`` through the plugin's poll policy, which a job's cancel token interrupts.
+
+The provider is built by the ``route53`` factory from the job's ``dns`` section and services
+(see :func:`qengine_aws.credentials.access_for`); construction sends no request.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qengine._errors import ConflictError, InvalidInputError, TransientError
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.dns import DnsProvider, DnsRecord
-from qengine_aws.credentials import AwsAccess
+from qengine.plugin import (
+    CancelToken,
+    ConflictError,
+    DnsProvider,
+    DnsRecord,
+    InvalidInputError,
+    TransientError,
+)
+from qengine_aws.credentials import access_for
 from qengine_aws.spec import Route53Dns
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
+
+#: Route53 is a global service whose API is signed for this region.
+ROUTE53_REGION = "us-east-1"
 
 
 class ChangePending(TransientError):
@@ -40,17 +54,20 @@ def same_record(record: DnsRecord, held: dict[str, Any]) -> bool:
 
 
 class Route53DnsProvider(DnsProvider):
-    """Records of one hosted zone."""
+    """Records of one hosted zone.
 
-    kind = "route53"
+    The wait for a change to be live is interrupted by the ``cancel`` token a call is given
+    (the running step's), else by the one given at construction; without either it is bounded
+    by the plugin's poll policy alone.
+    """
 
     def __init__(
-        self, spec: Route53Dns, access: AwsAccess, *, cancel: CancelToken | None = None
+        self, section: Route53Dns, services: JobServices, *, cancel: CancelToken | None = None
     ) -> None:
-        self.spec = spec
-        self._access = access
+        self.spec = section
+        self._access = access_for(services, ROUTE53_REGION)
         self._cancel = cancel or CancelToken()
-        self._zone_id = spec.zone_id
+        self._zone_id = section.zone_id
         self._lock = threading.Lock()
 
     def zone_id(self) -> str:
@@ -60,20 +77,20 @@ class Route53DnsProvider(DnsProvider):
                 self._zone_id = self._lookup_zone()
             return self._zone_id
 
-    def ensure_record(self, record: DnsRecord) -> bool:
+    def ensure_record(self, record: DnsRecord, cancel: CancelToken | None = None) -> bool:
         """UPSERT ``record`` unless Route53 already holds it; wait for INSYNC; True if changed."""
         held = self._held(record)
         if held is not None and same_record(record, held):
             return False
-        self._change("UPSERT", _record_set(record), record)
+        self._change("UPSERT", _record_set(record), record, cancel or self._cancel)
         return True
 
-    def delete_record(self, record: DnsRecord) -> bool:
+    def delete_record(self, record: DnsRecord, cancel: CancelToken | None = None) -> bool:
         """Delete ``record`` (whatever values it holds now); False if it was absent."""
         held = self._held(record)
         if held is None:
             return False
-        self._change("DELETE", held, record)
+        self._change("DELETE", held, record, cancel or self._cancel)
         return True
 
     def _route53(self) -> Any:
@@ -122,7 +139,9 @@ class Route53DnsProvider(DnsProvider):
                 return dict(held)
         return None
 
-    def _change(self, action: str, record_set: dict[str, Any], record: DnsRecord) -> None:
+    def _change(
+        self, action: str, record_set: dict[str, Any], record: DnsRecord, cancel: CancelToken
+    ) -> None:
         with self._access.call(f"{action} of the record {record.name} {record.type}"):
             info = self._route53().change_resource_record_sets(
                 HostedZoneId=self.zone_id(),
@@ -131,9 +150,9 @@ class Route53DnsProvider(DnsProvider):
                     "Changes": [{"Action": action, "ResourceRecordSet": record_set}],
                 },
             )["ChangeInfo"]
-        self._wait(str(info["Id"]))
+        self._wait(str(info["Id"]), cancel)
 
-    def _wait(self, change_id: str) -> None:
+    def _wait(self, change_id: str, cancel: CancelToken) -> None:
         def in_sync() -> None:
             with self._access.call(f"reading the status of the change {change_id}"):
                 status = self._route53().get_change(Id=change_id)["ChangeInfo"]["Status"]
@@ -144,7 +163,7 @@ class Route53DnsProvider(DnsProvider):
                     retry_after=self._access.settings.poll_interval,
                 )
 
-        self._access.settings.poll.call(in_sync, cancel=self._cancel)
+        self._access.settings.poll.call(in_sync, cancel=cancel)
 
 
 def _record_set(record: DnsRecord) -> dict[str, Any]:

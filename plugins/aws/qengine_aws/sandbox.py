@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from qengine._errors import PluginError
+from qengine.plugin import PluginError, SandboxCluster
 from qengine.spec import InfrastructureJob
 from qengine_aws.blueprint import (
     BlueprintOptions,
@@ -26,7 +26,7 @@ from qengine_aws.blueprint import (
     tags_of,
 )
 from qengine_aws.network import plan_subnets
-from qengine_aws.settings import AwsSettings, SandboxCluster
+from qengine_aws.settings import AwsSettings
 
 #: moto accepts any key; these only have to look like one.
 SANDBOX_CREDENTIALS = ("AKIAQENGINESANDBOX01", "qengine-sandbox-not-a-secret")
@@ -34,6 +34,9 @@ SANDBOX_NOTICE = (
     "SANDBOX: nothing is created on AWS. AWS calls go to an in-process moto server and the "
     "cluster is a set of terraform_data stand-ins pointing at the local Kubernetes API."
 )
+#: The cluster a step's content hash is computed with, in place of the run's own: the
+#: sandbox's address and CA change every run, and a finished job must not look changed.
+PLACEHOLDER_CLUSTER = SandboxCluster(endpoint="https://127.0.0.1:6443", ca_pem="", token="")
 
 
 def sandbox_root_module(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from qengine._errors import InfrastructureError
+from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 from qengine_aws.blueprint import BlueprintOptions, node_group, provider_of, tags_of
 from qengine_aws.credentials import AwsAccess

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from qengine._errors import InfrastructureError
+from qengine.plugin import InfrastructureError
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.node_groups import Scaling
 from qengine_aws.state_backend import StateLocation

@@ -8,11 +8,19 @@ credentials to a host of its choosing.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
+from qengine.plugin import SandboxCluster
 from qengine.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices
+
+#: The plugin's name: the key of its settings among the engine's.
+PLUGIN = "aws"
 
 #: STS refuses session durations outside 15 minutes to 1 hour for chained roles.
 MIN_SESSION_SECONDS = 900
@@ -24,17 +32,17 @@ MAX_LEASE_SECONDS = 3600.0
 
 
 @attrs.frozen(kw_only=True)
-class SandboxCluster:
-    """A sandbox run: where the stand-in cluster's API answers (the Kubernetes simulator).
+class KmsSettings:
+    """The engine's ``aws-kms`` key provider.
 
-    ``endpoint`` and ``ca_pem`` go into the stand-in cluster (hence the apply step's outputs);
-    ``token`` is the simulator's bearer token, kept here for the host of the run (an
-    environment job against the same simulator) and never written to Terraform or an output.
+    ``key_id``: the KMS key new data keys are wrapped with (an ARN, a key id or
+    ``alias/...``); None for an engine that only opens jobs sealed elsewhere (a wrapped key
+    names its key's ARN, which names its region). ``region``: the key's region, needed when
+    ``key_id`` is not an ARN.
     """
 
-    endpoint: str = "https://127.0.0.1:6443"
-    ca_pem: str = ""
-    token: str = attrs.field(default="", repr=False)
+    key_id: str | None = None
+    region: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -48,9 +56,11 @@ class AwsSettings:
     that expire sooner (assumed roles) are announced with their own expiration.
     ``poll``: the bounded wait used for Route53 changes (``retry_after`` is the poll interval).
     ``poll_interval``: seconds between two polls of a pending change.
-    ``sandbox``: set for a sandbox run (``endpoint_url`` is then a moto server): Terraform
-    applies the stand-in blueprint, and ``sandbox_credentials`` (moto's fake key pair) is the
-    base credential when the job seals none.
+    ``sandbox``: set for a sandbox run (``endpoint_url`` is then a moto server): where the
+    stand-in cluster's API answers (the session's cluster); Terraform applies the stand-in
+    blueprint. ``sandbox_credentials``: the base credential when the job seals none, instead
+    of the host's default chain (moto's fake key pair in the sandbox and in tests).
+    ``kms``: the ``aws-kms`` key provider's key (see :class:`KmsSettings`).
     """
 
     endpoint_url: str | None = None
@@ -71,14 +81,19 @@ class AwsSettings:
     poll_interval: float = 5.0
     sandbox: SandboxCluster | None = None
     sandbox_credentials: tuple[str, str] | None = attrs.field(default=None, repr=False)
+    kms: KmsSettings = attrs.field(factory=KmsSettings)
 
 
-def settings_of(services: Any) -> AwsSettings:
+def settings_of(services: JobServices) -> AwsSettings:
     """The AWS settings a host gave this job's services, or the defaults (AWS itself).
 
-    Read from ``services.settings["aws"]`` (``Engine(settings=...)``, or what the sandbox hook
-    returned), so a host or a sandbox run can point the plugin at moto.
+    Read as ``services.settings_for("aws", AwsSettings)`` (``Engine(settings=...)``, or what
+    the sandbox hook returned), so a host or a sandbox run can point the plugin at moto.
     """
-    given = getattr(services, "settings", None)
-    found = given.get("aws") if isinstance(given, dict) else None
+    return services.settings_for(PLUGIN, AwsSettings) or AwsSettings()
+
+
+def engine_settings_of(settings: Mapping[str, object]) -> AwsSettings:
+    """The AWS settings among an engine's per-plugin settings, or the defaults."""
+    found = settings.get(PLUGIN)
     return found if isinstance(found, AwsSettings) else AwsSettings()

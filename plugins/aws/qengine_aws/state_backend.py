@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from qengine._errors import AuthError, ConflictError
+from qengine.plugin import AuthError, ConflictError
 from qengine_aws.credentials import AwsAccess
 from qengine_aws.spec import StateBackend
 

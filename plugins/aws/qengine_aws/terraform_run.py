@@ -23,7 +23,21 @@ from qengine_aws.credentials import AwsAccess
 from qengine_aws.state_backend import StateLocation
 
 #: Besides the core's defaults (clusters, node groups, state storage, keys, databases).
-PROTECTED = ("aws_eks_cluster", "aws_eks_node_group", "aws_kms_key", "aws_vpc")
+#: What the destructive-change guard refuses to delete or replace outside a delete job: the
+#: cluster and its node groups, the network, state storage, keys and databases (the core
+#: protects no cloud's types by itself).
+PROTECTED = (
+    "aws_eks_cluster",
+    "aws_eks_node_group",
+    "aws_vpc",
+    "aws_s3_bucket",
+    "aws_dynamodb_table",
+    "aws_kms_key",
+    "aws_db_instance",
+    "aws_rds_cluster",
+    "aws_rds_cluster_instance",
+    "aws_elasticache_replication_group",
+)
 
 
 def backend_config(location: StateLocation, endpoint_url: str | None) -> dict[str, Json]:

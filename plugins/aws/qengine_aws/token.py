@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from qengine.interfaces.cloud import ClusterAccess
+from qengine.plugin import ClusterAccess
+from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess
 
 PREFIX = "k8s-aws-v1."
@@ -91,4 +92,23 @@ def cluster_access(
         ca_pem=ca_pem,
         token=EksTokenProvider(access, cluster_name),
         extra={"cluster_name": cluster_name, "region": access.region},
+    )
+
+
+def cluster_access_of(access: AwsAccess, outputs: Mapping[str, str]) -> ClusterAccess:
+    """The :class:`ClusterAccess` of the cluster an applying step's outputs describe
+    (``aws.apply``, ``aws.upgrade-node-groups``: ``JobResult.outputs[step id]``), with an EKS
+    token made by ``access`` and, in ``extra``, the cluster's name, region and OIDC issuer."""
+    applied = ClusterOutputs.of_step(outputs)
+    found = cluster_access(
+        access,
+        endpoint=applied.endpoint,
+        ca_base64=applied.certificate_authority,
+        cluster_name=applied.cluster_name,
+    )
+    return ClusterAccess(
+        endpoint=found.endpoint,
+        ca_pem=found.ca_pem,
+        token=found.token,
+        extra={**found.extra, "oidc_issuer_url": applied.oidc_issuer_url},
     )

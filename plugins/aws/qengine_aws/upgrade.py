@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qengine._errors import InvalidInputError
+from qengine.plugin import InvalidInputError
 
 
 def minor(version: str) -> tuple[int, int]:

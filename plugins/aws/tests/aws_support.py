@@ -21,6 +21,8 @@ from typing import Any
 import attrs
 from qengine_aws.settings import AwsSettings
 
+from qengine import load_plugins
+from qengine.plugin import JobSecrets, JobServices
 from qengine.secrets.value import SecretValue
 from qengine.testing.tcp_relay import TcpRelay
 
@@ -29,6 +31,7 @@ ACCOUNT = "123456789012"
 FAKE_KEY_ID = "AKIAQENGINETEST00001"
 FAKE_SECRET = "qengine-test-secret-access-key-00000000001"
 REGION = "eu-west-3"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
 
 
 def secrets_of(values: dict[str, str]) -> Callable[[str], SecretValue]:
@@ -38,6 +41,21 @@ def secrets_of(values: dict[str, str]) -> Callable[[str], SecretValue]:
         return SecretValue(values[name])
 
     return open_secret
+
+
+def job_services(settings: AwsSettings) -> JobServices:
+    """The services of the example AWS job without its role (so its AWS identity is the
+    settings' base credential alone) and without secrets, with ``settings`` as the plugin's."""
+    document = json.loads(EXAMPLE.read_text())
+    provider = document["cluster"]["provider"]
+    del provider["role_arn"], provider["external_id"]
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    return JobServices(
+        job=plugins.loader.load(document),
+        secrets=JobSecrets(None),
+        registry=plugins.registry,
+        settings={"aws": settings},
+    )
 
 
 def client(settings: AwsSettings, service: str) -> Any:

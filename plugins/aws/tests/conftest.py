@@ -6,11 +6,14 @@ import os
 import urllib.request
 from collections.abc import Iterator
 
+import attrs
 import pytest
-from aws_support import FAKE_KEY_ID, FAKE_SECRET, REGION, reset_auth, secrets_of
+from aws_support import FAKE_KEY_ID, FAKE_SECRET, REGION, job_services, reset_auth, secrets_of
 from moto.server import ThreadedMotoServer
 from qengine_aws.credentials import AwsAccess, CredentialRequest
 from qengine_aws.settings import AwsSettings
+
+from qengine.plugin import JobServices
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +57,13 @@ def access(settings: AwsSettings) -> AwsAccess:
     )
     opener = secrets_of({"key_id": FAKE_KEY_ID, "secret_key": FAKE_SECRET})
     return AwsAccess(request, open_secret=opener, settings=settings)
+
+
+@pytest.fixture
+def services(settings: AwsSettings) -> JobServices:
+    """A job's services whose AWS settings are ``settings`` with the fake key pair as the base
+    credential: what the registry and DNS providers are built from."""
+    return job_services(attrs.evolve(settings, sandbox_credentials=(FAKE_KEY_ID, FAKE_SECRET)))
 
 
 @pytest.fixture

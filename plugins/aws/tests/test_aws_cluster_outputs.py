@@ -7,7 +7,7 @@ import base64
 import pytest
 from qengine_aws.cluster_outputs import ClusterOutputs
 
-from qengine._errors import InfrastructureError
+from qengine.plugin import InfrastructureError
 from qengine.terraform import OutputValue
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -65,3 +65,13 @@ def test_a_missing_output_is_named() -> None:
     del outputs["oidc_issuer_url"]
     with pytest.raises(InfrastructureError, match="'oidc_issuer_url' is missing"):
         ClusterOutputs.of(outputs)
+
+
+def test_a_steps_outputs_read_back_as_they_were_made() -> None:
+    made = ClusterOutputs.of(_outputs())
+    assert ClusterOutputs.of_step(made.step_outputs()) == made
+    incomplete = {k: v for k, v in made.step_outputs().items() if k != "vpc_id"}
+    with pytest.raises(InfrastructureError, match="'vpc_id' is missing"):
+        ClusterOutputs.of_step(incomplete)
+    with pytest.raises(InfrastructureError, match="https"):
+        ClusterOutputs.of_step({**made.step_outputs(), "endpoint": "http://x"})

@@ -1,5 +1,7 @@
-"""The ``aws`` InfraEngine under the engine's runner (``RunnerOptions``): journal, the cluster's
-lock, events and failures, in sandbox mode (moto, the simulator, the real terraform)."""
+"""What the engine's one runner gives an AWS job: the journal (a finished job is not run again,
+an interrupted one resumes after its last finished step), the cluster's lock, events, and a
+failure's error class and hint, through ``Engine.run`` with a journal that survives the
+engine (``SqliteStateStore``), in sandbox mode (moto, the simulator, the real terraform)."""
 
 from __future__ import annotations
 
@@ -10,19 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qengine_aws.infra_engine import AwsCloudProvider, RunnerOptions
-from qengine_aws.journalled import journal_id
+from aws_support import EXAMPLE
 from qengine_aws.sandbox import SANDBOX_CREDENTIALS, sandbox_cluster
-from qengine_aws.settings import AwsSettings, SandboxCluster
+from qengine_aws.settings import AwsSettings
 
-from qengine import Event, load_plugins
-from qengine._errors import InvalidInputError, TargetLockedError
-from qengine.interfaces.cancel import CancelToken
-from qengine.runner import CallbackSink, SqliteStateStore
-from qengine.secrets.value import SecretValue
-from qengine.spec import InfraAction, InfrastructureJob
+from qengine import Engine, Event, load_plugins
+from qengine.plugin import CancelToken, TargetLockedError
+from qengine.runner import CallbackSink, JobResult, JobStatus, SqliteStateStore
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
+SECRETS = {"aws_external_id": "runner-external-id"}
 
 pytestmark = pytest.mark.slow
 
@@ -45,75 +43,100 @@ def store(tmp_path: Path) -> Iterator[SqliteStateStore]:
     opened.close()
 
 
-def _job(
+def _document(
     action: str = "create", job_id: str = "eks-prod-create-0001", **cluster: Any
-) -> InfrastructureJob:
-    document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+) -> dict[str, Any]:
+    document: dict[str, Any] = copy.deepcopy(json.loads(EXAMPLE.read_text()))
     document["action"] = action
     document["id"] = job_id
     document["cluster"].update(cluster)
     document["cluster"]["provider"]["state"] = {}
-    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"}).loader.load(document)
-    assert isinstance(job, InfrastructureJob)
-    return job
+    return document
 
 
-def _provider(settings: AwsSettings, runner: RunnerOptions) -> AwsCloudProvider:
-    external_id = SecretValue("runner-external-id")
-    return AwsCloudProvider(settings=settings, open_secret=lambda _: external_id, runner=runner)
+def _engine(settings: AwsSettings, store: SqliteStateStore) -> Engine:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    return Engine(plugins, store=store, settings={"aws": settings})
 
 
-def test_calls_are_journalled_and_their_events_reach_the_sinks(
+def _run(engine: Engine, document: dict[str, Any], **options: Any) -> JobResult:
+    return engine.run(document, sandbox_secrets=SECRETS, **options)
+
+
+def _started(events: list[Event]) -> list[str | None]:
+    return [e.step_id for e in events if e.type.value == "step.started"]
+
+
+def test_runs_are_journalled_and_their_events_reach_the_sinks(
     sandbox: AwsSettings, store: SqliteStateStore
 ) -> None:
+    engine = _engine(sandbox, store)
     events: list[Event] = []
-    runner = RunnerOptions(store=store, sinks=(CallbackSink(events.append),))
-    engine = _provider(sandbox, runner).infra_engine(_job())
-    access = engine.create(_job(), CancelToken())
-    assert isinstance(sandbox.sandbox, SandboxCluster)
-    assert access.endpoint == sandbox.sandbox.endpoint
-    job = _job()
-    assert store.job_status(job.id) == "succeeded"
-    assert [r.step_id for r in store.step_records(job.id) if r.status == "succeeded"] == [
-        "aws.preflight",
-        "aws.state-backend",
-        "aws.apply",
-    ]
-    started = [e.step_id for e in events if e.type.value == "step.started"]
-    assert started == ["aws.preflight", "aws.state-backend", "aws.apply"]
-    # Pause and resume with the same document are runs of their own, not a replay of create.
-    engine.pause(job, CancelToken())
-    engine.resume(job, CancelToken())
-    assert store.job_status(journal_id(job, InfraAction.PAUSE)) == "succeeded"
-    assert store.job_status(journal_id(job, InfraAction.RESUME)) == "succeeded"
-    assert journal_id(job, InfraAction.PAUSE) == f"{job.id}.pause"
+    created = _run(engine, _document(), sinks=(CallbackSink(events.append),))
+    assert created.status is JobStatus.SUCCEEDED, created.error
+    assert sandbox.sandbox is not None
+    assert created.outputs["aws.apply"]["endpoint"] == sandbox.sandbox.endpoint
+    assert store.job_status("eks-prod-create-0001") == "succeeded"
+    records = store.step_records("eks-prod-create-0001")
+    succeeded = [r.step_id for r in records if r.status == "succeeded"]
+    assert succeeded == ["aws.preflight", "aws.state-backend", "aws.apply"]
+    assert _started(events) == ["aws.preflight", "aws.state-backend", "aws.apply"]
+    # Pause and resume of the same cluster are jobs of their own, journalled by their ids.
+    for action, job_id in (("pause", "eks-prod-pause-0002"), ("resume", "eks-prod-resume-0003")):
+        result = _run(engine, _document(action, job_id))
+        assert result.status is JobStatus.SUCCEEDED, result.error
+        assert store.job_status(job_id) == "succeeded"
     # The same job again: its journalled run, nothing redone.
-    before = len(events)
-    again = engine.create(job, CancelToken())
-    assert again.endpoint == access.endpoint
-    assert not [e for e in events[before:] if e.type.value == "step.started"]
+    again: list[Event] = []
+    replayed = _run(engine, _document(), on_event=again.append)
+    assert replayed.status is JobStatus.SUCCEEDED
+    assert replayed.outputs["aws.apply"]["endpoint"] == created.outputs["aws.apply"]["endpoint"]
+    assert _started(again) == []
 
 
-def test_a_call_on_a_cluster_locked_by_another_job_is_refused(
+def test_an_interrupted_job_resumes_after_its_last_finished_step(
     sandbox: AwsSettings, store: SqliteStateStore
 ) -> None:
-    job = _job()
-    target = f"cluster/{job.cluster.id}"
+    engine = _engine(sandbox, store)
+    token = CancelToken()
+
+    def stop_after_the_state_backend(event: Event) -> None:
+        if event.type.value == "step.finished" and event.step_id == "aws.state-backend":
+            token.cancel("the host is shutting down")
+
+    stopped = _run(engine, _document(), on_event=stop_after_the_state_backend, cancel=token)
+    assert stopped.status is JobStatus.CANCELLED
+    assert "aws.apply" not in stopped.outputs
+    events: list[Event] = []
+    resumed = _run(_engine(sandbox, store), _document(), on_event=events.append)
+    assert resumed.status is JobStatus.SUCCEEDED, resumed.error
+    assert _started(events) == ["aws.apply"]
+    assert resumed.outputs["aws.state-backend"] == stopped.outputs["aws.state-backend"]
+
+
+def test_a_run_on_a_cluster_locked_by_another_job_is_refused(
+    sandbox: AwsSettings, store: SqliteStateStore
+) -> None:
+    engine = _engine(sandbox, store)
+    target = "cluster/cluster-prod-eu"
     store.acquire_lock(target, "another-job")  # a live holder: this very process
-    engine = _provider(sandbox, RunnerOptions(store=store)).infra_engine(job)
     with pytest.raises(TargetLockedError):
-        engine.create(job, CancelToken())
+        _run(engine, _document())
+    assert store.step_records("eks-prod-create-0001") == []
     store.release_lock(target, "another-job")
-    engine.create(job, CancelToken())
+    assert _run(engine, _document()).status is JobStatus.SUCCEEDED
 
 
-def test_a_failed_step_is_raised_as_its_error_class(
+def test_a_failed_step_is_reported_with_its_error_class_and_hint(
     sandbox: AwsSettings, store: SqliteStateStore
 ) -> None:
-    engine = _provider(sandbox, RunnerOptions(store=store)).infra_engine(_job())
-    engine.create(_job(kubernetes_version="1.30"), CancelToken())
-    failed = _job("upgrade", "eks-prod-upgrade-0002", kubernetes_version="1.32")
-    with pytest.raises(InvalidInputError, match="skips a minor version") as refused:
-        engine.upgrade(failed, CancelToken())
-    assert refused.value.hint
-    assert store.job_status(failed.id) == "failed"
+    engine = _engine(sandbox, store)
+    created = _run(engine, _document(kubernetes_version="1.30"))
+    assert created.status is JobStatus.SUCCEEDED, created.error
+    failed = _run(engine, _document("upgrade", "eks-prod-upgrade-0002", kubernetes_version="1.32"))
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.kind == "InvalidInputError"
+    assert "skips a minor version" in failed.error.message
+    assert failed.error.hint
+    assert store.job_status("eks-prod-upgrade-0002") == "failed"

@@ -36,8 +36,8 @@ from qengine_aws.spec import NodeGroup, StateBackend
 from qengine_aws.state_backend import StateLocation, ensure_state_backend
 
 from qengine import load_plugins
-from qengine._errors import CancelledError, ConflictError, InfrastructureError
 from qengine.interfaces.cancel import CancelToken
+from qengine.plugin import CancelledError, ConflictError, InfrastructureError
 from qengine.retry import RetryPolicy
 from qengine.spec import InfrastructureJob
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qengine import load_plugins
-from qengine._engine import Engine
+from qengine import Engine, load_plugins
 from qengine.runner import MemoryStateStore
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"

@@ -8,7 +8,7 @@ from qengine_aws.credentials import AwsAccess
 from qengine_aws.quotas import EKS_CLUSTERS, VPCS, check_room_for_cluster, quota_value
 from qengine_aws.settings import AwsSettings
 
-from qengine._errors import QuotaError
+from qengine.plugin import QuotaError
 
 
 def test_an_applied_quota_is_read_and_a_missing_one_falls_back_to_aws_default(

@@ -14,10 +14,12 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from aws_support import job_services
 from qengine_aws import preflight
 from qengine_aws.credentials import AwsAccess, CredentialRequest
 from qengine_aws.ecr import EcrContainerRegistry
 from qengine_aws.kms_keys import KmsKeyProvider
+from qengine_aws.settings import AwsSettings
 from qengine_aws.spec import EcrRegistry, StateBackend
 from qengine_aws.state_backend import ensure_state_backend
 
@@ -67,11 +69,13 @@ def test_state_backend_is_idempotent(real: AwsAccess, kms_key: str) -> None:
 
 
 def test_ecr_repository(real: AwsAccess) -> None:
-    registry = EcrContainerRegistry(EcrRegistry(kind="ecr", region=real.region, prefix=NAME), real)
+    # The job's services with no role: the host's default chain, as ``real`` uses.
+    spec = EcrRegistry(kind="ecr", region=real.region, prefix=NAME)
+    registry = EcrContainerRegistry(spec, job_services(AwsSettings()))
     try:
-        assert registry.ensure_repository("app").endswith(f"{NAME}/app")
+        assert registry.ensure_repository("app") == f"{registry.host}/{NAME}/app"
         assert registry.credentials().password
-        assert not registry.image_exists("app", "v1")
+        assert registry.digest_of(registry.repository_of("app"), "v1") is None
     finally:
         real.client("ecr").delete_repository(repositoryName=f"{NAME}/app", force=True)
 

@@ -6,7 +6,8 @@ KMS keys), network access for Terraform, and a plugin cache directory
 ``QENGINE_TEST_TERRAFORM_CACHE`` (or a provider mirror ``QENGINE_TEST_TERRAFORM_MIRROR``). It
 creates a cluster ``qengine-test-<random>`` in ``QENGINE_TEST_AWS_REGION`` (default
 ``eu-west-3``) with one t3.small node over two zones, deploys a container onto it, pauses and
-resumes it, and deletes it; the state bucket and lock table it made are removed at the end.
+resumes it, and deletes it, each step a job document run by ``Engine.run``; the state bucket
+and lock table it made are removed at the end.
 Everything is tagged ``qengine:test=<run id>`` for a manual clean-up if a run is interrupted.
 This tier has not been run by the project's CI (no AWS account there).
 """
@@ -21,13 +22,11 @@ from typing import Any
 
 import pytest
 from qengine_aws.credentials import AwsAccess, CredentialRequest
-from qengine_aws.infra_engine import AwsCloudProvider
+from qengine_aws.token import cluster_access_of
 from qengine_kubernetes.settings import KubeSettings
 
 from qengine import Engine, load_plugins
-from qengine.interfaces.cancel import CancelToken
-from qengine.runner import JobStatus, MemoryStateStore
-from qengine.spec import InfrastructureJob
+from qengine.runner import JobResult, JobStatus, MemoryStateStore
 from qengine.terraform import ProviderSources, TerraformSettings
 
 pytestmark = pytest.mark.real_cloud
@@ -82,11 +81,10 @@ def _document(action: str) -> dict[str, Any]:
     }
 
 
-def _job(action: str) -> InfrastructureJob:
-    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
-    job = plugins.loader.load(_document(action))
-    assert isinstance(job, InfrastructureJob)
-    return job
+def _run(engine: Engine, action: str) -> JobResult:
+    result = engine.run(_document(action))
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -121,24 +119,25 @@ def _desired_sizes(real: AwsAccess) -> list[int]:
 
 
 def test_a_cluster_is_created_used_paused_resumed_and_deleted(access: AwsAccess) -> None:
-    provider = AwsCloudProvider(terraform=TerraformSettings(sources=_sources()))
-    engine = provider.infra_engine(_job("create"))
-    cancel = CancelToken()
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    terraform = TerraformSettings(sources=_sources())
+    engine = Engine(plugins, store=MemoryStateStore(), settings={"terraform": terraform})
     try:
-        cluster = engine.create(_job("create"), cancel)
+        created = _run(engine, "create")
+        cluster = cluster_access_of(access, created.outputs["aws.apply"])
         assert cluster.endpoint.startswith("https://")
         kube = KubeSettings(endpoint=cluster.endpoint, ca_pem=cluster.ca_pem, token=cluster.token())
-        plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes"})
-        deployed = Engine(plugins, store=MemoryStateStore(), settings={"kubernetes": kube}).run(
+        kubernetes = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes"})
+        deployed = Engine(kubernetes, store=MemoryStateStore(), settings={"kubernetes": kube}).run(
             _environment()
         )
         assert deployed.status is JobStatus.SUCCEEDED, deployed.error
-        engine.pause(_job("pause"), cancel)
+        _run(engine, "pause")
         assert _desired_sizes(access) == [0]
-        engine.resume(_job("resume"), cancel)
+        _run(engine, "resume")
         assert _desired_sizes(access) == [1]
     finally:
-        engine.delete(_job("delete"), cancel)
+        _run(engine, "delete")
     assert NAME not in access.client("eks").list_clusters()["clusters"]
 
 

@@ -18,15 +18,15 @@ import attrs
 import pytest
 from aws_support import ACCOUNT, REGION
 from qengine_aws.actions import AwsJob, steps_for
-from qengine_aws.sandbox import SANDBOX_CREDENTIALS
+from qengine_aws.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_CREDENTIALS
 from qengine_aws.sandbox_eks import STAND_IN
 from qengine_aws.saved_sizes import saved_sizes_key
-from qengine_aws.settings import AwsSettings, SandboxCluster
+from qengine_aws.settings import AwsSettings
 from qengine_aws.state_backend import default_bucket, state_key
 from qengine_aws.token import cluster_access
 
-from qengine import load_plugins
-from qengine._events import Event
+from qengine import Event, load_plugins
+from qengine.plugin import SandboxCluster
 from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan
 from qengine.runner.memory import MemoryStateStore
 from qengine.runner.sinks import CallbackSink
@@ -51,7 +51,7 @@ def sandbox(moto: str) -> Iterator[AwsSettings]:
 def _settings(endpoint: str) -> AwsSettings:
     return AwsSettings(
         endpoint_url=endpoint,
-        sandbox=SandboxCluster(endpoint="https://127.0.0.1:6443", ca_pem=CA),
+        sandbox=SandboxCluster(endpoint="https://127.0.0.1:6443", ca_pem=CA, token=""),
         sandbox_credentials=SANDBOX_CREDENTIALS,
         poll_interval=0.05,
     )
@@ -298,7 +298,7 @@ def test_delete_destroys_and_keeps_the_bucket(sandbox: AwsSettings) -> None:
 def test_refused_credentials_fail_preflight_without_showing_them(auth_enforced: str) -> None:
     settings = AwsSettings(
         endpoint_url=auth_enforced,
-        sandbox=SandboxCluster(),
+        sandbox=PLACEHOLDER_CLUSTER,
         sandbox_credentials=SANDBOX_CREDENTIALS,
     )
     result = _run(_job(), settings)

@@ -15,7 +15,7 @@ from qengine_aws.node_groups import NODE_GROUP_LABEL
 from qengine_aws.sandbox_eks import STAND_IN, register_stand_ins, remove_stand_ins
 
 from qengine import load_plugins
-from qengine._errors import InfrastructureError
+from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"

@@ -3,7 +3,8 @@
 The sandbox (moto and the Kubernetes simulator) lives as long as the exit stack that started
 it: the infrastructure job and the environment job run while it is alive. Two ways a host
 does it: the Engine with an exit stack of its own and engine settings for the environment job,
-or the ``aws`` InfraEngine's ClusterAccess written as a kubeconfig.
+or the sandbox started by the host (``sandbox_aws()``, given to the engine as the plugin's
+settings) and the applied outputs written as a kubeconfig.
 """
 
 from __future__ import annotations
@@ -18,16 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qengine_aws.infra_engine import AwsCloudProvider
 from qengine_aws.sandbox import sandbox_aws
 from qengine_aws.settings import AwsSettings
+from qengine_kubernetes.settings import KubeSettings
 
 from qengine import Engine, load_plugins
-from qengine.interfaces.cancel import CancelToken
 from qengine.runner import Executor, JobRef, JobStatus, MemoryStateStore
 from qengine.secrets.hygiene import write_private_file
-from qengine.secrets.value import SecretValue
-from qengine.spec import InfrastructureJob
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 INFRA = json.loads((EXAMPLES / "aws-eks" / "job.json").read_text())
@@ -99,7 +97,7 @@ def test_engine_runs_the_cluster_then_the_environment_on_it() -> None:
         assert aws.sandbox is not None
         token = aws.sandbox.token  # the simulator's: it checks no EKS token
         assert token not in json.dumps(result.to_json(), default=str)
-        kube = {"endpoint": outputs["endpoint"], "ca_pem": ca_pem, "token": token}
+        kube = KubeSettings(endpoint=outputs["endpoint"], ca_pem=ca_pem, token=token)
         deployed = Engine(
             engine.plugins, store=MemoryStateStore(), settings={"kubernetes": kube}
         ).run(_environment_job({"kind": "kubeconfig"}))
@@ -110,26 +108,26 @@ def test_engine_runs_the_cluster_then_the_environment_on_it() -> None:
         _deployments(outputs["endpoint"], ca_pem, token)
 
 
-def test_cluster_access_written_as_a_kubeconfig_serves_an_environment_job(
+def test_cluster_outputs_written_as_a_kubeconfig_serve_an_environment_job(
     tmp_path: Path,
 ) -> None:
-    engine = _engine()
     document = dict(INFRA, cluster=dict(INFRA["cluster"]))
     document["cluster"]["provider"] = dict(INFRA["cluster"]["provider"], state={})
-    job = engine.plugins.loader.load(document)
-    assert isinstance(job, InfrastructureJob)
     with sandbox_aws() as settings:
         assert settings.sandbox is not None
-        provider = AwsCloudProvider(
-            settings=settings, open_secret=lambda name: SecretValue(SECRETS[name])
-        )
-        access = provider.infra_engine(job).create(job, CancelToken())
-        kubeconfig = _kubeconfig(tmp_path, access.endpoint, access.ca_pem, settings.sandbox.token)
+        plugins = _engine().plugins
+        engine = Engine(plugins, store=MemoryStateStore(), settings={"aws": settings})
+        created = engine.run(document, sandbox_secrets=SECRETS)
+        assert created.status is JobStatus.SUCCEEDED, created.error
+        outputs = created.outputs["aws.apply"]
+        ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
+        token = settings.sandbox.token
+        kubeconfig = _kubeconfig(tmp_path, outputs["endpoint"], ca_pem, token)
         assert kubeconfig.stat().st_mode & 0o777 == 0o600
         target = {"kind": "kubeconfig", "path": str(kubeconfig)}
-        deployed = engine.run(_environment_job(target))
+        deployed = _engine().run(_environment_job(target))
         assert deployed.status is JobStatus.SUCCEEDED, deployed.error
-        assert _deployments(access.endpoint, access.ca_pem, settings.sandbox.token) == ["web"]
+        assert _deployments(outputs["endpoint"], ca_pem, token) == ["web"]
 
 
 def _kubeconfig(directory: Path, endpoint: str, ca_pem: str, token: str) -> Path:

@@ -50,7 +50,7 @@ def test_an_environment_job_deploys_onto_the_cluster_the_infrastructure_job_crea
     with SandboxSession() as session:
         created = engine.run(_document(INFRA), sandbox_secrets=_secrets(INFRA), sandbox=session)
         assert created.status is JobStatus.SUCCEEDED, created.error
-        cluster = session.kube_cluster()
+        cluster = session.cluster()
         assert cluster is not None
         outputs = created.outputs["aws.apply"]
         assert outputs["endpoint"] == cluster.endpoint
@@ -75,7 +75,7 @@ def test_an_environment_job_deploys_onto_the_cluster_the_infrastructure_job_crea
         assert converged.status is JobStatus.SUCCEEDED, converged.error
         assert any("0 to add, 0 to change, 0 to destroy" in line for line in lines), lines
         assert not any("Apply complete" in line for line in lines)
-        assert session.kube_cluster() == cluster
+        assert session.cluster() == cluster
     # The session stopped its stand-ins when it ended.
     with pytest.raises(urllib.error.URLError):
         _names(cluster.endpoint, cluster.ca_pem, cluster.token, "/api/v1/namespaces")
@@ -155,7 +155,7 @@ def test_the_pause_and_resume_examples_run_after_the_create_in_one_session(
 def test_without_moto_the_aws_sandbox_says_how_to_install_it(tmp_path: Path) -> None:
     # moto is installed here; the child process hides it, as on a machine without the extra.
     hide = "import sys; sys.modules['moto'] = sys.modules['moto.server'] = None\n"
-    run = "from qengine._cli.main import main; sys.exit(main())"
+    run = "from qengine.cli import main; sys.exit(main())"
     argv = ["qengine", "run", str(INFRA), "--sandbox", "--state-dir", str(tmp_path / "s")]
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     env["PYTHONPATH"] = os.pathsep.join(sys.path)

@@ -25,9 +25,9 @@ from qengine_aws.state_backend import StateLocation, ensure_state_backend
 from qengine_aws.terraform_run import terraform_for
 from qengine_aws.terraform_sources import aws_provider_constraint, check_terraform_sources
 
-from qengine import load_plugins
-from qengine.interfaces import CancelToken
-from qengine.runner import Executor, JobRef, JobStatus, Plan, StepContext
+from qengine import Engine, load_plugins
+from qengine.plugin import CancelToken
+from qengine.runner import Executor, JobRef, JobStatus, MemoryStateStore, Plan, StepContext
 from qengine.runner.steps import NoteKind, StepEmitter
 from qengine.spec import InfrastructureJob
 from qengine.terraform import ProviderSources, TerraformSettings, TerraformSettingsError
@@ -307,16 +307,38 @@ def test_where_modules_live_does_not_change_a_steps_content_hash(tmp_path: Path)
     assert here.module(options) != there.module(options)
 
 
-def test_the_cloud_provider_object_takes_the_settings_and_refuses_alike(moto: str) -> None:
-    from qengine_aws.infra_engine import AwsCloudProvider
-
-    job = _job()
+def test_the_engine_gives_its_terraform_settings_to_the_steps(moto: str, tmp_path: Path) -> None:
+    """Through ``Engine.run``: the engine's ``terraform`` settings reach the AWS steps, which
+    refuse a run without provider sources before any request, and use a mirror they are given
+    (the plan's Terraform settings are the engine's, not the defaults)."""
+    document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    document["cluster"]["provider"]["state"] = {}
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
     with CountingRelay(int(moto.rsplit(":", 1)[1])) as relay:
-        provider = AwsCloudProvider(
-            settings=AwsSettings(endpoint_url=f"http://127.0.0.1:{relay.port}"),
-            open_secret=secrets_of(SECRETS),
-            terraform=TerraformSettings(),
+        aws = AwsSettings(
+            endpoint_url=f"http://127.0.0.1:{relay.port}",
+            sandbox_credentials=(FAKE_KEY_ID, FAKE_SECRET),
         )
-        with pytest.raises(TerraformSettingsError, match="no provider mirror and no plugin"):
-            provider.infra_engine(job).create(job, CancelToken())
-        assert relay.connections == 0
+        for terraform in (None, TerraformSettings()):
+            settings: dict[str, object] = {"aws": aws}
+            if terraform is not None:
+                settings["terraform"] = terraform
+            engine = Engine(plugins, store=MemoryStateStore(), settings=settings)
+            result = engine.run(document, sandbox_secrets={"aws_external_id": "ext-1"})
+            assert result.status is JobStatus.FAILED
+            error = result.outcome(PREFLIGHT).error
+            assert error is not None
+            assert error.kind == "TerraformSettingsError"
+            assert "no provider mirror and no plugin" in error.message
+            assert relay.connections == 0
+        mirror = TerraformSettings(sources=ProviderSources(mirror_dir=make_mirror(tmp_path / "m")))
+        engine = Engine(
+            plugins, store=MemoryStateStore(), settings={"aws": aws, "terraform": mirror}
+        )
+        accepted = engine.accept(document, sandbox_secrets={"aws_external_id": "ext-1"})
+        preflight = engine.plan(accepted).step(PREFLIGHT)
+        ref = JobRef(job_id="job-1", organization_id="org-a", target_id="c")
+        outcome = Executor().run(Plan([preflight]), ref).outcome(PREFLIGHT)
+        assert outcome.error is None, outcome.error
+        assert outcome.outputs["account"] == ACCOUNT
+        assert relay.connections > 0

@@ -156,11 +156,13 @@ def _point(
     used = {record.type for record in records}
     for kind in RECORD_TYPES:
         ctx.cancel.raise_if_cancelled()
-        if kind not in used and provider.delete_record(DnsRecord(name=host, type=kind, values=())):
+        if kind not in used and provider.delete_record(
+            DnsRecord(name=host, type=kind, values=()), ctx.cancel
+        ):
             ctx.emit_resource_changed(ChangeAction.DELETE, KIND, f"{host} {kind}")
     for record in records:
         ctx.cancel.raise_if_cancelled()
-        if provider.ensure_record(record):
+        if provider.ensure_record(record, ctx.cancel):
             values = " ".join(record.values)
             ctx.emit_resource_changed(
                 ChangeAction.UPDATE, KIND, f"{host} {record.type}", f"{host} {record.type} {values}"

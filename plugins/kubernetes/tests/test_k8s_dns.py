@@ -13,7 +13,7 @@ from k8s_support import DEMO_SECRETS, sim_settings
 from qengine_kubernetes.dns import records_for
 
 from qengine import Engine, Event, EventType, load_plugins
-from qengine.plugin import DnsProvider, DnsRecord, JobServices, Registry, hookimpl
+from qengine.plugin import CancelToken, DnsProvider, DnsRecord, JobServices, Registry, hookimpl
 from qengine.runner import ChangeAction, JobResult, JobStatus, MemoryStateStore
 from qengine.spec import DnsSpec
 from qengine.testing.kube import KubeSimulator
@@ -36,12 +36,12 @@ class MemoryDnsProvider(DnsProvider):
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
 
-    def ensure_record(self, record: DnsRecord) -> bool:
+    def ensure_record(self, record: DnsRecord, cancel: CancelToken | None = None) -> bool:
         changed = self.zone.get((record.name, record.type)) != record
         self.zone[(record.name, record.type)] = record
         return changed
 
-    def delete_record(self, record: DnsRecord) -> bool:
+    def delete_record(self, record: DnsRecord, cancel: CancelToken | None = None) -> bool:
         return self.zone.pop((record.name, record.type), None) is not None
 
 
