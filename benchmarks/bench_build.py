@@ -31,14 +31,11 @@ import qengine_oci.plugin
 from qengine_buildah.backend import BuildahBackend
 
 import qengine.testing.plugin
-from qengine import load_plugins
-from qengine._engine import Engine
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.registry import RegistryCredentials
+from qengine import Engine, load_plugins
+from qengine.plugin import BuildRequest, CancelToken, RegistryCredentials
 from qengine.runner import MemoryStateStore
 from qengine.secrets.hygiene import child_env
 from qengine.secrets.value import SecretValue
-from qengine.source import SourceBuildRequest
 from qengine.testing.git_server import GitServer, make_repository, serve_git
 from qengine.testing.images import push_busybox_base
 from qengine.testing.registry import LocalRegistry, run_registry
@@ -104,7 +101,7 @@ def raw_buildah(context: Path, image: str, work: Path) -> float:
 
 
 def qengine_backend(context: Path, image: str) -> float:
-    request = SourceBuildRequest(
+    request = BuildRequest(
         context=context,
         dockerfile=context / "Dockerfile",
         image=image,
@@ -112,8 +109,11 @@ def qengine_backend(context: Path, image: str) -> float:
         tls_verify=False,
     )
     began = time.perf_counter()
-    BuildahBackend(on_line=lambda _line: None).build_and_push(
-        request, RegistryCredentials(server="", username="", password=""), CancelToken()
+    BuildahBackend().build_and_push(
+        request,
+        RegistryCredentials(server="", username="", password=""),
+        CancelToken(),
+        lambda _line: None,
     )
     return time.perf_counter() - began
 

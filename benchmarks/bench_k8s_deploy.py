@@ -28,8 +28,7 @@ import yaml
 from qengine_kubernetes.render import render_environment
 from qengine_kubernetes.settings import KubeSettings
 
-from qengine import load_plugins
-from qengine._engine import Engine
+from qengine import Engine, load_plugins
 from qengine.runner import JobStatus, MemoryStateStore
 from qengine.spec import EnvironmentJob
 from qengine.testing.kube import KubeSimulator

@@ -1,4 +1,4 @@
-"""A cancel token that also fires when an operation's time is up."""
+"""Cancel tokens that also fire when an operation's time is up."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import attrs
 
+from qengine._errors import BuildError, CancelledError
 from qengine.interfaces.cancel import CancelToken
 
 _POLL = 0.1
@@ -45,3 +46,24 @@ def deadline(parent: CancelToken, seconds: float) -> Iterator[Deadline]:
     finally:
         done.set()
         watcher.join()
+
+
+@contextmanager
+def build_deadline(cancel: CancelToken, seconds: float, image: str) -> Iterator[CancelToken]:
+    """The token a backend builds and pushes ``image`` under, for every build backend alike.
+
+    The token fires when ``cancel`` does or after ``seconds``. A BuildError or CancelledError
+    leaving the block after the time is up becomes one BuildError saying the build of
+    ``image`` timed out and nothing was pushed; before that, they pass unchanged (so a job's
+    cancellation stays a CancelledError). The backend must push nothing once the token fired.
+    """
+    with deadline(cancel, seconds) as limit:
+        try:
+            yield limit.token
+        except (BuildError, CancelledError):
+            if not limit.expired:
+                raise
+            raise BuildError(
+                f"the build of {image} timed out after {seconds:g} s; nothing was pushed",
+                hint="Raise build_timeout for the service, or make the build faster.",
+            ) from None

@@ -40,7 +40,23 @@ def _check_common(job: JobBase) -> Iterator[SpecIssue]:
             yield SpecIssue("$.not_after", "must be later than created_at")
 
 
+def missing_registry(job: EnvironmentJob) -> SpecIssue | None:
+    """The issue of a job with a ``build`` section and no ``registry`` to push to, if so.
+
+    Every build backend pushes to the job's registry, so this is the core's check, not each
+    build plugin's."""
+    if job.build is None or job.registry is not None:
+        return None
+    return SpecIssue(
+        "$.registry",
+        f"is required with a build section: the {job.build.kind} build pushes the images there",
+    )
+
+
 def _check_environment(job: EnvironmentJob) -> Iterator[SpecIssue]:
+    registry = missing_registry(job)
+    if registry is not None:
+        yield registry
     services = job.environment.services
     base = "$.environment.services"
     names: dict[str, int] = {}

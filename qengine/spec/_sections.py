@@ -44,9 +44,17 @@ class RegistrySpec(PluginSection):
 
 @attrs.frozen(kw_only=True)
 class BuildSpec(PluginSection):
-    """A build backend (``build``): buildah, a Docker Engine API, ..."""
+    """A build backend (``build``): buildah, a Docker Engine API, ...
+
+    The fields every backend shares: ``platform`` (``linux/arm64``...) is the platform of every
+    image the job builds (the backend's host platform when unset); ``cache`` names a repository
+    under the job's registry host for the layer cache (read and written as far as the backend
+    can: see its documentation).
+    """
 
     family: ClassVar[str] = "build backend"
+    platform: str | None = None
+    cache: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -11,50 +11,54 @@ become ``--build-arg``, so they are in no layer, no image config and no history 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from qengine._errors import BuildError
-from qengine.interfaces.build import BuildBackend, BuildRequest, BuiltImage
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.registry import RegistryCredentials
+from qengine import BuildError
+from qengine.plugin import (
+    BuildBackend,
+    BuildRequest,
+    BuiltImage,
+    CancelToken,
+    RegistryCredentials,
+    SecretValue,
+)
 from qengine.runner.process import run_process
 from qengine.secrets.hygiene import child_env, private_tempdir, write_private_file
 from qengine.secrets.redaction import Redactor
-from qengine.secrets.value import SecretValue
 from qengine.source.auth_file import write_auth_file, write_cert_dir
-from qengine.source.deadline import deadline
+from qengine.source.deadline import build_deadline
 from qengine.source.references import parse_image
-from qengine.source.request import SourceBuildRequest
 
 _TAIL = 15
 
 
 class BuildahBackend(BuildBackend):
-    """Builds with the ``buildah`` binary on ``PATH``; ``on_line`` gets redacted output."""
+    """Builds with the ``buildah`` binary on ``PATH``.
 
-    kind = "buildah"
+    ``layers`` keeps intermediate layers (``--layers``; a cache implies it); ``temp_base`` is
+    where the private build directory is made (the system's temporary directory if None).
+    """
 
     def __init__(
-        self,
-        *,
-        on_line: Callable[[str], None],
-        layers: bool = False,
-        temp_base: Path | None = None,
-        binary: str = "buildah",
+        self, *, layers: bool = False, temp_base: Path | None = None, binary: str = "buildah"
     ) -> None:
-        self._on_line = on_line
         self._layers = layers
         self._temp_base = temp_base
         self._binary = binary
 
     def build_and_push(
-        self, request: BuildRequest, credentials: RegistryCredentials, cancel: CancelToken
+        self,
+        request: BuildRequest,
+        credentials: RegistryCredentials,
+        cancel: CancelToken,
+        log: Callable[[str], None],
     ) -> BuiltImage:
-        """Build ``request`` and push it; see the module docstring for what stays where.
+        """Build ``request`` and push it (see :meth:`BuildBackend.build_and_push`, and the
+        module docstring for what stays where).
 
-        Raises InvalidInputError (bad image reference), BuildError (the build or the push
-        failed, or timed out: nothing is pushed then) and CancelledError.
+        Raises InvalidInputError (bad image reference), BuildError (buildah missing, the build
+        or the push failed, or timed out: nothing is pushed then) and CancelledError.
         """
         parse_image(request.image)
         binary = shutil.which(self._binary)
@@ -63,52 +67,32 @@ class BuildahBackend(BuildBackend):
                 "buildah is not installed on the machine running the job",
                 hint="Install it (Debian: apt-get install buildah) or use another build kind.",
             )
-        extra = request if isinstance(request, SourceBuildRequest) else None
-        secrets = dict(extra.secret_args) if extra else {}
-        redactor = Redactor([*secrets.values(), credentials.password])
+        redactor = Redactor([*request.secret_args.values(), credentials.password])
         with (
             private_tempdir("buildah", base=self._temp_base) as work,
-            deadline(cancel, request.timeout_seconds) as limit,
+            build_deadline(cancel, request.timeout_seconds, request.image) as token,
         ):
-            run = _Runner(binary, _environment(work), redactor, self._on_line, limit.token)
-            options = _registry_options(work, credentials, extra)
-            try:
-                run(
-                    _bud_argv(request, extra, options, self._secret_options(work, secrets)), "build"
-                )
-                digest_file = work / "digest"
-                run(
-                    [
-                        "push",
-                        *options,
-                        "--digestfile",
-                        str(digest_file),
-                        request.image,
-                        f"docker://{request.image}",
-                    ],
-                    "push",
-                )
-            except BuildError:
-                if limit.expired:
-                    raise BuildError(
-                        f"the build of {request.image} timed out after "
-                        f"{request.timeout_seconds:g} s; nothing was pushed",
-                        hint="Raise build_timeout for the service, or make the build faster.",
-                    ) from None
-                raise
+            run = _Runner(binary, _environment(work), redactor, log, token)
+            options = _registry_options(work, credentials, request)
+            secrets = _secret_options(work, request.secret_args)
+            run(_bud_argv(request, options, secrets, layers=self._layers), "build")
+            digest_file = work / "digest"
+            push = ["push", *options, "--digestfile", str(digest_file)]
+            run([*push, request.image, f"docker://{request.image}"], "push")
             digest = digest_file.read_text().strip()
         return BuiltImage(image=request.image, digest=digest)
 
-    def _secret_options(self, work: Path, secrets: dict[str, SecretValue]) -> list[str]:
-        if not secrets:
-            return []
-        directory = work / "secrets"
-        directory.mkdir(mode=0o700)
-        options: list[str] = []
-        for name, value in sorted(secrets.items()):
-            path = write_private_file(directory, name, value.reveal().encode())
-            options.append(f"--secret=id={name},src={path}")
-        return options
+
+def _secret_options(work: Path, secrets: Mapping[str, SecretValue]) -> list[str]:
+    if not secrets:
+        return []
+    directory = work / "secrets"
+    directory.mkdir(mode=0o700)
+    options: list[str] = []
+    for name, value in sorted(secrets.items()):
+        path = write_private_file(directory, name, value.reveal().encode())
+        options.append(f"--secret=id={name},src={path}")
+    return options
 
 
 def _environment(work: Path) -> dict[str, str]:
@@ -132,21 +116,18 @@ def _environment(work: Path) -> dict[str, str]:
 
 
 def _registry_options(
-    work: Path, credentials: RegistryCredentials, extra: SourceBuildRequest | None
+    work: Path, credentials: RegistryCredentials, request: BuildRequest
 ) -> list[str]:
-    options = [f"--tls-verify={'false' if extra and not extra.tls_verify else 'true'}"]
+    options = [f"--tls-verify={'true' if request.tls_verify else 'false'}"]
     if credentials.username:
         options += ["--authfile", str(write_auth_file(work, [credentials]))]
-    if extra and extra.ca_pem:
-        options += ["--cert-dir", str(write_cert_dir(work, extra.ca_pem))]
+    if request.ca_pem:
+        options += ["--cert-dir", str(write_cert_dir(work, request.ca_pem))]
     return options
 
 
 def _bud_argv(
-    request: BuildRequest,
-    extra: SourceBuildRequest | None,
-    registry_options: list[str],
-    secret_options: list[str],
+    request: BuildRequest, registry_options: list[str], secret_options: list[str], *, layers: bool
 ) -> list[str]:
     argv = ["bud", "--isolation", "chroot", "-f", str(request.dockerfile), "-t", request.image]
     argv += registry_options + secret_options
@@ -156,10 +137,10 @@ def _bud_argv(
         argv += ["--target", request.target]
     if request.platform:
         argv += ["--platform", request.platform]
-    if extra and (extra.cache_from or extra.cache_to):
-        argv.append("--layers")
-        argv += ["--cache-from", extra.cache_from] if extra.cache_from else []
-        argv += ["--cache-to", extra.cache_to] if extra.cache_to else []
+    if layers or request.cache_from or request.cache_to:
+        argv.append("--layers")  # buildah reads and writes a cache only with --layers
+    argv += ["--cache-from", request.cache_from] if request.cache_from else []
+    argv += ["--cache-to", request.cache_to] if request.cache_to else []
     return [*argv, str(request.context)]
 
 
@@ -179,13 +160,15 @@ class _Runner:
         self._tail: list[str] = []
 
     def __call__(self, args: Iterable[str], what: str) -> None:
+        # A cancelled token (a timeout too: build_deadline makes that a BuildError) starts no
+        # command and explains a failed one; a command that succeeded stays done.
+        self._cancel.raise_if_cancelled()
         self._tail.clear()
         code = run_process(
             [self._binary, *args], env=self._env, on_line=self._line, cancel=self._cancel
         )
         if code != 0:
-            if self._cancel.cancelled and not self._cancel.reason.startswith("timed out"):
-                self._cancel.raise_if_cancelled()
+            self._cancel.raise_if_cancelled()
             raise BuildError(
                 f"buildah could not {what} the image: {self._tail[-1] if self._tail else code}",
                 hint=_hint(what, "\n".join(self._tail)),

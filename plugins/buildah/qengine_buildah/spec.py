@@ -13,12 +13,11 @@ from qengine.spec import BuildSpec
 class BuildahBuild(BuildSpec):
     """Builds with buildah on the machine running the job.
 
-    ``platform`` (``linux/amd64``...) is the default for every service; ``cache`` names a
-    repository (under the job's registry) for the layer cache (``--cache-from/--cache-to``);
-    ``layers`` keeps intermediate layers (needed by the cache).
+    ``platform`` (``linux/arm64``...) is the platform of every image the job builds (the
+    machine's when unset); ``cache`` names a repository under the registry's host for the layer
+    cache, read and written (``--layers --cache-from --cache-to``); ``layers`` keeps
+    intermediate layers during the build even without a cache.
     """
 
     kind: Literal["buildah"]
-    platform: str | None = None
-    cache: str | None = None
     layers: bool = False

@@ -12,11 +12,8 @@ import pytest
 from buildah_support import PASSWORD, USER, image_blobs, layer_files
 from qengine_buildah.backend import BuildahBackend
 
-from qengine._errors import BuildError, CancelledError, InvalidInputError
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.registry import RegistryCredentials
-from qengine.secrets.value import SecretValue
-from qengine.source import SourceBuildRequest
+from qengine import BuildError, CancelledError, InvalidInputError
+from qengine.plugin import BuildRequest, CancelToken, RegistryCredentials, SecretValue
 from qengine.testing.registry import LocalRegistry
 
 SECRET = "build-secret-9f8e7d6c5b4a"
@@ -31,7 +28,7 @@ def _context(tmp_path: Path, dockerfile: str) -> Path:
     return context
 
 
-def _request(context: Path, image: str, **extra: object) -> SourceBuildRequest:
+def _request(context: Path, image: str, **extra: object) -> BuildRequest:
     values: dict[str, object] = {
         "context": context,
         "dockerfile": context / "Dockerfile",
@@ -39,7 +36,7 @@ def _request(context: Path, image: str, **extra: object) -> SourceBuildRequest:
         "tls_verify": False,
     }
     values.update(extra)
-    return SourceBuildRequest(**values)  # type: ignore[arg-type]
+    return BuildRequest(**values)  # type: ignore[arg-type]
 
 
 def test_secret_build_args_reach_the_build_and_nothing_else(
@@ -62,8 +59,8 @@ def test_secret_build_args_reach_the_build_and_nothing_else(
         build_args={"MODE": "prod"},
         secret_args={"API_TOKEN": SecretValue(SECRET)},
     )
-    built = BuildahBackend(on_line=lines.append, temp_base=work).build_and_push(
-        request, NO_AUTH, CancelToken()
+    built = BuildahBackend(temp_base=work).build_and_push(
+        request, NO_AUTH, CancelToken(), lines.append
     )
     assert built.digest.startswith("sha256:")
     blobs = image_blobs(plain_registry, "apps/secret", "v1")
@@ -83,7 +80,7 @@ def test_push_to_tls_registry_with_htpasswd(secure_registry: LocalRegistry, tmp_
     lines: list[str] = []
     image = f"{secure_registry.host}/apps/web:v1"
     request = _request(context, image, tls_verify=True, ca_pem=secure_registry.ca_pem)
-    built = BuildahBackend(on_line=lines.append).build_and_push(request, credentials, CancelToken())
+    built = BuildahBackend().build_and_push(request, credentials, CancelToken(), lines.append)
     blobs = image_blobs(secure_registry, "apps/web", "v1")
     assert hashlib.sha256(blobs["manifest"]).hexdigest() == built.digest.split(":")[1]
     assert not any(PASSWORD in line for line in lines)
@@ -100,7 +97,7 @@ def test_refused_push_is_explained_and_leaves_no_tag(
     lines: list[str] = []
     request = _request(context, image, tls_verify=True, ca_pem=secure_registry.ca_pem)
     with pytest.raises(BuildError) as info:
-        BuildahBackend(on_line=lines.append).build_and_push(request, wrong, CancelToken())
+        BuildahBackend().build_and_push(request, wrong, CancelToken(), lines.append)
     assert "credentials" in (info.value.hint or "")
     assert "wrong-pw-1" not in str(info.value) + "".join(lines)
     from buildah_support import client_for
@@ -117,8 +114,8 @@ def test_failed_build_pushes_nothing(
     context = _context(tmp_path, f"FROM {base_image}\nRUN echo breaking && false\n")
     image = f"{plain_registry.host}/apps/broken:v1"
     with pytest.raises(BuildError) as info:
-        BuildahBackend(on_line=lambda _l: None).build_and_push(
-            _request(context, image), NO_AUTH, CancelToken()
+        BuildahBackend().build_and_push(
+            _request(context, image), NO_AUTH, CancelToken(), lambda _l: None
         )
     assert info.value.hint
     with pytest.raises(AssertionError):
@@ -128,8 +125,8 @@ def test_failed_build_pushes_nothing(
 def test_uppercase_image_is_refused_before_building(tmp_path: Path) -> None:
     context = _context(tmp_path, "FROM scratch\n")
     with pytest.raises(InvalidInputError) as info:
-        BuildahBackend(on_line=lambda _l: None).build_and_push(
-            _request(context, "127.0.0.1:5000/Apps/Web:v1"), NO_AUTH, CancelToken()
+        BuildahBackend().build_and_push(
+            _request(context, "127.0.0.1:5000/Apps/Web:v1"), NO_AUTH, CancelToken(), lambda _l: None
         )
     assert "lower case" in (info.value.hint or "")
 
@@ -149,8 +146,8 @@ def test_cancellation_stops_the_build(
     threading.Thread(target=cancel_when_started, daemon=True).start()
     began = time.monotonic()
     with pytest.raises(CancelledError):
-        BuildahBackend(on_line=lines.append).build_and_push(
-            _request(context, f"{plain_registry.host}/apps/slow:v1"), NO_AUTH, cancel
+        BuildahBackend().build_and_push(
+            _request(context, f"{plain_registry.host}/apps/slow:v1"), NO_AUTH, cancel, lines.append
         )
     assert time.monotonic() - began < 30
 
@@ -161,10 +158,11 @@ def test_timeout_stops_the_build(
     context = _context(tmp_path, f"FROM {base_image}\nRUN sleep 60\n")
     began = time.monotonic()
     with pytest.raises(BuildError) as info:
-        BuildahBackend(on_line=lambda _l: None).build_and_push(
+        BuildahBackend().build_and_push(
             _request(context, f"{plain_registry.host}/apps/late:v1", timeout_seconds=2.0),
             NO_AUTH,
             CancelToken(),
+            lambda _l: None,
         )
     assert "timed out" in info.value.message
     assert time.monotonic() - began < 30
@@ -176,10 +174,11 @@ def test_layer_cache_in_the_registry(
     context = _context(tmp_path, f"FROM {base_image}\nRUN echo building-the-layer > /layer\n")
     cache = f"{plain_registry.host}/cache/app"
     first: list[str] = []
-    BuildahBackend(on_line=first.append).build_and_push(
+    BuildahBackend().build_and_push(
         _request(context, f"{plain_registry.host}/apps/cached:v1", cache_to=cache),
         NO_AUTH,
         CancelToken(),
+        first.append,
     )
     from buildah_support import client_for
 
@@ -189,10 +188,11 @@ def test_layer_cache_in_the_registry(
     assert tags.status == 200
     assert json.loads(tags.body)["tags"]
     second: list[str] = []
-    BuildahBackend(on_line=second.append).build_and_push(
+    BuildahBackend().build_and_push(
         _request(context, f"{plain_registry.host}/apps/cached:v2", cache_from=cache),
         NO_AUTH,
         CancelToken(),
+        second.append,
     )
     assert not any("Using cache" in line for line in first)
     assert any("Using cache" in line for line in second), second  # the RUN came from the cache
@@ -205,7 +205,7 @@ def test_platform_and_target(plain_registry: LocalRegistry, tmp_path: Path) -> N
     )
     image = f"{plain_registry.host}/apps/arm:v1"
     request = _request(context, image, platform="linux/arm64", target="first")
-    BuildahBackend(on_line=lambda _l: None).build_and_push(request, NO_AUTH, CancelToken())
+    BuildahBackend().build_and_push(request, NO_AUTH, CancelToken(), lambda _l: None)
     blobs = image_blobs(plain_registry, "apps/arm", "v1")
     config = next(json.loads(b) for n, b in blobs.items() if n != "manifest" and b[:1] == b"{")
     assert config["architecture"] == "arm64"

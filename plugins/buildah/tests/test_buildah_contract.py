@@ -1,7 +1,55 @@
-"""qengine-buildah passes the plugin contract suite."""
+"""qengine-buildah passes the plugin contract suite, which runs one of its jobs: an
+application built from a local git server's commit, pushed to a local registry, deployed to
+the sandbox cluster (``--sandbox``), then the same job again (nothing built)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qengine.testing.git_server import GitServer, make_repository, serve_git
 from qengine.testing.plugin_contract import PluginContract
+from qengine.testing.registry import LocalRegistry
 
 
 class TestBuildahPluginContract(PluginContract):
     plugin_name = "buildah"
+    job_plugins = ("oci", "kubernetes")
+    job_sandbox = True  # the Kubernetes plugin's sandbox cluster is the target
+
+    @pytest.fixture(autouse=True)
+    def _sources(self, plain_registry: LocalRegistry, tmp_path: Path) -> Iterator[None]:
+        root = tmp_path / "repos"
+        root.mkdir()
+        files = {"Dockerfile": b"FROM scratch\nCOPY index.html /index.html\n"}
+        self._commit = make_repository(root, "web.git", {**files, "index.html": b"<h1>hi</h1>\n"})
+        self._registry = plain_registry
+        with serve_git(root) as server:
+            self._git: GitServer = server
+            yield
+
+    def job_document(self, tmp_path: Path) -> dict[str, object]:
+        return {
+            "apiVersion": "qengine.dev/v1",
+            "kind": "EnvironmentJob",
+            "id": "buildah-contract",
+            "organization": {"id": "org-1"},
+            "actor": {"id": "actor-1"},
+            "action": "deploy",
+            "target": {"kind": "sandbox"},
+            "build": {"kind": "buildah"},
+            "registry": {"kind": "oci", "url": self._registry.url, "insecure": True},
+            "environment": {
+                "id": "e1",
+                "name": "e1",
+                "services": [
+                    {
+                        "kind": "application",
+                        "name": "web",
+                        "git": {"url": self._git.url_of("web.git"), "commit": self._commit},
+                    }
+                ],
+            },
+        }

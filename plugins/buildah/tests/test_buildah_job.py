@@ -22,12 +22,11 @@ from qengine_oci.registry import OciContainerRegistry
 from qengine_oci.spec import OciRegistry
 
 import qengine.testing.plugin
-from qengine import Event, InvalidInputError, load_plugins
-from qengine._engine import Engine
-from qengine.interfaces.cancel import CancelToken
+from qengine import Engine, Event, InvalidInputError, load_plugins
+from qengine.plugin import CancelToken, SecretValue
 from qengine.runner import MemoryStateStore
-from qengine.secrets.value import SecretValue
-from qengine.spec import SecretRef, Url
+from qengine.source import BUILD_SETTINGS, BuildSettings
+from qengine.spec import SecretName, SecretRef, Url
 from qengine.testing.git_server import GitServer, make_repository, serve_git
 from qengine.testing.registry import LocalRegistry
 
@@ -51,10 +50,10 @@ def secure_base(
             kind="oci",
             url=Url(secure_registry.url),
             username=USER,
-            password=SecretRef(secret="p"),
+            password=SecretRef(secret=SecretName("p")),
             ca_certificate=secure_registry.ca_pem,
         ),
-        SecretValue(PASSWORD),
+        password=SecretValue(PASSWORD),
     )
     return mirror_image(
         f"{plain_registry.host}/{repository}@{digest}",
@@ -171,7 +170,7 @@ def test_builds_once_then_finds_the_image(
         ],
     )
     engine = Engine(
-        plugins, store=MemoryStateStore(), settings={"buildah": {"temp_base": str(work)}}
+        plugins, store=MemoryStateStore(), settings={BUILD_SETTINGS: BuildSettings(temp_base=work)}
     )
     result, events = _run(engine, _document(server, sha, secure_registry))
     assert result.status.value == "succeeded", [e.to_json_object() for e in events][-5:]

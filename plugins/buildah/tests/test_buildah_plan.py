@@ -1,15 +1,17 @@
-"""Planning: which services get build steps, and the check for a registry section."""
+"""Planning through the Engine: which services get build steps, and the registry check."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import qengine_buildah.plugin
 import qengine_oci.plugin
+from qengine_buildah.backend import BuildahBackend
 
 import qengine.testing.plugin
-from qengine import load_plugins
-from qengine.spec import EnvironmentJob, load_job
+from qengine import Engine, PluginSet, SpecError, load_plugins
+from qengine.runner import MemoryStateStore
 
 
 def _document(**changes: Any) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def _document(**changes: Any) -> dict[str, Any]:
         "actor": {"id": "a1"},
         "action": "deploy",
         "target": {"kind": "test", "steps": "noop"},
-        "build": {"kind": "buildah"},
+        "build": {"kind": "buildah", "platform": "linux/arm64", "cache": "cache/apps"},
         "registry": {"kind": "oci", "url": "https://registry.example.com"},
         "environment": {
             "id": "e1",
@@ -38,7 +40,7 @@ def _document(**changes: Any) -> dict[str, Any]:
     return document
 
 
-def _plugins() -> Any:
+def _plugins() -> PluginSet:
     return load_plugins(
         autoload=False,
         plugins=[
@@ -49,29 +51,28 @@ def _plugins() -> Any:
     )
 
 
+def _build_steps(document: dict[str, Any]) -> list[str]:
+    engine = Engine(_plugins(), store=MemoryStateStore())
+    plan = engine.plan(engine.accept(document, consume=False))
+    return [step.id for step in plan.steps if step.id.startswith("build/")]
+
+
 def test_one_build_step_per_application_service() -> None:
-    plugins = _plugins()
-    job = _load(_document(), plugins)
-    from qengine_buildah.steps import steps_for
-
-    steps = steps_for(job, job.build, job.registry, lambda name: None, {})  # type: ignore[arg-type]
-    assert [step.id for step in steps] == ["build/web", "build/api"]
-    only = _load(_document(services=["api"]), plugins)
-    assert [s.id for s in steps_for(only, only.build, only.registry, print, {})] == ["build/api"]  # type: ignore[arg-type]
-    delete = _load(_document(action="delete"), plugins)
-    assert steps_for(delete, delete.build, delete.registry, print, {}) == []  # type: ignore[arg-type]
+    assert _build_steps(_document()) == ["build/web", "build/api"]
+    assert _build_steps(_document(services=["api"])) == ["build/api"]
+    assert _build_steps(_document(action="delete")) == []
 
 
-def test_a_buildah_job_needs_an_oci_registry() -> None:
-    plugins = _plugins()
+def test_the_engine_builds_the_backend_through_the_registered_factory() -> None:
+    engine = Engine(_plugins(), store=MemoryStateStore())
+    services = engine.accept(_document(), consume=False).services
+    assert isinstance(services.build_backend(), BuildahBackend)
+
+
+def test_a_build_without_a_registry_is_refused_by_the_core_check() -> None:
     document = _document()
     del document["registry"]
-    job = _load(document, plugins)
-    issues = [issue for found in plugins.manager.hook.qengine_check_job(job=job) for issue in found]
-    assert [issue.path for issue in issues] == ["$.registry"]
-
-
-def _load(document: dict[str, Any], plugins: Any) -> EnvironmentJob:
-    job = load_job(document, plugins.registry.section_kinds())
-    assert isinstance(job, EnvironmentJob)
-    return job
+    with pytest.raises(SpecError) as info:
+        _plugins().loader.load(document)
+    assert [issue.path for issue in info.value.issues] == ["$.registry"]
+    assert "buildah" in info.value.issues[0].message

@@ -10,8 +10,11 @@ through docker-py (imported only when a build runs).
   ``X-Registry-Auth`` (push) headers, never in a file on this machine.
 - The local image is removed after the push (and after a failure), so nothing stays tagged in
   the engine. Build containers are removed (``forcerm``).
-- Cancellation and the timeout close the API connection; the engine then stops the build.
-  Trust for a registry's CA is the engine's own configuration (``certs.d``), not qengine's.
+- Cancellation and the timeout close the API connection and the call returns at once; a
+  Docker Engine then stops the build, Podman's API service runs the current step to its end.
+- ``cache_from`` becomes the ``cachefrom`` parameter; the API has none to export a cache, so
+  ``cache_to`` is ignored. Trust for a registry's CA (``ca_pem``) is the engine's own
+  configuration (``certs.d``), not qengine's.
 """
 
 from __future__ import annotations
@@ -22,20 +25,24 @@ import io
 import json
 import re
 import secrets
+import socket
 import tarfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from qengine._errors import BuildError, InvalidInputError
-from qengine.interfaces.build import BuildBackend, BuildRequest, BuiltImage
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.registry import RegistryCredentials
+from qengine import BuildError, InvalidInputError
+from qengine.plugin import (
+    BuildBackend,
+    BuildRequest,
+    BuiltImage,
+    CancelToken,
+    RegistryCredentials,
+    SecretValue,
+)
 from qengine.secrets.redaction import Redactor
-from qengine.secrets.value import SecretValue
-from qengine.source.deadline import deadline
-from qengine.source.references import parse_image
-from qengine.source.request import SourceBuildRequest
+from qengine.source.deadline import build_deadline
+from qengine.source.references import ImageName, parse_image
 
 if TYPE_CHECKING:
     import docker
@@ -46,25 +53,29 @@ _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 class DockerBackend(BuildBackend):
-    """Builds through the engine at ``host``; ``on_line`` gets redacted output."""
+    """Builds through the engine at ``host`` (``unix:///run/docker.sock`` if None)."""
 
-    kind = "docker"
-
-    def __init__(self, *, on_line: Callable[[str], None], host: str | None = None) -> None:
-        self._on_line = on_line
+    def __init__(self, *, host: str | None = None) -> None:
         self._host = host or DEFAULT_HOST
 
     def build_and_push(
-        self, request: BuildRequest, credentials: RegistryCredentials, cancel: CancelToken
+        self,
+        request: BuildRequest,
+        credentials: RegistryCredentials,
+        cancel: CancelToken,
+        log: Callable[[str], None],
     ) -> BuiltImage:
-        """Build and push ``request``; see the module docstring. Raises InvalidInputError,
-        BuildError (build, push or timeout; nothing is left tagged) and CancelledError."""
+        """Build and push ``request`` (see :meth:`BuildBackend.build_and_push` and the module
+        docstring). ``cache_from`` becomes the engine's ``cachefrom``; ``cache_to`` is ignored.
+
+        Raises InvalidInputError, BuildError (build, push or timeout; nothing is left tagged;
+        secret build arguments on an engine that cannot take them) and CancelledError.
+        """
         name = parse_image(request.image)
-        extra = request if isinstance(request, SourceBuildRequest) else None
-        hidden = dict(extra.secret_args) if extra else {}
+        hidden = dict(request.secret_args)
         redactor = Redactor([*hidden.values(), credentials.password])
         client = _client(self._host, request.timeout_seconds)
-        stream = _Stream(redactor=redactor, on_line=self._on_line)
+        stream = _Stream(redactor=redactor, on_line=log)
         try:
             if hidden and not _is_podman(client):
                 raise BuildError(
@@ -72,29 +83,13 @@ class DockerBackend(BuildBackend):
                     hint="Use the Podman API service (podman system service) or the buildah "
                     "build kind for services with secret build arguments.",
                 )
-            with deadline(cancel, request.timeout_seconds) as limit:
+            with build_deadline(cancel, request.timeout_seconds, request.image) as token:
                 try:
-                    _build(client, request, extra, hidden, credentials, stream, limit.token)
-                    digest = _push(
-                        client,
-                        name.with_tag(name.tag or "latest"),
-                        extra,
-                        credentials,
-                        stream,
-                        limit.token,
-                    )
-                except BuildError:
-                    if limit.expired:
-                        raise BuildError(
-                            f"the build of {request.image} timed out after "
-                            f"{request.timeout_seconds:g} s; nothing was pushed",
-                            hint="Raise build_timeout for the service, or make the build faster.",
-                        ) from None
-                    raise
+                    _build(client, request, hidden, credentials, stream, token)
+                    tagged = name.with_tag(name.tag or "latest")
+                    digest = _push(client, tagged, request, credentials, stream, token)
                 finally:
                     _forget(client, request.image)
-                if limit.token.cancelled:
-                    limit.token.raise_if_cancelled()
         finally:
             client.close()
         return BuiltImage(image=request.image, digest=digest)
@@ -114,7 +109,6 @@ def _is_podman(client: docker.APIClient) -> bool:
 def _build(
     client: docker.APIClient,
     request: BuildRequest,
-    extra: SourceBuildRequest | None,
     hidden: Mapping[str, SecretValue],
     credentials: RegistryCredentials,
     stream: _Stream,
@@ -141,9 +135,9 @@ def _build(
         params["target"] = request.target
     if request.platform:
         params["platform"] = request.platform
-    if extra and extra.cache_from:
-        params["cachefrom"] = json.dumps([extra.cache_from])
-    if extra and not extra.tls_verify:
+    if request.cache_from:
+        params["cachefrom"] = json.dumps([request.cache_from])
+    if not request.tls_verify:
         params["tlsVerify"] = "false"  # a Podman parameter; the Docker Engine ignores it
     headers = {"Content-Type": "application/x-tar"}
     if credentials.username:
@@ -164,15 +158,15 @@ def _build(
 
 def _push(
     client: docker.APIClient,
-    name: Any,
-    extra: SourceBuildRequest | None,
+    name: ImageName,
+    request: BuildRequest,
     credentials: RegistryCredentials,
     stream: _Stream,
     cancel: CancelToken,
 ) -> str:
     repository = str(name.with_tag("x"))[: -len(":x")]
-    params = {"tag": name.tag}
-    if extra and not extra.tls_verify:
+    params = {"tag": name.tag or "latest"}
+    if not request.tls_verify:
         params["tlsVerify"] = "false"
     auth = {
         "username": credentials.username,
@@ -217,6 +211,7 @@ class _Stream:
         self.digest = ""
 
     def run(self, send: Callable[[], Any], cancel: CancelToken, *, what: str) -> None:
+        cancel.raise_if_cancelled()
         self._tail.clear()
         response = send()
         closer = threading.Thread(target=_close_on_cancel, args=(cancel, response), daemon=True)
@@ -233,11 +228,12 @@ class _Stream:
                 raise BuildError(f"the engine connection broke during the {what}") from exc
         finally:
             response.close()
-        if cancel.cancelled and not cancel.reason.startswith("timed out"):
-            cancel.raise_if_cancelled()
-        if error or cancel.cancelled:
+        # A closed connection ends the stream early: the cancellation (or the timeout, which
+        # build_deadline turns into a BuildError) is the reason, not what the stream said.
+        cancel.raise_if_cancelled()
+        if error:
             raise BuildError(
-                f"the engine could not {what} the image: {error or cancel.reason}",
+                f"the engine could not {what} the image: {error}",
                 hint=_hint(what, "\n".join(self._tail) + error),
             )
 
@@ -272,6 +268,15 @@ def _close_on_cancel(cancel: CancelToken, response: Any) -> None:
     while not cancel.wait(0.2):
         if getattr(response, "raw", None) is None or response.raw.closed:
             return
+    # Closing the response does not wake a read blocked on its socket in the streaming
+    # thread (the engine may send nothing for minutes during a RUN); shutting the socket
+    # down does. docker-py reaches the socket the same way (_get_raw_response_socket).
+    stream = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
+    raw = getattr(stream, "raw", None)
+    sock = getattr(raw, "_sock", raw)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(Exception):
         response.close()
 

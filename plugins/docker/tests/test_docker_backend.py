@@ -15,18 +15,15 @@ import pytest
 from docker_support import image_blobs, layer_files
 from qengine_docker.backend import DockerBackend
 
-from qengine._errors import BuildError, CancelledError, InvalidInputError
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.registry import RegistryCredentials
-from qengine.secrets.value import SecretValue
-from qengine.source import SourceBuildRequest
+from qengine import BuildError, CancelledError, InvalidInputError
+from qengine.plugin import BuildRequest, CancelToken, RegistryCredentials, SecretValue
 from qengine.testing.registry import LocalRegistry
 
 SECRET = "docker-build-secret-31415926"
 NO_AUTH = RegistryCredentials(server="", username="", password="")
 
 
-def _request(tmp_path: Path, image: str, dockerfile: str, **extra: object) -> SourceBuildRequest:
+def _request(tmp_path: Path, image: str, dockerfile: str, **extra: object) -> BuildRequest:
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text(dockerfile)
@@ -38,7 +35,7 @@ def _request(tmp_path: Path, image: str, dockerfile: str, **extra: object) -> So
         "tls_verify": False,
     }
     values.update(extra)
-    return SourceBuildRequest(**values)  # type: ignore[arg-type]
+    return BuildRequest(**values)  # type: ignore[arg-type]
 
 
 def _local_images(host: str) -> list[str]:
@@ -63,8 +60,8 @@ def test_builds_with_a_secret_and_pushes(
         secret_args={"API_TOKEN": SecretValue(SECRET)},
     )
     lines: list[str] = []
-    built = DockerBackend(on_line=lines.append, host=engine_host).build_and_push(
-        request, NO_AUTH, CancelToken()
+    built = DockerBackend(host=engine_host).build_and_push(
+        request, NO_AUTH, CancelToken(), lines.append
     )
     blobs = image_blobs(registry.url, "apps/docker-web", "v1")
     assert blobs is not None
@@ -89,8 +86,8 @@ def test_failed_build_leaves_nothing(
     image = f"{registry.host}/apps/docker-broken:v1"
     request = _request(tmp_path, image, f"FROM {base_image}\nRUN echo no && false\n")
     with pytest.raises(BuildError) as info:
-        DockerBackend(on_line=lambda _l: None, host=engine_host).build_and_push(
-            request, NO_AUTH, CancelToken()
+        DockerBackend(host=engine_host).build_and_push(
+            request, NO_AUTH, CancelToken(), lambda _l: None
         )
     assert info.value.hint
     assert image_blobs(registry.url, "apps/docker-broken", "v1") is None
@@ -100,8 +97,8 @@ def test_failed_build_leaves_nothing(
 def test_uppercase_image_is_refused(engine_host: str, tmp_path: Path) -> None:
     request = _request(tmp_path, "127.0.0.1:5000/Apps/X:v1", "FROM scratch\n")
     with pytest.raises(InvalidInputError):
-        DockerBackend(on_line=lambda _l: None, host=engine_host).build_and_push(
-            request, NO_AUTH, CancelToken()
+        DockerBackend(host=engine_host).build_and_push(
+            request, NO_AUTH, CancelToken(), lambda _l: None
         )
 
 
@@ -120,16 +117,43 @@ def test_cancellation_stops_the_build(
 
     threading.Thread(target=cancel_when_started, daemon=True).start()
     with pytest.raises(CancelledError):
-        DockerBackend(on_line=lines.append, host=engine_host).build_and_push(
-            request, NO_AUTH, cancel
-        )
+        DockerBackend(host=engine_host).build_and_push(request, NO_AUTH, cancel, lines.append)
     # The backend returned while the RUN was still sleeping: the build was given up at once,
-    # not waited for (no wall-clock bound needed).
-    running = _sleeping()
+    # not waited for (no wall-clock bound needed; the sleep may start just after "started").
+    running = _slow_run()
     assert running != []
     assert image_blobs(registry.url, "apps/docker-slow", "v1") is None
-    # Podman's Docker API keeps running a build whose client went away (Docker's stops it);
-    # see docs/builds.md. End the RUN so the build does not outlive the test.
+    _end_slow_run(running)
+
+
+def test_timeout_stops_the_build(
+    engine_host: str, registry: LocalRegistry, base_image: str, tmp_path: Path
+) -> None:
+    image = f"{registry.host}/apps/docker-late:v1"
+    dockerfile = f"FROM {base_image}\nRUN sleep {_SLOW}\n"
+    request = _request(tmp_path, image, dockerfile, timeout_seconds=5.0)
+    began = time.monotonic()
+    with pytest.raises(BuildError) as info:
+        DockerBackend(host=engine_host).build_and_push(
+            request, NO_AUTH, CancelToken(), lambda _l: None
+        )
+    assert "timed out" in info.value.message
+    assert time.monotonic() - began < 30
+    assert image_blobs(registry.url, "apps/docker-late", "v1") is None
+    _end_slow_run(_slow_run())  # the engine may reach the RUN after the client went away
+
+
+def _slow_run(wait: float = 30.0) -> list[int]:
+    """Pids of the slow RUN's ``sleep``, once it runs (empty if it does not within ``wait``)."""
+    deadline = time.monotonic() + wait
+    while not (running := _sleeping()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return running
+
+
+def _end_slow_run(running: list[int]) -> None:
+    """Podman's Docker API keeps running a build whose client went away (Docker's stops it);
+    see docs/builds.md. End the RUN so the build does not outlive the test."""
     for pid in running:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -11,10 +11,10 @@ from typing import Any
 import qengine_docker.plugin
 import qengine_oci.plugin
 from docker_support import image_blobs
+from qengine_docker.spec import DockerSettings
 
 import qengine.testing.plugin
-from qengine import Event, load_plugins
-from qengine._engine import Engine
+from qengine import Engine, Event, load_plugins
 from qengine.runner import MemoryStateStore
 from qengine.testing.git_server import make_repository, serve_git
 from qengine.testing.registry import LocalRegistry
@@ -46,7 +46,9 @@ def test_docker_job_builds_once(
             ("docker", qengine_docker.plugin),
         ],
     )
-    engine = Engine(plugins, store=MemoryStateStore(), settings={"docker": {"host": engine_host}})
+    engine = Engine(
+        plugins, store=MemoryStateStore(), settings={"docker": DockerSettings(host=engine_host)}
+    )
     with serve_git(root, token=TOKEN) as server:
         now = datetime.datetime.now(datetime.UTC)
         document: dict[str, Any] = {

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from qengine._errors import AuthError, InfrastructureError, InvalidInputError, TransientError
+from qengine import AuthError, InfrastructureError, InvalidInputError, TransientError
 from qengine.secrets.value import SecretValue
 
 MANIFEST_TYPES = (

@@ -11,22 +11,20 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
-from qengine._errors import BuildError, InfrastructureError, InvalidInputError
-from qengine.interfaces.cancel import CancelToken
-from qengine.interfaces.registry import RegistryCredentials
+from qengine import BuildError, InfrastructureError, InvalidInputError
+from qengine.plugin import CancelToken, ContainerRegistry, RegistryCredentials
 from qengine.runner.process import run_process
 from qengine.secrets.hygiene import child_env, private_tempdir, write_private_file
 from qengine.secrets.redaction import Redactor
 from qengine.source.auth_file import write_auth_file, write_cert_dir
 from qengine.source.references import parse_image
-from qengine_oci.registry import OciContainerRegistry
 
 _POLICY = b'{"default": [{"type": "insecureAcceptAnything"}]}'
 
 
 def mirror_image(
     source: str,
-    registry: OciContainerRegistry,
+    registry: ContainerRegistry,
     repository: str,
     *,
     cancel: CancelToken,
@@ -34,8 +32,9 @@ def mirror_image(
     source_credentials: RegistryCredentials | None = None,
     source_tls_verify: bool = True,
 ) -> str:
-    """Copy ``source`` (``host/repo@sha256:...``) to ``repository`` of ``registry``; return
-    ``host/repository@digest``. Nothing is copied if the digest is already there."""
+    """Copy ``source`` (``host/repo@sha256:...``) to ``repository`` of ``registry`` (any
+    :class:`~qengine.plugin.ContainerRegistry`); return ``host/repository@digest``. Nothing is
+    copied if the digest is already there."""
     name = parse_image(source)
     if name.digest is None:
         raise InvalidInputError(
@@ -66,10 +65,10 @@ def mirror_image(
             "--authfile",
             str(write_auth_file(private, [c for c in credentials if c.username])),
             f"--src-tls-verify={'true' if source_tls_verify else 'false'}",
-            f"--dest-tls-verify={'false' if registry.spec.insecure else 'true'}",
+            f"--dest-tls-verify={'true' if registry.tls_verify else 'false'}",
         ]
-        if registry.spec.ca_certificate:
-            argv += ["--dest-cert-dir", str(write_cert_dir(private, registry.spec.ca_certificate))]
+        if registry.ca_pem:
+            argv += ["--dest-cert-dir", str(write_cert_dir(private, registry.ca_pem))]
         argv += [f"docker://{source}", f"docker://{target}:{tag}"]
         tail: list[str] = []
 

@@ -1,29 +1,33 @@
-"""Hook implementations of qengine-oci (registration only).
+"""Hook implementations of qengine-oci: the ``oci`` registry kind and the checks of its section.
 
-The factory returns :class:`~qengine_oci.registry.OciContainerRegistry`; a host builds it
-with the job's ``OciRegistry`` section and the opened password secret.
+The engine builds :class:`~qengine_oci.registry.OciContainerRegistry` with the job's
+``registry`` section and services when a step needs the registry (the build steps, a deploy
+step's pull secret); its module is imported only then.
 """
 
 from __future__ import annotations
 
-import importlib
+from typing import TYPE_CHECKING
 
 from qengine import InvalidInputError, SpecIssue, hookimpl
-from qengine._plugins import Registry
-from qengine.source.references import parse_image
-from qengine.spec import Job
 from qengine_oci.spec import OciRegistry
 
+if TYPE_CHECKING:
+    from qengine.plugin import ContainerRegistry, JobServices, Registry
+    from qengine.spec import Job
 
-def _registry_class() -> object:
-    return importlib.import_module("qengine_oci.registry").OciContainerRegistry
+
+def _registry(section: OciRegistry, services: JobServices) -> ContainerRegistry:
+    from qengine_oci.registry import OciContainerRegistry
+
+    return OciContainerRegistry(section, services)
 
 
 @hookimpl
 def qengine_register(registry: Registry) -> None:
     """Register the ``oci`` container registry kind."""
     registry.add_registry(
-        "oci", OciRegistry, _registry_class, "any OCI Distribution registry (basic or token auth)"
+        "oci", OciRegistry, _registry, "any OCI Distribution registry (basic or token auth)"
     )
 
 
@@ -33,6 +37,8 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
     section = job.registry
     if not isinstance(section, OciRegistry):
         return []
+    from qengine.source.references import parse_image
+
     issues = []
     if not section.url.startswith(("https://", "http://")):
         issues.append(SpecIssue(path="$.registry.url", message="must be an http(s) URL"))

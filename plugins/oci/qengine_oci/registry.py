@@ -3,60 +3,109 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.parse
+from typing import TYPE_CHECKING
 
-from qengine._errors import ConflictError, InfrastructureError, InvalidInputError
-from qengine.interfaces.registry import ContainerRegistry, RegistryCredentials
-from qengine.secrets.value import SecretValue
+from qengine import ConflictError, InfrastructureError, InvalidInputError
+from qengine.plugin import ContainerRegistry, RegistryCredentials
 from qengine.source.auth_file import docker_config
 from qengine.source.references import parse_image
 from qengine_oci.client import MANIFEST_TYPES, DistributionClient
 from qengine_oci.spec import OciRegistry
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices, SecretValue
 
 _ACCEPT = {"Accept": ", ".join(MANIFEST_TYPES)}
 
 
 class OciContainerRegistry(ContainerRegistry):
     """A Distribution-API registry. Repositories are created by the first push, so
-    :meth:`ensure_repository` only checks the name and returns the full prefix."""
+    :meth:`ensure_repository` only checks the name and returns the full prefix.
 
-    kind = "oci"
+    In a job the engine builds it as ``OciContainerRegistry(section, services)`` (the factory
+    the plugin registers): the password secret the section names is opened through
+    ``services`` on first use (the first request or :meth:`credentials`, inside a step), never
+    here. Outside a job (a tool, a test) give the opened ``password`` instead of ``services``.
+    """
 
-    def __init__(self, spec: OciRegistry, password: SecretValue | None = None) -> None:
-        if spec.password is not None and password is None:
+    def __init__(
+        self,
+        section: OciRegistry,
+        services: JobServices | None = None,
+        *,
+        password: SecretValue | None = None,
+    ) -> None:
+        if section.password is not None and services is None and password is None:
             raise InvalidInputError(
                 "the registry section names a password secret but none was given",
-                hint="Open the secret in the step and pass it to OciContainerRegistry.",
+                hint="Pass the job's services (the engine does), or the opened password.",
             )
-        self.spec = spec
-        self.host = urllib.parse.urlsplit(spec.url).netloc
+        self.section = section
+        self._host = urllib.parse.urlsplit(section.url).netloc
+        self._services = services
         self._password = password
-        self.client = DistributionClient(
-            spec.url,
-            username=spec.username,
-            password=password,
-            insecure=spec.insecure,
-            ca_pem=spec.ca_certificate,
-        )
+        self._client: DistributionClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def host(self) -> str:
+        """The ``host[:port]`` of the section's URL."""
+        return self._host
+
+    @property
+    def tls_verify(self) -> bool:
+        """False when the section is ``insecure`` (plain HTTP or unverified TLS)."""
+        return not self.section.insecure
+
+    @property
+    def ca_pem(self) -> str | None:
+        """The section's ``ca_certificate``."""
+        return self.section.ca_certificate
+
+    @property
+    def client(self) -> DistributionClient:
+        """The Distribution API client, made (and the password opened) on first use."""
+        with self._lock:
+            if self._client is None:
+                section = self.section
+                self._client = DistributionClient(
+                    section.url,
+                    username=section.username,
+                    password=self._opened_password(),
+                    insecure=section.insecure,
+                    ca_pem=section.ca_certificate,
+                )
+            return self._client
+
+    def _opened_password(self) -> SecretValue | None:
+        reference = self.section.password
+        if self._password is None and reference is not None and self._services is not None:
+            self._password = self._services.secrets.open(reference.secret)
+        return self._password
 
     def repository_of(self, name: str) -> str:
         """The repository path of ``name`` under the configured prefix."""
-        prefix = self.spec.repository_prefix.strip("/")
+        prefix = self.section.repository_prefix.strip("/")
         return f"{prefix}/{name}" if prefix else name
 
     def ensure_repository(self, name: str) -> str:
+        """``host/prefix/name``, after checking it is a valid reference (no request: a
+        Distribution registry creates a repository on its first push)."""
         reference = f"{self.host}/{self.repository_of(name)}"
         parse_image(reference)  # raises InvalidInputError with a hint (e.g. capitals)
         return reference
 
     def credentials(self) -> RegistryCredentials:
-        password = self._password.reveal() if self._password is not None else ""
+        """The section's user and password (empty for an anonymous registry)."""
+        with self._lock:
+            password = self._opened_password()
         return RegistryCredentials(
-            server=self.host, username=self.spec.username or "", password=password
+            server=self.host,
+            username=self.section.username or "",
+            password=password.reveal() if password is not None else "",
         )
-
-    def image_exists(self, repository: str, tag: str) -> bool:
-        return self.digest_of(repository, tag) is not None
 
     def digest_of(self, repository: str, reference: str) -> str | None:
         """The manifest digest of ``repository:reference`` (a tag or digest), None if absent."""
@@ -90,6 +139,7 @@ class OciContainerRegistry(ContainerRegistry):
         return tags
 
     def delete_image(self, repository: str, tag: str) -> None:
+        """Delete the manifest ``repository:tag`` points at (by digest)."""
         digest = self.digest_of(repository, tag)
         if digest is None:
             return
@@ -105,7 +155,8 @@ class OciContainerRegistry(ContainerRegistry):
             raise InfrastructureError(f"the registry answered {response.status} to a delete")
 
     def pull_secret_payload(self) -> bytes:
-        """The ``.dockerconfigjson`` value of an imagePullSecret for this registry."""
+        """The ``.dockerconfigjson`` value of an imagePullSecret for this registry: the
+        password only inside ``auth`` (base64 of ``user:password``), in no other field."""
         return dockerconfigjson(self.credentials())
 
 

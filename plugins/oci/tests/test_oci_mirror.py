@@ -8,10 +8,10 @@ from qengine_oci.mirror import mirror_image
 from qengine_oci.registry import OciContainerRegistry
 from qengine_oci.spec import OciRegistry
 
-from qengine._errors import InvalidInputError
+from qengine import InvalidInputError
 from qengine.interfaces.cancel import CancelToken
 from qengine.secrets.value import SecretValue
-from qengine.spec import SecretRef, Url
+from qengine.spec import SecretName, SecretRef, Url
 from qengine.testing.registry import LocalRegistry
 
 
@@ -20,10 +20,10 @@ def _destination(registry: LocalRegistry) -> OciContainerRegistry:
         kind="oci",
         url=Url(registry.url),
         username=USER,
-        password=SecretRef(secret="p"),
+        password=SecretRef(secret=SecretName("p")),
         ca_certificate=registry.ca_pem,
     )
-    return OciContainerRegistry(spec, SecretValue(PASSWORD))
+    return OciContainerRegistry(spec, password=SecretValue(PASSWORD))
 
 
 @pytest.mark.parametrize("index", [False, True])

@@ -10,9 +10,9 @@ from oci_support import DOCKER_MANIFEST, OCI_MANIFEST, PASSWORD, USER, push_imag
 from qengine_oci.registry import OciContainerRegistry, dockerconfigjson
 from qengine_oci.spec import OciRegistry
 
-from qengine._errors import AuthError, InfrastructureError, InvalidInputError
+from qengine import AuthError, InfrastructureError, InvalidInputError
 from qengine.secrets.value import SecretValue
-from qengine.spec import SecretRef, Url
+from qengine.spec import SecretName, SecretRef, Url
 from qengine.testing.registry import LocalRegistry
 
 
@@ -28,11 +28,11 @@ def _secure(
         kind="oci",
         url=Url(registry.url),
         username=USER,
-        password=SecretRef(secret="registry-password"),
+        password=SecretRef(secret=SecretName("registry-password")),
         ca_certificate=registry.ca_pem if ca else None,
         insecure=insecure,
     )
-    return OciContainerRegistry(spec, SecretValue(password))
+    return OciContainerRegistry(spec, password=SecretValue(password))
 
 
 @pytest.mark.parametrize("media_type", [OCI_MANIFEST, DOCKER_MANIFEST])
@@ -138,3 +138,44 @@ def test_checks_refuse_a_bad_prefix_and_url() -> None:
     issues = [i for found in plugins.manager.hook.qengine_check_job(job=job) for i in found]
     assert sorted(i.path for i in issues) == ["$.registry.repository_prefix", "$.registry.url"]
     assert any("lower case" in i.message for i in issues)
+
+
+def test_the_engine_builds_it_and_the_password_is_opened_on_first_use() -> None:
+    import qengine_oci.plugin
+
+    import qengine.testing.plugin
+    from qengine import Engine, load_plugins
+    from qengine.runner import MemoryStateStore
+
+    plugins = load_plugins(
+        autoload=False, plugins=[("oci", qengine_oci.plugin), ("test", qengine.testing.plugin)]
+    )
+    document = {
+        "apiVersion": "qengine.dev/v1",
+        "kind": "EnvironmentJob",
+        "id": "j1",
+        "organization": {"id": "o1"},
+        "actor": {"id": "a1"},
+        "action": "deploy",
+        "target": {"kind": "test", "steps": "noop"},
+        "registry": {
+            "kind": "oci",
+            "url": "https://registry.example.com:5443",
+            "username": USER,
+            "password": {"secret": "registry_password"},
+            "ca_certificate": "-----BEGIN CERTIFICATE-----\n",
+        },
+        "environment": {"id": "e1", "name": "e1", "services": []},
+    }
+    engine = Engine(plugins, store=MemoryStateStore())
+    services = engine.accept(document, sandbox_secrets={"registry_password": PASSWORD}).services
+    registry = services.container_registry()
+    assert isinstance(registry, OciContainerRegistry)
+    assert (registry.host, registry.tls_verify) == ("registry.example.com:5443", True)
+    assert registry.ca_pem == "-----BEGIN CERTIFICATE-----\n"
+    assert registry.repository_of("web") == "web"
+    assert services.secrets.redact(PASSWORD) == PASSWORD  # only an opened secret is redacted
+    credentials = registry.credentials()
+    assert (credentials.server, credentials.username) == ("registry.example.com:5443", USER)
+    assert credentials.password == PASSWORD
+    assert PASSWORD not in services.secrets.redact(PASSWORD)

@@ -10,9 +10,9 @@ from oci_support import PASSWORD, USER, push_image
 from qengine_oci.registry import OciContainerRegistry
 from qengine_oci.spec import OciRegistry
 
-from qengine._errors import AuthError
+from qengine import AuthError
 from qengine.secrets.value import SecretValue
-from qengine.spec import SecretRef, Url
+from qengine.spec import SecretName, SecretRef, Url
 from qengine.testing.registry import LocalRegistry, run_registry
 from qengine.testing.token_server import TokenServer, serve_tokens
 
@@ -34,10 +34,10 @@ def _registry(registry: LocalRegistry, password: str) -> OciContainerRegistry:
         kind="oci",
         url=Url(registry.url),
         username=USER,
-        password=SecretRef(secret="p"),
+        password=SecretRef(secret=SecretName("p")),
         insecure=True,
     )
-    return OciContainerRegistry(spec, SecretValue(password))
+    return OciContainerRegistry(spec, password=SecretValue(password))
 
 
 def test_bearer_tokens_are_fetched_and_reused(
