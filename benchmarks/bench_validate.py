@@ -42,7 +42,7 @@ def main() -> None:
             "ratio": round(our_median / base_median, 2),
         }
     probe = (
-        "import sys; from qengine._cli.main import main; "
+        "import sys; from qengine.cli import main; "
         f"main(['validate', {str(ROOT / 'examples' / 'aws-eks' / 'job.json')!r}]); "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {SDKS!r}))"
     )
