@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from qengine._errors import InvalidInputError
 from qengine.terraform.cliconfig import ProviderSources
+
+if TYPE_CHECKING:
+    from qengine._services import JobServices
 
 #: Where terraform looks for a provider given as ``namespace/type``.
 DEFAULT_REGISTRY = "registry.terraform.io"
@@ -70,15 +73,14 @@ def local_module_path(module_dir: Path, source: str, version: str) -> Path:
     return module_dir.resolve().joinpath(*parts, version)
 
 
-def terraform_settings_of(services: object) -> TerraformSettings:
+def terraform_settings_of(services: JobServices) -> TerraformSettings:
     """The Terraform settings a host gave a job's services, or the defaults (builtin
     providers only, registry modules).
 
-    Read from ``services.settings["terraform"]``, where ``Engine(settings=...)`` puts them.
+    Read from the ``"terraform"`` settings, where ``Engine(settings=...)`` and the command
+    line's ``--terraform-*`` options put them.
     """
-    given = getattr(services, "settings", None)
-    found = given.get("terraform") if isinstance(given, Mapping) else None
-    return found if isinstance(found, TerraformSettings) else TerraformSettings()
+    return services.settings_for("terraform", TerraformSettings) or TerraformSettings()
 
 
 def current_platform() -> str:

@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import attrs
 import pytest
 
 from qengine._cli.engine_opts import add_engine_options, terraform_settings
 from qengine._cli.main import main
 from qengine._errors import InvalidInputError
 from qengine.interfaces import CancelToken
+from qengine.plugin import JobSecrets, JobServices, Registry
+from qengine.spec import InfrastructureJob
 from qengine.terraform import (
     ProviderSources,
     Terraform,
@@ -88,14 +89,15 @@ def test_module_paths_follow_the_registry_address(tmp_path: Path) -> None:
 def test_settings_are_read_from_the_services_or_default() -> None:
     given = TerraformSettings(sources=ProviderSources(mirror_dir=Path("/m")))
 
-    @attrs.frozen
-    class Services:
-        settings: dict[str, object]
+    def services(settings: dict[str, object]) -> JobServices:
+        job = object.__new__(InfrastructureJob)  # the settings are all that is read
+        return JobServices(
+            job=job, secrets=JobSecrets(None), registry=Registry(), settings=settings
+        )
 
-    assert terraform_settings_of(Services({"terraform": given})) is given
-    assert terraform_settings_of(Services({})) == TerraformSettings()
-    assert terraform_settings_of(Services({"terraform": {"mirror": "/m"}})) == TerraformSettings()
-    assert terraform_settings_of(object()) == TerraformSettings()
+    assert terraform_settings_of(services({"terraform": given})) is given
+    assert terraform_settings_of(services({})) == TerraformSettings()
+    assert terraform_settings_of(services({"terraform": {"mirror": "/m"}})) == TerraformSettings()
     assert not TerraformSettings().can_install_providers
     assert given.can_install_providers
 
