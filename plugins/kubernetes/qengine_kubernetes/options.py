@@ -39,7 +39,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def engine_settings(options: Mapping[str, object]) -> dict[str, KubeSettings] | None:
     """The settings the options give (None without ``--kubeconfig``).
 
-    ``--context`` without ``--kubeconfig`` is refused: alone it would be silently ignored.
+    ``--context`` without ``--kubeconfig`` is refused: alone it would be silently ignored. So
+    is a kubeconfig that is not a readable file, before anything runs (a job whose steps were
+    all done before would otherwise succeed without ever reading it).
     """
     kubeconfig = options.get(KUBECONFIG)
     context = options.get(CONTEXT)
@@ -50,5 +52,11 @@ def engine_settings(options: Mapping[str, object]) -> dict[str, KubeSettings] | 
                 hint="Give --kubeconfig FILE too, or name the context in the job's target.",
             )
         return None
+    path = kubeconfig.expanduser()
+    if not path.is_file():
+        what = "does not exist" if not path.exists() else "is not a file"
+        raise InvalidInputError(
+            f"--kubeconfig: {kubeconfig} {what}", hint="Give the path of a kubeconfig file."
+        )
     chosen = context if isinstance(context, str) else None
-    return {PLUGIN: KubeSettings(kubeconfig=str(kubeconfig.expanduser()), context=chosen)}
+    return {PLUGIN: KubeSettings(kubeconfig=str(path), context=chosen)}

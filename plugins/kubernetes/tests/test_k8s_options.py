@@ -21,14 +21,29 @@ def _options(*argv: str) -> dict[str, object]:
     return dict(vars(parser.parse_args(list(argv))))
 
 
-def test_k8s_kubeconfig_and_context_become_the_plugin_settings() -> None:
+def test_k8s_kubeconfig_and_context_become_the_plugin_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "config").write_text("apiVersion: v1\n")
     given = engine_settings(_options("--kubeconfig", "~/k/config", "--context", "prod"))
     expected = KubeSettings(kubeconfig=os.path.expanduser("~/k/config"), context="prod")
     assert given == {PLUGIN: expected}
-    assert engine_settings(_options("--kubeconfig", "/k")) == {
-        PLUGIN: KubeSettings(kubeconfig="/k")
-    }
     assert engine_settings(_options()) is None
+
+
+@pytest.mark.parametrize("name", ["missing", "a-directory"])
+def test_k8s_a_kubeconfig_that_is_no_file_is_refused_before_anything_runs(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-directory").mkdir()
+    with pytest.raises(InvalidInputError, match="--kubeconfig: .* (does not exist|is not a file)"):
+        engine_settings(_options("--kubeconfig", str(tmp_path / name)))
+    argv = ["run", str(QUICKSTART), "--sandbox", "--kubeconfig", str(tmp_path / name)]
+    assert main([*argv, "--state-dir", str(tmp_path / "state")]) == 2
+    assert "--kubeconfig" in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # refused before the journal was opened
 
 
 def test_k8s_a_context_without_a_kubeconfig_is_refused() -> None:
