@@ -38,7 +38,7 @@ def test_k8s_a_kubeconfig_that_is_no_file_is_refused_before_anything_runs(
     tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "a-directory").mkdir()
-    with pytest.raises(InvalidInputError, match="--kubeconfig: .* (does not exist|is not a file)"):
+    with pytest.raises(InvalidInputError, match=r"--kubeconfig: .* (does not exist|is not a file)"):
         engine_settings(_options("--kubeconfig", str(tmp_path / name)))
     argv = ["run", str(QUICKSTART), "--sandbox", "--kubeconfig", str(tmp_path / name)]
     assert main([*argv, "--state-dir", str(tmp_path / "state")]) == 2
