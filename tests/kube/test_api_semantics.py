@@ -401,11 +401,17 @@ def test_propagation_policies(sim: KubeSimulator, raw: Raw, policy: str, survive
         {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy},
     )
     assert status == 200
-    assert sim.get_object("configmaps", "default", "owner") is None
-    child = sim.get_object("configmaps", "default", "child")
-    assert (child is not None) == survives
-    if child is not None:
-        assert "ownerReferences" not in child["metadata"]
+
+    def settled() -> bool:  # the garbage collector acts after the DELETE returned
+        child = sim.get_object("configmaps", "default", "child")
+        orphaned = child is None or "ownerReferences" not in child["metadata"]
+        gone = sim.get_object("configmaps", "default", "owner") is None
+        return gone and (child is not None) == survives and orphaned
+
+    deadline = time.monotonic() + 10
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert settled()
 
 
 def test_deleting_a_namespace_terminates_it_and_its_objects(sim: KubeSimulator, raw: Raw) -> None:

@@ -190,6 +190,10 @@ def test_job_fails_after_backoff_limit(sim: KubeSimulator, raw: Raw) -> None:
         conditions = {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
         return conditions.get("Failed")
 
+    eventually(
+        lambda: (get(sim, "jobs.batch", "default", "bad") or {}).get("status", {}).get("failed")
+    )
+    sim.clock.advance(10)  # the Job controller's back-off before it replaces a failed pod
     condition = eventually(failed)
     assert condition["reason"] == "BackoffLimitExceeded"
     assert get(sim, "jobs.batch", "default", "bad")["status"]["failed"] == 2

@@ -49,10 +49,11 @@ def test_image_pull_backoff_by_image_name(sim: KubeSimulator, raw: Raw) -> None:
             .get("status", {})
             .get("containerStatuses")
         )
-        return statuses and statuses[0]["state"].get("waiting")
+        state = statuses and statuses[0]["state"].get("waiting")
+        return state if state and state["reason"] == "ImagePullBackOff" else None
 
-    state = eventually(waiting)
-    assert state["reason"] == "ImagePullBackOff"
+    state = eventually(waiting)  # ErrImagePull first, then ImagePullBackOff
+    assert state["message"] == 'Back-off pulling image "registry.example.com/does-not-exist:1"'
     assert get(sim, "pods", "default", "p")["status"]["phase"] == "Pending"
     assert ("Warning", "Failed") in events_for(sim, "p")
     assert ("Normal", "BackOff") in events_for(sim, "p")
@@ -61,15 +62,19 @@ def test_image_pull_backoff_by_image_name(sim: KubeSimulator, raw: Raw) -> None:
 def test_crash_loop_back_off_counts_restarts(sim: KubeSimulator, raw: Raw) -> None:
     raw.request("POST", PODS, pod("crash", fault="CrashLoopBackOff"))
 
-    def restarted_twice() -> Any:
+    def backing_off(restarts: int) -> Any:
         statuses = (
             (sim.get_object("pods", "default", "crash") or {})
             .get("status", {})
             .get("containerStatuses")
         )
-        return statuses and statuses[0]["restartCount"] >= 2 and statuses[0]
+        status = statuses and statuses[0]
+        waiting = status and status["restartCount"] == restarts and status["state"].get("waiting")
+        return waiting and status
 
-    status = eventually(restarted_twice, timeout=10)
+    eventually(lambda: backing_off(1))
+    sim.clock.advance(10)  # the kubelet's 10 s back-off before the second restart
+    status = eventually(lambda: backing_off(2), timeout=10)
     assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     assert status["lastState"]["terminated"]["reason"] == "Error"
     assert status["lastState"]["terminated"]["exitCode"] == 1

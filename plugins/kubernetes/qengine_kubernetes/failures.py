@@ -1,9 +1,10 @@
 """Why a rollout is failing, in words a user can act on: from pod statuses and Warning Events.
 
 Classes: image cannot be pulled, crash loop (with the last log lines), out of memory,
-unschedulable, failing readiness probe, quota exceeded. Each becomes a
-:class:`RolloutFailure` with a hint; ``fatal`` ones end the wait at once, the others are only
-reported if the rollout times out.
+a container that exited with an error (a Job's pod, with the last log lines), unschedulable,
+failing readiness probe, quota exceeded. Each becomes a :class:`RolloutFailure` with a hint;
+``fatal`` ones end the wait at once, the others are only reported if the rollout times out
+(or the Job fails).
 """
 
 from __future__ import annotations
@@ -85,7 +86,36 @@ def _container_failure(pod: str, status: Manifest) -> RolloutFailure | None:
             pod=pod,
             container=container,
         )
-    return None
+    return _exit_failure(pod, container, (status.get("state") or {}).get("terminated") or {})
+
+
+def _exit_failure(pod: str, container: str, ended: Manifest) -> RolloutFailure | None:
+    """A container that ended with an error and is not (yet) being restarted: the state a
+    Job's pod is left in under ``restartPolicy: Never``, or a container between its exit and
+    its restart. Not fatal: a Job with retries left replaces the pod, and a restarting
+    container is judged once it backs off (CrashLoopBackOff)."""
+    code = int(ended.get("exitCode", 0) or 0)
+    if not code:
+        return None
+    if ended.get("reason") == "OOMKilled":
+        return RolloutFailure(
+            reason="OOMKilled",
+            message=f"pod {pod}: container {container} was killed for using too much memory",
+            hint="Raise the service's memory limit, or find what makes it use so much.",
+            pod=pod,
+            container=container,
+            fatal=False,
+        )
+    return RolloutFailure(
+        reason="ContainerFailed",
+        message=f"pod {pod}: container {container} exited with code {code} "
+        f"({ended.get('reason') or 'Error'})",
+        hint="The program failed: read its last log lines below, check its command, "
+        "environment and what it connects to.",
+        pod=pod,
+        container=container,
+        fatal=False,
+    )
 
 
 def event_failures(events: Iterable[Manifest], prefix: str) -> list[RolloutFailure]:

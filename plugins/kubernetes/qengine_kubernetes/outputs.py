@@ -15,6 +15,7 @@ import re
 from qengine.plugin import DeploymentError
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.render import Manifest
+from qengine_kubernetes.rollout import controlled_by
 
 LOG_PREFIX = "qengine-output:"
 
@@ -46,10 +47,16 @@ def parse_outputs(text: str, pattern: str, job: str) -> dict[str, str]:
 
 
 def read_outputs(api: KubeApi, namespace: str, job: Manifest, pattern: str) -> dict[str, str]:
-    """The outputs of the completed Job ``job``, from its succeeded pod."""
+    """The outputs of the completed Job ``job``, from its succeeded pod (one the live ``job``
+    controls: a deleted Job of the same name leaves pods until they are garbage-collected)."""
     name = job["metadata"]["name"]
+    uid = job["metadata"].get("uid")
     pods = api.list("Pod", namespace, f"job-name={name}")
-    done = [p for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
+    done = [
+        p
+        for p in pods
+        if p.get("status", {}).get("phase") == "Succeeded" and (not uid or controlled_by(p, uid))
+    ]
     if not done:
         return {}
     pod = done[-1]

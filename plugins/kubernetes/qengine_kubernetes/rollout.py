@@ -5,8 +5,12 @@ read's ``resourceVersion``) in windows of a few seconds; each event updates the 
 (``ready x/y``) and ends the wait when the object is settled. Between windows the service's
 pods (and, when pods are missing, the namespace's Warning Events) are checked for failures
 that will not pass on their own: a pull error, a crash loop, an OOM kill, an unschedulable
-pod, an exceeded quota. Those end the wait at once with a :class:`RolloutError`. A router's
-Ingress is waited for the same way until it has an address, when its DNS records need one.
+pod, an exceeded quota. Those end the wait at once with a :class:`RolloutError`. Only the pods
+the live object controls (through its current ReplicaSet, for a Deployment) are judged: pods
+of a deleted object of the same name linger until the cluster's garbage collector and kubelet
+are done with them. A watch that ends with an ERROR event (``410 Gone`` once the version it
+started from is compacted) is followed by a fresh read and a new watch. A router's Ingress is
+waited for the same way until it has an address, when its DNS records need one.
 """
 
 from __future__ import annotations
@@ -116,6 +120,12 @@ def load_balancer_of(ingress: Manifest) -> list[Manifest]:
     return [e for e in entries if isinstance(e, dict) and (e.get("ip") or e.get("hostname"))]
 
 
+def controlled_by(obj: Manifest, uid: str) -> bool:
+    """Whether ``obj``'s controller (its ownerReference with ``controller: true``) is ``uid``."""
+    refs = obj["metadata"].get("ownerReferences") or ()
+    return any(ref.get("controller") and ref.get("uid") == uid for ref in refs)
+
+
 def job_state(live: Manifest) -> str:
     """``complete``, ``failed`` or ``running`` for a Job."""
     for condition in live.get("status", {}).get("conditions", []):
@@ -162,7 +172,8 @@ class Waiter:
             state = job_state(live)
             self._progress(f"{self.service}: job {name} {state}", state=state)
             if state == "failed":
-                self.fail(f"job {name} failed", f"job-name={name}", job=True)
+                uid = live["metadata"].get("uid", "")
+                self.fail(f"job {name} failed", f"job-name={name}", job=True, owner=uid)
             return state == "complete"
 
         return self._await(obj, settled, timeout, f"job-name={name}")
@@ -200,10 +211,12 @@ class Waiter:
                 return live
             judged = self._current_pods(live, pods) if self.fail_fast else None
             if judged is not None:
-                self._check(judged, name)
+                self._check(*judged, name)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.fail(f"{kind} {name} did not become ready within {timeout:.0f}s", pods)
+                selector, owner = self._current_pods(live, pods) or (pods, "")
+                message = f"{kind} {name} did not become ready within {timeout:.0f}s"
+                self.fail(message, selector, owner=owner)
             window = max(1, min(WINDOW_SECONDS, math.ceil(remaining)))
             for event, current in self.api.watch(
                 kind,
@@ -221,30 +234,44 @@ class Waiter:
                 if event == "ERROR":
                     break
 
-    def _current_pods(self, live: Manifest, selector: str) -> str | None:
-        """The selector of the pods of ``live``'s current revision: pods of older revisions
-        (say, the crashing pods a fix replaces) must not fail the rollout. None while the
-        controller has not yet seen the current generation (nothing to judge yet)."""
+    def _current_pods(self, live: Manifest, selector: str) -> tuple[str, str] | None:
+        """(selector, controller uid) of the pods of ``live``'s current revision: pods of
+        older revisions (say, the crashing pods a fix replaces) and of a deleted object of the
+        same name must not fail the rollout. None while there is nothing to judge yet (the
+        controller has not seen the current generation, or made its ReplicaSet)."""
         status = live.get("status", {})
+        uid = str(live["metadata"].get("uid", ""))
         if live["kind"] in ("Deployment", "StatefulSet") and int(
             status.get("observedGeneration", 0)
         ) < int(live["metadata"].get("generation", 1)):
             return None
         if live["kind"] == "StatefulSet":
             revision = live.get("status", {}).get("updateRevision")
-            return f"{selector},{STS_REVISION}={revision}" if revision else selector
+            return (f"{selector},{STS_REVISION}={revision}" if revision else selector), uid
         if live["kind"] != "Deployment":
-            return selector
+            return selector, uid if live["kind"] == "Job" else ""
         wanted = (live["metadata"].get("annotations") or {}).get(DEPLOYMENT_REVISION)
         for replica_set in self.api.list("ReplicaSet", self.namespace, selector):
             annotations = replica_set["metadata"].get("annotations") or {}
             template_hash = (replica_set["metadata"].get("labels") or {}).get(TEMPLATE_HASH)
-            if wanted and annotations.get(DEPLOYMENT_REVISION) == wanted and template_hash:
-                return f"{selector},{TEMPLATE_HASH}={template_hash}"
-        return selector
+            current = wanted and annotations.get(DEPLOYMENT_REVISION) == wanted
+            if current and template_hash and controlled_by(replica_set, uid):
+                hashed = f"{selector},{TEMPLATE_HASH}={template_hash}"
+                return hashed, str(replica_set["metadata"]["uid"])
+        return None
 
-    def _check(self, selector: str, name: str) -> None:
-        pods = self.api.list("Pod", self.namespace, selector)
+    def _pods(self, selector: str, owner: str) -> list[Manifest]:
+        """The pods of ``selector`` that ``owner`` controls (all, without an owner) and that
+        are not being deleted."""
+        return [
+            pod
+            for pod in self.api.list("Pod", self.namespace, selector)
+            if not pod["metadata"].get("deletionTimestamp")
+            and (not owner or controlled_by(pod, owner))
+        ]
+
+    def _check(self, selector: str, owner: str, name: str) -> None:
+        pods = self._pods(selector, owner)
         fatal = [f for pod in pods for f in pod_failures(pod) if f.fatal]
         if not pods:
             events = self.api.list("Event", self.namespace)
@@ -252,9 +279,10 @@ class Waiter:
         if fatal:
             self._raise(fatal, name)
 
-    def fail(self, message: str, selector: str, *, job: bool = False) -> None:
-        """Raise a RolloutError for ``message`` with what the pods and events tell."""
-        pods = self.api.list("Pod", self.namespace, selector)
+    def fail(self, message: str, selector: str, *, job: bool = False, owner: str = "") -> None:
+        """Raise a RolloutError for ``message`` with what the pods of ``selector`` (those
+        ``owner`` controls, when given) and the events tell."""
+        pods = self._pods(selector, owner)
         failures = [f for pod in pods for f in pod_failures(pod)]
         events = self.api.list("Event", self.namespace)
         failures += event_failures(events, self.service)
@@ -262,7 +290,8 @@ class Waiter:
 
     def _raise(self, failures: list[RolloutFailure], name: str, *, message: str = "") -> None:
         for failure in failures:
-            if failure.reason in ("CrashLoopBackOff", "OOMKilled") and failure.pod:
+            logged = ("CrashLoopBackOff", "OOMKilled", "ContainerFailed")
+            if failure.reason in logged and failure.pod:
                 log = self.api.pod_log(self.namespace, failure.pod, failure.container)
                 for line in log.splitlines()[-20:]:
                     self.ctx.emit_log(f"{failure.pod}/{failure.container}: {line}")

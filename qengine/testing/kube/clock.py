@@ -6,6 +6,7 @@ drive time forward (``sim.clock.advance(3600)``) instead of sleeping.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import UTC, datetime
@@ -48,7 +49,9 @@ class SimClock:
         return self.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_stamp(text: str) -> float:
-    """Seconds since the epoch for an RFC 3339 timestamp written by :class:`SimClock`."""
+    """Seconds since the epoch for an RFC 3339 timestamp written by :class:`SimClock`
+    (cached: controllers read the same few stamps on every pass)."""
     fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in text else "%Y-%m-%dT%H:%M:%SZ"
     return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()

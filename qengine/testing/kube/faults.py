@@ -3,8 +3,12 @@
 API faults (:class:`ApiFault`): ``429`` (with ``Retry-After``), ``500``, ``drop`` (the
 connection is closed without a response) and ``slow`` (the response is delayed), each for a
 fraction of matching requests. Pod faults (:class:`PodFault`): ``ImagePullBackOff``,
-``CrashLoopBackOff``, ``OOMKilled``, ``Unschedulable`` and ``ReadinessFailure``, for pods whose
-image contains a string or that carry the annotation ``sim.qengine.dev/fault: <kind>``.
+``CrashLoopBackOff``, ``OOMKilled``, ``Unschedulable`` and ``ReadinessFailure``, for the
+containers whose image contains a string, or for every (regular) container of a pod that carries
+the annotation ``sim.qengine.dev/fault: <kind>``. A ``CrashLoopBackOff`` container exits at once
+with ``exit_code`` (1 unless said otherwise: ``PodFault(exit_code=...)`` or the annotation
+``sim.qengine.dev/exit-code``); what the pod then shows depends on its ``restartPolicy``, as on a
+cluster (see :mod:`qengine.testing.kube.controllers.kubelet`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ POD_FAULT_KINDS = (
     "ReadinessFailure",
 )
 FAULT_ANNOTATION = "sim.qengine.dev/fault"
+EXIT_CODE_ANNOTATION = "sim.qengine.dev/exit-code"
+OOM_EXIT_CODE = 137  # 128 + SIGKILL, what a cluster reports for an OOM-killed container
 
 
 @attrs.frozen(kw_only=True)
@@ -55,16 +61,31 @@ class ApiFault:
 
 @attrs.frozen(kw_only=True)
 class PodFault:
-    """Make pods whose image contains ``image`` (or with the annotation) fail the ``kind`` way."""
+    """Make containers whose image contains ``image`` (or pods with the annotation) fail the
+    ``kind`` way; ``exit_code`` is what a ``CrashLoopBackOff`` container exits with (0 makes it
+    a container that completes: a Job's pod succeeds, a Deployment's pod restarts)."""
 
     kind: str
     image: str = ""
+    exit_code: int = 1
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in POD_FAULT_KINDS:
             raise InvalidInputError(
                 f"unknown pod fault {self.kind!r}", hint=f"use one of {', '.join(POD_FAULT_KINDS)}"
             )
+        if not 0 <= self.exit_code <= 255:
+            raise InvalidInputError(
+                f"exit code {self.exit_code} is out of range", hint="use 0 to 255"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class ContainerFault:
+    """The fault one container has: its kind and, for exits, the exit code."""
+
+    kind: str
+    exit_code: int = 1
 
 
 class Faults:
@@ -108,15 +129,34 @@ class Faults:
         return None
 
     def pod_fault(self, pod: dict[str, Any]) -> str | None:
-        """The fault kind that applies to a pod, by annotation first, then by image."""
+        """The fault kind that applies to a pod, by annotation first, then by any image."""
         annotation = (pod.get("metadata", {}).get("annotations") or {}).get(FAULT_ANNOTATION)
         if annotation in POD_FAULT_KINDS:
             return str(annotation)
-        images = [c.get("image", "") for c in pod.get("spec", {}).get("containers") or []]
+        spec = pod.get("spec", {})
+        containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+        images = [str(c.get("image", "")) for c in containers]
         with self._lock:
             for fault in self._pod:
                 if fault.image and any(fault.image in image for image in images):
                     return fault.kind
+        return None
+
+    def container_fault(
+        self, pod: dict[str, Any], container: dict[str, Any], *, init: bool = False
+    ) -> ContainerFault | None:
+        """The fault of one container: the pod's annotation (regular containers only), else
+        the first fault whose image string the container's image contains."""
+        annotations = pod.get("metadata", {}).get("annotations") or {}
+        kind = annotations.get(FAULT_ANNOTATION)
+        if kind in POD_FAULT_KINDS and not init:
+            return ContainerFault(kind=str(kind), exit_code=_exit_code(str(kind), annotations))
+        image = str(container.get("image", ""))
+        with self._lock:
+            for fault in self._pod:
+                if fault.image and fault.image in image:
+                    code = OOM_EXIT_CODE if fault.kind == "OOMKilled" else fault.exit_code
+                    return ContainerFault(kind=fault.kind, exit_code=code)
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -126,6 +166,24 @@ class Faults:
                 "api": [attrs.asdict(f) for f in self._api],
                 "pod": [attrs.asdict(f) for f in self._pod],
             }
+
+
+def _exit_code(kind: str, annotations: dict[str, Any]) -> int:
+    if kind == "OOMKilled":
+        return OOM_EXIT_CODE
+    try:
+        return int(annotations.get(EXIT_CODE_ANNOTATION, 1)) & 0xFF
+    except (TypeError, ValueError):
+        return 1
+
+
+def pod_fault_from_json(data: dict[str, Any]) -> PodFault:
+    """A :class:`PodFault` from its JSON form (``POST /_sim/faults`` with ``"pod": {...}``)."""
+    return PodFault(
+        kind=str(data["kind"]),
+        image=str(data.get("image", "")),
+        exit_code=int(data.get("exit_code", 1)),
+    )
 
 
 def api_fault_from_json(data: dict[str, Any]) -> ApiFault:

@@ -16,10 +16,10 @@ from typing import Any
 
 import attrs
 
-from qengine.testing.kube import defaults, validation
+from qengine.testing.kube import crds, decoding, defaults, immutable, validation
 from qengine.testing.kube.apply import ManagerKey, Ownership
 from qengine.testing.kube.documents import clone
-from qengine.testing.kube.patch import apply_patch
+from qengine.testing.kube.patch import apply_patch, custom_patch_type
 from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.status import ApiError, already_exists, bad_request, conflict, not_found
 from qengine.testing.kube.store import Store
@@ -61,6 +61,10 @@ class WriteOptions:
     force: bool = False
     subresource: str = ""
     track: bool = True  # record field ownership (controllers' status writes skip it)
+    # fieldValidation of an API request (Strict, Warn, Ignore); "" (in-process writes) skips
+    # decoding. Warn's warnings are collected in ``warnings`` for the response.
+    field_validation: str = ""
+    warnings: list[str] = attrs.Factory(list)
 
 
 def _body_part(obj: JSON) -> JSON:
@@ -153,6 +157,8 @@ class ObjectApi:
 
     def _prepare_new(self, rtype: ResourceType, namespace: str, obj: JSON) -> JSON:
         obj = clone(obj)
+        if rtype.group in _BUILTIN_GROUPS:
+            decode_nulls(obj)
         self._check_type(rtype, obj)
         meta = obj["metadata"]
         if rtype.namespaced:
@@ -174,6 +180,7 @@ class ObjectApi:
         service = obj["kind"] == "Service"
         next_ip = self.store.allocate_ip() if service else ""
         defaults.apply_defaults(obj, next_ip, self.store.allocate_node_port)
+        crds.admit(self.store, rtype, obj, None)
         validation.validate(rtype, obj)
         meta["uid"] = self.store.new_uid()
         meta["creationTimestamp"] = self.store.clock.stamp()
@@ -185,6 +192,8 @@ class ObjectApi:
 
     def create(self, rtype: ResourceType, namespace: str, body: JSON, opts: WriteOptions) -> JSON:
         """Create an object; 409 AlreadyExists if the name is taken."""
+        decoding.decode(rtype, body, opts)
+        crds.decode(self.store, rtype, body, opts)
         obj = self._prepare_new(rtype, namespace, body)
         name = obj["metadata"]["name"]
         self.check_namespace(rtype, namespace, name)
@@ -206,12 +215,15 @@ class ObjectApi:
         if rec is None:
             raise not_found(rtype.plural, rtype.group, name)
         body = clone(body)
+        decoding.decode(rtype, body, opts)
+        crds.decode(self.store, rtype, body, opts)
         self._check_type(rtype, body)
         given = body["metadata"].get("name")
         if given and given != name:
             raise bad_request(
                 f"the name of the object ({given}) does not match the name on the URL ({name})"
             )
+        immutable.check_namespace(rtype, namespace, body)
         sent_rv = body["metadata"].get("resourceVersion")
         if sent_rv and sent_rv != rec.obj["metadata"]["resourceVersion"]:
             raise conflict(
@@ -228,6 +240,8 @@ class ObjectApi:
         return self._commit(rtype, rec.obj, new, ownership, opts)
 
     def _merge_update(self, rtype: ResourceType, old: JSON, body: JSON, sub: str) -> JSON:
+        if rtype.group in _BUILTIN_GROUPS:
+            decode_nulls(body)  # a fresh copy: the body of an update, a patched or applied object
         if sub == "status":
             new = dict(clone(old), status=body.get("status", {}))
         else:
@@ -245,11 +259,13 @@ class ObjectApi:
                 meta[field] = old["metadata"][field]
             else:
                 meta.pop(field, None)
+        crds.admit(self.store, rtype, new, old, sub)
         if sub == "":
             _keep_node_ports(old, new)
             cluster_ip = old.get("spec", {}).get("clusterIP", "")
             defaults.apply_defaults(new, cluster_ip, self.store.allocate_node_port)
             validation.validate(rtype, new)
+            immutable.check(rtype, old, new)
             if "generation" in meta and _body_part(new) != _body_part(old):
                 meta["generation"] = int(meta["generation"]) + 1
         return new
@@ -266,14 +282,19 @@ class ObjectApi:
         opts: WriteOptions,
     ) -> JSON:
         """PATCH of any supported content type, server-side apply included."""
+        if rtype.group not in _BUILTIN_GROUPS:
+            custom_patch_type(content_type)
         if content_type == APPLY_PATCH:
             return self.apply(rtype, namespace, name, parse_apply_body(raw), opts)
         current = self.store.get(rtype, namespace, name)
         patched = apply_patch(content_type, clone(current), raw)
+        decoding.decode(rtype, patched, opts, content_type, raw)
+        crds.decode(self.store, rtype, patched, opts, content_type)
         patched.setdefault("metadata", {})
         if not patched["metadata"].get("resourceVersion"):
             patched["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        return self.update(rtype, namespace, name, patched, opts)
+        decoded = attrs.evolve(opts, field_validation="")  # the patched object was decoded
+        return self.update(rtype, namespace, name, patched, decoded)
 
     def apply(
         self, rtype: ResourceType, namespace: str, name: str, config: JSON, opts: WriteOptions
@@ -294,6 +315,9 @@ class ObjectApi:
                 f"URL ({name})"
             )
         meta["name"] = name
+        immutable.check_namespace(rtype, namespace, config)
+        decoding.decode(rtype, config, opts, APPLY_PATCH)
+        crds.decode(self.store, rtype, config, opts, APPLY_PATCH)
         rec = self.store.record(rtype.key, namespace if rtype.namespaced else "", name)
         if rec is None:
             return self._apply_create(rtype, namespace, config, opts)
@@ -379,6 +403,45 @@ _BUILTIN_GROUPS = {
     "storage.k8s.io",
     "apiextensions.k8s.io",
 }
+
+
+# Maps of strings, and of quantities, whose null values Go decodes to the zero value.
+_STRING_MAPS = frozenset({"labels", "annotations", "nodeSelector", "matchLabels"})
+_QUANTITY_MAPS = frozenset({"requests", "limits", "capacity", "hard"})
+
+
+def decode_nulls(node: JSON) -> None:
+    """Null means absent, in place, as decoding JSON into the API's Go types has it.
+
+    A null field decodes to its zero value, which is not stored (so ``spec.template.metadata:
+    null``, as Helm charts render it, is an absent template metadata); a null value in a map
+    of strings (labels, annotations, selectors) is ``""``, in a map of quantities ``"0"``; a
+    null item of a list is the zero value of its siblings' type.
+    """
+    for key in [k for k, v in node.items() if v is None]:
+        del node[key]
+    for key, value in node.items():
+        if isinstance(value, dict):
+            if key in _STRING_MAPS or key in _QUANTITY_MAPS:
+                zero = "" if key in _STRING_MAPS else "0"
+                for name in [k for k, v in value.items() if v is None]:
+                    value[name] = zero
+            else:
+                decode_nulls(value)
+        elif isinstance(value, list) and value:
+            _decode_list_nulls(value)
+
+
+def _decode_list_nulls(items: list[Any]) -> None:
+    kinds = {type(item) for item in items}
+    if type(None) in kinds:
+        zero: Any = {} if dict in kinds else "" if str in kinds else None
+        if zero is not None:
+            items[:] = [(type(zero)() if item is None else item) for item in items]
+    if dict in kinds:
+        for item in items:
+            if isinstance(item, dict):
+                decode_nulls(item)
 
 
 def _key(obj: JSON) -> tuple[str, str]:

@@ -228,6 +228,26 @@ def strategic_merge(original: Any, patch: Any) -> Any:
     return result
 
 
+# What a custom resource accepts: it has no Go type, hence no patch strategy.
+CUSTOM_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+)
+
+
+def custom_patch_type(content_type: str) -> None:
+    """415 for a patch type a custom resource does not accept (strategic merge), worded as
+    the real server's answer."""
+    if content_type not in CUSTOM_PATCH_TYPES:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: "
+            + ", ".join(CUSTOM_PATCH_TYPES),
+        )
+
+
 def apply_patch(content_type: str, current: JSON, raw: bytes) -> JSON:
     """Apply a PATCH body of the given content type to ``current``; returns the new object."""
     try:

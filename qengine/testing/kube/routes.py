@@ -15,7 +15,16 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from qengine.testing.kube import deletion, discovery, openapi, protobuf, reviews, tables
+from qengine.testing.kube import (
+    decoding,
+    deletion,
+    discovery,
+    listing,
+    openapi,
+    protobuf,
+    reviews,
+    tables,
+)
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.http import Request, Response
 from qengine.testing.kube.objects import APPLY_PATCH, WriteOptions
@@ -23,7 +32,7 @@ from qengine.testing.kube.resources import ResourceType
 from qengine.testing.kube.scale import scale_of, scale_patch
 from qengine.testing.kube.selectors import field_selector, label_selector
 from qengine.testing.kube.status import ApiError, bad_request, method_not_allowed
-from qengine.testing.kube.watch import DEFAULT_TIMEOUT, WatchRequest, events
+from qengine.testing.kube.watch import DEFAULT_TIMEOUT, WatchRequest, check_options, events
 
 JSON = dict[str, Any]
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -110,6 +119,7 @@ def _resource(
     if namespace is None and rtype.namespaced and name:
         raise _not_found_path(req.path)
     ns = namespace or ""
+    reviews.check_request(req, rtype, namespace, name, sub)
     if not name:
         return _collection(ctx, req, rtype, namespace)
     if sub == "log" and rtype.kind == "Pod":
@@ -161,12 +171,14 @@ def _collection(
     if req.method == "GET":
         return _list(ctx, req, rtype, namespace)
     if req.method == "POST" and rtype.kind in reviews.REVIEW_KINDS:
-        return Response(status=201, body=reviews.answer(rtype, _json_body(req)))
+        answer = reviews.answer(rtype, _json_body(req), req.headers, namespace)
+        return Response(status=201, body=answer)
     if req.method == "POST":
         body = _json_body(req)
+        opts = _write_options(req)
         with ctx.store.lock:
-            created = ctx.api.create(rtype, namespace or "", body, _write_options(req))
-        return Response(status=201, body=created)
+            created = ctx.api.create(rtype, namespace or "", body, opts)
+        return Response(status=201, body=created, headers=decoding.warning_header(opts.warnings))
     if req.method == "DELETE":
         with ctx.store.lock:
             items, _, _, _ = ctx.store.select(rtype, namespace, _predicate(req))
@@ -178,10 +190,9 @@ def _collection(
 
 
 def _list(ctx: SimContext, req: Request, rtype: ResourceType, namespace: str | None) -> Response:
-    limit = int(req.query.get("limit") or 0)
     with ctx.store.lock:
-        items, rv, cont, remaining = ctx.store.select(
-            rtype, namespace, _predicate(req), limit=limit, token=req.query.get("continue", "")
+        items, rv, cont, remaining = listing.read(
+            ctx.store, rtype, namespace, _predicate(req), req.query
         )
         if "as=Table" in req.accept:
             table = tables.to_table(
@@ -208,6 +219,7 @@ def _with_type(rtype: ResourceType, obj: JSON) -> JSON:
 
 
 def _watch(ctx: SimContext, req: Request, rtype: ResourceType, namespace: str | None) -> Response:
+    check_options(req.query)
     watch = WatchRequest(
         rtype=rtype,
         namespace=namespace,
@@ -262,7 +274,8 @@ def _item(
         if req.method == "PUT":
             if sub == "finalize":
                 return Response(body=ctx.finalize_namespace(name, _json_body(req)))
-            return Response(body=ctx.api.update(rtype, ns, name, _json_body(req), opts))
+            updated = ctx.api.update(rtype, ns, name, _json_body(req), opts)
+            return Response(body=updated, headers=decoding.warning_header(opts.warnings))
         if req.method == "PATCH":
             if req.content_type not in _PATCH_TYPES:
                 raise ApiError(
@@ -273,7 +286,8 @@ def _item(
                 )
             created = ctx.store.record(rtype.key, ns, name) is None
             obj = ctx.api.patch(rtype, ns, name, req.content_type, req.body, opts)
-            return Response(status=201 if created else 200, body=obj)
+            headers = decoding.warning_header(opts.warnings)
+            return Response(status=201 if created else 200, body=obj, headers=headers)
         if req.method == "DELETE" and not sub:
             options = _delete_options(req)
             dry = _dry(req) or "All" in (options.get("dryRun") or [])
@@ -329,8 +343,16 @@ def _write_options(req: Request, sub: str = "") -> WriteOptions:
     if not manager and req.content_type != APPLY_PATCH:
         manager = req.headers.get("user-agent", "unknown").split("/")[0] or "unknown"
     return WriteOptions(
-        manager=manager, dry_run=_dry(req), force=req.flag("force"), subresource=sub
+        manager=manager,
+        dry_run=_dry(req),
+        force=req.flag("force"),
+        subresource=sub,
+        field_validation=_field_validation(req),
     )
+
+
+def _field_validation(req: Request) -> str:
+    return decoding.field_validation(req.method, req.query.get("fieldValidation", ""))
 
 
 def _delete_options(req: Request) -> JSON:

@@ -21,7 +21,7 @@ from typing import Any
 from qengine._errors import QengineError
 from qengine.testing.kube import routes
 from qengine.testing.kube.context import SimContext
-from qengine.testing.kube.faults import ApiFault, PodFault, api_fault_from_json
+from qengine.testing.kube.faults import ApiFault, api_fault_from_json, pod_fault_from_json
 from qengine.testing.kube.http import Request, Response
 from qengine.testing.kube.requestlog import RequestLog, RequestRecord
 from qengine.testing.kube.status import ApiError, status_body
@@ -197,9 +197,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if "api" in data:
                 ctx.faults.add_api(api_fault_from_json(data["api"]))
             if "pod" in data:
-                ctx.faults.add_pod(
-                    PodFault(kind=data["pod"]["kind"], image=data["pod"].get("image", ""))
-                )
+                ctx.faults.add_pod(pod_fault_from_json(data["pod"]))
             return Response(status=201, body=ctx.faults.describe())
         if sim_path == "faults" and req.method == "DELETE":
             ctx.faults.clear()

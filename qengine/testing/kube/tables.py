@@ -36,9 +36,29 @@ def _pod_ready(obj: JSON) -> str:
     return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
 
 
+def _init_status(obj: JSON) -> str:
+    """``Init:<reason>`` or ``Init:i/n`` while init containers run (kubectl's printPod)."""
+    inits = obj.get("status", {}).get("initContainerStatuses") or []
+    for index, status in enumerate(inits):
+        terminated = status.get("state", {}).get("terminated")
+        waiting = status.get("state", {}).get("waiting") or {}
+        if terminated and terminated.get("exitCode") == 0:
+            continue
+        if terminated:
+            reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}"
+            return f"Init:{reason}"
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}"
+        return f"Init:{index}/{len(obj.get('spec', {}).get('initContainers') or [])}"
+    return ""
+
+
 def _pod_status(obj: JSON) -> str:
     if obj["metadata"].get("deletionTimestamp"):
         return "Terminating"
+    initializing = _init_status(obj)
+    if initializing:
+        return initializing
     for status in obj.get("status", {}).get("containerStatuses") or []:
         waiting = status.get("state", {}).get("waiting")
         if waiting and waiting.get("reason"):
@@ -50,9 +70,8 @@ def _pod_status(obj: JSON) -> str:
 
 
 def _restarts(obj: JSON) -> int:
-    return sum(
-        s.get("restartCount", 0) for s in obj.get("status", {}).get("containerStatuses") or []
-    )
+    key = "initContainerStatuses" if _init_status(obj) else "containerStatuses"
+    return sum(s.get("restartCount", 0) for s in obj.get("status", {}).get(key) or [])
 
 
 def _status(field: str, default: Any = 0) -> Callable[[JSON], Any]:

@@ -48,6 +48,17 @@ def short_hash(value: Any) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
 
 
+def semantic(value: Any) -> Any:
+    """A JSON value as compared semantically: nulls, empty maps and empty lists are absent
+    (as ``apiequality.Semantic.DeepEqual`` treats nil and empty alike on decoded objects)."""
+    if isinstance(value, dict):
+        kept = {k: semantic(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [semantic(v) for v in value]
+    return value
+
+
 def random_suffix(api: ObjectApi) -> str:
     """Five name-safe characters, like generateName adds."""
     digest = hashlib.sha256(f"{api.store.new_uid()}".encode()).digest()

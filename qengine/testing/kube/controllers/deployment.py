@@ -1,5 +1,9 @@
 """The Deployment controller: a ReplicaSet per pod template, rolling updates, status.
 
+The ReplicaSet of a template is found by comparing templates (ignoring the hash label), so a
+Deployment whose template goes back to an earlier one (``kubectl rollout undo``) scales that
+earlier ReplicaSet up again, which takes the next revision number.
+
 Rolling updates honour ``maxSurge`` and ``maxUnavailable`` (Recreate scales the old
 ReplicaSets to zero first). The status and conditions are the ones the real controller
 writes and ``kubectl rollout status`` / ``kubectl wait --for=condition=Available`` read:
@@ -19,6 +23,7 @@ from qengine.testing.kube.controllers.common import (
     owned,
     owner_ref,
     rtype,
+    semantic,
     short_hash,
 )
 from qengine.testing.kube.controllers.deployment_status import update_status
@@ -30,6 +35,17 @@ from qengine.testing.kube.objects import ObjectApi
 JSON = dict[str, Any]
 COMPONENT = "deployment-controller"
 HASH_LABEL = "pod-template-hash"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+_NOT_COPIED = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 
 
 def _unsettled(deploy: JSON) -> bool:
@@ -37,7 +53,8 @@ def _unsettled(deploy: JSON) -> bool:
     if status.get("observedGeneration") != deploy["metadata"].get("generation"):
         return True
     progressing = get_condition(deploy, "Progressing") or {}
-    return progressing.get("reason") not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded")
+    settled = ("NewReplicaSetAvailable", "ProgressDeadlineExceeded", "DeploymentPaused")
+    return progressing.get("reason") not in settled
 
 
 def reconcile(api: ObjectApi, work: Work) -> None:
@@ -48,31 +65,99 @@ def reconcile(api: ObjectApi, work: Work) -> None:
 
 
 def _template_hash(deploy: JSON) -> str:
-    return short_hash(deploy["spec"].get("template") or {})[:10]
+    template = deploy["spec"].get("template") or {}
+    collisions = (deploy.get("status") or {}).get("collisionCount")
+    return short_hash([template, collisions] if collisions else template)[:10]
+
+
+def _current_rs(deploy: JSON, sets: list[JSON]) -> JSON | None:
+    """The oldest ReplicaSet whose pod template equals the Deployment's, ignoring its
+    ``pod-template-hash`` label (the controller's ``FindNewReplicaSet``): a template that
+    goes back to an earlier one (``kubectl rollout undo``) finds that earlier ReplicaSet."""
+    pod_hash = _template_hash(deploy)
+    for rs in sets:  # the usual case, cheaply: the template as it was when the set was made
+        if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash:
+            return rs
+    wanted = semantic(deploy["spec"].get("template") or {})
+    for rs in sets:
+        template = clone(rs["spec"].get("template") or {})
+        (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+        if semantic(template) == wanted:
+            return rs
+    return None
 
 
 def _sync(api: ObjectApi, deploy: JSON) -> None:
     sets = owned(api, deploy, "apps", "replicasets")
-    pod_hash = _template_hash(deploy)
-    new_rs = next(
-        (rs for rs in sets if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash), None
-    )
+    new_rs = _current_rs(deploy, sets)
     old = [rs for rs in sets if rs is not new_rs]
     created = False
-    if new_rs is None:
-        new_rs = _create_rs(api, deploy, pod_hash, old)
+    paused = bool(deploy["spec"].get("paused"))
+    if new_rs is None and not paused:  # a paused Deployment gets no new ReplicaSet
+        new_rs = _create_rs(api, deploy, _template_hash(deploy), old)
+        if new_rs is None:
+            return  # a name collision: the next pass tries the next collisionCount
         created = True
-    if not deploy["spec"].get("paused"):
+    elif new_rs is not None:
+        new_rs = _sync_revision(api, deploy, new_rs, old)
+    if not paused and new_rs is not None:
         _rollout(api, deploy, new_rs, old)
     sets = owned(api, deploy, "apps", "replicasets")
-    new_rs = next(rs for rs in sets if rs["metadata"]["uid"] == new_rs["metadata"]["uid"])
+    if new_rs is not None:
+        uid = new_rs["metadata"]["uid"]
+        new_rs = next(rs for rs in sets if rs["metadata"]["uid"] == uid)
     old = [rs for rs in sets if rs is not new_rs]
     _cleanup(api, deploy, old)
     update_status(api, deploy, new_rs, old, created)
 
 
-def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> JSON:
+def _copied_annotations(deploy: JSON) -> dict[str, str]:
+    """The Deployment's annotations its ReplicaSets carry too (``kubernetes.io/change-cause``
+    and the like), as the controller copies them."""
+    annotations = deploy["metadata"].get("annotations") or {}
+    return {k: v for k, v in annotations.items() if k not in _NOT_COPIED}
+
+
+def _sync_revision(api: ObjectApi, deploy: JSON, rs: JSON, old: list[JSON]) -> JSON:
+    """Bring the current ReplicaSet's annotations up to date: the Deployment's copied ones,
+    and, when an older ReplicaSet becomes current again, the next revision number, with its
+    former numbers in ``deployment.kubernetes.io/revision-history``."""
+    copied = _copied_annotations(deploy)
+    number = max([revision(o) for o in old] + [0]) + 1
+    before = revision(rs)
+    current = rs["metadata"].get("annotations") or {}
+    if (
+        before >= number
+        and all(current.get(k) == v for k, v in copied.items())
+        and rs["spec"].get("minReadySeconds", 0) == deploy["spec"].get("minReadySeconds", 0)
+    ):
+        return rs
+    new = clone(rs)
+    annotations = new["metadata"].setdefault("annotations", {})
+    annotations.update(copied)
+    if before < number:
+        if REVISION in annotations:
+            history = annotations.get(REVISION_HISTORY, "")
+            annotations[REVISION_HISTORY] = f"{history},{before}" if history else str(before)
+        annotations[REVISION] = str(number)
+    new["spec"]["minReadySeconds"] = deploy["spec"].get("minReadySeconds", 0)
+    return api.commit_raw(rtype(api, "apps", "replicasets"), new)
+
+
+def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> JSON | None:
+    """Create the ReplicaSet of the Deployment's template; None on a name collision with a
+    ReplicaSet that is not this template's (say, one of a deleted Deployment of the same name
+    that the garbage collector has not removed yet): like the real controller, bump
+    ``status.collisionCount``, which changes the hash."""
     spec = deploy["spec"]
+    rs_type = rtype(api, "apps", "replicasets")
+    name = f"{deploy['metadata']['name']}-{pod_hash}"
+    if api.store.find(rs_type.key, deploy["metadata"]["namespace"], name) is not None:
+        bumped = clone(deploy)
+        status = bumped.setdefault("status", {})
+        status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
+        api.commit_raw(rtype(api, "apps", "deployments"), bumped)
+        return None
     template = clone(spec.get("template") or {})
     template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
     selector = clone(spec.get("selector") or {})
@@ -90,6 +175,7 @@ def _create_rs(api: ObjectApi, deploy: JSON, pod_hash: str, old: list[JSON]) -> 
             "namespace": deploy["metadata"]["namespace"],
             "labels": dict(template["metadata"]["labels"]),
             "annotations": {
+                **_copied_annotations(deploy),
                 REVISION: str(number),
                 "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
                 "deployment.kubernetes.io/max-replicas": str(

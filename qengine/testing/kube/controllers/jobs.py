@@ -1,7 +1,12 @@
 """The Job and CronJob controllers.
 
-A Job runs up to ``parallelism`` pods until ``completions`` succeed (condition Complete) or
-more than ``backoffLimit`` fail (condition Failed, reason BackoffLimitExceeded). A CronJob
+A Job runs up to ``parallelism`` pods until ``completions`` succeed (conditions
+SuccessCriteriaMet and Complete), or fails (conditions FailureTarget and Failed): reason
+BackoffLimitExceeded when more than ``backoffLimit`` pods failed (with ``restartPolicy:
+OnFailure``, when its pods' container restarts reach it), DeadlineExceeded when it ran
+``activeDeadlineSeconds``. A failed pod is replaced after the controller's back-off (10 s,
+doubling per failure up to 10 minutes), all on the simulator's clock: the Job documentation's
+"Pod backoff failure policy" and ``pkg/controller/job`` of Kubernetes 1.31. A CronJob
 creates a Job at each scheduled time of the simulator's clock (``sim.clock.advance``), and
 keeps ``successfulJobsHistoryLimit`` / ``failedJobsHistoryLimit`` finished Jobs.
 """
@@ -31,6 +36,8 @@ from qengine.testing.kube.documents import clone
 from qengine.testing.kube.objects import ObjectApi
 
 JSON = dict[str, Any]
+POD_FAILURE_BACKOFF = 10.0
+POD_FAILURE_MAX_BACKOFF = 600.0
 
 
 def reconcile_jobs(api: ObjectApi, work: Work) -> None:
@@ -55,58 +62,28 @@ def _sync_job(api: ObjectApi, job: JSON) -> None:
     completions = int(spec.get("completions") or 1)
     now = api.store.clock.stamp()
     status = clone(job.get("status") or {})
-    status.setdefault("startTime", now)
+    if not spec.get("suspend"):
+        # The Job controller sets startTime when the Job first runs, never while suspended.
+        status.setdefault("startTime", now)
+    failure = _failure(api, job, status, pods, failed, active)
     if succeeded >= completions:
-        for pod in active:
-            remove_now(api, rtype(api, "", "pods"), pod)
+        _end_pods(api, active)
         active = []
-        set_condition(
-            status,
-            "SuccessCriteriaMet",
-            "True",
-            "CompletionsReached",
-            "Reached expected number of succeeded pods",
-            now,
-        )
-        set_condition(
-            status,
-            "Complete",
-            "True",
-            "CompletionsReached",
-            "Reached expected number of succeeded pods",
-            now,
-        )
+        message = "Reached expected number of succeeded pods"
+        for ctype in ("SuccessCriteriaMet", "Complete"):
+            set_condition(status, ctype, "True", "CompletionsReached", message, now)
         status["completionTime"] = now
         recorder.record(api, job, "Normal", "Completed", "Job completed", "job-controller")
-    elif failed > int(spec.get("backoffLimit", 6)):
-        for pod in active:
-            remove_now(api, rtype(api, "", "pods"), pod)
+    elif failure is not None:
+        reason, message = failure
+        # Pods the controller ends count as failed, as the real tracking counts them.
+        failed += len(active)
+        _end_pods(api, active)
         active = []
-        set_condition(
-            status,
-            "FailureTarget",
-            "True",
-            "BackoffLimitExceeded",
-            "Job has reached the specified backoff limit",
-            now,
-        )
-        set_condition(
-            status,
-            "Failed",
-            "True",
-            "BackoffLimitExceeded",
-            "Job has reached the specified backoff limit",
-            now,
-        )
-        recorder.record(
-            api,
-            job,
-            "Warning",
-            "BackoffLimitExceeded",
-            "Job has reached the specified backoff limit",
-            "job-controller",
-        )
-    elif not spec.get("suspend"):
+        for ctype in ("FailureTarget", "Failed"):
+            set_condition(status, ctype, "True", reason, message, now)
+        recorder.record(api, job, "Warning", reason, message, "job-controller")
+    elif not spec.get("suspend") and _backoff_over(api, pods):
         want = min(int(spec.get("parallelism") or 1), completions - succeeded) - len(active)
         for _ in range(max(0, want)):
             _create_pod(api, job)
@@ -123,9 +100,72 @@ def _sync_job(api: ObjectApi, job: JSON) -> None:
         succeeded=succeeded,
         failed=failed,
         ready=sum(1 for p in active if (get_condition(p, "Ready") or {}).get("status") == "True"),
+        terminating=sum(1 for p in active if p["metadata"].get("deletionTimestamp")),
+        uncountedTerminatedPods={},
     )
-    status = {k: v for k, v in status.items() if v or k == "ready"}
+    kept = ("ready", "terminating", "uncountedTerminatedPods")
+    status = {k: v for k, v in status.items() if v or k in kept}
     api.commit_raw(rtype(api, "batch", "jobs"), with_status(job, status))
+
+
+def _failure(
+    api: ObjectApi, job: JSON, status: JSON, pods: list[JSON], failed: int, active: list[JSON]
+) -> tuple[str, str] | None:
+    """Why the Job fails now, if it does: its active deadline passed, or its back-off limit
+    (failed pods beyond ``backoffLimit``; with ``OnFailure``, container restarts of its
+    active pods reaching it), as the Job controller decides."""
+    spec = job["spec"]
+    deadline = spec.get("activeDeadlineSeconds")
+    start = status.get("startTime")
+    running_for = api.store.clock.time() - parse_stamp(str(start)) if start else 0.0
+    if deadline is not None and start is not None and running_for >= int(deadline):
+        return "DeadlineExceeded", "Job was active longer than specified deadline"
+    limit = int(spec.get("backoffLimit", 6))
+    exceeded = failed > limit
+    if (spec.get("template") or {}).get("spec", {}).get("restartPolicy") == "OnFailure":
+        restarts = sum(
+            int(c.get("restartCount", 0))
+            for p in active
+            for c in (p.get("status", {}).get("initContainerStatuses") or [])
+            + (p.get("status", {}).get("containerStatuses") or [])
+        )
+        exceeded = exceeded or (restarts > 0 if limit == 0 else restarts >= limit)
+    if exceeded:
+        return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+    return None
+
+
+def _end_pods(api: ObjectApi, pods: list[JSON]) -> None:
+    for pod in pods:
+        remove_now(api, rtype(api, "", "pods"), pod)
+
+
+def _backoff_over(api: ObjectApi, pods: list[JSON]) -> bool:
+    """Whether the pod failure back-off lets the controller create pods now: after ``n``
+    failures since the last success, 10 s doubling per failure up to 10 min, from the last
+    failure (the Job controller's DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff)."""
+    finished = sorted(
+        (_finished_at(p), p.get("status", {}).get("phase"))
+        for p in pods
+        if p.get("status", {}).get("phase") in ("Succeeded", "Failed")
+    )
+    failures, last = 0, 0.0
+    for when, phase in finished:
+        failures, last = (failures + 1, when) if phase == "Failed" else (0, 0.0)
+    if not failures:
+        return True
+    delay = min(POD_FAILURE_MAX_BACKOFF, POD_FAILURE_BACKOFF * float(2 ** min(failures - 1, 16)))
+    return api.store.clock.time() >= last + delay
+
+
+def _finished_at(pod: JSON) -> float:
+    """When a finished pod ended: its containers' last finish, else its creation."""
+    times = [
+        parse_stamp(str(terminated["finishedAt"]))
+        for c in pod.get("status", {}).get("containerStatuses") or []
+        if (terminated := (c.get("state") or {}).get("terminated")) and terminated.get("finishedAt")
+    ]
+    return max(times) if times else parse_stamp(pod["metadata"]["creationTimestamp"])
 
 
 def _create_pod(api: ObjectApi, job: JSON) -> None:

@@ -20,6 +20,7 @@ from qengine.testing.kube.controllers import (
 )
 from qengine.testing.kube.controllers.pods import PodLifecycle
 from qengine.testing.kube.controllers.work import Work
+from qengine.testing.kube.deletion import collect_garbage
 from qengine.testing.kube.faults import Faults
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.status import ApiError
@@ -48,6 +49,7 @@ class ControllerManager:
         self._last_full = 0.0
         self._controllers: list[Callable[[Work], None]] = [
             lambda work: namespaces.reconcile(api, work, self.ca_pem),
+            lambda work: collect_garbage(api),
             lambda work: deployment.reconcile(api, work),
             lambda work: replicaset.reconcile(api, work),
             lambda work: statefulset.reconcile(api, work),

@@ -1,12 +1,17 @@
-"""The ReplicaSet controller: keep ``spec.replicas`` pods, report ready and available counts."""
+"""The ReplicaSet controller: keep ``spec.replicas`` pods, report ready and available counts.
+
+A pod is available once it has been Ready for ``minReadySeconds`` of the simulated clock.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from qengine.testing.kube import recorder
+from qengine.testing.kube.clock import parse_stamp
 from qengine.testing.kube.controllers.common import (
     CONTROLLER,
+    get_condition,
     owned,
     pod_active,
     pod_from_template,
@@ -25,7 +30,10 @@ COMPONENT = "replicaset-controller"
 
 def _unsettled(rs: JSON) -> bool:
     want, status = rs.get("spec", {}).get("replicas", 1), rs.get("status") or {}
-    return bool(status.get("replicas", 0) != want or status.get("readyReplicas", 0) != want)
+    ready = status.get("readyReplicas", 0)
+    # Ready pods not yet available wait out minReadySeconds on the clock.
+    waiting = ready != status.get("availableReplicas", 0)
+    return bool(status.get("replicas", 0) != want or ready != want or waiting)
 
 
 def reconcile(api: ObjectApi, work: Work) -> None:
@@ -37,7 +45,7 @@ def reconcile(api: ObjectApi, work: Work) -> None:
         pods = [p for p in owned(api, rs, "", "pods") if pod_active(p)]
         _scale(api, rs, pods)
         pods = [p for p in owned(api, rs, "", "pods") if pod_active(p)]
-        api.commit_raw(rs_type, with_status(rs, _status(rs, pods)))
+        api.commit_raw(rs_type, with_status(rs, _status(rs, pods, api.store.clock.time())))
 
 
 def _scale(api: ObjectApi, rs: JSON, pods: list[JSON]) -> None:
@@ -67,13 +75,24 @@ def _scale(api: ObjectApi, rs: JSON, pods: list[JSON]) -> None:
             )
 
 
-def _status(rs: JSON, pods: list[JSON]) -> JSON:
+def _available(pod: JSON, min_ready: int, now: float) -> bool:
+    """Ready for at least ``minReadySeconds`` (``podutil.IsPodAvailable``)."""
+    if not pod_ready(pod):
+        return False
+    if min_ready <= 0:
+        return True
+    since = (get_condition(pod, "Ready") or {}).get("lastTransitionTime")
+    return not since or parse_stamp(str(since)) + min_ready < now
+
+
+def _status(rs: JSON, pods: list[JSON], now: float) -> JSON:
     ready = sum(1 for p in pods if pod_ready(p))
+    min_ready = int(rs.get("spec", {}).get("minReadySeconds") or 0)
     status: JSON = {
         "replicas": len(pods),
         "fullyLabeledReplicas": len(pods),
         "readyReplicas": ready,
-        "availableReplicas": ready,
+        "availableReplicas": sum(1 for p in pods if _available(p, min_ready, now)),
         "observedGeneration": rs["metadata"].get("generation", 1),
     }
     return {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}

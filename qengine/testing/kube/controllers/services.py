@@ -67,6 +67,8 @@ def _ports(svc: JSON, pods: list[JSON]) -> list[JSON]:
     out = []
     for port in svc["spec"].get("ports") or []:
         number = _target_port(port, pods[0]) if pods else port.get("targetPort", port.get("port"))
+        if not isinstance(number, int):
+            continue  # a named targetPort has no number until a pod names it (int32 field)
         entry = {
             "name": port.get("name", ""),
             "port": number,

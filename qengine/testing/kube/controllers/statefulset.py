@@ -93,6 +93,8 @@ def _roll(api: ObjectApi, sts: JSON, pods: dict[str, JSON], replicas: int, revis
 
 def _create_pod(api: ObjectApi, sts: JSON, ordinal: int, revision: str) -> None:
     name = f"{sts['metadata']['name']}-{ordinal}"
+    if api.store.find(rtype(api, "", "pods").key, sts["metadata"]["namespace"], name) is not None:
+        return  # not this set's (a deleted set's, until collected): the create waits for it
     labels = {
         REVISION_LABEL: revision,
         "statefulset.kubernetes.io/pod-name": name,
