@@ -123,9 +123,11 @@ class Executor:
             context_for=run.context,
             poll_seconds=self.poll_seconds,
         )
-        report = rollback.run(run.completed)
-        # Steps stopped mid-run may have changed something and have nothing to undo it.
-        left = (*run.interrupted, *report.left_in_place)
+        report = rollback.run(run.ended, run.partial)
+        # Steps stopped mid-run may have changed something and have nothing to undo it
+        # (those that can undo a partial run are in the report already).
+        stopped = [step_id for step_id in run.interrupted if step_id not in run.partial]
+        left = (*stopped, *report.left_in_place)
         return attrs.evolve(report, left_in_place=left)
 
 

@@ -66,6 +66,10 @@ class JobRun:
         self.outputs: dict[str, Mapping[str, str]] = {}
         self.completed: list[str] = []
         self.interrupted: list[str] = []
+        # What a rollback undoes, in the order the steps ended: the completed steps, and the
+        # interrupted ones whose compensate can undo a partial run (with their journal state).
+        self.ended: list[str] = []
+        self.partial: dict[str, StepState] = {}
         self.outcomes: dict[str, StepOutcome] = {}
         self.failure: StepError | None = None
         self.cancelled = False
@@ -135,6 +139,7 @@ class JobRun:
     def _restore_done(self, step: Step, record: StepRecord) -> None:
         self.outputs[step.id] = dict(record.outputs)
         self.completed.append(step.id)
+        self.ended.append(step.id)
         self.outcomes[step.id] = StepOutcome(
             step_id=step.id, status=StepStatus.SKIPPED, outputs=record.outputs
         )
@@ -212,14 +217,25 @@ class JobRun:
             self._succeeded(step, attempt, took)
         elif isinstance(attempt.error, CancelledError) and self.cancelled:
             self._interrupted(step, took, attempt.attempts, "cancelled while running")
+            self._may_undo(step, StepState.CANCELLED)
         else:
             error = describe_error(attempt.error, self.bus.redact)
             self._failed(step, error, took, attempt.attempts)
+            self._may_undo(step, StepState.FAILED)
+
+    def _may_undo(self, step: Step, state: StepState) -> None:
+        """A step whose run returned after a failure or a cancellation is rolled back with
+        the completed ones when its compensate can undo a partial run. (A step the run stopped
+        waiting for, timed out or past the grace, may still be running: it is not.)"""
+        if step.compensate is not None and step.compensate_partial:
+            self.partial[step.id] = state
+            self.ended.append(step.id)
 
     def _succeeded(self, step: Step, attempt: Attempt, took: float) -> None:
         self.outputs[step.id] = attempt.outputs
         self._record(step, StepState.SUCCEEDED)
         self.completed.append(step.id)
+        self.ended.append(step.id)
         self.outcomes[step.id] = StepOutcome(
             step_id=step.id,
             status=StepStatus.SUCCEEDED,

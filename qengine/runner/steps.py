@@ -234,7 +234,9 @@ class Step:
     (the rendered manifest, the Terraform variables...); with the job and step ids it makes
     the default idempotency key, so a journal entry of an edited step is never mistaken for
     the current one. ``timeout`` is in seconds (None: no limit). ``retry`` overrides the
-    runner's retry policy for ``run``.
+    runner's retry policy for ``run``. ``compensate_partial`` says that ``compensate`` also
+    undoes a run that did not finish: the runner then calls it for this step when a failure or
+    a cancellation stopped its run (once the run has returned), not only after it succeeded.
     """
 
     id: str = attrs.field(validator=_valid_id)
@@ -248,6 +250,7 @@ class Step:
     compensate: StepCompensate | None = attrs.field(default=None, repr=False)
     reconcile: StepReconcile | None = attrs.field(default=None, repr=False)
     retry: RetryPolicy | None = attrs.field(default=None, repr=False)
+    compensate_partial: bool = False
 
     def key_for(self, job_id: str) -> str:
         """The idempotency key of this step in ``job_id``: explicit, or derived."""

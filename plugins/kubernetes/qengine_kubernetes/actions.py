@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from qengine_kubernetes.settings import KubeSettings
 
 RunFn = Callable[[StepContext], Mapping[str, str]]
+UndoFn = Callable[[StepContext], None]
 
 
 class Actions:
@@ -86,3 +87,14 @@ class Actions:
             return lifecycle.delete_service(env, name, ctx)
 
         return run
+
+    def undo_service(self, name: str) -> UndoFn:
+        """The ``compensate`` of a deploy step of service ``name``: put the service back as
+        it was before this job (see ``qengine_kubernetes.compensate``)."""
+
+        def compensate(ctx: StepContext) -> None:
+            from qengine_kubernetes.compensate import compensate_service
+
+            compensate_service(self.env(), name, ctx)
+
+        return compensate

@@ -4,11 +4,15 @@
 renders, qengine takes it back. The job spec is the source of truth for the fields it renders;
 fields qengine does not render are left to their owners. The conflict is not silent: the
 object's ``managedFields`` then show qengine as the owner.
+
+Each object written also carries ``qengine.dev/applied-by-job``: the id of the job that wrote
+it. It is outside the applied-hash (so an unchanged object is never rewritten for it) and is
+how a rollback, or a re-run after a crash, tells what a job changed from what it found.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -19,14 +23,21 @@ from qengine_kubernetes.paused import resume_patch
 from qengine_kubernetes.render import Manifest
 from qengine_kubernetes.resources import apply_order
 
+APPLIED_BY = "qengine.dev/applied-by-job"
+
 
 @attrs.frozen(kw_only=True)
 class Applied:
-    """What an apply did: each object applied (created or updated), and each left alone."""
+    """What an apply did: each object applied (created or updated), and each left alone.
+
+    ``live`` holds the live version of each unchanged object, as read before deciding, by
+    (kind, name): a caller verifies them without reading them again.
+    """
 
     created: tuple[Manifest, ...] = ()
     updated: tuple[Manifest, ...] = ()
     unchanged: tuple[Manifest, ...] = ()
+    live: Mapping[tuple[str, str], Manifest] = attrs.field(factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -53,14 +64,18 @@ def apply_objects(
     created = [] if created is None else created
     updated: list[Manifest] = []
     unchanged: list[Manifest] = []
+    found: dict[tuple[str, str], Manifest] = {}
     for obj in sorted(objects, key=lambda o: apply_order(o["kind"])):
         ctx.cancel.raise_if_cancelled()
         desired = stamped(obj)
         namespace = obj["metadata"].get("namespace")
         live = api.get(obj["kind"], namespace, obj["metadata"]["name"])
-        if up_to_date(desired, live):
+        if live is not None and up_to_date(desired, live):
+            live.setdefault("kind", obj["kind"])
+            found[key(obj)] = live
             unchanged.append(obj)
             continue
+        desired["metadata"]["annotations"][APPLIED_BY] = ctx.job_id
         if live is not None and annotation(live, PAUSED_REPLICAS) is not None:
             # Deploying a paused service resumes it (the rendering may not set replicas).
             live.setdefault("kind", obj["kind"])
@@ -71,7 +86,16 @@ def apply_objects(
         action = ChangeAction.CREATE if live is None else ChangeAction.UPDATE
         (created if live is None else updated).append(obj)
         ctx.emit_resource_changed(action, obj["kind"], obj["metadata"]["name"])
-    return Applied(created=tuple(created), updated=tuple(updated), unchanged=tuple(unchanged))
+    return Applied(
+        created=tuple(created), updated=tuple(updated), unchanged=tuple(unchanged), live=found
+    )
+
+
+def applied_by(live: Manifest | None) -> str:
+    """The id of the job that last wrote ``live`` ('' when unknown or absent)."""
+    if live is None:
+        return ""
+    return annotation(live, APPLIED_BY) or ""
 
 
 def delete_objects(api: KubeApi, ctx: StepContext, objects: Iterable[Manifest]) -> list[str]:

@@ -2,13 +2,19 @@
 
 1. Render the service with its real secret values (and once more with placeholders, for the
    history), read its history Secret.
-2. Apply the objects whose applied-hash differs from the live one (``apply``); when none
-   does, the service is unchanged and nothing is written (a run-once job's outputs are read
-   again from its completed pod).
+2. Apply the objects whose applied-hash differs from the live one (``apply``).
 3. Watch Deployments and StatefulSets roll out and run-once Jobs complete (``rollout``).
 4. On success, delete the objects the previous revision had and this one has not, and store
-   the new revision. On failure, re-apply the previous revision (or, on a first deploy,
-   delete what was created), report the Warning Events, and fail the step.
+   the new revision. On failure, re-apply the previous revision (or, when the service never
+   deployed successfully, delete what this job applied), report the Warning Events, and fail
+   the step.
+
+When no object changed, nothing is written, but the step still keeps its promise: a run that
+was killed or cancelled mid-rollout left objects that are already "applied", so the live state
+is checked (every workload rolled out and ready, every run-once Job complete, from the objects
+step 2 read; a workload that is not is awaited, and one that fails is rolled back as in 4), and
+the revision is stored when the history has none for what is live. A no-op redeploy of a
+healthy service thus sends no request beyond the reads of step 2.
 """
 
 from __future__ import annotations
@@ -19,13 +25,13 @@ from qengine.plugin import QengineError
 from qengine.runner import StepContext
 from qengine.spec import JobService
 from qengine_kubernetes import dns, history
-from qengine_kubernetes.apply import Applied, apply_objects, delete_objects, key
+from qengine_kubernetes.apply import Applied, applied_by, apply_objects, delete_objects, key
 from qengine_kubernetes.builds import built_images
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.outputs import read_outputs
 from qengine_kubernetes.render import Manifest
-from qengine_kubernetes.rollout import RolloutError, Waiter, rollout_timeout
+from qengine_kubernetes.rollout import RolloutError, Waiter, job_state, readiness, rollout_timeout
 
 WAITED = frozenset({"Deployment", "StatefulSet", "Job"})
 
@@ -46,11 +52,14 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
             if gone:
                 ctx.emit_warning(f"{name}: the first deploy failed; deleted {', '.join(gone)}")
         raise
-    if applied.changed:
-        outputs = _roll_out(env, api, ctx, name, objects, public, past, applied)
-    else:
-        ctx.emit_progress(f"{name}: unchanged", service=name)
-        outputs = _outputs_of_existing(env, api, name, objects)
+    try:
+        if applied.changed:
+            outputs = _roll_out(env, api, ctx, name, objects, public, past)
+        else:
+            outputs = _verify(env, api, ctx, name, objects, public, past, applied)
+    except RolloutError as exc:
+        recover(env, api, ctx, name, past, applied, exc)
+        raise
     dns.publish(env, api, ctx, name, objects, past)
     return outputs
 
@@ -63,21 +72,78 @@ def _roll_out(
     objects: list[Manifest],
     public: list[Manifest],
     past: history.History,
-    applied: Applied,
 ) -> dict[str, str]:
-    """Await what was applied (rolling back on failure), delete what the previous revision
-    had and this one has not, and store the new revision; the outputs."""
-    try:
-        outputs = await_objects(env, api, ctx, name, objects)
-    except RolloutError as exc:
-        recover(env, api, ctx, name, past, applied, exc)
-        raise
+    """Await what was applied, delete what the previous revision had and this one has not,
+    and store the new revision; the outputs. A failed rollout raises :class:`RolloutError`."""
+    outputs = await_objects(env, api, ctx, name, objects)
     if past.latest is not None:
         wanted = {key(o) for o in objects}
         leftovers = [o for o in past.latest.objects if key(o) not in wanted]
         delete_objects(api, ctx, leftovers)
     history.save(api, past.with_revision(env.job.id, public, env.settings.history_limit))
     return outputs
+
+
+def _verify(
+    env: EnvJob,
+    api: KubeApi,
+    ctx: StepContext,
+    name: str,
+    objects: list[Manifest],
+    public: list[Manifest],
+    past: history.History,
+    applied: Applied,
+) -> dict[str, str]:
+    """Nothing changed: check that the live objects (as ``apply_objects`` read them) are rolled
+    out and ready and their Jobs complete, await those that are not, and record the revision
+    when the history lacks it; the outputs. A failed rollout raises :class:`RolloutError`."""
+    waited = [o for o in objects if o["kind"] in WAITED]
+    pending = [o for o in waited if not is_settled(applied.live.get(key(o)))]
+    if pending:
+        ctx.emit_progress(f"{name}: unchanged, but its rollout is not complete", service=name)
+    else:
+        ctx.emit_progress(f"{name}: unchanged", service=name)
+    waiter = Waiter(api, ctx, env.namespace, name)
+    outputs: dict[str, str] = {}
+    for obj in waited:
+        live = applied.live.get(key(obj))
+        if obj in pending:
+            timeout = rollout_timeout(obj, env.settings.rollout_timeout)
+            wait = waiter.job if obj["kind"] == "Job" else waiter.workload
+            live = wait(obj, timeout)
+        if obj["kind"] == "Job" and live is not None:
+            outputs.update(read_outputs(api, env.namespace, live, _pattern(env, name)))
+    if not _recorded(past, public):
+        writer = _writer(ctx, applied)
+        updated = past.with_revision(writer, public, env.settings.history_limit)
+        history.save(api, updated)
+        number = updated.latest.number if updated.latest else 0
+        ctx.emit_progress(f"{name}: recorded revision {number} of what is live", service=name)
+    return outputs
+
+
+def is_settled(live: Manifest | None) -> bool:
+    """Whether a live workload (Deployment, StatefulSet) has rolled out and is ready, or a
+    live Job completed."""
+    if live is None:
+        return False
+    if live["kind"] == "Job":
+        return job_state(live) == "complete"
+    return readiness(live)[2]
+
+
+def _recorded(past: history.History, public: list[Manifest]) -> bool:
+    """Whether the latest revision of ``past`` holds exactly ``public``."""
+    return past.latest is not None and history.same_objects(past.latest.objects, public)
+
+
+def _writer(ctx: StepContext, applied: Applied) -> str:
+    """The job that wrote the live objects of an unchanged service, for its revision: this
+    job when it wrote any (an earlier run of it was stopped), else the one that wrote them."""
+    writers = {applied_by(live) for live in applied.live.values()} - {""}
+    if not writers:
+        return "unknown"  # written before qengine recorded writers
+    return ctx.job_id if ctx.job_id in writers else sorted(writers)[0]
 
 
 def await_objects(
@@ -109,16 +175,6 @@ def _pattern(env: EnvJob, name: str) -> str:
     return service.output_name_pattern if isinstance(service, JobService) else r"^[A-Z][A-Z0-9_]*$"
 
 
-def _outputs_of_existing(
-    env: EnvJob, api: KubeApi, name: str, objects: list[Manifest]
-) -> dict[str, str]:
-    outputs: dict[str, str] = {}
-    for obj in objects:
-        if obj["kind"] == "Job":
-            outputs.update(read_outputs(api, env.namespace, obj, _pattern(env, name)))
-    return outputs
-
-
 def recover(
     env: EnvJob,
     api: KubeApi,
@@ -128,22 +184,35 @@ def recover(
     applied: Applied,
     exc: RolloutError,
 ) -> None:
-    """Undo a failed rollout of ``name``: back to the previous revision, or remove a first
-    deploy's objects. Reports the Warning Events; a failure to recover is a warning too."""
+    """Undo a failed rollout of ``name``: back to the previous revision, or remove what this
+    job applied of a service that never deployed successfully. Reports the Warning Events; a
+    failure to recover is a warning too.
+
+    The objects this revision added are deleted: those this run created, and those it found
+    already applied by this job (a run of it that was killed or cancelled mid-rollout).
+    """
     for line in exc.events:
         ctx.emit_warning(f"{name}: {line}")
+    mine = [o for o in applied.unchanged if applied_by(applied.live.get(key(o))) == ctx.job_id]
+    added = [*applied.created, *mine]
     previous = past.latest
     if previous is None:
-        gone = delete_objects(api, ctx, applied.created)
-        ctx.emit_warning(
-            f"{name}: the first deploy failed; deleted what it created ({', '.join(gone)})"
-        )
+        gone = delete_objects(api, ctx, added)
+        done = f"deleted what it created ({', '.join(gone)})" if gone else "it created nothing"
+        ctx.emit_warning(f"{name}: the first deploy failed; {done}")
         return
     # Jobs are not re-run: a rollback restores long-running objects, not past migrations.
     restored = [o for o in previous.filled(env.open_secret) if o["kind"] != "Job"]
-    before = {key(o) for o in restored}
-    apply_objects(api, ctx, restored)
-    delete_objects(api, ctx, [o for o in applied.created if key(o) not in before])
+    before = {key(o) for o in previous.objects}
+    back = apply_objects(api, ctx, restored)
+    gone = delete_objects(api, ctx, [o for o in added if key(o) not in before])
+    if not back.changed:
+        # Waiting would only watch the failure again: what is live is the previous revision.
+        what = f"deleted {', '.join(gone)}" if gone else "nothing to undo"
+        ctx.emit_warning(
+            f"{name}: revision {previous.number} (job {previous.job_id}) is live; {what}"
+        )
+        return
     try:
         await_objects(env, api, ctx, name, restored, fail_fast=False)
     except RolloutError as again:

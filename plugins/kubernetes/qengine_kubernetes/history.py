@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -101,6 +101,11 @@ def _hashes(value: Any, annotation: str) -> list[str]:
     return []
 
 
+def same_objects(stored: Sequence[Manifest], objects: Sequence[Manifest]) -> bool:
+    """Whether a revision's ``stored`` objects are exactly ``objects`` (a fresh rendering)."""
+    return canonical_json(list(stored)) == canonical_json(list(objects))
+
+
 def secret_name(service: str) -> str:
     """The name of the history Secret of ``service``."""
     return PREFIX + service
@@ -125,6 +130,12 @@ class History:
         number = self.latest.number + 1 if self.latest else 1
         revision = Revision(number=number, job_id=job_id, objects=tuple(objects))
         return attrs.evolve(self, revisions=(*self.revisions, revision)[-keep:])
+
+    def without_job(self, job_id: str) -> History:
+        """This history without the revisions ``job_id`` recorded (what a rollback of that
+        job's changes leaves)."""
+        kept = tuple(r for r in self.revisions if r.job_id != job_id)
+        return attrs.evolve(self, revisions=kept)
 
     def to_secret(self) -> Manifest:
         """The Secret that stores this history."""
@@ -171,5 +182,8 @@ def load(api: KubeApi, namespace: str, service: str, environment_id: str) -> His
 
 
 def save(api: KubeApi, history: History) -> None:
-    """Store ``history`` (server-side apply)."""
+    """Store ``history`` (server-side apply); an empty one deletes the Secret."""
+    if not history.revisions:
+        api.delete("Secret", history.namespace, secret_name(history.service))
+        return
     api.apply(history.to_secret())

@@ -38,6 +38,7 @@ NAMESPACE_STEP = f"{STEP_PREFIX}namespace"
 PRUNE_STEP = f"{STEP_PREFIX}prune"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "CronJob"})
 RunFn = Callable[[StepContext], Mapping[str, str]]
+UndoFn = Callable[[StepContext], None]
 
 
 def step_id(service: str) -> str:
@@ -91,10 +92,16 @@ def plan_steps(job: EnvironmentJob, services: JobServices, settings: KubeSetting
         stage = stage_of(by_name[name])
         where = STAGE_NAMES[stage] if stage is not None else "on-delete hooks"
         hook = stage is None
-        run = actions.for_service(name, hook=hook, helm=isinstance(by_name[name], HelmService))
+        helm = isinstance(by_name[name], HelmService)
+        run = actions.for_service(name, hook=hook, helm=helm)
+        # A Helm release rolls itself back (--atomic); other deployed services are undone
+        # from their history when the job fails or is cancelled.
+        undo = actions.undo_service(name) if job.action is EnvAction.DEPLOY and not helm else None
         records = _dns_changes(job, by_name[name])
         steps.append(
-            _service_step(service, job.action, depends, where, hook=hook, run=run, extra=records)
+            _service_step(
+                service, job.action, depends, where, hook=hook, run=run, undo=undo, extra=records
+            )
         )
     if job.action is EnvAction.DEPLOY:
         run = actions.namespace()
@@ -144,6 +151,7 @@ def _service_step(
     *,
     hook: bool,
     run: RunFn,
+    undo: UndoFn | None,
     extra: list[Change],
 ) -> Step:
     description = f"{action.value} {service.kind} {service.name} ({where})"
@@ -153,7 +161,7 @@ def _service_step(
     if service.note:
         description += f": {service.note}"
         if service.kind == "database":
-            run = _nothing_to_do
+            run, undo = _nothing_to_do, None
     return Step(
         id=step_id(service.name),
         run=run,
@@ -161,6 +169,10 @@ def _service_step(
         description=description,
         changes=(*changes, *extra),
         content_hash=_content_hash(service.objects, action),
+        compensate=undo,
+        # The undo reads what the job wrote from the cluster, so it also undoes a rollout
+        # that a failure or a cancellation stopped half-way.
+        compensate_partial=undo is not None,
     )
 
 
