@@ -1,6 +1,9 @@
 """The environment's own steps: its namespace (deployed first) and the pruning of services
 removed from the spec (after every service).
 
+Before the namespace is applied, a change of a live StatefulSet's storage is refused (see
+``qengine_kubernetes.storage``), so such a job writes nothing.
+
 Pruning finds the objects labelled with the environment id whose ``qengine.dev/service-id``
 names no service of the spec, history Secrets included, and deletes them; a removed Helm
 service's release is uninstalled with helm, and a removed router's DNS records are deleted
@@ -19,12 +22,16 @@ from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import Manifest, render_environment
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
 from qengine_kubernetes.resources import SERVICE_KINDS
+from qengine_kubernetes.storage import check_storage
 
 
 def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
-    """Apply the namespace, its isolation policy and its quota, when they changed."""
+    """Apply the namespace, its isolation policy and its quota, when they changed; first
+    refuse the job when it would change a live StatefulSet's storage (``storage``)."""
+    api = env.api()
+    check_storage(env, api)
     rendered = render_environment(env.job.environment, open_secret=secret_token)
-    applied = apply_objects(env.api(), ctx, rendered.environment_objects)
+    applied = apply_objects(api, ctx, rendered.environment_objects)
     if not applied.changed:
         ctx.emit_progress(f"namespace {env.namespace}: unchanged", namespace=env.namespace)
     return {"namespace": env.namespace}
