@@ -29,8 +29,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from qengine.testing.kube import schemas
+from qengine.testing.kube.gofmt import go_quote
 from qengine.testing.kube.resources import ResourceType
-from qengine.testing.kube.schemas import DecodeAbort, go_quote, go_v
+from qengine.testing.kube.schemas import DecodeAbort, go_v
 from qengine.testing.kube.status import ApiError, bad_request
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ template) are rendered in the same style but abbreviated: the real dump names ev
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -18,8 +17,24 @@ from typing import Any
 
 
 def go_quote(text: str) -> str:
-    """``strconv.Quote``: a double-quoted string with Go escapes (printable Unicode kept)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A string as Go's ``%q`` (``strconv.Quote``) prints it."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\r":
+            out.append("\\r")
+        elif not char.isprintable():
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
 
 
 def go_float(value: float) -> str:

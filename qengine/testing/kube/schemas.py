@@ -31,9 +31,10 @@ import importlib.util
 import json
 import math
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from qengine.testing.kube.gofmt import go_float, go_quote
 
 SCHEMA_VERSION = "1.31"
 JSON = dict[str, Any]
@@ -257,25 +258,7 @@ def json_kind(value: Any) -> str:
 def go_number(value: float) -> str:
     """A JSON number as Go's ``%v`` prints it: an int64 in full, a float64 in its shortest
     digits, in exponent form below 1e-04 and from 1e+06 (``strconv.FormatFloat(v, 'g', -1)``)."""
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
-    digits = "".join(str(d) for d in digit_tuple)
-    point = len(digits) + int(exponent)
-    minus = "-" if sign else ""
-    if point - 1 < -4 or point - 1 >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        exp = point - 1
-        return f"{minus}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{minus}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return minus + digits + "0" * (point - len(digits))
-    return f"{minus}{digits[:point]}.{digits[point:]}"
+    return str(value) if isinstance(value, int) else go_float(value)
 
 
 def go_v(value: Any) -> str:
@@ -291,27 +274,6 @@ def go_v(value: Any) -> str:
     if isinstance(value, list):
         return "[" + " ".join(go_v(v) for v in value) + "]"
     return "map[" + " ".join(f"{k}:{go_v(value[k])}" for k in sorted(value)) + "]"
-
-
-def go_quote(text: str) -> str:
-    """A string as Go's ``%q`` (``strconv.Quote``) prints it."""
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif not char.isprintable():
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
 
 
 def _go_sharp_v(value: Any) -> str:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from qengine.testing.kube.gofmt import go_quote
 from qengine.testing.kube.resources import ResourceType
-from qengine.testing.kube.schemas import go_number, go_quote
+from qengine.testing.kube.schemas import go_number
 from qengine.testing.kube.selectors import match_labels
 from qengine.testing.kube.status import ApiError
 
