@@ -141,3 +141,26 @@ def get(simulator: KubeSimulator, resource: str, namespace: str, name: str) -> d
     found = simulator.get_object(resource, namespace, name)
     assert found is not None, f"{resource} {namespace}/{name} does not exist"
     return found
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    """The real helm: ``$QENGINE_HELM``, else what ``.ci/get-helm.sh`` provides (never a
+    skip: it is part of the default run)."""
+    configured = os.environ.get("QENGINE_HELM")
+    if configured:
+        return Path(configured)
+    result = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "get-helm.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"cannot get helm: {result.stderr.strip()[-2000:]}", pytrace=False)
+    return Path(result.stdout.strip().splitlines()[-1])

@@ -328,7 +328,7 @@ def test_defaults_added_to_the_crd_show_on_read_without_a_write(widgets: Raw) ->
 
 
 def test_helm_chart_with_a_crd_and_a_custom_resource(
-    sim: KubeSimulator, tmp_path: Path, helm_binary: Path
+    sim: KubeSimulator, tmp_path: Path, helm: Path
 ) -> None:
     """Real Helm 3.17: the chart's ``crds/`` are created first, then the custom resource,
     which the server defaults (and prunes: Helm sends no fieldValidation, so Warn); an
@@ -343,34 +343,15 @@ def test_helm_chart_with_a_crd_and_a_custom_resource(
     text = json.dumps(template).replace('"SIZE"', "{{ .Values.size }}")
     (chart / "templates" / "widget.json").write_text(text)
 
-    helm = _helm(helm_binary, sim, tmp_path)
-    helm("install", "demo", str(chart), "--namespace", "default")
+    run_helm = _helm(helm, sim, tmp_path)
+    run_helm("install", "demo", str(chart), "--namespace", "default")
     stored = get(sim, "widgets.example.com", "default", "w1")
     assert stored["spec"] == {"size": 2, "color": "red", "resources": {"replicas": 3}}
-    proc = helm("upgrade", "demo", str(chart), "--set", "size=50", check=False)
+    proc = run_helm("upgrade", "demo", str(chart), "--set", "size=50", check=False)
     assert proc.returncode != 0
     assert "spec.size: Invalid value: 50: spec.size in body should be less than or equal to 10" in (
         proc.stderr
     ), proc.stderr
-
-
-@pytest.fixture(scope="module")
-def helm_binary() -> Path:
-    """The real helm: ``$QENGINE_HELM`` if set, else what ``.ci/get-helm.sh`` provides."""
-    configured = os.environ.get("QENGINE_HELM")
-    if configured:
-        return Path(configured)
-    result = subprocess.run(
-        ["bash", str(ROOT / ".ci" / "get-helm.sh")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot get helm: {result.stderr[-2000:]}", pytrace=False)
-    return Path(result.stdout.strip().splitlines()[-1])
 
 
 def _helm(binary: Path, sim: KubeSimulator, tmp_path: Path) -> Any:

@@ -257,25 +257,6 @@ def test_other_kinds_with_nulls(sim: KubeSimulator, raw: Raw, path: str, body: A
 # -- Helm ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    """The real helm: ``$QENGINE_HELM``, else what ``.ci/get-helm.sh`` provides."""
-    configured = os.environ.get("QENGINE_HELM")
-    if configured:
-        return Path(configured)
-    result = subprocess.run(
-        ["bash", str(ROOT / ".ci" / "get-helm.sh")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot get helm: {result.stderr.strip()[-2000:]}", pytrace=False)
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
 CHART_JOB = """apiVersion: batch/v1
 kind: Job
 metadata:

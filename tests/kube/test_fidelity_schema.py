@@ -653,26 +653,6 @@ def test_a_type_error_inside_a_map_is_refused(raw: Raw) -> None:
 # -- Helm ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    """The real helm: ``$QENGINE_HELM``, else what ``.ci/get-helm.sh`` provides (never a
-    skip: it is part of the default run)."""
-    configured = os.environ.get("QENGINE_HELM")
-    if configured:
-        return Path(configured)
-    result = subprocess.run(
-        ["bash", str(ROOT / ".ci" / "get-helm.sh")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot get helm: {result.stderr.strip()[-2000:]}", pytrace=False)
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture
 def chart(tmp_path: Path) -> Path:
     root = tmp_path / "chart"
