@@ -27,6 +27,7 @@ from qengine._errors import (
 from qengine._events import Event
 from qengine._job_secrets import JobSecrets
 from qengine._plugins import PluginSet
+from qengine._registry import KEY_PROVIDER
 from qengine._services import JobServices
 from qengine._session import SandboxSession
 from qengine.audit.records import job_refused, timestamp, utc_now
@@ -273,10 +274,8 @@ class Engine:
         kind = data_key.get("provider") if isinstance(data_key, Mapping) else None
         if provider is not None and (not isinstance(kind, str) or provider.kind == kind):
             return provider
-        if isinstance(kind, str):
-            entries = {(e.family, e.kind) for e in self.plugins.registry.entries()}
-            if ("key provider", kind) in entries:
-                return self.plugins.registry.key_provider(kind, self.settings)
+        if isinstance(kind, str) and self.plugins.registry.provides(KEY_PROVIDER, kind):
+            return self.plugins.registry.key_provider(kind, self.settings)
         if provider is not None:
             return provider  # it refuses the job's key, naming the provider it expected
         raise SecretError(

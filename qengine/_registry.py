@@ -184,6 +184,10 @@ class Registry:
         """Every registration, in registration order."""
         return tuple(self._entries.values())
 
+    def provides(self, family: str, kind: str) -> bool:
+        """Whether a plugin registered ``kind`` in ``family``."""
+        return (family, kind) in self._entries
+
     def get(self, family: str, kind: str) -> Registration:
         """The registration of ``kind`` in ``family``; PluginError if none."""
         try:
