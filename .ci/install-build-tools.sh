@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs what the build and registry tests need (qengine.source, plugins/oci, plugins/buildah,
 # plugins/docker): git, buildah, skopeo, the Distribution registry, podman with runc (the
-# Docker Engine API), OpenSSH (git over SSH), a static busybox (the base image of test builds) and htpasswd.
+# Docker Engine API), OpenSSH (git over SSH), a static busybox (the base image of test builds) and htpasswd;
+# PostgreSQL and Redis for the shared state store and the Celery workers (tests start their own
+# throwaway servers on 127.0.0.1; the packages' own services are not used).
 # Idempotent: packages already present are left alone. Fails loudly if any cannot be installed.
 set -eu
 
-PACKAGES="git openssh-client openssh-server buildah skopeo docker-registry podman runc busybox-static apache2-utils"
+PACKAGES="git openssh-client openssh-server buildah skopeo docker-registry podman runc busybox-static apache2-utils postgresql redis-server"
 
 missing=""
 for package in $PACKAGES; do
@@ -25,7 +27,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
-for binary in git ssh ssh-keygen /usr/sbin/sshd buildah skopeo docker-registry podman runc busybox htpasswd; do
+for binary in git ssh ssh-keygen /usr/sbin/sshd buildah skopeo docker-registry podman runc busybox htpasswd redis-server runuser; do
     if ! command -v "$binary" >/dev/null 2>&1; then
         echo "install-build-tools: $binary is still missing after the install" >&2
         exit 1

@@ -49,7 +49,9 @@ class LockHolder:
     """Who holds a target's lock: the owning job, and the process that took it.
 
     ``process_started`` tells a live holder from a new process that reused a dead one's pid;
-    it is empty where the platform cannot say.
+    it is empty where the platform cannot say. Stores whose locks are leases (PostgreSQL) also
+    tell when the lease lapses unless renewed, and the holder's fencing token; others leave
+    them empty and 0.
     """
 
     target: str
@@ -58,6 +60,8 @@ class LockHolder:
     host: str
     process_started: str
     acquired_at: str
+    lease_expires_at: str = ""
+    fencing_token: int = 0
 
 
 class StateStore(abc.ABC):

@@ -1,0 +1,1 @@
+"""The state stores' shared contract, and what each store adds to it."""
