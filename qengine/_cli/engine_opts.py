@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
 from qengine._cli.common import plugin_set, plugin_settings
+from qengine._cli.state_opts import add_state_options, open_store
 from qengine._errors import InvalidInputError
 from qengine._paths import state_dir
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """State directory, keys, trust and audit options."""
     add_key_options(parser)
+    add_state_options(parser)
     parser.add_argument(
         "--clock-skew",
         type=float,
@@ -81,7 +83,6 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     """An engine for the options in ``args``; its store and audit log are closed after use."""
     from qengine._engine import Engine, Trust
     from qengine.audit.sink import JsonlAuditSink, default_audit_path, load_hmac_key
-    from qengine.runner import SqliteStateStore
     from qengine.secrets.local_keys import LocalKeyProvider
     from qengine.secrets.signing_keys import load_trusted_keys
 
@@ -91,7 +92,7 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     settings.update(plugin_settings(plugins, args))
     directory = state_dir(args.state_dir, environ=os.environ)
     args.state_dir = directory
-    store = SqliteStateStore(directory)
+    store = open_store(args, directory)
     hmac_key = load_hmac_key(args.audit_hmac_key_file) if args.audit_hmac_key_file else None
     audit = JsonlAuditSink(args.audit_log or default_audit_path(directory), hmac_key=hmac_key)
     trust = None

@@ -7,6 +7,7 @@ import os
 import pathlib
 
 from qengine._cli.common import add_output_option, print_json
+from qengine._cli.state_opts import add_state_options, open_store, state_url
 from qengine._errors import InvalidInputError
 from qengine._paths import resolve_state_dir
 
@@ -20,26 +21,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("job_id", help="the job's id")
     parser.add_argument("--state-dir", type=pathlib.Path, help="state directory")
+    add_state_options(parser)
     add_output_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the job's status; exit 2 if the journal has never seen it."""
-    from qengine.runner import SqliteStateStore
-
     directory = resolve_state_dir(args.state_dir, os.environ)
-    if not (directory / "qengine.sqlite3").exists():
+    url = state_url(args, os.environ)
+    if url is None and not (directory / "qengine.sqlite3").exists():
         raise InvalidInputError(
             f"no state store in {directory}", hint="Pass the --state-dir the job ran with."
         )
-    store = SqliteStateStore(directory)
+    store = open_store(args, directory)
     try:
         records, status = store.step_records(args.job_id), store.job_status(args.job_id)
     finally:
         store.close()
     if not records and status is None:
-        raise InvalidInputError(f"the journal in {directory} has no job {args.job_id!r}")
+        where = "the shared state store" if url else f"the journal in {directory}"
+        raise InvalidInputError(f"{where} has no job {args.job_id!r}")
     shown = status or "unfinished (interrupted or running; `qengine run` resumes it)"
     if args.output == "json":
         print_json(

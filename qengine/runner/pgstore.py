@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from qengine._errors import InvalidInputError, TargetLockedError, TransientError
+from qengine._errors import AuthError, InvalidInputError, TargetLockedError, TransientError
 from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.state import LockHolder, StateStore, StepRecord, StepState
 from qengine.runner.lockwait import wait_for_lock
@@ -170,7 +170,11 @@ class PostgresStateStore(StateStore):
         self._heart: threading.Thread | None = None
         self._db: psycopg.Connection[Any] | None = None
         with self._lock:
-            self._migrate(self._conn())
+            try:
+                self._migrate(self._conn())
+            except BaseException:
+                self._drop()
+                raise
 
     # -- journal ---------------------------------------------------------------------------
 
@@ -318,9 +322,7 @@ class PostgresStateStore(StateStore):
         if self._heart is not None:
             self._heart.join(timeout=self._beat + self._timeout)
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            self._drop()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -350,8 +352,14 @@ class PostgresStateStore(StateStore):
                 return work(self._conn())
             except psycopg.OperationalError as exc:
                 if self._db is not None and (self._db.closed or self._db.broken):
-                    self._db = None
+                    self._drop()
                 raise _unreachable(exc) from None
+
+    def _drop(self) -> None:
+        """Close and forget the shared connection. Called with ``self._lock`` held."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _migrate(self, db: psycopg.Connection[Any]) -> None:
         with db.transaction():
@@ -442,7 +450,7 @@ class PostgresStateStore(StateStore):
                 db = db if db is not None and not db.closed else self._connect()
                 for lease in leases:
                     self._renew(db, lease)
-            except (psycopg.OperationalError, TransientError):
+            except (psycopg.OperationalError, TransientError, AuthError):
                 # The database is away: the lease lapses unless it comes back in time, and
                 # the job's next write tells whether another holder took over meanwhile.
                 if db is not None:
@@ -475,9 +483,14 @@ def _lost(job_id: str) -> LeaseLostError:
     )
 
 
-def _unreachable(exc: Exception) -> TransientError:
+def _unreachable(exc: Exception) -> TransientError | AuthError:
     # psycopg's message names the host and the user, never the password.
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "authentication failed" in first:
+        return AuthError(
+            f"the PostgreSQL state store refused the credentials: {first}",
+            hint="Check the user in --state-url and the password file (or PGPASSFILE).",
+        )
     return TransientError(
         f"the PostgreSQL state store is unreachable: {first}",
         hint="Check that the database is up and reachable; running the job again resumes it.",
