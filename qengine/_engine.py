@@ -37,6 +37,7 @@ from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider
 from qengine.interfaces.state import StateStore
 from qengine.runner import CallbackSink, Executor, JobRef, JobResult, Plan, Step
+from qengine.runner.outputs import with_redacted_outputs
 from qengine.secrets.sandbox import seal_for_sandbox
 from qengine.secrets.signing import DEFAULT_CLOCK_SKEW, verify_job
 from qengine.secrets.unsealing import SealedSecrets
@@ -203,7 +204,7 @@ class Engine:
     ) -> JobResult:
         accepted = self.accept(document, sandbox_secrets=sandbox_secrets, sandbox=sandbox)
         job = accepted.job
-        plan = self.plan(accepted)
+        plan = self._masking_outputs(self.plan(accepted), accepted)
         all_sinks = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]
         executor = Executor(
             store=self.store, max_parallel=job.max_parallel, lock_wait_seconds=wait_lock
@@ -220,6 +221,12 @@ class Engine:
         self._audit_result(job, plan, result)
         self.store.finish_job(job.id, result.status.value)
         return result
+
+    @staticmethod
+    def _masking_outputs(plan: Plan, accepted: AcceptedJob) -> Plan:
+        """The plan whose steps return their outputs redacted (see ``runner.outputs``)."""
+        redact = accepted.services.secrets.redact
+        return Plan([with_redacted_outputs(step, redact) for step in plan.steps])
 
     def _verify(self, document: Mapping[str, Any], *, consume: bool) -> None:
         assert self.trust is not None
