@@ -1,0 +1,244 @@
+"""The steps of a GCP infrastructure job, one plan per action.
+
+Every plan starts with ``gcp.preflight`` (Terraform's sources, a token, GKE's versions) and
+``gcp.state-backend`` (the bucket). Then:
+
+- create: ``gcp.apply`` of the blueprint (it also converges an existing cluster);
+- upgrade: ``gcp.apply`` of the blueprint at the job's version, after a check against the
+  version the state holds (one minor version at most, never backwards);
+- delete: ``gcp.destroy``; the state bucket is kept.
+
+Pause and resume are refused while planning (not built yet; see docs/gcp.md).
+
+Steps that apply return the cluster's access details as outputs: ``endpoint``,
+``certificate_authority`` (base64 PEM), ``cluster_name``, ``cluster_version``, ``location``,
+``workload_identity_pool``, ``network_name``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from qengine.plugin import InvalidInputError
+from qengine.runner import Change, ChangeAction, Step, StepContext
+from qengine.spec import InfraAction, InfrastructureJob
+from qengine.terraform import TerraformSettings
+from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module, provider_of
+from qengine_gcp.credentials import GcpAccess, SecretOpener
+from qengine_gcp.preflight import check_version_offered
+from qengine_gcp.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
+from qengine_gcp.settings import GcpSettings
+from qengine_gcp.state_backend import StateLocation, ensure_state_backend
+from qengine_gcp.terraform_run import string_outputs, terraform_for
+from qengine_gcp.terraform_sources import check_terraform_sources
+from qengine_gcp.upgrade import check_upgrade
+
+PREFLIGHT = "gcp.preflight"
+STATE = "gcp.state-backend"
+APPLY = "gcp.apply"
+DESTROY = "gcp.destroy"
+
+
+@attrs.frozen(kw_only=True)
+class GcpJob:
+    """What every step of one job shares: the job, its access to Google Cloud, the plugin's
+    settings and the engine's Terraform settings."""
+
+    job: InfrastructureJob
+    access: GcpAccess
+    settings: GcpSettings
+    terraform: TerraformSettings = attrs.field(factory=TerraformSettings)
+
+    @classmethod
+    def of(
+        cls,
+        job: InfrastructureJob,
+        open_secret: SecretOpener,
+        settings: GcpSettings,
+        terraform: TerraformSettings | None = None,
+    ) -> GcpJob:
+        """Build it; nothing touches the network until a step runs."""
+        access = GcpAccess.of(job, open_secret, settings)
+        return cls(
+            job=job, access=access, settings=settings, terraform=terraform or TerraformSettings()
+        )
+
+    def module(self, options: BlueprintOptions) -> dict[str, Any]:
+        """The root module to apply: the real blueprint, or the sandbox's stand-ins."""
+        if self.settings.sandbox is not None:
+            return sandbox_root_module(self.job, self.settings.sandbox, options)
+        return gke_root_module(self.job, options, module_dir=self.terraform.module_dir)
+
+    def module_digest(self, options: BlueprintOptions) -> str:
+        """A step's content hash: the module, leaving out a sandbox's per-run address and CA
+        and where the engine keeps modules, so a finished job is not redone on resume."""
+        if self.settings.sandbox is not None:
+            return _digest(sandbox_root_module(self.job, PLACEHOLDER_CLUSTER, options))
+        return _digest(gke_root_module(self.job, options))
+
+
+def steps_for(gcp: GcpJob) -> list[Step]:
+    """The plan of the job's action."""
+    action = gcp.job.action
+    if action in (InfraAction.PAUSE, InfraAction.RESUME):
+        raise InvalidInputError(
+            f"$.action: {action.value} is not built yet for GCP clusters",
+            hint="Pause and resume of GKE node pools are planned (docs/gcp.md says what is "
+            "built); scale the node pools with a create job for now.",
+        )
+    first = [_preflight_step(gcp), _state_step(gcp)]
+    if action is InfraAction.DELETE:
+        return [*first, _destroy_step(gcp)]
+    if action is InfraAction.UPGRADE:
+        return [*first, _upgrade_step(gcp)]
+    return [*first, _apply_step(gcp)]
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cluster_change(gcp: GcpJob, action: ChangeAction) -> Change:
+    return Change(action=action, kind="gke-cluster", name=gcp.job.cluster.name)
+
+
+def _preflight_step(gcp: GcpJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        if gcp.settings.sandbox is not None:
+            ctx.emit_warning(SANDBOX_NOTICE)
+        else:
+            # Before any Google call: a job terraform cannot init is refused untouched.
+            check_terraform_sources(gcp.terraform)
+        gcp.access.token()
+        provider = provider_of(gcp.job)
+        outputs = {"project": provider.project, "region": provider.region}
+        if gcp.settings.sandbox is None or gcp.settings.container_endpoint is not None:
+            version = gcp.job.cluster.kubernetes_version
+            outputs["master_version"] = check_version_offered(gcp.access, version)
+            ctx.emit_progress(f"GKE offers {outputs['master_version']} in {provider.region}")
+        ctx.emit_progress(f"Google Cloud project {provider.project}, region {provider.region}")
+        return outputs
+
+    return Step(
+        id=PREFLIGHT,
+        run=run,
+        description="check the Terraform sources, Google credentials and GKE's versions",
+    )
+
+
+def _state_step(gcp: GcpJob) -> Step:
+    state = provider_of(gcp.job).state
+
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        location, changes = ensure_state_backend(gcp.access, state, cluster_id=gcp.job.cluster.id)
+        for change in changes:
+            ctx.emit_progress(change)
+        return attrs.asdict(location)
+
+    return Step(
+        id=STATE,
+        run=run,
+        depends_on=(PREFLIGHT,),
+        description="ensure the Terraform state bucket",
+        changes=(
+            Change(action=ChangeAction.CREATE, kind="terraform-state", name=gcp.job.cluster.id),
+        ),
+        content_hash=_digest(attrs.asdict(state)),
+    )
+
+
+def _location(ctx: StepContext) -> StateLocation:
+    return StateLocation(bucket=ctx.input(STATE, "bucket"), prefix=ctx.input(STATE, "prefix"))
+
+
+def _apply(gcp: GcpJob, ctx: StepContext, options: BlueprintOptions) -> dict[str, str]:
+    with terraform_for(
+        ctx,
+        gcp.access,
+        gcp.module(options),
+        _location(ctx),
+        allow_destructive=gcp.job.allow_destructive_changes,
+        sources=gcp.terraform.sources,
+    ) as tf:
+        plan = tf.plan()
+        if plan.has_changes:
+            tf.apply(plan)
+        found = string_outputs(tf)
+    return {name: found[name] for name in OUTPUTS if name in found}
+
+
+def _apply_step(gcp: GcpJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        return _apply(gcp, ctx, BlueprintOptions())
+
+    return Step(
+        id=APPLY,
+        run=run,
+        depends_on=(STATE,),
+        description="terraform apply of the GKE blueprint",
+        changes=(_cluster_change(gcp, ChangeAction.CREATE),),
+        content_hash=gcp.module_digest(BlueprintOptions()),
+    )
+
+
+def _state_outputs(gcp: GcpJob, ctx: StepContext) -> dict[str, str]:
+    with terraform_for(
+        ctx,
+        gcp.access,
+        gcp.module(BlueprintOptions()),
+        _location(ctx),
+        allow_destructive=False,
+        sources=gcp.terraform.sources,
+    ) as tf:
+        return string_outputs(tf)
+
+
+def _upgrade_step(gcp: GcpJob) -> Step:
+    target = gcp.job.cluster.kubernetes_version
+
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        current = _state_outputs(gcp, ctx).get("cluster_version")
+        if not current:
+            raise InvalidInputError(
+                f"the cluster {gcp.job.cluster.name} has no state to upgrade",
+                hint="Create the cluster first (action create).",
+            )
+        if not check_upgrade(current, target):
+            ctx.emit_progress(f"the cluster already runs {target}")
+        return _apply(gcp, ctx, BlueprintOptions())
+
+    return Step(
+        id=APPLY,
+        run=run,
+        depends_on=(STATE,),
+        description=f"upgrade the GKE cluster to {target} (control plane, then node pools)",
+        changes=(_cluster_change(gcp, ChangeAction.UPDATE),),
+        content_hash=_digest(["upgrade", gcp.module_digest(BlueprintOptions())]),
+    )
+
+
+def _destroy_step(gcp: GcpJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        with terraform_for(
+            ctx,
+            gcp.access,
+            gcp.module(BlueprintOptions()),
+            _location(ctx),
+            allow_destructive=True,
+            sources=gcp.terraform.sources,
+        ) as tf:
+            tf.destroy()
+        return {}
+
+    return Step(
+        id=DESTROY,
+        run=run,
+        depends_on=(STATE,),
+        description="terraform destroy of the cluster (the state bucket is kept)",
+        changes=(_cluster_change(gcp, ChangeAction.DELETE),),
+    )

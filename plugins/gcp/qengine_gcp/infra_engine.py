@@ -1,0 +1,65 @@
+"""The ``gcp`` cloud provider's :class:`~qengine.plugin.InfraEngine`: each action's steps.
+
+The engine builds one :class:`GkeInfraEngine` per job through the factory registered for
+``gcp`` and runs the steps it returns (journal, the cluster's lock, cancellation, rollback,
+events). Building them sends no request and opens no secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from qengine.plugin import InfraEngine
+from qengine.spec import InfraAction, InfrastructureJob
+from qengine.terraform import terraform_settings_of
+from qengine_gcp.actions import GcpJob, steps_for
+from qengine_gcp.settings import settings_of
+from qengine_gcp.spec import GcpProvider
+
+if TYPE_CHECKING:
+    from qengine.plugin import JobServices, Step
+
+
+class GkeInfraEngine(InfraEngine):
+    """GKE Standard clusters through Terraform, state in the user's GCS bucket.
+
+    The job's secrets are opened by the steps through ``services.secrets.open``; the plugin's
+    settings are ``services.settings_for("gcp", GcpSettings)`` (Google itself when absent,
+    the local stand-ins in a sandbox run) and the engine's Terraform settings
+    ``terraform_settings_of(services)``. Each method returns the steps of its action.
+    """
+
+    def __init__(self, section: GcpProvider, services: JobServices) -> None:
+        self.section = section
+        self._services = services
+        self._settings = settings_of(services)
+        self._terraform = terraform_settings_of(services)
+
+    def create(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Preflight, state bucket, then the apply (it also converges an existing cluster)."""
+        return self._steps(job, InfraAction.CREATE)
+
+    def upgrade(self, job: InfrastructureJob) -> Sequence[Step]:
+        """The apply at the job's version, one minor version at most above the state's."""
+        return self._steps(job, InfraAction.UPGRADE)
+
+    def pause(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Refused while planning: not built yet for GKE (InvalidInputError, exit 2)."""
+        return self._steps(job, InfraAction.PAUSE)
+
+    def resume(self, job: InfrastructureJob) -> Sequence[Step]:
+        """Refused while planning: not built yet for GKE (InvalidInputError, exit 2)."""
+        return self._steps(job, InfraAction.RESUME)
+
+    def delete(self, job: InfrastructureJob) -> Sequence[Step]:
+        """The destroy of the cluster; the state bucket is kept."""
+        return self._steps(job, InfraAction.DELETE)
+
+    def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
+        if job.action is not action:
+            job = attrs.evolve(job, action=action)
+        gcp = GcpJob.of(job, self._services.secrets.open, self._settings, self._terraform)
+        return steps_for(gcp)

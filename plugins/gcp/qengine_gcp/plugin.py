@@ -1,0 +1,66 @@
+"""Hook implementations of qengine-gcp (registration and checks only; no Google SDK is
+imported here).
+
+The ``gcp`` cloud provider's factory builds ``GkeInfraEngine(section, services)``, importing
+the engine's module only when called (planning a GCP job sends no request).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qengine.plugin import Registry, SpecIssue, hookimpl
+from qengine.spec import InfrastructureJob, Job
+from qengine_gcp import checks
+from qengine_gcp.spec import GcpProvider
+
+if TYPE_CHECKING:
+    from qengine.plugin import InfraEngine, JobServices, SandboxSession
+
+
+def _infra_engine(section: GcpProvider, services: JobServices) -> InfraEngine:
+    from qengine_gcp.infra_engine import GkeInfraEngine
+
+    return GkeInfraEngine(section, services)
+
+
+@hookimpl
+def qengine_register(registry: Registry) -> None:
+    """Register the GCP cloud provider."""
+    registry.add_cloud_provider(
+        "gcp",
+        GcpProvider,
+        _infra_engine,
+        "GKE Standard clusters through Terraform, state in your GCS bucket",
+    )
+
+
+@hookimpl
+def qengine_check_job(job: Job) -> list[SpecIssue]:
+    """Refuse GCP jobs whose ranges, node pools, version, endpoint, state bucket, labels or
+    credentials GKE would refuse (offline)."""
+    return checks.check_job(job)
+
+
+@hookimpl
+def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
+    """A sandbox run of a GCP job: the state goes to a local fake-gcs-server, the cluster is
+    terraform_data stand-ins whose API is the session's cluster (``session.cluster()``,
+    started here unless an earlier job of the session started one); both are shared by the
+    session's jobs and stop with the session."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, GcpProvider):
+        return None
+    from qengine_gcp.sandbox_session import session_settings
+
+    return {"gcp": session_settings(session)}
+
+
+@hookimpl
+def qengine_export(job: Job, directory: Path) -> list[str] | None:
+    """Write a GCP infrastructure job's Terraform root module, backend settings and README."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, GcpProvider):
+        return None
+    from qengine_gcp.export import export_job
+
+    return export_job(job, directory)

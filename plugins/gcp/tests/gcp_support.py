@@ -1,0 +1,41 @@
+"""Constants and helpers shared by the GCP plugin's tests (imported as ``gcp_support``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "examples" / "gke" / "job.json"
+QUICKSTART = REPO / "examples" / "quickstart" / "job.json"
+TERRAFORMRC = REPO / ".ci" / "terraformrc"
+
+
+def example() -> dict[str, Any]:
+    """A fresh copy of the example GKE job."""
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    return copy.deepcopy(data)
+
+
+def run_qengine(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m qengine ARGS`` with the gcp and kubernetes plugins only, in ``tmp``."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp),
+        "QENGINE_PLUGINS": "gcp,kubernetes",
+        "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "qengine", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=timeout,
+        check=False,
+    )
