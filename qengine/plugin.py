@@ -99,6 +99,7 @@ __all__ = [
     "Registration",
     "Registry",
     "RegistryCredentials",
+    "RetryNotice",
     "RetryPolicy",
     "SANDBOX_CLUSTER",
     "SandboxCluster",
@@ -122,7 +123,7 @@ __all__ = [
 if TYPE_CHECKING:
     from qengine._job_secrets import JobSecrets
     from qengine._services import JobServices
-    from qengine.retry import RetryPolicy
+    from qengine.retry import RetryNotice, RetryPolicy
     from qengine.runner.steps import (
         Change,
         ChangeAction,
@@ -144,6 +145,7 @@ _LAZY = {
     "JobServices": "qengine._services",
     "ReconcileResult": _STEPS,
     "ReconcileVerdict": _STEPS,
+    "RetryNotice": "qengine.retry",
     "RetryPolicy": "qengine.retry",
     "Scratch": _STEPS,
     "ScratchKey": _STEPS,

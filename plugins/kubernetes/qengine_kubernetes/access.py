@@ -59,7 +59,7 @@ def connect(
 
     environ = os.environ if environ is None else environ
     if settings.endpoint is not None:
-        return KubeApi(client.ApiClient(_direct(settings)))
+        return _client(_direct(settings))
     configuration = client.Configuration()
     if settings.kubeconfig is not None:
         _load_kubeconfig(configuration, settings.kubeconfig, settings.context)
@@ -72,6 +72,16 @@ def connect(
             "a sandbox target runs only with --sandbox",
             hint="Run the job with `qengine run JOB --sandbox`, or target a real cluster.",
         )
+    return _client(configuration)
+
+
+def _client(configuration: Any) -> KubeApi:
+    """The job's client over ``configuration``, with the transport's own retries off: urllib3
+    would otherwise re-send some requests silently (connection errors, 429/503 with
+    ``Retry-After``), hiding them from the engine's one retry policy (``KubeApi``)."""
+    from kubernetes import client
+
+    configuration.retries = False
     return KubeApi(client.ApiClient(configuration))
 
 

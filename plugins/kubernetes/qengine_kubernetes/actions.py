@@ -1,14 +1,17 @@
 """Which function a step runs, per job action: the bridge from the plan to the engine.
 
 Every function here imports its module when the step runs, so building a plan (``qengine
-plan``) imports no Kubernetes client and reaches no cluster.
+plan``) imports no Kubernetes client and reaches no cluster. Every step's work runs within
+:func:`~qengine_kubernetes.client.cancelled_by` its own cancel token, so the backoff of a
+retried request ends the moment the job is cancelled.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from qengine.runner import StepContext
 from qengine.spec import EnvAction, EnvironmentJob
@@ -20,6 +23,20 @@ if TYPE_CHECKING:
 
 RunFn = Callable[[StepContext], Mapping[str, str]]
 UndoFn = Callable[[StepContext], None]
+R = TypeVar("R")
+
+
+def _bound(fn: Callable[[StepContext], R]) -> Callable[[StepContext], R]:
+    """``fn`` with its requests' backoffs sleeping on the step's cancel token."""
+
+    @functools.wraps(fn)
+    def run(ctx: StepContext) -> R:
+        from qengine_kubernetes.client import cancelled_by
+
+        with cancelled_by(ctx.cancel):
+            return fn(ctx)
+
+    return run
 
 
 class Actions:
@@ -52,7 +69,7 @@ class Actions:
                 return lifecycle.delete_environment(self.env(), ctx)
             return environment.deploy_namespace(self.env(), ctx)
 
-        return run
+        return _bound(run)
 
     def prune(self) -> RunFn:
         """The pruning step of a whole-environment deploy."""
@@ -62,7 +79,7 @@ class Actions:
 
             return prune_environment(self.env(), ctx)
 
-        return run
+        return _bound(run)
 
     def for_service(self, name: str, *, hook: bool, helm: bool) -> RunFn:
         """The step of service ``name`` for this job's action."""
@@ -86,7 +103,7 @@ class Actions:
                 return lifecycle.restart_service(env, name, ctx)
             return lifecycle.delete_service(env, name, ctx)
 
-        return run
+        return _bound(run)
 
     def undo_service(self, name: str) -> UndoFn:
         """The ``compensate`` of a deploy step of service ``name``: put the service back as
@@ -97,4 +114,4 @@ class Actions:
 
             compensate_service(self.env(), name, ctx)
 
-        return compensate
+        return _bound(compensate)

@@ -3,20 +3,36 @@
 Objects stay plain JSON data end to end (no generated models): what is rendered is what is
 sent, and what is read is compared as is. The ApiClient brings the connection pool, TLS and
 authentication (including kubeconfig exec plugins). Only built while a step runs.
+
+Retries happen here, per request, and nowhere else: every verb the engine sends is idempotent
+(GET, server-side apply, merge patches of absolute values, DELETE), so a request that got a
+429, a 5xx or a dropped connection is sent again after a jittered exponential backoff
+(:data:`REQUEST_RETRY`), honouring the server's ``Retry-After`` only when it sent one. The
+transport's own silent retries are switched off (see :mod:`qengine_kubernetes.access`), so
+this policy is the whole story. A request that still fails when the budget is spent raises a
+non-retryable :class:`~qengine.plugin.InfrastructureError`: re-running the whole step would
+only repeat what the request already tried. Backoffs sleep on the running step's cancel token
+(:func:`cancelled_by`), so a cancelled job never waits out a backoff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from qengine.plugin import (
     AuthError,
+    CancelToken,
     ConflictError,
     DeploymentError,
     InfrastructureError,
     QuotaError,
+    RetryNotice,
+    RetryPolicy,
     TransientError,
 )
 from qengine_kubernetes.render.context import Manifest
@@ -27,8 +43,50 @@ MERGE = "application/merge-patch+json"
 FIELD_MANAGER = "qengine"
 
 
+REQUEST_RETRY = RetryPolicy(
+    max_attempts=10, max_elapsed_seconds=60.0, initial_backoff=0.1, max_backoff=5.0
+)
+"""Each request's retry budget: up to 10 attempts within 60 s, full-jitter backoff from 0.1 s
+doubling to at most 5 s (a server's ``Retry-After`` is honoured as given)."""
+
+_CANCEL: ContextVar[CancelToken | None] = ContextVar("qengine_kubernetes_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancelled_by(token: CancelToken) -> Iterator[None]:
+    """Within this block (on this thread), request backoffs sleep on ``token``: a step wraps
+    its work in it with its own cancel token."""
+    reset = _CANCEL.set(token)
+    try:
+        yield
+    finally:
+        _CANCEL.reset(reset)
+
+
 class NotFoundError(InfrastructureError):
     """The object does not exist (404)."""
+
+
+class RetryCounter:
+    """How many requests were sent again, the backoff before each, and how many requests
+    spent their budget: thread-safe, for the job's recap and for tests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.gave_up = 0
+        self.waits: list[float] = []
+
+    def retried(self, notice: RetryNotice) -> None:
+        """Count one retry and its backoff."""
+        with self._lock:
+            self.retries += 1
+            self.waits.append(notice.wait_seconds)
+
+    def spent(self) -> None:
+        """Count one request whose budget ran out."""
+        with self._lock:
+            self.gave_up += 1
 
 
 class KubeApi:
@@ -37,8 +95,22 @@ class KubeApi:
     Thread-safe as the ApiClient's pool is: the steps of one job share it.
     """
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(self, api_client: Any, *, retry: RetryPolicy = REQUEST_RETRY) -> None:
         self.api_client = api_client
+        self.retry = retry
+        self.counter = RetryCounter()
+
+    def _retrying(self, method: str, path: str, once: Any) -> Any:
+        """``once()`` under the request retry policy; a spent budget becomes final."""
+        try:
+            return self.retry.call(once, cancel=_CANCEL.get(), on_retry=self.counter.retried)
+        except TransientError as exc:
+            self.counter.spent()
+            raise InfrastructureError(
+                f"{exc} (gave up after the request's retry budget: "
+                f"{self.retry.max_attempts} attempts within {self.retry.max_elapsed_seconds:.0f}s)",
+                hint=exc.hint or "The Kubernetes API kept failing; check its health and load.",
+            ) from exc
 
     # -- raw -----------------------------------------------------------------------------------
 
@@ -68,11 +140,10 @@ class KubeApi:
                 method, url, header_params=headers, body=body, _request_timeout=timeout
             )
         except (HTTPError, ApiException, OSError) as exc:
-            # A dropped connection, a reset, a TLS failure: the runner retries the step.
+            # A dropped connection, a reset, a TLS failure: sent again (see _retrying).
             raise TransientError(
                 f"{method} {path}: {type(exc).__name__}",
                 hint="The Kubernetes API could not be reached; check the endpoint and network.",
-                retry_after=1.0,
             ) from exc
 
     def request(
@@ -84,13 +155,25 @@ class KubeApi:
         body: object = None,
         content_type: str = "application/json",
     ) -> Manifest:
-        """Send one request and return the decoded JSON answer; raise qengine errors."""
-        response = self._send(method, path, query=query, body=body, content_type=content_type)
-        data = response.read()
-        answer: Manifest = json.loads(data) if data else {}
-        if response.status >= 400:
-            raise _error(response.status, method, path, answer)
-        return answer
+        """Send one request and return the decoded JSON answer; raise qengine errors.
+
+        Transient failures are retried here (see the module's documentation)."""
+
+        def once() -> Manifest:
+            response = self._send(method, path, query=query, body=body, content_type=content_type)
+            try:
+                data = response.read()
+            except (OSError, _http_errors()) as exc:
+                raise TransientError(
+                    f"{method} {path}: the answer was cut off ({type(exc).__name__})"
+                ) from exc
+            answer: Manifest = json.loads(data) if data else {}
+            if response.status >= 400:
+                raise _error(response.status, method, path, answer, _retry_after(response))
+            return answer
+
+        result: Manifest = self._retrying(method, path, once)
+        return result
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -136,8 +219,11 @@ class KubeApi:
         """The last ``lines`` of a container's log ('' when unavailable)."""
         path = resource_of("Pod").path(namespace, pod) + "/log"
         query = {"container": container, "tailLines": str(lines)}
-        response = self._send("GET", path, query=query)
-        data: bytes = response.read()
+        try:
+            response = self._send("GET", path, query=query)
+            data: bytes = response.read()
+        except (TransientError, OSError, _http_errors()):
+            return ""  # a log is a courtesy of the failure report, never a reason to fail
         return data.decode("utf-8", "replace") if response.status < 400 else ""
 
     # -- watch -----------------------------------------------------------------------------------
@@ -155,7 +241,9 @@ class KubeApi:
         """(type, object) of each watch event until the server ends the watch.
 
         Closing the generator closes the connection, so a caller stops a watch by leaving
-        its loop.
+        its loop. Opening the watch is retried as any request; a watch cut off mid-stream
+        simply ends, as a server-side timeout does (callers read the object again and
+        re-watch from there).
         """
         query = {"watch": "1", "timeoutSeconds": str(timeout_seconds)}
         if field_selector:
@@ -165,21 +253,34 @@ class KubeApi:
         if resource_version:
             query["resourceVersion"] = resource_version
         path = resource_of(kind).path(namespace)
-        response = self._send("GET", path, query=query, timeout=timeout_seconds + 30.0)
+
+        def opened() -> Any:
+            response = self._send("GET", path, query=query, timeout=timeout_seconds + 30.0)
+            if response.status >= 400:
+                raw = response.response
+                try:
+                    data = raw.read()
+                finally:
+                    raw.release_conn()
+                answer = json.loads(data) if data else {}
+                raise _error(response.status, "WATCH", path, answer, _retry_after(response))
+            return response
+
+        response = self._retrying("WATCH", path, opened)
         raw = response.response
         finished = False
         try:
-            if response.status >= 400:
-                data = raw.read()
-                raise _error(response.status, "WATCH", path, json.loads(data) if data else {})
             buffer = b""
-            for chunk in raw.stream(4096, decode_content=False):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        event = json.loads(line)
-                        yield event["type"], event["object"]
+            try:
+                for chunk in raw.stream(4096, decode_content=False):
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if line.strip():
+                            event = json.loads(line)
+                            yield event["type"], event["object"]
+            except (OSError, _http_errors()):
+                return  # cut off mid-stream: the caller reads and watches again
             finished = True
         finally:
             if not finished:
@@ -188,21 +289,41 @@ class KubeApi:
             raw.release_conn()
 
 
-def _error(status: int, method: str, path: str, answer: Manifest) -> Exception:
+def _http_errors() -> type[Exception]:
+    from urllib3.exceptions import HTTPError
+
+    return HTTPError
+
+
+def _retry_after(response: Any) -> float | None:
+    """The seconds of the answer's ``Retry-After`` header, when the server sent one."""
+    value = response.getheader("Retry-After")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: not sent by the Kubernetes API; backoff applies
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+def _error(
+    status: int, method: str, path: str, answer: Manifest, retry_after: float | None = None
+) -> Exception:
     message = f"{method} {path}: {status} {answer.get('reason', '')}: {answer.get('message', '')}"
     if status == 404:
         return NotFoundError(message)
     if status in (401, 403):
         if answer.get("reason") == "NamespaceTerminating":
-            return TransientError(message, retry_after=2.0)
+            return TransientError(message, retry_after=retry_after)
         return AuthError(
             message, hint="Check the credentials of the target and that they may manage it."
         )
     if status == 409:
         return ConflictError(message, hint="Another client changed the object; run again.")
     if status == 429 or status >= 500:
-        retry = answer.get("details", {}).get("retryAfterSeconds", 1)
-        return TransientError(message, retry_after=float(retry))
+        if retry_after is None:
+            hinted = (answer.get("details") or {}).get("retryAfterSeconds")
+            retry_after = float(hinted) if isinstance(hinted, int | float) else None
+        return TransientError(message, retry_after=retry_after)
     if status == 422 or status == 400:
         return DeploymentError(message, hint="The cluster refused the object as invalid.")
     if "quota" in str(answer.get("message", "")).lower():
