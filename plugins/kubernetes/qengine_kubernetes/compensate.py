@@ -78,7 +78,7 @@ def compensate_service(env: EnvJob, name: str, ctx: StepContext) -> None:
     written = {key(o) for o in (*back.created, *back.updated)}
     again = [o for o in restored if key(o) in written]
     try:
-        await_objects(env, api, ctx, name, again, fail_fast=False)
+        await_objects(env, api, ctx, name, again, rollback=True)
     except RolloutError as exc:
         raise DeploymentError(
             f"{name}: the rollback to revision {number} did not settle: {exc.message}",

@@ -153,10 +153,14 @@ def await_objects(
     name: str,
     objects: list[Manifest],
     *,
-    fail_fast: bool = True,
+    rollback: bool = False,
 ) -> dict[str, str]:
-    """Wait for the workloads and run-once Jobs of ``objects``; the Jobs' outputs."""
-    waiter = Waiter(api, ctx, env.namespace, name, fail_fast=fail_fast)
+    """Wait for the workloads and run-once Jobs of ``objects``; the Jobs' outputs.
+
+    ``rollback``: the objects are a restored revision. The wait does not fail fast (the
+    failing pods being replaced are still there) and forces a stuck StatefulSet's rollback
+    (see :mod:`qengine_kubernetes.rollout`)."""
+    waiter = Waiter(api, ctx, env.namespace, name, fail_fast=not rollback, force_stuck=rollback)
     outputs: dict[str, str] = {}
     for obj in objects:
         if obj["kind"] not in WAITED:
@@ -214,7 +218,7 @@ def recover(
         )
         return
     try:
-        await_objects(env, api, ctx, name, restored, fail_fast=False)
+        await_objects(env, api, ctx, name, restored, rollback=True)
     except RolloutError as again:
         ctx.emit_warning(
             f"{name}: the rollback to revision {previous.number} did not settle: {again}"

@@ -11,6 +11,13 @@ of a deleted object of the same name linger until the cluster's garbage collecto
 are done with them. A watch that ends with an ERROR event (``410 Gone`` once the version it
 started from is compacted) is followed by a fresh read and a new watch. A router's Ingress is
 waited for the same way until it has an address, when its DNS records need one.
+
+A rollback's wait (``force_stuck``) also does what the upstream *forced rollback* procedure
+asks of an operator: a StatefulSet with the default ``OrderedReady`` policy never replaces a
+pod of the bad revision that is not Ready (it waits for it forever), so each such pod (a
+revision other than the set's ``updateRevision``, not Ready) is deleted, and the controller
+recreates it from the restored template. A Deployment needs no help: its controller scales the
+bad ReplicaSet's unavailable pods down itself.
 """
 
 from __future__ import annotations
@@ -114,6 +121,12 @@ def readiness(live: Manifest) -> tuple[int, int, bool]:
     return ready, want, settled
 
 
+def pod_is_ready(pod: Manifest) -> bool:
+    """Whether a pod's ``Ready`` condition is true."""
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def load_balancer_of(ingress: Manifest) -> list[Manifest]:
     """The addresses (``{"ip": ...}`` or ``{"hostname": ...}``) an Ingress is reached at."""
     entries = ingress.get("status", {}).get("loadBalancer", {}).get("ingress") or []
@@ -145,6 +158,7 @@ class Waiter:
         service: str,
         *,
         fail_fast: bool = True,
+        force_stuck: bool = False,
     ) -> None:
         self.api = api
         self.ctx = ctx
@@ -152,6 +166,8 @@ class Waiter:
         self.service = service
         # A rollback waits without failing fast: the failing pods it replaces are still there.
         self.fail_fast = fail_fast
+        self.force_stuck = force_stuck
+        self.forced: list[str] = []  # the pods a forced rollback deleted
         self._last = ""
 
     def workload(self, obj: Manifest, timeout: float) -> Manifest:
@@ -209,6 +225,8 @@ class Waiter:
                 raise RolloutError(f"{kind} {name} disappeared while rolling out")
             if settled(live):
                 return live
+            if self.force_stuck and kind == "StatefulSet":
+                self._force_rollback(live)
             judged = self._current_pods(live, pods) if self.fail_fast else None
             if judged is not None:
                 self._check(*judged, name)
@@ -233,6 +251,29 @@ class Waiter:
                     return current
                 if event == "ERROR":
                     break
+
+    def _force_rollback(self, live: Manifest) -> None:
+        """Delete the pods of ``live`` (a StatefulSet) that are of another revision than its
+        ``updateRevision`` and not Ready: the controller would wait for them forever."""
+        status = live.get("status", {})
+        if int(status.get("observedGeneration", 0)) < int(live["metadata"].get("generation", 1)):
+            return  # the controller has not seen the restored template yet
+        revision = status.get("updateRevision")
+        if not revision:
+            return
+        owner = str(live["metadata"].get("uid", ""))
+        for pod in self._pods(f"{SERVICE_ID}={self.service}", owner):
+            labels = pod["metadata"].get("labels") or {}
+            stale = labels.get(STS_REVISION, revision) != revision
+            if not stale or pod_is_ready(pod):
+                continue
+            name = pod["metadata"]["name"]
+            if self.api.delete("Pod", self.namespace, name):
+                self.forced.append(name)
+                self.ctx.emit_warning(
+                    f"{self.service}: deleted pod {name} of revision {labels.get(STS_REVISION)}: "
+                    "not Ready, it kept the StatefulSet from rolling back (forced rollback)"
+                )
 
     def _current_pods(self, live: Manifest, selector: str) -> tuple[str, str] | None:
         """(selector, controller uid) of the pods of ``live``'s current revision: pods of

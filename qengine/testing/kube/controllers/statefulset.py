@@ -141,17 +141,26 @@ def _ensure_pvc(api: ObjectApi, sts: JSON, claim: JSON, name: str) -> None:
 def _status(api: ObjectApi, sts: JSON, revision: str) -> None:
     pods = [p for p in owned(api, sts, "", "pods") if pod_active(p)]
     ready = sum(1 for p in pods if pod_ready(p))
-    updated = sum(
-        1 for p in pods if p["metadata"].get("labels", {}).get(REVISION_LABEL) == revision
-    )
+
+    def at(wanted: str) -> int:
+        return sum(1 for p in pods if p["metadata"].get("labels", {}).get(REVISION_LABEL) == wanted)
+
+    updated = at(revision)
+    # As the real controller: currentRevision stays the revision the set rolls from until
+    # every replica is updated (and Ready), then becomes the update revision.
+    replicas = int(sts["spec"].get("replicas", 1))
+    done = updated == replicas == len(pods) and ready == len(pods)
+    current = (sts.get("status") or {}).get("currentRevision") or revision
+    if done:
+        current = revision
     status = {
         "observedGeneration": sts["metadata"].get("generation", 1),
         "replicas": len(pods),
         "readyReplicas": ready,
-        "currentReplicas": updated,
+        "currentReplicas": at(current),
         "updatedReplicas": updated,
         "availableReplicas": ready,
-        "currentRevision": revision,
+        "currentRevision": current,
         "updateRevision": revision,
         "collisionCount": 0,
     }
