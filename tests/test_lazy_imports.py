@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SDKS = ("boto3", "botocore", "google", "azure", "kubernetes")
 
 
-@pytest.mark.parametrize("example", ["quickstart", "aws-eks"])
+@pytest.mark.parametrize("example", ["quickstart", "aws-eks", "gke"])
 def test_validate_imports_no_cloud_sdk(example: str) -> None:
     script = (
         "import sys, json\n"

@@ -39,3 +39,74 @@ def run_qengine(tmp: Path, *args: str, timeout: float = 600) -> subprocess.Compl
         timeout=timeout,
         check=False,
     )
+
+
+def access_for(
+    document: dict[str, Any], settings: Any, secrets: dict[str, str] | None = None
+) -> Any:
+    """A :class:`GcpAccess` of ``document``'s provider section with ``settings``."""
+    from qengine_gcp.credentials import GcpAccess
+
+    from qengine import load_plugins
+    from qengine.secrets.value import SecretValue
+
+    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp"}).loader.load(document)
+    values = secrets or {}
+    return GcpAccess.of(job, lambda name: SecretValue(values[name]), settings)  # type: ignore[arg-type]
+
+
+class RecordingRelay:
+    """An HTTP relay on 127.0.0.1 in front of ``upstream`` that records each request's
+    method, path and JSON body, so a test sees what a client really sent."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+        import urllib.parse
+
+        self.requests: list[tuple[str, str, Any]] = []
+        target = urllib.parse.urlsplit(upstream)
+        relay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def _forward(self) -> None:
+                import http.client
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                try:
+                    parsed = json.loads(body) if body else None
+                except ValueError:
+                    parsed = body
+                relay.requests.append((self.command, self.path, parsed))
+                upstream_conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                upstream_conn.request(self.command, self.path, body=body, headers=headers)
+                reply = upstream_conn.getresponse()
+                data = reply.read()
+                self.send_response(reply.status)
+                for key, value in reply.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream_conn.close()
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RecordingRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

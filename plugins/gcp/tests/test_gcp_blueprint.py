@@ -1,0 +1,125 @@
+"""The GKE blueprint against the pinned modules' documented interfaces (modules.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gcp_support import example
+from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module
+from qengine_gcp.modules import GKE, NETWORK, pinned
+from qengine_gcp.sandbox import PLACEHOLDER_CLUSTER, sandbox_root_module
+
+from qengine import load_plugins
+from qengine.spec import InfrastructureJob
+
+_META = ("source", "version")
+
+
+def _job(change: Any = None) -> InfrastructureJob:
+    document = example()
+    if change is not None:
+        change(document["cluster"]["provider"])
+    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp"}).loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def test_the_modules_are_pinned_to_exact_versions_with_their_requirements() -> None:
+    gke, network = pinned(GKE), pinned(NETWORK)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", gke.version)
+    assert gke.version.startswith("44.")
+    assert gke.providers["google"] == {"source": "hashicorp/google", "version": ">= 7.17.0, < 8"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", network.version)
+    assert {"node_pools", "master_authorized_networks"} <= set(gke.nested)
+    assert {"subnets", "secondary_ranges"} <= set(network.nested)
+
+
+@pytest.mark.parametrize("name", ["vpc", "gke"])
+def test_every_module_input_the_blueprint_sets_is_documented(name: str) -> None:
+    block = gke_root_module(_job())["module"][name]
+    module = pinned(GKE if name == "gke" else NETWORK)
+    assert block["source"] == module.source
+    assert block["version"] == module.version
+    assert set(block) - set(_META) <= module.inputs
+
+
+def test_map_inputs_use_only_documented_keys() -> None:
+    root = gke_root_module(_job(lambda p: p.update(zones=["europe-west1-b"])))
+    gke, network = pinned(GKE), pinned(NETWORK)
+    for pool in root["module"]["gke"]["node_pools"]:
+        assert set(pool) <= gke.nested["node_pools"]
+    for entry in root["module"]["gke"]["master_authorized_networks"]:
+        assert set(entry) == gke.nested["master_authorized_networks"]
+    for subnet in root["module"]["vpc"]["subnets"]:
+        assert set(subnet) <= network.nested["subnets"]
+    for ranges in root["module"]["vpc"]["secondary_ranges"].values():
+        for entry in ranges:
+            assert set(entry) <= network.nested["secondary_ranges"]
+
+
+def test_every_module_output_read_is_documented() -> None:
+    text = json.dumps(gke_root_module(_job()))
+    for name, source in (("gke", GKE), ("vpc", NETWORK)):
+        used = set(re.findall(rf"module\.{name}\.(\w+)", text))
+        assert used, name
+        assert used <= pinned(source).outputs
+
+
+def test_the_cluster_is_standard_private_vpc_native_with_workload_identity() -> None:
+    root = gke_root_module(_job())
+    gke, vpc = root["module"]["gke"], root["module"]["vpc"]
+    assert root["terraform"]["backend"] == {"gcs": {}}
+    assert gke["identity_namespace"] == "enabled"
+    assert gke["enable_private_nodes"] is True
+    assert gke["remove_default_node_pool"] is True
+    assert gke["release_channel"] == "REGULAR"
+    assert gke["master_ipv4_cidr_block"] == "172.16.0.16/28"
+    assert gke["master_authorized_networks"] == [
+        {"cidr_block": "203.0.113.0/24", "display_name": "office"}
+    ]
+    ranges = vpc["secondary_ranges"]["prod-europe-nodes"]
+    assert ranges == [
+        {"range_name": "prod-europe-pods", "ip_cidr_range": "10.48.0.0/14"},
+        {"range_name": "prod-europe-services", "ip_cidr_range": "10.52.0.0/20"},
+    ]
+    assert (gke["ip_range_pods"], gke["ip_range_services"]) == (
+        "prod-europe-pods",
+        "prod-europe-services",
+    )
+    assert vpc["subnets"][0]["subnet_ip"] == "10.40.0.0/20"
+    assert "google_compute_router_nat" in root["resource"]
+    spot = gke["node_pools"][1]
+    assert (spot["spot"], spot["min_count"], spot["max_count"]) == (True, 0, 6)
+
+
+def test_a_paused_blueprint_lets_every_pool_go_to_zero_and_keeps_the_maximum() -> None:
+    pools = gke_root_module(_job(), BlueprintOptions(paused=True))["module"]["gke"]["node_pools"]
+    assert [(p["min_count"], p["max_count"]) for p in pools] == [(0, 4), (0, 6)]
+
+
+def test_public_nodes_need_no_nat_and_channel_none_pins_the_version() -> None:
+    root = gke_root_module(_job(lambda p: p.update(private_nodes=False, release_channel="none")))
+    assert "resource" not in root
+    assert root["module"]["gke"]["release_channel"] == "UNSPECIFIED"
+    assert all(not pool["auto_upgrade"] for pool in root["module"]["gke"]["node_pools"])
+
+
+def test_a_module_directory_replaces_the_registry(tmp_path: Path) -> None:
+    root = gke_root_module(_job(), module_dir=tmp_path)
+    gke = root["module"]["gke"]
+    expected = tmp_path.resolve() / "terraform-google-modules/kubernetes-engine/google"
+    assert gke["source"] == str(expected / pinned(GKE).version / "modules/private-cluster")
+    assert "version" not in gke
+
+
+def test_the_sandbox_module_has_the_real_ones_outputs_and_variables() -> None:
+    job = _job()
+    real, stand_in = gke_root_module(job), sandbox_root_module(job, PLACEHOLDER_CLUSTER)
+    assert set(real["output"]) == set(stand_in["output"]) == set(OUTPUTS)
+    assert real["variable"] == stand_in["variable"]
+    assert stand_in["terraform"]["backend"] == real["terraform"]["backend"]
+    assert set(stand_in["resource"]) == {"terraform_data"}
