@@ -23,6 +23,7 @@ from qengine._errors import (
     PluginError,
     QengineError,
     SecretError,
+    SpecError,
 )
 from qengine._events import Event
 from qengine._job_secrets import JobSecrets
@@ -35,11 +36,12 @@ from qengine.interfaces.audit import AuditRecord, AuditSink
 from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider
+from qengine.interfaces.lease import TargetLease
 from qengine.interfaces.state import StateStore
 from qengine.runner import CallbackSink, Executor, JobRef, JobResult, Plan, Step
 from qengine.runner.outputs import with_redacted_outputs
 from qengine.secrets.sandbox import seal_for_sandbox
-from qengine.secrets.signing import DEFAULT_CLOCK_SKEW, verify_job
+from qengine.secrets.signing import DEFAULT_CLOCK_SKEW, JobRefused, verify_job
 from qengine.secrets.unsealing import SealedSecrets
 from qengine.spec import EnvironmentJob, Job, secret_references
 
@@ -58,6 +60,16 @@ class AcceptedJob:
 
     job: Job
     services: JobServices
+
+
+def _leases(accepted: AcceptedJob) -> list[TargetLease]:
+    """The lease the job's engine takes on its target, if it has one."""
+    job, services = accepted.job, accepted.services
+    if isinstance(job, EnvironmentJob):
+        lease = services.env_engine().lease(job)
+    else:
+        lease = services.infra_engine().lease(job)
+    return [lease] if lease is not None else []
 
 
 def target_of(job: Job) -> str:
@@ -104,7 +116,28 @@ class Engine:
         job's id is not recorded, so planning it does not make running it a replay. ``sandbox``
         makes this a sandbox run: the plugins start their stand-ins in that session (or on that
         exit stack, a session of its own), or reuse those an earlier job of the session started.
+        A refused job (any :class:`~qengine.InvalidInputError`) leaves a ``job.refused`` audit
+        record whatever the reason.
         """
+        try:
+            return self._accept(
+                document, sandbox_secrets=sandbox_secrets, consume=consume, sandbox=sandbox
+            )
+        except InvalidInputError as exc:
+            if self.audit is not None:
+                job_id, actor_id = _identity(document)
+                reason = _reason_of(exc)
+                self.audit.append(job_refused(job_id, actor_id, reason, clock=self._clock))
+            raise
+
+    def _accept(
+        self,
+        document: Mapping[str, Any],
+        *,
+        sandbox_secrets: Mapping[str, str] | None,
+        consume: bool,
+        sandbox: ExitStack | SandboxSession | None,
+    ) -> AcceptedJob:
         if self.trust is not None:
             self._verify(document, consume=consume)
         job = self.plugins.loader.load(document)
@@ -213,7 +246,12 @@ class Engine:
         self._record(job, "job.accepted", outcome="ok", job_action=job.action.value)
         try:
             result = executor.run(
-                plan, ref, sinks=all_sinks, redact=accepted.services.secrets.redact, cancel=cancel
+                plan,
+                ref,
+                sinks=all_sinks,
+                redact=accepted.services.secrets.redact,
+                cancel=cancel,
+                leases=_leases(accepted),
             )
         except QengineError as exc:  # locked or cancelled before the first step: nothing ran
             self._record(job, "job.finished", outcome=type(exc).__name__)
@@ -230,7 +268,6 @@ class Engine:
 
     def _verify(self, document: Mapping[str, Any], *, consume: bool) -> None:
         assert self.trust is not None
-        job_id, actor_id = _identity(document)
 
         def accept_once(candidate: str) -> bool:
             # A job accepted before but never finished was interrupted: running it again
@@ -248,11 +285,17 @@ class Engine:
                 accept_once=accept_once,
                 clock_skew=self.trust.clock_skew,
             )
-        except JobRefusedError as exc:
-            if self.audit is not None:
-                reason = str(getattr(exc, "reason", "refused"))
-                self.audit.append(job_refused(job_id, actor_id, reason, clock=self._clock))
+        except JobRefusedError:
             raise
+        except (QengineError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # What cannot be canonicalized or read is refused like any malformed job: the
+            # message names the class of problem only, never the job's content.
+            raise JobRefused(
+                "malformed",
+                f"the job cannot be verified: {_kind_of_problem(exc)}",
+                hint="Sign a job that qengine validate accepts (integers within +/-(2^53-1), "
+                "no lone surrogates, dates within years 1-9999).",
+            ) from None
 
     def _sealed(
         self, document: Mapping[str, Any], job: Job, provider: KeyProvider | None
@@ -332,6 +375,22 @@ def _identity(document: Mapping[str, Any]) -> tuple[str, str]:
         job_id if isinstance(job_id, str) else "?",
         actor_id if isinstance(actor_id, str) else "?",
     )
+
+
+def _reason_of(exc: InvalidInputError) -> str:
+    """The refusal's code for the audit record."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str):
+        return reason
+    return "invalid_spec" if isinstance(exc, SpecError) else "invalid_input"
+
+
+def _kind_of_problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "it nests too deeply"
+    if isinstance(exc, OverflowError):
+        return "a number or date is out of range"
+    return "it is not canonical JSON (a number out of range, a lone surrogate, or a non-JSON value)"
 
 
 def _describe_target(job: Job) -> str:

@@ -7,6 +7,7 @@ people's names or e-mail addresses.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 
 from qengine.interfaces.audit import AuditRecord, AuditSink
@@ -30,15 +31,36 @@ def timestamp(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_SAFE_REASON = re.compile(r"[a-z][a-z_]{0,31}")
+WITHHELD = "?"
+
+
+def safe_id(value: object) -> str:
+    """``value`` when it is a plain id (letters, digits, ``._:-``, at most 128), else ``?``.
+
+    Refused jobs come from anyone: their ids are checked before they reach a record, a
+    message or a regular expression, so a record is never refused for them (an id shaped like
+    an e-mail address, a megabyte of text, control characters) and never repeats them.
+    """
+    if isinstance(value, str) and len(value) <= 128 and _SAFE_ID.fullmatch(value):
+        return value
+    return WITHHELD
+
+
 def job_refused(job_id: str, actor_id: str, reason: str, *, clock: Clock = utc_now) -> AuditRecord:
-    """A job refused before anything ran (``reason``: e.g. ``JobRefused.reason``)."""
+    """A job refused before anything ran (``reason``: e.g. ``JobRefused.reason``).
+
+    The ids are passed through :func:`safe_id` and the reason must be a short code, so this
+    record can always be written, whatever the job held.
+    """
     return AuditRecord(
         time=timestamp(clock()),
-        job_id=job_id,
-        actor_id=actor_id,
+        job_id=safe_id(job_id),
+        actor_id=safe_id(actor_id),
         action=JOB_REFUSED,
         outcome="refused",
-        details={"reason": reason},
+        details={"reason": reason if _SAFE_REASON.fullmatch(reason) else "refused"},
     )
 
 

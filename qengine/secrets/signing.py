@@ -9,7 +9,9 @@ engine finds the verification key without trusting anything else in the job. Whe
 configured the engine calls :func:`verify_job` before anything runs; it refuses, with
 :class:`JobRefused` (a :class:`~qengine.JobRefusedError`, exit code 2), a job that is unsigned,
 signed by an unknown key, tampered, expired (``not_after`` passed by more than the clock-skew
-allowance, or missing) or replayed (its id was accepted before).
+allowance, or missing), created in the future (``created_at`` beyond the allowance) or
+replayed (its id was accepted before). Every field it reads is type- and length-checked
+before it reaches a regular expression or a message.
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ from qengine.secrets.canonical import canonicalize
 
 ALG = "ed25519"
 DEFAULT_CLOCK_SKEW = datetime.timedelta(minutes=5)
+MAX_VALIDITY = datetime.timedelta(days=366)
+"""How far ahead a signed job's ``not_after`` may be: a job valid for ever cannot expire."""
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
-Reason = Literal["unsigned", "malformed", "unknown_key", "tampered", "expired", "replayed"]
+Reason = Literal[
+    "unsigned", "malformed", "unknown_key", "tampered", "expired", "not_yet_valid", "replayed"
+]
+_KEY_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class JobRefused(JobRefusedError):
@@ -117,15 +124,21 @@ def _signature(
         )
     if not isinstance(section, Mapping) or section.get("alg") != ALG:
         raise JobRefused("malformed", f"$.signature must be an object with alg {ALG!r}")
-    public_key = trusted_keys.get(str(section.get("key_id")))
+    key_id = section.get("key_id")
+    if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+        raise JobRefused("malformed", "$.signature.key_id must be 32 lower-case hex digits")
+    public_key = trusted_keys.get(key_id)
     if public_key is None:
         raise JobRefused(
             "unknown_key",
-            f"the job is signed by key {section.get('key_id')!r}, which this engine does not trust",
+            f"the job is signed by key {key_id!r}, which this engine does not trust",
             hint="Add the control plane's public key to the engine's trusted keys.",
         )
+    raw = section.get("value")
+    if not isinstance(raw, str) or len(raw) > 128:
+        raise JobRefused("malformed", "$.signature.value is not an Ed25519 signature in base64")
     try:
-        value = base64.b64decode(str(section.get("value")), validate=True)
+        value = base64.b64decode(raw, validate=True)
     except binascii.Error:
         raise JobRefused("malformed", "$.signature.value is not base64") from None
     return public_key, value
@@ -142,20 +155,35 @@ def _check_not_after(
             hint="Sign jobs with a not_after time (RFC 3339).",
         )
     not_after = parse_rfc3339(raw, "$.not_after")
-    if now.astimezone(datetime.UTC) > not_after + clock_skew:
+    # Compare against now +/- the skew: a date near year 9999 must not overflow.
+    current = now.astimezone(datetime.UTC)
+    if current - clock_skew > not_after:
         raise JobRefused(
             "expired",
             f"the job expired at {raw} (allowing {clock_skew.total_seconds():g} s of clock skew)",
             hint="Ask the control plane for a fresh job, or check this machine's clock.",
         )
+    if not_after - current > MAX_VALIDITY:
+        raise JobRefused(
+            "malformed",
+            f"the job's not_after is more than {MAX_VALIDITY.days} days ahead",
+            hint="Sign jobs that expire soon after they are meant to run.",
+        )
+    created = job.get("created_at")
+    if created is not None and parse_rfc3339(created, "$.created_at") > current + clock_skew:
+        raise JobRefused(
+            "not_yet_valid",
+            "the job's created_at is in the future beyond the allowed clock skew",
+            hint="Check the clocks of the control plane and of this machine.",
+        )
 
 
 def parse_rfc3339(raw: object, path: str) -> datetime.datetime:
     """Parse an RFC 3339 date-time with an explicit offset; :class:`JobRefused` otherwise."""
-    if not isinstance(raw, str) or not _RFC3339.match(raw):
+    if not isinstance(raw, str) or len(raw) > 64 or not _RFC3339.match(raw):
         raise JobRefused("malformed", f"{path} must be an RFC 3339 date-time with an offset")
     try:
         parsed = datetime.datetime.fromisoformat(raw.upper().replace(" ", "T"))
-    except ValueError:
+        return parsed.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
         raise JobRefused("malformed", f"{path} is not a valid date-time") from None
-    return parsed.astimezone(datetime.UTC)

@@ -152,33 +152,45 @@ def _duplicates(values: Sequence[object], path: str, field: str) -> Iterator[Spe
 
 
 def _check_cycles(services: Sequence[Service], base: str) -> Iterator[SpecIssue]:
+    """The first dependency cycle, found by an iterative depth-first search: linear in the
+    number of services and edges, and no recursion (a chain of thousands is fine)."""
     graph: dict[str, list[str]] = {
         s.name: [d for d in s.depends_on if d != s.name] for s in services
     }
     index: dict[str, int] = {s.name: i for i, s in enumerate(services)}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
-
-    def visit(name: str, trail: list[str]) -> list[str] | None:
-        state[name] = 1
-        for dep in graph.get(name, []):
-            if state.get(dep) == 1:
-                return [*trail[trail.index(dep) :], dep] if dep in trail else [name, dep]
-            if dep in graph and dep not in state:
-                cycle = visit(dep, [*trail, dep])
-                if cycle:
-                    return cycle
-        state[name] = 2
-        return None
-
-    for name in graph:
-        if name not in state:
-            cycle = visit(name, [name])
-            if cycle:
+    for root in graph:
+        if root in state:
+            continue
+        path: list[str] = [root]
+        position: dict[str, int] = {root: 0}  # where each name on the path sits
+        pending: list[Iterator[str]] = [iter(graph[root])]
+        state[root] = 1
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                state[path[-1]] = 2
+                del position[path.pop()]
+                pending.pop()
+            elif state.get(dep) == 1:
+                cycle = [*path[position[dep] :], dep]
                 yield SpecIssue(
                     f"{base}[{index[cycle[0]]}].depends_on",
-                    "forms a dependency cycle: " + " -> ".join(cycle),
+                    "forms a dependency cycle: " + _shown(cycle),
                 )
                 return
+            elif dep in graph and dep not in state:
+                state[dep] = 1
+                position[dep] = len(path)
+                path.append(dep)
+                pending.append(iter(graph[dep]))
+
+
+def _shown(cycle: list[str], limit: int = 10) -> str:
+    """A cycle in words; a long one shows its first and last names."""
+    if len(cycle) <= limit:
+        return " -> ".join(cycle)
+    return " -> ".join([*cycle[:5], f"... ({len(cycle) - 8} more)", *cycle[-3:]])
 
 
 def _check_routes(

@@ -15,8 +15,9 @@ JsonScalar: TypeAlias = str | int | float | bool | None
 ValueTree: TypeAlias = JsonScalar | SecretRef | tuple["ValueTree", ...] | Mapping[str, "ValueTree"]
 
 # A string that would start a new YAML mapping entry or document if it were ever pasted into
-# YAML: refused so a value cannot smuggle objects into a rendered manifest.
-_YAML_INJECTION = re.compile(r"\n\s*(---|\.\.\.|[-\w.\"']+\s*:)")
+# YAML: refused so a value cannot smuggle objects into a rendered manifest. Any YAML line
+# break starts a line; each try reads at most one line, so the search is linear in the value.
+_YAML_INJECTION = re.compile(r"[\r\n\x85\u2028\u2029][ \t]*(?:---|\.\.\.|[-\w.\"']+[ \t]*:)")
 MAX_VALUE_DEPTH = 32
 
 
