@@ -64,6 +64,7 @@ from qengine.interfaces import (
     InfraEngine,
     KeyProvider,
     RegistryCredentials,
+    TargetLease,
     WrappedKey,
 )
 
@@ -114,6 +115,7 @@ __all__ = [
     "Step",
     "StepContext",
     "StepEmitter",
+    "TargetLease",
     "TargetLockedError",
     "TransientError",
     "WrappedKey",

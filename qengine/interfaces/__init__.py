@@ -12,6 +12,7 @@ from qengine.interfaces.dns import DnsProvider, DnsRecord
 from qengine.interfaces.env import EnvEngine
 from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider, WrappedKey
+from qengine.interfaces.lease import TargetLease
 from qengine.interfaces.registry import ContainerRegistry, RegistryCredentials
 from qengine.interfaces.state import LockHolder, StateStore, StepRecord, StepState
 
@@ -35,5 +36,6 @@ __all__ = [
     "StateStore",
     "StepRecord",
     "StepState",
+    "TargetLease",
     "WrappedKey",
 ]

@@ -11,6 +11,7 @@ import attrs
 from qengine.spec import InfraAction
 
 if TYPE_CHECKING:
+    from qengine.interfaces.lease import TargetLease
     from qengine.runner.steps import Step
     from qengine.spec import InfrastructureJob
 
@@ -50,6 +51,12 @@ class InfraEngine(abc.ABC):
             InfraAction.DELETE: self.delete,
         }
         return list(actions[job.action](job))
+
+    def lease(self, job: InfrastructureJob) -> TargetLease | None:
+        """The lease this job takes on its target while it runs, or None (the default): the
+        state store's lock alone then serialises jobs (see :mod:`qengine.interfaces.lease`).
+        Called by the runner when the job starts, not when it is planned."""
+        return None
 
     @abc.abstractmethod
     def create(self, job: InfrastructureJob) -> Sequence[Step]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from qengine.spec import EnvAction
 
 if TYPE_CHECKING:
+    from qengine.interfaces.lease import TargetLease
     from qengine.runner.steps import Step
     from qengine.spec import EnvironmentJob
 
@@ -37,6 +38,12 @@ class EnvEngine(abc.ABC):
             EnvAction.DELETE: self.delete,
         }
         return list(actions[job.action](job))
+
+    def lease(self, job: EnvironmentJob) -> TargetLease | None:
+        """The lease this job takes on its target while it runs, or None (the default): the
+        state store's lock alone then serialises jobs (see :mod:`qengine.interfaces.lease`).
+        Called by the runner when the job starts, not when it is planned."""
+        return None
 
     @abc.abstractmethod
     def deploy(self, job: EnvironmentJob) -> Sequence[Step]:

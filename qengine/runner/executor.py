@@ -18,10 +18,12 @@ import attrs
 from qengine._events import EventType, Scalar
 from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.events import EventSink
+from qengine.interfaces.lease import TargetLease
 from qengine.interfaces.state import StateStore
 from qengine.retry import RetryPolicy
 from qengine.runner.events import EventBus, JobRef, Redactor
 from qengine.runner.jobrun import JobRun, RunSettings
+from qengine.runner.leases import held
 from qengine.runner.memory import MemoryStateStore
 from qengine.runner.plan import Plan
 from qengine.runner.result import JobResult, JobStatus, StepError
@@ -59,13 +61,16 @@ class Executor:
         sinks: Sequence[EventSink] = (),
         redact: Redactor = _keep,
         cancel: CancelToken | None = None,
+        leases: Sequence[TargetLease] = (),
     ) -> JobResult:
         """Run ``plan`` as ``job`` and return how it went; resumes the job if journalled.
 
-        Raises :class:`~qengine.TargetLockedError` (nothing ran) when ``job.target_id`` is
-        locked by another live job past the wait, and :class:`~qengine.CancelledError` when
-        cancelled while waiting for it. Every other outcome, failure and cancellation
-        included, is a :class:`JobResult`; sinks are closed when it returns.
+        ``leases`` are taken after the store's lock and held (renewed) while the plan runs
+        (see :mod:`qengine.interfaces.lease`). Raises :class:`~qengine.TargetLockedError`
+        (nothing ran) when ``job.target_id`` is locked, or a lease held, by another live job
+        past the wait, and :class:`~qengine.CancelledError` when cancelled while waiting for
+        it. Every other outcome, failure and cancellation included, is a :class:`JobResult`;
+        sinks are closed when it returns.
         """
         token = cancel if cancel is not None else CancelToken()
         bus = EventBus(job, sinks, redact=redact)
@@ -75,7 +80,10 @@ class Executor:
                     job.target_id, job.job_id, wait_seconds=self.lock_wait_seconds, cancel=token
                 )
             try:
-                return self._run_locked(plan, bus, token)
+                with held(
+                    leases, job.job_id, wait_seconds=self.lock_wait_seconds, cancel=token, bus=bus
+                ):
+                    return self._run_locked(plan, bus, token)
             finally:
                 if job.target_id:
                     self.store.release_lock(job.target_id, job.job_id)

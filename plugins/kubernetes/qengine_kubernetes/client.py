@@ -4,8 +4,9 @@ Objects stay plain JSON data end to end (no generated models): what is rendered 
 sent, and what is read is compared as is. The ApiClient brings the connection pool, TLS and
 authentication (including kubeconfig exec plugins). Only built while a step runs.
 
-Retries happen here, per request, and nowhere else: every verb the engine sends is idempotent
-(GET, server-side apply, merge patches of absolute values, DELETE), so a request that got a
+Retries happen here, per request, and nowhere else: the verbs the engine sends are idempotent
+(GET, server-side apply, merge patches of absolute values, DELETE) or guarded (a create answers
+409 once it landed, a replace carries its resourceVersion), so a request that got a
 429, a 5xx or a dropped connection is sent again after a jittered exponential backoff
 (:data:`REQUEST_RETRY`), honouring the server's ``Retry-After`` only when it sent one. The
 transport's own silent retries are switched off (see :mod:`qengine_kubernetes.access`), so
@@ -206,9 +207,36 @@ class KubeApi:
         query = {"fieldManager": FIELD_MANAGER}
         return self.request("PATCH", path, query=query, body=patch, content_type=MERGE)
 
-    def delete(self, kind: str, namespace: str | None, name: str) -> bool:
-        """Delete ``name`` (background propagation); False when it was already gone."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    def create(self, obj: Manifest) -> Manifest:
+        """Create ``obj`` (POST): a :class:`~qengine.plugin.ConflictError` when it exists.
+
+        Sent again after a lost answer like any request: a create that did land then answers
+        409, which the caller reads as "exists" and checks by reading the object."""
+        meta = obj["metadata"]
+        path = resource_of(obj["kind"]).path(meta.get("namespace"))
+        return self.request("POST", path, query={"fieldManager": FIELD_MANAGER}, body=obj)
+
+    def replace(self, obj: Manifest) -> Manifest:
+        """Replace ``obj`` (PUT) at its ``metadata.resourceVersion``: a
+        :class:`~qengine.plugin.ConflictError` when the object changed since it was read."""
+        meta = obj["metadata"]
+        path = resource_of(obj["kind"]).path(meta.get("namespace"), meta["name"])
+        return self.request("PUT", path, query={"fieldManager": FIELD_MANAGER}, body=obj)
+
+    def delete(
+        self, kind: str, namespace: str | None, name: str, *, resource_version: str = ""
+    ) -> bool:
+        """Delete ``name`` (background propagation); False when it was already gone.
+
+        ``resource_version``: delete only that version of the object (a
+        :class:`~qengine.plugin.ConflictError` when it changed)."""
+        body: Manifest = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Background",
+        }
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
         try:
             self.request("DELETE", resource_of(kind).path(namespace, name), body=body)
         except NotFoundError:

@@ -19,7 +19,7 @@ from qengine_kubernetes.settings import settings_of
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 if TYPE_CHECKING:
-    from qengine.plugin import JobServices, Step
+    from qengine.plugin import JobServices, Step, TargetLease
 
 KubernetesTarget = KubeconfigTarget | InClusterTarget | SandboxTarget
 
@@ -58,6 +58,22 @@ class KubernetesEnvEngine(EnvEngine):
         """Each selected service deleted in reverse stage order (on-delete hooks first); a
         whole-environment delete ends with the namespace."""
         return self._plan(job, EnvAction.DELETE)
+
+    def lease(self, job: EnvironmentJob) -> TargetLease | None:
+        """The environment's Lease on its cluster (see :mod:`qengine_kubernetes.lease`), unless
+        the settings turn Leases off."""
+        if self.settings.lease_namespace is None:
+            return None
+        from qengine_kubernetes.access import ClusterCell
+        from qengine_kubernetes.lease import KubeLease
+        from qengine_kubernetes.render.names import namespace_name
+
+        return KubeLease(
+            ClusterCell(job.target, self.settings),
+            namespace=self.settings.lease_namespace,
+            name=namespace_name(job.environment),
+            seconds=self.settings.lease_seconds,
+        )
 
     def _plan(self, job: EnvironmentJob, action: EnvAction) -> list[Step]:
         from qengine_kubernetes.steps import plan_steps

@@ -53,6 +53,7 @@ _TABLE = (
     Resource(kind="PodDisruptionBudget", api_version="policy/v1", plural="poddisruptionbudgets"),
     Resource(kind="Ingress", api_version="networking.k8s.io/v1", plural="ingresses"),
     Resource(kind="NetworkPolicy", api_version="networking.k8s.io/v1", plural="networkpolicies"),
+    Resource(kind="Lease", api_version="coordination.k8s.io/v1", plural="leases"),
 )
 RESOURCES = {r.kind: r for r in _TABLE}
 

@@ -35,7 +35,9 @@ class KubeSettings:
     ``QENGINE_HELM`` of the host, else ``helm`` on PATH). ``chart_root``: where a Helm service's
     local chart ``path`` is resolved (default: the engine's working directory).
     ``service_account_dir``: where the ``in-cluster`` target reads the pod's ``token`` and
-    ``ca.crt``.
+    ``ca.crt``. ``lease_namespace``: where each environment job holds its Lease on the cluster
+    (see :mod:`qengine_kubernetes.lease`; None: no Lease, the state store's lock alone
+    serialises jobs). ``lease_seconds``: how long a Lease lasts unrenewed.
     """
 
     endpoint: str | None = None
@@ -48,6 +50,8 @@ class KubeSettings:
     helm: str | None = None
     chart_root: str | None = None
     service_account_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
+    lease_namespace: str | None = "qengine-system"
+    lease_seconds: float = attrs.field(default=30.0, validator=attrs.validators.ge(3.0))
 
 
 def settings_of(services: JobServices) -> KubeSettings:

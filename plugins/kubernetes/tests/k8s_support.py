@@ -55,6 +55,21 @@ def sim_settings(sim: KubeSimulator, **extra: Any) -> KubeSettings:
 DEMO_SECRETS = json.loads((ROOT / "examples" / "quickstart" / "secrets.json").read_text())
 
 
+def is_lease_traffic(path: str) -> bool:
+    """Whether a request is about the job's Lease (taken, renewed and released by every
+    environment job, whatever it changes) or the namespace that holds Leases."""
+    return (
+        "/leases" in path
+        or path.rstrip("/").endswith("/namespaces/qengine-system")
+        or ("/namespaces/qengine-system/" in path)
+    )
+
+
 def mutating(sim: KubeSimulator) -> list[str]:
-    """``METHOD path`` of each mutating request in the simulator's log."""
-    return [f"{r.method} {r.path}" for r in sim.requests() if r.mutating]
+    """``METHOD path`` of each mutating request in the simulator's log, the job's Lease
+    traffic left out (see :func:`is_lease_traffic`)."""
+    return [
+        f"{r.method} {r.path}"
+        for r in sim.requests()
+        if r.mutating and not is_lease_traffic(r.path)
+    ]

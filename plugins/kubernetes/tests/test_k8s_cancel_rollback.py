@@ -28,7 +28,7 @@ from k8s_processes import (
     wait_until,
     write_spec,
 )
-from k8s_support import DEMO_SECRETS, Deploy, sim_settings
+from k8s_support import DEMO_SECRETS, Deploy, mutating, sim_settings
 
 from qengine import Engine, Event, EventType, PluginSet
 from qengine.interfaces.cancel import CancelToken
@@ -82,7 +82,7 @@ def test_k8s_a_signal_mid_rollout_rolls_the_upgrade_back_newest_first(
         assert history_of(sim, "worker") == [(1, "v1")]
         assert not_ready(sim) == []
         # Services the job did not change were only read.
-        writes = [f"{r.method} {r.path}" for r in sim.requests() if r.mutating]
+        writes = mutating(sim)
         assert writes
         assert all("web" in w or "worker" in w for w in writes), writes
         assert f"Rolled back: {WEB}, {WORKER}" in done.stderr
