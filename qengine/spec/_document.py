@@ -8,12 +8,21 @@ readers of the same JSON could disagree about them (a signature covers one readi
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from qengine._errors import InvalidInputError, SpecError, SpecIssue
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_STRING_CHARS = 1024 * 1024
+MAX_KEY_CHARS = 1024
+MAX_STRING_ISSUES = 20
+# Control characters other than tab, line feed and carriage return, DEL and the C1 range, and
+# lone surrogates (which JSON's \u escapes can produce): none belongs in a job spec, and each
+# can hide text on a terminal or break a tool that reads the value.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> object:
@@ -84,3 +93,44 @@ def _too_large(source: str) -> InvalidInputError:
         f"{source} is larger than the limit of {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB",
         hint="A job spec is small; check the right file was given.",
     )
+
+
+def string_issues(document: object) -> list[SpecIssue]:
+    """Strings and keys that are too long or hold forbidden characters, with their paths
+    (at most ``MAX_STRING_ISSUES``). Iterative and linear in the document's size."""
+    issues: list[SpecIssue] = []
+    for path, text, is_key in _strings(document):
+        limit = MAX_KEY_CHARS if is_key else MAX_STRING_CHARS
+        what = "a key" if is_key else "a string"
+        if len(text) > limit:
+            issues.append(SpecIssue(path, f"{what} longer than {limit} characters"))
+        elif (bad := _FORBIDDEN.search(text)) is not None:
+            code = f"U+{ord(bad.group()):04X}"
+            issues.append(
+                SpecIssue(
+                    path,
+                    f"{what} holding a control character or a lone "
+                    f"surrogate ({code} at offset {bad.start()})",
+                )
+            )
+        if len(issues) >= MAX_STRING_ISSUES:
+            break
+    return issues
+
+
+def _strings(document: object) -> Iterator[tuple[str, str, bool]]:
+    stack: list[tuple[str, object]] = [("$", document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            yield path, node, False
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    continue
+                safe = key if len(key) <= 64 and not _FORBIDDEN.search(key) else "<key>"
+                child = f"{path}.{safe}"
+                yield child, key, True
+                stack.append((child, value))
+        elif isinstance(node, list | tuple):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(node))

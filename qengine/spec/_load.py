@@ -11,7 +11,7 @@ import cattrs
 from qengine._errors import SpecError, SpecIssue
 from qengine.spec._checks import check_job
 from qengine.spec._convert import SectionKinds, issues_from, make_converter
-from qengine.spec._document import read_document
+from qengine.spec._document import read_document, string_issues
 from qengine.spec._job import API_VERSION, JOB_KINDS, Job
 
 JobCheck = Callable[[Job], Iterable[SpecIssue]]
@@ -31,6 +31,9 @@ class SpecLoader:
 
     def load(self, document: Mapping[str, object]) -> Job:
         """Structure and check ``document``; raise :class:`SpecError` with every issue."""
+        strings = string_issues(document)
+        if strings:  # nothing too long or hidden reaches a regex or a message
+            raise SpecError(strings)
         kind = document.get("kind")
         issues: list[SpecIssue] = []
         if document.get("apiVersion") != API_VERSION:
