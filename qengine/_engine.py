@@ -10,9 +10,9 @@ has passed. An engine holds no per-job state: several jobs may run at once on th
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any, NoReturn
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -24,6 +24,7 @@ from qengine._errors import (
     QengineError,
     SecretError,
     SpecError,
+    TargetLockedError,
 )
 from qengine._events import Event
 from qengine._job_secrets import JobSecrets
@@ -243,22 +244,55 @@ class Engine:
             store=self.store, max_parallel=job.max_parallel, lock_wait_seconds=wait_lock
         )
         ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=target_of(job))
-        self._record(job, "job.accepted", outcome="ok", job_action=job.action.value)
-        try:
-            result = executor.run(
-                plan,
-                ref,
-                sinks=all_sinks,
-                redact=accepted.services.secrets.redact,
-                cancel=cancel,
-                leases=_leases(accepted),
-            )
-        except QengineError as exc:  # locked or cancelled before the first step: nothing ran
-            self._record(job, "job.finished", outcome=type(exc).__name__)
-            raise
-        self._audit_result(job, plan, result)
-        self.store.finish_job(job.id, result.status.value)
+        with self._job_lock(job, wait_lock, cancel):
+            self._record(job, "job.accepted", outcome="ok", job_action=job.action.value)
+            try:
+                result = executor.run(
+                    plan,
+                    ref,
+                    sinks=all_sinks,
+                    redact=accepted.services.secrets.redact,
+                    cancel=cancel,
+                    leases=_leases(accepted),
+                )
+            except QengineError as exc:  # locked or cancelled before the first step: nothing ran
+                self._record(job, "job.finished", outcome=type(exc).__name__)
+                raise
+            self._audit_result(job, plan, result)
+            self.store.finish_job(job.id, result.status.value)
         return result
+
+    @contextmanager
+    def _job_lock(self, job: Job, wait: float, cancel: CancelToken | None) -> Iterator[None]:
+        """Hold the job's own lock from before its first step until its end is recorded.
+
+        Two runs of one job id never overlap. For a signed job (trust configured), a run that
+        finds the job running in another live process (without ``wait``), or finds it ended
+        once it gets the lock, is refused as a replay: a signed job runs to its end once, and
+        only an interrupted run (its process died) is resumed, from its journal.
+        """
+        name = f"job/{job.id}"
+        try:
+            self.store.acquire_lock(name, job.id, wait_seconds=wait, cancel=cancel)
+        except TargetLockedError:
+            if self.trust is None:
+                raise
+            self._refuse_replay(job, "is running in another process")
+        try:
+            if self.trust is not None and self.store.job_status(job.id) is not None:
+                self._refuse_replay(job, "has already run to its end")
+            yield
+        finally:
+            self.store.release_lock(name, job.id)
+
+    def _refuse_replay(self, job: Job, why: str) -> NoReturn:
+        if self.audit is not None:
+            self.audit.append(job_refused(job.id, job.actor.id, "replayed", clock=self._clock))
+        raise JobRefused(
+            "replayed",
+            f"job {job.id!r} {why}: refusing a replay",
+            hint="A signed job runs once. Ask the control plane for a new job.",
+        )
 
     @staticmethod
     def _masking_outputs(plan: Plan, accepted: AcceptedJob) -> Plan:
