@@ -15,6 +15,8 @@ long as a run lasts. A sandbox run uses the settings' ``sandbox_token`` and call
 
 from __future__ import annotations
 
+import datetime
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,7 @@ class GcpAccess:
     open_secret: SecretOpener = attrs.field(repr=False)
     settings: GcpSettings
     _cache: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
 
     @classmethod
     def of(
@@ -73,20 +76,24 @@ class GcpAccess:
 
     def token(self) -> SecretValue:
         """A current access token, renewed when it has less than five minutes left."""
-        if self.settings.sandbox_token is not None:
-            return SecretValue(self.settings.sandbox_token)
-        import datetime
+        return self.token_and_expiry()[0]
 
+    def token_and_expiry(self) -> tuple[SecretValue, datetime.datetime | None]:
+        """A current access token and when it expires (None: unknown, a sandbox's)."""
+        if self.settings.sandbox_token is not None:
+            return SecretValue(self.settings.sandbox_token), None
         from google.auth.transport.requests import Request
 
         credentials = self.credentials()
-        expiry = getattr(credentials, "expiry", None)
-        margin = datetime.timedelta(seconds=RENEW_MARGIN_SECONDS)
-        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-        if not credentials.token or expiry is None or expiry - now < margin:
-            with self.call("getting a short-lived access token"):
-                credentials.refresh(Request())  # type: ignore[no-untyped-call]
-        return SecretValue(str(credentials.token))
+        with self._lock:
+            expiry = _aware(getattr(credentials, "expiry", None))
+            margin = datetime.timedelta(seconds=RENEW_MARGIN_SECONDS)
+            now = datetime.datetime.now(datetime.UTC)
+            if not credentials.token or expiry is None or expiry - now < margin:
+                with self.call("getting a short-lived access token"):
+                    credentials.refresh(Request())  # type: ignore[no-untyped-call]
+                expiry = _aware(getattr(credentials, "expiry", None))
+            return SecretValue(str(credentials.token)), expiry
 
     def _build(self) -> Credentials:
         if self.settings.sandbox_token is not None:
@@ -147,6 +154,13 @@ class GcpAccess:
             if translated is None:
                 raise
             raise translated from exc
+
+
+def _aware(expiry: datetime.datetime | None) -> datetime.datetime | None:
+    # google-auth keeps expiries as naive UTC datetimes.
+    if expiry is None or expiry.tzinfo is not None:
+        return expiry
+    return expiry.replace(tzinfo=datetime.UTC)
 
 
 def translate(exc: BaseException, doing: str) -> Exception | None:

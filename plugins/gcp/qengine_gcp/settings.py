@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 #: The plugin's name: the key of its settings among the engine's.
 PLUGIN = "gcp"
 #: IAM Credentials gives at most an hour unless an organization policy allows twelve.
-MIN_TOKEN_SECONDS = 600
+MIN_TOKEN_SECONDS = 1
 MAX_TOKEN_SECONDS = 3600
 
 
@@ -33,7 +33,9 @@ class GcpSettings:
     local fake-gcs-server), or None for Google. ``container_endpoint``: the Container API's
     root, or None. ``iam_credentials_endpoint`` and ``sts_endpoint``: IAM Credentials'
     ``generateAccessToken`` host and STS's token URL, or None for Google's.
-    ``token_seconds``: the lifetime asked for an impersonated token (600 to 3600).
+    ``token_seconds``: the lifetime asked for an impersonated token (at most 3600).
+    ``token_lease_seconds``: the longest ``expires_in`` the run's metadata endpoint announces
+    to Terraform, so that it comes back even for a token that never expires.
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``sandbox_token``: the access token of a sandbox run
@@ -48,6 +50,7 @@ class GcpSettings:
         default=MAX_TOKEN_SECONDS,
         validator=[attrs.validators.ge(MIN_TOKEN_SECONDS), attrs.validators.le(MAX_TOKEN_SECONDS)],
     )
+    token_lease_seconds: float = attrs.field(default=900.0, validator=attrs.validators.gt(0))
     lock_timeout: float = 0.0
     sandbox: SandboxCluster | None = None
     sandbox_token: str | None = attrs.field(default=None, repr=False)

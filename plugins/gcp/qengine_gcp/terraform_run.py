@@ -1,14 +1,12 @@
 """Running the job's root module with the core Terraform driver, on the ``gcs`` backend.
 
-Terraform gets the job's short-lived access token as ``GOOGLE_OAUTH_ACCESS_TOKEN`` through the
-driver's ``credentials=`` (its environment only, masked in everything the driver reports;
-never argv, never a file): both the ``gcs`` backend and the google provider read it there.
-The backend settings are the cluster's bucket and prefix, and, for a local Cloud Storage,
-``storage_custom_endpoint``. The destructive-change guard also protects the Google types the
-blueprint declares.
-
-A token is not renewed inside one Terraform process: each step gets a fresh one (at most
-``token_seconds`` long, renewed five minutes before it ends), see docs/gcp.md.
+Terraform gets no token in its environment: a metadata endpoint of the run (see
+:mod:`qengine_gcp.token_endpoint`) answers the job's current access token, so it is renewed
+for as long as the run lasts; both the ``gcs`` backend and the google provider ask it. The
+driver gets the endpoint's address (whose path is the secret) as ``credentials=``, masked in
+everything it reports. The backend settings are the cluster's bucket and prefix, and, for a
+local Cloud Storage, ``storage_custom_endpoint``. The destructive-change guard also protects
+the Google types the blueprint declares.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from qengine.terraform import (
 from qengine.terraform.json_types import Json
 from qengine_gcp.credentials import GcpAccess
 from qengine_gcp.state_backend import StateLocation
+from qengine_gcp.token_endpoint import TokenEndpoint
 
 #: What the destructive-change guard refuses to delete or replace outside a delete job.
 PROTECTED = (
@@ -43,7 +42,6 @@ PROTECTED = (
     "google_kms_crypto_key",
     "google_sql_database_instance",
 )
-TOKEN_VARIABLE = "GOOGLE_OAUTH_ACCESS_TOKEN"  # noqa: S105 (a variable's name)
 #: The gcs backend creates the lock object before it reads a state that does not exist yet;
 #: when another run holds it, the failure reads as a state load error, not a lock error.
 _FIRST_LOCK = re.compile(r'writing "gs://[^"]+\.tflock" failed: googleapi: Error 412')
@@ -74,14 +72,20 @@ def terraform_for(
         ctx.emit_log(line.text)
 
     guard = DestructiveGuard(allow_destructive=allow_destructive).protecting(PROTECTED)
-    token = access.token().reveal()
-    with Workspace.create(sources=sources) as workspace:
+    provider = access.provider
+    endpoint = TokenEndpoint(
+        access.token_and_expiry,
+        project=provider.project,
+        email=provider.service_account or "default",
+        lease_seconds=access.settings.token_lease_seconds,
+    )
+    with endpoint, Workspace.create(sources=sources) as workspace:
         workspace.write_root_module(module)
         tf = Terraform(
             workspace,
             cancel=ctx.cancel,
             on_line=on_line,
-            credentials={TOKEN_VARIABLE: token},
+            credentials=endpoint.child_credentials(),
             lock_timeout=access.settings.lock_timeout,
             guard=guard,
         )

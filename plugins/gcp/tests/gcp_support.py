@@ -57,14 +57,17 @@ def access_for(
 
 class RecordingRelay:
     """An HTTP relay on 127.0.0.1 in front of ``upstream`` that records each request's
-    method, path and JSON body, so a test sees what a client really sent."""
+    method, path and JSON body, so a test sees what a client really sent. With
+    ``authorize(authorization_header) -> bool``, a request it refuses gets Google's 401."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, authorize: Any = None) -> None:
         import http.server
         import threading
         import urllib.parse
 
         self.requests: list[tuple[str, str, Any]] = []
+        self.tokens: list[str] = []
+        self.refused = 0
         target = urllib.parse.urlsplit(upstream)
         relay = self
 
@@ -75,15 +78,33 @@ class RecordingRelay:
             def _forward(self) -> None:
                 import http.client
 
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._body()
                 try:
                     parsed = json.loads(body) if body else None
                 except ValueError:
                     parsed = body
                 relay.requests.append((self.command, self.path, parsed))
+                relay.tokens.append(self.headers.get("Authorization") or "")
+                if authorize is not None and not authorize(self.headers.get("Authorization")):
+                    relay.refused += 1
+                    answer = json.dumps(
+                        {
+                            "error": {
+                                "code": 401,
+                                "message": "Invalid Credentials",
+                                "status": "UNAUTHENTICATED",
+                            }
+                        }
+                    ).encode()
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 upstream_conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                skip = ("host", "transfer-encoding", "content-length")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                 upstream_conn.request(self.command, self.path, body=body, headers=headers)
                 reply = upstream_conn.getresponse()
                 data = reply.read()
@@ -95,6 +116,19 @@ class RecordingRelay:
                 self.end_headers()
                 self.wfile.write(data)
                 upstream_conn.close()
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                    length = int(self.headers.get("Content-Length") or 0)
+                    return self.rfile.read(length) if length else b""
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
 

@@ -1,0 +1,127 @@
+"""Local fakes of the Google APIs the plugin's credentials call, for its tests.
+
+No emulator of these exists; each fake answers the exact REST calls the official client
+(google-auth) makes, with the shapes of the APIs' references:
+
+- STS ``POST /v1/token`` (RFC 8693 token exchange, form-encoded): ``access_token``,
+  ``issued_token_type``, ``token_type``, ``expires_in``; an unknown subject token is
+  ``400 {"error": "invalid_grant", "error_description": ...}``;
+- IAM Credentials ``POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`` (JSON
+  ``delegates``, ``scope``, ``lifetime``): ``accessToken`` and ``expireTime`` (RFC 3339,
+  UTC); a caller without the right is ``403`` with a ``PERMISSION_DENIED`` error body.
+
+Issued tokens are recorded with their expiry, so a relay in front of a storage server can
+refuse an expired one (:meth:`GoogleFakes.valid`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import itertools
+import json
+import threading
+import urllib.parse
+from typing import Any
+
+
+class GoogleFakes:
+    """STS and IAM Credentials on one local HTTP server; use it as a context manager.
+
+    ``subject_token``: the one external token STS accepts; ``account``: the one service
+    account the federated identity may impersonate.
+    """
+
+    def __init__(self, *, subject_token: str, account: str) -> None:
+        self.subject_token = subject_token
+        self.account = account
+        self.issued: dict[str, datetime.datetime] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._numbers = itertools.count(1)
+        self._guard = threading.Lock()
+        fakes = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, answer = fakes._route(self.path, self.headers, body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> GoogleFakes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def valid(self, authorization: str | None) -> bool:
+        """Whether ``authorization`` is ``Bearer <a token issued here, not expired>``."""
+        token = (authorization or "").removeprefix("Bearer ")
+        with self._guard:
+            expiry = self.issued.get(token)
+        return expiry is not None and datetime.datetime.now(datetime.UTC) < expiry
+
+    def _issue(self, prefix: str, seconds: float) -> tuple[str, datetime.datetime]:
+        token = f"{prefix}-{next(self._numbers)}-qengine-test-token"
+        expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+        with self._guard:
+            self.issued[token] = expiry
+        return token, expiry
+
+    def _route(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+        if path == "/v1/token":
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+            self.calls.append(("sts", form))
+            return self._exchange(form)
+        prefix = "/v1/projects/-/serviceAccounts/"
+        if path.startswith(prefix) and path.endswith(":generateAccessToken"):
+            account = urllib.parse.unquote(path[len(prefix) : -len(":generateAccessToken")])
+            request = json.loads(body)
+            self.calls.append(("iam", {"account": account, **request}))
+            return self._generate(account, request, headers.get("Authorization"))
+        return 404, {"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}}
+
+    def _exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        grant = "urn:ietf:params:oauth:grant-type:token-exchange"
+        if form.get("grant_type") != grant or form.get("subject_token") != self.subject_token:
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "The subject token could not be validated.",
+            }
+        token, _ = self._issue("federated", 3600)
+        return 200, {
+            "access_token": token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }
+
+    def _generate(
+        self, account: str, request: dict[str, Any], authorization: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        if account != self.account or not self.valid(authorization):
+            return 403, {
+                "error": {
+                    "code": 403,
+                    "message": "Permission 'iam.serviceAccounts.getAccessToken' denied on "
+                    "resource (or it may not exist).",
+                    "status": "PERMISSION_DENIED",
+                }
+            }
+        seconds = float(str(request.get("lifetime", "3600s")).removesuffix("s"))
+        token, expiry = self._issue("ya29.impersonated", seconds)
+        return 200, {"accessToken": token, "expireTime": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}
