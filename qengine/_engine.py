@@ -146,7 +146,10 @@ class Engine:
         if sandbox_secrets is not None:
             unsealed = {k: v for k, v in document.items() if k not in ("secrets", "signature")}
             document, provider = seal_for_sandbox(unsealed, sandbox_secrets)
-        sealed = self._sealed(document, job, provider)
+        try:
+            sealed = self._sealed(document, job, provider)
+        except SecretError as exc:  # a sealed section that cannot be opened: nothing runs
+            raise JobRefused("sealed", exc.message, hint=exc.hint) from None
         secrets = JobSecrets(sealed, on_open=lambda name: self._audit_unsealed(job, name))
         settings = dict(self.settings)
         session: SandboxSession | None = None
@@ -347,6 +350,7 @@ class Engine:
         provider = self._key_provider_for(document, provider)
         sealed = SealedSecrets.from_job(document, provider)
         sealed.check_job(document)
+        sealed.verify()
         return sealed
 
     def _key_provider_for(

@@ -39,7 +39,14 @@ MAX_VALIDITY = datetime.timedelta(days=366)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 Reason = Literal[
-    "unsigned", "malformed", "unknown_key", "tampered", "expired", "not_yet_valid", "replayed"
+    "unsigned",
+    "malformed",
+    "unknown_key",
+    "tampered",
+    "expired",
+    "not_yet_valid",
+    "replayed",
+    "sealed",
 ]
 _KEY_ID = re.compile(r"[0-9a-f]{32}")
 

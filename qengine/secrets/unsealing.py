@@ -88,25 +88,42 @@ class SealedSecrets:
         if issues:
             raise SpecError(issues, hint="Seal the job again with `qengine seal` from its spec.")
 
+    def verify(self) -> None:
+        """Check, before any step runs, that every secret would open: the data key unwraps
+        (provider, key id, version, organization) and every ciphertext's tag holds for this job,
+        organization and name. Raises :class:`SecretError` naming the first that does not.
+        The values stay sealed: nothing is kept or reported to ``on_open``."""
+        if self._section is None:
+            return
+        data_key = self._unwrapped(self._section)
+        context = self._context(self._section)
+        for name, sealed in sorted(self._section.sealed.items()):
+            envelope.check_secret(data_key, sealed, name=name, context=context)
+
     def open(self, name: str) -> SecretValue:
         """Open the secret ``name`` for this job; report the opening to ``on_open``."""
         if self._section is None or name not in self._section.sealed:
             raise SecretError(f"the job carries no sealed secret named {name!r}")
-        context = envelope.SealContext(
-            organization_id=self._org_id,
-            job_id=self._job_id,
-            master=envelope.MasterKeyRef(
-                provider=self._section.data_key.provider,
-                key_id=self._section.data_key.key_id,
-                version=self._section.data_key.version,
-            ),
-        )
         value = envelope.open_secret(
-            self._unwrapped(self._section), self._section.sealed[name], name=name, context=context
+            self._unwrapped(self._section),
+            self._section.sealed[name],
+            name=name,
+            context=self._context(self._section),
         )
         if self._on_open is not None:
             self._on_open(name)
         return value
+
+    def _context(self, section: SecretsSection) -> envelope.SealContext:
+        return envelope.SealContext(
+            organization_id=self._org_id,
+            job_id=self._job_id,
+            master=envelope.MasterKeyRef(
+                provider=section.data_key.provider,
+                key_id=section.data_key.key_id,
+                version=section.data_key.version,
+            ),
+        )
 
     def _unwrapped(self, section: SecretsSection) -> bytes:
         with self._lock:
