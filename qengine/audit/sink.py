@@ -5,6 +5,12 @@ is flushed and fsync'ed before :meth:`JsonlAuditSink.append` returns. After each
 checkpoint file (``<log>.checkpoint`` unless told otherwise) is replaced atomically with the
 last sequence number and line hash, MAC'ed when the sink has an HMAC key: keep a copy of it
 (or of its latest value) where the log's writers cannot reach, and a truncated tail is found.
+
+Before each append the sink compares the log with its checkpoint: a log shorter than the
+checkpoint's record, or whose record at that number hashes differently, or a checkpoint that
+is unreadable or (with the HMAC key) forged, makes it refuse to write
+(:class:`AuditLogDivergedError`, exit code 2) rather than continue a chain from a tail that
+someone cut or rewrote: continuing would bury the evidence under valid-looking records.
 """
 
 from __future__ import annotations
@@ -30,6 +36,17 @@ DEFAULT_NAME = "audit.jsonl"
 
 class AuditLogError(QengineError):
     """The audit log could not be written, or a record was refused."""
+
+
+class AuditLogDivergedError(AuditLogError):
+    """The log on disk is shorter than, or differs from, its checkpoint: nothing is appended."""
+
+    exit_code = 2
+
+
+# A crash between an append and its checkpoint leaves the log one record ahead; more than
+# this many records past the checkpoint were not written by this sink's appends.
+_MAX_AHEAD = 16
 
 
 def load_hmac_key(path: pathlib.Path) -> bytes:
@@ -96,7 +113,9 @@ class JsonlAuditSink(AuditSink):
 
     def _append_locked(self, fields: dict[str, Any]) -> None:
         last = _last_line(self._fd, self._path)
-        seq = 1 if last is None else _seq_of(last, self._path) + 1
+        last_seq = 0 if last is None else _seq_of(last, self._path)
+        self._check_against_checkpoint(last_seq)
+        seq = last_seq + 1
         fields["seq"] = seq
         fields["prev"] = _chain.GENESIS if last is None else _chain.line_hash(last)
         if self._key is not None:
@@ -107,6 +126,24 @@ class JsonlAuditSink(AuditSink):
             data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
         self._write_checkpoint(seq, _chain.line_hash(line))
+
+    def _check_against_checkpoint(self, last_seq: int) -> None:
+        if not self._checkpoint.exists():
+            return
+        seq, digest = _read_checkpoint(self._checkpoint, self._key)
+        if last_seq < seq:
+            raise _diverged(
+                self._path, f"it ends at record {last_seq} but its checkpoint names record {seq}"
+            )
+        if seq == 0:
+            return
+        if last_seq - seq > _MAX_AHEAD:
+            raise _diverged(
+                self._path, f"it has {last_seq - seq} records past its checkpoint's record {seq}"
+            )
+        line = _line_with_seq(self._fd, seq)
+        if line is None or _chain.line_hash(line) != digest:
+            raise _diverged(self._path, f"its record {seq} differs from its checkpoint's")
 
     def _write_checkpoint(self, seq: int, digest: str) -> None:
         checkpoint: dict[str, Any] = {"seq": seq, "hash": digest}
@@ -137,6 +174,48 @@ def _texts(fields: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
                 yield f"details[{key!r}]", item
         else:
             yield name, value
+
+
+def _diverged(path: pathlib.Path, why: str) -> AuditLogDivergedError:
+    return AuditLogDivergedError(
+        f"audit log {path} does not match its checkpoint: {why}; refusing to append",
+        hint="The log was truncated or rewritten. Keep it as evidence: run `qengine audit "
+        "verify` on it with the checkpoint, then move both aside to start a new log.",
+    )
+
+
+def _read_checkpoint(path: pathlib.Path, key: bytes | None) -> tuple[int, str]:
+    """The checkpoint's record number and hash; raises when it cannot be trusted."""
+    try:
+        checkpoint = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        checkpoint = None
+    seq = checkpoint.get("seq") if isinstance(checkpoint, dict) else None
+    digest = checkpoint.get("hash") if isinstance(checkpoint, dict) else None
+    if not isinstance(seq, int) or seq < 0 or not isinstance(digest, str):
+        raise _diverged(path, f"its checkpoint {path} is unreadable")
+    assert isinstance(checkpoint, dict)
+    if key is not None and not _chain.macs_equal(
+        _chain.checkpoint_mac(key, checkpoint), checkpoint.get("mac")
+    ):
+        raise _diverged(path, f"its checkpoint {path} has a missing or wrong MAC")
+    return seq, digest
+
+
+def _line_with_seq(fd: int, seq: int) -> bytes | None:
+    """The line whose record number is ``seq``, read backwards from the end (it is near)."""
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, min(size, 1024 * 1024), max(0, size - 1024 * 1024))
+    for line in reversed(data.rstrip(b"\n").split(b"\n")):
+        try:
+            found = json.loads(line).get("seq")
+        except (ValueError, AttributeError):
+            return None
+        if found == seq:
+            return line
+        if not isinstance(found, int) or found < seq:
+            return None
+    return None
 
 
 def _seq_of(line: bytes, path: pathlib.Path) -> int:
