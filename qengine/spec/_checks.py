@@ -7,7 +7,7 @@ from datetime import datetime
 
 from qengine._errors import SpecIssue
 from qengine.spec._common import Probe, ProbeType
-from qengine.spec._job import EnvironmentJob, Job, JobBase
+from qengine.spec._job import EnvironmentJob, InfrastructureJob, Job, JobBase
 from qengine.spec._refs import secret_references
 from qengine.spec._services import (
     ContainerService,
@@ -27,6 +27,8 @@ def check_job(job: Job) -> list[SpecIssue]:
     issues = list(_check_common(job))
     if isinstance(job, EnvironmentJob):
         issues.extend(_check_environment(job))
+    if isinstance(job, InfrastructureJob):
+        issues.extend(_check_addons(job))
     issues.extend(_check_secrets(job))
     return issues
 
@@ -38,6 +40,29 @@ def _check_common(job: JobBase) -> Iterator[SpecIssue]:
         created, expires = (datetime.fromisoformat(t) for t in (job.created_at, job.not_after))
         if expires <= created:
             yield SpecIssue("$.not_after", "must be later than created_at")
+
+
+def _check_addons(job: InfrastructureJob) -> Iterator[SpecIssue]:
+    addons = job.cluster.addons
+    path = "$.cluster.addons"
+    if addons.external_dns and job.dns is None:
+        yield SpecIssue(
+            f"{path}.external_dns", "needs the job's dns section: the zone it writes records in"
+        )
+    if addons.cert_manager and not addons.ingress:
+        yield SpecIssue(
+            f"{path}.cert_manager",
+            "needs ingress: its ClusterIssuers solve ACME HTTP-01 through the ingress controller",
+        )
+    mirror = addons.chart_mirror
+    if mirror is not None and (
+        not mirror.startswith(("oci://", "https://"))
+        or len(mirror.split("://", 1)[1].strip("/")) == 0
+        or any(c.isspace() for c in mirror)
+    ):
+        yield SpecIssue(
+            f"{path}.chart_mirror", "must be an oci:// registry or an https:// chart repository"
+        )
 
 
 def missing_registry(job: EnvironmentJob) -> SpecIssue | None:

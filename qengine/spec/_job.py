@@ -90,14 +90,29 @@ class InfraAction(enum.StrEnum):
 
 @attrs.frozen(kw_only=True)
 class Addons:
-    """The add-on stack installed into ``qengine-system``."""
+    """The cluster's add-on stack, installed by ``create`` and ``upgrade`` as Helm releases in
+    ``qengine-system`` at the versions of the engine's freeze file (see docs/addons.md); an
+    add-on turned off is uninstalled by the next ``create`` or ``upgrade``.
+
+    ``cert_manager``: cert-manager and the ClusterIssuers ``letsencrypt`` and
+    ``letsencrypt-staging`` (ACME HTTP-01 through the ingress controller, so it needs
+    ``ingress``). ``external_dns``: external-dns writing the records of the job's ``dns``
+    zone; unset, it follows whether the job has a ``dns`` section. ``ingress``: the ingress
+    controller (Traefik, serving Ingresses of class ``nginx`` and their ingress-nginx
+    annotations). ``metrics_server``: resource metrics for autoscaling. ``logs``: Loki and
+    the Grafana Alloy agent. ``metrics``: kube-prometheus-stack. ``chart_mirror``: an
+    ``oci://`` registry or ``https://`` chart repository that holds every chart of the freeze
+    file under its own name and version (a mirror you control); unset, each chart comes from
+    its upstream repository.
+    """
 
     cert_manager: bool = True
-    external_dns: bool = True
-    ingress_nginx: bool = True
+    external_dns: bool | None = None
+    ingress: bool = True
     metrics_server: bool = True
     logs: bool = False
     metrics: bool = False
+    chart_mirror: str | None = None
 
 
 @attrs.frozen(kw_only=True)
