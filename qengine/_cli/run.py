@@ -9,7 +9,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from qengine._cli.common import add_output_option, print_json, read_spec_document
-from qengine._cli.sandbox_secrets import add_sandbox_options, sandbox_secrets
+from qengine._cli.sandbox_secrets import (
+    add_sandbox_options,
+    refuse_real_targets,
+    sandbox_secrets,
+)
 from qengine._errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -89,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         if len(jobs) > 1:  # every spec is checked before the first one runs
             for spec, document, _ in jobs:
                 _check(engine, spec, document)
+        if args.sandbox:  # plain-text demo secrets never reach a real cluster
+            for spec, document, _ in jobs:
+                refuse_real_targets(args, engine.plugins.loader.load(document), spec)
         for spec, document, secrets in jobs:
             if len(jobs) > 1:
                 print(f"== {spec}", file=sys.stderr, flush=True)

@@ -30,9 +30,14 @@ class ProviderSpec(PluginSection):
 
 @attrs.frozen(kw_only=True)
 class TargetSpec(PluginSection):
-    """How an environment job reaches its cluster (``target``): kubeconfig, in-cluster, ..."""
+    """How an environment job reaches its cluster (``target``): kubeconfig, in-cluster, ...
+
+    ``local_only`` is true for a target that never reaches a cluster beyond this machine; a
+    ``--sandbox`` run (plain-text demo secrets) accepts only such targets and ``sandbox``.
+    """
 
     family: ClassVar[str] = "cluster target"
+    local_only: ClassVar[bool] = False
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import attrs
 
@@ -39,6 +39,7 @@ class TestTarget(TargetSpec):
     """An environment job's test target: ``steps`` in the compact plan form."""
 
     __test__ = False  # not a pytest test class
+    local_only: ClassVar[bool] = True  # scripted steps on this machine: --sandbox may use it
     kind: Literal["test"]
     steps: str
     record: str | None = None
