@@ -6,9 +6,13 @@ Every plan starts with ``gcp.preflight`` (Terraform's sources, a token, GKE's ve
 - create: ``gcp.apply`` of the blueprint (it also converges an existing cluster);
 - upgrade: ``gcp.apply`` of the blueprint at the job's version, after a check against the
   version the state holds (one minor version at most, never backwards);
+- pause: ``gcp.save-node-pool-sizes`` (from GKE, next to the state, once), ``gcp.apply``
+  with every pool's minimum at zero, ``gcp.scale-node-pools`` (``setSize`` 0);
+- resume: ``gcp.apply`` of the blueprint, ``gcp.restore-node-pool-sizes`` (the saved nodes
+  per zone, clamped into the job's range), ``gcp.forget-node-pool-sizes``;
 - delete: ``gcp.destroy``; the state bucket is kept.
 
-Pause and resume are refused while planning (not built yet; see docs/gcp.md).
+See :mod:`qengine_gcp.pause`. A create or upgrade of a paused cluster keeps it paused.
 
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``cluster_name``, ``cluster_version``, ``location``,
@@ -30,8 +34,11 @@ from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
 from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module, provider_of
 from qengine_gcp.credentials import GcpAccess, SecretOpener
+from qengine_gcp.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
 from qengine_gcp.preflight import check_version_offered
 from qengine_gcp.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
+from qengine_gcp.sandbox_stand_ins import register_stand_ins, remove_stand_ins
+from qengine_gcp.saved_sizes import load_sizes
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.state_backend import StateLocation, ensure_state_backend
 from qengine_gcp.terraform_run import string_outputs, terraform_for
@@ -85,13 +92,11 @@ class GcpJob:
 def steps_for(gcp: GcpJob) -> list[Step]:
     """The plan of the job's action."""
     action = gcp.job.action
-    if action in (InfraAction.PAUSE, InfraAction.RESUME):
-        raise InvalidInputError(
-            f"$.action: {action.value} is not built yet for GCP clusters",
-            hint="Pause and resume of GKE node pools are planned (docs/gcp.md says what is "
-            "built); scale the node pools with a create job for now.",
-        )
     first = [_preflight_step(gcp), _state_step(gcp)]
+    if action is InfraAction.PAUSE:
+        return [*first, *_pause_steps(gcp)]
+    if action is InfraAction.RESUME:
+        return [*first, *_resume_steps(gcp)]
     if action is InfraAction.DELETE:
         return [*first, _destroy_step(gcp)]
     if action is InfraAction.UPGRADE:
@@ -156,7 +161,19 @@ def _location(ctx: StepContext) -> StateLocation:
     return StateLocation(bucket=ctx.input(STATE, "bucket"), prefix=ctx.input(STATE, "prefix"))
 
 
+def _keeping_a_pause(gcp: GcpJob, ctx: StepContext, options: BlueprintOptions) -> BlueprintOptions:
+    """A create or upgrade of a paused cluster keeps its pools' minimum at zero (resume
+    brings the sizes back)."""
+    if options.paused or gcp.job.action not in (InfraAction.CREATE, InfraAction.UPGRADE):
+        return options
+    if load_sizes(gcp.access, _location(ctx)) is None:
+        return options
+    ctx.emit_progress(f"the cluster {gcp.job.cluster.name} is paused: it stays paused")
+    return attrs.evolve(options, paused=True)
+
+
 def _apply(gcp: GcpJob, ctx: StepContext, options: BlueprintOptions) -> dict[str, str]:
+    options = _keeping_a_pause(gcp, ctx, options)
     with terraform_for(
         ctx,
         gcp.access,
@@ -169,20 +186,31 @@ def _apply(gcp: GcpJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         if plan.has_changes:
             tf.apply(plan)
         found = string_outputs(tf)
+    if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
+        for change in register_stand_ins(gcp.access, gcp.job, options):
+            ctx.emit_progress(change)
     return {name: found[name] for name in OUTPUTS if name in found}
 
 
-def _apply_step(gcp: GcpJob) -> Step:
+def _apply_step(
+    gcp: GcpJob,
+    options: BlueprintOptions | None = None,
+    *,
+    action: ChangeAction = ChangeAction.CREATE,
+    after: tuple[str, ...] = (STATE,),
+) -> Step:
+    chosen = options or BlueprintOptions()
+
     def run(ctx: StepContext) -> Mapping[str, str]:
-        return _apply(gcp, ctx, BlueprintOptions())
+        return _apply(gcp, ctx, chosen)
 
     return Step(
         id=APPLY,
         run=run,
-        depends_on=(STATE,),
+        depends_on=after,
         description="terraform apply of the GKE blueprint",
-        changes=(_cluster_change(gcp, ChangeAction.CREATE),),
-        content_hash=gcp.module_digest(BlueprintOptions()),
+        changes=(_cluster_change(gcp, action),),
+        content_hash=gcp.module_digest(chosen),
     )
 
 
@@ -233,6 +261,9 @@ def _destroy_step(gcp: GcpJob) -> Step:
             sources=gcp.terraform.sources,
         ) as tf:
             tf.destroy()
+        if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
+            for change in remove_stand_ins(gcp.access, gcp.job):
+                ctx.emit_progress(change)
         return {}
 
     return Step(
@@ -242,3 +273,75 @@ def _destroy_step(gcp: GcpJob) -> Step:
         description="terraform destroy of the cluster (the state bucket is kept)",
         changes=(_cluster_change(gcp, ChangeAction.DELETE),),
     )
+
+
+SAVE = "gcp.save-node-pool-sizes"
+SCALE = "gcp.scale-node-pools"
+RESTORE = "gcp.restore-node-pool-sizes"
+FORGET = "gcp.forget-node-pool-sizes"
+
+
+def _pools_change(gcp: GcpJob, action: ChangeAction) -> Change:
+    return Change(action=action, kind="gke-node-pools", name=gcp.job.cluster.name)
+
+
+def _pause_steps(gcp: GcpJob) -> list[Step]:
+    poll = gcp.settings.poll_interval
+
+    def save(ctx: StepContext) -> Mapping[str, str]:
+        return save_sizes_of(gcp.access, gcp.job, _location(ctx), ctx.emit_progress)
+
+    def scale(ctx: StepContext) -> Mapping[str, str]:
+        return scale_to_zero(gcp.access, gcp.job, ctx.cancel, ctx.emit_progress, poll)
+
+    sizes = Change(action=ChangeAction.CREATE, kind="node-pool-sizes", name=gcp.job.cluster.id)
+    return [
+        Step(
+            id=SAVE,
+            run=save,
+            depends_on=(STATE,),
+            description="save the node pools' sizes next to the Terraform state",
+            changes=(sizes,),
+        ),
+        _apply_step(
+            gcp, BlueprintOptions(paused=True), action=ChangeAction.UPDATE, after=(STATE, SAVE)
+        ),
+        Step(
+            id=SCALE,
+            run=scale,
+            depends_on=(STATE, APPLY),
+            description="resize every node pool to zero nodes through GKE",
+            changes=(_pools_change(gcp, ChangeAction.UPDATE),),
+        ),
+    ]
+
+
+def _resume_steps(gcp: GcpJob) -> list[Step]:
+    poll = gcp.settings.poll_interval
+
+    def restore(ctx: StepContext) -> Mapping[str, str]:
+        return restore_sizes(
+            gcp.access, gcp.job, _location(ctx), ctx.cancel, ctx.emit_progress, poll
+        )
+
+    def forget(ctx: StepContext) -> Mapping[str, str]:
+        return forget_sizes_of(gcp.access, _location(ctx), ctx.emit_progress)
+
+    sizes = Change(action=ChangeAction.DELETE, kind="node-pool-sizes", name=gcp.job.cluster.id)
+    return [
+        _apply_step(gcp, BlueprintOptions(), action=ChangeAction.UPDATE),
+        Step(
+            id=RESTORE,
+            run=restore,
+            depends_on=(STATE, APPLY),
+            description="give the node pools their saved sizes back through GKE",
+            changes=(_pools_change(gcp, ChangeAction.UPDATE),),
+        ),
+        Step(
+            id=FORGET,
+            run=forget,
+            depends_on=(STATE, RESTORE),
+            description="delete the saved node pool sizes",
+            changes=(sizes,),
+        ),
+    ]

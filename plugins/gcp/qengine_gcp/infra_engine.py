@@ -47,11 +47,13 @@ class GkeInfraEngine(InfraEngine):
         return self._steps(job, InfraAction.UPGRADE)
 
     def pause(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused while planning: not built yet for GKE (InvalidInputError, exit 2)."""
+        """Save the node pools' sizes, apply every pool's minimum at zero (maximum kept),
+        resize them to zero through GKE; the control plane stays."""
         return self._steps(job, InfraAction.PAUSE)
 
     def resume(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused while planning: not built yet for GKE (InvalidInputError, exit 2)."""
+        """Apply the blueprint, give the pools their saved sizes back (clamped into the job's
+        range), forget the saved sizes."""
         return self._steps(job, InfraAction.RESUME)
 
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:

@@ -3,23 +3,9 @@ Kubernetes version in its region (the Container API's ``getServerConfig``)?"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from qengine.plugin import InvalidInputError
 from qengine_gcp.credentials import GcpAccess
-
-
-def container_client(access: GcpAccess) -> Any:
-    """A google-cloud-container client (REST) with the job's credentials, at the settings'
-    endpoint."""
-    from google.api_core.client_options import ClientOptions
-    from google.cloud import container_v1
-
-    endpoint = access.settings.container_endpoint
-    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return container_v1.ClusterManagerClient(
-        credentials=access.credentials(), client_options=options, transport="rest"
-    )
+from qengine_gcp.node_pools import container_client
 
 
 def check_version_offered(access: GcpAccess, version: str) -> str:

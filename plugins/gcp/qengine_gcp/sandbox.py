@@ -35,8 +35,8 @@ from qengine_gcp.settings import GcpSettings
 SANDBOX_TOKEN = "ya29.qengine-sandbox-not-a-secret"  # noqa: S105 (a placeholder)
 SANDBOX_NOTICE = (
     "SANDBOX: nothing is created on Google Cloud. The Terraform state goes to a local "
-    "fake-gcs-server and the cluster is a set of terraform_data stand-ins pointing at the "
-    "local Kubernetes API."
+    "fake-gcs-server, GKE is a local stand-in, and the cluster is a set of terraform_data "
+    "stand-ins pointing at the local Kubernetes API."
 )
 #: The cluster a step's content hash is computed with, in place of the run's own: the
 #: sandbox's address and CA change every run, and a finished job must not look changed.
@@ -123,11 +123,21 @@ def sandbox_cluster(readiness_delay: float = 0.5) -> Iterator[SandboxCluster]:
 
 @contextmanager
 def sandbox_gcp(cluster: SandboxCluster | None = None) -> Iterator[GcpSettings]:
-    """Start a local Cloud Storage (and, without ``cluster``, the Kubernetes simulator as the
-    stand-in cluster's API) for a sandbox run; stop them on exit. Yields the settings a
+    """Start a local Cloud Storage, the local GKE stand-in (Container and Compute APIs) and,
+    without ``cluster``, the Kubernetes simulator as the stand-in cluster's API, for a sandbox
+    run; stop them on exit. Yields the settings a
     sandbox run gives the plugin. Needs the plugin's ``sandbox`` extra (fake-gcs-server)."""
+    from qengine_gcp.sandbox_gke import LocalGke
+
     with ExitStack() as stack:
         gcs = stack.enter_context(LocalGcs())
+        gke = stack.enter_context(LocalGke())
         if cluster is None:
             cluster = stack.enter_context(sandbox_cluster())
-        yield GcpSettings(storage_endpoint=gcs.url, sandbox=cluster, sandbox_token=SANDBOX_TOKEN)
+        yield GcpSettings(
+            storage_endpoint=gcs.url,
+            container_endpoint=gke.url,
+            sandbox=cluster,
+            sandbox_token=SANDBOX_TOKEN,
+            poll_interval=0.05,  # the stand-in finishes every operation at once
+        )

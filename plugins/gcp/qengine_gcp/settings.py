@@ -37,6 +37,7 @@ class GcpSettings:
     ``token_lease_seconds``: the longest ``expires_in`` the run's metadata endpoint announces
     to Terraform, so that it comes back even for a token that never expires.
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
+    ``poll_interval``: seconds between two reads of a pending GKE operation.
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``sandbox_token``: the access token of a sandbox run
     (no Google credential exists there).
@@ -52,6 +53,7 @@ class GcpSettings:
     )
     token_lease_seconds: float = attrs.field(default=900.0, validator=attrs.validators.gt(0))
     lock_timeout: float = 0.0
+    poll_interval: float = 5.0
     sandbox: SandboxCluster | None = None
     sandbox_token: str | None = attrs.field(default=None, repr=False)
 

@@ -1,0 +1,143 @@
+"""A GKE cluster's node pools through the Container API, their sizes through Compute.
+
+GKE's node pool resource holds its autoscaling range but not its size: a pool has a managed
+instance group per zone (``instanceGroupUrls``), whose ``targetSize`` is the number of nodes
+there. Sizes are per zone, as GKE's ``setSize`` and autoscaling limits are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from qengine.plugin import CancelToken, InfrastructureError
+from qengine_gcp.credentials import GcpAccess
+
+_IGM_PREFIX = "/projects/"
+
+
+@attrs.frozen(kw_only=True)
+class PoolSize:
+    """A node pool's autoscaling range and its nodes per zone, as GKE holds them."""
+
+    min_nodes: int
+    max_nodes: int
+    per_zone: tuple[int, ...]
+
+    @property
+    def nodes(self) -> int:
+        """The number of nodes in one zone to give back (the largest zone's, none lost)."""
+        return max(self.per_zone, default=0)
+
+    def describe(self) -> str:
+        """``min 1, max 4, nodes per zone 2, 2, 1``."""
+        zones = ", ".join(str(count) for count in self.per_zone) or "none"
+        return f"min {self.min_nodes}, max {self.max_nodes}, nodes per zone {zones}"
+
+
+def container_client(access: GcpAccess) -> Any:
+    """A google-cloud-container client (REST) with the job's credentials, at the settings'
+    endpoint."""
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import container_v1
+
+    endpoint = access.settings.container_endpoint
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    return container_v1.ClusterManagerClient(
+        credentials=access.credentials(), client_options=options, transport="rest"
+    )
+
+
+def compute_groups_client(access: GcpAccess) -> Any:
+    """A google-cloud-compute instance group managers client at the settings' endpoint (the
+    sandbox's stand-in serves both APIs on one root)."""
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import compute_v1
+
+    endpoint = access.settings.container_endpoint
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    return compute_v1.InstanceGroupManagersClient(
+        credentials=access.credentials(), client_options=options, transport="rest"
+    )
+
+
+def cluster_path(access: GcpAccess, cluster: str) -> str:
+    """``projects/P/locations/REGION/clusters/NAME``."""
+    provider = access.provider
+    return f"projects/{provider.project}/locations/{provider.region}/clusters/{cluster}"
+
+
+def pool_sizes(access: GcpAccess, cluster: str, names: Iterable[str]) -> dict[str, PoolSize]:
+    """The sizes of the named pools that GKE has (a pool it lacks is left out)."""
+    from google.api_core import exceptions
+
+    container, groups = container_client(access), compute_groups_client(access)
+    sizes: dict[str, PoolSize] = {}
+    for name in names:
+        path = f"{cluster_path(access, cluster)}/nodePools/{name}"
+        with access.call(f"reading the node pool {name}"):
+            try:
+                pool = container.get_node_pool(name=path)
+            except exceptions.NotFound:
+                continue
+            per_zone = tuple(_group_size(groups, url) for url in pool.instance_group_urls)
+        sizes[name] = PoolSize(
+            min_nodes=pool.autoscaling.min_node_count,
+            max_nodes=pool.autoscaling.max_node_count,
+            per_zone=per_zone,
+        )
+    return sizes
+
+
+def _group_size(groups: Any, url: str) -> int:
+    # .../projects/P/zones/Z/instanceGroupManagers/G
+    parts = url[url.index(_IGM_PREFIX) + 1 :].split("/")
+    project, zone, name = parts[1], parts[3], parts[5]
+    group = groups.get(project=project, zone=zone, instance_group_manager=name)
+    return int(group.target_size)
+
+
+def set_size(
+    access: GcpAccess,
+    cluster: str,
+    name: str,
+    nodes: int,
+    cancel: CancelToken,
+    *,
+    poll_interval: float = 5.0,
+    timeout: float = 1800.0,
+) -> None:
+    """``setSize`` of a pool to ``nodes`` per zone, waited for (its operation ``DONE``)."""
+    container = container_client(access)
+    path = f"{cluster_path(access, cluster)}/nodePools/{name}"
+    with access.call(f"resizing the node pool {name} to {nodes} per zone"):
+        operation = container.set_node_pool_size(request={"name": path, "node_count": nodes})
+    wait_for(access, operation, cancel, poll_interval=poll_interval, timeout=timeout)
+
+
+def wait_for(
+    access: GcpAccess, operation: Any, cancel: CancelToken, *, poll_interval: float, timeout: float
+) -> None:
+    """Poll a Container operation until it is DONE; its error, if any, is raised."""
+    from google.cloud import container_v1
+
+    container = container_client(access)
+    provider = access.provider
+    name = f"projects/{provider.project}/locations/{provider.region}/operations/{operation.name}"
+    deadline = time.monotonic() + timeout
+    while operation.status != container_v1.Operation.Status.DONE:
+        if cancel.cancelled or time.monotonic() > deadline:
+            raise InfrastructureError(
+                f"GKE operation {operation.name} did not finish",
+                hint="It goes on in GKE: run the job again once it is done.",
+            )
+        cancel.wait(poll_interval)
+        with access.call(f"reading the GKE operation {operation.name}"):
+            operation = container.get_operation(name=name)
+    if operation.error and operation.error.message:
+        raise InfrastructureError(
+            f"GKE operation {operation.name} failed: {operation.error.message}"
+        )

@@ -1,0 +1,314 @@
+"""A local stand-in of the Container (GKE) and Compute APIs for the sandbox: the calls the
+plugin makes, on 127.0.0.1, answered with the real APIs' shapes.
+
+No emulator of GKE exists. This server answers the REST calls of the official clients
+(``google-cloud-container``'s ``ClusterManagerClient`` and ``google-cloud-compute``'s
+``InstanceGroupManagersClient``, REST transport) that the plugin makes, and nothing else:
+
+- ``GET  /v1/projects/P/locations/L/serverConfig``
+- ``POST /v1/projects/P/locations/L/clusters`` (create), ``GET``/``DELETE .../clusters/C``
+- ``POST .../clusters/C/nodePools`` (create), ``GET``/``DELETE .../nodePools/N``,
+  ``POST .../nodePools/N:setSize``, ``POST .../nodePools/N:setAutoscaling``
+- ``GET  /v1/projects/P/locations/L/operations/O``
+- ``GET  /compute/v1/projects/P/zones/Z/instanceGroupManagers/G``
+
+Every body is built from the client library's own message types (``to_json``), so field
+names and types are the APIs'; enums are names, or integers when the client asks
+(``$alt=json;enum-encoding=int``). Errors are Google's ``{"error": {"code", "message",
+"status"}}``. Mutations complete at once (their Operation is ``DONE``). A node pool has one
+managed instance group per zone; a change of its autoscaling range moves each group's size
+into the range at once, as the cluster autoscaler would in time; ``setSize`` sets every zone's
+group to the count given. Sandbox only: nothing here talks to Google.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+_VERSIONS = {
+    "1.34": "1.34.1-gke.1100",
+    "1.33": "1.33.5-gke.1200",
+    "1.32": "1.32.9-gke.1300",
+    "1.31": "1.31.13-gke.1000",
+}
+_COMPUTE = "https://www.googleapis.com/compute/v1"
+_LOCATION = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/:]+)"
+_CLUSTER = _LOCATION + r"/clusters/(?P<cluster>[^/:]+)"
+_POOL = _CLUSTER + r"/nodePools/(?P<pool>[^/:]+)"
+_IGM = (
+    r"/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)"
+    r"/instanceGroupManagers/(?P<igm>[^/]+)"
+)
+
+
+class ApiError(Exception):
+    """A Google error answer: HTTP ``code``, ``status`` name and ``message``."""
+
+    def __init__(self, code: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
+class LocalGke:
+    """The Container and Compute stand-in; use it as a context manager. ``url`` is the root
+    both clients are given as ``api_endpoint``. ``versions`` maps the minor versions GKE
+    offers to the full version it would run (tests narrow it)."""
+
+    def __init__(self, versions: dict[str, str] | None = None) -> None:
+        self._versions = dict(_VERSIONS if versions is None else versions)
+        self._clusters: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, int] = {}
+        self._operations: dict[str, dict[str, Any]] = {}
+        self._numbers = itertools.count(1)
+        self._guard = threading.Lock()
+        self.requests: list[tuple[str, str]] = []
+        gke = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                status, answer = gke.handle(self.command, self.path, body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LocalGke:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def handle(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """Answer one request: (HTTP status, JSON body)."""
+        route, _, query = path.partition("?")
+        ints = "enum-encoding=int" in urllib.parse.unquote(query)
+        self.requests.append((method, route))
+        try:
+            with self._guard:
+                message = self._dispatch(method, route, body)
+        except ApiError as exc:
+            error = {"code": exc.code, "message": exc.message, "status": exc.status}
+            return exc.code, {"error": error}
+        return 200, message(ints)
+
+    def _dispatch(self, method: str, route: str, body: dict[str, Any]) -> Callable[[bool], Any]:
+        for pattern, verb, handler in self._routes():
+            match = re.fullmatch(pattern, route)
+            if match and verb == method:
+                found: Callable[[bool], Any] = handler(match.groupdict(), body)
+                return found
+        raise ApiError(404, "NOT_FOUND", f"Requested entity was not found: {route}")
+
+    def _routes(self) -> list[tuple[str, str, Any]]:
+        return [
+            (_LOCATION + "/serverConfig", "GET", self._server_config),
+            (_LOCATION + "/clusters", "POST", self._create_cluster),
+            (_CLUSTER, "GET", self._get_cluster),
+            (_CLUSTER, "DELETE", self._delete_cluster),
+            (_CLUSTER + "/nodePools", "POST", self._create_pool),
+            (_POOL, "GET", self._get_pool),
+            (_POOL, "DELETE", self._delete_pool),
+            (_POOL + ":setSize", "POST", self._set_size),
+            (_POOL + ":setAutoscaling", "POST", self._set_autoscaling),
+            (_LOCATION + r"/operations/(?P<operation>[^/]+)", "GET", self._get_operation),
+            (_IGM, "GET", self._get_group),
+        ]
+
+    # Container API
+
+    def _server_config(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import container_v1
+
+        versions = list(self._versions.values())
+        channels = [
+            container_v1.ServerConfig.ReleaseChannelConfig(
+                channel=getattr(container_v1.ReleaseChannel.Channel, name),
+                default_version=versions[0] if versions else "",
+                valid_versions=versions,
+            )
+            for name in ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+        ]
+        config = container_v1.ServerConfig(
+            default_cluster_version=versions[0] if versions else "",
+            valid_master_versions=versions,
+            valid_node_versions=versions,
+            default_image_type="COS_CONTAINERD",
+            valid_image_types=["COS_CONTAINERD", "UBUNTU_CONTAINERD"],
+            channels=channels,
+        )
+        return _json(container_v1.ServerConfig, config)
+
+    def _key(self, at: dict[str, str]) -> str:
+        return f"projects/{at['project']}/locations/{at['location']}/clusters/{at['cluster']}"
+
+    def _cluster(self, at: dict[str, str]) -> dict[str, Any]:
+        found = self._clusters.get(self._key(at))
+        if found is None:
+            raise ApiError(404, "NOT_FOUND", f"Not found: {self._key(at)}.")
+        return found
+
+    def _create_cluster(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        cluster = dict(body.get("cluster") or {})
+        at = {**at, "cluster": str(cluster.get("name", ""))}
+        if self._key(at) in self._clusters:
+            raise ApiError(409, "ALREADY_EXISTS", f"Already exists: {self._key(at)}.")
+        pools = cluster.pop("nodePools", [])
+        cluster.setdefault("locations", [f"{at['location']}-{z}" for z in "bcd"])
+        version = self._versions.get(str(cluster.get("initialClusterVersion", ""))[:4], "")
+        cluster.update(location=at["location"], status="RUNNING", currentMasterVersion=version)
+        cluster["nodePools"] = []
+        self._clusters[self._key(at)] = cluster
+        for pool in pools:
+            self._add_pool(at, cluster, pool)
+        return self._done(at, "CREATE_CLUSTER", self._key(at))
+
+    def _get_cluster(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import container_v1
+
+        cluster = self._cluster(at)
+        return _json(container_v1.Cluster, container_v1.Cluster.from_json(json.dumps(cluster)))
+
+    def _delete_cluster(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        cluster = self._cluster(at)
+        for pool in cluster["nodePools"]:
+            for url in pool["instanceGroupUrls"]:
+                self._groups.pop(url, None)
+        del self._clusters[self._key(at)]
+        return self._done(at, "DELETE_CLUSTER", self._key(at))
+
+    def _add_pool(self, at: dict[str, str], cluster: dict[str, Any], pool: dict[str, Any]) -> None:
+        name = str(pool["name"])
+        if any(found["name"] == name for found in cluster["nodePools"]):
+            raise ApiError(409, "ALREADY_EXISTS", f"Already exists: node pool {name}.")
+        zones = list(pool.get("locations") or cluster["locations"])
+        count = int(pool.get("initialNodeCount", 0))
+        urls = []
+        for zone in zones:
+            group = f"gke-{cluster['name']}-{name}-{zone}-grp"[:63]
+            url = f"{_COMPUTE}/projects/{at['project']}/zones/{zone}/instanceGroupManagers/{group}"
+            self._groups[url] = count
+            urls.append(url)
+        entry = dict(pool, locations=zones, instanceGroupUrls=urls, status="RUNNING")
+        cluster["nodePools"].append(entry)
+
+    def _create_pool(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        cluster = self._cluster(at)
+        self._add_pool(at, cluster, dict(body.get("nodePool") or {}))
+        return self._done(at, "CREATE_NODE_POOL", self._key(at))
+
+    def _pool(self, at: dict[str, str]) -> dict[str, Any]:
+        for pool in self._cluster(at)["nodePools"]:
+            if pool["name"] == at["pool"]:
+                return pool  # type: ignore[no-any-return]
+        raise ApiError(404, "NOT_FOUND", f"Not found: {self._key(at)}/nodePools/{at['pool']}.")
+
+    def _get_pool(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import container_v1
+
+        pool = container_v1.NodePool.from_json(json.dumps(self._pool(at)))
+        return _json(container_v1.NodePool, pool)
+
+    def _delete_pool(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        pool = self._pool(at)
+        for url in pool["instanceGroupUrls"]:
+            self._groups.pop(url, None)
+        self._cluster(at)["nodePools"].remove(pool)
+        return self._done(at, "DELETE_NODE_POOL", f"{self._key(at)}/nodePools/{at['pool']}")
+
+    def _set_size(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        pool, count = self._pool(at), int(body.get("nodeCount", 0))
+        if count < 0:
+            raise ApiError(400, "INVALID_ARGUMENT", "nodeCount must be non-negative.")
+        for url in pool["instanceGroupUrls"]:
+            self._groups[url] = count
+        return self._done(at, "SET_NODE_POOL_SIZE", f"{self._key(at)}/nodePools/{at['pool']}")
+
+    def _set_autoscaling(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        pool, scaling = self._pool(at), dict(body.get("autoscaling") or {})
+        low, high = int(scaling.get("minNodeCount", 0)), int(scaling.get("maxNodeCount", 0))
+        if scaling.get("enabled") and not 0 <= low <= high:
+            raise ApiError(400, "INVALID_ARGUMENT", "minNodeCount must not exceed maxNodeCount.")
+        pool["autoscaling"] = scaling
+        if scaling.get("enabled"):
+            for url in pool["instanceGroupUrls"]:
+                self._groups[url] = min(max(self._groups[url], low), high)
+        return self._done(at, "SET_NODE_POOL_MANAGEMENT", f"{self._key(at)}/nodePools/{at['pool']}")
+
+    def _done(self, at: dict[str, str], kind: str, target: str) -> Callable[[bool], Any]:
+        from google.cloud import container_v1
+
+        name = f"operation-{next(self._numbers)}"
+        operation = {
+            "name": name,
+            "operationType": kind,
+            "status": "DONE",
+            "location": at["location"],
+            "selfLink": f"projects/{at['project']}/locations/{at['location']}/operations/{name}",
+            "targetLink": target,
+        }
+        self._operations[name] = operation
+        message = container_v1.Operation.from_json(json.dumps(operation))
+        return _json(container_v1.Operation, message)
+
+    def _get_operation(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import container_v1
+
+        found = self._operations.get(at["operation"])
+        if found is None:
+            raise ApiError(404, "NOT_FOUND", f"Operation {at['operation']} not found.")
+        return _json(container_v1.Operation, container_v1.Operation.from_json(json.dumps(found)))
+
+    # Compute API
+
+    def _get_group(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import compute_v1
+
+        url = (
+            f"{_COMPUTE}/projects/{at['project']}/zones/{at['zone']}/"
+            f"instanceGroupManagers/{at['igm']}"
+        )
+        if url not in self._groups:
+            raise ApiError(404, "NOT_FOUND", f"The resource '{url}' was not found")
+        group = compute_v1.InstanceGroupManager(
+            name=at["igm"],
+            zone=f"{_COMPUTE}/projects/{at['project']}/zones/{at['zone']}",
+            self_link=url,
+            target_size=self._groups[url],
+        )
+        return _json(compute_v1.InstanceGroupManager, group)
+
+
+def _json(kind: Any, message: Any) -> Callable[[bool], Any]:
+    def render(ints: bool) -> Any:
+        return json.loads(kind.to_json(message, use_integers_for_enums=ints))
+
+    return render

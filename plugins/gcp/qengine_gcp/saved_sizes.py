@@ -1,0 +1,71 @@
+"""The node pool sizes a pause saves next to the Terraform state, for resume to give back.
+
+One object per cluster in the state bucket, ``qengine/<cluster id>/paused-node-pools.json``:
+``{"cluster": NAME, "pools": {POOL: {"min_nodes", "max_nodes", "per_zone": [...]}}}``. A
+second pause keeps the first one's sizes (the pools are at zero by then); resume deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qengine_gcp.credentials import GcpAccess
+from qengine_gcp.node_pools import PoolSize
+from qengine_gcp.state_backend import StateLocation, storage_client
+
+OBJECT = "paused-node-pools.json"
+
+
+def _blob(access: GcpAccess, location: StateLocation) -> Any:
+    return storage_client(access).bucket(location.bucket).blob(f"{location.prefix}/{OBJECT}")
+
+
+def save_sizes(
+    access: GcpAccess, location: StateLocation, cluster: str, sizes: dict[str, PoolSize]
+) -> None:
+    """Write the sizes (the object is created, or replaced)."""
+    data = {
+        "cluster": cluster,
+        "pools": {
+            name: {"min_nodes": s.min_nodes, "max_nodes": s.max_nodes, "per_zone": list(s.per_zone)}
+            for name, s in sizes.items()
+        },
+    }
+    blob = _blob(access, location)
+    with access.call(f"saving the node pool sizes in {location.bucket}"):
+        blob.upload_from_string(json.dumps(data, indent=1), content_type="application/json")
+
+
+def load_sizes(access: GcpAccess, location: StateLocation) -> dict[str, PoolSize] | None:
+    """The saved sizes, or None when no pause saved any."""
+    from google.api_core import exceptions
+
+    blob = _blob(access, location)
+    with access.call(f"reading the saved node pool sizes in {location.bucket}"):
+        try:
+            text = blob.download_as_text()
+        except exceptions.NotFound:
+            return None
+    pools = json.loads(text)["pools"]
+    return {
+        name: PoolSize(
+            min_nodes=int(entry["min_nodes"]),
+            max_nodes=int(entry["max_nodes"]),
+            per_zone=tuple(int(count) for count in entry["per_zone"]),
+        )
+        for name, entry in pools.items()
+    }
+
+
+def forget_sizes(access: GcpAccess, location: StateLocation) -> bool:
+    """Delete the saved sizes; whether there were any."""
+    from google.api_core import exceptions
+
+    blob = _blob(access, location)
+    with access.call(f"deleting the saved node pool sizes in {location.bucket}"):
+        try:
+            blob.delete()
+        except exceptions.NotFound:
+            return False
+    return True
