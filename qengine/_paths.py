@@ -31,9 +31,11 @@ def state_dir(
 ) -> pathlib.Path:
     """:func:`resolve_state_dir`, created (mode 0700) if it does not exist.
 
-    ``environ`` defaults to ``os.environ``, which is only read. An existing directory's mode is
-    left as it is.
+    ``environ`` defaults to ``os.environ``, which is only read. An existing directory is refused
+    when another user owns it or group or others may write to it, and made 0700 (with a
+    warning) when others may only read it.
     """
+    from qengine.secrets._filemode import trusted_directory
+
     path = resolve_state_dir(explicit, os.environ if environ is None else environ)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+    return trusted_directory(path)

@@ -15,6 +15,7 @@ someone cut or rewrote: continuing would bury the evidence under valid-looking r
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -85,8 +86,14 @@ class JsonlAuditSink(AuditSink):
         self._checkpoint = checkpoint_path or default_checkpoint_path(path)
         self._lock = threading.Lock()
         try:
-            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            self._fd = os.open(path, flags, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise AuditLogDivergedError(
+                    f"audit log {path} is a symbolic link; refusing to append through it",
+                    hint="Keep the log itself there (a link could point anywhere).",
+                ) from exc
             raise AuditLogError(
                 f"cannot open audit log {path}: {exc.strerror}",
                 hint="Check that the directory exists and the engine's user may write to it.",

@@ -27,12 +27,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from qengine._errors import InvalidInputError
 from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.state import LockHolder, StateStore, StepRecord, StepState
 from qengine.runner.events import utc_timestamp
 from qengine.runner.liveness import ProcessIdentity, holder_is_alive
 from qengine.runner.lockwait import wait_for_lock
+from qengine.secrets._filemode import private_data_file, trusted_directory
 
 __all__ = ["DATABASE_NAME", "SqliteStateStore"]
 
@@ -77,6 +77,8 @@ class SqliteStateStore(StateStore):
         lock_poll_seconds: float = 0.2,
     ) -> None:
         self.path = _prepare(state_dir) / DATABASE_NAME
+        # 0600 and no planted link; SQLite gives its -wal and -shm files the database's mode.
+        private_data_file(self.path, *(self.path.with_name(DATABASE_NAME + x) for x in _SIDE))
         self._poll = lock_poll_seconds
         self._me = ProcessIdentity.current()
         self._lock = threading.Lock()
@@ -218,15 +220,11 @@ def _alive(holder: LockHolder) -> bool:
     return holder_is_alive(identity)
 
 
+_SIDE = ("-wal", "-shm", "-journal")
+
+
 def _prepare(state_dir: Path) -> Path:
-    try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot create the state directory {state_dir}: {exc.strerror}",
-            hint="Pass --state-dir with a writable directory, or set QENGINE_STATE_DIR.",
-        ) from exc
-    return state_dir
+    return trusted_directory(state_dir)
 
 
 def _row(record: StepRecord) -> tuple[str, str, int, str, str, str, str, str]:
