@@ -92,6 +92,8 @@ __all__ = [
     "JobSecrets",
     "JobServices",
     "KeyProvider",
+    "LeaseObjectStore",
+    "ObjectLease",
     "PluginError",
     "QengineError",
     "QuotaError",
@@ -125,6 +127,7 @@ __all__ = [
 if TYPE_CHECKING:
     from qengine._job_secrets import JobSecrets
     from qengine._services import JobServices
+    from qengine.objectlease import LeaseObjectStore, ObjectLease
     from qengine.retry import RetryNotice, RetryPolicy
     from qengine.runner.steps import (
         Change,
@@ -145,6 +148,8 @@ _LAZY = {
     "ChangeAction": _STEPS,
     "JobSecrets": "qengine._job_secrets",
     "JobServices": "qengine._services",
+    "LeaseObjectStore": "qengine.objectlease",
+    "ObjectLease": "qengine.objectlease",
     "ReconcileResult": _STEPS,
     "ReconcileVerdict": _STEPS,
     "RetryNotice": "qengine.retry",

@@ -6,7 +6,8 @@ see each other's locks; a lease kept on the target (a ``coordination.k8s.io`` Le
 cluster, a lease object beside the Terraform state) is seen by every engine that reaches the
 target. An engine asks the job's :class:`~qengine.interfaces.EnvEngine` or
 :class:`~qengine.interfaces.InfraEngine` for its :meth:`lease`, takes it after the store's
-lock (which stays as the fast path) and before the first step, renews it every
+lock (which stays as the fast path) and before the first step (or at the end of the step it
+names, :attr:`TargetLease.after_step`), renews it every
 :attr:`TargetLease.renew_seconds` while the job runs, and releases it when the job ends. A
 renewal that finds the lease taken by another holder stops the job at once (no rollback: the
 target now belongs to the other job) with exit code 3 and says so.
@@ -26,11 +27,16 @@ class TargetLease(abc.ABC):
 
     ``description`` names the lease for messages (say ``Lease qengine-system/env-shop on the
     cluster``). ``renew_seconds`` is how often the runner renews it: well within the lease's
-    duration, so that a live holder never lets it lapse.
+    duration, so that a live holder never lets it lapse. ``after_step``: the id of a step of
+    the plan at whose end the runner takes the lease (the steps that depend on it start once
+    it is held), for a lease that lives in something a step makes (a state bucket); None (the
+    default) takes it before the first step. A lease taken at a step's end that is held by
+    another job fails that step with :class:`~qengine.TargetLockedError` (exit code 4).
     """
 
     description: str = "the target's lease"
     renew_seconds: float = 10.0
+    after_step: str | None = None
 
     @abc.abstractmethod
     def acquire(self, owner: str, *, wait_seconds: float, cancel: CancelToken) -> None:

@@ -19,11 +19,11 @@ from qengine._events import EventType, Scalar
 from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.events import EventSink
 from qengine.interfaces.lease import TargetLease
-from qengine.interfaces.state import StateStore
+from qengine.interfaces.state import StateStore, StepState
 from qengine.retry import RetryPolicy
 from qengine.runner.events import EventBus, JobRef, Redactor
 from qengine.runner.jobrun import JobRun, RunSettings
-from qengine.runner.leases import held
+from qengine.runner.leases import LeaseKeeper
 from qengine.runner.memory import MemoryStateStore
 from qengine.runner.plan import Plan
 from qengine.runner.result import JobResult, JobStatus, StepError
@@ -80,9 +80,16 @@ class Executor:
                     job.target_id, job.job_id, wait_seconds=self.lock_wait_seconds, cancel=token
                 )
             try:
-                with held(
+                keeper = LeaseKeeper(
                     leases, job.job_id, wait_seconds=self.lock_wait_seconds, cancel=token, bus=bus
-                ):
+                )
+                finished = {
+                    record.step_id
+                    for record in self.store.step_records(job.job_id)
+                    if record.status is StepState.SUCCEEDED
+                }
+                plan = keeper.wrap(plan, finished)
+                with keeper:
                     return self._run_locked(plan, bus, token)
             finally:
                 if job.target_id:

@@ -98,7 +98,14 @@ class JobResult:
 
     @property
     def exit_code(self) -> int:
-        """0 succeeded, 1 failed, 3 cancelled."""
+        """0 succeeded, 1 failed, 3 cancelled; 4 for a job that failed because its target's
+        lease, taken at the end of a step (``TargetLease.after_step``), is another job's."""
+        if (
+            self.status is JobStatus.FAILED
+            and self.error
+            and self.error.kind == "TargetLockedError"
+        ):
+            return 4
         return self.status.exit_code
 
     def to_json(self) -> dict[str, object]:

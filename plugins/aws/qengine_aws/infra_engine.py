@@ -16,12 +16,12 @@ import attrs
 from qengine.plugin import InfraEngine
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import terraform_settings_of
-from qengine_aws.actions import AwsJob, steps_for
+from qengine_aws.actions import STATE, AwsJob, steps_for
 from qengine_aws.settings import settings_of
 from qengine_aws.spec import AwsProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import JobServices, Step
+    from qengine.plugin import JobServices, Step, TargetLease
 
 
 class AwsInfraEngine(InfraEngine):
@@ -61,6 +61,28 @@ class AwsInfraEngine(InfraEngine):
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:
         """Controller-made load balancers, then the cluster; the state bucket is kept."""
         return self._steps(job, InfraAction.DELETE)
+
+    def lease(self, job: InfrastructureJob) -> TargetLease | None:
+        """The job's lease beside the cluster's Terraform state (see :mod:`qengine_aws.lease`)."""
+        from qengine.plugin import ObjectLease
+        from qengine_aws.credentials import AwsAccess, CredentialRequest
+        from qengine_aws.lease import S3LeaseStore, lease_key
+
+        access = AwsAccess(
+            CredentialRequest.of(job),
+            open_secret=self._services.secrets.open,
+            settings=self._settings,
+        )
+        store = S3LeaseStore(access, self.section.state, job.cluster.id)
+        lease = ObjectLease(
+            store,
+            description=f"the lease {lease_key(job.cluster.id)} in the state bucket",
+            seconds=self._settings.job_lease_seconds,
+        )
+        # The bucket is the state step's to make: the lease is taken once it has run, after
+        # the preflight (no request before the preflight has checked what it must).
+        lease.after_step = STATE
+        return lease
 
     def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
         if job.action is not action:

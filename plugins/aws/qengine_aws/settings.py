@@ -61,6 +61,8 @@ class AwsSettings:
     blueprint. ``sandbox_credentials``: the base credential when the job seals none, instead
     of the host's default chain (moto's fake key pair in the sandbox and in tests).
     ``kms``: the ``aws-kms`` key provider's key (see :class:`KmsSettings`).
+    ``job_lease_seconds``: how long an infrastructure job's lease beside the state lasts
+    unrenewed (see :mod:`qengine_aws.lease`).
     """
 
     endpoint_url: str | None = None
@@ -82,6 +84,7 @@ class AwsSettings:
     sandbox: SandboxCluster | None = None
     sandbox_credentials: tuple[str, str] | None = attrs.field(default=None, repr=False)
     kms: KmsSettings = attrs.field(factory=KmsSettings)
+    job_lease_seconds: float = attrs.field(default=60.0, validator=attrs.validators.ge(3.0))
 
 
 def settings_of(services: JobServices) -> AwsSettings:
