@@ -10,16 +10,20 @@ from qengine.spec._common import Probe, ProbeType
 from qengine.spec._job import EnvironmentJob, InfrastructureJob, Job, JobBase
 from qengine.spec._refs import secret_references
 from qengine.spec._services import (
+    ApplicationService,
     ContainerService,
+    DatabaseService,
     HelmService,
     JobService,
     JobTrigger,
     LongRunning,
     RouterService,
     Service,
+    TerraformService,
 )
 
 MAX_PARALLEL = 64
+MAX_REPLICAS = 1000
 
 
 def check_job(job: Job) -> list[SpecIssue]:
@@ -113,6 +117,7 @@ def _check_environment(job: EnvironmentJob) -> Iterator[SpecIssue]:
 
 
 def _check_service(service: Service, path: str) -> Iterator[SpecIssue]:
+    yield from _check_arguments(service, path)
     if isinstance(service, LongRunning):
         yield from _check_long_running(service, path)
     if (
@@ -129,10 +134,49 @@ def _check_service(service: Service, path: str) -> Iterator[SpecIssue]:
         yield SpecIssue(f"{path}.chart", "needs exactly one of 'repository' or 'path'")
 
 
+def _check_arguments(service: Service, path: str) -> Iterator[SpecIssue]:
+    """Values that reach a tool's command line never read as its flags, and sources stay
+    remote: a ``-`` prefix is refused where a tool takes the value as an argument, and a git
+    or chart repository on this machine (``file://``) is refused."""
+    values: list[tuple[str, str | None]] = []
+    git = getattr(service, "git", None)
+    if git is not None:
+        values.append((f"{path}.git.branch", git.branch))
+        if _is_local(git.url):
+            yield SpecIssue(f"{path}.git.url", "must be a remote repository, not file://")
+    if isinstance(service, ApplicationService):
+        values.append((f"{path}.build_target", service.build_target))
+    if isinstance(service, DatabaseService):
+        values += [(f"{path}.version", service.version)]
+        values += [(f"{path}.instance_type", service.instance_type)]
+    if isinstance(service, TerraformService):
+        values.append((f"{path}.terraform_version", service.terraform_version))
+    if isinstance(service, HelmService):
+        chart = service.chart
+        values += [
+            (f"{path}.chart.{n}", getattr(chart, n)) for n in ("name", "version", "username")
+        ]
+        if chart.repository is not None and _is_local(chart.repository):
+            yield SpecIssue(f"{path}.chart.repository", "must be a remote repository, not file://")
+        if chart.path is not None and chart.path.strip("/").strip(".") == "":
+            yield SpecIssue(f"{path}.chart.path", "must name the chart's directory in the source")
+    for where, value in values:
+        if value is not None and (value.startswith("-") or not value.strip()):
+            yield SpecIssue(where, "must not be empty or start with '-' (it would read as a flag)")
+
+
+def _is_local(url: str) -> bool:
+    return url.split(":", 1)[0].lower() == "file"
+
+
 def _check_long_running(service: LongRunning, path: str) -> Iterator[SpecIssue]:
     if service.replicas < 0:
         yield SpecIssue(f"{path}.replicas", "must not be negative")
+    if service.replicas > MAX_REPLICAS:
+        yield SpecIssue(f"{path}.replicas", f"must be at most {MAX_REPLICAS}")
     scaling = service.autoscaling
+    if scaling is not None and scaling.max_replicas > MAX_REPLICAS:
+        yield SpecIssue(f"{path}.autoscaling.max_replicas", f"must be at most {MAX_REPLICAS}")
     if scaling is not None:
         if scaling.min_replicas < 1:
             yield SpecIssue(f"{path}.autoscaling.min_replicas", "must be at least 1")

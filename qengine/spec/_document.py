@@ -19,6 +19,7 @@ MAX_DEPTH = 64
 MAX_STRING_CHARS = 1024 * 1024
 MAX_KEY_CHARS = 1024
 MAX_STRING_ISSUES = 20
+MAX_INTEGER = 2**53 - 1
 # Control characters other than tab, line feed and carriage return, DEL and the C1 range, and
 # lone surrogates (which JSON's \u escapes can produce): none belongs in a job spec, and each
 # can hide text on a terminal or break a tool that reads the value.
@@ -96,10 +97,14 @@ def _too_large(source: str) -> InvalidInputError:
 
 
 def string_issues(document: object) -> list[SpecIssue]:
-    """Strings and keys that are too long or hold forbidden characters, with their paths
-    (at most ``MAX_STRING_ISSUES``). Iterative and linear in the document's size."""
+    """Strings and keys that are too long or hold forbidden characters, and integers beyond
+    +/-(2^53 - 1), with their paths (at most ``MAX_STRING_ISSUES``). Iterative and linear in
+    the document's size."""
     issues: list[SpecIssue] = []
     for path, text, is_key in _strings(document):
+        if text is None:
+            issues.append(SpecIssue(path, f"a number beyond +/-{MAX_INTEGER} (2^53 - 1)"))
+            continue
         limit = MAX_KEY_CHARS if is_key else MAX_STRING_CHARS
         what = "a key" if is_key else "a string"
         if len(text) > limit:
@@ -118,12 +123,14 @@ def string_issues(document: object) -> list[SpecIssue]:
     return issues
 
 
-def _strings(document: object) -> Iterator[tuple[str, str, bool]]:
+def _strings(document: object) -> Iterator[tuple[str, str | None, bool]]:
     stack: list[tuple[str, object]] = [("$", document)]
     while stack:
         path, node = stack.pop()
         if isinstance(node, str):
             yield path, node, False
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > MAX_INTEGER:
+            yield path, None, False  # a number out of range
         elif isinstance(node, dict):
             for key, value in node.items():
                 if not isinstance(key, str):

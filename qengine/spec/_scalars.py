@@ -8,6 +8,7 @@ emits the fragment. One table, :data:`SCALARS`, ties the three together.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 from collections.abc import Callable
@@ -150,6 +151,39 @@ def _check_absolute_path(value: str) -> str | None:
     return None
 
 
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+"""The longest duration a job may give (a week): longer ones are mistakes, or overflow later."""
+
+
+def _check_duration(value: str) -> str | None:
+    if len(value) > 24 or not _DURATION.fullmatch(value):
+        return "must be a duration such as 90s, 15m or 1h30m"
+    if parse_duration(value) > MAX_DURATION_SECONDS:
+        return f"must be at most {MAX_DURATION_SECONDS // 3600}h"
+    return None
+
+
+def _check_quantity(value: str) -> str | None:
+    match = _QUANTITY.fullmatch(value) if len(value) <= 32 else None
+    if match is None:
+        return "must be a Kubernetes quantity such as 250m, 2, 512Mi or 10Gi"
+    suffix = match.group(3) or ""
+    if suffix[:1] in ("e", "E") and abs(int(suffix[1:])) > 18:
+        return "has an exponent beyond 18"
+    return None
+
+
+def _check_timestamp(value: str) -> str | None:
+    if len(value) > 40 or not _TIMESTAMP.fullmatch(value):
+        return "must be an RFC 3339 date-time with a time zone"
+    try:
+        parsed = datetime.datetime.fromisoformat(value.upper().replace(" ", "T"))
+        parsed.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
+        return "is not a valid date-time between years 1 and 9999 (UTC)"
+    return None
+
+
 def _check_identifier(value: str) -> str | None:
     if "@" in value:
         return "must be a pseudonymous id, not an e-mail address"
@@ -192,14 +226,14 @@ SCALARS: dict[object, ScalarRule] = {
     ),
     Quantity: ScalarRule(
         str,
-        _match(_QUANTITY, "must be a Kubernetes quantity such as 250m, 2, 512Mi or 10Gi"),
-        {"pattern": "^" + _QUANTITY.pattern + "$"},
+        _check_quantity,
+        {"pattern": "^" + _QUANTITY.pattern + "$", "maxLength": 32},
     ),
     CronSchedule: ScalarRule(str, check_cron, {"description": "five-field cron expression"}),
     Duration: ScalarRule(
         str,
-        _match(_DURATION, "must be a duration such as 90s, 15m or 1h30m"),
-        {"pattern": r"^(?=.)([0-9]+h)?([0-9]+m)?([0-9]+s)?$"},
+        _check_duration,
+        {"pattern": r"^(?=.)([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "maxLength": 24},
     ),
     ImageReference: ScalarRule(str, _check_image, {"pattern": r"^[^\sA-Z]+$"}),
     ImageTag: ScalarRule(
@@ -228,7 +262,7 @@ SCALARS: dict[object, ScalarRule] = {
     ),
     Timestamp: ScalarRule(
         str,
-        _match(_TIMESTAMP, "must be an RFC 3339 date-time with a time zone"),
+        _check_timestamp,
         {"format": "date-time"},
     ),
 }
