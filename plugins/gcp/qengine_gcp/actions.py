@@ -36,6 +36,7 @@ from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module, pr
 from qengine_gcp.credentials import GcpAccess, SecretOpener
 from qengine_gcp.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
 from qengine_gcp.preflight import check_version_offered
+from qengine_gcp.quotas import check_room_for_cluster
 from qengine_gcp.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_gcp.sandbox_stand_ins import register_stand_ins, remove_stand_ins
 from qengine_gcp.saved_sizes import load_sizes
@@ -126,13 +127,16 @@ def _preflight_step(gcp: GcpJob) -> Step:
             version = gcp.job.cluster.kubernetes_version
             outputs["master_version"] = check_version_offered(gcp.access, version)
             ctx.emit_progress(f"GKE offers {outputs['master_version']} in {provider.region}")
+            if gcp.job.action is InfraAction.CREATE:
+                ctx.emit_progress(check_room_for_cluster(gcp.access, gcp.job))
         ctx.emit_progress(f"Google Cloud project {provider.project}, region {provider.region}")
         return outputs
 
     return Step(
         id=PREFLIGHT,
         run=run,
-        description="check the Terraform sources, Google credentials and GKE's versions",
+        description="check the Terraform sources, Google credentials, GKE's versions, the "
+        "zones, machine types and quotas",
     )
 
 

@@ -11,6 +11,9 @@ No emulator of GKE exists. This server answers the REST calls of the official cl
   ``POST .../nodePools/N:setSize``, ``POST .../nodePools/N:setAutoscaling``
 - ``GET  /v1/projects/P/locations/L/operations/O``
 - ``GET  /compute/v1/projects/P/zones/Z/instanceGroupManagers/G``
+- ``GET  /compute/v1/projects/P/regions/R`` (its zones, status and quotas) and
+  ``GET  /compute/v1/projects/P/zones/Z/machineTypes/M`` (the ``-N`` of a standard, highmem or
+  highcpu type is its vCPUs; ``e2-micro``, ``e2-small``, ``e2-medium`` have 2; others 404)
 
 Every body is built from the client library's own message types (``to_json``), so field
 names and types are the APIs'; enums are names, or integers when the client asks
@@ -39,6 +42,15 @@ _VERSIONS = {
     "1.32": "1.32.9-gke.1300",
     "1.31": "1.31.13-gke.1000",
 }
+#: Generous regional quotas: the sandbox is not about quota refusals (tests narrow them).
+_QUOTAS = {
+    "CPUS": (512.0, 0.0),
+    "PREEMPTIBLE_CPUS": (0.0, 0.0),
+    "SSD_TOTAL_GB": (65536.0, 0.0),
+    "DISKS_TOTAL_GB": (65536.0, 0.0),
+    "IN_USE_ADDRESSES": (256.0, 0.0),
+}
+_MACHINE = re.compile(r"[a-z0-9]+-(?:standard|highmem|highcpu)-(?P<cpus>[0-9]+)")
 _COMPUTE = "https://www.googleapis.com/compute/v1"
 _LOCATION = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/:]+)"
 _CLUSTER = _LOCATION + r"/clusters/(?P<cluster>[^/:]+)"
@@ -60,10 +72,16 @@ class ApiError(Exception):
 class LocalGke:
     """The Container and Compute stand-in; use it as a context manager. ``url`` is the root
     both clients are given as ``api_endpoint``. ``versions`` maps the minor versions GKE
-    offers to the full version it would run (tests narrow it)."""
+    offers to the full version it would run, ``quotas`` each regional quota's ``(limit,
+    usage)`` (tests narrow them)."""
 
-    def __init__(self, versions: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        versions: dict[str, str] | None = None,
+        quotas: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         self._versions = dict(_VERSIONS if versions is None else versions)
+        self._quotas = dict(_QUOTAS if quotas is None else quotas)
         self._clusters: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, int] = {}
         self._operations: dict[str, dict[str, Any]] = {}
@@ -141,7 +159,11 @@ class LocalGke:
             (_POOL + ":setAutoscaling", "POST", self._set_autoscaling),
             (_LOCATION + r"/operations/(?P<operation>[^/]+)", "GET", self._get_operation),
             (_IGM, "GET", self._get_group),
-        ]
+            (r"/compute/v1/projects/(?P<project>[^/]+)/regions/(?P<region>[^/]+)", "GET",
+             self._get_region),
+            (r"/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)"
+             r"/machineTypes/(?P<machine>[^/]+)", "GET", self._get_machine_type),
+        ]  # fmt: skip
 
     # Container API
 
@@ -305,6 +327,42 @@ class LocalGke:
             target_size=self._groups[url],
         )
         return _json(compute_v1.InstanceGroupManager, group)
+
+    def _get_region(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import compute_v1
+
+        base = f"{_COMPUTE}/projects/{at['project']}"
+        region = compute_v1.Region(
+            name=at["region"],
+            status="UP",
+            self_link=f"{base}/regions/{at['region']}",
+            zones=[f"{base}/zones/{at['region']}-{zone}" for zone in "bcd"],
+            quotas=[
+                compute_v1.Quota(metric=metric, limit=limit, usage=usage)
+                for metric, (limit, usage) in self._quotas.items()
+            ],
+        )
+        return _json(compute_v1.Region, region)
+
+    def _get_machine_type(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import compute_v1
+
+        name = at["machine"]
+        match = _MACHINE.fullmatch(name)
+        cpus = int(match.group("cpus")) if match else {"e2-micro": 2, "e2-small": 2}.get(name)
+        if name == "e2-medium":
+            cpus = 2
+        if cpus is None:
+            raise ApiError(
+                404,
+                "NOT_FOUND",
+                f"The resource 'projects/{at['project']}/zones/{at['zone']}/machineTypes/"
+                f"{name}' was not found",
+            )
+        machine = compute_v1.MachineType(
+            name=name, zone=at["zone"], guest_cpus=cpus, memory_mb=cpus * 4096
+        )
+        return _json(compute_v1.MachineType, machine)
 
 
 def _json(kind: Any, message: Any) -> Callable[[bool], Any]:
