@@ -30,6 +30,7 @@ from qengine._cli import (
 from qengine._errors import QengineError
 from qengine._plugins import PluginSet
 from qengine._version import __version__
+from qengine.secrets.hygiene import terminal_safe
 
 EPILOG = """exit codes:
   0  succeeded
@@ -121,7 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 3
     except Exception as exc:  # a bug: say so plainly, keep the traceback for who asks for it
-        print(f"error: internal error ({type(exc).__name__}): {exc}", file=sys.stderr)
+        print(
+            f"error: internal error ({type(exc).__name__}): {terminal_safe(str(exc))}",
+            file=sys.stderr,
+        )
         print(
             "hint: this is a bug in qengine or a plugin; set QENGINE_DEBUG=1 for details",
             file=sys.stderr,
@@ -133,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(exc: QengineError) -> int:
-    print(f"error: {exc.message}", file=sys.stderr)
+    print(f"error: {terminal_safe(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {terminal_safe(exc.hint)}", file=sys.stderr)
     return exc.exit_code
 
 

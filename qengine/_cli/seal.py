@@ -35,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
     """Seal (or re-wrap) SPEC into SEALED; exit 2 when a referenced secret is missing."""
     from qengine._cli._jsonio import load_json_object, write_json
     from qengine.secrets._filemode import check_private_file
+    from qengine.secrets.hygiene import disable_core_dumps
     from qengine.secrets.local_keys import LocalKeyProvider
     from qengine.secrets.sealing import rewrap_job, seal_job
 
+    disable_core_dumps()  # plain-text secrets are in this process's memory, as in `run`
     job = load_json_object(args.spec, "job spec")
     provider = LocalKeyProvider(
         key_directory(args), key_id=args.key_id, passphrase=passphrase_source(args)

@@ -19,6 +19,7 @@ import attrs
 
 from qengine._events import Event, EventType
 from qengine.interfaces.events import EventSink
+from qengine.secrets.hygiene import terminal_safe
 
 __all__ = ["CallbackSink", "ConsoleSink", "JsonLinesSink"]
 
@@ -77,6 +78,13 @@ _STATUS_OF = MappingProxyType(
 _LIVE_LINES = 6
 
 
+def _terminal_safe(event: Event) -> Event:
+    """The event with tool output's escape sequences neutralised (see ``terminal_safe``)."""
+    data = {k: terminal_safe(v) if isinstance(v, str) else v for k, v in event.data.items()}
+    step = None if event.step_id is None else terminal_safe(event.step_id)
+    return attrs.evolve(event, message=terminal_safe(event.message), data=data, step_id=step)
+
+
 class ConsoleSink(EventSink):
     """A view of the job for people, on ``stream``; ``live`` defaults to ``stream.isatty()``."""
 
@@ -90,6 +98,7 @@ class ConsoleSink(EventSink):
 
     def emit(self, event: Event) -> None:
         """Update the view with ``event``; on ``job.finished``, print the recap."""
+        event = _terminal_safe(event)
         with self._lock:
             self._remember(event)
             line = _plain_line(event)
