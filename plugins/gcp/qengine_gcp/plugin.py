@@ -1,12 +1,14 @@
 """Hook implementations of qengine-gcp (registration and checks only; no Google SDK is
 imported here).
 
-The ``gcp`` cloud provider's factory builds ``GkeInfraEngine(section, services)``, importing
-the engine's module only when called (planning a GCP job sends no request).
+The ``gcp`` cloud provider's factory builds ``GkeInfraEngine(section, services)``, and the
+``gcp-kms`` key provider's ``CloudKmsKeyProvider(settings)``, each importing its module only
+when called (planning a GCP job sends no request).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +18,7 @@ from qengine_gcp import checks
 from qengine_gcp.spec import GcpProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import InfraEngine, JobServices, SandboxSession
+    from qengine.plugin import InfraEngine, JobServices, KeyProvider, SandboxSession
 
 
 def _infra_engine(section: GcpProvider, services: JobServices) -> InfraEngine:
@@ -25,14 +27,25 @@ def _infra_engine(section: GcpProvider, services: JobServices) -> InfraEngine:
     return GkeInfraEngine(section, services)
 
 
+def _kms(settings: Mapping[str, object]) -> KeyProvider:
+    from qengine_gcp.kms_keys import kms_key_provider
+
+    return kms_key_provider(settings)
+
+
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the GCP cloud provider."""
+    """Register the GCP cloud provider and the gcp-kms key provider."""
     registry.add_cloud_provider(
         "gcp",
         GcpProvider,
         _infra_engine,
         "GKE Standard clusters through Terraform, state in your GCS bucket",
+    )
+    registry.add_key_provider(
+        "gcp-kms",
+        _kms,
+        "Cloud KMS: data keys wrapped with the organization as authenticated data",
     )
 
 

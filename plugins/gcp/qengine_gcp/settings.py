@@ -33,6 +33,9 @@ class GcpSettings:
     local fake-gcs-server), or None for Google. ``container_endpoint``: the Container API's
     root, or None. ``iam_credentials_endpoint`` and ``sts_endpoint``: IAM Credentials'
     ``generateAccessToken`` host and STS's token URL, or None for Google's.
+    ``kms_endpoint``: Cloud KMS's root, or None for Google's. ``kms_key``: the CryptoKey
+    (``projects/P/locations/L/keyRings/R/cryptoKeys/K``) the ``gcp-kms`` key provider wraps
+    new data keys with; None for an engine that only opens jobs sealed elsewhere.
     ``token_seconds``: the lifetime asked for an impersonated token (at most 3600).
     ``token_lease_seconds``: the longest ``expires_in`` the run's metadata endpoint announces
     to Terraform, so that it comes back even for a token that never expires.
@@ -47,6 +50,8 @@ class GcpSettings:
     container_endpoint: str | None = None
     iam_credentials_endpoint: str | None = None
     sts_endpoint: str | None = None
+    kms_endpoint: str | None = None
+    kms_key: str | None = None
     token_seconds: int = attrs.field(
         default=MAX_TOKEN_SECONDS,
         validator=[attrs.validators.ge(MIN_TOKEN_SECONDS), attrs.validators.le(MAX_TOKEN_SECONDS)],

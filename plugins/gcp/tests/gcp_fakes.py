@@ -125,3 +125,130 @@ class GoogleFakes:
         seconds = float(str(request.get("lifetime", "3600s")).removesuffix("s"))
         token, expiry = self._issue("ya29.impersonated", seconds)
         return 200, {"accessToken": token, "expireTime": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+class KmsFake:
+    """Cloud KMS ``encrypt`` and ``decrypt`` (REST v1) on one local HTTP server, with real
+    AES-256-GCM under per-version keys held in memory; use it as a context manager.
+
+    As Cloud KMS does: the ciphertext names the version that made it (``decrypt`` goes to the
+    CryptoKey), the additional authenticated data must match, the request's CRC32C
+    checksums are verified (and reported verified) and the answer's are given; errors are
+    Google's error bodies (400 ``INVALID_ARGUMENT`` for a ciphertext that does not open, 404
+    for an unknown key, 401 for a bad token). :meth:`rotate` adds a primary version.
+    """
+
+    def __init__(self, key: str, *, token: str) -> None:
+        import os
+
+        self.key = key
+        self.token = token
+        self._versions = [os.urandom(32)]
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                status, answer = fake._route(self.path, self.headers.get("Authorization"), body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> KmsFake:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def rotate(self) -> None:
+        """A new primary version; the old ones still decrypt."""
+        import os
+
+        self._versions.append(os.urandom(32))
+
+    @staticmethod
+    def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
+        return code, {"error": {"code": code, "message": message, "status": status}}
+
+    def _route(
+        self, path: str, authorization: str | None, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        if authorization != f"Bearer {self.token}":
+            return self._error(401, "UNAUTHENTICATED", "Request had invalid credentials.")
+        key, _, method = path.removeprefix("/v1/").partition(":")
+        self.calls.append((method, body))
+        if key != self.key:
+            return self._error(404, "NOT_FOUND", f"{key} not found.")
+        if method == "encrypt":
+            return self._encrypt(body)
+        if method == "decrypt":
+            return self._decrypt(body)
+        return self._error(404, "NOT_FOUND", f"Method {method} not found.")
+
+    def _encrypt(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        import base64
+        import os
+
+        import google_crc32c
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        plaintext = base64.b64decode(body["plaintext"])
+        aad = base64.b64decode(body.get("additionalAuthenticatedData", ""))
+        if str(google_crc32c.value(plaintext)) != str(body.get("plaintextCrc32c")):
+            return self._error(
+                400,
+                "INVALID_ARGUMENT",
+                "The checksum in field plaintext_crc32c did not match the data in field plaintext.",
+            )
+        version = len(self._versions)
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._versions[-1]).encrypt(nonce, plaintext, aad)
+        ciphertext = bytes([version]) + nonce + sealed
+        return 200, {
+            "name": f"{self.key}/cryptoKeyVersions/{version}",
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+            "ciphertextCrc32c": str(google_crc32c.value(ciphertext)),
+            "verifiedPlaintextCrc32c": True,
+            "verifiedAdditionalAuthenticatedDataCrc32c": True,
+            "protectionLevel": "SOFTWARE",
+        }
+
+    def _decrypt(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        import base64
+
+        import google_crc32c
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        ciphertext = base64.b64decode(body["ciphertext"])
+        aad = base64.b64decode(body.get("additionalAuthenticatedData", ""))
+        invalid = self._error(
+            400, "INVALID_ARGUMENT", "Decryption failed: the ciphertext is invalid."
+        )
+        if len(ciphertext) < 14 or not 1 <= ciphertext[0] <= len(self._versions):
+            return invalid
+        version, nonce, sealed = ciphertext[0], ciphertext[1:13], ciphertext[13:]
+        try:
+            plaintext = AESGCM(self._versions[version - 1]).decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            return invalid
+        return 200, {
+            "plaintext": base64.b64encode(plaintext).decode(),
+            "plaintextCrc32c": str(google_crc32c.value(plaintext)),
+            "usedPrimary": version == len(self._versions),
+            "protectionLevel": "SOFTWARE",
+        }
