@@ -8,6 +8,7 @@ result masked, and the dependent step receives them masked as well.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 SECRETS = {
     "db-password": "pg-Ω-s3cr3t/with+chars&<more>",
     "api-token": "tok_7d1e0c9b8a7f6e5d4c3b2a19",
+    "passphrase": "correct horse battery staple orbit lantern velvet",
 }
 
 
@@ -50,12 +52,24 @@ def _job(tmp: Path) -> Path:
     return path
 
 
+def _flat(data: bytes) -> bytes:
+    """``data`` without white space, JSON-escaped line breaks and YAML continuations, so a
+    value wrapped or folded over lines is found as if on one line."""
+    for piece in (b"\\n", b"\\", b"\n", b"\r", b" ", b"\t"):
+        data = data.replace(piece, b"")
+    return data
+
+
 def _search(blobs: dict[str, bytes]) -> list[str]:
     found = []
     for where, blob in blobs.items():
+        flat = _flat(blob)
         for name, value in SECRETS.items():
             forms = {form.encode() for form in encoded_forms(value)}
             found += [f"{name} in {where}" for form in forms if form in blob]
+            # Wrapped or folded: long forms, compared without white space on both sides.
+            flats = {_flat(form) for form in forms if len(_flat(form)) >= 16}
+            found += [f"{name} (wrapped) in {where}" for form in flats if form in flat]
     return sorted(set(found))
 
 
@@ -111,4 +125,6 @@ def test_outputs_are_masked_on_every_channel(tmp_path: Path) -> None:
 def test_the_search_finds_an_output_leak() -> None:
     value = SECRETS["db-password"]
     blob = json.dumps({"outputs": {"dsn": f"postgres://app:{value}@db"}}).encode()
-    assert _search({"stdout": blob}) == ["db-password in stdout"]
+    assert "db-password in stdout" in _search({"stdout": blob})
+    wrapped = base64.encodebytes(b"x" * 41 + SECRETS["api-token"].encode())
+    assert _search({"log": json.dumps(wrapped.decode()).encode()}) == ["api-token (wrapped) in log"]
