@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from qengine.testing.kube import crds, decoding, defaults, immutable, validation
+from qengine.testing.kube import admission, crds, decoding, defaults, immutable, validation
 from qengine.testing.kube.apply import ManagerKey, Ownership
 from qengine.testing.kube.documents import clone
 from qengine.testing.kube.patch import apply_patch, custom_patch_type
@@ -363,6 +363,9 @@ class ObjectApi:
         unchanged = old is not None and _comparable(new) == _comparable(old)
         if unchanged and _same_fields(ownership, self.store.record(rtype.key, *_key(new))):
             return old  # type: ignore[return-value]
+        if not new["metadata"].get("deletionTimestamp"):
+            operation = "CREATE" if old is None else "UPDATE"
+            admission.admit(self.store, rtype, operation, opts.subresource)
         if opts.dry_run:
             new["metadata"].setdefault("resourceVersion", "")
             return new
@@ -398,6 +401,7 @@ _BUILTIN_GROUPS = {
     "networking.k8s.io",
     "discovery.k8s.io",
     "coordination.k8s.io",
+    "admissionregistration.k8s.io",
     "events.k8s.io",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
