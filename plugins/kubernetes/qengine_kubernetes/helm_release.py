@@ -42,16 +42,19 @@ def helm_binary(env: EnvJob) -> str:
     return env.settings.helm or os.environ.get("QENGINE_HELM") or "helm"
 
 
-class Helm:
-    """Runs helm for one step, in a private directory with a kubeconfig of the job's cluster."""
+class HelmCli:
+    """Runs the helm ``binary`` for one step on the cluster ``api`` talks to, in a private
+    ``directory`` (0700, removed by its owner) holding a kubeconfig (0600) and helm's homes.
 
-    def __init__(self, env: EnvJob, ctx: StepContext, directory: Path) -> None:
-        self.env = env
+    The public runner other plugins use (the cluster add-on stack); :class:`Helm` is the one
+    of an environment job.
+    """
+
+    def __init__(self, ctx: StepContext, directory: Path, *, binary: str, api: KubeApi) -> None:
+        self.binary = binary
         self.ctx = ctx
         self.directory = directory
-        self.kubeconfig = write_private_file(
-            directory, "kubeconfig", kubeconfig_of(env.api()).encode()
-        )
+        self.kubeconfig = write_private_file(directory, "kubeconfig", kubeconfig_of(api).encode())
         home = str(directory)
         self.environ = child_env(
             extra={
@@ -71,7 +74,7 @@ class Helm:
             if show:
                 self.ctx.emit_log(f"helm: {line}")
 
-        argv = [helm_binary(self.env), *args, "--kubeconfig", str(self.kubeconfig)]
+        argv = [self.binary, *args, "--kubeconfig", str(self.kubeconfig)]
         try:
             code = run_process(argv, env=self.environ, on_line=on_line, cancel=self.ctx.cancel)
         except FileNotFoundError as exc:
@@ -94,6 +97,14 @@ class Helm:
         except ValueError:
             return None
         return data
+
+
+class Helm(HelmCli):
+    """Runs helm for one step, in a private directory with a kubeconfig of the job's cluster."""
+
+    def __init__(self, env: EnvJob, ctx: StepContext, directory: Path) -> None:
+        super().__init__(ctx, directory, binary=helm_binary(env), api=env.api())
+        self.env = env
 
 
 def kubeconfig_of(api: KubeApi) -> str:
@@ -194,7 +205,13 @@ def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
     return {}
 
 
-def _recover_pending(helm: Helm, name: str, namespace: str, revision: int) -> None:
+def recover_pending(helm: HelmCli, name: str, namespace: str, revision: int) -> None:
+    """Unlock a release stuck in a ``pending-*`` state at ``revision`` (a helm killed mid-way):
+    uninstalled at revision 1, rolled back otherwise; a failure to do so is raised."""
+    _recover_pending(helm, name, namespace, revision)
+
+
+def _recover_pending(helm: HelmCli, name: str, namespace: str, revision: int) -> None:
     helm.ctx.emit_warning(f"{name}: the release was stuck at revision {revision}; recovering")
     if revision <= 1:
         code, _ = helm.run("uninstall", name, "--namespace", namespace, "--wait")
