@@ -1,0 +1,36 @@
+"""qengine's cluster add-on stack, for every cloud plugin (see docs/addons.md).
+
+A cloud plugin appends :func:`addon_steps` to the steps of its ``create`` and ``upgrade``
+plans, with a function that connects to the job's cluster from inside a step::
+
+    from qengine_addons import AddonSettings, addon_steps
+
+    steps += addon_steps(job, connect, AddonSettings(), after=("aws.apply",))
+"""
+
+from __future__ import annotations
+
+from qengine_addons.freeze import Freeze, PinnedChart, chart_digest, load_freeze
+from qengine_addons.stack import (
+    FLAGS,
+    AddonSettings,
+    ClusterConnect,
+    addon_steps,
+    addon_values,
+    cluster_client,
+    enabled_addons,
+)
+
+__all__ = [
+    "FLAGS",
+    "AddonSettings",
+    "ClusterConnect",
+    "Freeze",
+    "PinnedChart",
+    "addon_steps",
+    "addon_values",
+    "chart_digest",
+    "cluster_client",
+    "enabled_addons",
+    "load_freeze",
+]

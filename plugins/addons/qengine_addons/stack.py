@@ -1,0 +1,588 @@
+"""The add-on stack as steps of an infrastructure job: CRDs first, then each add-on's release
+in dependency order, each waiting for what it needs; add-ons turned off are uninstalled.
+
+Steps (ids are stable, so a resumed job continues where it stopped):
+
+- ``addons.crds``: every enabled add-on's chart is fetched (its archive checked against the
+  freeze file's digest) and rendered with its ``crd_values``; the CustomResourceDefinitions it
+  holds (``crds/`` and templates alike) are applied by server-side apply, each marked with
+  the digest of what was applied, so an unchanged CRD is not written again, and waited for
+  until ``Established``. Helm never upgrades CRDs; this step does, and releases are installed
+  with ``--skip-crds`` and their chart's own CRD switch off, so an uninstall never deletes a
+  CRD (and with it every custom resource of its kind).
+- ``addons.<name>`` per enabled add-on, after ``addons.crds`` and the add-ons it ``needs``:
+  ``helm upgrade --install --atomic --wait --wait-for-jobs --skip-crds`` of the verified
+  archive in ``qengine-system``, with ``--description`` carrying the digest of what was
+  asked (chart, version, archive digest, values). A release ``deployed`` with that
+  description is left alone (no helm write, no cluster write). A release stuck in
+  ``pending-install``/``pending-upgrade``/``pending-rollback`` is recovered first (uninstalled
+  at revision 1, rolled back otherwise). A failed install or upgrade is rolled back by helm
+  (``--atomic``) and reported with the add-on's name, what helm did and a hint. Then the
+  webhook gate: for every admission webhook the release declares, its Service must have a
+  ready endpoint before the step ends, so an add-on that creates objects such a webhook
+  validates (the ClusterIssuers, after cert-manager) never meets a webhook that cannot answer.
+- ``addons.remove.<name>`` per add-on of the freeze file that the job turns off: ``helm
+  uninstall --wait`` when the release exists (dependents before what they need); CRDs stay.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+from qengine_kubernetes.client import KubeApi, NotFoundError
+from qengine_kubernetes.helm_release import PENDING, HelmCli, recover_pending
+from qengine_kubernetes.render.router import INGRESS_CLASS
+
+from qengine.plugin import ConflictError, DeploymentError, InfrastructureError, InvalidInputError
+from qengine.runner import Change, ChangeAction, Step, StepContext
+from qengine.secrets.hygiene import private_tempdir, write_private_file
+from qengine.spec import InfrastructureJob
+from qengine_addons.freeze import Freeze, PinnedChart, chart_digest, load_freeze
+
+CHARTS = Path(__file__).with_name("charts")
+#: Which add-ons each flag of ``cluster.addons`` turns on.
+FLAGS: Mapping[str, tuple[str, ...]] = {
+    "cert_manager": ("cert-manager", "cluster-issuers"),
+    "external_dns": ("external-dns",),
+    "ingress": ("traefik",),
+    "metrics_server": ("metrics-server",),
+    "logs": ("loki", "alloy"),
+    "metrics": ("kube-prometheus-stack",),
+}
+#: external-dns's provider for each DNS provider kind of a job.
+DNS_PROVIDERS: Mapping[str, str] = {"route53": "aws", "cloud-dns": "google", "azure-dns": "azure"}
+CRD_DIGEST = "qengine.dev/applied-digest"
+PART_OF = {"app.kubernetes.io/part-of": "qengine-addons"}
+APPLY = "application/apply-patch+yaml"
+FIELD_MANAGER = "qengine-addons"
+CRDS_STEP = "addons.crds"
+WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+
+ClusterConnect = Callable[[StepContext], KubeApi]
+
+
+@attrs.frozen(kw_only=True)
+class AddonSettings:
+    """How the engine installs the stack (the engine's settings, not the job's).
+
+    ``helm``: the helm binary (default ``QENGINE_HELM``, else ``helm`` on the PATH).
+    ``freeze``: the stack (default: the package's freeze file). ``chart_dir``: a directory of
+    chart archives named ``<chart>-<version>.tgz`` to install from instead of any repository
+    (an air-gapped host, the sandbox). ``plain_http``: reach an ``oci://`` mirror over plain
+    HTTP (a local test registry only). ``timeout``: seconds helm waits for each release,
+    overriding the freeze file's. ``gate_timeout``: seconds a webhook's Service may take to
+    get a ready endpoint. ``require_digests``: refuse a chart whose digest is not recorded.
+    """
+
+    helm: str | None = None
+    freeze: Freeze | None = None
+    chart_dir: str | None = None
+    plain_http: bool = False
+    timeout: int | None = None
+    gate_timeout: float = 300.0
+    poll_interval: float = 1.0
+    require_digests: bool = True
+
+    def stack(self) -> Freeze:
+        """The freeze in force."""
+        return self.freeze or load_freeze()
+
+    def binary(self) -> str:
+        """The helm to run."""
+        return self.helm or os.environ.get("QENGINE_HELM") or "helm"
+
+
+def enabled_addons(job: InfrastructureJob, freeze: Freeze) -> list[str]:
+    """The add-ons of the freeze file the job's ``cluster.addons`` turns on, in freeze order."""
+    addons = job.cluster.addons
+    wanted: set[str] = set()
+    for flag, names in FLAGS.items():
+        value = getattr(addons, flag)
+        if flag == "external_dns" and value is None:
+            value = job.dns is not None
+        if value:
+            wanted.update(names)
+    return [name for name in freeze.names() if name in wanted]
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def addon_values(
+    addon: PinnedChart,
+    job: InfrastructureJob,
+    service_accounts: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The release's values: the freeze file's, then what the job decides, then the cloud's
+    service account annotations (short-lived identity: IRSA, workload identity)."""
+    values = dict(addon.values)
+    if addon.name == "external-dns" and job.dns is not None:
+        kind = job.dns.kind
+        zone = getattr(job.dns, "zone", None)
+        own: dict[str, Any] = {
+            "provider": {"name": DNS_PROVIDERS.get(kind, kind)},
+            "txtOwnerId": job.cluster.id,
+        }
+        if zone:
+            own["domainFilters"] = [zone]
+        values = _merge(values, own)
+    if addon.name == "cluster-issuers":
+        values = _merge(values, {"ingressClassName": INGRESS_CLASS})
+    annotations = (service_accounts or {}).get(addon.name)
+    if annotations:
+        values = _merge(values, {"serviceAccount": {"annotations": dict(annotations)}})
+    return values
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def release_marker(addon: PinnedChart, values: Mapping[str, Any]) -> str:
+    """The release description that says "this is what was asked": a digest of the chart,
+    its version and archive digest, and the values."""
+    material = [addon.chart, addon.version, addon.digest, values]
+    return "qengine-addons " + _digest(material)[:32]
+
+
+class _Run:
+    """One step's helm and cluster, in a private directory."""
+
+    def __init__(
+        self,
+        ctx: StepContext,
+        directory: Path,
+        api: KubeApi,
+        job: InfrastructureJob,
+        settings: AddonSettings,
+        freeze: Freeze,
+    ) -> None:
+        self.ctx = ctx
+        self.directory = directory
+        self.api = api
+        self.job = job
+        self.settings = settings
+        self.namespace = freeze.namespace
+        self.helm = HelmCli(ctx, directory, binary=settings.binary(), api=api)
+
+    def fetch(self, addon: PinnedChart) -> Path:
+        """The chart archive of ``addon``, its digest checked against the freeze file."""
+        target = self.directory / "charts" / addon.name
+        target.mkdir(parents=True, exist_ok=True)
+        if addon.builtin:
+            code, _ = self.helm.run("package", str(CHARTS / addon.chart), "-d", str(target))
+            if code != 0:
+                raise InfrastructureError(f"add-on {addon.name}: cannot package its chart")
+            return next(target.glob("*.tgz"))
+        source = self._pull(addon, target)
+        digest = chart_digest(source)
+        if addon.digest is None:
+            if self.settings.require_digests:
+                raise InvalidInputError(
+                    f"add-on {addon.name}: the digest of {addon.chart} {addon.version} is not "
+                    "recorded in the freeze file, so the chart cannot be checked",
+                    hint="Record it with `python -m qengine_addons.freeze record DIR` from the "
+                    "archives `helm pull` fetched (see docs/addons.md).",
+                )
+            self.ctx.emit_warning(f"add-on {addon.name}: no digest recorded; {digest} used")
+        elif digest != addon.digest:
+            raise InfrastructureError(
+                f"add-on {addon.name}: the chart {addon.chart} {addon.version} fetched has "
+                f"digest {digest}, not the pinned {addon.digest}",
+                hint="The repository or mirror serves another archive under that version; "
+                "mirror the pinned archive (docs/addons.md).",
+            )
+        return source
+
+    def _pull(self, addon: PinnedChart, target: Path) -> Path:
+        name = f"{addon.chart}-{addon.version}.tgz"
+        if self.settings.chart_dir:
+            local = Path(self.settings.chart_dir) / name
+            if not local.is_file():
+                raise InfrastructureError(
+                    f"add-on {addon.name}: {name} is not in the chart directory",
+                    hint="Put the pinned archives in the engine's add-on chart directory.",
+                )
+            shutil.copyfile(local, target / name)
+            return target / name
+        repository = self.job.cluster.addons.chart_mirror or addon.repository
+        if repository.startswith("oci://"):
+            args = [f"{repository.rstrip('/')}/{addon.chart}"]
+            if self.settings.plain_http:
+                args.append("--plain-http")
+        else:
+            args = [addon.chart, "--repo", repository]
+        code, lines = self.helm.run(
+            "pull", *args, "--version", addon.version, "-d", str(target), show=False
+        )
+        archives = list(target.glob("*.tgz"))
+        if code != 0 or len(archives) != 1:
+            raise InfrastructureError(
+                f"add-on {addon.name}: cannot fetch {addon.chart} {addon.version} from "
+                f"{repository}: {' / '.join(lines[-2:])}",
+                hint="Check the chart source (cluster.addons.chart_mirror) holds that chart "
+                "and version and is reachable from the engine.",
+            )
+        return archives[0]
+
+    def write_values(self, name: str, values: Mapping[str, Any]) -> Path:
+        """A values file (0600) in the step's directory."""
+        return write_private_file(
+            self.directory, f"{name}.values.yaml", yaml.safe_dump(dict(values)).encode()
+        )
+
+    def template_crds(self, addon: PinnedChart, archive: Path) -> list[dict[str, Any]]:
+        """The CRDs the chart renders with its ``crd_values`` (``crds/`` and templates)."""
+        values = _merge(addon_values(addon, self.job), addon.crd_values)
+        out = self.directory / "rendered" / addon.name
+        code, lines = self.helm.run(
+            "template", addon.name, str(archive),
+            "--namespace", self.namespace, "--include-crds",
+            "-f", str(self.write_values(f"{addon.name}-crds", values)),
+            "--output-dir", str(out),
+            show=False,
+        )  # fmt: skip
+        if code != 0:
+            raise InfrastructureError(
+                f"add-on {addon.name}: helm template failed: {' / '.join(lines[-2:])}"
+            )
+        crds: list[dict[str, Any]] = []
+        for path in sorted(out.rglob("*.yaml")):
+            for doc in yaml.safe_load_all(path.read_text()):
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    crds.append(doc)
+        return crds
+
+
+def _crd_path(name: str) -> str:
+    return f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+
+
+def apply_crd(api: KubeApi, crd: Mapping[str, Any]) -> bool:
+    """Server-side apply ``crd`` unless the live one carries the same digest; whether it wrote."""
+    name = crd["metadata"]["name"]
+    digest = _digest(crd)[:32]
+    try:
+        live = api.request("GET", _crd_path(name))
+    except NotFoundError:
+        live = None
+    if live and (live["metadata"].get("annotations") or {}).get(CRD_DIGEST) == digest:
+        return False
+    body = json.loads(json.dumps(crd))
+    meta = body["metadata"]
+    meta["annotations"] = {**(meta.get("annotations") or {}), CRD_DIGEST: digest}
+    meta["labels"] = {**(meta.get("labels") or {}), **PART_OF}
+    query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+    api.request("PATCH", _crd_path(name), query=query, body=body, content_type=APPLY)
+    return True
+
+
+def _established(api: KubeApi, name: str) -> bool:
+    live = api.request("GET", _crd_path(name))
+    conditions = (live.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def _wait(ctx: StepContext, check: Callable[[], bool], timeout: float, interval: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        ctx.cancel.raise_if_cancelled()
+        time.sleep(interval)
+
+
+def webhook_services(manifest: str) -> list[tuple[str, str, str]]:
+    """(webhook configuration, namespace, service) of each admission webhook in a manifest."""
+    found: list[tuple[str, str, str]] = []
+    for doc in yaml.safe_load_all(manifest):
+        if not isinstance(doc, dict) or doc.get("kind") not in WEBHOOK_KINDS:
+            continue
+        for hook in doc.get("webhooks") or []:
+            service = (hook.get("clientConfig") or {}).get("service")
+            if service:
+                found.append((hook.get("name", ""), service["namespace"], service["name"]))
+    return found
+
+
+def ready_endpoint(api: KubeApi, namespace: str, service: str) -> bool:
+    """Whether ``service`` has at least one ready endpoint address."""
+    try:
+        endpoints = api.request("GET", f"/api/v1/namespaces/{namespace}/endpoints/{service}")
+    except NotFoundError:
+        return False
+    return any(subset.get("addresses") for subset in endpoints.get("subsets") or [])
+
+
+def _ensure_namespace(run: _Run) -> None:
+    try:
+        run.api.request("GET", f"/api/v1/namespaces/{run.namespace}")
+    except NotFoundError:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": run.namespace}}
+        try:
+            run.api.request("POST", "/api/v1/namespaces", body=body)
+        except ConflictError:
+            return  # another step of the job made it meanwhile
+        run.ctx.emit_resource_changed(ChangeAction.CREATE, "Namespace", run.namespace)
+
+
+def _hint(lines: Sequence[str], timeout: int) -> str:
+    text = " ".join(lines).lower()
+    if "no endpoints available for service" in text or "failed calling webhook" in text:
+        return (
+            "An admission webhook had no ready endpoint when the chart's objects were written; "
+            "the add-on it belongs to must be ready first (its needs in the freeze file)."
+        )
+    if "timed out" in text or "deadline exceeded" in text:
+        return (
+            f"Its workloads were not ready within {timeout}s: read the pods' events in the "
+            "qengine-system namespace (image pulls, node room, probes)."
+        )
+    if "already exists" in text and "ownership" in text:
+        return "An object of the chart exists outside the release; remove or adopt it."
+    return "Read helm's lines above; the release was left as helm's --atomic left it."
+
+
+def _install(
+    run: _Run,
+    addon: PinnedChart,
+    values: Mapping[str, Any],
+    timeout: int,
+) -> dict[str, str]:
+    ctx, helm, ns = run.ctx, run.helm, run.namespace
+    marker = release_marker(addon, values)
+    status = helm.status(addon.name, ns)
+    info = (status or {}).get("info", {})
+    state = info.get("status", "")
+    if state == "deployed" and info.get("description") == marker:
+        revision = (status or {}).get("version", "")
+        ctx.emit_progress(f"add-on {addon.name}: unchanged (revision {revision})")
+        return {"revision": str(revision), "changed": "false"}
+    if state in PENDING:
+        recover_pending(helm, addon.name, ns, int((status or {}).get("version", 1)))
+        status = helm.status(addon.name, ns)
+    archive = run.fetch(addon)
+    values_file = run.write_values(addon.name, values)
+    code, lines = helm.run(
+        "upgrade", "--install", addon.name, str(archive),
+        "--namespace", ns,
+        "--atomic", "--wait", "--wait-for-jobs", "--timeout", f"{timeout}s",
+        "--skip-crds", "--history-max", "10",
+        "--description", marker,
+        "-f", str(values_file),
+    )  # fmt: skip
+    if code != 0:
+        after = helm.status(addon.name, ns)
+        if after is None:
+            done = "helm uninstalled its first install (--atomic)"
+        else:
+            done = f"helm rolled the release back to revision {after.get('version')} (--atomic)"
+        raise DeploymentError(
+            f"add-on {addon.name} failed ({addon.chart} {addon.version}): "
+            f"{' / '.join(lines[-2:])}; {done}",
+            hint=_hint(lines, timeout),
+        )
+    action = ChangeAction.CREATE if status is None else ChangeAction.UPDATE
+    ctx.emit_resource_changed(action, "HelmRelease", addon.name)
+    final = helm.status(addon.name, ns) or {}
+    return {"revision": str(final.get("version", "")), "changed": "true"}
+
+
+def _gate(run: _Run, addon: PinnedChart) -> None:
+    code, lines = run.helm.run(
+        "get", "manifest", addon.name, "--namespace", run.namespace, show=False
+    )
+    if code != 0:
+        raise DeploymentError(f"add-on {addon.name}: cannot read its release's manifest")
+    for hook, namespace, service in webhook_services("\n".join(lines)):
+        ok = _wait(
+            run.ctx,
+            functools.partial(ready_endpoint, run.api, namespace, service),
+            run.settings.gate_timeout,
+            run.settings.poll_interval,
+        )
+        if not ok:
+            raise DeploymentError(
+                f"add-on {addon.name}: the webhook {hook} has no ready endpoint behind the "
+                f"Service {namespace}/{service} after {run.settings.gate_timeout:.0f}s",
+                hint="Objects it validates would be refused; read the webhook pods' events and "
+                "logs in the qengine-system namespace.",
+            )
+        run.ctx.emit_progress(f"add-on {addon.name}: webhook {hook} is ready ({service})")
+
+
+def addon_steps(
+    job: InfrastructureJob,
+    connect: ClusterConnect,
+    settings: AddonSettings | None = None,
+    *,
+    after: Sequence[str] = (),
+    service_accounts: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Step]:
+    """The steps that bring the cluster's add-on stack to what ``job`` asks.
+
+    ``connect`` gives a client of the job's cluster from inside a step (the cloud plugin
+    builds it from its applying step's outputs and short-lived token); ``after``: the steps
+    that must be done first (the cluster exists); ``service_accounts``: per add-on, the
+    annotations of its service account that give it the cloud's short-lived identity.
+    Building the steps sends no request.
+    """
+    settings = settings or AddonSettings()
+    freeze = settings.stack()
+    enabled = enabled_addons(job, freeze)
+    after = tuple(after)
+
+    def session(ctx: StepContext, body: Callable[[_Run], dict[str, str]]) -> dict[str, str]:
+        api = connect(ctx)
+        with private_tempdir(job.id) as directory:
+            return body(_Run(ctx, directory, api, job, settings, freeze))
+
+    def crds(ctx: StepContext) -> Mapping[str, str]:
+        def body(run: _Run) -> dict[str, str]:
+            _ensure_namespace(run)
+            found: list[dict[str, Any]] = []
+            for name in enabled:
+                addon = freeze.get(name)
+                if not addon.builtin:
+                    found.extend(run.template_crds(addon, run.fetch(addon)))
+            written = 0
+            for crd in found:
+                crd_name = crd["metadata"]["name"]
+                if apply_crd(run.api, crd):
+                    written += 1
+                    ctx.emit_resource_changed(
+                        ChangeAction.UPDATE, "CustomResourceDefinition", crd_name
+                    )
+                if not _wait(
+                    ctx,
+                    functools.partial(_established, run.api, crd_name),
+                    settings.gate_timeout,
+                    settings.poll_interval,
+                ):
+                    raise DeploymentError(f"the CRD {crd_name} is not Established")
+            ctx.emit_progress(f"{len(found)} CRDs, {written} applied")
+            return {"crds": str(len(found)), "applied": str(written)}
+
+        return session(ctx, body)
+
+    steps = [
+        Step(
+            id=CRDS_STEP,
+            run=crds,
+            depends_on=after,
+            description="apply the add-ons' CRDs by server-side apply",
+            changes=(Change(action=ChangeAction.UPDATE, kind="crds", name="addons"),),
+            content_hash=_digest([[freeze.get(n).version, freeze.get(n).digest] for n in enabled]),
+        )
+    ]
+    for name in enabled:
+        steps.append(_addon_step(job, freeze.get(name), settings, session, after, service_accounts))
+    steps.extend(_removal_steps(job, freeze, enabled, settings, session, after))
+    return steps
+
+
+def _addon_step(
+    job: InfrastructureJob,
+    addon: PinnedChart,
+    settings: AddonSettings,
+    session: Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]],
+    after: tuple[str, ...],
+    service_accounts: Mapping[str, Mapping[str, str]] | None,
+) -> Step:
+    values = addon_values(addon, job, service_accounts)
+    timeout = settings.timeout or addon.timeout
+
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        def body(r: _Run) -> dict[str, str]:
+            _ensure_namespace(r)
+            outputs = _install(r, addon, values, timeout)
+            _gate(r, addon)
+            return outputs
+
+        return session(ctx, body)
+
+    return Step(
+        id=f"addons.{addon.name}",
+        run=run,
+        depends_on=(*after, CRDS_STEP, *(f"addons.{n}" for n in addon.needs)),
+        description=f"helm release {addon.name} ({addon.chart} {addon.version})",
+        changes=(Change(action=ChangeAction.UPDATE, kind="helm-release", name=addon.name),),
+        content_hash=release_marker(addon, values),
+        timeout=float(timeout) * 3 + settings.gate_timeout,
+    )
+
+
+def _removal_steps(
+    job: InfrastructureJob,
+    freeze: Freeze,
+    enabled: Sequence[str],
+    settings: AddonSettings,
+    session: Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]],
+    after: tuple[str, ...],
+) -> list[Step]:
+    removed = [a for a in freeze.addons if a.name not in enabled]
+    steps: list[Step] = []
+    for addon in removed:
+        # Dependents go first: an add-on is removed after every removed add-on needing it.
+        dependents = [
+            f"addons.remove.{other.name}" for other in removed if addon.name in other.needs
+        ]
+
+        def run(ctx: StepContext, addon: PinnedChart = addon) -> Mapping[str, str]:
+            def body(r: _Run) -> dict[str, str]:
+                if r.helm.status(addon.name, r.namespace) is None:
+                    return {"removed": "false"}
+                code, lines = r.helm.run(
+                    "uninstall", addon.name, "--namespace", r.namespace, "--wait",
+                    "--timeout", f"{settings.timeout or addon.timeout}s",
+                )  # fmt: skip
+                if code != 0:
+                    raise DeploymentError(
+                        f"add-on {addon.name}: helm uninstall failed: {' / '.join(lines[-2:])}",
+                        hint="Read helm's lines above; run it again or uninstall it by hand.",
+                    )
+                ctx.emit_resource_changed(ChangeAction.DELETE, "HelmRelease", addon.name)
+                return {"removed": "true"}
+
+            return session(ctx, body)
+
+        steps.append(
+            Step(
+                id=f"addons.remove.{addon.name}",
+                run=run,
+                depends_on=(*after, *dependents),
+                description=f"uninstall the add-on {addon.name} when present (its CRDs stay)",
+                changes=(Change(action=ChangeAction.DELETE, kind="helm-release", name=addon.name),),
+            )
+        )
+    return steps
+
+
+def cluster_client(endpoint: str, ca_pem: str, token: str) -> KubeApi:
+    """A client of the cluster at ``endpoint`` (HTTPS, its CA as PEM, a bearer token), for a
+    cloud plugin's ``connect``; nothing is sent until it is used."""
+    from qengine_kubernetes.access import connect
+    from qengine_kubernetes.settings import KubeSettings
+    from qengine_kubernetes.spec import SandboxTarget
+
+    settings = KubeSettings(endpoint=endpoint, ca_pem=ca_pem, token=token)
+    return connect(SandboxTarget(kind="sandbox"), settings)

@@ -1,0 +1,105 @@
+"""The freeze file: one place pinning every add-on's chart, exact version, digest and default
+values; the test charts' freeze mirrors it; bad entries are refused by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import helm_env
+from qengine_addons import FLAGS, load_freeze
+from qengine_addons.freeze import FREEZE_FILE, chart_digest, main, parse_freeze, record_digests
+from qengine_addons.stack import CHARTS
+from qengine_addons.testing import TEST_CHARTS, package_test_charts
+
+from qengine.plugin import InvalidInputError
+
+RETIRED = ("ingress-nginx", "promtail")
+
+
+def test_the_freeze_pins_every_addon_a_flag_turns_on_at_an_exact_version() -> None:
+    freeze = load_freeze()
+    flagged = {name for names in FLAGS.values() for name in names}
+    assert flagged == set(freeze.names())
+    for addon in freeze.addons:
+        assert addon.repository.startswith("https://") or addon.builtin, addon.name
+        assert not any(c in addon.version for c in "^~*x><= "), addon.name
+        assert addon.chart not in RETIRED
+        assert addon.digest is None or addon.digest.startswith("sha256:")
+        for need in addon.needs:
+            assert freeze.names().index(need) < freeze.names().index(addon.name)
+    # The real stack's components, by their upstream repositories.
+    repositories = {a.name: a.repository for a in freeze.addons}
+    assert repositories["external-dns"] == "https://kubernetes-sigs.github.io/external-dns"
+    assert repositories["cert-manager"] == "https://charts.jetstack.io"
+
+
+def test_the_test_freeze_has_the_same_addons_order_and_needs() -> None:
+    real, test = load_freeze(), load_freeze(TEST_CHARTS / "freeze.json")
+    assert real.names() == test.names()
+    for ours, theirs in zip(real.addons, test.addons, strict=True):
+        assert ours.needs == theirs.needs
+        assert ours.builtin == theirs.builtin
+        assert set(ours.crd_values) == set(theirs.crd_values)
+        assert (TEST_CHARTS / ours.chart).is_dir() or ours.builtin
+
+
+def test_unrecorded_upstream_digests_are_listed_for_the_record_tool() -> None:
+    # Digests of upstream charts can only be recorded where their repositories answer; until
+    # then the engine refuses them (test_a_chart_without_a_recorded_digest_is_refused).
+    unrecorded = [a.name for a in load_freeze().addons if a.digest is None and not a.builtin]
+    assert set(unrecorded) <= set(load_freeze().names())
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"version": "^1.2"}, "addons[0].version"),
+        ({"version": "1.2"}, "addons[0].version"),
+        ({"digest": "md5:abc"}, "addons[0].digest"),
+        ({"repository": "http://insecure.example.com"}, "addons[0].repository"),
+        ({"needs": ["later"]}, "addons[0].needs"),
+        ({"timeout": 0}, "addons[0].timeout"),
+        ({"surprise": 1}, "addons[0]"),
+    ],
+)
+def test_a_bad_freeze_entry_is_refused_by_its_path(change: dict[str, object], where: str) -> None:
+    data = json.loads(FREEZE_FILE.read_text())
+    data["addons"][0].update(change)
+    with pytest.raises(InvalidInputError) as caught:
+        parse_freeze(data)
+    assert caught.value.message.startswith(f"freeze file: {where} ")
+
+
+def test_record_writes_the_archives_digests(tmp_path: Path, helm_binary: str) -> None:
+    freeze = package_test_charts(helm_binary, tmp_path / "archives")
+    target = tmp_path / "freeze.json"
+    target.write_text((TEST_CHARTS / "freeze.json").read_text())
+
+    assert main(["record", str(tmp_path / "archives"), str(target)]) == 0
+
+    recorded = load_freeze(target)
+    for addon in freeze.addons:
+        assert recorded.get(addon.name).digest == addon.digest
+        if not addon.builtin:
+            archive = tmp_path / "archives" / f"{addon.chart}-{addon.version}.tgz"
+            assert addon.digest == chart_digest(archive)
+    assert record_digests(target, tmp_path / "nothing-here") == []
+
+
+def test_the_builtin_issuers_chart_lints_and_renders_both_issuers(
+    helm_binary: str, tmp_path: Path
+) -> None:
+    chart = CHARTS / "cluster-issuers"
+    env = helm_env(tmp_path)
+    lint = subprocess.run([helm_binary, "lint", str(chart)], env=env, capture_output=True)
+    assert lint.returncode == 0, lint.stdout
+    rendered = subprocess.run(
+        [helm_binary, "template", "x", str(chart), "--set", "email=ops@example.com"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert rendered.count("kind: ClusterIssuer") == 2
+    assert "acme-staging-v02.api.letsencrypt.org" in rendered
+    assert 'email: "ops@example.com"' in rendered

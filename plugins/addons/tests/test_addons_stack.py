@@ -1,0 +1,255 @@
+"""The add-on stack on the Kubernetes simulator with the real helm, charts from a local OCI
+registry: CRDs first, install order, the webhook gate, no-op reruns, failures rolled back,
+pending releases recovered, removed add-ons uninstalled."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any
+
+import attrs
+import pytest
+from conftest import NS, Apply, Charts
+from qengine_addons import cluster_client
+from qengine_addons.testing import with_values
+
+from qengine.runner import JobStatus, StepStatus
+from qengine.testing.kube import KubeSimulator, PodFault
+from qengine.testing.kube.status import ApiError
+
+RELEASE = "sh.helm.release.v1.{name}.v{revision}"
+
+
+def _release(sim: KubeSimulator, name: str, revision: int) -> dict[str, Any] | None:
+    return sim.get_object("secrets", NS, RELEASE.format(name=name, revision=revision))
+
+
+def _writes(sim: KubeSimulator) -> list[str]:
+    return [f"{r.method} {r.path}" for r in sim.requests() if r.mutating]
+
+
+def _first(sim: KubeSimulator, fragment: str, method: str = "") -> int:
+    for index, record in enumerate(sim.requests()):
+        if fragment in record.path and record.mutating and record.method.startswith(method):
+            return index
+    raise AssertionError(f"no write to {fragment}")
+
+
+FULL = {"cert_manager": True, "ingress": True, "metrics_server": True, "metrics": True}
+
+
+def test_stack_installs_crds_first_then_releases_in_order_and_a_rerun_writes_nothing(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator
+) -> None:
+    doc = infra_doc(**FULL)
+
+    first = apply_stack(doc, "addons-1")
+
+    assert first.status is JobStatus.SUCCEEDED, first.error
+    for crd in (
+        "clusterissuers.cert-manager.io",
+        "certificates.cert-manager.io",
+        "ingressroutes.traefik.io",
+        "servicemonitors.monitoring.coreos.com",
+    ):
+        live = sim.get_object("customresourcedefinitions.apiextensions.k8s.io", "", crd)
+        assert live is not None, crd
+        assert "qengine.dev/applied-digest" in live["metadata"]["annotations"]
+    # CRDs before any release; cert-manager (and its webhook) before the issuers it validates.
+    first_crd = _first(sim, "/customresourcedefinitions/", "PATCH")
+    assert first_crd < _first(sim, "/secrets", "POST")
+    assert _release(sim, "cert-manager", 1) is not None
+    issuers = sim.objects("clusterissuers.cert-manager.io", None)
+    assert sorted(i["metadata"]["name"] for i in issuers) == ["letsencrypt", "letsencrypt-staging"]
+    solver = issuers[0]["spec"]["acme"]["solvers"][0]["http01"]["ingress"]
+    assert solver["ingressClassName"] == "nginx"
+    for name in ("cert-manager", "traefik", "metrics-server", "external-dns", "cluster-issuers",
+                 "kube-prometheus-stack"):  # fmt: skip
+        assert _release(sim, name, 1) is not None, name
+    assert _release(sim, "loki", 1) is None  # logs is off
+    # external-dns is wired to the job's zone, its owner id the cluster's.
+    step_ids = [s.step_id for s in first.steps]
+    assert step_ids.index("addons.crds") < step_ids.index("addons.cert-manager")
+
+    sim.clear_requests()
+    again = apply_stack(doc, "addons-2")
+
+    assert again.status is JobStatus.SUCCEEDED, again.error
+    assert _writes(sim) == []
+    assert _release(sim, "cert-manager", 2) is None
+    assert all(s.outputs.get("changed") != "true" for s in again.steps if s.outputs)
+
+
+def test_changed_values_upgrade_only_that_release(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    doc = infra_doc(cert_manager=False, ingress=True, metrics_server=True)
+    assert apply_stack(doc, "up-1").status is JobStatus.SUCCEEDED
+
+    changed = with_values(charts.freeze, "traefik", replicas={"traefik": 2})
+    result = apply_stack(doc, "up-2", freeze=changed)
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    assert _release(sim, "traefik", 2) is not None
+    assert _release(sim, "metrics-server", 2) is None
+    deployment = sim.get_object("deployments.apps", NS, "traefik")
+    assert deployment is not None
+    assert deployment["spec"]["replicas"] == 2
+
+
+def test_the_webhook_gate_stops_before_objects_the_webhook_would_refuse(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    # The webhook's Deployment has no replica: helm's --wait is satisfied, the Service has no
+    # ready endpoint, and the API server refuses what the webhook validates.
+    no_webhook = with_values(charts.freeze, "cert-manager", replicas={"cert-manager-webhook": 0})
+
+    result = apply_stack(infra_doc(cert_manager=True), "gate-1", freeze=no_webhook,
+                         gate_timeout=1.0)  # fmt: skip
+
+    assert result.status is not JobStatus.SUCCEEDED
+    assert result.error is not None
+    assert "webhook.cert-manager.io has no ready endpoint" in result.error.message
+    failed = [s.step_id for s in result.steps if s.status is StepStatus.FAILED]
+    assert failed == ["addons.cert-manager"]
+    assert sim.objects("clusterissuers.cert-manager.io", None) == []
+    # What the gate prevents: a ClusterIssuer written now is refused by the API server.
+    issuer = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": "early"},
+        "spec": {"selfSigned": {}},
+    }
+    with pytest.raises(ApiError) as refused:
+        sim.create_object(issuer)
+    assert 'no endpoints available for service "cert-manager-webhook"' in refused.value.message
+
+
+def test_a_failing_upgrade_is_rolled_back_and_named(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+    assert apply_stack(doc, "fail-1").status is JobStatus.SUCCEEDED
+    sim.faults.add_pod(PodFault(kind="ReadinessFailure", image="bad-image"))
+    broken = with_values(charts.freeze, "metrics-server", image="bad-image:1")
+
+    result = apply_stack(doc, "fail-2", freeze=broken, timeout=3)
+
+    assert result.status is not JobStatus.SUCCEEDED
+    assert result.error is not None
+    assert "add-on metrics-server failed" in result.error.message
+    assert "rolled the release back to revision" in result.error.message
+    assert "not ready within 3s" in (result.error.hint or "")
+    deployment = sim.get_object("deployments.apps", NS, "metrics-server")
+    assert deployment is not None
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert "bad-image" not in image
+
+
+def test_a_failing_first_install_is_uninstalled(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    sim.faults.add_pod(PodFault(kind="ReadinessFailure", image="bad-image"))
+    broken = with_values(charts.freeze, "metrics-server", image="bad-image:1")
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+
+    result = apply_stack(doc, "first-fail", freeze=broken, timeout=3)
+
+    assert result.error is not None
+    assert "uninstalled its first install" in result.error.message
+    assert sim.get_object("deployments.apps", NS, "metrics-server") is None
+
+
+def _mark_pending(sim: KubeSimulator, name: str, revision: int, state: str) -> None:
+    secret = _release(sim, name, revision)
+    assert secret is not None
+    raw = base64.b64decode(base64.b64decode(secret["data"]["release"]))
+    release = json.loads(gzip.decompress(raw))
+    release["info"]["status"] = state
+    packed = base64.b64encode(gzip.compress(json.dumps(release).encode()))
+    secret["data"]["release"] = base64.b64encode(packed).decode()
+    secret["metadata"]["labels"]["status"] = state
+    ca = sim.ca_pem
+    api = cluster_client(sim.url, ca.decode() if isinstance(ca, bytes) else str(ca), sim.token)
+    api.request("PUT", f"/api/v1/namespaces/{NS}/secrets/{secret['metadata']['name']}", body=secret)
+
+
+def test_a_release_left_pending_upgrade_is_recovered(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+    assert apply_stack(doc, "pend-1").status is JobStatus.SUCCEEDED
+    changed = with_values(charts.freeze, "metrics-server", replicas={"metrics-server": 2})
+    assert apply_stack(doc, "pend-2", freeze=changed).status is JobStatus.SUCCEEDED
+    _mark_pending(sim, "metrics-server", 2, "pending-upgrade")
+
+    result = apply_stack(doc, "pend-3", freeze=changed)
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    latest = max(
+        int(s["metadata"]["labels"]["version"])
+        for s in sim.objects("secrets", NS)
+        if s["metadata"].get("labels", {}).get("name") == "metrics-server"
+    )
+    top = _release(sim, "metrics-server", latest)
+    assert top is not None
+    assert top["metadata"]["labels"]["status"] == "deployed"
+    assert latest == 4  # 3: the rollback that unlocked it, 4: the upgrade asked again
+
+
+def test_a_removed_addon_is_uninstalled_and_its_crds_stay(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator
+) -> None:
+    with_metrics = infra_doc(cert_manager=False, ingress=False, metrics_server=False, metrics=True)
+    assert apply_stack(with_metrics, "rm-1").status is JobStatus.SUCCEEDED
+    assert sim.get_object("deployments.apps", NS, "kube-prometheus-stack-operator") is not None
+
+    without = infra_doc(cert_manager=False, ingress=False, metrics_server=False, metrics=False)
+    result = apply_stack(without, "rm-2")
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    assert _release(sim, "kube-prometheus-stack", 1) is None
+    assert sim.get_object("deployments.apps", NS, "kube-prometheus-stack-operator") is None
+    crd = "servicemonitors.monitoring.coreos.com"
+    assert sim.get_object("customresourcedefinitions.apiextensions.k8s.io", "", crd) is not None
+
+
+def test_a_chart_whose_digest_differs_from_the_freeze_is_refused(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    wrong = attrs.evolve(
+        charts.freeze,
+        addons=tuple(
+            attrs.evolve(a, digest="sha256:" + "0" * 64) if a.name == "metrics-server" else a
+            for a in charts.freeze.addons
+        ),
+    )
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+
+    result = apply_stack(doc, "digest-1", freeze=wrong)
+
+    assert result.error is not None
+    assert "not the pinned sha256:000" in result.error.message
+    assert _release(sim, "metrics-server", 1) is None
+
+
+def test_a_chart_without_a_recorded_digest_is_refused(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    unpinned = attrs.evolve(
+        charts.freeze,
+        addons=tuple(
+            attrs.evolve(a, digest=None) if a.name == "metrics-server" else a
+            for a in charts.freeze.addons
+        ),
+    )
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+
+    result = apply_stack(doc, "digest-2", freeze=unpinned)
+
+    assert result.error is not None
+    assert "is not recorded in the freeze file" in result.error.message
+    assert result.error.kind == "InvalidInputError"
+    assert _release(sim, "metrics-server", 1) is None
