@@ -65,7 +65,7 @@ def access(endpoint: str) -> GcpAccess:
         node_pools=(NodePool(name=DnsLabel("general"), machine_type="e2-standard-4"),),
     )
     settings = GcpSettings(storage_endpoint=endpoint, sandbox_token=SANDBOX_TOKEN)
-    return GcpAccess(provider=provider, open_secret=SecretValue, settings=settings)
+    return GcpAccess(identity=provider, open_secret=SecretValue, settings=settings)
 
 
 def raw_terraform(work: Path, doc: dict[str, Any], backend: dict[str, Any]) -> float:

@@ -2,6 +2,7 @@
 
 from qengine_gcp.spec import (
     AuthorizedNetwork,
+    CloudDns,
     GcpProvider,
     NetworkRanges,
     NodePool,
@@ -11,6 +12,7 @@ from qengine_gcp.spec import (
 
 __all__ = [
     "AuthorizedNetwork",
+    "CloudDns",
     "GcpProvider",
     "NetworkRanges",
     "NodePool",

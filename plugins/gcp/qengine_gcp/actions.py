@@ -290,13 +290,11 @@ def _pools_change(gcp: GcpJob, action: ChangeAction) -> Change:
 
 
 def _pause_steps(gcp: GcpJob) -> list[Step]:
-    poll = gcp.settings.poll_interval
-
     def save(ctx: StepContext) -> Mapping[str, str]:
         return save_sizes_of(gcp.access, gcp.job, _location(ctx), ctx.emit_progress)
 
     def scale(ctx: StepContext) -> Mapping[str, str]:
-        return scale_to_zero(gcp.access, gcp.job, ctx.cancel, ctx.emit_progress, poll)
+        return scale_to_zero(gcp.access, gcp.job, ctx.cancel, ctx.emit_progress)
 
     sizes = Change(action=ChangeAction.CREATE, kind="node-pool-sizes", name=gcp.job.cluster.id)
     return [
@@ -321,12 +319,8 @@ def _pause_steps(gcp: GcpJob) -> list[Step]:
 
 
 def _resume_steps(gcp: GcpJob) -> list[Step]:
-    poll = gcp.settings.poll_interval
-
     def restore(ctx: StepContext) -> Mapping[str, str]:
-        return restore_sizes(
-            gcp.access, gcp.job, _location(ctx), ctx.cancel, ctx.emit_progress, poll
-        )
+        return restore_sizes(gcp.access, gcp.job, _location(ctx), ctx.cancel, ctx.emit_progress)
 
     def forget(ctx: StepContext) -> Mapping[str, str]:
         return forget_sizes_of(gcp.access, _location(ctx), ctx.emit_progress)

@@ -12,13 +12,20 @@ from collections.abc import Iterator, Mapping
 from qengine.plugin import SpecIssue
 from qengine.spec import InfrastructureJob, Job
 from qengine_gcp import catalog
+from qengine_gcp.credentials import GcpIdentity
 from qengine_gcp.network import (
     PRIVATE_BLOCKS,
     is_private,
     nodes_fitting_subnet,
     pod_addresses_per_node,
 )
-from qengine_gcp.spec import GcpProvider, NodePool, StateBucket, WorkloadIdentityFederation
+from qengine_gcp.spec import (
+    CloudDns,
+    GcpProvider,
+    NodePool,
+    StateBucket,
+    WorkloadIdentityFederation,
+)
 
 BASE = "$.cluster.provider"
 _PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -40,6 +47,7 @@ _TOKEN_TYPES = frozenset(
         "urn:ietf:params:oauth:token-type:saml2",
     }
 )
+_MANAGED_ZONE = re.compile(r"[a-z][a-z0-9-]{0,62}")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 _MAX_LABELS = 64
@@ -47,11 +55,12 @@ _PRIVATE = ", ".join(str(block) for block in PRIVATE_BLOCKS)
 
 
 def check_job(job: Job) -> list[SpecIssue]:
-    """Issues of a job's GCP cluster section (none for another job)."""
+    """Issues of a job's GCP sections: a Cloud DNS section in any job, a GCP cluster."""
+    issues = list(_check_dns(job.dns)) if isinstance(job.dns, CloudDns) else []
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, GcpProvider):
-        return []
+        return issues
     provider = job.cluster.provider
-    issues = list(_check_cluster(job))
+    issues += _check_cluster(job)
     issues += _check_identity(provider)
     issues += _check_location(provider)
     issues += _check_network(provider)
@@ -80,16 +89,26 @@ def _check_cluster(job: InfrastructureJob) -> Iterator[SpecIssue]:
         )
 
 
-def _check_identity(provider: GcpProvider) -> Iterator[SpecIssue]:
+def _check_dns(dns: CloudDns) -> Iterator[SpecIssue]:
+    yield from _check_identity(dns, "$.dns")
+    if dns.managed_zone is not None and not _MANAGED_ZONE.fullmatch(dns.managed_zone):
+        yield SpecIssue(
+            "$.dns.managed_zone",
+            "must be a managed zone's name: 1 to 63 lower-case letters, digits and hyphens, "
+            "starting with a letter",
+        )
+
+
+def _check_identity(provider: GcpIdentity, base: str = BASE) -> Iterator[SpecIssue]:
     if not _PROJECT.fullmatch(provider.project):
         yield SpecIssue(
-            f"{BASE}.project",
+            f"{base}.project",
             "must be a project id: 6 to 30 lower-case letters, digits and hyphens, starting "
             "with a letter",
         )
     if provider.service_account is None and provider.workload_identity is None:
         yield SpecIssue(
-            f"{BASE}.service_account",
+            f"{base}.service_account",
             "name the service account to impersonate (or give workload_identity): the engine "
             "uses short-lived credentials only",
         )
@@ -97,20 +116,19 @@ def _check_identity(provider: GcpProvider) -> Iterator[SpecIssue]:
         provider.service_account
     ):
         yield SpecIssue(
-            f"{BASE}.service_account",
+            f"{base}.service_account",
             "must be a service account e-mail: name@project.iam.gserviceaccount.com",
         )
     for index, delegate in enumerate(provider.delegates):
         if not _SERVICE_ACCOUNT.fullmatch(delegate):
-            yield SpecIssue(f"{BASE}.delegates[{index}]", "must be a service account e-mail")
+            yield SpecIssue(f"{base}.delegates[{index}]", "must be a service account e-mail")
     if provider.delegates and provider.service_account is None:
-        yield SpecIssue(f"{BASE}.delegates", "delegates need a service_account to impersonate")
+        yield SpecIssue(f"{base}.delegates", "delegates need a service_account to impersonate")
     if provider.workload_identity is not None:
-        yield from _check_federation(provider.workload_identity)
+        yield from _check_federation(provider.workload_identity, f"{base}.workload_identity")
 
 
-def _check_federation(federation: WorkloadIdentityFederation) -> Iterator[SpecIssue]:
-    path = f"{BASE}.workload_identity"
+def _check_federation(federation: WorkloadIdentityFederation, path: str) -> Iterator[SpecIssue]:
     if not _AUDIENCE.fullmatch(federation.audience):
         yield SpecIssue(
             f"{path}.audience",

@@ -19,7 +19,7 @@ import datetime
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -33,7 +33,7 @@ from qengine.plugin import (
 )
 from qengine.spec import InfrastructureJob
 from qengine_gcp.settings import GcpSettings
-from qengine_gcp.spec import GcpProvider
+from qengine_gcp.spec import GcpProvider, WorkloadIdentityFederation
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -44,14 +44,36 @@ CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 RENEW_MARGIN_SECONDS = 300
 
 
+class GcpIdentity(Protocol):
+    """Who a job acts as: the fields every GCP section with credentials has (the cluster's
+    ``gcp`` provider, the ``cloud-dns`` section)."""
+
+    @property
+    def project(self) -> str:
+        """The project the job works in."""
+
+    @property
+    def service_account(self) -> str | None:
+        """The service account to impersonate, if any."""
+
+    @property
+    def delegates(self) -> tuple[str, ...]:
+        """The impersonation's delegation chain."""
+
+    @property
+    def workload_identity(self) -> WorkloadIdentityFederation | None:
+        """Federated source credentials instead of the host's."""
+
+
 @attrs.frozen(kw_only=True)
 class GcpAccess:
-    """How one job reaches Google Cloud: its provider section, a secret opener, the settings.
+    """How one job reaches Google Cloud: its identity (a section of the job), a secret
+    opener, the settings.
 
     Nothing is called until :meth:`credentials` or :meth:`token` is.
     """
 
-    provider: GcpProvider
+    identity: GcpIdentity
     open_secret: SecretOpener = attrs.field(repr=False)
     settings: GcpSettings
     _cache: dict[str, Any] = attrs.field(factory=dict, repr=False)
@@ -64,7 +86,14 @@ class GcpAccess:
         """The access of ``job`` (its cluster's provider must be a :class:`GcpProvider`)."""
         provider = job.cluster.provider
         assert isinstance(provider, GcpProvider)
-        return cls(provider=provider, open_secret=open_secret, settings=settings)
+        return cls(identity=provider, open_secret=open_secret, settings=settings)
+
+    @property
+    def provider(self) -> GcpProvider:
+        """The cluster's ``gcp`` section (TypeError for an access built from another)."""
+        if not isinstance(self.identity, GcpProvider):
+            raise TypeError("this access is not a GKE cluster's")
+        return self.identity
 
     def credentials(self) -> Credentials:
         """The job's google-auth credentials (built once; they renew themselves)."""
@@ -101,7 +130,7 @@ class GcpAccess:
 
             return TokenCredentials(token=self.settings.sandbox_token)  # type: ignore[no-untyped-call]
         source = self._source()
-        account = self.provider.service_account
+        account = self.identity.service_account
         if account is None:
             return source
         from google.auth import impersonated_credentials
@@ -110,7 +139,7 @@ class GcpAccess:
             source_credentials=source,
             target_principal=account,
             target_scopes=[CLOUD_PLATFORM],
-            delegates=list(self.provider.delegates) or None,
+            delegates=list(self.identity.delegates) or None,
             lifetime=self.settings.token_seconds,
             iam_endpoint_override=self._iam_endpoint(account),
         )
@@ -122,7 +151,7 @@ class GcpAccess:
         return f"{base.rstrip('/')}/v1/projects/-/serviceAccounts/{account}:generateAccessToken"
 
     def _source(self) -> Credentials:
-        federation = self.provider.workload_identity
+        federation = self.identity.workload_identity
         if federation is None:
             import google.auth
 

@@ -7,13 +7,12 @@ there. Sizes are per zone, as GKE's ``setSize`` and autoscaling limits are.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
-from qengine.plugin import CancelToken, InfrastructureError
+from qengine.plugin import CancelToken, InfrastructureError, TransientError
 from qengine_gcp.credentials import GcpAccess
 
 _IGM_PREFIX = "/projects/"
@@ -100,44 +99,42 @@ def _group_size(groups: Any, url: str) -> int:
     return int(group.target_size)
 
 
-def set_size(
-    access: GcpAccess,
-    cluster: str,
-    name: str,
-    nodes: int,
-    cancel: CancelToken,
-    *,
-    poll_interval: float = 5.0,
-    timeout: float = 1800.0,
-) -> None:
+class OperationPending(TransientError):
+    """A GKE operation is not done yet (retried by the plugin's poll policy)."""
+
+
+def set_size(access: GcpAccess, cluster: str, name: str, nodes: int, cancel: CancelToken) -> None:
     """``setSize`` of a pool to ``nodes`` per zone, waited for (its operation ``DONE``)."""
     container = container_client(access)
     path = f"{cluster_path(access, cluster)}/nodePools/{name}"
     with access.call(f"resizing the node pool {name} to {nodes} per zone"):
         operation = container.set_node_pool_size(request={"name": path, "node_count": nodes})
-    wait_for(access, operation, cancel, poll_interval=poll_interval, timeout=timeout)
+    wait_for(access, operation, cancel)
 
 
-def wait_for(
-    access: GcpAccess, operation: Any, cancel: CancelToken, *, poll_interval: float, timeout: float
-) -> None:
-    """Poll a Container operation until it is DONE; its error, if any, is raised."""
+def wait_for(access: GcpAccess, operation: Any, cancel: CancelToken) -> None:
+    """Poll a Container operation until it is DONE (the settings' poll policy, which
+    ``cancel`` interrupts); its error, if any, is raised."""
     from google.cloud import container_v1
 
     container = container_client(access)
     provider = access.provider
     name = f"projects/{provider.project}/locations/{provider.region}/operations/{operation.name}"
-    deadline = time.monotonic() + timeout
-    while operation.status != container_v1.Operation.Status.DONE:
-        if cancel.cancelled or time.monotonic() > deadline:
-            raise InfrastructureError(
-                f"GKE operation {operation.name} did not finish",
-                hint="It goes on in GKE: run the job again once it is done.",
-            )
-        cancel.wait(poll_interval)
+    current = [operation]
+
+    def done() -> None:
+        if current[0].status == container_v1.Operation.Status.DONE:
+            return
         with access.call(f"reading the GKE operation {operation.name}"):
-            operation = container.get_operation(name=name)
-    if operation.error and operation.error.message:
-        raise InfrastructureError(
-            f"GKE operation {operation.name} failed: {operation.error.message}"
-        )
+            current[0] = container.get_operation(name=name)
+        if current[0].status != container_v1.Operation.Status.DONE:
+            raise OperationPending(
+                f"the GKE operation {operation.name} is still {current[0].status.name}",
+                hint="It goes on in GKE: run the job again once it is done.",
+                retry_after=access.settings.poll_interval,
+            )
+
+    access.settings.poll.call(done, cancel=cancel)
+    error = current[0].error
+    if error and error.message:
+        raise InfrastructureError(f"GKE operation {operation.name} failed: {error.message}")

@@ -60,12 +60,12 @@ def save_sizes_of(
 
 
 def scale_to_zero(
-    access: GcpAccess, job: InfrastructureJob, cancel: CancelToken, emit: Emit, poll: float
+    access: GcpAccess, job: InfrastructureJob, cancel: CancelToken, emit: Emit
 ) -> dict[str, str]:
     """``setSize`` 0 for every pool GKE has; their sizes after."""
     sizes = pool_sizes(access, job.cluster.name, _names(job))
     for name in sizes:
-        set_size(access, job.cluster.name, name, 0, cancel, poll_interval=poll)
+        set_size(access, job.cluster.name, name, 0, cancel)
         emit(f"scaled the node pool {name} to zero")
     return _outputs(pool_sizes(access, job.cluster.name, sizes))
 
@@ -76,7 +76,6 @@ def restore_sizes(
     location: StateLocation,
     cancel: CancelToken,
     emit: Emit,
-    poll: float,
 ) -> dict[str, str]:
     """Give each pool its saved nodes per zone, clamped into the job's range."""
     saved = load_sizes(access, location) or {}
@@ -87,7 +86,7 @@ def restore_sizes(
         if size is None:
             continue
         nodes = min(max(size.nodes, pool.min_nodes), pool.max_nodes)
-        set_size(access, job.cluster.name, pool.name, nodes, cancel, poll_interval=poll)
+        set_size(access, job.cluster.name, pool.name, nodes, cancel)
         emit(f"gave the node pool {pool.name} back {nodes} nodes per zone")
     return _outputs(pool_sizes(access, job.cluster.name, _names(job)))
 

@@ -2,7 +2,8 @@
 imported here).
 
 The ``gcp`` cloud provider's factory builds ``GkeInfraEngine(section, services)``, and the
-``gcp-kms`` key provider's ``CloudKmsKeyProvider(settings)``, each importing its module only
+``cloud-dns`` DNS provider's ``CloudDnsProvider(section, services)``, the ``gcp-kms`` key
+provider's ``CloudKmsKeyProvider(settings)``, each importing its module only
 when called (planning a GCP job sends no request).
 """
 
@@ -15,16 +16,28 @@ from typing import TYPE_CHECKING
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
 from qengine_gcp import checks
-from qengine_gcp.spec import GcpProvider
+from qengine_gcp.spec import CloudDns, GcpProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import InfraEngine, JobServices, KeyProvider, SandboxSession
+    from qengine.plugin import (
+        DnsProvider,
+        InfraEngine,
+        JobServices,
+        KeyProvider,
+        SandboxSession,
+    )
 
 
 def _infra_engine(section: GcpProvider, services: JobServices) -> InfraEngine:
     from qengine_gcp.infra_engine import GkeInfraEngine
 
     return GkeInfraEngine(section, services)
+
+
+def _cloud_dns(section: CloudDns, services: JobServices) -> DnsProvider:
+    from qengine_gcp.cloud_dns import CloudDnsProvider
+
+    return CloudDnsProvider(section, services)
 
 
 def _kms(settings: Mapping[str, object]) -> KeyProvider:
@@ -35,13 +48,14 @@ def _kms(settings: Mapping[str, object]) -> KeyProvider:
 
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the GCP cloud provider and the gcp-kms key provider."""
+    """Register the GCP cloud provider, Cloud DNS and the gcp-kms key provider."""
     registry.add_cloud_provider(
         "gcp",
         GcpProvider,
         _infra_engine,
         "GKE Standard clusters through Terraform, state in your GCS bucket",
     )
+    registry.add_dns_provider("cloud-dns", CloudDns, _cloud_dns, "Google Cloud DNS managed zones")
     registry.add_key_provider(
         "gcp-kms",
         _kms,
@@ -52,7 +66,7 @@ def qengine_register(registry: Registry) -> None:
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse GCP jobs whose ranges, node pools, version, endpoint, state bucket, labels or
-    credentials GKE would refuse (offline)."""
+    credentials GKE would refuse, and Cloud DNS sections with bad identities (offline)."""
     return checks.check_job(job)
 
 

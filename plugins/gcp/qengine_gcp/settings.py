@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from qengine.plugin import SandboxCluster
+from qengine.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from qengine.plugin import JobServices
@@ -40,7 +41,9 @@ class GcpSettings:
     ``token_lease_seconds``: the longest ``expires_in`` the run's metadata endpoint announces
     to Terraform, so that it comes back even for a token that never expires.
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
-    ``poll_interval``: seconds between two reads of a pending GKE operation.
+    ``poll_interval``: seconds between two reads of a pending GKE operation or DNS change;
+    ``poll``: the bounded wait for them (the one retry policy; ``poll_interval`` is its
+    ``retry_after``). ``dns_endpoint``: Cloud DNS's root, or None for Google's.
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``sandbox_token``: the access token of a sandbox run
     (no Google credential exists there).
@@ -59,6 +62,10 @@ class GcpSettings:
     token_lease_seconds: float = attrs.field(default=900.0, validator=attrs.validators.gt(0))
     lock_timeout: float = 0.0
     poll_interval: float = 5.0
+    poll: RetryPolicy = attrs.field(
+        factory=lambda: RetryPolicy(max_attempts=720, max_elapsed_seconds=3600.0)
+    )
+    dns_endpoint: str | None = None
     sandbox: SandboxCluster | None = None
     sandbox_token: str | None = attrs.field(default=None, repr=False)
 

@@ -1,7 +1,8 @@
-"""The spec section of Google Cloud: a GKE Standard cluster's settings.
+"""The spec sections of Google Cloud: a GKE Standard cluster's settings, and Cloud DNS.
 
-Written in a job as ``"provider": {"kind": "gcp", ...}`` under ``cluster``. Every rule a type
-cannot say is in :mod:`qengine_gcp.checks` (offline, run by ``qengine validate``).
+Written in a job as ``"provider": {"kind": "gcp", ...}`` under ``cluster``, and
+``"dns": {"kind": "cloud-dns", ...}``. Every rule a type cannot say is in
+:mod:`qengine_gcp.checks` (offline, run by ``qengine validate``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Literal
 
 import attrs
 
-from qengine.spec import Cidr, DnsLabel, ProviderSpec, SecretRef
+from qengine.spec import Cidr, DnsLabel, DnsSpec, DomainName, ProviderSpec, SecretRef
 
 
 @attrs.frozen(kw_only=True)
@@ -111,3 +112,21 @@ class GcpProvider(ProviderSpec):
     authorized_networks: tuple[AuthorizedNetwork, ...] = ()
     state: StateBucket = attrs.field(factory=StateBucket)
     labels: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class CloudDns(DnsSpec):
+    """A Cloud DNS public managed zone serving ``zone`` in ``project`` (looked up by its DNS
+    name unless ``managed_zone``, the zone's resource name, is given).
+
+    Credentials as for the cluster: ``service_account`` to impersonate (with ``delegates``),
+    or ``workload_identity`` federation.
+    """
+
+    kind: Literal["cloud-dns"]
+    project: str
+    zone: DomainName
+    managed_zone: str | None = None
+    service_account: str | None = None
+    delegates: tuple[str, ...] = ()
+    workload_identity: WorkloadIdentityFederation | None = None

@@ -63,7 +63,7 @@ def storage_client(access: GcpAccess) -> Any:
     endpoint = access.settings.storage_endpoint
     options = {"api_endpoint": endpoint} if endpoint else None
     return storage.Client(
-        project=access.provider.project,
+        project=access.identity.project,
         credentials=access.credentials(),
         client_options=options,
     )

@@ -252,3 +252,154 @@ class KmsFake:
             "usedPrimary": version == len(self._versions),
             "protectionLevel": "SOFTWARE",
         }
+
+
+class DnsFake:
+    """Cloud DNS (REST v1) managed zones, record sets and changes on one local HTTP server;
+    use it as a context manager. No emulator of Cloud DNS exists.
+
+    As Cloud DNS does: ``managedZones.list`` filters by ``dnsName``; ``rrsets.list`` by
+    ``name`` and ``type``; a change is applied atomically, its deletions having to match a
+    held record set exactly (else 412 ``conditionNotMet``) and its additions not to exist
+    after them (else 409 ``alreadyExists``); a new change is ``pending`` until it is read once
+    (so a client must poll), then ``done``. ``token`` is the one bearer token accepted.
+    """
+
+    def __init__(self, project: str, zones: dict[str, str], *, token: str) -> None:
+        self.project = project
+        self.zones = zones  # managed zone name -> DNS name
+        self.token = token
+        self.records: dict[str, dict[tuple[str, str], dict[str, Any]]] = {z: {} for z in zones}
+        self.changes: dict[str, dict[str, Any]] = {}
+        self.posted = 0
+        self._numbers = itertools.count(1)
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else {}
+                status, answer = fake._route(
+                    self.command, self.path, self.headers.get("Authorization"), body
+                )
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> DnsFake:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @staticmethod
+    def _error(code: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
+        return code, {
+            "error": {
+                "code": code,
+                "message": message,
+                "errors": [{"domain": "global", "reason": reason, "message": message}],
+            }
+        }
+
+    def _route(
+        self, method: str, path: str, authorization: str | None, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        if authorization != f"Bearer {self.token}":
+            return self._error(401, "authError", "Invalid Credentials")
+        route, _, query = path.partition("?")
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+        prefix = f"/dns/v1/projects/{self.project}/managedZones"
+        if not route.startswith(prefix):
+            return self._error(403, "forbidden", "Forbidden")
+        parts = [urllib.parse.unquote(p) for p in route[len(prefix) :].split("/") if p]
+        if not parts and method == "GET":
+            zones = [
+                {"kind": "dns#managedZone", "name": name, "dnsName": dns, "visibility": "public"}
+                for name, dns in self.zones.items()
+                if "dnsName" not in params or params["dnsName"] == dns
+            ]
+            return 200, {"kind": "dns#managedZonesListResponse", "managedZones": zones}
+        if not parts or parts[0] not in self.zones:
+            return self._error(
+                404, "notFound", "The 'parameters.managedZone' resource was not found."
+            )
+        zone, rest = parts[0], parts[1:]
+        if rest == ["rrsets"] and method == "GET":
+            sets = [
+                held
+                for (name, kind), held in sorted(self.records[zone].items())
+                if params.get("name", name) == name and params.get("type", kind) == kind
+            ]
+            return 200, {"kind": "dns#resourceRecordSetsListResponse", "rrsets": sets}
+        if rest == ["changes"] and method == "POST":
+            return self._apply(zone, body)
+        if len(rest) == 2 and rest[0] == "changes" and method == "GET":
+            change = self.changes.get(rest[1])
+            if change is None:
+                return self._error(
+                    404, "notFound", "The 'parameters.changeId' resource was not found."
+                )
+            answer = dict(change)
+            change["status"] = "done"
+            return 200, answer
+        return self._error(404, "notFound", "Not Found")
+
+    def _apply(self, zone: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        held = dict(self.records[zone])
+        for index, deletion in enumerate(body.get("deletions", [])):
+            key = (deletion["name"], deletion["type"])
+            found = held.get(key)
+            if found is None or {k: found[k] for k in ("ttl", "rrdatas")} != {
+                k: deletion.get(k) for k in ("ttl", "rrdatas")
+            }:
+                return self._error(
+                    412,
+                    "conditionNotMet",
+                    f"Precondition not met for 'entity.change.deletions[{index}]'",
+                )
+            del held[key]
+        for index, addition in enumerate(body.get("additions", [])):
+            key = (addition["name"], addition["type"])
+            if key in held:
+                return self._error(
+                    409,
+                    "alreadyExists",
+                    f"The resource 'entity.change.additions[{index}]' named '{key[0]} "
+                    f"({key[1]})' already exists",
+                )
+            held[key] = {
+                "kind": "dns#resourceRecordSet",
+                "name": addition["name"],
+                "type": addition["type"],
+                "ttl": int(addition.get("ttl", 300)),
+                "rrdatas": list(addition.get("rrdatas", [])),
+            }
+        self.records[zone] = held
+        self.posted += 1
+        change_id = str(next(self._numbers))
+        change = {
+            "kind": "dns#change",
+            "id": change_id,
+            "status": "pending",
+            "startTime": "2026-12-06T06:00:00.000Z",
+            "additions": body.get("additions", []),
+            "deletions": body.get("deletions", []),
+        }
+        self.changes[change_id] = change
+        return 200, dict(change)

@@ -126,5 +126,5 @@ def storage_client_for(endpoint: str, token: str) -> Any:
         node_pools=(NodePool(name=DnsLabel("general"), machine_type="e2-standard-4"),),
     )
     settings = GcpSettings(storage_endpoint=endpoint, sandbox_token=token)
-    access = GcpAccess(provider=provider, open_secret=SecretValue, settings=settings)
+    access = GcpAccess(identity=provider, open_secret=SecretValue, settings=settings)
     return storage_client(access).bucket("leak-hunt-state")
