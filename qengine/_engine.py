@@ -274,9 +274,11 @@ class Engine:
         once it gets the lock, is refused as a replay: a signed job runs to its end once, and
         only an interrupted run (its process died) is resumed, from its journal.
         """
-        name = f"job/{job.id}"
+        # An owner of its own: a store may keep one lease per owner, and the executor takes the
+        # target's lock for the job id while this one is held.
+        name, owner = f"job/{job.id}", f"{job.id}/run"
         try:
-            self.store.acquire_lock(name, job.id, wait_seconds=wait, cancel=cancel)
+            self.store.acquire_lock(name, owner, wait_seconds=wait, cancel=cancel)
         except TargetLockedError:
             if self.trust is None:
                 raise
@@ -286,7 +288,7 @@ class Engine:
                 self._refuse_replay(job, "has already run to its end")
             yield
         finally:
-            self.store.release_lock(name, job.id)
+            self.store.release_lock(name, owner)
 
     def _refuse_replay(self, job: Job, why: str) -> NoReturn:
         if self.audit is not None:
