@@ -1,6 +1,7 @@
 """qengine-gcp: GKE Standard clusters on Google Cloud, through Terraform."""
 
 from qengine_gcp.spec import (
+    ArtifactRegistry,
     AuthorizedNetwork,
     CloudDns,
     GcpProvider,
@@ -11,6 +12,7 @@ from qengine_gcp.spec import (
 )
 
 __all__ = [
+    "ArtifactRegistry",
     "AuthorizedNetwork",
     "CloudDns",
     "GcpProvider",

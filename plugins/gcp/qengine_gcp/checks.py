@@ -20,6 +20,7 @@ from qengine_gcp.network import (
     pod_addresses_per_node,
 )
 from qengine_gcp.spec import (
+    ArtifactRegistry,
     CloudDns,
     GcpProvider,
     NodePool,
@@ -47,6 +48,7 @@ _TOKEN_TYPES = frozenset(
         "urn:ietf:params:oauth:token-type:saml2",
     }
 )
+_REPOSITORY = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MANAGED_ZONE = re.compile(r"[a-z][a-z0-9-]{0,62}")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
@@ -57,6 +59,8 @@ _PRIVATE = ", ".join(str(block) for block in PRIVATE_BLOCKS)
 def check_job(job: Job) -> list[SpecIssue]:
     """Issues of a job's GCP sections: a Cloud DNS section in any job, a GCP cluster."""
     issues = list(_check_dns(job.dns)) if isinstance(job.dns, CloudDns) else []
+    if isinstance(job.registry, ArtifactRegistry):
+        issues += _check_registry(job.registry)
     if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, GcpProvider):
         return issues
     provider = job.cluster.provider
@@ -96,6 +100,22 @@ def _check_dns(dns: CloudDns) -> Iterator[SpecIssue]:
             "$.dns.managed_zone",
             "must be a managed zone's name: 1 to 63 lower-case letters, digits and hyphens, "
             "starting with a letter",
+        )
+
+
+def _check_registry(registry: ArtifactRegistry) -> Iterator[SpecIssue]:
+    yield from _check_identity(registry, "$.registry")
+    location = registry.location
+    if location not in catalog.REGIONS and location not in ("us", "europe", "asia"):
+        yield SpecIssue(
+            "$.registry.location",
+            f"is not an Artifact Registry location (a region, us, europe or asia): {location!r}",
+        )
+    if not _REPOSITORY.fullmatch(registry.repository):
+        yield SpecIssue(
+            "$.registry.repository",
+            "must be a repository id: lower-case letters, digits and hyphens, starting with a "
+            "letter and ending with a letter or digit, at most 63",
         )
 
 

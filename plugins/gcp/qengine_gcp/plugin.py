@@ -2,7 +2,8 @@
 imported here).
 
 The ``gcp`` cloud provider's factory builds ``GkeInfraEngine(section, services)``, and the
-``cloud-dns`` DNS provider's ``CloudDnsProvider(section, services)``, the ``gcp-kms`` key
+``artifact-registry`` registry's ``ArtifactRegistryContainerRegistry(section, services)``,
+the ``cloud-dns`` DNS provider's ``CloudDnsProvider(section, services)``, the ``gcp-kms`` key
 provider's ``CloudKmsKeyProvider(settings)``, each importing its module only
 when called (planning a GCP job sends no request).
 """
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
 from qengine_gcp import checks
-from qengine_gcp.spec import CloudDns, GcpProvider
+from qengine_gcp.spec import ArtifactRegistry, CloudDns, GcpProvider
 
 if TYPE_CHECKING:
     from qengine.plugin import (
+        ContainerRegistry,
         DnsProvider,
         InfraEngine,
         JobServices,
@@ -32,6 +34,12 @@ def _infra_engine(section: GcpProvider, services: JobServices) -> InfraEngine:
     from qengine_gcp.infra_engine import GkeInfraEngine
 
     return GkeInfraEngine(section, services)
+
+
+def _artifact_registry(section: ArtifactRegistry, services: JobServices) -> ContainerRegistry:
+    from qengine_gcp.artifact_registry import ArtifactRegistryContainerRegistry
+
+    return ArtifactRegistryContainerRegistry(section, services)
 
 
 def _cloud_dns(section: CloudDns, services: JobServices) -> DnsProvider:
@@ -48,12 +56,19 @@ def _kms(settings: Mapping[str, object]) -> KeyProvider:
 
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the GCP cloud provider, Cloud DNS and the gcp-kms key provider."""
+    """Register the GCP cloud provider, Artifact Registry, Cloud DNS and the gcp-kms key
+    provider."""
     registry.add_cloud_provider(
         "gcp",
         GcpProvider,
         _infra_engine,
         "GKE Standard clusters through Terraform, state in your GCS bucket",
+    )
+    registry.add_registry(
+        "artifact-registry",
+        ArtifactRegistry,
+        _artifact_registry,
+        "Google Artifact Registry Docker repositories",
     )
     registry.add_dns_provider("cloud-dns", CloudDns, _cloud_dns, "Google Cloud DNS managed zones")
     registry.add_key_provider(

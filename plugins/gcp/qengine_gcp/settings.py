@@ -44,6 +44,7 @@ class GcpSettings:
     ``poll_interval``: seconds between two reads of a pending GKE operation or DNS change;
     ``poll``: the bounded wait for them (the one retry policy; ``poll_interval`` is its
     ``retry_after``). ``dns_endpoint``: Cloud DNS's root, or None for Google's.
+    ``artifact_registry_endpoint``: Artifact Registry's API root, or None for Google's.
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``sandbox_token``: the access token of a sandbox run
     (no Google credential exists there).
@@ -66,6 +67,7 @@ class GcpSettings:
         factory=lambda: RetryPolicy(max_attempts=720, max_elapsed_seconds=3600.0)
     )
     dns_endpoint: str | None = None
+    artifact_registry_endpoint: str | None = None
     sandbox: SandboxCluster | None = None
     sandbox_token: str | None = attrs.field(default=None, repr=False)
 

@@ -1,8 +1,10 @@
-"""The spec sections of Google Cloud: a GKE Standard cluster's settings, and Cloud DNS.
+"""The spec sections of Google Cloud: a GKE Standard cluster's settings, Cloud DNS and
+Artifact Registry.
 
-Written in a job as ``"provider": {"kind": "gcp", ...}`` under ``cluster``, and
-``"dns": {"kind": "cloud-dns", ...}``. Every rule a type cannot say is in
-:mod:`qengine_gcp.checks` (offline, run by ``qengine validate``).
+Written in a job as ``"provider": {"kind": "gcp", ...}`` under ``cluster``,
+``"dns": {"kind": "cloud-dns", ...}`` and ``"registry": {"kind": "artifact-registry", ...}``.
+Every rule a type cannot say is in :mod:`qengine_gcp.checks` (offline, run by
+``qengine validate``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from typing import Literal
 
 import attrs
 
-from qengine.spec import Cidr, DnsLabel, DnsSpec, DomainName, ProviderSpec, SecretRef
+from qengine.spec import (
+    Cidr,
+    DnsLabel,
+    DnsSpec,
+    DomainName,
+    ProviderSpec,
+    RegistrySpec,
+    SecretRef,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -127,6 +137,26 @@ class CloudDns(DnsSpec):
     project: str
     zone: DomainName
     managed_zone: str | None = None
+    service_account: str | None = None
+    delegates: tuple[str, ...] = ()
+    workload_identity: WorkloadIdentityFederation | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactRegistry(RegistrySpec):
+    """An Artifact Registry Docker repository, ``repository`` in ``project`` at ``location``
+    (a region, or ``us``, ``europe``, ``asia``), created on demand; each service's images are
+    ``<location>-docker.pkg.dev/<project>/<repository>/<service>``.
+
+    Credentials as for the cluster: ``service_account`` to impersonate (with ``delegates``),
+    or ``workload_identity`` federation. ``immutable_tags``: a tag, once pushed, cannot move.
+    """
+
+    kind: Literal["artifact-registry"]
+    project: str
+    location: str
+    repository: str = "qengine"
+    immutable_tags: bool = True
     service_account: str | None = None
     delegates: tuple[str, ...] = ()
     workload_identity: WorkloadIdentityFederation | None = None

@@ -403,3 +403,130 @@ class DnsFake:
         }
         self.changes[change_id] = change
         return 200, dict(change)
+
+
+class ArtifactRegistryFake:
+    """The Artifact Registry REST calls (v1) of the ``artifact-registry`` registry on one
+    local HTTP server; use it as a context manager. No emulator of Artifact Registry exists.
+
+    Repositories (get, create as a long-running operation that is done when read once,
+    patch with an ``updateMask``), and packages' tags and versions (get; tags delete) with
+    Google's error bodies. :meth:`push` records an image as a push through the registry's
+    data plane would. ``token`` is the one bearer token accepted.
+    """
+
+    def __init__(self, *, token: str) -> None:
+        self.token = token
+        self.repositories: dict[str, dict[str, Any]] = {}
+        self.tags: dict[str, str] = {}  # tag name -> version name
+        self.versions: set[str] = set()
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self._numbers = itertools.count(1)
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else {}
+                status, answer = fake._route(
+                    self.command, self.path, self.headers.get("Authorization"), body
+                )
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ArtifactRegistryFake:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def push(self, repository: str, package: str, tag: str, digest: str) -> None:
+        """Record ``package:tag`` as pushed with ``digest`` into ``repository`` (its name)."""
+        quoted = urllib.parse.quote(package, safe="")
+        version = f"{repository}/packages/{quoted}/versions/{digest}"
+        self.versions.add(version)
+        self.tags[f"{repository}/packages/{quoted}/tags/{tag}"] = version
+
+    @staticmethod
+    def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
+        return code, {"error": {"code": code, "message": message, "status": status}}
+
+    def _route(
+        self, method: str, path: str, authorization: str | None, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        if authorization != f"Bearer {self.token}":
+            return self._error(401, "UNAUTHENTICATED", "Request had invalid credentials.")
+        route, _, query = path.partition("?")
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+        name = route.removeprefix("/v1/")
+        self.calls.append((method, name))
+        missing = self._error(404, "NOT_FOUND", "Requested entity was not found.")
+        if method == "POST" and name.endswith("/repositories"):
+            return self._create(name, params.get("repositoryId", ""), body)
+        if name in self.operations and method == "GET":
+            operation = self.operations[name]
+            answer = dict(operation)
+            operation["done"] = True
+            return 200, answer
+        if name in self.repositories:
+            repository = self.repositories[name]
+            if method == "PATCH" and params.get("updateMask") == "dockerConfig.immutableTags":
+                repository["dockerConfig"] = dict(body.get("dockerConfig") or {})
+            return 200, repository
+        if "/tags/" in name:
+            version = self.tags.get(name)
+            if version is None:
+                return missing
+            if method == "DELETE":
+                del self.tags[name]
+                return 200, {}
+            return 200, {"name": name, "version": version}
+        if "/versions/" in name and name in self.versions:
+            return 200, {"name": name, "createTime": "2026-12-06T06:00:00Z"}
+        return missing
+
+    def _create(
+        self, parent: str, repository_id: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        name = f"{parent}/{repository_id}"
+        if name in self.repositories:
+            return self._error(409, "ALREADY_EXISTS", f"the repository already exists: {name}")
+        repository = {
+            "name": name,
+            "format": body.get("format", "FORMAT_UNSPECIFIED"),
+            "description": body.get("description", ""),
+            "labels": body.get("labels", {}),
+            "dockerConfig": body.get("dockerConfig", {}),
+            "mode": "STANDARD_REPOSITORY",
+            "createTime": "2026-12-06T06:00:00Z",
+        }
+        self.repositories[name] = repository
+        location = parent.rsplit("/repositories", 1)[0]
+        operation_name = f"{location}/operations/op-{next(self._numbers)}"
+        response = {
+            "@type": "type.googleapis.com/google.devtools.artifactregistry.v1.Repository",
+            **repository,
+        }
+        self.operations[operation_name] = {
+            "name": operation_name,
+            "done": False,
+            "response": response,
+        }
+        return 200, {"name": operation_name, "done": False}
