@@ -17,8 +17,9 @@ import attrs
 
 from qengine.secrets.hygiene import child_env
 from qengine_addons.freeze import Freeze, chart_digest, load_freeze
+from qengine_addons.stack import TEST_CHARTS
 
-TEST_CHARTS = Path(__file__).with_name("testcharts")
+__all__ = ["TEST_CHARTS", "package_test_charts", "with_values"]
 
 
 def package_test_charts(helm: str, directory: Path, *, charts: Path = TEST_CHARTS) -> Freeze:

@@ -124,7 +124,15 @@ Apply = Callable[..., JobResult]
 def apply_stack(plugins: PluginSet, sim: KubeSimulator, charts: Charts, helm_binary: str) -> Apply:
     """Run the stack's steps of a job document against the simulator; the job's result."""
 
-    def run(doc: Doc, job_id: str, *, freeze: Freeze | None = None, **settings: Any) -> JobResult:
+    def run(
+        doc: Doc,
+        job_id: str,
+        *,
+        freeze: Freeze | None = None,
+        executor: Executor | None = None,
+        run_options: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> JobResult:
         doc = {**doc, "id": job_id}
         job = plugins.loader.load(doc)
         assert isinstance(job, InfrastructureJob)
@@ -141,6 +149,6 @@ def apply_stack(plugins: PluginSet, sim: KubeSimulator, charts: Charts, helm_bin
         options.update(settings)
         steps = addon_steps(job, connect, AddonSettings(**options))  # type: ignore[arg-type]
         ref = JobRef(job_id=job_id, organization_id="org-demo", target_id="cluster/test")
-        return Executor().run(Plan(steps), ref)
+        return (executor or Executor()).run(Plan(steps), ref, **(run_options or {}))
 
     return run

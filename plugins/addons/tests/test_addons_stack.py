@@ -15,7 +15,9 @@ from conftest import NS, Apply, Charts
 from qengine_addons import cluster_client
 from qengine_addons.testing import with_values
 
-from qengine.runner import JobStatus, StepStatus
+from qengine import Event
+from qengine.interfaces.cancel import CancelToken
+from qengine.runner import CallbackSink, Executor, JobStatus, SqliteStateStore, StepStatus
 from qengine.testing.kube import KubeSimulator, PodFault
 from qengine.testing.kube.status import ApiError
 
@@ -253,3 +255,34 @@ def test_a_chart_without_a_recorded_digest_is_refused(
     assert "is not recorded in the freeze file" in result.error.message
     assert result.error.kind == "InvalidInputError"
     assert _release(sim, "metrics-server", 1) is None
+
+
+def test_a_job_killed_during_an_install_is_resumed_where_it_stopped(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, tmp_path: Any
+) -> None:
+    doc = infra_doc(cert_manager=False, ingress=True, metrics_server=True)
+    store = SqliteStateStore(tmp_path / "state")
+    token = CancelToken()
+
+    def watch(event: Event) -> None:
+        # Stop the job while helm installs traefik (helm is killed, as by SIGTERM).
+        if event.type.value == "log" and event.step_id == "addons.traefik":
+            token.cancel("SIGTERM", force=True)
+
+    stopped = apply_stack(
+        doc, "resume-1", executor=Executor(store=store, max_parallel=1),
+        run_options={"sinks": [CallbackSink(watch)], "cancel": token},
+    )  # fmt: skip
+    assert stopped.status is JobStatus.CANCELLED
+    done_before = {s.step_id for s in stopped.steps if s.status is StepStatus.SUCCEEDED}
+    assert "addons.crds" in done_before
+    assert "addons.traefik" not in done_before
+
+    resumed = apply_stack(doc, "resume-1", executor=Executor(store=store, max_parallel=1))
+
+    assert resumed.status is JobStatus.SUCCEEDED, resumed.error
+    skipped = {s.step_id for s in resumed.steps if s.status is StepStatus.SKIPPED}
+    assert done_before <= skipped
+    assert _release(sim, "traefik", 1) is not None or _release(sim, "traefik", 2) is not None
+    deployment = sim.get_object("deployments.apps", NS, "traefik")
+    assert deployment is not None
