@@ -8,13 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import helm_env
-from qengine_addons import FLAGS, load_freeze
+from conftest import EXAMPLE, helm_env
+from qengine_addons import FLAGS, addon_values, enabled_addons, load_freeze
 from qengine_addons.freeze import FREEZE_FILE, chart_digest, main, parse_freeze, record_digests
 from qengine_addons.stack import CHARTS
 from qengine_addons.testing import TEST_CHARTS, package_test_charts
 
+from qengine import PluginSet
 from qengine.plugin import InvalidInputError
+from qengine.spec import InfrastructureJob
 
 RETIRED = ("ingress-nginx", "promtail")
 
@@ -103,3 +105,30 @@ def test_the_builtin_issuers_chart_lints_and_renders_both_issuers(
     assert rendered.count("kind: ClusterIssuer") == 2
     assert "acme-staging-v02.api.letsencrypt.org" in rendered
     assert 'email: "ops@example.com"' in rendered
+
+
+def test_job_values_wire_external_dns_to_the_zone_and_the_cloud_identity(
+    plugins: PluginSet,
+) -> None:
+    document = json.loads(EXAMPLE.read_text())
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    freeze = load_freeze()
+    identity = {"external-dns": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/dns"}}
+
+    values = addon_values(freeze.get("external-dns"), job, identity)
+
+    assert values["provider"] == {"name": "aws"}
+    assert values["domainFilters"] == ["prod.example.com"]
+    assert values["txtOwnerId"] == "cluster-prod-eu"
+    assert values["policy"] == "upsert-only"  # the freeze's default is kept
+    assert values["serviceAccount"]["annotations"] == identity["external-dns"]
+    issuers = addon_values(freeze.get("cluster-issuers"), job)
+    assert issuers["ingressClassName"] == "nginx"
+    assert enabled_addons(job, freeze) == [
+        "cert-manager", "traefik", "metrics-server", "external-dns", "cluster-issuers",
+        "loki", "alloy", "kube-prometheus-stack",
+    ]  # fmt: skip
+    without_dns = plugins.loader.load({k: v for k, v in document.items() if k != "dns"})
+    assert isinstance(without_dns, InfrastructureJob)
+    assert "external-dns" not in enabled_addons(without_dns, freeze)

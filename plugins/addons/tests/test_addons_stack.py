@@ -7,13 +7,18 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from conftest import NS, Apply, Charts
+import yaml
+from conftest import NS, Apply, Charts, helm_env, push
 from qengine_addons import cluster_client
-from qengine_addons.testing import with_values
+from qengine_addons.freeze import chart_digest
+from qengine_addons.testing import TEST_CHARTS, with_values
 
 from qengine import Event
 from qengine.interfaces.cancel import CancelToken
@@ -71,7 +76,6 @@ def test_stack_installs_crds_first_then_releases_in_order_and_a_rerun_writes_not
                  "kube-prometheus-stack"):  # fmt: skip
         assert _release(sim, name, 1) is not None, name
     assert _release(sim, "loki", 1) is None  # logs is off
-    # external-dns is wired to the job's zone, its owner id the cluster's.
     step_ids = [s.step_id for s in first.steps]
     assert step_ids.index("addons.crds") < step_ids.index("addons.cert-manager")
 
@@ -286,3 +290,50 @@ def test_a_job_killed_during_an_install_is_resumed_where_it_stopped(
     assert _release(sim, "traefik", 1) is not None or _release(sim, "traefik", 2) is not None
     deployment = sim.get_object("deployments.apps", NS, "traefik")
     assert deployment is not None
+
+
+def test_a_new_chart_version_upgrades_its_crd_and_its_release(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts, helm_binary: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    doc = infra_doc(cert_manager=False, ingress=True, metrics_server=False)
+    assert apply_stack(doc, "crd-1").status is JobStatus.SUCCEEDED
+    crd_name = "ingressroutes.traefik.io"
+    before = sim.get_object("customresourcedefinitions.apiextensions.k8s.io", "", crd_name)
+    assert before is not None
+    assert [v["name"] for v in before["spec"]["versions"]] == ["v1alpha1"]
+    # Version 0.2.0 of the chart serves a second version of its CRD (in crds/, which helm
+    # itself would never upgrade).
+    chart = tmp_path / "traefik"
+    shutil.copytree(TEST_CHARTS / "traefik", chart)
+    meta = chart / "Chart.yaml"
+    meta.write_text(meta.read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    crd_file = chart / "crds" / "ingressroutes.yaml"
+    crd = yaml.safe_load(crd_file.read_text())
+    crd["spec"]["versions"][0]["storage"] = False
+    crd["spec"]["versions"].append({**crd["spec"]["versions"][0], "name": "v1", "storage": True})
+    crd_file.write_text(yaml.safe_dump(crd))
+    archives = tmp_path / "archives"
+    subprocess.run(
+        [helm_binary, "package", str(chart), "-d", str(archives)],
+        env=helm_env(tmp_path / "home"), check=True, capture_output=True,
+    )  # fmt: skip
+    archive = archives / "traefik-0.2.0.tgz"
+    push(helm_binary, archive, charts.registry, tmp_path / "home")
+    newer = attrs.evolve(
+        charts.freeze,
+        addons=tuple(
+            attrs.evolve(a, version="0.2.0", digest=chart_digest(archive))
+            if a.name == "traefik"
+            else a
+            for a in charts.freeze.addons
+        ),
+    )
+
+    result = apply_stack(doc, "crd-2", freeze=newer)
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    after = sim.get_object("customresourcedefinitions.apiextensions.k8s.io", "", crd_name)
+    assert after is not None
+    assert [v["name"] for v in after["spec"]["versions"]] == ["v1alpha1", "v1"]
+    assert _release(sim, "traefik", 2) is not None
