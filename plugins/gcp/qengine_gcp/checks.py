@@ -12,7 +12,6 @@ from collections.abc import Iterator, Mapping
 from qengine.plugin import SpecIssue
 from qengine.spec import InfrastructureJob, Job
 from qengine_gcp import catalog
-from qengine_gcp.credentials import GcpIdentity
 from qengine_gcp.network import (
     PRIVATE_BLOCKS,
     is_private,
@@ -22,6 +21,7 @@ from qengine_gcp.network import (
 from qengine_gcp.spec import (
     ArtifactRegistry,
     CloudDns,
+    GcpIdentity,
     GcpProvider,
     NodePool,
     StateBucket,

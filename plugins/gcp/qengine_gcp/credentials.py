@@ -19,7 +19,7 @@ import datetime
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -33,7 +33,7 @@ from qengine.plugin import (
 )
 from qengine.spec import InfrastructureJob
 from qengine_gcp.settings import GcpSettings
-from qengine_gcp.spec import GcpProvider, WorkloadIdentityFederation
+from qengine_gcp.spec import GcpIdentity, GcpProvider
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -42,27 +42,6 @@ SecretOpener = Callable[[str], SecretValue]
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 #: A token is renewed when it has less than this left (google-auth's own margin is smaller).
 RENEW_MARGIN_SECONDS = 300
-
-
-class GcpIdentity(Protocol):
-    """Who a job acts as: the fields every GCP section with credentials has (the cluster's
-    ``gcp`` provider, the ``cloud-dns`` section)."""
-
-    @property
-    def project(self) -> str:
-        """The project the job works in."""
-
-    @property
-    def service_account(self) -> str | None:
-        """The service account to impersonate, if any."""
-
-    @property
-    def delegates(self) -> tuple[str, ...]:
-        """The impersonation's delegation chain."""
-
-    @property
-    def workload_identity(self) -> WorkloadIdentityFederation | None:
-        """Federated source credentials instead of the host's."""
 
 
 @attrs.frozen(kw_only=True)

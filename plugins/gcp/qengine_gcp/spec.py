@@ -10,7 +10,7 @@ Every rule a type cannot say is in :mod:`qengine_gcp.checks` (offline, run by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 
@@ -160,3 +160,24 @@ class ArtifactRegistry(RegistrySpec):
     service_account: str | None = None
     delegates: tuple[str, ...] = ()
     workload_identity: WorkloadIdentityFederation | None = None
+
+
+class GcpIdentity(Protocol):
+    """Who a job acts as: the fields every GCP section with credentials has (the cluster's
+    ``gcp`` provider, the ``cloud-dns`` section)."""
+
+    @property
+    def project(self) -> str:
+        """The project the job works in."""
+
+    @property
+    def service_account(self) -> str | None:
+        """The service account to impersonate, if any."""
+
+    @property
+    def delegates(self) -> tuple[str, ...]:
+        """The impersonation's delegation chain."""
+
+    @property
+    def workload_identity(self) -> WorkloadIdentityFederation | None:
+        """Federated source credentials instead of the host's."""
