@@ -182,3 +182,22 @@ def test_validation_imports_no_google_sdk() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_plan_lists_the_steps_offline_without_a_google_sdk() -> None:
+    pause = EXAMPLE.with_name("pause.json")
+    script = (
+        "import sys; from qengine._cli.main import main; "
+        f"code = main(['plan', {str(pause)!r}]); "
+        "print(code, sorted(m for m in sys.modules if m == 'google' or m.startswith('google.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "QENGINE_PLUGINS": "gcp"},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "0 []"
+    for step in ("gcp.save-node-pool-sizes", "gcp.apply", "gcp.scale-node-pools"):
+        assert step in result.stdout
