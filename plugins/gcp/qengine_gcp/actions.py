@@ -10,7 +10,7 @@ Every plan starts with ``gcp.preflight`` (Terraform's sources, a token, GKE's ve
   with every pool's minimum at zero, ``gcp.scale-node-pools`` (``setSize`` 0);
 - resume: ``gcp.apply`` of the blueprint, ``gcp.restore-node-pool-sizes`` (the saved nodes
   per zone, clamped into the job's range), ``gcp.forget-node-pool-sizes``;
-- delete: ``gcp.destroy``; the state bucket is kept.
+- delete: ``gcp.destroy`` (and the sizes a pause saved); the state bucket is kept.
 
 See :mod:`qengine_gcp.pause`. A create or upgrade of a paused cluster keeps it paused.
 
@@ -39,7 +39,7 @@ from qengine_gcp.preflight import check_version_offered
 from qengine_gcp.quotas import check_room_for_cluster
 from qengine_gcp.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_gcp.sandbox_stand_ins import register_stand_ins, remove_stand_ins
-from qengine_gcp.saved_sizes import load_sizes
+from qengine_gcp.saved_sizes import forget_sizes, load_sizes
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.state_backend import StateLocation, ensure_state_backend
 from qengine_gcp.terraform_run import string_outputs, terraform_for
@@ -265,6 +265,9 @@ def _destroy_step(gcp: GcpJob) -> Step:
             sources=gcp.terraform.sources,
         ) as tf:
             tf.destroy()
+        # A later create of the same cluster must not take it for a paused one.
+        if forget_sizes(gcp.access, _location(ctx)):
+            ctx.emit_progress("deleted the node pool sizes a pause had saved")
         if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
             for change in remove_stand_ins(gcp.access, gcp.job):
                 ctx.emit_progress(change)

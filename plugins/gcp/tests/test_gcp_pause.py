@@ -106,3 +106,16 @@ def test_a_pause_before_any_cluster_saves_nothing(tmp_path: Path) -> None:
     assert "GKE has no node pool of prod-europe yet: no size to save" in stderr
     # The apply registered the stand-ins, paused (their minimum at zero).
     assert results[0]["outputs"]["gcp.scale-node-pools"]["general.min"] == "0"
+
+
+def test_a_paused_cluster_deleted_then_created_again_is_not_paused(tmp_path: Path) -> None:
+    results, stderr = _run(
+        tmp_path,
+        _job(tmp_path, "create", 1),
+        _job(tmp_path, "pause"),
+        _job(tmp_path, "delete"),
+        _job(tmp_path, "create", 2),
+    )
+    assert [r["status"] for r in results] == ["succeeded"] * 4
+    assert "deleted the node pool sizes a pause had saved" in stderr
+    assert "stays paused" not in stderr
