@@ -37,7 +37,18 @@ from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
 from qengine_aws.load_balancers import cleanup_load_balancers
-from qengine_aws.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
+from qengine_aws.pause import (
+    SAVED_BY_THIS_JOB,
+    SAVED_RECORD,
+    forget_saved_by_pause,
+    forget_sizes_of,
+    put_back_record,
+    restore_sizes,
+    save_sizes_of,
+    scale_to_zero,
+    undo_pause,
+    undo_resume,
+)
 from qengine_aws.preflight import caller_identity, check_region
 from qengine_aws.quotas import check_room_for_cluster
 from qengine_aws.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
@@ -346,12 +357,34 @@ def _node_group_change(aws: AwsJob, action: ChangeAction) -> Change:
     return Change(action=action, kind="eks-node-groups", name=aws.job.cluster.name)
 
 
+def _paused_by(ctx: StepContext) -> bool:
+    """Whether this job's pause saved the sizes (so a rollback has a pause to undo)."""
+    return ctx.inputs.get(SAVE, {}).get(SAVED_BY_THIS_JOB) == "yes"
+
+
 def _pause_steps(aws: AwsJob) -> list[Step]:
     def save(ctx: StepContext) -> Mapping[str, str]:
         return save_sizes_of(aws.access, aws.job, _location(ctx), ctx.emit_progress)
 
+    def unsave(ctx: StepContext) -> None:
+        if ctx.outputs.get(SAVED_BY_THIS_JOB) == "yes":
+            forget_saved_by_pause(aws.access, aws.job, _location(ctx), ctx.emit_progress)
+
     def scale(ctx: StepContext) -> Mapping[str, str]:
         return scale_to_zero(aws.access, aws.job, ctx.cancel, ctx.emit_progress)
+
+    def unscale(ctx: StepContext) -> None:
+        undo_pause(
+            aws.access, aws.job, _location(ctx), _paused_by(ctx), ctx.cancel, ctx.emit_progress
+        )
+
+    def unapply(ctx: StepContext) -> None:
+        # EKS first, then the apply (see qengine_aws.pause: the provider would refuse min > 0
+        # over a node group at zero nodes).
+        if undo_pause(
+            aws.access, aws.job, _location(ctx), _paused_by(ctx), ctx.cancel, ctx.emit_progress
+        ):
+            _apply(aws, ctx, BlueprintOptions())
 
     sizes = Change(action=ChangeAction.CREATE, kind="node-group-sizes", name=aws.job.cluster.id)
     return [
@@ -361,6 +394,7 @@ def _pause_steps(aws: AwsJob) -> list[Step]:
             depends_on=(STATE,),
             description="save the node groups' sizes next to the Terraform state",
             changes=(sizes,),
+            compensate=unsave,
         ),
         Step(
             id=SCALE,
@@ -368,13 +402,19 @@ def _pause_steps(aws: AwsJob) -> list[Step]:
             depends_on=(STATE, SAVE),
             description="scale every node group to zero nodes through EKS",
             changes=(_node_group_change(aws, ChangeAction.UPDATE),),
+            compensate=unscale,
+            compensate_partial=True,
         ),
-        _apply_step(
-            aws,
-            "aws.apply",
-            BlueprintOptions(paused=True),
-            ChangeAction.UPDATE,
-            after=(STATE, SCALE),
+        attrs.evolve(
+            _apply_step(
+                aws,
+                "aws.apply",
+                BlueprintOptions(paused=True),
+                ChangeAction.UPDATE,
+                after=(STATE, SAVE, SCALE),
+            ),
+            compensate=unapply,
+            compensate_partial=True,
         ),
     ]
 
@@ -383,8 +423,21 @@ def _resume_steps(aws: AwsJob) -> list[Step]:
     def restore(ctx: StepContext) -> Mapping[str, str]:
         return restore_sizes(aws.access, aws.job, _location(ctx), ctx.cancel, ctx.emit_progress)
 
+    def unrestore(ctx: StepContext) -> None:
+        undo_resume(aws.access, aws.job, _location(ctx), ctx.cancel, ctx.emit_progress)
+
+    def unapply(ctx: StepContext) -> None:
+        # EKS first (back to zero), then the paused blueprint (min 0), as a pause does.
+        if undo_resume(aws.access, aws.job, _location(ctx), ctx.cancel, ctx.emit_progress):
+            _apply(aws, ctx, BlueprintOptions(paused=True))
+
     def forget(ctx: StepContext) -> Mapping[str, str]:
         return forget_sizes_of(aws.access, aws.job, _location(ctx), ctx.emit_progress)
+
+    def unforget(ctx: StepContext) -> None:
+        record = ctx.outputs.get(SAVED_RECORD)
+        if record:
+            put_back_record(aws.access, aws.job, _location(ctx), record, ctx.emit_progress)
 
     sizes = Change(action=ChangeAction.DELETE, kind="node-group-sizes", name=aws.job.cluster.id)
     return [
@@ -394,9 +447,15 @@ def _resume_steps(aws: AwsJob) -> list[Step]:
             depends_on=(STATE,),
             description="give the node groups their saved sizes back through EKS",
             changes=(_node_group_change(aws, ChangeAction.UPDATE),),
+            compensate=unrestore,
+            compensate_partial=True,
         ),
-        _apply_step(
-            aws, "aws.apply", BlueprintOptions(), ChangeAction.UPDATE, after=(STATE, RESTORE)
+        attrs.evolve(
+            _apply_step(
+                aws, "aws.apply", BlueprintOptions(), ChangeAction.UPDATE, after=(STATE, RESTORE)
+            ),
+            compensate=unapply,
+            compensate_partial=True,
         ),
         Step(
             id="aws.forget-node-group-sizes",
@@ -404,5 +463,6 @@ def _resume_steps(aws: AwsJob) -> list[Step]:
             depends_on=(STATE, "aws.apply"),
             description="delete the saved node group sizes",
             changes=(sizes,),
+            compensate=unforget,
         ),
     ]

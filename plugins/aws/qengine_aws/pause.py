@@ -18,6 +18,13 @@ a desired size outside [min, max]. An apply of min 2 over a node group at 0 node
 of a lowered max over a node group holding more nodes (pause), would fail. Scaled first, the
 node group's desired size is inside the range the apply then sets.
 
+A pause or a resume that fails or is cancelled is rolled back, newest step first, to what
+the cluster was before the job (:func:`undo_pause`, :func:`undo_resume`): a pause that saved
+the sizes gives them back through EKS, applies the blueprint unpaused and deletes the record
+it wrote; a resume of a paused cluster scales it to zero again, applies the paused blueprint
+and puts back the saved record it deleted. A pause of a cluster that was already paused, or a
+resume of one that was not, changed nothing a rollback must undo.
+
 While paused the job may change: a node group added to the job has nothing saved and is
 created by the resume's apply at the job's sizes; a node group removed from the job is not
 restored (it stays at zero) and the apply removes it, which, as for any node group, needs
@@ -39,6 +46,8 @@ from qengine_aws.spec import NodeGroup
 from qengine_aws.state_backend import StateLocation
 
 Emit = Callable[[str], None]
+SAVED_BY_THIS_JOB = "saved_by_this_job"
+SAVED_RECORD = "saved_record"
 
 
 def resume_target(group: NodeGroup, saved: Scaling | None, current: int = 0) -> Scaling:
@@ -75,11 +84,11 @@ def save_sizes_of(
     kept = load_sizes(access, location, job.cluster.id)
     if kept is not None:
         emit("the cluster is already paused: the sizes saved by the first pause are kept")
-        return size_outputs(kept.node_groups)
+        return {**size_outputs(kept.node_groups), SAVED_BY_THIS_JOB: "no"}
     groups = cluster_node_groups(access, job.cluster.name)
     if not groups:
         emit(f"EKS has no node group of {job.cluster.name} yet: no size to save")
-        return {}
+        return {SAVED_BY_THIS_JOB: "no"}
     sizes = SavedSizes(
         cluster_name=job.cluster.name,
         node_groups={name: group.scaling for name, group in groups.items()},
@@ -88,10 +97,13 @@ def save_sizes_of(
         # Written by another run between our read and our write: that one stands.
         emit("the sizes saved by another pause of this cluster are kept")
         kept = load_sizes(access, location, job.cluster.id)
-        return size_outputs(kept.node_groups if kept is not None else {})
+        return {
+            **size_outputs(kept.node_groups if kept is not None else {}),
+            SAVED_BY_THIS_JOB: "no",
+        }
     for name, scaling in sorted(sizes.node_groups.items()):
         emit(f"saved the size of the node group {name}: {scaling.describe()}")
-    return size_outputs(sizes.node_groups)
+    return {**size_outputs(sizes.node_groups), SAVED_BY_THIS_JOB: "yes"}
 
 
 def scale_to_zero(
@@ -140,8 +152,64 @@ def restore_sizes(
 def forget_sizes_of(
     access: AwsAccess, job: InfrastructureJob, location: StateLocation, emit: Emit
 ) -> dict[str, str]:
-    """Delete the saved sizes; the node groups' sizes as EKS now holds them as outputs."""
+    """Delete the saved sizes; the node groups' sizes as EKS now holds them as outputs, and
+    the record deleted (``saved_record``, for a rollback to put back)."""
+    saved = load_sizes(access, location, job.cluster.id)
     forget_sizes(access, location, job.cluster.id)
     emit("deleted the saved node group sizes")
     groups = cluster_node_groups(access, job.cluster.name)
-    return size_outputs({name: group.scaling for name, group in groups.items()})
+    outputs = size_outputs({name: group.scaling for name, group in groups.items()})
+    if saved is not None:
+        outputs[SAVED_RECORD] = saved.to_json()
+    return outputs
+
+
+def undo_pause(
+    access: AwsAccess,
+    job: InfrastructureJob,
+    location: StateLocation,
+    saved_by_this_job: bool,
+    cancel: CancelToken,
+    emit: Emit,
+) -> bool:
+    """Give the node groups back the sizes this pause saved; False (nothing done) when the
+    pause saved none (the cluster was paused before it, or had no node group)."""
+    if not saved_by_this_job or load_sizes(access, location, job.cluster.id) is None:
+        emit("the cluster was paused before this job: left paused")
+        return False
+    restore_sizes(access, job, location, cancel, emit)
+    return True
+
+
+def forget_saved_by_pause(
+    access: AwsAccess, job: InfrastructureJob, location: StateLocation, emit: Emit
+) -> None:
+    """Delete the record a rolled-back pause wrote."""
+    forget_sizes(access, location, job.cluster.id)
+    emit("deleted the node group sizes this pause had saved")
+
+
+def undo_resume(
+    access: AwsAccess,
+    job: InfrastructureJob,
+    location: StateLocation,
+    cancel: CancelToken,
+    emit: Emit,
+) -> bool:
+    """Scale the node groups back to zero when the cluster was paused before this resume
+    (its saved record is there: the resume had not deleted it, or its rollback put it back);
+    False (nothing done) otherwise."""
+    if load_sizes(access, location, job.cluster.id) is None:
+        emit("the cluster was not paused before this job: its node groups are left as they are")
+        return False
+    scale_to_zero(access, job, cancel, emit)
+    return True
+
+
+def put_back_record(
+    access: AwsAccess, job: InfrastructureJob, location: StateLocation, record: str, emit: Emit
+) -> None:
+    """Write back the saved sizes a rolled-back resume deleted (``record``: their JSON)."""
+    sizes = SavedSizes.from_json(record)
+    if save_sizes(access, location, job.cluster.id, sizes):
+        emit("put back the saved node group sizes")

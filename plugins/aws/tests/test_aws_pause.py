@@ -248,7 +248,7 @@ def test_pausing_a_cluster_eks_does_not_know_saves_nothing(
     access: AwsAccess, location: StateLocation
 ) -> None:
     said: list[str] = []
-    assert save_sizes_of(access, _job(), location, said.append) == {}
+    assert save_sizes_of(access, _job(), location, said.append) == {"saved_by_this_job": "no"}
     assert scale_to_zero(access, _job(), CancelToken(), said.append) == {}
     assert load_sizes(access, location, "cluster-prod-eu") is None
     assert said == ["EKS has no node group of prod-eu yet: no size to save"]

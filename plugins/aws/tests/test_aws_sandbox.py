@@ -243,7 +243,9 @@ def _stale_lock(settings: AwsSettings, *, present: bool) -> None:
     )
 
 
-def test_a_pause_stopped_at_its_apply_converges_when_run_again(sandbox: AwsSettings) -> None:
+def test_a_pause_that_fails_at_its_apply_gives_the_node_groups_back(
+    sandbox: AwsSettings,
+) -> None:
     _ok(_run(_job(), sandbox))
     _grow(sandbox, "general", 5)
     _stale_lock(sandbox, present=True)
@@ -256,10 +258,14 @@ def test_a_pause_stopped_at_its_apply_converges_when_run_again(sandbox: AwsSetti
     assert stopped.error is not None
     assert "operator@elsewhere" in stopped.error.message
     assert [o.step_id for o in stopped.steps if o.status.value == "failed"] == ["aws.apply"]
-    assert _eks_sizes(sandbox)["general"] == (0, 6, 0)  # scaled before the apply
+    # Rolled back through EKS (scaled first, given back); the apply's own undo needs the
+    # state lock the stale holder keeps, so it is listed as left.
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 5)
+    assert _saved(sandbox) is None
+    assert "aws.apply" in stopped.left_in_place
+    assert list(stopped.rolled_back) == ["aws.scale-node-groups", "aws.save-node-group-sizes"]
     _stale_lock(sandbox, present=False)
-    again = _ok(executor.run(Plan(steps_for(AwsJob.of(job, _open, sandbox))), ref))
-    assert again.status is JobStatus.SUCCEEDED
+    _ok(_run(_job("pause"), sandbox))
     saved = _saved(sandbox)
     assert saved is not None
     assert saved["general"]["desired_size"] == 5
@@ -332,3 +338,80 @@ def test_a_create_of_a_paused_cluster_keeps_it_paused(sandbox: AwsSettings) -> N
     assert _eks_sizes(sandbox) == {"general": (0, 6, 0), "spot": (0, 10, 0)}
     _ok(_run(_job("resume"), sandbox))
     assert _eks_sizes(sandbox) == {"general": (2, 6, 3), "spot": (0, 10, 0)}
+
+
+def _cancelled_at(
+    job: InfrastructureJob, settings: AwsSettings, step_id: str, events: list[Event]
+) -> JobResult:
+    """Run ``job``, cancelling it (as SIGTERM does) as soon as ``step_id`` starts."""
+    from qengine.interfaces.cancel import CancelToken
+
+    token = CancelToken()
+
+    def watch(event: Event) -> None:
+        events.append(event)
+        if event.type.value == "step.started" and event.step_id == step_id:
+            token.cancel("SIGTERM")
+
+    steps = steps_for(AwsJob.of(job, _open, settings))
+    ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
+    return Executor().run(Plan(steps), ref, sinks=[CallbackSink(watch)], cancel=token)
+
+
+def test_a_cancelled_pause_gives_the_node_groups_back_and_forgets_what_it_saved(
+    sandbox: AwsSettings,
+) -> None:
+    _ok(_run(_job(), sandbox))
+    _grow(sandbox, "general", 5)
+    before = _inputs(_state(sandbox))["node_group_general"]
+    events: list[Event] = []
+
+    result = _cancelled_at(_job("pause"), sandbox, "aws.apply", events)
+
+    assert result.status is JobStatus.CANCELLED
+    assert list(result.rolled_back) == [
+        "aws.apply",
+        "aws.scale-node-groups",
+        "aws.save-node-group-sizes",
+    ]
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 5)
+    assert _saved(sandbox) is None
+    assert _inputs(_state(sandbox))["node_group_general"] == before
+    _ok(_run(_job("pause"), sandbox))  # a later pause saves the sizes as they are
+    saved = _saved(sandbox)
+    assert saved is not None
+    assert saved["general"]["desired_size"] == 5
+
+
+def test_a_cancelled_resume_leaves_the_cluster_paused_with_its_saved_sizes(
+    sandbox: AwsSettings,
+) -> None:
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    saved = _saved(sandbox)
+    events: list[Event] = []
+
+    result = _cancelled_at(_job("resume"), sandbox, "aws.apply", events)
+
+    assert result.status is JobStatus.CANCELLED
+    assert "aws.apply" in result.rolled_back
+    assert "aws.restore-node-group-sizes" in result.rolled_back
+    assert _eks_sizes(sandbox) == {"general": (0, 6, 0), "spot": (0, 10, 0)}
+    assert _saved(sandbox) == saved
+    paused = _inputs(_state(sandbox))["node_group_general"]
+    assert (paused["min_size"], paused["desired_size"]) == (0, 0)
+    _ok(_run(_job("resume"), sandbox))
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 3)
+
+
+def test_a_cancelled_pause_of_a_paused_cluster_leaves_it_paused(sandbox: AwsSettings) -> None:
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    saved = _saved(sandbox)
+    events: list[Event] = []
+
+    result = _cancelled_at(_job("pause"), sandbox, "aws.apply", events)
+
+    assert result.status is JobStatus.CANCELLED
+    assert _eks_sizes(sandbox)["general"] == (0, 6, 0)
+    assert _saved(sandbox) == saved
