@@ -33,7 +33,7 @@ class SpecLoader:
         """Structure and check ``document``; raise :class:`SpecError` with every issue."""
         strings = string_issues(document)
         if strings:  # nothing too long or hidden reaches a regex or a message
-            raise SpecError(strings)
+            raise SpecError(_bounded(strings))
         kind = document.get("kind")
         issues: list[SpecIssue] = []
         if document.get("apiVersion") != API_VERSION:
@@ -45,12 +45,12 @@ class SpecLoader:
             job = self.converter.structure(document, JOB_KINDS[str(kind)])
         except Exception as exc:  # cattrs groups every field's error; flatten them all
             issues.extend(i for i in issues_from(exc) if i.path != "$.apiVersion")
-            raise SpecError(issues) from None
+            raise SpecError(_bounded(issues)) from None
         issues.extend(check_job(job))
         for check in self.checks:
             issues.extend(check(job))
         if issues:
-            raise SpecError(issues)
+            raise SpecError(_bounded(issues))
         return job
 
     def read(self, path: Path) -> Job:
@@ -61,6 +61,26 @@ class SpecLoader:
         """The JSON document of ``job`` (fields at their defaults omitted)."""
         document: dict[str, object] = self.converter.unstructure(job, type(job))
         return document
+
+
+MAX_ISSUES = 100
+MAX_ISSUE_CHARS = 300
+
+
+def _bounded(issues: list[SpecIssue]) -> list[SpecIssue]:
+    """At most ``MAX_ISSUES`` issues, each at most ``MAX_ISSUE_CHARS`` long: a hostile spec
+    cannot make an error message (printed, logged, audited) as large as itself."""
+    shown = [
+        SpecIssue(_cut(issue.path), _cut(issue.message))
+        for issue in sorted(issues, key=lambda i: (i.path, i.message))[:MAX_ISSUES]
+    ]
+    if len(issues) > MAX_ISSUES:
+        shown.append(SpecIssue("$", f"and {len(issues) - MAX_ISSUES} more problems not shown"))
+    return shown
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ISSUE_CHARS else text[: MAX_ISSUE_CHARS - 3] + "..."
 
 
 def load_job(document: Mapping[str, object], sections: SectionKinds | None = None) -> Job:

@@ -105,3 +105,16 @@ def test_the_audit_address_check_is_linear() -> None:
         "assert c('x' * 1_000_000 + '@example.com')"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, timeout=BOUND_SECONDS)
+
+
+def test_the_error_message_stays_small_whatever_the_spec(tmp_path: Path) -> None:
+    """Thousands of problems, one of them quoting a long value: the message is bounded."""
+    services = _chain(3000, cycle=False)
+    for service in services:
+        service["depends_on"] = ["nowhere"]
+    services[0]["image"] = "registry.example.com/app:" + "x" * 200_000 + "!"
+    extra = {f"unknown_{i}": i for i in range(2000)}
+    done = _validate(tmp_path, _job(services, **extra))
+    assert done.returncode == 2, done.stderr
+    assert "more problems not shown" in done.stderr
+    assert len(done.stderr) < 50_000
