@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from qengine.plugin import AuthError
 from qengine.runner import StepContext
 from qengine.terraform import (
     DestructiveGuard,
@@ -89,16 +90,25 @@ def terraform_for(
             lock_timeout=access.settings.lock_timeout,
             guard=guard,
         )
-        with _lock_errors(location):
+        with _run_errors(location, endpoint):
             tf.init(backend_config(location, access.settings.storage_endpoint))
             yield tf
 
 
 @contextmanager
-def _lock_errors(location: StateLocation) -> Iterator[None]:
+def _run_errors(location: StateLocation, endpoint: TokenEndpoint) -> Iterator[None]:
+    """Terraform's failures as what they are: a state lock, or the job's credentials failing
+    to give a token (which Terraform only sees as its metadata server's error)."""
     try:
         yield
     except TerraformError as exc:
+        if endpoint.failures:
+            raise AuthError(
+                f"the job's credentials gave Terraform no token ({endpoint.failures[-1]}); "
+                f"terraform reported:\n{exc}",
+                hint="Check that the host's credentials may impersonate the job's service "
+                "account, or that the federated token is valid.",
+            ) from exc
         if not _FIRST_LOCK.search(str(exc)):
             raise
         path = f"gs://{location.bucket}/{location.prefix}/default.tflock"

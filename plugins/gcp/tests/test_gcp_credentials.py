@@ -15,7 +15,7 @@ from gcp_support import RecordingRelay, access_for, example
 from qengine_gcp.local_gcs import LocalGcs
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.spec import StateBucket
-from qengine_gcp.state_backend import ensure_state_backend
+from qengine_gcp.state_backend import StateLocation, ensure_state_backend
 from qengine_gcp.terraform_run import terraform_for
 
 from qengine.plugin import AuthError, CancelToken, StepContext
@@ -172,3 +172,21 @@ def test_the_same_apply_with_one_token_in_the_environment_fails(
                 tf.apply(tf.plan())
     assert storage.refused > 0
     assert token not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_credentials_failing_during_a_run_are_an_auth_error(
+    google: GoogleFakes, local_gcs: LocalGcs
+) -> None:
+    # Terraform sees only its metadata server's error; the plugin says what failed.
+    wrong = "eyJhbGciOiJSUzI1NiJ9.a-refused-subject-token.c2ln"
+    settings = _settings(google, storage_endpoint=local_gcs.url)
+    access = access_for(_federated(), settings, {"ci_oidc_token": wrong})
+    location = StateLocation(bucket=f"never-{uuid.uuid4().hex[:8]}", prefix="qengine/c")
+    with pytest.raises(AuthError) as caught:  # noqa: SIM117 (the error leaves the block)
+        with terraform_for(
+            _context(), access, SLOW, location, allow_destructive=False, sources=ProviderSources()
+        ):
+            pass
+    assert "gave Terraform no token" in str(caught.value)
+    assert wrong not in str(caught.value)
