@@ -7,7 +7,7 @@ from datetime import datetime
 
 from qengine._errors import SpecIssue
 from qengine.spec._common import Probe, ProbeType
-from qengine.spec._job import EnvironmentJob, InfrastructureJob, Job, JobBase
+from qengine.spec._job import Addons, EnvironmentJob, InfrastructureJob, Job, JobBase
 from qengine.spec._refs import secret_references
 from qengine.spec._services import (
     ApplicationService,
@@ -49,6 +49,12 @@ def _check_common(job: JobBase) -> Iterator[SpecIssue]:
 def _check_addons(job: InfrastructureJob) -> Iterator[SpecIssue]:
     addons = job.cluster.addons
     path = "$.cluster.addons"
+    if not addons.manage:
+        if addons != Addons(manage=False):
+            yield SpecIssue(
+                f"{path}.manage", "is false (the add-ons are left alone): give no other field"
+            )
+        return
     if addons.external_dns and job.dns is None:
         yield SpecIssue(
             f"{path}.external_dns", "needs the job's dns section: the zone it writes records in"

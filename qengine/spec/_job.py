@@ -103,9 +103,12 @@ class Addons:
     the Grafana Alloy agent. ``metrics``: kube-prometheus-stack. ``chart_mirror``: an
     ``oci://`` registry or ``https://`` chart repository that holds every chart of the freeze
     file under its own name and version (a mirror you control); unset, each chart comes from
-    its upstream repository.
+    its upstream repository. ``manage``: false leaves the cluster's add-ons alone (a stack
+    installed by other means): no add-on is installed, upgraded or removed, and no other field
+    may be given with it.
     """
 
+    manage: bool = True
     cert_manager: bool = True
     external_dns: bool | None = None
     ingress: bool = True

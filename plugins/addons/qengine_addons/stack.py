@@ -458,8 +458,11 @@ def addon_steps(
     builds it from its applying step's outputs and short-lived token); ``after``: the steps
     that must be done first (the cluster exists); ``service_accounts``: per add-on, the
     annotations of its service account that give it the cloud's short-lived identity.
-    Building the steps sends no request.
+    Building the steps sends no request. None when the job's ``cluster.addons.manage`` is
+    false.
     """
+    if not job.cluster.addons.manage:
+        return []  # the job leaves the cluster's add-ons alone
     settings = settings or AddonSettings()
     freeze = settings.stack()
     enabled = enabled_addons(job, freeze)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import EXAMPLE, helm_env
-from qengine_addons import FLAGS, addon_values, enabled_addons, load_freeze
+from qengine_addons import FLAGS, addon_steps, addon_values, enabled_addons, load_freeze
 from qengine_addons.freeze import FREEZE_FILE, chart_digest, main, parse_freeze, record_digests
 from qengine_addons.stack import CHARTS
 from qengine_addons.testing import TEST_CHARTS, package_test_charts
@@ -132,3 +133,15 @@ def test_job_values_wire_external_dns_to_the_zone_and_the_cloud_identity(
     without_dns = plugins.loader.load({k: v for k, v in document.items() if k != "dns"})
     assert isinstance(without_dns, InfrastructureJob)
     assert "external-dns" not in enabled_addons(without_dns, freeze)
+
+
+def test_an_unmanaged_stack_has_no_step(plugins: PluginSet) -> None:
+    document = json.loads(EXAMPLE.read_text())
+    document["cluster"]["addons"] = {"manage": False}
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+
+    def connect(_ctx: object) -> Any:
+        raise AssertionError("an unmanaged stack never reaches the cluster")
+
+    assert addon_steps(job, connect) == []
