@@ -30,9 +30,18 @@ class Redactor:
         forms: set[Form] = set()
         for value in values:
             forms |= redaction_forms(value.reveal() if isinstance(value, SecretValue) else value)
-        ordered = sorted(forms)
-        self._text: _Lazy[str] = _Lazy(ordered, _render_text, lambda body: body)
-        self._bytes: _Lazy[bytes] = _Lazy(ordered, _render_bytes, _latin1)
+        # Wrapped base64 forms make most of the pattern's size: they get patterns of their own,
+        # used only on text that holds a line break, so one-line text never compiles them.
+        unwrapped = sorted({tuple(e for e in form if e != WRAP) for form in forms})
+        wrapped = sorted(form for form in forms if WRAP in form)
+        self._text: tuple[_Lazy[str], _Lazy[str]] = (
+            _Lazy(unwrapped, _render_text, _same),
+            _Lazy(wrapped, _render_text, _same),
+        )
+        self._bytes: tuple[_Lazy[bytes], _Lazy[bytes]] = (
+            _Lazy(unwrapped, _render_bytes, _latin1),
+            _Lazy(wrapped, _render_bytes, _latin1),
+        )
 
     def __repr__(self) -> str:
         return "Redactor(...)"
@@ -40,8 +49,8 @@ class Redactor:
     def redact(self, text: AnyStr) -> AnyStr:
         """Return ``text`` with every covered form of every secret replaced by ``***``."""
         if isinstance(text, str):
-            return self._text.apply(text, MASK)
-        return self._bytes.apply(text, MASK.encode())
+            return _redacted(self._text, text, MASK, "\n")
+        return _redacted(self._bytes, text, MASK.encode(), b"\n")
 
     def redact_lines(self, lines: Iterable[AnyStr]) -> Iterator[AnyStr]:
         """Redact a stream line by line (for example a subprocess's stdout)."""
@@ -100,10 +109,22 @@ def _latin1(body: str) -> bytes:
     return body.encode("latin-1")
 
 
+def _same(body: str) -> str:
+    return body
+
+
+def _redacted(patterns: tuple[_Lazy[_T], _Lazy[_T]], text: _T, mask: _T, newline: _T) -> _T:
+    plain, wrapped = patterns
+    spans = plain.spans(text)
+    if text.find(newline, 0, len(text) - 1) >= 0:  # a break inside: a form may be wrapped
+        spans += wrapped.spans(text)
+    return _masked(text, spans, mask) if spans else text
+
+
 class _Lazy(Generic[_T]):
-    """The two patterns of one domain (``str`` or ``bytes``), compiled when first needed: a
-    quick-reject one, and a lookahead one that finds overlapping matches too (only compiled
-    once a text holds a secret). A race compiles twice, which is harmless."""
+    """The two patterns of a set of forms in one domain (``str`` or ``bytes``), compiled when
+    first needed: a quick-reject one, and a lookahead one that finds overlapping matches too
+    (only compiled once a text holds a secret). A race compiles twice, which is harmless."""
 
     def __init__(
         self, forms: list[Form], render: Callable[[str], str], encode: Callable[[str], _T]
@@ -115,24 +136,28 @@ class _Lazy(Generic[_T]):
         self._search: re.Pattern[_T] | None = None
         self._overlaps: re.Pattern[_T] | None = None
 
-    def apply(self, text: _T, mask: _T) -> _T:
+    def spans(self, text: _T) -> list[tuple[int, int]]:
+        """Where the forms match in ``text`` (overlapping matches included), in order."""
         if not self._forms:
-            return text
+            return []
         if self._search is None:
             self._body = trie_pattern(self._forms, self._render)
             self._search = re.compile(self._encode(self._body))
         first = self._search.search(text)
         if first is None:
-            return text
+            return []
         if self._overlaps is None:
             self._overlaps = re.compile(self._encode(f"(?=({self._body}))"))
-        return _mask(self._overlaps, text, first.start(), mask)
+        return [
+            (match.start(), match.start() + len(match.group(1)))
+            for match in self._overlaps.finditer(text, first.start())
+        ]
 
 
-def _mask(overlaps: re.Pattern[_T], text: _T, first: int, mask: _T) -> _T:
+def _masked(text: _T, found: list[tuple[int, int]], mask: _T) -> _T:
+    """``text`` with the union of the ``found`` spans replaced by one ``mask`` each."""
     spans: list[list[int]] = []
-    for match in overlaps.finditer(text, first):
-        start, end = match.start(), match.start() + len(match.group(1))
+    for start, end in sorted(found):
         if spans and start <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
