@@ -326,7 +326,7 @@ class Engine:
             )
         except JobRefusedError:
             raise
-        except (QengineError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        except (InvalidInputError, ValueError, TypeError, OverflowError, RecursionError) as exc:
             # What cannot be canonicalized or read is refused like any malformed job: the
             # message names the class of problem only, never the job's content.
             raise JobRefused(
