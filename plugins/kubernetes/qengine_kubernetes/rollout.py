@@ -121,6 +121,27 @@ def readiness(live: Manifest) -> tuple[int, int, bool]:
     return ready, want, settled
 
 
+def progress_deadline_exceeded(live: Manifest) -> str:
+    """What the Deployment controller says when it gave up on the current rollout (its
+    ``Progressing`` condition False with ``ProgressDeadlineExceeded``, for the generation it
+    has observed), or ''. Kubernetes then stops nothing: it is the engine that fails the
+    rollout at once rather than waiting out its own, longer, timeout."""
+    if live.get("kind") != "Deployment":
+        return ""
+    status = live.get("status", {})
+    if int(status.get("observedGeneration", 0)) < int(live["metadata"].get("generation", 1)):
+        return ""
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "Progressing"
+            and condition.get("status") == "False"
+            and condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            seconds = live.get("spec", {}).get("progressDeadlineSeconds", 600)
+            return f"exceeded its progress deadline ({seconds}s without progress)"
+    return ""
+
+
 def pod_is_ready(pod: Manifest) -> bool:
     """Whether a pod's ``Ready`` condition is true."""
     conditions = pod.get("status", {}).get("conditions") or []
@@ -173,12 +194,20 @@ class Waiter:
     def workload(self, obj: Manifest, timeout: float) -> Manifest:
         """Wait until the Deployment or StatefulSet ``obj`` has rolled out; its live object."""
 
+        selector = f"{SERVICE_ID}={self.service}"
+
         def settled(live: Manifest) -> bool:
             ready, want, done = readiness(live)
             self._progress(f"{self.service}: ready {ready}/{want}", ready=ready, desired=want)
+            stalled = progress_deadline_exceeded(live)
+            if not done and stalled and self.fail_fast:
+                current, owner = self._current_pods(live, selector) or (selector, "")
+                self.fail(
+                    f"{live['kind']} {live['metadata']['name']} {stalled}", current, owner=owner
+                )
             return done
 
-        return self._await(obj, settled, timeout, f"{SERVICE_ID}={self.service}")
+        return self._await(obj, settled, timeout, selector)
 
     def job(self, obj: Manifest, timeout: float) -> Manifest:
         """Wait until the Job ``obj`` completes; its live object. A failed Job raises."""
