@@ -167,7 +167,20 @@ def _parser_for(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, Pl
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    ignore_late_signals()
+    sys.exit(code)
+
+
+def ignore_late_signals() -> None:
+    """Once every job has ended and its result is out, SIGINT and SIGTERM change nothing: the
+    process exits with the code of what it did (a supervisor's SIGTERM that lands just after
+    a job succeeded must not turn it into a death by signal). Only for the console script: an
+    embedding host keeps its own handlers."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

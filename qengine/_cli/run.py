@@ -85,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
 
     token = CancelToken()
     results: list[JobResult] = []
+    # The handlers go first and come off last: a signal while the sandbox or the engine is
+    # being set up or torn down cancels the token instead of killing the process.
     with (
+        cancel_on_signals(token),
         engine_from(args) as engine,
         SandboxSession() as session,
-        cancel_on_signals(token),
     ):
         if len(jobs) > 1:  # every spec is checked before the first one runs
             for spec, document, _ in jobs:
@@ -110,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
             results.append(result)
             if result.exit_code != 0:
                 break
-    if args.output == "json":
-        print_json(results[0].to_json() if len(specs) == 1 else [r.to_json() for r in results])
+        # Still under the handlers: a signal while the result is printed cancels nothing
+        # (the jobs have ended) and does not kill the process either.
+        if args.output == "json":
+            print_json(results[0].to_json() if len(specs) == 1 else [r.to_json() for r in results])
     return results[-1].exit_code
 
 
