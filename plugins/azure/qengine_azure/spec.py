@@ -1,0 +1,112 @@
+"""The spec section of Azure: an AKS cluster's settings.
+
+Written in a job as ``"provider": {"kind": "azure", ...}`` under ``cluster``. Every rule a type
+cannot say is in :mod:`qengine_azure.checks` (offline, run by ``qengine validate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+from qengine.spec import Cidr, ProviderSpec, SecretRef
+
+
+@attrs.frozen(kw_only=True)
+class AksNodePool:
+    """An AKS node pool: one VM size, autoscaled from ``min_count`` to ``max_count`` nodes,
+    ``count`` nodes when it is created (default ``min_count``, at least one).
+
+    ``mode``: ``System`` pools run the cluster's own pods (the first pool must be one),
+    ``User`` pools the workloads. ``zones``: the availability zones (``"1"``, ``"2"``,
+    ``"3"``) the nodes spread over; empty for a region without zones. ``spot``: Spot VMs
+    (User pools only), evicted by deletion.
+    """
+
+    name: str
+    vm_size: str
+    min_count: int = 1
+    max_count: int = 3
+    count: int | None = None
+    mode: Literal["System", "User"] = "User"
+    spot: bool = False
+    zones: tuple[str, ...] = ()
+    os_disk_size_gb: int = 128
+    os_disk_type: Literal["Managed", "Ephemeral"] = "Managed"
+    max_pods: int = 110
+
+
+@attrs.frozen(kw_only=True)
+class AksNetwork:
+    """The cluster's address ranges (Azure CNI overlay), IPv4, private and not overlapping.
+
+    ``vnet``: the virtual network; ``nodes``: the nodes' subnet, inside ``vnet``; ``pods``:
+    the overlay's pod range, outside the VNet; ``services``: Kubernetes Service addresses;
+    ``dns_service_ip``: the cluster DNS Service's address, inside ``services``.
+    """
+
+    vnet: Cidr = Cidr("10.224.0.0/12")
+    nodes: Cidr = Cidr("10.224.0.0/16")
+    pods: Cidr = Cidr("10.244.0.0/16")
+    services: Cidr = Cidr("10.0.0.0/16")
+    dns_service_ip: str = "10.0.0.10"
+
+
+@attrs.frozen(kw_only=True)
+class AzureResourceGroup:
+    """The resource group of the cluster's resources: created by the engine when ``create``
+    is true, otherwise it must exist already (and is never deleted by the engine)."""
+
+    name: str
+    create: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class AzureStateStorage:
+    """Where Terraform state lives, in the user's own subscription (created if missing, with
+    blob versioning and soft delete).
+
+    ``storage_account``: its name (default ``qestate`` and a digest of the subscription and
+    location, 24 characters at most); ``container``: the blob container;
+    ``resource_group``: the account's resource group (default: the cluster's).
+    """
+
+    storage_account: str | None = None
+    container: str = "tfstate"
+    resource_group: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AzureProvider(ProviderSpec):
+    """An AKS cluster's Azure settings.
+
+    Credentials are Microsoft Entra tokens only, obtained with azure-identity for the
+    application (or user-assigned managed identity) ``client_id`` of ``tenant_id``, from
+    exactly one of: ``client_secret`` (a secret reference), ``client_certificate`` (a secret
+    reference to a PEM holding the key and the certificate), ``client_assertion`` (a secret
+    reference to a signed JWT, a federated credential) or ``workload_identity`` (the host's
+    projected service-account token, as AKS workload identity provides it).
+
+    ``authorized_ip_ranges``: the public networks allowed to reach a public API server
+    (empty: every address). ``private_cluster``: the API server has a private endpoint only.
+    """
+
+    kind: Literal["azure"]
+    subscription_id: str
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef | None = None
+    client_certificate: SecretRef | None = None
+    client_assertion: SecretRef | None = None
+    workload_identity: bool = False
+    location: str
+    resource_group: AzureResourceGroup
+    network: AksNetwork = attrs.field(factory=AksNetwork)
+    node_pools: tuple[AksNodePool, ...]
+    sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
+    authorized_ip_ranges: tuple[Cidr, ...] = ()
+    private_cluster: bool = False
+    state: AzureStateStorage = attrs.field(factory=AzureStateStorage)
+    tags: Mapping[str, str] = attrs.field(factory=dict)

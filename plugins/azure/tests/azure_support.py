@@ -1,0 +1,44 @@
+"""Constants and helpers shared by the Azure plugin's tests (imported as ``azure_support``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "examples" / "aks" / "job.json"
+EXAMPLE_SECRETS = REPO / "examples" / "aks" / "secrets.json"
+QUICKSTART = REPO / "examples" / "quickstart" / "job.json"
+TERRAFORMRC = REPO / ".ci" / "terraformrc"
+
+
+def example() -> dict[str, Any]:
+    """A fresh copy of the example AKS job."""
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    return copy.deepcopy(data)
+
+
+def run_qengine(
+    tmp: Path, *args: str, timeout: float = 600, plugins: str = "azure,kubernetes"
+) -> subprocess.CompletedProcess[str]:
+    """``python -m qengine ARGS`` with only ``plugins`` loaded, in ``tmp``."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp),
+        "QENGINE_PLUGINS": plugins,
+        "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "qengine", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=timeout,
+        check=False,
+    )
