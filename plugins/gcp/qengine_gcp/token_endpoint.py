@@ -100,7 +100,11 @@ class TokenEndpoint:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gcp-token-endpoint", daemon=True
+            # A short poll: shutting the endpoint down waits for the loop to look again.
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="gcp-token-endpoint",
+            daemon=True,
         )
         self._thread.start()
         return self
