@@ -26,7 +26,15 @@ TASK_NAME = "qengine.run_job"
 
 
 def _configure(app: Celery, *, queue: str, visibility_timeout: float) -> None:
-    transport = {"visibility_timeout": visibility_timeout}
+    # Redis: how often a worker sweeps for messages whose worker died (kombu's default
+    # sweep, every 100 s, would leave a dead worker's job waiting that long on top of the
+    # visibility timeout).
+    sweep = max(1, min(10, int(visibility_timeout // 4)))
+    transport: dict[str, float] = {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": sweep,
+        "unacked_restore_throttle": 1,
+    }
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -57,7 +65,11 @@ def make_app(settings: WorkerSettings | None = None) -> Celery:
     _configure(app, queue=config.queue, visibility_timeout=config.visibility_timeout_seconds)
     worker = JobWorker(config)
 
-    @app.task(bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)
+    # max_retries=None: a job for a busy target is retried until it runs, unless the
+    # settings bound it (QENGINE_LOCK_MAX_RETRIES).
+    @app.task(
+        bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, max_retries=None
+    )
     def run_job(self: Task[Any, Any], document: dict[str, Any]) -> dict[str, Any]:
         """Run one job spec (sealed, and signed where the worker trusts keys)."""
         return worker.run(self, document)

@@ -50,6 +50,7 @@ __all__ = ["JobWorker"]
 
 JsonResult = dict[str, Any]
 _log = logging.getLogger("qengine_celery")
+TRANSIENT_RETRIES = 20  # the state store unreachable: retried this many times, then failed
 
 
 class JobWorker:
@@ -95,6 +96,8 @@ class JobWorker:
         job_id = str(document.get("id", ""))
         done = self.store().job_status(job_id) if job_id else None
         if done is not None:
+            if task.AsyncResult(task.request.id or job_id).ready():
+                raise Ignore()  # a duplicate: keep the full result the first run stored
             return {"job_id": job_id, "status": done, "exit_code": _exit(done), "replayed": True}
         events: list[dict[str, Any]] = []
         token = CancelToken()
@@ -118,7 +121,8 @@ class JobWorker:
                 max_retries=self.settings.lock_max_retries,
             ) from None
         except TransientError as exc:
-            raise task.retry(exc=exc, countdown=self.settings.lock_retry_delay_seconds) from None
+            delay = self.settings.lock_retry_delay_seconds
+            raise task.retry(exc=exc, countdown=delay, max_retries=TRANSIENT_RETRIES) from None
         except CancelledError as exc:
             return _refused(job_id, "cancelled", 3, exc, events)
         except InvalidInputError as exc:

@@ -10,19 +10,16 @@ Jobs deploy onto the Kubernetes simulator through the Kubernetes plugin, over 12
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from celery import Celery
+from celery_support import StartWorkers, Worker
+from qengine_celery import client_app
 
 from qengine.testing.postgres import LocalPostgres, run_postgres
 from qengine.testing.redis_server import LocalRedis, run_redis
-from qengine_celery import client_app
 
 
 @pytest.fixture(scope="session")
@@ -41,59 +38,6 @@ def redis() -> Iterator[LocalRedis]:
 @pytest.fixture
 def pg_url(postgres: LocalPostgres) -> str:
     return postgres.new_database()
-
-
-class Worker:
-    """One ``celery worker`` process (concurrency 1), its log, and its process group."""
-
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
-        self.name, self.log = name, log
-        argv = [sys.executable, "-m", "celery", "-A", "qengine_celery.worker", "worker"]
-        argv += ["--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "qengine"]
-        argv += ["-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"]
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while "ready." not in self.text():
-            assert self.process.poll() is None, f"worker {self.name} died:\n{self.text()[-3000:]}"
-            assert time.monotonic() < deadline, f"worker {self.name} not ready:\n{self.text()}"
-            time.sleep(0.1)
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def group_signal(self, number: int) -> None:
-        """Signal the whole worker (main process and child), as a machine would be."""
-        os.killpg(self.process.pid, number)
-
-    def owns(self, pid: int) -> bool:
-        """Whether ``pid`` is this worker's main process or one of its children."""
-        try:
-            return os.getpgid(pid) == self.process.pid
-        except ProcessLookupError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.group_signal(signal.SIGCONT)
-                self.group_signal(signal.SIGTERM)
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.group_signal(signal.SIGKILL)
-                self.process.wait(timeout=20)
-        # The child may outlive a killed main process for a moment: end the group.
-        try:
-            self.group_signal(signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-StartWorkers = Callable[..., list[Worker]]
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ from typing import Any
 
 import psycopg
 from celery import Celery
-from celery_support import container_job, dump, events_of
-from conftest import StartWorkers
+from celery_support import StartWorkers, container_job, dump, events_of
+from qengine_celery import submit_job
 
 from qengine.runner.pgstore import PostgresStateStore
 from qengine.testing.kube import KubeSimulator
 from qengine.testing.postgres import LocalPostgres
-from qengine_celery import submit_job
 
 WORKERS, TARGETS, JOBS = 3, 10, 100
 STEPS = ["kubernetes/namespace", "kubernetes/service/web", "kubernetes/prune"]
