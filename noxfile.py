@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "mypy", "tests", "plugin_tests", "contrib", "docs"]
+nox.options.sessions = ["lint", "mypy", "tests", "plugin_tests", "contrib", "scale_out", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -37,12 +37,15 @@ def mypy(session: nox.Session) -> None:
         *EDITABLE,
         "-e",
         "contrib/plugin-template",
+        "-e",
+        "contrib/qengine-celery[test]",
     )
     session.run(
         "mypy",
         "qengine",
         *(f"plugins/{n}/qengine_{n}" for n in PLUGINS),
         "contrib/plugin-template/qengine_directory",
+        "contrib/qengine-celery/qengine_celery",
         "noxfile.py",
     )
 
@@ -77,6 +80,22 @@ def contrib(session: nox.Session) -> None:
     session.run(
         "pytest",
         "contrib/plugin-template/tests",
+        "-c",
+        "pyproject.toml",
+        "--rootdir",
+        ".",
+        *session.posargs,
+    )
+
+
+@nox.session
+def scale_out(session: nox.Session) -> None:
+    """qengine-celery: real workers, redis-server and PostgreSQL (Debian packages, installed
+    by .ci/install-build-tools.sh) run jobs on the Kubernetes simulator."""
+    session.install(*EDITABLE, "-e", "contrib/qengine-celery[test]")
+    session.run(
+        "pytest",
+        "contrib/qengine-celery/tests",
         "-c",
         "pyproject.toml",
         "--rootdir",
