@@ -71,6 +71,17 @@ class Actions:
 
         return _bound(run)
 
+    def undo_namespace(self) -> UndoFn:
+        """The ``compensate`` of a deploy's namespace step (see
+        ``qengine_kubernetes.environment.undo_namespace``)."""
+
+        def compensate(ctx: StepContext) -> None:
+            from qengine_kubernetes.environment import undo_namespace
+
+            undo_namespace(self.env(), ctx)
+
+        return _bound(compensate)
+
     def prune(self) -> RunFn:
         """The pruning step of a whole-environment deploy."""
 

@@ -13,6 +13,7 @@ before its Ingress. Claims of removed services are kept unless the environment s
 
 from __future__ import annotations
 
+from qengine.plugin import DeploymentError
 from qengine.runner import StepContext
 from qengine_kubernetes.apply import apply_objects, delete_objects
 from qengine_kubernetes.dns import hosts_of, withdraw_hosts
@@ -24,6 +25,9 @@ from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
 from qengine_kubernetes.resources import SERVICE_KINDS
 from qengine_kubernetes.storage import check_storage
 
+CREATED = "created"
+CHANGED = "changed"
+
 
 def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     """Apply the namespace, its isolation policy and its quota, when they changed; first
@@ -34,7 +38,43 @@ def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     applied = apply_objects(api, ctx, rendered.environment_objects)
     if not applied.changed:
         ctx.emit_progress(f"namespace {env.namespace}: unchanged", namespace=env.namespace)
-    return {"namespace": env.namespace}
+    created = any(obj["kind"] == "Namespace" for obj in applied.created)
+    return {
+        "namespace": env.namespace,
+        CREATED: "true" if created else "false",
+        CHANGED: "true" if applied.changed else "false",
+    }
+
+
+def undo_namespace(env: EnvJob, ctx: StepContext) -> None:
+    """The namespace step's ``compensate``: a namespace this job created is deleted (the
+    job's services were undone first, newest first), unless it holds claims (kept, as a
+    delete keeps them: the step is then left, saying so); one that existed and that the step
+    did not change needs nothing. A change to an existing
+    namespace's isolation or quota is not undone (no revision of them is kept): that fails
+    the compensation, so the recap lists the step as left."""
+    if ctx.outputs.get(CREATED) == "true":
+        api = env.api()
+        claims = sorted(
+            c["metadata"]["name"] for c in api.list("PersistentVolumeClaim", env.namespace)
+        )
+        if claims:
+            # Data outlives a rollback as it outlives a delete: the namespace stays with them.
+            raise DeploymentError(
+                f"namespace {env.namespace} (created by this job) is kept: it holds the claims "
+                f"{', '.join(claims)}, which a rollback keeps as a delete does",
+                hint="Delete the environment (with delete_data) to remove them.",
+            )
+        if api.delete("Namespace", None, env.namespace):
+            ctx.emit_progress(
+                f"namespace {env.namespace}: created by this job, deleted", namespace=env.namespace
+            )
+        return
+    if ctx.outputs.get(CHANGED) == "true":
+        raise DeploymentError(
+            f"the changes to namespace {env.namespace}'s isolation and quota are not undone",
+            hint="Deploy the previous spec to put them back.",
+        )
 
 
 def _uninstall_releases(env: EnvJob, ctx: StepContext, stale: list[Manifest]) -> None:

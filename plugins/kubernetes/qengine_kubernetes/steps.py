@@ -14,6 +14,8 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+import attrs
+
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import (
     ApplicationService,
@@ -105,7 +107,8 @@ def plan_steps(job: EnvironmentJob, services: JobServices, settings: KubeSetting
         )
     if job.action is EnvAction.DEPLOY:
         run = actions.namespace()
-        steps.insert(0, _namespace_step(rendered.environment_objects, job.action, [], run))
+        first = _namespace_step(rendered.environment_objects, job.action, [], run)
+        steps.insert(0, attrs.evolve(first, compensate=actions.undo_namespace()))
         if not job.services:
             steps.append(_prune_step([s.id for s in steps], actions.prune()))
     elif job.action is EnvAction.DELETE and not job.services:

@@ -75,7 +75,9 @@ def test_k8s_a_signal_mid_rollout_rolls_the_upgrade_back_newest_first(
         assert result["status"] == "cancelled"
         # Newest first: the service stopped mid-rollout, then those the job completed.
         assert result["rolled_back"][:2] == [WEB, WORKER], result["rolled_back"]
-        assert result["left_in_place"] == ["kubernetes/namespace"]
+        # The namespace existed and the upgrade did not change it: nothing to undo there.
+        assert result["rolled_back"][-1] == "kubernetes/namespace"
+        assert result["left_in_place"] == []
         assert image_of(sim, "deployments.apps", "web") == "ghcr.io/example/shop-api:1.4.2"
         assert image_of(sim, "deployments.apps", "worker") == "ghcr.io/example/shop-worker:1.4.2"
         assert history_of(sim, "web") == [(1, "v1")]
@@ -86,7 +88,7 @@ def test_k8s_a_signal_mid_rollout_rolls_the_upgrade_back_newest_first(
         assert writes
         assert all("web" in w or "worker" in w for w in writes), writes
         assert f"Rolled back: {WEB}, {WORKER}" in done.stderr
-        assert "Left as it was: kubernetes/namespace" in done.stderr
+        assert "Left as it was" not in done.stderr
 
 
 def test_k8s_a_cancelled_first_deploy_deletes_what_it_created(
@@ -121,6 +123,8 @@ def test_k8s_a_cancelled_first_deploy_deletes_what_it_created(
         "kubernetes/service/migrate",
         "kubernetes/service/nightly-report",
     }
+    # The namespace it created holds the database's claim, kept as a delete keeps it, so the
+    # namespace stays too, and the recap says why.
     assert result.left_in_place == ("kubernetes/namespace",)
     for resource in ("deployments.apps", "statefulsets.apps", "jobs.batch", "cronjobs.batch"):
         assert k8s_sim.objects(resource, NS) == [], resource
@@ -159,7 +163,7 @@ def test_k8s_a_second_signal_stops_the_rollback_and_says_what_was_left(tmp_path:
         assert done.result["status"] == "cancelled"
         assert WEB in done.result["left_in_place"]
         assert WEB not in done.result["rolled_back"]
-        assert "kubernetes/namespace" in done.result["left_in_place"]
+        assert "kubernetes/namespace" in done.result["left_in_place"]  # never reached
         assert "Left as it was:" in done.stderr
         assert f"rollback of {WEB} failed" in done.stderr
         assert "stopped by a forced cancellation" in done.stderr
@@ -184,3 +188,37 @@ def test_k8s_a_failed_upgrade_rolls_back_every_service_it_changed(
     assert image_of(k8s_sim, "deployments.apps", "worker") == "ghcr.io/example/shop-worker:1.4.2"
     assert image_of(k8s_sim, "deployments.apps", "web") == "ghcr.io/example/shop-api:1.4.2"
     assert history_of(k8s_sim, "worker") == [(1, "v1")]
+
+
+def test_k8s_a_cancelled_first_deploy_without_data_deletes_its_namespace(
+    k8s_plugins: PluginSet, k8s_sim: KubeSimulator, example: Any
+) -> None:
+    k8s_sim.faults.add_pod(PodFault(kind="ReadinessFailure", image=UNREADY))
+    doc = example("quickstart")
+    services = doc["environment"]["services"]
+    doc["environment"]["services"] = [s for s in services if s["name"] in ("web", "worker")]
+    next(s for s in doc["environment"]["services"] if s["name"] == "web")["tag"] = "2.0.0"
+    for service in doc["environment"]["services"]:
+        service.pop("depends_on", None)
+        service["env"] = {k: v for k, v in service.get("env", {}).items() if "{{" not in str(v)}
+    token = CancelToken()
+
+    def cancel_on_rollout(event: Event) -> None:
+        if event.type is EventType.STEP_PROGRESS and event.message.startswith("web: ready"):
+            token.cancel("cancelled by the host")
+
+    engine = Engine(
+        k8s_plugins, store=MemoryStateStore(), settings={"kubernetes": sim_settings(k8s_sim)}
+    )
+    result = engine.run(
+        {**doc, "id": "first"},
+        on_event=cancel_on_rollout,
+        cancel=token,
+        sandbox_secrets=DEMO_SECRETS,
+    )
+
+    assert result.status is JobStatus.CANCELLED, result.error
+    assert result.rolled_back[-1] == "kubernetes/namespace"
+    assert result.left_in_place == ()
+    namespace = k8s_sim.get_object("namespaces", "", NS)
+    assert namespace is None or namespace["metadata"].get("deletionTimestamp")

@@ -58,6 +58,9 @@ def test_k8s_a_failed_job_is_classified_with_its_logs(
     expected: str,
 ) -> None:
     k8s_sim.faults.add_pod(PodFault(kind=kind, image="failing", exit_code=code))
+    # The namespace exists before the job (a failed first deploy deletes one it created,
+    # and the failed pod with it).
+    k8s_sim.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
 
     failed = k8s_deploy(_with_job(example("quickstart"), "example.org/failing"), job_id="j")
 

@@ -85,6 +85,8 @@ def test_k8s_a_redeploy_judges_only_its_own_pods_while_old_ones_linger(
     migrate["env"] = {}
     doc["environment"]["services"] = [migrate]
     k8s_sim.store.gc_delay = 5.0  # the collector is slow: the old pod stays through the retry
+    # The namespace exists before the job: a failed first deploy deletes one it created.
+    k8s_sim.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     k8s_sim.faults.add_pod(PodFault(kind="ImagePullBackOff", image="shop-api"))
 
     first = k8s_deploy(doc, job_id="first").result
