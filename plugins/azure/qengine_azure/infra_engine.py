@@ -1,8 +1,8 @@
-"""The ``azure`` cloud provider's :class:`~qengine.plugin.InfraEngine`.
+"""The ``azure`` cloud provider's :class:`~qengine.plugin.InfraEngine`: each action's steps.
 
-The AKS lifecycle (Terraform on the azurerm backend, stop/start pause) is not built yet:
-planning an Azure job is refused with a :class:`~qengine.plugin.PluginError` that says so,
-before anything runs. docs/azure.md lists what is built.
+The engine builds one :class:`AksInfraEngine` per job through the factory registered for
+``azure`` and runs the steps it returns (journal, the cluster's lock, cancellation, rollback,
+events). Building them sends no request and opens no secret.
 """
 
 from __future__ import annotations
@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from qengine.plugin import InfraEngine, PluginError
-from qengine.spec import InfrastructureJob
+import attrs
+
+from qengine.plugin import InfraEngine
+from qengine.spec import InfraAction, InfrastructureJob
+from qengine.terraform import terraform_settings_of
+from qengine_azure.actions import AzureJob, steps_for
+from qengine_azure.settings import settings_of
 from qengine_azure.spec import AzureProvider
 
 if TYPE_CHECKING:
@@ -19,35 +24,42 @@ if TYPE_CHECKING:
 
 
 class AksInfraEngine(InfraEngine):
-    """AKS clusters (not runnable yet: every action is refused at plan time)."""
+    """AKS clusters through Terraform, state in the user's storage account.
+
+    The job's secrets are opened by the steps through ``services.secrets.open``; the plugin's
+    settings are ``services.settings_for("azure", AzureSettings)`` (Azure itself when absent,
+    the local stand-ins in a sandbox run) and the engine's Terraform settings
+    ``terraform_settings_of(services)``.
+    """
 
     def __init__(self, section: AzureProvider, services: JobServices) -> None:
         self.section = section
         self._services = services
+        self._settings = settings_of(services)
+        self._terraform = terraform_settings_of(services)
 
     def create(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused: not built yet."""
-        raise self._not_built(job)
+        """Preflight, state account, then the apply (it also converges an existing cluster)."""
+        return self._steps(job, InfraAction.CREATE)
 
     def upgrade(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused: not built yet."""
-        raise self._not_built(job)
+        """The apply at the job's version."""
+        return self._steps(job, InfraAction.UPGRADE)
 
     def pause(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused: not built yet."""
-        raise self._not_built(job)
+        """AKS stop: nodes and control plane stopped, everything kept."""
+        return self._steps(job, InfraAction.PAUSE)
 
     def resume(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused: not built yet."""
-        raise self._not_built(job)
+        """AKS start, then the apply of the blueprint."""
+        return self._steps(job, InfraAction.RESUME)
 
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:
-        """Refused: not built yet."""
-        raise self._not_built(job)
+        """The destroy of the cluster; the state account is kept."""
+        return self._steps(job, InfraAction.DELETE)
 
-    def _not_built(self, job: InfrastructureJob) -> PluginError:
-        return PluginError(
-            f"the azure plugin cannot {job.action} an AKS cluster yet: only its spec section "
-            "and offline checks are built",
-            hint="See docs/azure.md for what the Azure plugin does today.",
-        )
+    def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
+        if job.action is not action:
+            job = attrs.evolve(job, action=action)
+        azure = AzureJob.of(job, self._services.secrets.open, self._settings, self._terraform)
+        return steps_for(azure)

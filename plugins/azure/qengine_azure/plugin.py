@@ -7,15 +7,16 @@ its module only when called (validating or planning an Azure job sends no reques
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
-from qengine.spec import Job
+from qengine.spec import InfrastructureJob, Job
 from qengine_azure import checks
 from qengine_azure.spec import AzureProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import InfraEngine, JobServices
+    from qengine.plugin import InfraEngine, JobServices, SandboxSession
 
 
 def _infra_engine(section: AzureProvider, services: JobServices) -> InfraEngine:
@@ -40,3 +41,33 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse Azure jobs whose identity, ranges, node pools, version, API server access, state
     storage or tags AKS or Azure would refuse (offline)."""
     return checks.check_job(job)
+
+
+@hookimpl
+def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
+    """A sandbox run of an Azure job: the state goes to a local Azurite, Resource Manager and
+    Entra ID are local stand-ins, the cluster is terraform_data stand-ins whose API is the
+    session's cluster (started here unless an earlier job of the session started one); all
+    are shared by the session's jobs and stop with the session."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(
+        job.cluster.provider, AzureProvider
+    ):
+        return None
+    from qengine_azure.sandbox_session import session_settings
+    from qengine_azure.state_backend import state_location
+
+    account = state_location(job.cluster.provider, job.cluster.id).storage_account
+    return {"azure": session_settings(session, account)}
+
+
+@hookimpl
+def qengine_export(job: Job, directory: Path) -> list[str] | None:
+    """Write an Azure infrastructure job's Terraform root module, backend settings and
+    README."""
+    if not isinstance(job, InfrastructureJob) or not isinstance(
+        job.cluster.provider, AzureProvider
+    ):
+        return None
+    from qengine_azure.export import export_job
+
+    return export_job(job, directory)

@@ -70,7 +70,8 @@ class AzureStateStorage:
 
     ``storage_account``: its name (default ``qestate`` and a digest of the subscription and
     location, 24 characters at most); ``container``: the blob container;
-    ``resource_group``: the account's resource group (default: the cluster's).
+    ``resource_group``: the account's resource group (default ``qengine-tfstate-<location>``,
+    created if missing; never the cluster's own, so deleting the cluster keeps its state).
     """
 
     storage_account: str | None = None

@@ -12,7 +12,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "aks" / "job.json"
-EXAMPLE_SECRETS = REPO / "examples" / "aks" / "secrets.json"
+EXAMPLES = REPO / "examples" / "aks"
+EXAMPLE_SECRETS = EXAMPLES / "secrets.json"
+#: The demo client secret of the example: it must never appear in anything the engine writes.
+DEMO_SECRET = "sandbox-client-secret-not-real"
 QUICKSTART = REPO / "examples" / "quickstart" / "job.json"
 TERRAFORMRC = REPO / ".ci" / "terraformrc"
 
@@ -24,15 +27,22 @@ def example() -> dict[str, Any]:
 
 
 def run_qengine(
-    tmp: Path, *args: str, timeout: float = 600, plugins: str = "azure,kubernetes"
+    tmp: Path,
+    *args: str,
+    timeout: float = 600,
+    plugins: str = "azure,kubernetes",
+    azurite: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m qengine ARGS`` with only ``plugins`` loaded, in ``tmp``."""
+    """``python -m qengine ARGS`` with only ``plugins`` loaded, in ``tmp`` (``azurite``: the
+    launcher a sandbox run uses)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp),
         "QENGINE_PLUGINS": plugins,
         "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),
     }
+    if azurite is not None:
+        env["QENGINE_AZURITE"] = str(azurite)
     return subprocess.run(
         [sys.executable, "-m", "qengine", *args],
         capture_output=True,

@@ -1,0 +1,225 @@
+"""The steps of an Azure infrastructure job, one plan per action.
+
+Every plan starts with ``azure.preflight`` (a token from Entra ID for the job's application)
+and ``azure.state-backend`` (resource group, storage account with versioning and soft delete,
+container). Then:
+
+- create and upgrade: ``azure.apply`` of the blueprint (a create also converges an existing
+  cluster; an upgrade is the same apply at the job's version);
+- pause: ``azure.stop`` (AKS stop; the control plane's state and the pools' sizes are kept
+  by AKS);
+- resume: ``azure.start`` (AKS start), then ``azure.apply`` of the blueprint;
+- delete: ``azure.destroy``; the state account is kept.
+
+Steps that apply return the cluster's access details as outputs (see
+:data:`~qengine_azure.blueprint.OUTPUTS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from qengine.runner import Change, ChangeAction, Step, StepContext
+from qengine.spec import InfraAction, InfrastructureJob
+from qengine.terraform import TerraformSettings
+from qengine_azure.blueprint import OUTPUTS, aks_root_module
+from qengine_azure.credentials import AzureAccess, SecretOpener
+from qengine_azure.pause import forget_stand_in, register_stand_in, set_power
+from qengine_azure.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
+from qengine_azure.settings import AzureSettings
+from qengine_azure.state_backend import StateLocation, ensure_state_backend
+from qengine_azure.terraform_run import string_outputs, terraform_for
+
+PREFLIGHT = "azure.preflight"
+STATE = "azure.state-backend"
+APPLY = "azure.apply"
+DESTROY = "azure.destroy"
+STOP = "azure.stop"
+START = "azure.start"
+
+
+@attrs.frozen(kw_only=True)
+class AzureJob:
+    """What every step of one job shares: the job, its access to Azure, the plugin's settings
+    and the engine's Terraform settings."""
+
+    job: InfrastructureJob
+    access: AzureAccess
+    settings: AzureSettings
+    terraform: TerraformSettings = attrs.field(factory=TerraformSettings)
+
+    @classmethod
+    def of(
+        cls,
+        job: InfrastructureJob,
+        open_secret: SecretOpener,
+        settings: AzureSettings,
+        terraform: TerraformSettings | None = None,
+    ) -> AzureJob:
+        """Build it; nothing touches the network until a step runs."""
+        access = AzureAccess.of(job, open_secret, settings)
+        return cls(
+            job=job, access=access, settings=settings, terraform=terraform or TerraformSettings()
+        )
+
+    def module(self) -> dict[str, Any]:
+        """The root module to apply: the real blueprint, or the sandbox's stand-ins."""
+        if self.settings.sandbox is not None:
+            return sandbox_root_module(self.job, self.settings.sandbox)
+        return aks_root_module(self.job)
+
+    def module_digest(self) -> str:
+        """A step's content hash: the module, leaving out a sandbox's per-run address and CA,
+        so a finished job is not redone on resume."""
+        if self.settings.sandbox is not None:
+            return _digest(sandbox_root_module(self.job, PLACEHOLDER_CLUSTER))
+        return _digest(aks_root_module(self.job))
+
+
+def steps_for(azure: AzureJob) -> list[Step]:
+    """The plan of the job's action."""
+    action = azure.job.action
+    first = [_preflight_step(azure), _state_step(azure)]
+    if action is InfraAction.PAUSE:
+        return [*first, _power_step(azure, running=False, after=(STATE,))]
+    if action is InfraAction.RESUME:
+        start = _power_step(azure, running=True, after=(STATE,))
+        return [*first, start, _apply_step(azure, ChangeAction.UPDATE, after=(STATE, START))]
+    if action is InfraAction.DELETE:
+        return [*first, _destroy_step(azure)]
+    if action is InfraAction.UPGRADE:
+        return [*first, _apply_step(azure, ChangeAction.UPDATE)]
+    return [*first, _apply_step(azure, ChangeAction.CREATE)]
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cluster_change(azure: AzureJob, action: ChangeAction) -> Change:
+    return Change(action=action, kind="aks-cluster", name=azure.job.cluster.name)
+
+
+def _preflight_step(azure: AzureJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        if azure.settings.sandbox is not None:
+            ctx.emit_warning(SANDBOX_NOTICE)
+        azure.access.arm_token()
+        provider = azure.access.provider
+        ctx.emit_progress(
+            f"Azure subscription {provider.subscription_id}, location {provider.location}: "
+            f"a token for client {provider.client_id}"
+        )
+        return {"subscription_id": provider.subscription_id, "location": provider.location}
+
+    return Step(
+        id=PREFLIGHT,
+        run=run,
+        description="check the job's Azure credential (a token from Microsoft Entra ID)",
+    )
+
+
+def _state_step(azure: AzureJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        location, changes = ensure_state_backend(azure.access, azure.job.cluster.id)
+        for change in changes:
+            ctx.emit_progress(change)
+        return attrs.asdict(location)
+
+    state = azure.access.provider.state
+    return Step(
+        id=STATE,
+        run=run,
+        depends_on=(PREFLIGHT,),
+        description="ensure the Terraform state's storage account and container",
+        changes=(
+            Change(action=ChangeAction.CREATE, kind="terraform-state", name=azure.job.cluster.id),
+        ),
+        content_hash=_digest(attrs.asdict(state)),
+    )
+
+
+def _location(ctx: StepContext) -> StateLocation:
+    return StateLocation(
+        resource_group=ctx.input(STATE, "resource_group"),
+        storage_account=ctx.input(STATE, "storage_account"),
+        container=ctx.input(STATE, "container"),
+        key=ctx.input(STATE, "key"),
+    )
+
+
+def _apply(azure: AzureJob, ctx: StepContext) -> dict[str, str]:
+    with terraform_for(
+        ctx,
+        azure.access,
+        azure.module(),
+        _location(ctx),
+        allow_destructive=azure.job.allow_destructive_changes,
+        sources=azure.terraform.sources,
+    ) as tf:
+        plan = tf.plan()
+        if plan.has_changes:
+            tf.apply(plan)
+        found = string_outputs(tf)
+    outputs = {name: found[name] for name in OUTPUTS if name in found}
+    register_stand_in(azure.access, azure.job, outputs)
+    return outputs
+
+
+def _apply_step(
+    azure: AzureJob, action: ChangeAction, *, after: tuple[str, ...] = (STATE,)
+) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        return _apply(azure, ctx)
+
+    return Step(
+        id=APPLY,
+        run=run,
+        depends_on=after,
+        description="terraform apply of the AKS blueprint",
+        changes=(_cluster_change(azure, action),),
+        content_hash=azure.module_digest(),
+    )
+
+
+def _destroy_step(azure: AzureJob) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        with terraform_for(
+            ctx,
+            azure.access,
+            azure.module(),
+            _location(ctx),
+            allow_destructive=True,
+            sources=azure.terraform.sources,
+        ) as tf:
+            cluster_id = string_outputs(tf).get("cluster_id", "")
+            tf.destroy()
+        forget_stand_in(azure.access, cluster_id)
+        return {}
+
+    return Step(
+        id=DESTROY,
+        run=run,
+        depends_on=(STATE,),
+        description="terraform destroy of the cluster (the state account is kept)",
+        changes=(_cluster_change(azure, ChangeAction.DELETE),),
+    )
+
+
+def _power_step(azure: AzureJob, *, running: bool, after: tuple[str, ...]) -> Step:
+    def run(ctx: StepContext) -> Mapping[str, str]:
+        return set_power(azure.access, azure.job, running, ctx.emit_progress)
+
+    verb = "start" if running else "stop"
+    return Step(
+        id=START if running else STOP,
+        run=run,
+        depends_on=after,
+        description=f"{verb} the AKS cluster (AKS keeps its state and node pool sizes)",
+        changes=(_cluster_change(azure, ChangeAction.UPDATE),),
+    )

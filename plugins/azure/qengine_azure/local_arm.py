@@ -1,0 +1,438 @@
+"""A local stand-in of Microsoft Entra ID's token endpoint and of the Azure Resource Manager
+calls the plugin makes, over HTTPS on 127.0.0.1, for the sandbox and the tests.
+
+No ARM or Entra emulator exists. This server answers the exact requests the official SDKs
+(azure-identity, azure-mgmt-resource, azure-mgmt-storage, azure-mgmt-containerservice) send,
+with the shapes of the real REST API (the SDKs' own models deserialize them):
+
+- Entra ID: ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and
+  ``POST /{tenant}/oauth2/v2.0/token`` (client credentials: a client secret, or a client
+  assertion, which is how a certificate and a federated token reach Entra). Each token is
+  random and expires after ``token_seconds``.
+- ARM, every call with a bearer token this server issued (else 401
+  ``InvalidAuthenticationToken``): resource groups; storage accounts, their blob service
+  (versioning, soft delete) and containers, a container being made in the local Azurite too;
+  managed clusters' ``stop`` and ``start`` and their ``powerState``.
+
+A missing resource is a 404 with ARM's error body (``ResourceGroupNotFound``,
+``ResourceNotFound``). Every request is recorded (method, path, grant type), never a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from qengine_azure.local_tls import LocalTls
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_GROUP = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
+_ACCOUNT = _GROUP + r"/providers/microsoft\.storage/storageaccounts/(?P<account>[^/]+)"
+_CLUSTER = _GROUP + r"/providers/microsoft\.containerservice/managedclusters/(?P<cluster>[^/]+)"
+_ENTRA = re.compile(r"/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)")
+ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern + "$", re.IGNORECASE))
+    for name, pattern in (
+        ("group", _GROUP),
+        ("account", _ACCOUNT),
+        ("blob_service", _ACCOUNT + r"/blobservices/default"),
+        ("container", _ACCOUNT + r"/blobservices/default/containers/(?P<container>[^/]+)"),
+        ("cluster", _CLUSTER),
+        ("cluster_action", _CLUSTER + r"/(?P<action>stop|start)"),
+        (
+            "operation",
+            _SUB + r"/providers/microsoft\.containerservice/locations/(?P<location>[^/]+)"
+            r"/(?P<kind>operations|operationresults)/(?P<operation>[^/]+)",
+        ),
+    )
+)
+
+
+@attrs.define
+class Recorded:
+    """One request the stand-in answered: its method, path and, for a token, grant type."""
+
+    method: str
+    path: str
+    grant: str = ""
+
+
+@attrs.define
+class ArmState:
+    """What the stand-in holds, by lower-cased resource id."""
+
+    resources: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    tokens: dict[str, float] = attrs.field(factory=dict)
+    requests: list[Recorded] = attrs.field(factory=list)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+
+class LocalArm:
+    """The stand-in on a free port of 127.0.0.1, serving TLS with ``tls``; stopped on exit.
+
+    ``on_container``: called with (account, container) when a container is created, so the
+    blob data plane (Azurite) has it too. ``token_seconds``: the life of each token issued.
+    """
+
+    def __init__(
+        self,
+        tls: LocalTls,
+        *,
+        on_container: Callable[[str, str], None] | None = None,
+        token_seconds: int = 3600,
+    ) -> None:
+        self.tls = tls
+        self.state = ArmState()
+        self.on_container = on_container
+        self.token_seconds = token_seconds
+        self._server: ThreadingHTTPServer | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """The base URL of both ARM and the Entra authority."""
+        return f"https://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LocalArm:
+        handler = type("Handler", (_Handler,), {"arm": self})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.tls.cert, self.tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def resource(self, resource_id: str) -> dict[str, Any] | None:
+        """The resource stored under ``resource_id`` (any case), or None."""
+        with self.state.lock:
+            return self.state.resources.get(resource_id.lower())
+
+    def put_resource(self, resource_id: str, body: dict[str, Any]) -> None:
+        """Store ``body`` as the resource (a test seeding a cluster, say)."""
+        with self.state.lock:
+            self.state.resources[resource_id.lower()] = body
+
+    def delete_resource(self, resource_id: str) -> None:
+        """Forget the resource (a stand-in cluster destroyed with its Terraform state)."""
+        with self.state.lock:
+            self.state.resources.pop(resource_id.lower(), None)
+
+    def issue_token(self) -> dict[str, Any]:
+        """A new access token, as Entra's token endpoint answers it."""
+        token = secrets.token_urlsafe(32)
+        with self.state.lock:
+            self.state.tokens[token] = time.time() + self.token_seconds
+        return {"token_type": "Bearer", "expires_in": self.token_seconds, "access_token": token}
+
+    def token_valid(self, header: str) -> bool:
+        """Whether ``header`` is ``Bearer`` and a token issued here that has not expired."""
+        scheme, _, token = header.partition(" ")
+        with self.state.lock:
+            expiry = self.state.tokens.get(token)
+        return scheme == "Bearer" and expiry is not None and expiry > time.time()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    arm: LocalArm
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _reply(self, status: int, body: object | None = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", secrets.token_hex(8))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self._reply(status, {"error": {"code": code, "message": message}})
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}
+        content_type = self.headers.get("Content-Type", "")
+        if "x-www-form-urlencoded" in content_type:
+            return dict(urllib.parse.parse_qsl(raw.decode()))
+        loaded: dict[str, Any] = json.loads(raw)
+        return loaded
+
+    def _record(self, path: str, grant: str = "") -> None:
+        with self.arm.state.lock:
+            self.arm.state.requests.append(Recorded(self.command, path, grant))
+
+    # -- Entra ID -------------------------------------------------------------------
+
+    def _entra(self, path: str) -> bool:
+        match = re.fullmatch(
+            r"/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)", path
+        )
+        if match is None:
+            return False
+        tenant, what = match.groups()
+        base = f"{self.arm.url}/{tenant}"
+        if what.startswith("v2.0"):
+            self._record(path)
+            self._reply(
+                200,
+                {
+                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                    "issuer": f"{base}/v2.0",
+                    "tenant_region_scope": "EU",
+                },
+            )
+            return True
+        form = self._body()
+        grant = form.get("grant_type", "")
+        self._record(path, grant)
+        has_proof = bool(form.get("client_secret") or form.get("client_assertion"))
+        if grant != "client_credentials" or not form.get("client_id") or not has_proof:
+            self._reply(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "AADSTS900144: The request body must contain "
+                    "client_id and a client secret or assertion.",
+                },
+            )
+            return True
+        self._reply(200, self.arm.issue_token())
+        return True
+
+    # -- ARM --------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        self._record(path)
+        found = self.arm.resource(path) is not None
+        self.send_response(204 if found else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _dispatch(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if self._entra(path):
+            return
+        self._record(path)
+        if not self.arm.token_valid(self.headers.get("Authorization", "")):
+            self._error(401, "InvalidAuthenticationToken", "The access token is invalid.")
+            return
+        for name, pattern in ROUTES:
+            match = pattern.match(path)
+            if match is not None:
+                getattr(self, f"_{name}")(path, match.groupdict())
+                return
+        self._error(404, "InvalidResourceType", f"no such resource type: {path}")
+
+    def _crud(
+        self,
+        path: str,
+        build: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        created: int = 201,
+    ) -> None:
+        existing = self.arm.resource(path)
+        if self.command == "GET":
+            if existing is None:
+                self._error(404, "ResourceNotFound", f"The Resource '{path}' was not found.")
+            else:
+                self._reply(200, existing)
+            return
+        if self.command == "DELETE":
+            self.arm.delete_resource(path)
+            self._reply(200 if existing else 204)
+            return
+        body = build(self._body())
+        self.arm.put_resource(path, body)
+        self._reply(200 if existing else created, body)
+
+    def _group(self, path: str, found: dict[str, str]) -> None:
+        if self.command == "GET" and self.arm.resource(path) is None:
+            self._error(
+                404,
+                "ResourceGroupNotFound",
+                f"Resource group '{found['group']}' could not be found.",
+            )
+            return
+
+        def build(body: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "id": path,
+                "name": found["group"],
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": body.get("location", ""),
+                "tags": body.get("tags", {}),
+                "properties": {"provisioningState": "Succeeded"},
+            }
+
+        self._crud(path, build)
+
+    def _group_missing(self, group: str) -> None:
+        self._error(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+
+    def _parent_missing(self, found: dict[str, str]) -> bool:
+        group = f"/subscriptions/{found['sub']}/resourceGroups/{found['group']}"
+        if self.command == "PUT" and self.arm.resource(group) is None:
+            self._error(
+                404,
+                "ResourceGroupNotFound",
+                f"Resource group '{found['group']}' could not be found.",
+            )
+            return True
+        return False
+
+    def _account(self, path: str, found: dict[str, str]) -> None:
+        if self._parent_missing(found):
+            return
+
+        def build(body: dict[str, Any]) -> dict[str, Any]:
+            props = body.get("properties", {})
+            name = found["account"]
+            return {
+                "id": path,
+                "name": name,
+                "type": "Microsoft.Storage/storageAccounts",
+                "location": body.get("location", ""),
+                "kind": body.get("kind", "StorageV2"),
+                "sku": {
+                    "name": body.get("sku", {}).get("name", "Standard_LRS"),
+                    "tier": "Standard",
+                },
+                "tags": body.get("tags", {}),
+                "properties": {
+                    **props,
+                    "provisioningState": "Succeeded",
+                    "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"},
+                },
+            }
+
+        # The real API answers 202 and a poll; a finished 200 is within its contract.
+        self._crud(path, build, created=200)
+        service = f"{path}/blobServices/default"
+        if self.command == "PUT" and self.arm.resource(service) is None:
+            # Every account has its blob service, with Azure's defaults: no versioning, no
+            # soft delete.
+            disabled = {"enabled": False}
+            properties = {
+                "isVersioningEnabled": False,
+                "deleteRetentionPolicy": disabled,
+                "containerDeleteRetentionPolicy": disabled,
+            }
+            self.arm.put_resource(
+                service,
+                {
+                    "id": service,
+                    "name": "default",
+                    "type": "Microsoft.Storage/storageAccounts/blobServices",
+                    "properties": properties,
+                },
+            )
+
+    def _blob_service(self, path: str, found: dict[str, str]) -> None:
+        def build(body: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "id": path,
+                "name": "default",
+                "type": "Microsoft.Storage/storageAccounts/blobServices",
+                "properties": body.get("properties", {}),
+            }
+
+        self._crud(path, build, created=200)
+
+    def _container(self, path: str, found: dict[str, str]) -> None:
+        def build(body: dict[str, Any]) -> dict[str, Any]:
+            if self.arm.on_container is not None:
+                self.arm.on_container(found["account"], found["container"])
+            return {
+                "id": path,
+                "name": found["container"],
+                "type": "Microsoft.Storage/storageAccounts/blobServices/containers",
+                "properties": {"publicAccess": "None", **body.get("properties", {})},
+            }
+
+        self._crud(path, build)
+
+    def _cluster(self, path: str, found: dict[str, str]) -> None:
+        if self.command != "GET":
+            self._error(405, "MethodNotAllowed", "the stand-in only reads managed clusters")
+            return
+        self._crud(path, lambda body: body)
+
+    def _cluster_action(self, path: str, found: dict[str, str]) -> None:
+        cluster_id = path.rsplit("/", 1)[0]
+        cluster = self.arm.resource(cluster_id)
+        if self.command != "POST" or cluster is None:
+            self._error(404, "ResourceNotFound", f"The Resource '{cluster_id}' was not found.")
+            return
+        state = "Stopped" if found["action"] == "stop" else "Running"
+        cluster.setdefault("properties", {})["powerState"] = {"code": state}
+        self.arm.put_resource(cluster_id, cluster)
+        # As AKS answers: 202 and the long-running operation's status and result URLs (done
+        # already here).
+        operation = secrets.token_hex(8)
+        base = (
+            f"{self.arm.url}/subscriptions/{found['sub']}/providers/"
+            f"Microsoft.ContainerService/locations/{cluster.get('location', '')}"
+        )
+        query = "?api-version=2016-03-30"
+        self.send_response(202)
+        self.send_header("Azure-AsyncOperation", f"{base}/operations/{operation}{query}")
+        self.send_header("Location", f"{base}/operationresults/{operation}{query}")
+        self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _operation(self, path: str, found: dict[str, str]) -> None:
+        if found["kind"].lower() == "operationresults":
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._reply(
+            200,
+            {"name": found["operation"], "status": "Succeeded", "startTime": now, "endTime": now},
+        )
