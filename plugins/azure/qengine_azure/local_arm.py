@@ -82,7 +82,10 @@ class LocalArm:
     """The stand-in on a free port of 127.0.0.1, serving TLS with ``tls``; stopped on exit.
 
     ``on_container``: called with (account, container) when a container is created, so the
-    blob data plane (Azurite) has it too. ``token_seconds``: the life of each token issued.
+    blob data plane (Azurite) has it too. ``accounts``: the storage account names that may be
+    created (those the data plane serves); any other name is answered as Azure answers a name
+    another subscription holds (409 ``StorageAccountAlreadyTaken``). None: any name.
+    ``token_seconds``: the life of each token issued.
     """
 
     def __init__(
@@ -90,9 +93,11 @@ class LocalArm:
         tls: LocalTls,
         *,
         on_container: Callable[[str, str], None] | None = None,
+        accounts: frozenset[str] | None = None,
         token_seconds: int = 3600,
     ) -> None:
         self.tls = tls
+        self.accounts = accounts
         self.state = ArmState()
         self.on_container = on_container
         self.token_seconds = token_seconds
@@ -160,6 +165,7 @@ class LocalArm:
 class _Handler(BaseHTTPRequestHandler):
     arm: LocalArm
     protocol_version = "HTTP/1.1"
+    _raw: bytes = b""
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -176,9 +182,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, code: str, message: str) -> None:
         self._reply(status, {"error": {"code": code, "message": message}})
 
-    def _body(self) -> dict[str, Any]:
+    def _read(self) -> None:
+        # Read the whole body before any answer: an unread body on a kept-alive connection
+        # would be taken for the next request.
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        self._raw = self.rfile.read(length) if length else b""
+
+    def _body(self) -> dict[str, Any]:
+        raw = self._raw
         if not raw:
             return {}
         content_type = self.headers.get("Content-Type", "")
@@ -253,6 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _dispatch(self) -> None:
+        self._read()
         path = urllib.parse.urlsplit(self.path).path
         if self._entra(path):
             return
@@ -326,6 +338,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _account(self, path: str, found: dict[str, str]) -> None:
         if self._parent_missing(found):
+            return
+        name = found["account"]
+        taken = self.arm.accounts is not None and name not in self.arm.accounts
+        if self.command == "PUT" and taken and self.arm.resource(path) is None:
+            message = f"The storage account named {name} is already taken."
+            self._error(409, "StorageAccountAlreadyTaken", message)
             return
 
         def build(body: dict[str, Any]) -> dict[str, Any]:

@@ -153,7 +153,11 @@ def sandbox_azure(
     with ExitStack() as stack:
         azurite = stack.enter_context(LocalAzurite(accounts))
         assert azurite.tls is not None
-        arm = stack.enter_context(LocalArm(azurite.tls, on_container=azurite.create_container))
+        arm = stack.enter_context(
+            LocalArm(
+                azurite.tls, on_container=azurite.create_container, accounts=frozenset(accounts)
+            )
+        )
         if cluster is None:
             cluster = stack.enter_context(sandbox_cluster())
         settings = AzureSettings(
