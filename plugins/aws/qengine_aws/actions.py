@@ -15,6 +15,11 @@ Every plan starts with ``aws.preflight`` (who, where, room for a cluster) and
   then ``aws.upgrade-node-groups``;
 - delete: ``aws.cleanup-load-balancers`` then ``aws.destroy``; the state bucket is kept.
 
+create and upgrade end with the cluster's add-on stack (:func:`qengine_addons.addon_steps`:
+``addons.crds``, one ``addons.<name>`` per add-on, ``addons.remove.<name>`` per add-on turned
+off) after the apply, reaching the cluster through the apply's outputs and an EKS token (the
+simulator's token in the sandbox, which installs the test stand-in charts).
+
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``oidc_issuer_url``, ``cluster_name``,
 ``cluster_version``, ``vpc_id``.
@@ -108,14 +113,33 @@ def steps_for(aws: AwsJob) -> list[Step]:
     first = [_preflight_step(aws), _state_step(aws)]
     action = aws.job.action
     if action is InfraAction.CREATE:
-        return [*first, _apply_step(aws, "aws.apply", BlueprintOptions(), ChangeAction.CREATE)]
+        apply = _apply_step(aws, "aws.apply", BlueprintOptions(), ChangeAction.CREATE)
+        return [*first, apply, *_addon_steps(aws, "aws.apply")]
     if action is InfraAction.PAUSE:
         return [*first, *_pause_steps(aws)]
     if action is InfraAction.RESUME:
         return [*first, *_resume_steps(aws)]
     if action is InfraAction.UPGRADE:
-        return [*first, *_upgrade_steps(aws)]
+        return [*first, *_upgrade_steps(aws), *_addon_steps(aws, "aws.upgrade-node-groups")]
     return [*first, *_delete_steps(aws)]
+
+
+def _addon_steps(aws: AwsJob, applied: str) -> list[Step]:
+    """The add-on stack's steps, after the step ``applied`` whose outputs describe the cluster."""
+    from qengine_addons import AddonSettings, addon_steps, cluster_client
+
+    def connect(ctx: StepContext) -> Any:
+        outputs = ClusterOutputs.of_step(ctx.inputs[applied])
+        if aws.settings.sandbox is not None:
+            token = aws.settings.sandbox.token
+        else:
+            from qengine_aws.token import EksTokenProvider
+
+            token = EksTokenProvider(aws.access, outputs.cluster_name)()
+        return cluster_client(outputs.endpoint, outputs.ca_pem(), token)
+
+    settings = AddonSettings(test_charts=aws.settings.sandbox is not None)
+    return addon_steps(aws.job, connect, settings, after=(applied,))
 
 
 def _digest(data: object) -> str:

@@ -215,6 +215,8 @@ def run_qengine(home: Path, *args: str, timeout: float = 300) -> subprocess.Comp
     the code under test is imported (this process's ``sys.path``), wherever it is."""
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
     env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    if "QENGINE_HELM" in os.environ:  # the helm that installs a sandbox cluster's add-ons
+        env["QENGINE_HELM"] = os.environ["QENGINE_HELM"]
     return subprocess.run(
         [sys.executable, "-m", "qengine", *args],
         env=env,

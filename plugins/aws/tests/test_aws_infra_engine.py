@@ -119,7 +119,9 @@ def test_the_registered_factory_builds_an_engine_whose_methods_plan_their_action
     assert isinstance(job, InfrastructureJob)
     first = ["aws.preflight", "aws.state-backend"]
     # Each method plans its own action whatever the job's says (the job is a create).
-    assert [s.id for s in infra.create(job)] == [*first, "aws.apply"]
+    created = [s.id for s in infra.create(job)]
+    assert created[:3] == [*first, "aws.apply"]
+    assert created[3] == "addons.crds"  # then the add-on stack (docs/addons.md)
     assert [s.id for s in infra.pause(job)] == [
         *first,
         "aws.save-node-group-sizes",
@@ -127,7 +129,8 @@ def test_the_registered_factory_builds_an_engine_whose_methods_plan_their_action
         "aws.apply",
     ]
     assert [s.id for s in infra.resume(job)][-1] == "aws.forget-node-group-sizes"
-    assert [s.id for s in infra.upgrade(job)][-1] == "aws.upgrade-node-groups"
+    upgraded = [s.id for s in infra.upgrade(job)]
+    assert upgraded[upgraded.index("aws.upgrade-node-groups") + 1] == "addons.crds"
     assert [s.id for s in infra.delete(job)][-1] == "aws.destroy"
     assert [s.id for s in infra.plan(job)] == [s.id for s in infra.create(job)]
 

@@ -79,8 +79,11 @@ def test_runs_are_journalled_and_their_events_reach_the_sinks(
     assert store.job_status("eks-prod-create-0001") == "succeeded"
     records = store.step_records("eks-prod-create-0001")
     succeeded = [r.step_id for r in records if r.status == "succeeded"]
-    assert succeeded == ["aws.preflight", "aws.state-backend", "aws.apply"]
-    assert _started(events) == ["aws.preflight", "aws.state-backend", "aws.apply"]
+    # The cluster, then its add-on stack (docs/addons.md), each step journalled.
+    assert succeeded[:3] == ["aws.preflight", "aws.state-backend", "aws.apply"]
+    assert _started(events)[:3] == ["aws.preflight", "aws.state-backend", "aws.apply"]
+    assert succeeded[3] == "addons.crds"
+    assert all(step.startswith("addons.") for step in succeeded[3:])
     # Pause and resume of the same cluster are jobs of their own, journalled by their ids.
     for action, job_id in (("pause", "eks-prod-pause-0002"), ("resume", "eks-prod-resume-0003")):
         result = _run(engine, _document(action, job_id))
@@ -110,7 +113,9 @@ def test_an_interrupted_job_resumes_after_its_last_finished_step(
     events: list[Event] = []
     resumed = _run(_engine(sandbox, store), _document(), on_event=events.append)
     assert resumed.status is JobStatus.SUCCEEDED, resumed.error
-    assert _started(events) == ["aws.apply"]
+    started = _started(events)
+    assert started[0] == "aws.apply"
+    assert all(step.startswith("addons.") for step in started[1:])
     assert resumed.outputs["aws.state-backend"] == stopped.outputs["aws.state-backend"]
 
 

@@ -12,12 +12,24 @@ from qengine import Engine, load_plugins
 from qengine.runner import MemoryStateStore
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
+# The add-on stack the example turns on (create and upgrade end with it; docs/addons.md).
+ADDONS = [
+    "addons.crds",
+    "addons.cert-manager",
+    "addons.traefik",
+    "addons.metrics-server",
+    "addons.external-dns",
+    "addons.cluster-issuers",
+    "addons.loki",
+    "addons.alloy",
+    "addons.kube-prometheus-stack",
+]
 
 
 @pytest.mark.parametrize(
     ("action", "steps"),
     [
-        ("create", ["aws.preflight", "aws.state-backend", "aws.apply"]),
+        ("create", ["aws.preflight", "aws.state-backend", "aws.apply", *ADDONS]),
         (
             "pause",
             [
@@ -45,6 +57,7 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.js
                 "aws.state-backend",
                 "aws.upgrade-control-plane",
                 "aws.upgrade-node-groups",
+                *ADDONS,
             ],
         ),
         (

@@ -60,7 +60,9 @@ def test_an_environment_job_deploys_onto_the_cluster_the_infrastructure_job_crea
             _document(QUICKSTART), sandbox_secrets=_secrets(QUICKSTART), sandbox=session
         )
         assert deployed.status is JobStatus.SUCCEEDED, deployed.error
-        found = _names(cluster.endpoint, cluster.ca_pem, cluster.token, "/apis/apps/v1/deployments")
+        # The environment's deployments (the add-on stack's are in qengine-system).
+        path = "/apis/apps/v1/deployments?labelSelector=qengine.dev/environment-id%3Denv-quickstart"
+        found = _names(cluster.endpoint, cluster.ca_pem, cluster.token, path)
         assert found == ["web", "worker"]
 
         # A second infrastructure job of the session finds the first one's state: no change.

@@ -1,0 +1,95 @@
+"""The add-on stack on the sandbox's stand-in EKS cluster: ``create`` installs it from the test
+charts with the real helm, the quickstart deployed next in the same session has its router
+served through it, and a second create changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qengine_aws.settings import AwsSettings
+
+from qengine import Engine, load_plugins
+from qengine.plugin import SandboxSession
+from qengine.runner import Executor, JobRef, JobStatus, MemoryStateStore
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+INFRA = json.loads((EXAMPLES / "aws-eks" / "job.json").read_text())
+SECRETS = json.loads((EXAMPLES / "aws-eks" / "secrets.json").read_text())
+QUICKSTART = json.loads((EXAMPLES / "quickstart" / "job.json").read_text())
+QUICKSTART_SECRETS = json.loads((EXAMPLES / "quickstart" / "secrets.json").read_text())
+
+pytestmark = pytest.mark.slow
+
+
+def _get(endpoint: str, ca_pem: str, token: str, path: str) -> dict[str, Any]:
+    request = urllib.request.Request(endpoint + path, headers={"Authorization": f"Bearer {token}"})
+    tls = ssl.create_default_context(cadata=ca_pem)
+    with urllib.request.urlopen(request, context=tls, timeout=10) as reply:
+        found: dict[str, Any] = json.loads(reply.read())
+        return found
+
+
+def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_it(
+    moto: str,  # moto's backends are shared in a process: the sandbox's starts from empty
+) -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws,kubernetes"})
+    engine = Engine(plugins, store=MemoryStateStore())
+    with ExitStack() as stack:
+        session = stack.enter_context(SandboxSession())
+        accepted = engine.accept(INFRA, sandbox_secrets=SECRETS, sandbox=session)
+        job = accepted.job
+        ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id="c")
+        plan = engine.plan(accepted)
+        ids = [step.id for step in plan.steps]
+        assert ids.index("aws.apply") < ids.index("addons.crds") < ids.index("addons.traefik")
+        result = Executor(store=engine.store).run(
+            plan, ref, redact=accepted.services.secrets.redact
+        )
+        assert result.status is JobStatus.SUCCEEDED, result.error
+        assert any(c.kind == "HelmRelease" for c in result.changes)
+        outputs = result.outputs["aws.apply"]
+        ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
+        aws = accepted.services.settings["aws"]
+        assert isinstance(aws, AwsSettings)
+        assert aws.sandbox is not None
+        token = aws.sandbox.token
+
+        def get(path: str) -> dict[str, Any]:
+            return _get(outputs["endpoint"], ca_pem, token, path)
+
+        releases = get("/api/v1/namespaces/qengine-system/secrets?labelSelector=owner%3Dhelm")
+        names = {s["metadata"]["labels"]["name"] for s in releases["items"]}
+        # The example turns logs and metrics on; cert-manager, ingress and metrics-server are
+        # on by default, external-dns because the job has a dns section.
+        assert names == {
+            "cert-manager", "cluster-issuers", "traefik", "metrics-server", "external-dns",
+            "loki", "alloy", "kube-prometheus-stack",
+        }  # fmt: skip
+        issuers = get("/apis/cert-manager.io/v1/clusterissuers")["items"]
+        assert {i["metadata"]["name"] for i in issuers} == {"letsencrypt", "letsencrypt-staging"}
+
+        deployed = engine.run(QUICKSTART, sandbox_secrets=QUICKSTART_SECRETS, sandbox=session)
+        assert deployed.status is JobStatus.SUCCEEDED, deployed.error
+        ingresses = get("/apis/networking.k8s.io/v1/ingresses")["items"]
+        public = next(i for i in ingresses if i["metadata"]["name"] == "public")
+        # Served by the stack: the class its controller watches, the issuer it installed.
+        assert public["spec"]["ingressClassName"] == "nginx"
+        issuer = public["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+        assert issuer in {i["metadata"]["name"] for i in issuers}
+        assert public["status"]["loadBalancer"]["ingress"]
+
+        again = Executor(store=MemoryStateStore()).run(
+            engine.plan(engine.accept(dict(INFRA, id="eks-prod-create-0002"),
+                                      sandbox_secrets=SECRETS, sandbox=session)),
+            JobRef(job_id="eks-prod-create-0002", organization_id="org-demo", target_id="c"),
+        )  # fmt: skip
+        assert again.status is JobStatus.SUCCEEDED, again.error
+        changed = [c for c in again.changes if c.kind == "HelmRelease"]
+        assert changed == []
