@@ -61,11 +61,13 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 @attrs.define
 class Recorded:
-    """One request the stand-in answered: its method, path and, for a token, grant type."""
+    """One request the stand-in answered: its method, path and, for a token, the grant type
+    and the kind of proof (``secret`` or ``assertion``; never the value)."""
 
     method: str
     path: str
     grant: str = ""
+    proof: str = ""
 
 
 @attrs.define
@@ -198,9 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
         loaded: dict[str, Any] = json.loads(raw)
         return loaded
 
-    def _record(self, path: str, grant: str = "") -> None:
+    def _record(self, path: str, grant: str = "", proof: str = "") -> None:
         with self.arm.state.lock:
-            self.arm.state.requests.append(Recorded(self.command, path, grant))
+            self.arm.state.requests.append(Recorded(self.command, path, grant, proof))
 
     # -- Entra ID -------------------------------------------------------------------
 
@@ -226,8 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         form = self._body()
         grant = form.get("grant_type", "")
-        self._record(path, grant)
-        has_proof = bool(form.get("client_secret") or form.get("client_assertion"))
+        proof = "assertion" if form.get("client_assertion") else ""
+        proof = "secret" if form.get("client_secret") else proof
+        self._record(path, grant, proof)
+        has_proof = bool(proof)
         if grant != "client_credentials" or not form.get("client_id") or not has_proof:
             self._reply(
                 400,

@@ -1,0 +1,126 @@
+"""The AKS blueprint against its data file (the pinned azurerm provider's arguments and
+attributes), its security settings, and ``qengine export`` writing the real root module."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure_support import DEMO_SECRET, EXAMPLES, example, run_qengine
+from qengine_azure.blueprint import AZURERM, BLUEPRINT_DATA, OUTPUTS, aks_root_module
+from qengine_azure.sandbox import PLACEHOLDER_CLUSTER, sandbox_root_module
+
+from qengine import load_plugins
+from qengine.spec import InfrastructureJob
+
+_REFERENCE = re.compile(r"\b((?:data\.)?azurerm_[a-z_]+)\.([a-z_]+)\.([a-z_]+)")
+
+
+def _job(document: dict[str, Any] | None = None) -> InfrastructureJob:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure"})
+    job = plugins.loader.load(document or example())
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def _uses_only_documented_names(kind: str, body: dict[str, Any], entry: dict[str, Any]) -> None:
+    blocks = entry.get("blocks", {})
+    for name, value in body.items():
+        if name == "lifecycle":
+            continue
+        if name in blocks:
+            for block in value:
+                unknown = set(block) - set(blocks[name])
+                assert not unknown, f"{kind}.{name} uses {unknown}"
+        else:
+            assert name in entry["arguments"], f"{kind} has no argument {name!r}"
+
+
+@pytest.mark.parametrize("create_group", [True, False], ids=["new-group", "existing-group"])
+def test_the_module_uses_only_what_the_data_file_lists(create_group: bool) -> None:
+    document = example()
+    document["cluster"]["provider"]["resource_group"]["create"] = create_group
+    module = aks_root_module(_job(document))
+    resources = BLUEPRINT_DATA["resources"]
+    for kind, instances in module["resource"].items():
+        assert kind in resources, f"{kind} is not in azurerm.json"
+        for body in instances.values():
+            _uses_only_documented_names(kind, body, resources[kind])
+    for kind, instances in module.get("data", {}).items():
+        for body in instances.values():
+            _uses_only_documented_names(kind, body, BLUEPRINT_DATA["data"][kind])
+    assert set(module["provider"]["azurerm"]) <= set(BLUEPRINT_DATA["provider_arguments"])
+    # Every attribute an expression reads is one the data file lists for its type.
+    text = json.dumps(module)
+    for kind, _name, attribute in _REFERENCE.findall(text):
+        table = BLUEPRINT_DATA["data"] if kind.startswith("data.") else resources
+        listed = table[kind.removeprefix("data.")]
+        assert attribute in listed["attributes"], f"{kind} has no attribute {attribute!r}"
+
+
+def test_the_provider_is_pinned_exactly() -> None:
+    module = aks_root_module(_job())
+    pinned = module["terraform"]["required_providers"]["azurerm"]
+    assert pinned == {"source": "hashicorp/azurerm", "version": AZURERM}
+    assert re.fullmatch(r"4\.\d+\.\d+", AZURERM)
+    assert module["terraform"]["backend"] == {"azurerm": {}}
+
+
+def test_the_cluster_has_workload_identity_oidc_and_no_local_accounts() -> None:
+    cluster = aks_root_module(_job())["resource"]["azurerm_kubernetes_cluster"]["cluster"]
+    assert cluster["oidc_issuer_enabled"] is True
+    assert cluster["workload_identity_enabled"] is True
+    assert cluster["local_account_disabled"] is True
+    assert cluster["azure_active_directory_role_based_access_control"][0]["azure_rbac_enabled"]
+    network = cluster["network_profile"][0]
+    assert network["network_plugin_mode"] == "overlay"
+    assert network["pod_cidr"] == "10.244.0.0/16"
+    assert network["dns_service_ip"] == "10.0.0.10"
+    assert cluster["api_server_access_profile"][0]["authorized_ip_ranges"] == ["203.0.113.0/24"]
+    pool = cluster["default_node_pool"][0]
+    assert pool["name"] == "system"
+    assert pool["zones"] == ["1", "2", "3"]
+    assert (pool["min_count"], pool["max_count"], pool["node_count"]) == (2, 4, 2)
+
+
+def test_a_spot_pool_declares_what_aks_adds() -> None:
+    pools = aks_root_module(_job())["resource"]["azurerm_kubernetes_cluster_node_pool"]
+    spot = pools["spot"]
+    assert spot["priority"] == "Spot"
+    assert spot["eviction_policy"] == "Delete"
+    assert "kubernetes.azure.com/scalesetpriority=spot:NoSchedule" in spot["node_taints"]
+    assert spot["min_count"] == 0
+    assert spot["node_count"] == 1
+
+
+def test_real_and_sandbox_modules_have_the_same_outputs_and_variables() -> None:
+    job = _job()
+    real, stand_in = aks_root_module(job), sandbox_root_module(job, PLACEHOLDER_CLUSTER)
+    assert set(real["output"]) == set(stand_in["output"]) == set(OUTPUTS)
+    assert real["variable"] == stand_in["variable"]
+    assert stand_in["terraform"]["backend"] == {"azurerm": {}}
+    assert set(stand_in["resource"]) == {"terraform_data"}
+
+
+def test_export_writes_the_real_module_without_credentials(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_qengine(
+        tmp_path, "export", str(EXAMPLES / "job.json"), "-o", str(out), plugins="azure"
+    )
+    assert result.returncode == 0, result.stderr
+    target = out / "terraform" / "azure"
+    module = json.loads((target / "main.tf.json").read_text())
+    assert module == aks_root_module(_job())
+    backend = json.loads((target / "backend.tfbackend.json").read_text())
+    assert backend["storage_account_name"] == "acmeqestateweu"
+    assert backend["use_azuread_auth"] is True
+    readme = (target / "README.md").read_text()
+    assert "terraform init -backend-config=backend.tfbackend.json" in readme
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert DEMO_SECRET not in text
+            assert "terraform_data" not in text

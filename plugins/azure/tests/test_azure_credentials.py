@@ -1,0 +1,158 @@
+"""The job's credentials through azure-identity, against the stand-in Entra ID token endpoint
+(no Entra emulator exists; the stand-in answers azure-identity's and MSAL's real requests):
+each credential kind gives a token, tokens are renewed as they expire, a refusal is an
+AuthError, and no secret leaks."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure_support import DEMO_SECRET, example
+from qengine_azure.credentials import AzureAccess
+from qengine_azure.local_arm import LocalArm
+from qengine_azure.local_tls import LocalTls, make_tls
+from qengine_azure.settings import AzureSettings
+from qengine_azure.terraform_run import provider_credentials
+
+from qengine import AuthError, InvalidInputError, load_plugins
+from qengine.secrets.value import SecretValue
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> LocalTls:
+    return make_tls(tmp_path_factory.mktemp("tls"), ("localhost",))
+
+
+@pytest.fixture
+def arm(tls: LocalTls) -> Iterator[LocalArm]:
+    with LocalArm(tls) as server:
+        yield server
+
+
+def _certificate_pem() -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "qengine-test-app")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return (key_pem + cert.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def _access(arm: LocalArm, kind: str, secret: str) -> AzureAccess:
+    document: dict[str, Any] = example()
+    provider = document["cluster"]["provider"]
+    provider.pop("client_secret")
+    provider[kind] = True if kind == "workload_identity" else {"secret": "the-credential"}
+    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure"}).loader.load(document)
+    settings = AzureSettings(arm_endpoint=arm.url, authority=arm.url, ca_file=arm.tls.ca)
+    return AzureAccess.of(job, lambda name: SecretValue(secret), settings)  # type: ignore[arg-type]
+
+
+def _proofs(arm: LocalArm) -> list[str]:
+    return [r.proof for r in arm.state.requests if r.path.endswith("/oauth2/v2.0/token")]
+
+
+def test_a_client_secret_gives_a_token(arm: LocalArm) -> None:
+    access = _access(arm, "client_secret", DEMO_SECRET)
+    token = access.arm_token()
+    assert arm.token_valid(f"Bearer {token}")
+    assert _proofs(arm) == ["secret"]
+    assert DEMO_SECRET not in repr(access)
+
+
+def test_a_client_certificate_signs_an_assertion(arm: LocalArm) -> None:
+    access = _access(arm, "client_certificate", _certificate_pem())
+    assert arm.token_valid(f"Bearer {access.arm_token()}")
+    assert _proofs(arm) == ["assertion"]
+
+
+def test_a_client_assertion_is_sent_as_is(arm: LocalArm) -> None:
+    access = _access(arm, "client_assertion", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
+    assert arm.token_valid(f"Bearer {access.arm_token()}")
+    assert _proofs(arm) == ["assertion"]
+
+
+def test_workload_identity_reads_the_hosts_projected_token(
+    arm: LocalArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
+    # The host's setting (a path), as AKS workload identity projects it into the pod.
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    access = _access(arm, "workload_identity", "")
+    assert arm.token_valid(f"Bearer {access.arm_token()}")
+    assert _proofs(arm) == ["assertion"]
+
+
+def test_workload_identity_without_a_projected_token_is_refused(
+    arm: LocalArm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_FEDERATED_TOKEN_FILE", raising=False)
+    with pytest.raises(InvalidInputError, match="AZURE_FEDERATED_TOKEN_FILE"):
+        _access(arm, "workload_identity", "").arm_token()
+
+
+def test_tokens_are_renewed_as_they_expire(tls: LocalTls) -> None:
+    with LocalArm(tls, token_seconds=1) as short:
+        access = _access(short, "client_secret", DEMO_SECRET)
+        first = access.arm_token()
+        time.sleep(1.2)
+        assert not short.token_valid(f"Bearer {first}")
+        second = access.arm_token()
+        assert second != first
+        assert short.token_valid(f"Bearer {second}")
+
+
+def test_a_refusal_is_an_auth_error_without_the_secret(arm: LocalArm) -> None:
+    access = _access(arm, "client_secret", DEMO_SECRET)
+    wrong = AzureAccess(
+        provider=access.provider,
+        open_secret=access.open_secret,
+        settings=AzureSettings(
+            arm_endpoint=arm.url, authority=f"{arm.url}/refused", ca_file=arm.tls.ca
+        ),
+    )
+    with pytest.raises(AuthError) as caught:
+        wrong.arm_token()
+    assert access.provider.client_id in str(caught.value)
+    assert DEMO_SECRET not in str(caught.value)
+
+
+def test_terraform_gets_the_provider_credential_only_as_a_masked_credential(
+    arm: LocalArm,
+) -> None:
+    secret = provider_credentials(_access(arm, "client_secret", DEMO_SECRET))
+    assert secret == {"ARM_CLIENT_SECRET": DEMO_SECRET}
+    assertion = provider_credentials(_access(arm, "client_assertion", "jwt"))
+    assert assertion == {"ARM_OIDC_TOKEN": "jwt"}
+    certificate = provider_credentials(_access(arm, "client_certificate", _certificate_pem()))
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    bundle = pkcs12.load_pkcs12(base64.b64decode(certificate["ARM_CLIENT_CERTIFICATE"]), None)
+    assert bundle.cert is not None
+    assert bundle.key is not None
