@@ -60,6 +60,8 @@ def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_i
         assert isinstance(aws, AwsSettings)
         assert aws.sandbox is not None
         token = aws.sandbox.token
+        # The cluster's token reached helm in a 0600 kubeconfig only: never the job's record.
+        assert token not in json.dumps(result.to_json(), default=str)
 
         def get(path: str) -> dict[str, Any]:
             return _get(outputs["endpoint"], ca_pem, token, path)
