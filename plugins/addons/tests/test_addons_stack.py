@@ -337,3 +337,34 @@ def test_a_new_chart_version_upgrades_its_crd_and_its_release(
     assert after is not None
     assert [v["name"] for v in after["spec"]["versions"]] == ["v1alpha1", "v1"]
     assert _release(sim, "traefik", 2) is not None
+
+
+def test_a_release_left_pending_install_is_uninstalled_then_installed(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator
+) -> None:
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+    assert apply_stack(doc, "pinst-1").status is JobStatus.SUCCEEDED
+    _mark_pending(sim, "metrics-server", 1, "pending-install")
+    first_uid = _release(sim, "metrics-server", 1)["metadata"]["uid"]  # type: ignore[index]
+    events: list[Event] = []
+
+    result = apply_stack(doc, "pinst-2", run_options={"sinks": [CallbackSink(events.append)]})
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    again = _release(sim, "metrics-server", 1)
+    assert again is not None
+    assert again["metadata"]["labels"]["status"] == "deployed"
+    assert again["metadata"]["uid"] != first_uid  # uninstalled, then installed anew
+    assert any("stuck at revision 1" in e.message for e in events)
+
+
+def test_charts_from_a_local_directory_need_no_registry(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
+    doc["cluster"]["addons"].pop("chart_mirror")
+
+    result = apply_stack(doc, "dir-1", chart_dir=str(charts.directory), plain_http=False)
+
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    assert _release(sim, "metrics-server", 1) is not None
