@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from qengine._errors import QengineError
+from qengine._errors import QengineError, TargetLockedError
 from qengine.runner.steps import Change
 
 __all__ = ["JobResult", "JobStatus", "StepError", "StepOutcome", "StepStatus", "describe_error"]
@@ -42,12 +42,15 @@ class StepStatus(enum.StrEnum):
 
 @attrs.frozen(kw_only=True)
 class StepError:
-    """Why a step or job failed: a redacted message, what to do (``hint``), the error class."""
+    """Why a step or job failed: a redacted message, what to do (``hint``), the error class;
+    ``locked`` when it is a :class:`~qengine.TargetLockedError` (of any subclass: a held
+    Terraform state lock, a target's lease), which makes the job's exit code 4."""
 
     message: str
     hint: str = ""
     kind: str = ""
     timed_out: bool = False
+    locked: bool = False
 
 
 def describe_error(error: BaseException, redact: Callable[[str], str]) -> StepError:
@@ -56,7 +59,12 @@ def describe_error(error: BaseException, redact: Callable[[str], str]) -> StepEr
         message, hint = error.message, error.hint
     else:
         message, hint = f"{type(error).__name__}: {error}", _DEFECT_HINT
-    return StepError(message=redact(message), hint=redact(hint), kind=type(error).__name__)
+    return StepError(
+        message=redact(message),
+        hint=redact(hint),
+        kind=type(error).__name__,
+        locked=isinstance(error, TargetLockedError),
+    )
 
 
 @attrs.frozen(kw_only=True)
