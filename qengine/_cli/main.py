@@ -29,8 +29,8 @@ from qengine._cli import (
 )
 from qengine._errors import QengineError
 from qengine._plugins import PluginSet
+from qengine._terminal import terminal_safe
 from qengine._version import __version__
-from qengine.secrets.hygiene import terminal_safe
 
 EPILOG = """exit codes:
   0  succeeded

@@ -18,8 +18,8 @@ from typing import TextIO
 import attrs
 
 from qengine._events import Event, EventType
+from qengine._terminal import terminal_safe
 from qengine.interfaces.events import EventSink
-from qengine.secrets.hygiene import terminal_safe
 
 __all__ = ["CallbackSink", "ConsoleSink", "JsonLinesSink"]
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qengine.secrets.hygiene import terminal_safe
+from qengine._terminal import terminal_safe
 
 PLUGINS = Path(__file__).parent / "plugins"
 
