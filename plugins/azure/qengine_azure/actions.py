@@ -29,11 +29,13 @@ from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
 from qengine_azure.blueprint import OUTPUTS, aks_root_module
 from qengine_azure.credentials import AzureAccess, SecretOpener
-from qengine_azure.pause import forget_stand_in, register_stand_in, set_power
+from qengine_azure.pause import cluster_facts, forget_stand_in, register_stand_in, set_power
+from qengine_azure.preflight import preflight_new_cluster
 from qengine_azure.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_azure.settings import AzureSettings
 from qengine_azure.state_backend import StateLocation, ensure_state_backend
 from qengine_azure.terraform_run import string_outputs, terraform_for
+from qengine_azure.upgrade import check_upgrade
 
 PREFLIGHT = "azure.preflight"
 STATE = "azure.state-backend"
@@ -89,7 +91,8 @@ def steps_for(azure: AzureJob) -> list[Step]:
         return [*first, _power_step(azure, running=False, after=(STATE,))]
     if action is InfraAction.RESUME:
         start = _power_step(azure, running=True, after=(STATE,))
-        return [*first, start, _apply_step(azure, ChangeAction.UPDATE, after=(STATE, START))]
+        after = (PREFLIGHT, STATE, START)
+        return [*first, start, _apply_step(azure, ChangeAction.UPDATE, after=after)]
     if action is InfraAction.DELETE:
         return [*first, _destroy_step(azure)]
     if action is InfraAction.UPGRADE:
@@ -115,12 +118,23 @@ def _preflight_step(azure: AzureJob) -> Step:
             f"Azure subscription {provider.subscription_id}, location {provider.location}: "
             f"a token for client {provider.client_id}"
         )
-        return {"subscription_id": provider.subscription_id, "location": provider.location}
+        facts = cluster_facts(azure.access, azure.job)
+        action = azure.job.action
+        if facts is None and action is InfraAction.CREATE:
+            preflight_new_cluster(azure.access, ctx.emit_progress)
+        if action is InfraAction.UPGRADE:
+            check_upgrade(azure.job, facts[1] if facts else None)
+        return {
+            "subscription_id": provider.subscription_id,
+            "location": provider.location,
+            "power_state": facts[0] if facts else "absent",
+        }
 
     return Step(
         id=PREFLIGHT,
         run=run,
-        description="check the job's Azure credential (a token from Microsoft Entra ID)",
+        description="check the job's Azure credential (a token from Microsoft Entra ID) and, "
+        "for a new cluster, the region's VM sizes, zones and vCPU quotas",
     )
 
 
@@ -154,6 +168,15 @@ def _location(ctx: StepContext) -> StateLocation:
 
 
 def _apply(azure: AzureJob, ctx: StepContext) -> dict[str, str]:
+    if azure.job.action is not InfraAction.RESUME and ctx.input(PREFLIGHT, "power_state") == (
+        "Stopped"
+    ):
+        # AKS refuses every change to a stopped cluster; resume applies the blueprint.
+        ctx.emit_warning(
+            f"the AKS cluster {azure.job.cluster.name} is paused (stopped): it stays paused, "
+            "and a resume job applies the blueprint"
+        )
+        return {}
     with terraform_for(
         ctx,
         azure.access,
@@ -172,7 +195,7 @@ def _apply(azure: AzureJob, ctx: StepContext) -> dict[str, str]:
 
 
 def _apply_step(
-    azure: AzureJob, action: ChangeAction, *, after: tuple[str, ...] = (STATE,)
+    azure: AzureJob, action: ChangeAction, *, after: tuple[str, ...] = (PREFLIGHT, STATE)
 ) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
         return _apply(azure, ctx)

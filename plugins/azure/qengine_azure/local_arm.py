@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from qengine_azure import local_catalog
 from qengine_azure.local_tls import LocalTls
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
@@ -49,6 +50,8 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("blob_service", _ACCOUNT + r"/blobservices/default"),
         ("container", _ACCOUNT + r"/blobservices/default/containers/(?P<container>[^/]+)"),
         ("cluster", _CLUSTER),
+        ("skus", _SUB + r"/providers/microsoft\.compute/skus"),
+        ("usages", _SUB + r"/providers/microsoft\.compute/locations/(?P<location>[^/]+)/usages"),
         ("cluster_action", _CLUSTER + r"/(?P<action>stop|start)"),
         (
             "operation",
@@ -100,6 +103,9 @@ class LocalArm:
     ) -> None:
         self.tls = tls
         self.accounts = accounts
+        #: Compute's VM sizes by region and quotas (by region), as the stand-in serves them.
+        self.skus: Callable[[str], list[dict[str, Any]]] = local_catalog.skus
+        self.usages: dict[str, list[dict[str, Any]]] = {}
         self.state = ArmState()
         self.on_container = on_container
         self.token_seconds = token_seconds
@@ -422,6 +428,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(405, "MethodNotAllowed", "the stand-in only reads managed clusters")
             return
         self._crud(path, lambda body: body)
+
+    def _skus(self, path: str, found: dict[str, str]) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        wanted = re.search(r"location eq '([^']+)'", query.get("$filter", [""])[0])
+        location = wanted.group(1) if wanted else "westeurope"
+        self._reply(200, {"value": self.arm.skus(location)})
+
+    def _usages(self, path: str, found: dict[str, str]) -> None:
+        location = found["location"]
+        self._reply(200, {"value": self.arm.usages.get(location, local_catalog.usages())})
 
     def _cluster_action(self, path: str, found: dict[str, str]) -> None:
         cluster_id = path.rsplit("/", 1)[0]

@@ -36,21 +36,38 @@ def _client(access: AzureAccess) -> ContainerServiceClient:
     )
 
 
-def power_state(access: AzureAccess, job: InfrastructureJob) -> str:
-    """``Running`` or ``Stopped``, as AKS reports the cluster; InvalidInputError when it
-    does not exist."""
+def cluster_facts(access: AzureAccess, job: InfrastructureJob) -> tuple[str, str] | None:
+    """The cluster's power state (``Running`` or ``Stopped``) and Kubernetes version, as AKS
+    reports them, or None when it does not exist."""
     from azure.core.exceptions import ResourceNotFoundError
 
     group = access.provider.resource_group.name
     try:
         cluster = _client(access).managed_clusters.get(group, job.cluster.name)
     except ResourceNotFoundError:
+        return None
+    code = cluster.power_state.code if cluster.power_state is not None else None
+    state = str(getattr(code, "value", code) or "Running")  # the SDK gives an enum member
+    version = cluster.current_kubernetes_version or cluster.kubernetes_version or ""
+    return state, str(version)
+
+
+def find_power_state(access: AzureAccess, job: InfrastructureJob) -> str | None:
+    """``Running`` or ``Stopped``, or None when the cluster does not exist."""
+    facts = cluster_facts(access, job)
+    return facts[0] if facts is not None else None
+
+
+def power_state(access: AzureAccess, job: InfrastructureJob) -> str:
+    """``Running`` or ``Stopped``; InvalidInputError when the cluster does not exist."""
+    state = find_power_state(access, job)
+    if state is None:
+        group = access.provider.resource_group.name
         raise InvalidInputError(
             f"the AKS cluster {job.cluster.name} does not exist in {group}",
             hint="Create the cluster first (action create).",
-        ) from None
-    state = cluster.power_state.code if cluster.power_state is not None else None
-    return str(state or "Running")
+        )
+    return state
 
 
 def set_power(
@@ -80,11 +97,17 @@ def set_power(
 
 def register_stand_in(access: AzureAccess, job: InfrastructureJob, outputs: dict[str, str]) -> None:
     """Sandbox: tell the stand-in Resource Manager of the managed cluster the stand-in apply
-    made (kept as it is when it exists: a stopped cluster stays stopped)."""
+    made, or of its new version (a stopped cluster stays stopped)."""
     arm = access.settings.stand_in
     if arm is None or "cluster_id" not in outputs:
         return
-    if arm.resource(outputs["cluster_id"]) is not None:
+    existing = arm.resource(outputs["cluster_id"])
+    if existing is not None:
+        # An apply at a new version upgrades it; its power state is AKS's, not Terraform's.
+        properties = existing.setdefault("properties", {})
+        properties["kubernetesVersion"] = job.cluster.kubernetes_version
+        properties["currentKubernetesVersion"] = job.cluster.kubernetes_version
+        arm.put_resource(outputs["cluster_id"], existing)
         return
     body: dict[str, Any] = {
         "id": outputs["cluster_id"],
@@ -95,6 +118,7 @@ def register_stand_in(access: AzureAccess, job: InfrastructureJob, outputs: dict
             "provisioningState": "Succeeded",
             "powerState": {"code": "Running"},
             "kubernetesVersion": job.cluster.kubernetes_version,
+            "currentKubernetesVersion": job.cluster.kubernetes_version,
             "nodeResourceGroup": outputs.get("node_resource_group", ""),
         },
     }
