@@ -1,12 +1,13 @@
 """The add-on stack on the sandbox's stand-in EKS cluster: ``create`` installs it from the test
 charts with the real helm, the quickstart deployed next in the same session has its router
-served through it, and a second create changes nothing."""
+served through it with its certificate issued, and a second create changes nothing."""
 
 from __future__ import annotations
 
 import base64
 import json
 import ssl
+import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
@@ -86,6 +87,23 @@ def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_i
         issuer = public["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
         assert issuer in {i["metadata"]["name"] for i in issuers}
         assert public["status"]["loadBalancer"]["ingress"]
+        # Its certificate, from the stack's issuer (the simulator issues it, self-signed).
+        namespace = public["metadata"]["namespace"]
+        secret_name = public["spec"]["tls"][0]["secretName"]
+        deadline = time.monotonic() + 10
+        while True:
+            cert = get(
+                f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{secret_name}"
+            )
+            conditions = cert.get("status", {}).get("conditions", [])
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                break
+            assert time.monotonic() < deadline, conditions
+            time.sleep(0.1)
+        assert cert["spec"]["issuerRef"]["name"] == issuer
+        assert cert["spec"]["dnsNames"] == ["shop.example.com"]
+        tls = get(f"/api/v1/namespaces/{namespace}/secrets/{secret_name}")
+        assert tls["type"] == "kubernetes.io/tls"
 
         again = Executor(store=MemoryStateStore()).run(
             engine.plan(engine.accept(dict(INFRA, id="eks-prod-create-0002"),

@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Callable
 
 from qengine.testing.kube.controllers import (
+    certmanager,
     deployment,
     ingress,
     jobs,
@@ -60,6 +61,7 @@ class ControllerManager:
             lambda work: services.reconcile(api, work),
             lambda work: storage.reconcile(api, work),
             lambda work: ingress.reconcile_ingresses(api, work),
+            lambda work: certmanager.reconcile(api, work),
         ]
 
     def start(self) -> None:
