@@ -116,6 +116,17 @@ class Actions:
 
         return _bound(run)
 
+    def undo_release(self, name: str) -> UndoFn:
+        """The ``compensate`` of a Helm service's deploy step (see
+        ``qengine_kubernetes.helm_release.undo_release``)."""
+
+        def compensate(ctx: StepContext) -> None:
+            from qengine_kubernetes.helm_release import undo_release
+
+            undo_release(self.env(), name, ctx)
+
+        return _bound(compensate)
+
     def undo_service(self, name: str) -> UndoFn:
         """The ``compensate`` of a deploy step of service ``name``: put the service back as
         it was before this job (see ``qengine_kubernetes.compensate``)."""

@@ -164,6 +164,9 @@ def _digest(env: EnvJob, service: HelmService, values: str, chart: list[str]) ->
     return material.hexdigest()
 
 
+PREVIOUS_REVISION = "previous_revision"
+
+
 def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
     """Install or upgrade the release of Helm service ``name``; unchanged: run nothing."""
     service = env.service(name)
@@ -202,7 +205,41 @@ def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
     action = ChangeAction.CREATE if status is None else ChangeAction.UPDATE
     ctx.emit_resource_changed(action, "HelmRelease", name)
     history.save(api, past.with_revision(env.job.id, [record], env.settings.history_limit))
-    return {}
+    # What a rollback of this job goes back to: the revision that was deployed, or none.
+    before = int((status or {}).get("version", 0)) if state == "deployed" else 0
+    return {PREVIOUS_REVISION: str(before)}
+
+
+def undo_release(env: EnvJob, name: str, ctx: StepContext) -> None:
+    """The ``compensate`` of a Helm service's deploy step, when the job fails or is cancelled
+    after the release was upgraded: ``helm rollback`` to the revision that was deployed before
+    the job (a new revision with its manifest), or ``helm uninstall`` of a release the job
+    installed; the job's revision leaves the service's history. An unchanged release (no
+    ``previous_revision`` output) needs nothing."""
+    before = ctx.outputs.get(PREVIOUS_REVISION)
+    if before is None:
+        ctx.emit_progress(f"{name}: nothing of this job to roll back", service=name)
+        return
+    with private_tempdir(env.job.id) as directory:
+        helm = Helm(env, ctx, directory)
+        if before == "0":
+            verb = "uninstall"
+            code, lines = helm.run("uninstall", name, "--namespace", env.namespace, "--wait")
+        else:
+            verb = f"rollback to revision {before}"
+            code, lines = helm.run("rollback", name, before, "--namespace", env.namespace, "--wait")
+    if code != 0:
+        raise DeploymentError(
+            f"helm {verb} of {name} failed (exit {code}): {' / '.join(lines[-3:])}",
+            hint="Read helm's log lines above; `helm history` shows where the release stands.",
+        )
+    api = env.api()
+    past = history.load(api, env.namespace, name, env.job.environment.id)
+    kept = past.without_job(ctx.job_id)
+    if kept.revisions != past.revisions:
+        history.save(api, kept)
+    done = "uninstalled" if before == "0" else f"rolled back to revision {before}"
+    ctx.emit_progress(f"{name}: {done}", service=name)
 
 
 def recover_pending(helm: HelmCli, name: str, namespace: str, revision: int) -> None:

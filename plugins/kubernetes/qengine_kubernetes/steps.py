@@ -96,9 +96,12 @@ def plan_steps(job: EnvironmentJob, services: JobServices, settings: KubeSetting
         hook = stage is None
         helm = isinstance(by_name[name], HelmService)
         run = actions.for_service(name, hook=hook, helm=helm)
-        # A Helm release rolls itself back (--atomic); other deployed services are undone
-        # from their history when the job fails or is cancelled.
-        undo = actions.undo_service(name) if job.action is EnvAction.DEPLOY and not helm else None
+        # A failed Helm upgrade rolls itself back (--atomic); a completed one is undone with
+        # helm rollback (or uninstall) when the job fails or is cancelled later; other deployed
+        # services are undone from their history.
+        undo: UndoFn | None = None
+        if job.action is EnvAction.DEPLOY:
+            undo = actions.undo_release(name) if helm else actions.undo_service(name)
         records = _dns_changes(job, by_name[name])
         steps.append(
             _service_step(

@@ -169,3 +169,84 @@ def test_k8s_a_removed_helm_service_is_uninstalled(
     assert k8s_sim.get_object("configmaps", NS, "cache-settings") is None
     assert k8s_sim.get_object("secrets", NS, "qengine-history-cache") is None
     assert k8s_sim.get_object("deployments.apps", NS, "web") is not None
+
+
+def _cancel_after_cache(token: Any) -> Callable[[Any], None]:
+    def watch(event: Any) -> None:
+        if event.type is EventType.STEP_FINISHED and event.step_id == "kubernetes/service/cache":
+            token.cancel("SIGTERM")
+
+    return watch
+
+
+def _with_follower(doc: dict[str, Any]) -> dict[str, Any]:
+    """A container that waits for the release: the job is still running when it is done."""
+    doc["environment"]["services"].append(
+        {
+            "kind": "container",
+            "name": "after",
+            "image": "registry.k8s.io/pause",
+            "tag": "3.9",
+            "depends_on": ["cache"],
+        }
+    )
+    return doc
+
+
+def test_k8s_a_cancelled_job_rolls_its_helm_upgrade_back(
+    k8s_plugins: Any, k8s_sim: KubeSimulator, example: Example, helm_binary: Path, tmp_path: Path
+) -> None:
+    from k8s_support import DEMO_SECRETS, sim_settings
+
+    from qengine import Engine
+    from qengine.interfaces.cancel import CancelToken
+    from qengine.runner import MemoryStateStore
+
+    _chart(tmp_path)
+    settings = sim_settings(k8s_sim, helm=str(helm_binary), chart_root=str(tmp_path))
+    engine = Engine(k8s_plugins, store=MemoryStateStore(), settings={"kubernetes": settings})
+    first = engine.run({**_doc(example, "hello"), "id": "h1"}, sandbox_secrets=DEMO_SECRETS)
+    assert first.status is JobStatus.SUCCEEDED, first.error
+    token = CancelToken()
+
+    upgrade = engine.run(
+        {**_with_follower(_doc(example, "bonjour")), "id": "h2"},
+        sandbox_secrets=DEMO_SECRETS,
+        cancel=token,
+        on_event=_cancel_after_cache(token),
+    )
+
+    assert upgrade.status is JobStatus.CANCELLED
+    assert "kubernetes/service/cache" in upgrade.rolled_back
+    settings_map = k8s_sim.get_object("configmaps", NS, "cache-settings")
+    assert settings_map is not None
+    assert settings_map["data"]["greeting"] == "hello"
+    assert _release(k8s_sim, 3) is not None  # helm rollback writes a new revision
+
+
+def test_k8s_a_cancelled_job_uninstalls_the_release_it_installed(
+    k8s_plugins: Any, k8s_sim: KubeSimulator, example: Example, helm_binary: Path, tmp_path: Path
+) -> None:
+    from k8s_support import DEMO_SECRETS, sim_settings
+
+    from qengine import Engine
+    from qengine.interfaces.cancel import CancelToken
+    from qengine.runner import MemoryStateStore
+
+    _chart(tmp_path)
+    settings = sim_settings(k8s_sim, helm=str(helm_binary), chart_root=str(tmp_path))
+    engine = Engine(k8s_plugins, store=MemoryStateStore(), settings={"kubernetes": settings})
+    token = CancelToken()
+
+    result = engine.run(
+        {**_with_follower(_doc(example, "hello")), "id": "h1"},
+        sandbox_secrets=DEMO_SECRETS,
+        cancel=token,
+        on_event=_cancel_after_cache(token),
+    )
+
+    assert result.status is JobStatus.CANCELLED
+    assert "kubernetes/service/cache" in result.rolled_back
+    assert k8s_sim.get_object("configmaps", NS, "cache-settings") is None
+    assert _release(k8s_sim, 1) is None
+    assert k8s_sim.get_object("secrets", NS, "qengine-history-cache") is None
