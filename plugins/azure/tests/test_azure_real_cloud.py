@@ -1,0 +1,71 @@
+"""The real-Azure tier: off unless QENGINE_TEST_AZURE=1 (deselected by conftest otherwise).
+
+It cannot run on the project's build machines (no Azure access); it is written for users who
+have a subscription. Needs, besides ``QENGINE_TEST_AZURE=1``: ``AZURE_TENANT_ID``,
+``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET`` (an application with Contributor and Storage Blob
+Data Contributor on the subscription), ``AZURE_SUBSCRIPTION_ID`` and optionally
+``QENGINE_TEST_AZURE_LOCATION`` (default ``westeurope``).
+
+Everything it creates lives in the resource group ``qengine-test-<random>``, deleted at the
+end. It costs a storage account's few requests: no cluster is made (``qengine run`` of
+``examples/aks`` against a real subscription does that, with an azurerm provider mirror).
+It has never been run by the project.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from azure_support import example
+from qengine_azure.credentials import AzureAccess
+from qengine_azure.preflight import quotas, vm_sizes
+from qengine_azure.settings import AzureSettings
+from qengine_azure.state_backend import blob_names, ensure_state_backend, state_sas
+
+from qengine import load_plugins
+from qengine.secrets.value import SecretValue
+
+pytestmark = pytest.mark.real_cloud
+
+RUN = secrets.token_hex(4)
+GROUP = f"qengine-test-{RUN}"
+
+
+@pytest.fixture(scope="module")
+def real() -> Iterator[AzureAccess]:
+    document = example()
+    provider = document["cluster"]["provider"]
+    provider["tenant_id"] = os.environ["AZURE_TENANT_ID"]
+    provider["client_id"] = os.environ["AZURE_CLIENT_ID"]
+    provider["subscription_id"] = os.environ["AZURE_SUBSCRIPTION_ID"]
+    provider["location"] = os.environ.get("QENGINE_TEST_AZURE_LOCATION", "westeurope")
+    provider["state"] = {"storage_account": f"qetest{RUN}", "resource_group": GROUP}
+    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure"}).loader.load(document)
+    secret = os.environ["AZURE_CLIENT_SECRET"]
+    access = AzureAccess.of(job, lambda name: SecretValue(secret), AzureSettings())  # type: ignore[arg-type]
+    yield access
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    client = ResourceManagementClient(access.credential(), access.provider.subscription_id)
+    if client.resource_groups.check_existence(GROUP):
+        client.resource_groups.begin_delete(GROUP).result()
+
+
+def test_the_state_account_is_made_protected_and_terraform_gets_a_user_delegation_sas(
+    real: AzureAccess,
+) -> None:
+    location, changes = ensure_state_backend(real, "cluster-real")
+    assert any("created the storage account" in change for change in changes)
+    assert ensure_state_backend(real, "cluster-real") == (location, [])
+    sas = state_sas(real, location)
+    assert "skoid=" in sas  # a user delegation SAS, signed by Entra's key, not the account's
+    assert blob_names(real, location, sas) == {}
+
+
+def test_the_region_offers_the_example_sizes_and_reports_quotas(real: AzureAccess) -> None:
+    sizes = vm_sizes(real)
+    assert "Standard_D4s_v5" in sizes
+    assert "cores" in quotas(real)
