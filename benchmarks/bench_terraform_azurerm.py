@@ -80,7 +80,7 @@ def access(azurite: LocalAzurite) -> AzureAccess:
         state_sas=azurite.account_sas,
         sandbox=PLACEHOLDER,
     )
-    return AzureAccess(provider=provider, open_secret=SecretValue, settings=settings)
+    return AzureAccess(identity=provider, open_secret=SecretValue, settings=settings)
 
 
 def raw_terraform(

@@ -13,7 +13,13 @@ from qengine.plugin import SpecIssue
 from qengine.spec import InfrastructureJob, Job
 from qengine_azure import catalog
 from qengine_azure.network import ipv4, is_private, nodes_fitting_pods, nodes_fitting_subnet
-from qengine_azure.spec import AksNodePool, AzureProvider, AzureStateStorage
+from qengine_azure.spec import (
+    AksNodePool,
+    AzureDns,
+    AzureIdentity,
+    AzureProvider,
+    AzureStateStorage,
+)
 
 BASE = "$.cluster.provider"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -27,13 +33,14 @@ _PRIVATE = ", ".join(str(block) for block in catalog.PRIVATE_BLOCKS)
 
 
 def check_job(job: Job) -> list[SpecIssue]:
-    """Issues of a job's Azure cluster section (none for other jobs)."""
+    """Issues of a job's Azure sections: an Azure DNS section in any job, an AKS cluster."""
+    issues = list(_check_dns(job.dns)) if isinstance(job.dns, AzureDns) else []
     if not isinstance(job, InfrastructureJob) or not isinstance(
         job.cluster.provider, AzureProvider
     ):
-        return []
+        return issues
     provider = job.cluster.provider
-    issues = list(_check_cluster(job, provider))
+    issues += _check_cluster(job, provider)
     issues += _check_identity(provider)
     issues += _check_location(provider)
     issues += _check_network(provider)
@@ -68,11 +75,17 @@ def _check_cluster(job: InfrastructureJob, provider: AzureProvider) -> Iterator[
         )
 
 
-def _check_identity(provider: AzureProvider) -> Iterator[SpecIssue]:
+def _check_dns(dns: AzureDns) -> Iterator[SpecIssue]:
+    yield from _check_identity(dns, "$.dns")
+    if not _RESOURCE_GROUP.fullmatch(dns.resource_group):
+        yield SpecIssue("$.dns.resource_group", "must be a resource group name")
+
+
+def _check_identity(provider: AzureIdentity, base: str = BASE) -> Iterator[SpecIssue]:
     for name in ("subscription_id", "tenant_id", "client_id"):
         if not _UUID.fullmatch(getattr(provider, name)):
             yield SpecIssue(
-                f"{BASE}.{name}", "must be a GUID: 00000000-0000-0000-0000-000000000000"
+                f"{base}.{name}", "must be a GUID: 00000000-0000-0000-0000-000000000000"
             )
     given = [
         name
@@ -81,13 +94,13 @@ def _check_identity(provider: AzureProvider) -> Iterator[SpecIssue]:
     ] + (["workload_identity"] if provider.workload_identity else [])
     if not given:
         yield SpecIssue(
-            f"{BASE}.client_secret",
+            f"{base}.client_secret",
             "give one credential: client_secret, client_certificate or client_assertion (each a "
             '{"secret": ...} reference), or workload_identity: true',
         )
     elif len(given) > 1:
         yield SpecIssue(
-            f"{BASE}.{given[1]}", f"give one credential only (also given: {', '.join(given)})"
+            f"{base}.{given[1]}", f"give one credential only (also given: {', '.join(given)})"
         )
 
 

@@ -26,7 +26,7 @@ import attrs
 from qengine.plugin import AuthError, InvalidInputError
 from qengine.spec import InfrastructureJob
 from qengine_azure.settings import AzureSettings
-from qengine_azure.spec import AzureProvider
+from qengine_azure.spec import AzureIdentity, AzureProvider
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -46,12 +46,13 @@ def provider_of(job: InfrastructureJob) -> AzureProvider:
 
 @attrs.define
 class AzureAccess:
-    """The job's way into Azure: its section, a secret opener and the plugin's settings.
+    """A job's way into Azure: the section naming who it acts as (the cluster's ``azure``
+    provider, an ``azure-dns`` section), a secret opener and the plugin's settings.
 
     Nothing is opened or requested until :meth:`credential` is first called.
     """
 
-    provider: AzureProvider
+    identity: AzureIdentity
     open_secret: SecretOpener = attrs.field(repr=False)
     settings: AzureSettings
     _credential: TokenCredential | None = attrs.field(default=None, repr=False, alias="_credential")
@@ -60,8 +61,14 @@ class AzureAccess:
     def of(
         cls, job: InfrastructureJob, open_secret: SecretOpener, settings: AzureSettings
     ) -> AzureAccess:
-        """Build it for ``job``; sends nothing."""
-        return cls(provider=provider_of(job), open_secret=open_secret, settings=settings)
+        """Build it for ``job``'s cluster; sends nothing."""
+        return cls(identity=provider_of(job), open_secret=open_secret, settings=settings)
+
+    @property
+    def provider(self) -> AzureProvider:
+        """The cluster's section (for the steps of an infrastructure job)."""
+        assert isinstance(self.identity, AzureProvider), "not a cluster's access"
+        return self.identity
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments every Azure SDK client of the job takes (the CA of local
@@ -84,15 +91,15 @@ class AzureAccess:
             return self.credential().get_token(self.settings.arm_scope).token
         except ClientAuthenticationError as exc:
             raise AuthError(
-                f"Microsoft Entra ID gave no token for client {self.provider.client_id} of "
-                f"tenant {self.provider.tenant_id}: {exc.message}",
+                f"Microsoft Entra ID gave no token for client {self.identity.client_id} of "
+                f"tenant {self.identity.tenant_id}: {exc.message}",
                 hint="Check the application's credential and that it is not expired.",
             ) from exc
 
     def _build(self) -> TokenCredential:
         from azure import identity
 
-        section = self.provider
+        section = self.identity
         common: dict[str, Any] = {"authority": self.settings.authority, **self.client_options()}
         if self.settings.authority != identity.AzureAuthorityHosts.AZURE_PUBLIC_CLOUD:
             common["disable_instance_discovery"] = True

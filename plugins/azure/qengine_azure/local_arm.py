@@ -50,6 +50,12 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("blob_service", _ACCOUNT + r"/blobservices/default"),
         ("container", _ACCOUNT + r"/blobservices/default/containers/(?P<container>[^/]+)"),
         ("cluster", _CLUSTER),
+        ("zone", _GROUP + r"/providers/microsoft\.network/dnszones/(?P<zone>[^/]+)"),
+        (
+            "record_set",
+            _GROUP + r"/providers/microsoft\.network/dnszones/(?P<zone>[^/]+)"
+            r"/(?P<rtype>a|aaaa|cname|txt)/(?P<name>[^/]+)",
+        ),
         ("skus", _SUB + r"/providers/microsoft\.compute/skus"),
         ("usages", _SUB + r"/providers/microsoft\.compute/locations/(?P<location>[^/]+)/usages"),
         ("cluster_action", _CLUSTER + r"/(?P<action>stop|start)"),
@@ -428,6 +434,41 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(405, "MethodNotAllowed", "the stand-in only reads managed clusters")
             return
         self._crud(path, lambda body: body)
+
+    def _zone(self, path: str, found: dict[str, str]) -> None:
+        if self.command != "GET":
+            self._error(405, "MethodNotAllowed", "the stand-in only reads DNS zones")
+            return
+        self._crud(path, lambda body: body)
+
+    def _record_set(self, path: str, found: dict[str, str]) -> None:
+        zone_id = path.rsplit("/", 2)[0]
+        existing = self.arm.resource(path)
+        if self.command in ("PUT", "DELETE"):
+            if self.arm.resource(zone_id) is None:
+                self._error(
+                    404, "ParentResourceNotFound", f"The DNS zone {found['zone']} was not found."
+                )
+                return
+            if_match = self.headers.get("If-Match")
+            if_none = self.headers.get("If-None-Match")
+            etag = existing.get("etag") if existing else None
+            if (if_match and if_match != etag) or (if_none == "*" and existing is not None):
+                self._error(412, "PreconditionFailed", "The condition on the record set failed.")
+                return
+
+        def build(body: dict[str, Any]) -> dict[str, Any]:
+            name = found["name"]
+            fqdn = found["zone"] if name == "@" else f"{name}.{found['zone']}"
+            return {
+                "id": path,
+                "name": name,
+                "type": f"Microsoft.Network/dnszones/{found['rtype'].upper()}",
+                "etag": secrets.token_hex(8),
+                "properties": {**body.get("properties", {}), "fqdn": f"{fqdn}."},
+            }
+
+        self._crud(path, build)
 
     def _skus(self, path: str, found: dict[str, str]) -> None:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)

@@ -1,8 +1,9 @@
 """Hook implementations of qengine-azure (registration and checks only; no Azure SDK is
 imported here).
 
-The ``azure`` cloud provider's factory builds ``AksInfraEngine(section, services)``, importing
-its module only when called (validating or planning an Azure job sends no request).
+The ``azure`` cloud provider's factory builds ``AksInfraEngine(section, services)`` and the
+``azure-dns`` DNS provider's ``AzureDnsProvider(section, services)``, each importing its
+module only when called (validating or planning an Azure job sends no request).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import TYPE_CHECKING
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
 from qengine_azure import checks
-from qengine_azure.spec import AzureProvider
+from qengine_azure.spec import AzureDns, AzureProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import InfraEngine, JobServices, SandboxSession
+    from qengine.plugin import DnsProvider, InfraEngine, JobServices, SandboxSession
 
 
 def _infra_engine(section: AzureProvider, services: JobServices) -> InfraEngine:
@@ -25,21 +26,29 @@ def _infra_engine(section: AzureProvider, services: JobServices) -> InfraEngine:
     return AksInfraEngine(section, services)
 
 
+def _azure_dns(section: AzureDns, services: JobServices) -> DnsProvider:
+    from qengine_azure.azure_dns import AzureDnsProvider
+
+    return AzureDnsProvider(section, services)
+
+
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the Azure cloud provider."""
+    """Register the Azure cloud provider and the Azure DNS provider."""
     registry.add_cloud_provider(
         "azure",
         AzureProvider,
         _infra_engine,
         "AKS clusters through Terraform, state in your storage account",
     )
+    registry.add_dns_provider("azure-dns", AzureDns, _azure_dns, "Azure DNS public zones")
 
 
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse Azure jobs whose identity, ranges, node pools, version, API server access, state
-    storage or tags AKS or Azure would refuse (offline)."""
+    storage or tags AKS or Azure would refuse, and Azure DNS sections with a bad identity
+    (offline)."""
     return checks.check_job(job)
 
 

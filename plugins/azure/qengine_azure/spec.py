@@ -1,17 +1,18 @@
-"""The spec section of Azure: an AKS cluster's settings.
+"""The spec sections of Azure: an AKS cluster's settings and Azure DNS.
 
-Written in a job as ``"provider": {"kind": "azure", ...}`` under ``cluster``. Every rule a type
+Written in a job as ``"provider": {"kind": "azure", ...}`` under ``cluster`` and
+``"dns": {"kind": "azure-dns", ...}``. Every rule a type
 cannot say is in :mod:`qengine_azure.checks` (offline, run by ``qengine validate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 
-from qengine.spec import Cidr, ProviderSpec, SecretRef
+from qengine.spec import Cidr, DnsSpec, DomainName, ProviderSpec, SecretRef
 
 
 @attrs.frozen(kw_only=True)
@@ -111,3 +112,56 @@ class AzureProvider(ProviderSpec):
     private_cluster: bool = False
     state: AzureStateStorage = attrs.field(factory=AzureStateStorage)
     tags: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class AzureDns(DnsSpec):
+    """An Azure DNS public zone ``zone`` in ``resource_group`` of ``subscription_id``.
+
+    Credentials as for the cluster: the application ``client_id`` of ``tenant_id`` with
+    exactly one of ``client_secret``, ``client_certificate``, ``client_assertion`` (secret
+    references) or ``workload_identity``. It needs DNS Zone Contributor on the zone.
+    """
+
+    kind: Literal["azure-dns"]
+    subscription_id: str
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef | None = None
+    client_certificate: SecretRef | None = None
+    client_assertion: SecretRef | None = None
+    workload_identity: bool = False
+    resource_group: str
+    zone: DomainName
+
+
+class AzureIdentity(Protocol):
+    """Who a job acts as: the fields every Azure section with credentials has."""
+
+    @property
+    def subscription_id(self) -> str:
+        """The subscription the job works in."""
+
+    @property
+    def tenant_id(self) -> str:
+        """The Microsoft Entra tenant of the application."""
+
+    @property
+    def client_id(self) -> str:
+        """The application (or user-assigned managed identity)."""
+
+    @property
+    def client_secret(self) -> SecretRef | None:
+        """A client secret, by reference."""
+
+    @property
+    def client_certificate(self) -> SecretRef | None:
+        """A PEM with key and certificate, by reference."""
+
+    @property
+    def client_assertion(self) -> SecretRef | None:
+        """A signed JWT (a federated credential), by reference."""
+
+    @property
+    def workload_identity(self) -> bool:
+        """Whether the host's projected token is the credential."""

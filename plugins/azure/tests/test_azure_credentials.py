@@ -129,7 +129,7 @@ def test_tokens_are_renewed_as_they_expire(tls: LocalTls) -> None:
 def test_a_refusal_is_an_auth_error_without_the_secret(arm: LocalArm) -> None:
     access = _access(arm, "client_secret", DEMO_SECRET)
     wrong = AzureAccess(
-        provider=access.provider,
+        identity=access.provider,
         open_secret=access.open_secret,
         settings=AzureSettings(
             arm_endpoint=arm.url, authority=f"{arm.url}/refused", ca_file=arm.tls.ca

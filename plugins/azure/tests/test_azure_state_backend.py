@@ -145,7 +145,7 @@ def test_state_location_needs_no_request() -> None:
 def test_an_arm_error_is_mapped_with_a_hint(settings: AzureSettings) -> None:
     access = _access(settings)
     broken = AzureAccess(
-        provider=access.provider,
+        identity=access.provider,
         open_secret=access.open_secret,
         settings=AzureSettings(
             arm_endpoint=f"{settings.arm_endpoint}/nowhere",
