@@ -70,13 +70,14 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 @attrs.define
 class Recorded:
-    """One request the stand-in answered: its method, path and, for a token, the grant type
-    and the kind of proof (``secret`` or ``assertion``; never the value)."""
+    """One request the stand-in answered: its method, path and, for a token, the grant type,
+    the kind of proof (``secret`` or ``assertion``; never the value) and the scope."""
 
     method: str
     path: str
     grant: str = ""
     proof: str = ""
+    scope: str = ""
 
 
 @attrs.define
@@ -212,9 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
         loaded: dict[str, Any] = json.loads(raw)
         return loaded
 
-    def _record(self, path: str, grant: str = "", proof: str = "") -> None:
+    def _record(self, path: str, grant: str = "", proof: str = "", scope: str = "") -> None:
         with self.arm.state.lock:
-            self.arm.state.requests.append(Recorded(self.command, path, grant, proof))
+            self.arm.state.requests.append(Recorded(self.command, path, grant, proof, scope))
 
     # -- Entra ID -------------------------------------------------------------------
 
@@ -242,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         grant = form.get("grant_type", "")
         proof = "assertion" if form.get("client_assertion") else ""
         proof = "secret" if form.get("client_secret") else proof
-        self._record(path, grant, proof)
+        self._record(path, grant, proof, form.get("scope", ""))
         has_proof = bool(proof)
         if grant != "client_credentials" or not form.get("client_id") or not has_proof:
             self._reply(

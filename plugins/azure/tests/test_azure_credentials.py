@@ -156,3 +156,29 @@ def test_terraform_gets_the_provider_credential_only_as_a_masked_credential(
     bundle = pkcs12.load_pkcs12(base64.b64decode(certificate["ARM_CLIENT_CERTIFICATE"]), None)
     assert bundle.cert is not None
     assert bundle.key is not None
+
+
+def test_cluster_access_gives_entra_tokens_for_the_aks_server_application(
+    arm: LocalArm,
+) -> None:
+    import base64 as b64
+
+    from qengine_azure.cluster_access import AKS_SCOPE, cluster_access_of
+
+    access = _access(arm, "client_secret", DEMO_SECRET)
+    outputs = {
+        "endpoint": "https://prod-weu-abc123.hcp.westeurope.azmk8s.io:443",
+        "certificate_authority": b64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode(),
+        "cluster_name": "prod-weu",
+        "oidc_issuer_url": "https://westeurope.oic.prod-aks.azure.com/t/c/",
+    }
+    cluster = cluster_access_of(access, outputs)
+    assert cluster.ca_pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert cluster.extra["oidc_issuer_url"].startswith("https://westeurope.oic")
+    token = cluster.token()
+    assert arm.token_valid(f"Bearer {token}")
+    scopes = [r.scope for r in arm.state.requests if r.path.endswith("/oauth2/v2.0/token")]
+    assert AKS_SCOPE in scopes[-1]
+    assert token not in repr(cluster)
+    with pytest.raises(InvalidInputError, match="no reachable cluster"):
+        cluster_access_of(access, {"endpoint": "http://plain", "certificate_authority": ""})
