@@ -110,6 +110,10 @@ class LocalArm:
     ) -> None:
         self.tls = tls
         self.accounts = accounts
+        #: The tenant Key Vault's challenge names (a vault belongs to one tenant).
+        self.vault_tenant = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+        #: Key Vault keys by name: their versions, oldest first (RSA private keys).
+        self.vault_keys: dict[str, list[tuple[str, Any]]] = {}
         #: Compute's VM sizes by region and quotas (by region), as the stand-in serves them.
         self.skus: Callable[[str], list[dict[str, Any]]] = local_catalog.skus
         self.usages: dict[str, list[dict[str, Any]]] = {}
@@ -161,6 +165,17 @@ class LocalArm:
         """Forget the resource (a stand-in cluster destroyed with its Terraform state)."""
         with self.state.lock:
             self.state.resources.pop(resource_id.lower(), None)
+
+    def create_vault_key(self, name: str) -> str:
+        """Create (or rotate to) a new RSA 2048 version of the Key Vault key ``name``;
+        returns its key id (``https://.../keys/<name>/<version>``)."""
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        version = secrets.token_hex(16)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with self.state.lock:
+            self.vault_keys.setdefault(name, []).append((version, key))
+        return f"{self.url}/keys/{name}/{version}"
 
     def issue_token(self) -> dict[str, Any]:
         """A new access token, as Entra's token endpoint answers it."""
@@ -284,6 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._read()
         path = urllib.parse.urlsplit(self.path).path
         if self._entra(path):
+            return
+        if path.startswith("/keys/"):
+            self._vault(path)
             return
         self._record(path)
         if not self.arm.token_valid(self.headers.get("Authorization", "")):
@@ -471,6 +489,59 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._crud(path, build)
 
+    # -- Key Vault (keys) -------------------------------------------------------------
+
+    def _vault(self, path: str) -> None:
+        self._record(path)
+        if not self.arm.token_valid(self.headers.get("Authorization", "")):
+            # Key Vault's challenge: where to get a token, and for which resource.
+            challenge = (
+                f'Bearer authorization="{self.arm.url}/{self.arm.vault_tenant}", '
+                'resource="https://vault.azure.net"'
+            )
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", challenge)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        parts = path.strip("/").split("/")  # keys, name[, version[, operation]]
+        versions = self.arm.vault_keys.get(parts[1], []) if len(parts) > 1 else []
+        chosen = [key for key in versions if len(parts) < 3 or key[0] == parts[2]]
+        if not chosen:
+            self._error(404, "KeyNotFound", f"A key with (name/id) {path} was not found.")
+            return
+        version, key = chosen[-1]
+        kid = f"{self.arm.url}/keys/{parts[1]}/{version}"
+        operation = parts[3] if len(parts) > 3 else ""
+        if self.command == "GET" and not operation:
+            self._reply(200, _jwk(kid, key))
+        elif self.command == "POST" and operation in ("wrapkey", "unwrapkey"):
+            self._wrap(kid, key, operation)
+        else:
+            self._error(405, "BadParameter", f"{self.command} {operation} is not supported here")
+
+    def _wrap(self, kid: str, key: Any, operation: str) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        body = self._body()
+        if body.get("alg") != "RSA-OAEP-256":
+            self._error(400, "BadParameter", f"unsupported algorithm {body.get('alg')!r}")
+            return
+        oaep = padding.OAEP(
+            mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None
+        )
+        value = _unb64url(str(body.get("value", "")))
+        try:
+            if operation == "wrapkey":
+                out = key.public_key().encrypt(value, oaep)
+            else:
+                out = key.decrypt(value, oaep)
+        except ValueError:
+            self._error(400, "BadParameter", "The parameter is incorrect.")
+            return
+        self._reply(200, {"kid": kid, "value": _b64url(out)})
+
     def _skus(self, path: str, found: dict[str, str]) -> None:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         wanted = re.search(r"location eq '([^']+)'", query.get("$filter", [""])[0])
@@ -516,3 +587,34 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             {"name": found["operation"], "status": "Succeeded", "startTime": now, "endTime": now},
         )
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64url(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _jwk(kid: str, key: Any) -> dict[str, Any]:
+    """Key Vault's answer to a key GET: its public JSON Web Key and attributes."""
+    numbers = key.public_key().public_numbers()
+
+    def _int(value: int) -> str:
+        return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    return {
+        "key": {
+            "kid": kid,
+            "kty": "RSA",
+            "key_ops": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+            "n": _int(numbers.n),
+            "e": _int(numbers.e),
+        },
+        "attributes": {"enabled": True, "recoveryLevel": "Recoverable+Purgeable"},
+    }

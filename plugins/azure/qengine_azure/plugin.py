@@ -2,12 +2,14 @@
 imported here).
 
 The ``azure`` cloud provider's factory builds ``AksInfraEngine(section, services)`` and the
-``azure-dns`` DNS provider's ``AzureDnsProvider(section, services)``, each importing its
+``azure-dns`` DNS provider's ``AzureDnsProvider(section, services)``, the
+``azure-key-vault`` key provider's ``KeyVaultKeyProvider(settings)``, each importing its
 module only when called (validating or planning an Azure job sends no request).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,13 @@ from qengine_azure import checks
 from qengine_azure.spec import AzureDns, AzureProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import DnsProvider, InfraEngine, JobServices, SandboxSession
+    from qengine.plugin import (
+        DnsProvider,
+        InfraEngine,
+        JobServices,
+        KeyProvider,
+        SandboxSession,
+    )
 
 
 def _infra_engine(section: AzureProvider, services: JobServices) -> InfraEngine:
@@ -32,9 +40,16 @@ def _azure_dns(section: AzureDns, services: JobServices) -> DnsProvider:
     return AzureDnsProvider(section, services)
 
 
+def _key_vault(settings: Mapping[str, object]) -> KeyProvider:
+    from qengine_azure.key_vault import key_vault_provider
+
+    return key_vault_provider(settings)
+
+
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the Azure cloud provider and the Azure DNS provider."""
+    """Register the Azure cloud provider, the Azure DNS provider and the Key Vault key
+    provider."""
     registry.add_cloud_provider(
         "azure",
         AzureProvider,
@@ -42,6 +57,11 @@ def qengine_register(registry: Registry) -> None:
         "AKS clusters through Terraform, state in your storage account",
     )
     registry.add_dns_provider("azure-dns", AzureDns, _azure_dns, "Azure DNS public zones")
+    registry.add_key_provider(
+        "azure-key-vault",
+        _key_vault,
+        "Azure Key Vault: data keys wrapped (RSA-OAEP-256) bound to the organization",
+    )
 
 
 @hookimpl

@@ -17,6 +17,8 @@ import attrs
 from qengine.plugin import SandboxCluster
 
 if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
     from qengine.plugin import JobServices
     from qengine_azure.local_arm import LocalArm
 
@@ -43,6 +45,13 @@ class AzureSettings:
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``stand_in``: the sandbox's stand-in Resource Manager,
     told of the managed cluster a stand-in apply makes (so stop and start find it).
+
+    The ``azure-key-vault`` key provider: ``key_vault_key`` is the key
+    (``https://<vault>.vault.azure.net/keys/<name>``) new data keys are wrapped with (None:
+    only unwrap); ``key_credential`` the host's credential for Key Vault (None: azure-identity's
+    ``DefaultAzureCredential``); ``key_vault_verify_challenge`` whether Key Vault's
+    authentication challenge must name the vault's own domain (off only for a local
+    stand-in).
     """
 
     arm_endpoint: str = ARM_ENDPOINT
@@ -54,6 +63,9 @@ class AzureSettings:
     lock_timeout: float = 0.0
     sandbox: SandboxCluster | None = None
     stand_in: LocalArm | None = attrs.field(default=None, repr=False)
+    key_vault_key: str | None = None
+    key_credential: TokenCredential | None = attrs.field(default=None, repr=False)
+    key_vault_verify_challenge: bool = True
 
     @property
     def arm_scope(self) -> str:
@@ -70,3 +82,9 @@ class AzureSettings:
 def settings_of(services: JobServices) -> AzureSettings:
     """The Azure settings a host gave this job's services, or the defaults (Azure itself)."""
     return services.settings_for(PLUGIN, AzureSettings) or AzureSettings()
+
+
+def engine_settings_of(settings: Mapping[str, object]) -> AzureSettings:
+    """The Azure settings among an engine's per-plugin settings, or the defaults."""
+    found = settings.get(PLUGIN)
+    return found if isinstance(found, AzureSettings) else AzureSettings()
