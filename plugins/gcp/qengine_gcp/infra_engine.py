@@ -15,12 +15,12 @@ import attrs
 from qengine.plugin import InfraEngine
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import terraform_settings_of
-from qengine_gcp.actions import GcpJob, steps_for
+from qengine_gcp.actions import STATE, GcpJob, steps_for
 from qengine_gcp.settings import settings_of
 from qengine_gcp.spec import GcpProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import JobServices, Step
+    from qengine.plugin import JobServices, Step, TargetLease
 
 
 class GkeInfraEngine(InfraEngine):
@@ -59,6 +59,23 @@ class GkeInfraEngine(InfraEngine):
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:
         """The destroy of the cluster; the state bucket is kept."""
         return self._steps(job, InfraAction.DELETE)
+
+    def lease(self, job: InfrastructureJob) -> TargetLease | None:
+        """The job's lease beside the cluster's Terraform state (see :mod:`qengine_gcp.lease`),
+        taken once the state step has made the bucket."""
+        from qengine.plugin import ObjectLease
+        from qengine_gcp.credentials import GcpAccess
+        from qengine_gcp.lease import GcsLeaseStore, lease_bucket, lease_key
+
+        access = GcpAccess.of(job, self._services.secrets.open, self._settings)
+        bucket = lease_bucket(self.section.state.bucket, self.section.project)
+        lease = ObjectLease(
+            GcsLeaseStore(access, bucket, job.cluster.id),
+            description=f"the lease gs://{bucket}/{lease_key(job.cluster.id)}",
+            seconds=self._settings.job_lease_seconds,
+        )
+        lease.after_step = STATE
+        return lease
 
     def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
         if job.action is not action:

@@ -41,6 +41,8 @@ class GcpSettings:
     ``token_lease_seconds``: the longest ``expires_in`` the run's metadata endpoint announces
     to Terraform, so that it comes back even for a token that never expires.
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
+    ``job_lease_seconds``: how long a job's lease beside the state lasts unrenewed (see
+    :mod:`qengine_gcp.lease`).
     ``poll_interval``: seconds between two reads of a pending GKE operation or DNS change;
     ``poll``: the bounded wait for them (the one retry policy; ``poll_interval`` is its
     ``retry_after``). ``dns_endpoint``: Cloud DNS's root, or None for Google's.
@@ -62,6 +64,7 @@ class GcpSettings:
     )
     token_lease_seconds: float = attrs.field(default=900.0, validator=attrs.validators.gt(0))
     lock_timeout: float = 0.0
+    job_lease_seconds: float = attrs.field(default=60.0, validator=attrs.validators.ge(3.0))
     poll_interval: float = 5.0
     poll: RetryPolicy = attrs.field(
         factory=lambda: RetryPolicy(max_attempts=720, max_elapsed_seconds=3600.0)
