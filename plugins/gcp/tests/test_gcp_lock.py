@@ -2,7 +2,7 @@
 
 Another Terraform process holds the cluster's state lock (``terraform console`` keeps it for
 as long as it runs). A job's apply then fails at once, its step's error a StateLockedError
-(the engine reports a step's failure as a failed job, exit code 1), or, with a lock timeout,
+(the job fails with exit code 4, another job holding its target), or, with a lock timeout,
 waits for the lock and succeeds.
 """
 
@@ -102,6 +102,7 @@ def test_a_held_lock_fails_the_apply_at_once(tmp_path: Path) -> None:
             _wait_for_lock(settings, bucket, prefix)
             locked = _engine(settings).run(_job(2))
         assert locked.status is JobStatus.FAILED
+        assert locked.exit_code == 4
         assert locked.error is not None
         assert locked.error.kind == StateLockedError.__name__
         assert f"gs://{bucket}/{prefix}/default.tflock" in locked.error.message
