@@ -106,13 +106,9 @@ class JobResult:
 
     @property
     def exit_code(self) -> int:
-        """0 succeeded, 1 failed, 3 cancelled; 4 for a job that failed because its target's
-        lease, taken at the end of a step (``TargetLease.after_step``), is another job's."""
-        if (
-            self.status is JobStatus.FAILED
-            and self.error
-            and self.error.kind == "TargetLockedError"
-        ):
+        """0 succeeded, 1 failed, 3 cancelled; 4 for a job that failed because another job
+        holds its target (a lease taken at the end of a step, a held Terraform state lock)."""
+        if self.status is JobStatus.FAILED and self.error is not None and self.error.locked:
             return 4
         return self.status.exit_code
 
