@@ -80,12 +80,16 @@ def service_dag(
     """Each service that takes part in ``action`` and the services it waits for (sorted)."""
     ranks = {s.name: r for s in services if (r := _rank(s, action)) is not None}
     reverse = action in REVERSED_ACTIONS
-    waits: dict[str, set[str]] = {name: set() for name in ranks}
+    by_rank: dict[int, set[str]] = {}
     for name, rank in ranks.items():
-        earlier = [r for r in ranks.values() if r < rank]
-        if earlier:
-            barrier = max(earlier)
-            waits[name] |= {other for other, r in ranks.items() if r == barrier}
+        by_rank.setdefault(rank, set()).add(name)
+    # Each rank waits for the nearest earlier rank that has services (its barrier).
+    present = sorted(by_rank)
+    barrier = dict(zip(present[1:], present, strict=False))
+    waits: dict[str, set[str]] = {
+        name: set(by_rank[barrier[rank]]) if rank in barrier else set()
+        for name, rank in ranks.items()
+    }
     for service in services:
         for dep in service.depends_on:
             if service.name in ranks and dep in ranks:
@@ -96,16 +100,35 @@ def service_dag(
 
 def topological_order(dag: dict[str, tuple[str, ...]]) -> list[str]:
     """The services of ``dag`` in an order that respects it (ties by name); ValueError on a
-    cycle."""
+    cycle.
+
+    Kahn's algorithm, level by level: a level is every service whose last wait was met by the
+    level before, sorted by name; so the order is the waves of services that become ready
+    together, each wave sorted. Linear in the services and edges (plus the sorts): a chain of
+    thousands of services is ordered in milliseconds. A wait on a name that is not in ``dag``
+    is never met, like a cycle.
+    """
+    pending: dict[str, int] = {}
+    waiters: dict[str, list[str]] = {}
+    for name, deps in dag.items():
+        unique = set(deps)
+        pending[name] = len(unique)
+        for dep in unique:
+            waiters.setdefault(dep, []).append(name)
     done: list[str] = []
-    remaining = dict(dag)
-    while remaining:
-        ready = sorted(n for n, deps in remaining.items() if all(d in done for d in deps))
-        if not ready:
-            raise ValueError(f"dependency cycle among {sorted(remaining)}")
-        done += ready
-        for name in ready:
-            del remaining[name]
+    level = sorted(name for name, count in pending.items() if count == 0)
+    while level:
+        done += level
+        following: list[str] = []
+        for name in level:
+            for waiter in waiters.get(name, ()):
+                pending[waiter] -= 1
+                if pending[waiter] == 0:
+                    following.append(waiter)
+        level = sorted(following)
+    if len(done) < len(dag):
+        finished = set(done)
+        raise ValueError(f"dependency cycle among {sorted(n for n in dag if n not in finished)}")
     return done
 
 
