@@ -15,6 +15,12 @@ from qengine_aws.spec import AwsProvider, EcrRegistry, NodeGroup
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
 _ECR_PREFIX = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+# AWS's own character set of tags (letters, digits, spaces, + - = . _ : / @): it leaves out
+# `$`, `%`, `{` and `}`, so a tag can never be a Terraform template sequence in main.tf.json.
+_TAG = re.compile(r"[\w\s+\-=.:/@]*")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)/[\w/+=,.@-]{1,256}")
 _BASE = "$.cluster.provider"
 _PRIVATE_BLOCKS = tuple(
     ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -80,12 +86,45 @@ def _check_provider(provider: AwsProvider) -> Iterator[SpecIssue]:
         yield SpecIssue(f"{_BASE}.vpc_cidr", "is too small for the subnets")
     if provider.service_cidr is not None:
         yield from _check_service_cidr(ipaddress.ip_network(provider.service_cidr), network)
+    yield from _check_tags(provider)
+    yield from _check_state(provider)
     if not provider.node_groups:
         yield SpecIssue(f"{_BASE}.node_groups", "needs at least one node group")
     names = [group.name for group in provider.node_groups]
     for index, name in enumerate(names):
         if name in names[:index]:
             yield SpecIssue(f"{_BASE}.node_groups[{index}].name", f"duplicates {name!r}")
+
+
+def _check_tags(provider: AwsProvider) -> Iterator[SpecIssue]:
+    """Tags within AWS's limits: they go into the Terraform module as data, never as code."""
+    for key, value in provider.tags.items():
+        path = f"{_BASE}.tags[{key!r}]"
+        if not (1 <= len(key) <= 128 and _TAG.fullmatch(key)) or key.startswith("aws:"):
+            yield SpecIssue(
+                path,
+                "tag keys are 1-128 letters, digits, spaces and + - = . _ : / @, "
+                "not starting with aws:",
+            )
+        elif not (len(value) <= 256 and _TAG.fullmatch(value)):
+            yield SpecIssue(
+                path, "tag values are at most 256 letters, digits, spaces and + - = . _ : / @"
+            )
+
+
+def _check_state(provider: AwsProvider) -> Iterator[SpecIssue]:
+    state, path = provider.state, f"{_BASE}.state"
+    if state.bucket is not None and (not _BUCKET.fullmatch(state.bucket) or ".." in state.bucket):
+        yield SpecIssue(f"{path}.bucket", "must be an S3 bucket name (3-63 a-z, 0-9, '.', '-')")
+    if not _TABLE.fullmatch(state.lock_table):
+        yield SpecIssue(
+            f"{path}.lock_table", "must be a DynamoDB table name (3-255 A-Z, a-z, 0-9, _ . -)"
+        )
+    if state.kms_key_arn is not None and not _KMS_KEY.fullmatch(state.kms_key_arn):
+        yield SpecIssue(
+            f"{path}.kms_key_arn",
+            "must be a KMS key or alias ARN: arn:aws:kms:<region>:<account>:key/<id>",
+        )
 
 
 def _check_service_cidr(
