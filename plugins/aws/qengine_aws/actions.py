@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from qengine.plugin import InvalidInputError
+from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
@@ -60,13 +60,14 @@ from qengine_aws.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_roo
 from qengine_aws.sandbox_eks import register_stand_ins, remove_stand_ins
 from qengine_aws.saved_sizes import load_sizes
 from qengine_aws.settings import AwsSettings
-from qengine_aws.state_backend import StateLocation, ensure_state_backend
+from qengine_aws.state_backend import StateLocation, ensure_state_backend, holds_resources
 from qengine_aws.terraform_run import string_outputs, terraform_for
 from qengine_aws.terraform_sources import check_terraform_sources
 from qengine_aws.upgrade import check_upgrade
 
 PREFLIGHT = "aws.preflight"
 STATE = "aws.state-backend"
+CLUSTER_IN_STATE = "cluster_in_state"
 
 
 @attrs.frozen(kw_only=True)
@@ -113,7 +114,11 @@ def steps_for(aws: AwsJob) -> list[Step]:
     first = [_preflight_step(aws), _state_step(aws)]
     action = aws.job.action
     if action is InfraAction.CREATE:
-        apply = _apply_step(aws, "aws.apply", BlueprintOptions(), ChangeAction.CREATE)
+        apply = attrs.evolve(
+            _apply_step(aws, "aws.apply", BlueprintOptions(), ChangeAction.CREATE),
+            compensate=_undo_create(aws),
+            compensate_partial=True,
+        )
         return [*first, apply, *_addon_steps(aws, "aws.apply")]
     if action is InfraAction.PAUSE:
         return [*first, *_pause_steps(aws)]
@@ -175,6 +180,35 @@ def _preflight_step(aws: AwsJob) -> Step:
     )
 
 
+def _undo_create(aws: AwsJob) -> Callable[[StepContext], None]:
+    """The ``compensate`` of a create's apply: a cluster this job made from nothing (its state
+    held no resource before the job) is destroyed, as a delete would; a converge of a cluster
+    that existed is not undone (it fails, so the recap lists the apply as left)."""
+
+    def undo(ctx: StepContext) -> None:
+        if ctx.inputs.get(STATE, {}).get(CLUSTER_IN_STATE) != "false":
+            raise InfrastructureError(
+                f"the cluster {aws.job.cluster.name} existed before this job: what the create "
+                "changed in it is not undone",
+                hint="Run the previous spec's create again to converge it back.",
+            )
+        ctx.emit_progress(f"the cluster {aws.job.cluster.name} was made by this job: destroying it")
+        with terraform_for(
+            ctx,
+            aws.access,
+            aws.module(BlueprintOptions()),
+            _location(ctx),
+            allow_destructive=True,
+            sources=aws.terraform.sources,
+        ) as tf:
+            tf.destroy()
+        if aws.settings.sandbox is not None:
+            for change in remove_stand_ins(aws.access, aws.job.cluster.name):
+                ctx.emit_progress(change)
+
+    return undo
+
+
 def _state_step(aws: AwsJob) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
         location, changes = ensure_state_backend(
@@ -186,7 +220,9 @@ def _state_step(aws: AwsJob) -> Step:
         )
         for change in changes:
             ctx.emit_progress(change)
-        return attrs.asdict(location)
+        # Read before anything of this job is applied: whether a rollback may destroy.
+        existed = holds_resources(aws.access, location)
+        return {**attrs.asdict(location), CLUSTER_IN_STATE: "true" if existed else "false"}
 
     return Step(
         id=STATE,

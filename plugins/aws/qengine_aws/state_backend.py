@@ -285,3 +285,23 @@ def _ensure_lock_table(access: AwsAccess, table: str, changes: list[str]) -> Non
             TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 60}
         )
     changes.append(f"created lock table {table}")
+
+
+def holds_resources(access: AwsAccess, location: StateLocation) -> bool:
+    """Whether the cluster's state object exists and records any resource (a cluster made by
+    an earlier job), as opposed to none or an empty state (a first create, or one undone)."""
+    s3 = access.client("s3")
+    found = access.unless_absent(
+        "reading the Terraform state",
+        lambda: s3.get_object(Bucket=location.bucket, Key=location.key),
+        "NoSuchKey",
+    )
+    if found is None:
+        return False
+    with access.call("reading the Terraform state"):
+        body = found["Body"].read()
+    try:
+        state = json.loads(body)
+    except ValueError:
+        return True  # unreadable: assume there is something to keep
+    return bool(isinstance(state, dict) and state.get("resources"))

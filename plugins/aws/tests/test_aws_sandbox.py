@@ -418,3 +418,32 @@ def test_a_cancelled_pause_of_a_paused_cluster_leaves_it_paused(sandbox: AwsSett
     assert result.status is JobStatus.CANCELLED
     assert _eks_sizes(sandbox)["general"] == (0, 6, 0)
     assert _saved(sandbox) == saved
+
+
+def test_a_cancelled_first_create_destroys_what_it_made(sandbox: AwsSettings) -> None:
+    events: list[Event] = []
+
+    result = _cancelled_at(_job(), sandbox, "aws.apply", events)
+
+    assert result.status is JobStatus.CANCELLED
+    assert "aws.apply" in result.rolled_back
+    assert [r for r in _state(sandbox)["resources"] if r["type"] == "terraform_data"] == []
+    from aws_support import client
+
+    assert client(sandbox, "eks").list_clusters()["clusters"] == []
+    _ok(_run(_job(), sandbox))  # a later create starts from nothing
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 3)
+
+
+def test_a_cancelled_converge_of_an_existing_cluster_is_left_as_terraform_has_it(
+    sandbox: AwsSettings,
+) -> None:
+    _ok(_run(_job(), sandbox))
+    events: list[Event] = []
+
+    result = _cancelled_at(_job(), sandbox, "aws.apply", events)
+
+    assert result.status is JobStatus.CANCELLED
+    assert "aws.apply" in result.left_in_place
+    assert _inputs(_state(sandbox))["node_group_general"]["min_size"] == 2
+    assert _eks_sizes(sandbox)["general"] == (2, 6, 3)
