@@ -78,7 +78,7 @@ class BuildahBackend(BuildBackend):
             run(_bud_argv(request, options, secrets, layers=self._layers), "build")
             digest_file = work / "digest"
             push = ["push", *options, "--digestfile", str(digest_file)]
-            run([*push, request.image, f"docker://{request.image}"], "push")
+            run([*push, "--", request.image, f"docker://{request.image}"], "push")
             digest = digest_file.read_text().strip()
         return BuiltImage(image=request.image, digest=digest)
 
@@ -129,19 +129,20 @@ def _registry_options(
 def _bud_argv(
     request: BuildRequest, registry_options: list[str], secret_options: list[str], *, layers: bool
 ) -> list[str]:
-    argv = ["bud", "--isolation", "chroot", "-f", str(request.dockerfile), "-t", request.image]
+    # Values from the spec are `--flag=value` and the context comes after `--`: none can be
+    # read as a flag, whatever it starts with.
+    argv = ["bud", "--isolation=chroot", f"--file={request.dockerfile}", f"--tag={request.image}"]
     argv += registry_options + secret_options
-    for name, value in sorted(request.build_args.items()):
-        argv += ["--build-arg", f"{name}={value}"]
+    argv += [f"--build-arg={name}={value}" for name, value in sorted(request.build_args.items())]
     if request.target:
-        argv += ["--target", request.target]
+        argv.append(f"--target={request.target}")
     if request.platform:
-        argv += ["--platform", request.platform]
+        argv.append(f"--platform={request.platform}")
     if layers or request.cache_from or request.cache_to:
         argv.append("--layers")  # buildah reads and writes a cache only with --layers
-    argv += ["--cache-from", request.cache_from] if request.cache_from else []
-    argv += ["--cache-to", request.cache_to] if request.cache_to else []
-    return [*argv, str(request.context)]
+    argv += [f"--cache-from={request.cache_from}"] if request.cache_from else []
+    argv += [f"--cache-to={request.cache_to}"] if request.cache_to else []
+    return [*argv, "--", str(request.context)]
 
 
 class _Runner:
