@@ -98,9 +98,10 @@ def fetch_commit(
         git = _Git(env=env, cancel=cancel, on_line=on_line, redactor=redactor, cwd=dest)
         dest.mkdir(parents=True, exist_ok=True)
         git.run(["init", "-q"], what="initialise the checkout")
-        git.run(["remote", "add", "origin", url], what="add the remote")
+        # The URL and commit come after `--`: neither can be read as an option.
+        git.run(["remote", "add", "--", "origin", url], what="add the remote")
         git.run(
-            ["-c", "protocol.version=2", "fetch", "--depth", "1", "--no-tags", "origin", commit],
+            ["-c", "protocol.version=2", "fetch", "--depth=1", "--no-tags", "--", "origin", commit],
             what=f"fetch commit {commit}",
         )
         git.run(["checkout", "-q", "--detach", "FETCH_HEAD"], what="check out the commit")
