@@ -187,7 +187,7 @@ def test_validation_imports_no_google_sdk() -> None:
 def test_plan_lists_the_steps_offline_without_a_google_sdk() -> None:
     pause = EXAMPLE.with_name("pause.json")
     script = (
-        "import sys; from qengine._cli.main import main; "
+        "import sys; from qengine.cli import main; "
         f"code = main(['plan', {str(pause)!r}]); "
         "print(code, sorted(m for m in sys.modules if m == 'google' or m.startswith('google.')))"
     )
