@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from qengine.spec import ApplicationService, EnvironmentJob, Service
 from qengine_kubernetes import builds
 from qengine_kubernetes.access import ClusterCell
 from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.hashkey import environment_hash_key
 from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import RenderedService, render_service
 from qengine_kubernetes.render.names import namespace_name
@@ -29,6 +31,11 @@ class EnvJob:
     services: JobServices = attrs.field(repr=False)
     settings: KubeSettings
     cell: ClusterCell = attrs.field(repr=False)
+    # The secret-hash key, read (or made) once per job by the first step that needs it.
+    _hash_key: list[bytes] = attrs.field(factory=list, repr=False, eq=False, alias="_hash_key")
+    _hash_key_lock: threading.Lock = attrs.field(
+        factory=threading.Lock, repr=False, eq=False, alias="_hash_key_lock"
+    )
 
     @classmethod
     def of(cls, job: EnvironmentJob, services: JobServices, settings: KubeSettings) -> EnvJob:
@@ -55,7 +62,8 @@ class EnvJob:
 
     def render(self, name: str, images: Mapping[str, str] | None = None) -> RenderedService:
         """Service ``name`` rendered with its real secret values and, for an application, the
-        registry's pull Secret (inside a step only). ``images``: the built images."""
+        registry's pull Secret (inside a step only). ``images``: the built images. The
+        secret-hash annotation is keyed with the environment's key (:mod:`.hashkey`)."""
         pull = None
         if isinstance(self.service(name), ApplicationService):
             pull = builds.pull_payload(self.job, self.services)
@@ -64,8 +72,18 @@ class EnvJob:
             name,
             open_secret=self.open_secret,
             images=images,
+            hash_key=self.hash_key(),
             registry_pull=pull,
         )
+
+    def hash_key(self) -> bytes:
+        """The environment's secret-hash key, from its Secret in the cluster (inside a step)."""
+        with self._hash_key_lock:
+            if not self._hash_key:
+                self._hash_key.append(
+                    environment_hash_key(self.api(), self.namespace, self.job.environment)
+                )
+            return self._hash_key[0]
 
     def render_public(self, name: str, images: Mapping[str, str] | None = None) -> RenderedService:
         """Service ``name`` rendered with placeholders for secret values."""

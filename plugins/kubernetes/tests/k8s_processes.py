@@ -199,8 +199,30 @@ def _normal(obj: dict[str, Any]) -> dict[str, Any]:
     plain["metadata"] = {k: v for k, v in obj["metadata"].items() if k not in VOLATILE}
     if obj.get("type") == "qengine.dev/history.v1":
         plain["data"] = _revisions(obj)
-    normal: dict[str, Any] = _without_controller_ids(plain)
+    if obj["kind"] == "Secret" and obj["metadata"]["name"] == "qengine-hash-key":
+        plain["data"] = {"key": "(random per environment)"}
+    if "qengine.dev/secrets-hash" in json.dumps(plain):
+        # The applied hash covers the keyed secret hash, so it is per cluster too.
+        annotations = plain["metadata"].get("annotations", {})
+        if "qengine.dev/applied-hash" in annotations:
+            plain["metadata"]["annotations"] = {
+                **annotations,
+                "qengine.dev/applied-hash": "(covers a keyed hash)",
+            }
+    normal: dict[str, Any] = _without_keyed_hashes(_without_controller_ids(plain))
     return normal
+
+
+def _without_keyed_hashes(value: Any) -> Any:
+    """The secret-hash annotations, keyed by each cluster's own random key, made comparable."""
+    if isinstance(value, dict):
+        return {
+            k: "(keyed hash)" if k == "qengine.dev/secrets-hash" else _without_keyed_hashes(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_keyed_hashes(v) for v in value]
+    return value
 
 
 def _without_controller_ids(value: Any) -> Any:

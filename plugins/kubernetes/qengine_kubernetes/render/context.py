@@ -20,8 +20,9 @@ OpenSecret = Callable[[str], str]
 def default_hash_key(environment: Environment) -> bytes:
     """The key of the secret-hash HMAC when the caller has none: derived from the environment id.
 
-    It is public, so it only keeps hashes of different environments apart; a caller that wants
-    a guessed password to be unconfirmable from a pod template passes a random key it keeps.
+    It is public, so it is only for renders whose secrets are placeholders (plan, export,
+    history): a hash under it would let anyone test a guessed value. A deploy keys the real
+    values' hash with the environment's random key (``qengine_kubernetes.hashkey``).
     """
     return hashlib.sha256(b"qengine/secret-hash/v1\0" + environment.id.encode()).digest()
 

@@ -3,7 +3,8 @@
 The hash is an HMAC-SHA-256 over every (object, key, value) triple a pod reads, keyed by the
 render's ``hash_key``: a changed value changes the pod template's annotation (so the workload
 rolls), and the annotation reveals neither the value nor, without the key, a way to test a
-guess against it.
+guess against it. A deploy's key is random per environment and kept in a Secret
+(``qengine_kubernetes.hashkey``), never derived from public data.
 """
 
 from __future__ import annotations
