@@ -5,19 +5,32 @@ object rendered with placeholders and serialised with PyYAML's ``safe_dump`` (da
 string templates), then each placeholder replaced by a Helm expression reading
 ``.Values.secrets`` or ``.Values.images``. ``values.yaml`` lists those keys with empty values;
 ``required`` makes ``helm`` refuse to render until each is filled. The secret-hash annotation
-becomes the SHA-256 of all of ``.Values.secrets``, so changing a value rolls the pods under
-Helm too. Helm services are listed in ``chart/README.md`` as ``helm upgrade --install``
-commands, with their values in ``helm-values/`` (secret values left empty).
+becomes a keyed hash of all of ``.Values.secrets``, ``sha256(k:sha256(k:json))`` with the key
+``k`` = ``.Values.secretsHashKey`` (a random string the user keeps, like the secrets), so
+changing a value rolls the pods under Helm too while the annotation confirms no guess of a
+value to whoever can read the pod template. Helm services are listed in ``chart/README.md`` as
+``helm upgrade --install`` commands, with their values in ``helm-values/`` (secret values left
+empty).
+
+The export is inert, whatever the spec holds: every ``{{`` and ``}}`` of a template's text is
+written as a Helm action printing it, so a value is never template code; the markers that
+become Helm expressions carry a random nonce a spec cannot guess; a spec value that holds a
+placeholder (and would read a secret into the chart) is refused; every word of a command in
+the README is shell-quoted; and each file name is checked to stay in the export directory.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
+import shlex
 from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]  # stubs: types-PyYAML, if installed
 
+from qengine.plugin import InvalidInputError
 from qengine.spec import (
     EnvironmentJob,
     HelmService,
@@ -34,8 +47,18 @@ from qengine_kubernetes.render.secrets import HASH_ANNOTATION
 
 CHART_DIR = "chart"
 HELM_VALUES_DIR = "helm-values"
-_EXPR = "qengine-expression-{index}-end"
-SECRETS_HASH_EXPR = ".Values.secrets | toJson | sha256sum"
+_EXPR = "qengine-expression-{nonce}-{index}-end"
+HASH_KEY_VALUE = "secretsHashKey"
+_HASH_KEY = (
+    'required "set secretsHashKey in values.yaml to a random string (openssl rand -hex 32), '
+    f'the same on every upgrade" .Values.{HASH_KEY_VALUE}'
+)
+SECRETS_HASH_EXPR = (
+    f'sha256sum (printf "%s:%s" ({_HASH_KEY}) '
+    f'(sha256sum (printf "%s:%s" ({_HASH_KEY}) (toJson .Values.secrets))))'
+)
+_DELIMITERS = re.compile(r"\{\{|\}\}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 HELM_HOOK = "helm.sh/hook"
 HELM_HOOKS = {"after_start": "post-install,post-upgrade", "on_delete": "pre-delete"}
 
@@ -45,6 +68,7 @@ def export_job(job: Job, directory: Path) -> list[str]:
     if not isinstance(job, EnvironmentJob) or not is_kubernetes_job(job):
         return []
     environment = job.environment
+    _refuse_placeholders(job)
     images: dict[str, str] = {s.name: image_token(s.name) for s in environment.services}
     rendered = render_environment(
         environment,
@@ -63,10 +87,40 @@ def export_job(job: Job, directory: Path) -> list[str]:
         if isinstance(service, HelmService):
             files[f"{HELM_VALUES_DIR}/{service.name}.yaml"] = _helm_values(service)
     for relative, text in files.items():
+        _check_file_name(relative)
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return sorted(files)
+
+
+def _refuse_placeholders(job: EnvironmentJob) -> None:
+    """Refuse a spec whose plain values hold a placeholder: the chart would read a secret (or
+    an image) where the spec wrote text. Secrets are rendered empty, so any token found came
+    from the spec itself."""
+    plain = render_environment(job.environment, open_secret=lambda name: "")
+    found = sorted({token for obj in plain.objects() for token, *_ in find_tokens(json.dumps(obj))})
+    if found:
+        raise InvalidInputError(
+            f"a value of environment {job.environment.name!r} holds the placeholder "
+            f"{found[0]!r}, which qengine writes in place of a secret or image",
+            hint="Remove it from the spec: an export would turn it into a value of the chart.",
+        )
+
+
+def _check_file_name(relative: str) -> None:
+    """Each part of an exported file's path is a plain name: no ``..``, no separator trick."""
+    if not all(_FILE_NAME.fullmatch(part) for part in relative.split("/")):
+        raise InvalidInputError(
+            f"cannot export a file named {relative!r}",
+            hint="Service and object names must be DNS labels.",
+        )
+
+
+def helm_literal(text: str) -> str:
+    """``text`` with each ``{{`` and ``}}`` written as a Helm action that prints it, so Helm
+    renders ``text`` exactly and runs none of it."""
+    return _DELIMITERS.sub(lambda match: '{{ "' + match.group(0) + '" }}', text)
 
 
 def with_helm_hook(obj: Manifest) -> Manifest:
@@ -96,23 +150,26 @@ def _dump(data: object) -> str:
 
 
 def template_text(obj: Manifest) -> str:
-    """The template of one object: its YAML with placeholders turned into Helm expressions."""
+    """The template of one object: its YAML, inert for Helm (:func:`helm_literal`), with
+    placeholders turned into Helm expressions."""
     expressions: list[str] = []
-    prepared = _prepare(obj, expressions)
-    text = _dump(prepared)
+    nonce = secrets.token_hex(16)
+    prepared = _prepare(obj, expressions, nonce)
+    text = helm_literal(_dump(prepared))
     for index, expression in enumerate(expressions):
-        text = text.replace(_EXPR.format(index=index), "{{ " + expression + " | quote }}")
+        marker = _EXPR.format(nonce=nonce, index=index)
+        text = text.replace(marker, "{{ " + expression + " | quote }}")
     if find_tokens(text):
         raise AssertionError("a placeholder was left in an exported template")  # pragma: no cover
     return text
 
 
-def _prepare(node: Any, expressions: list[str], key: str = "") -> Any:
+def _prepare(node: Any, expressions: list[str], nonce: str, key: str = "") -> Any:
     """A copy of ``node`` where each string holding a placeholder becomes an expression marker."""
     if isinstance(node, dict):
-        return {k: _prepare(v, expressions, k) for k, v in node.items()}
+        return {k: _prepare(v, expressions, nonce, k) for k, v in node.items()}
     if isinstance(node, list):
-        return [_prepare(v, expressions) for v in node]
+        return [_prepare(v, expressions, nonce) for v in node]
     if not isinstance(node, str):
         return node
     expression: str | None = None
@@ -126,7 +183,7 @@ def _prepare(node: Any, expressions: list[str], key: str = "") -> Any:
     if expression is None:
         return node
     expressions.append(expression)
-    return _EXPR.format(index=len(expressions) - 1)
+    return _EXPR.format(nonce=nonce, index=len(expressions) - 1)
 
 
 def _value_expression(token: str) -> str:
@@ -156,14 +213,21 @@ def placeholder_keys(rendered: RenderedEnvironment) -> dict[str, list[str]]:
 
 
 def values_yaml(rendered: RenderedEnvironment) -> str:
-    """``values.yaml``: every secret and image key, empty, under a comment to fill them."""
+    """``values.yaml``: every secret and image key, empty, under a comment to fill them; and
+    ``secretsHashKey`` when a pod template carries the secret-hash annotation."""
     keys = placeholder_keys(rendered)
     header = [
         "# Fill in every value below before installing: `helm` refuses to render while one is",
         "# empty. `secrets` are the values of the job's secret references (never written by",
         "# qengine); `images` are the images built for services built from source.",
     ]
-    values = {group: {name: "" for name in names} for group, names in keys.items()}
+    values: dict[str, object] = {group: dict.fromkeys(names, "") for group, names in keys.items()}
+    if any(HASH_ANNOTATION in json.dumps(obj) for obj in rendered.objects()):
+        header += [
+            "# `secretsHashKey` keys the hash that rolls pods when a secret changes: a random",
+            "# string (`openssl rand -hex 32`) kept like a secret and the same on every upgrade.",
+        ]
+        values[HASH_KEY_VALUE] = ""
     return "\n".join(header) + "\n" + _dump(values)
 
 
@@ -179,25 +243,32 @@ def _chart_yaml(job: EnvironmentJob) -> str:
 
 
 def _helm_command(service: HelmService, namespace: str) -> str:
+    """The README's command for ``service``: every word from the spec shell-quoted, and the
+    release and chart after the flags' values, so none can be read as a flag or run."""
     chart = service.chart
-    parts = ["helm upgrade --install", service.name]
+    parts = ["helm", "upgrade", "--install"]
+    if chart.version:
+        parts.append(f"--version={chart.version}")
+    if chart.path is None and not (chart.repository or "").startswith("oci://"):
+        parts.append(f"--repo={chart.repository}")
+    seconds = int(parse_duration(service.timeout))
+    parts += [f"--namespace={namespace}", "--atomic", "--wait", f"--timeout={seconds}s"]
+    parts.append(f"--values={HELM_VALUES_DIR}/{service.name}.yaml")
+    parts.append("--")
+    parts.append(service.name)
     if chart.path is not None:
         parts.append(f"./{chart.path}")
     elif chart.repository is not None and chart.repository.startswith("oci://"):
         parts.append(f"{chart.repository.rstrip('/')}/{chart.name}")
     else:
-        parts += [chart.name, "--repo", str(chart.repository)]
-    if chart.version:
-        parts += ["--version", chart.version]
-    seconds = int(parse_duration(service.timeout))
-    parts += ["--namespace", namespace, "--atomic", "--wait", f"--timeout {seconds}s"]
-    parts += ["-f", f"{HELM_VALUES_DIR}/{service.name}.yaml"]
-    return " ".join(parts)
+        parts.append(chart.name)
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def _helm_values(service: HelmService) -> str:
-    secret_paths = [path for path, _ in service.values.secret_refs()]
-    header = ["# Values of the Helm release " + service.name + "."]
+    # Paths are JSON-quoted: a key with a line break cannot leave the comment.
+    secret_paths = [json.dumps(path) for path, _ in service.values.secret_refs()]
+    header = ["# Values of the Helm release " + json.dumps(service.name) + "."]
     if secret_paths:
         header.append("# Fill in these secret values (left empty): " + ", ".join(secret_paths))
     values = service.values.resolve(lambda name: "")
@@ -213,7 +284,8 @@ def _readme(job: EnvironmentJob, rendered: RenderedEnvironment) -> str:
         f"namespace `{rendered.namespace}` itself and every object names it, so the release",
         "record stays in the namespace helm is pointed at (no `--create-namespace`):",
         "",
-        f"    helm upgrade --install {job.environment.name} ./chart -f chart/values.yaml",
+        "    helm upgrade --install --values=chart/values.yaml -- "
+        f"{shlex.quote(job.environment.name)} ./chart",
         "",
     ]
     helm = [s for s in job.environment.services if isinstance(s, HelmService)]

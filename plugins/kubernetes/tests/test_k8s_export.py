@@ -22,6 +22,7 @@ from qengine.spec import EnvironmentJob, secret_references
 Load = Callable[[dict[str, Any]], EnvironmentJob]
 Example = Callable[[str], dict[str, Any]]
 KUBERNETES_VERSION = "1.33.0"
+HASH_KEY = "a-random-key-the-user-keeps"
 
 
 def _helm(helm: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +42,14 @@ def _values(job: EnvironmentJob) -> dict[str, dict[str, str]]:
     # Quotes, a dollar and a backslash: the chart must carry any value through intact.
     secrets = {name: f'it\'s "{name}" $1 \\ ok' for _, name in secret_references(job)}
     images = {s.name: f"registry.local/{s.name}:built" for s in job.environment.services}
-    return {"secrets": secrets, "images": images}
+    return {"secrets": secrets, "images": images, "secretsHashKey": HASH_KEY}
+
+
+def chart_hash(key: str, secrets: dict[str, str]) -> str:
+    """The chart's secret hash: sha256(key:sha256(key:json)), json as Helm's toJson."""
+    material = json.dumps(secrets, sort_keys=True, separators=(",", ":"))
+    inner = hashlib.sha256(f"{key}:{material}".encode()).hexdigest()
+    return hashlib.sha256(f"{key}:{inner}".encode()).hexdigest()
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -109,8 +117,10 @@ def test_k8s_helm_template_of_the_export_gives_the_rendered_objects(
     _built_job_names(job, expected)
     assert set(from_helm) == set(expected)
 
-    all_secrets = json.dumps(values["secrets"], sort_keys=True, separators=(",", ":"))
-    chart_hash = hashlib.sha256(all_secrets.encode()).hexdigest()
+    keyed = chart_hash(HASH_KEY, values["secrets"])
+    # Without the key, the plain SHA-256 of the values (what a viewer can test) does not match.
+    plain = json.dumps(values["secrets"], sort_keys=True, separators=(",", ":"))
+    assert keyed != hashlib.sha256(plain.encode()).hexdigest()
     for key, obj in from_helm.items():
         annotations = obj["metadata"].get("annotations", {})
         hook = annotations.pop(HELM_HOOK, None)
@@ -119,7 +129,7 @@ def test_k8s_helm_template_of_the_export_gives_the_rendered_objects(
         if hook is not None:
             assert key[0] == "Job"
         had_hash = _without_hash(expected[key]) is not None
-        assert (_without_hash(obj) == chart_hash) == had_hash
+        assert (_without_hash(obj) == keyed) == had_hash
         assert obj == expected[key], key
 
 
@@ -129,10 +139,14 @@ def test_k8s_export_needs_its_values_filled(
     job = load_env_job(example("quickstart"))
     export_job(job, tmp_path / "out")
     values = yaml.safe_load((tmp_path / "out" / "chart" / "values.yaml").read_text())
-    assert values == {"images": {}, "secrets": {"db_password": "", "session_key": ""}}
+    assert values == {
+        "images": {},
+        "secrets": {"db_password": "", "session_key": ""},
+        "secretsHashKey": "",
+    }
     result = _helm(helm_binary, tmp_path, "template", "q", str(tmp_path / "out" / "chart"))
     assert result.returncode != 0
-    assert "set secrets." in result.stderr
+    assert "set secrets" in result.stderr  # a secret or the hash key
     assert "in values.yaml" in result.stderr
 
 
@@ -143,9 +157,9 @@ def test_k8s_export_lists_helm_releases(
     written = export_job(job, tmp_path)
     readme = (tmp_path / "chart" / "README.md").read_text()
     assert (
-        "helm upgrade --install redis-cache oci://registry.example.com/charts/redis "
-        "--version 20.1.0 --namespace qe-e1-8b5cc4 --atomic --wait --timeout 300s "
-        "-f helm-values/redis-cache.yaml"
+        "helm upgrade --install --version=20.1.0 --namespace=qe-e1-8b5cc4 --atomic --wait "
+        "--timeout=300s --values=helm-values/redis-cache.yaml -- redis-cache "
+        "oci://registry.example.com/charts/redis"
     ) in readme
     assert "helm-values/redis-cache.yaml" in written
     values = yaml.safe_load((tmp_path / "helm-values" / "redis-cache.yaml").read_text())
