@@ -88,7 +88,16 @@ class JobWorker:
         trust = Trust(keys=load_trusted_keys(list(s.trust_keys))) if s.trust_keys else None
         keys = s.keys_dir or (s.state_dir / "keys" if s.state_dir else None)
         provider = LocalKeyProvider(keys) if keys is not None else None
-        engine = Engine(load_plugins(), store=store, key_provider=provider, trust=trust)
+        audit = None
+        if s.state_dir is not None:
+            from qengine.audit.sink import JsonlAuditSink
+
+            # One hash chain per process: several processes cannot extend one chain.
+            name = f"audit-{os.uname().nodename}-{os.getpid()}.jsonl"
+            audit = JsonlAuditSink(s.state_dir / name)
+        engine = Engine(
+            load_plugins(), store=store, key_provider=provider, trust=trust, audit=audit
+        )
         return engine, store
 
     def run(self, task: Task[Any, Any], document: Mapping[str, Any]) -> JsonResult:
