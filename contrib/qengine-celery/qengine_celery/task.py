@@ -94,6 +94,7 @@ class JobWorker:
 
             # One hash chain per process: several processes cannot extend one chain.
             name = f"audit-{os.uname().nodename}-{os.getpid()}.jsonl"
+            s.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             audit = JsonlAuditSink(s.state_dir / name)
         engine = Engine(
             load_plugins(), store=store, key_provider=provider, trust=trust, audit=audit

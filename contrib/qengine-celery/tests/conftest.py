@@ -53,6 +53,7 @@ def start_workers(
             "HOME": str(tmp_path / "home"),
             "LANG": "C.UTF-8",
             "QENGINE_PLUGINS": "kubernetes",
+            "QENGINE_STATE_DIR": str(tmp_path / "state"),
             "QENGINE_CELERY_BROKER_URL": redis.url,
             "QENGINE_STATE_URL": pg_url,
             "QENGINE_STATE_PASSWORD_FILE": str(postgres.password_file),

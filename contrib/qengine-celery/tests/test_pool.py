@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,7 +25,11 @@ STEPS = ["kubernetes/namespace", "kubernetes/service/web", "kubernetes/prune"]
 
 
 def test_jobs_over_targets_run_once_each_without_overlap(
-    start_workers: StartWorkers, app: Celery, postgres: LocalPostgres, pg_url: str
+    start_workers: StartWorkers,
+    app: Celery,
+    postgres: LocalPostgres,
+    pg_url: str,
+    tmp_path: Path,
 ) -> None:
     with KubeSimulator(readiness_delay=0.05) as sim:
         start_workers(WORKERS)
@@ -90,3 +98,20 @@ def test_jobs_over_targets_run_once_each_without_overlap(
     with psycopg.connect(pg_url, password=postgres.password) as db:
         assert db.execute("SELECT count(*) FROM qengine_locks").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM qengine_steps").fetchone() == (JOBS * 3,)
+
+    # Each worker process kept its own audit chain, which verifies; together they tell of
+    # every job once.
+    logs = sorted((tmp_path / "state").glob("audit-*.jsonl"))
+    assert len(logs) == WORKERS
+    finished = []
+    for log in logs:
+        verify = subprocess.run(
+            [sys.executable, "-m", "qengine", "audit", "verify", str(log)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        finished += [r["job_id"] for r in records if r["action"] == "job.finished"]
+    assert sorted(finished) == sorted(job["id"] for job in jobs)
