@@ -58,6 +58,10 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("skus", _SUB + r"/providers/microsoft\.compute/skus"),
         ("usages", _SUB + r"/providers/microsoft\.compute/locations/(?P<location>[^/]+)/usages"),
+        (
+            "network_usages",
+            _SUB + r"/providers/microsoft\.network/locations/(?P<location>[^/]+)/usages",
+        ),
         ("cluster_action", _CLUSTER + r"/(?P<action>stop|start)"),
         (
             "operation",
@@ -117,6 +121,7 @@ class LocalArm:
         #: Compute's VM sizes by region and quotas (by region), as the stand-in serves them.
         self.skus: Callable[[str], list[dict[str, Any]]] = local_catalog.skus
         self.usages: dict[str, list[dict[str, Any]]] = {}
+        self.network_usages: dict[str, list[dict[str, Any]]] = {}
         self.state = ArmState()
         self.on_container = on_container
         self.token_seconds = token_seconds
@@ -551,6 +556,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _usages(self, path: str, found: dict[str, str]) -> None:
         location = found["location"]
         self._reply(200, {"value": self.arm.usages.get(location, local_catalog.usages())})
+
+    def _network_usages(self, path: str, found: dict[str, str]) -> None:
+        location = found["location"]
+        default = local_catalog.network_usages()
+        self._reply(200, {"value": self.arm.network_usages.get(location, default)})
 
     def _cluster_action(self, path: str, found: dict[str, str]) -> None:
         cluster_id = path.rsplit("/", 1)[0]

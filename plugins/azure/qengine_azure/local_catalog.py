@@ -63,3 +63,12 @@ def usages() -> list[dict[str, Any]]:
         usage("lowPriorityCores", "Total Regional Low-priority vCPUs", 0, 100),
         *(usage(family, f"{family} vCPUs", 0, 100) for family in families),
     ]
+
+
+def network_usages() -> list[dict[str, Any]]:
+    """A new subscription's regional Network quotas (the ones preflight reads)."""
+    return [
+        usage("StandardSkuPublicIpAddresses", "Public IP Addresses - Standard", 0, 20),
+        usage("PublicIPAddresses", "Public IP Addresses - Basic", 0, 20),
+        usage("VirtualNetworks", "Virtual Networks", 0, 1000),
+    ]

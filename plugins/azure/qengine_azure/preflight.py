@@ -9,8 +9,9 @@ what the limit is and what the cluster needs. The initial node counts must fit; 
 autoscale to every pool's maximum is only reported, since Azure checks it when nodes are
 added.
 
-Public IP addresses (AKS's outbound load balancer takes one) need the Network provider's
-usages; they are not checked yet.
+A new cluster's outbound load balancer takes one Standard public IP address: the Network
+provider's regional usage ``StandardSkuPublicIpAddresses`` must have room for it (read through
+the Compute client's pipeline with ``send_request``: no Network SDK is needed for one GET).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ Progress = Callable[[str], None]
 #: The quotas of Spot VMs and of all VMs in a region.
 SPOT_QUOTA = "lowPriorityCores"
 TOTAL_QUOTA = "cores"
+#: The Network quota of Standard public IP addresses; a new cluster's load balancer takes one.
+PUBLIC_IP_QUOTA = "StandardSkuPublicIpAddresses"
+NETWORK_API = "2024-05-01"
 
 
 @attrs.frozen(kw_only=True)
@@ -119,6 +123,48 @@ def quotas(access: AzureAccess) -> dict[str, Quota]:
     return found
 
 
+def network_quotas(access: AzureAccess) -> dict[str, Quota]:
+    """The region's Network quotas, by name (``Microsoft.Network/locations/{l}/usages``)."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+
+    provider = access.provider
+    base = access.settings.arm_endpoint.rstrip("/")
+    url = (
+        f"{base}/subscriptions/{provider.subscription_id}/providers/Microsoft.Network/"
+        f"locations/{provider.location}/usages?api-version={NETWORK_API}"
+    )
+    response = _client(access).send_request(HttpRequest("GET", url))
+    try:
+        response.raise_for_status()
+    except HttpResponseError as exc:
+        raise QuotaError(
+            f"could not read the Network quotas of {provider.location}: {exc.message}",
+            hint="The job's application needs Reader on the subscription.",
+        ) from exc
+    found: dict[str, Quota] = {}
+    for usage in response.json().get("value", []):
+        name = usage.get("name", {})
+        found[str(name.get("value"))] = Quota(
+            name=str(name.get("value")),
+            label=str(name.get("localizedValue") or name.get("value")),
+            current=int(usage.get("currentValue", 0)),
+            limit=int(usage.get("limit", 0)),
+        )
+    return found
+
+
+def check_public_ip(provider: AzureProvider, found: dict[str, Quota]) -> None:
+    """QuotaError when the region has no room for the load balancer's public IP."""
+    quota = found.get(PUBLIC_IP_QUOTA)
+    if quota is not None and quota.current + 1 > quota.limit:
+        raise QuotaError(
+            f"quota {quota.name} ({quota.label}) in {provider.location}: {quota.current} of "
+            f"{quota.limit} used, the new cluster's load balancer needs 1",
+            hint="Free a Standard public IP address or ask for a higher limit.",
+        )
+
+
 def check_vm_sizes(provider: AzureProvider, sizes: dict[str, VmSize]) -> None:
     """InvalidInputError naming the first pool whose size or zones the region does not
     offer."""
@@ -195,7 +241,8 @@ def preflight_new_cluster(access: AzureAccess, progress: Progress) -> None:
     check_vm_sizes(provider, sizes)
     for note in check_room(provider, sizes, quotas(access)):
         progress(note)
+    check_public_ip(provider, network_quotas(access))
     progress(
-        f"{provider.location} offers the node pools' VM sizes and zones, and the vCPU quotas "
-        "hold their initial nodes"
+        f"{provider.location} offers the node pools' VM sizes and zones, the vCPU quotas hold "
+        "their initial nodes, and a public IP address is free for the load balancer"
     )

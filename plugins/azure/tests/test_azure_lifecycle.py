@@ -149,3 +149,18 @@ def test_a_create_of_a_paused_cluster_keeps_it_paused(session: SandboxSession) -
     assert resumed.status is JobStatus.SUCCEEDED, resumed.error
     assert resumed.outputs["azure.start"]["power_state"] == "Running"
     assert resumed.outputs["azure.apply"]["cluster_name"] == "prod-weu"
+
+
+def test_no_free_public_ip_is_refused_by_name(session: SandboxSession) -> None:
+    assert _run(session, _job("create", 18)).status is JobStatus.SUCCEEDED
+    _arm(session).network_usages["westeurope"] = [
+        usage("StandardSkuPublicIpAddresses", "Public IP Addresses - Standard", 10, 10)
+    ]
+    document = _job("create", 19)
+    document["cluster"]["name"] = "noip-weu"
+    result = _run(session, document)
+    message = _failure(result)
+    assert result.error is not None
+    assert result.error.kind == QuotaError.__name__
+    assert "quota StandardSkuPublicIpAddresses" in message
+    assert "10 of 10 used, the new cluster's load balancer needs 1" in message
