@@ -8,6 +8,7 @@ dependencies that run against the deploy stages.
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from qengine.spec import (
     RouterService,
     Service,
 )
+from qengine_kubernetes.placeholders import find_tokens
 from qengine_kubernetes.render import RenderedEnvironment, render_environment
 from qengine_kubernetes.render import names as naming
 from qengine_kubernetes.render.pod import port_name
@@ -175,7 +177,28 @@ def _check_job_service(service: JobService, path: str) -> list[SpecIssue]:
 
 
 def _check_object_names(job: EnvironmentJob) -> list[SpecIssue]:
-    return object_name_issues(render_environment(job.environment, open_secret=lambda name: ""))
+    rendered = render_environment(job.environment, open_secret=lambda name: "")
+    return object_name_issues(rendered) + placeholder_issues(rendered)
+
+
+def placeholder_issues(rendered: RenderedEnvironment) -> list[SpecIssue]:
+    """Services whose plain values hold a placeholder of a secret or an image.
+
+    ``rendered`` opens every secret as empty, so any placeholder came from the spec: a plan,
+    an export or a rollback would turn that text into the secret's value, in a field anyone
+    who reads the object sees."""
+    issues: list[SpecIssue] = []
+    for index, service in enumerate(rendered.services):
+        found = find_tokens(json.dumps(list(service.objects)))
+        if found:
+            issues.append(
+                SpecIssue(
+                    f"{BASE}[{index}]",
+                    f"holds {found[0][0]!r}, a placeholder qengine writes in place of a "
+                    "secret or image: a plain value may not contain one",
+                )
+            )
+    return issues
 
 
 def object_name_issues(rendered: RenderedEnvironment) -> list[SpecIssue]:
