@@ -101,8 +101,28 @@ def steps_for(gcp: GcpJob) -> list[Step]:
     if action is InfraAction.DELETE:
         return [*first, _destroy_step(gcp)]
     if action is InfraAction.UPGRADE:
-        return [*first, _upgrade_step(gcp)]
-    return [*first, _apply_step(gcp)]
+        return [*first, _upgrade_step(gcp), *_addon_steps(gcp)]
+    return [*first, _apply_step(gcp), *_addon_steps(gcp)]
+
+
+def _addon_steps(gcp: GcpJob) -> list[Step]:
+    """The cluster's add-on stack (``qengine_addons``), after the apply whose outputs describe
+    the cluster: reached with the job's short-lived token (the simulator's in a sandbox, which
+    installs the stack's test charts)."""
+    from qengine_addons import AddonSettings, addon_steps, cluster_client
+
+    from qengine_gcp.cluster_access import cluster_access_of
+
+    def connect(ctx: StepContext) -> Any:
+        outputs = ctx.inputs[APPLY]
+        if gcp.settings.sandbox is not None:
+            sandbox = gcp.settings.sandbox
+            return cluster_client(sandbox.endpoint, sandbox.ca_pem, sandbox.token)
+        access = cluster_access_of(gcp.access, outputs)
+        return cluster_client(access.endpoint, access.ca_pem, access.token())
+
+    settings = AddonSettings(test_charts=gcp.settings.sandbox is not None)
+    return addon_steps(gcp.job, connect, settings, after=(APPLY,))
 
 
 def _digest(data: object) -> str:

@@ -30,6 +30,8 @@ def run_qengine(tmp: Path, *args: str, timeout: float = 600) -> subprocess.Compl
         "QENGINE_PLUGINS": "gcp,kubernetes",
         "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),
     }
+    if "QENGINE_HELM" in os.environ:  # the helm that installs a sandbox cluster's add-ons
+        env["QENGINE_HELM"] = os.environ["QENGINE_HELM"]
     return subprocess.run(
         [sys.executable, "-m", "qengine", *args],
         capture_output=True,

@@ -38,11 +38,12 @@ def test_the_cluster_then_the_quickstart_on_it(tmp_path: Path) -> None:
     outcomes, stderr = _run(tmp_path, str(EXAMPLE), str(QUICKSTART))
     assert [o["job_id"] for o in outcomes] == ["gke-prod-create-0001", "quickstart-0001"]
     assert [o["status"] for o in outcomes] == ["succeeded", "succeeded"]
-    assert [s["step_id"] for s in outcomes[0]["steps"]] == [
-        "gcp.preflight",
-        "gcp.state-backend",
-        "gcp.apply",
-    ]
+    steps = [s["step_id"] for s in outcomes[0]["steps"]]
+    assert steps[:3] == ["gcp.preflight", "gcp.state-backend", "gcp.apply"]
+    # Then the cluster's add-on stack (test charts on the sandbox), CRDs first.
+    assert steps[3] == "addons.crds"
+    assert "addons.traefik" in steps
+    assert all(s["status"] == "succeeded" for s in outcomes[0]["steps"])
     assert "SANDBOX: nothing is created on Google Cloud" in stderr
     outputs = outcomes[0]["outputs"]["gcp.apply"]
     assert outputs["endpoint"].startswith("https://127.0.0.1:")
