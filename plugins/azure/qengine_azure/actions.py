@@ -96,8 +96,27 @@ def steps_for(azure: AzureJob) -> list[Step]:
     if action is InfraAction.DELETE:
         return [*first, _destroy_step(azure)]
     if action is InfraAction.UPGRADE:
-        return [*first, _apply_step(azure, ChangeAction.UPDATE)]
-    return [*first, _apply_step(azure, ChangeAction.CREATE)]
+        return [*first, _apply_step(azure, ChangeAction.UPDATE), *_addon_steps(azure)]
+    return [*first, _apply_step(azure, ChangeAction.CREATE), *_addon_steps(azure)]
+
+
+def _addon_steps(azure: AzureJob) -> list[Step]:
+    """The cluster's add-on stack (``qengine_addons``), after the apply whose outputs describe
+    the cluster: reached with the job's Entra token (the simulator's in a sandbox, which
+    installs the stack's test charts)."""
+    from qengine_addons import AddonSettings, addon_steps, cluster_client
+
+    from qengine_azure.cluster_access import cluster_access_of
+
+    def connect(ctx: StepContext) -> Any:
+        if azure.settings.sandbox is not None:
+            sandbox = azure.settings.sandbox
+            return cluster_client(sandbox.endpoint, sandbox.ca_pem, sandbox.token)
+        access = cluster_access_of(azure.access, ctx.inputs[APPLY])
+        return cluster_client(access.endpoint, access.ca_pem, access.token())
+
+    settings = AddonSettings(test_charts=azure.settings.sandbox is not None)
+    return addon_steps(azure.job, connect, settings, after=(APPLY,))
 
 
 def _digest(data: object) -> str:

@@ -43,6 +43,8 @@ def run_qengine(
     }
     if azurite is not None:
         env["QENGINE_AZURITE"] = str(azurite)
+    if "QENGINE_HELM" in os.environ:  # the helm that installs a sandbox cluster's add-ons
+        env["QENGINE_HELM"] = os.environ["QENGINE_HELM"]
     return subprocess.run(
         [sys.executable, "-m", "qengine", *args],
         capture_output=True,
