@@ -74,7 +74,8 @@ class HelmCli:
             if show:
                 self.ctx.emit_log(f"helm: {line}")
 
-        argv = [self.binary, *args, "--kubeconfig", str(self.kubeconfig)]
+        # Global flags before the command's words, so that a "--" in ``args`` ends them all.
+        argv = [self.binary, f"--kubeconfig={self.kubeconfig}", *args]
         try:
             code = run_process(argv, env=self.environ, on_line=on_line, cancel=self.ctx.cancel)
         except FileNotFoundError as exc:
@@ -155,6 +156,12 @@ def _chart_args(env: EnvJob, service: HelmService) -> list[str]:
     return args
 
 
+def _as_flags(chart: list[str]) -> tuple[str, list[str]]:
+    """``_chart_args``'s words as (the chart's positional reference, ``--flag=value`` words)."""
+    where, rest = chart[0], chart[1:]
+    return where, [f"{flag}={value}" for flag, value in zip(rest[::2], rest[1::2], strict=True)]
+
+
 def _digest(env: EnvJob, service: HelmService, values: str, chart: list[str]) -> str:
     material = hashlib.sha256(canonical_json([chart, values, service.timeout]).encode())
     if service.chart.path is not None:
@@ -190,11 +197,12 @@ def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
             _recover_pending(helm, name, env.namespace, int((status or {}).get("version", 1)))
         values_file = write_private_file(directory, "values.yaml", values.encode())
         seconds = int(parse_duration(service.timeout))
+        where, flags = _as_flags(chart)
+        # Spec values are flag values (--flag=value) or come after "--": none reads as a flag.
         code, lines = helm.run(
-            "upgrade", "--install", name, *chart,
-            "--namespace", env.namespace,
-            "--atomic", "--wait", "--timeout", f"{seconds}s",
-            "-f", str(values_file),
+            "upgrade", "--install", f"--namespace={env.namespace}",
+            "--atomic", "--wait", f"--timeout={seconds}s", f"--values={values_file}",
+            *flags, "--", name, where,
         )  # fmt: skip
         if code != 0:
             tail = " / ".join(lines[-3:])
@@ -224,10 +232,14 @@ def undo_release(env: EnvJob, name: str, ctx: StepContext) -> None:
         helm = Helm(env, ctx, directory)
         if before == "0":
             verb = "uninstall"
-            code, lines = helm.run("uninstall", name, "--namespace", env.namespace, "--wait")
+            code, lines = helm.run(
+                "uninstall", f"--namespace={env.namespace}", "--wait", "--", name
+            )
         else:
             verb = f"rollback to revision {before}"
-            code, lines = helm.run("rollback", name, before, "--namespace", env.namespace, "--wait")
+            code, lines = helm.run(
+                "rollback", f"--namespace={env.namespace}", "--wait", "--", name, before
+            )
     if code != 0:
         raise DeploymentError(
             f"helm {verb} of {name} failed (exit {code}): {' / '.join(lines[-3:])}",
@@ -251,9 +263,9 @@ def recover_pending(helm: HelmCli, name: str, namespace: str, revision: int) -> 
 def _recover_pending(helm: HelmCli, name: str, namespace: str, revision: int) -> None:
     helm.ctx.emit_warning(f"{name}: the release was stuck at revision {revision}; recovering")
     if revision <= 1:
-        code, _ = helm.run("uninstall", name, "--namespace", namespace, "--wait")
+        code, _ = helm.run("uninstall", f"--namespace={namespace}", "--wait", "--", name)
     else:
-        code, _ = helm.run("rollback", name, "--namespace", namespace, "--wait")
+        code, _ = helm.run("rollback", f"--namespace={namespace}", "--wait", "--", name)
     if code != 0:
         raise DeploymentError(
             f"cannot recover the release {name} stuck in a pending state",
@@ -273,7 +285,7 @@ def uninstall_release(env: EnvJob, name: str, ctx: StepContext) -> None:
         helm = Helm(env, ctx, directory)
         if helm.status(name, env.namespace) is None:
             return
-        code, _ = helm.run("uninstall", name, "--namespace", env.namespace, "--wait")
+        code, _ = helm.run("uninstall", f"--namespace={env.namespace}", "--wait", "--", name)
         if code != 0:
             raise DeploymentError(
                 f"helm uninstall of {name} failed (exit {code})",

@@ -250,3 +250,13 @@ def test_k8s_a_cancelled_job_uninstalls_the_release_it_installed(
     assert k8s_sim.get_object("configmaps", NS, "cache-settings") is None
     assert _release(k8s_sim, 1) is None
     assert k8s_sim.get_object("secrets", NS, "qengine-history-cache") is None
+
+
+def test_k8s_chart_words_reach_helm_as_flag_values_never_as_flags() -> None:
+    from qengine_kubernetes.helm_release import _as_flags
+
+    words = ["-evil", "--repo", "--post-renderer=x", "--username", "u", "--version", "1.0"]
+    where, flags = _as_flags(words)
+
+    assert where == "-evil"  # passed after "--": helm reads it as the chart, not a flag
+    assert flags == ["--repo=--post-renderer=x", "--username=u", "--version=1.0"]
