@@ -326,3 +326,7 @@ def _check_tags(tags: Mapping[str, str]) -> Iterator[SpecIssue]:
             )
         elif len(value) > catalog.MAX_TAG_VALUE:
             yield SpecIssue(path, f"tag values are at most {catalog.MAX_TAG_VALUE} characters")
+        elif "${" in key + value or "%{" in key + value:
+            # Terraform's JSON syntax evaluates ${...} and %{...} in the module qengine applies
+            # and exports: a tag must never become template code.
+            yield SpecIssue(path, "tags may not contain the Terraform template sequences ${ or %{")

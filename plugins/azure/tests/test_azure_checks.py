@@ -213,3 +213,20 @@ def test_validate_exits_2_naming_the_path(tmp_path: Path) -> None:
 def test_validate_accepts_the_example(tmp_path: Path) -> None:
     result = run_qengine(tmp_path, "validate", str(EXAMPLE), plugins="azure")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("owner", '${file("/etc/passwd")}'),
+        ("owner", "%{ for x in [1] }x%{ endfor }"),
+        ("a${b}", "v"),
+    ],
+)
+def test_a_tag_never_becomes_terraform_template_code(key: str, value: str) -> None:
+    document = example()
+    document["cluster"]["provider"].setdefault("tags", {})[key] = value
+
+    issues = _issues(document)
+
+    assert "template sequences" in issues.get(f"$.cluster.provider.tags.{key}", ""), issues
