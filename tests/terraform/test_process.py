@@ -19,7 +19,10 @@ IGNORES_SIGINT = (
     "time.sleep(60)\n"
 )
 STOPS_ON_SIGINT = (
-    "import time\n"
+    # A child inherits an ignored SIGINT (a test run started in the background by a shell):
+    # this stand-in for terraform takes SIGINT as terraform does, whatever it inherited.
+    "import signal, time\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     "print('ready', flush=True)\n"
     "try:\n    time.sleep(60)\n"
     "except KeyboardInterrupt:\n    print('cleaned up', flush=True)\n    raise SystemExit(1)\n"
