@@ -61,9 +61,11 @@ def test_everything_else_is_refused(case: str) -> None:
     with _endpoint(None) as endpoint:
         address, _, prefix = endpoint.host.partition("/")
         path = "computeMetadata/v1/instance/service-accounts/default/token"
+        # A prefix that differs in its last character, whatever that character is.
+        wrong = prefix[:-1] + ("y" if prefix.endswith("x") else "x")
         url = {
             "no-prefix": f"http://{address}/{path}",
-            "wrong-prefix": f"http://{address}/{prefix[:-1]}x/{path}",
+            "wrong-prefix": f"http://{address}/{wrong}/{path}",
             "no-header": f"http://{endpoint.host}/{path}",
             "other-path": f"http://{endpoint.host}/computeMetadata/v1/instance/attributes/",
         }[case]
