@@ -58,7 +58,7 @@ from qengine_aws.preflight import caller_identity, check_region
 from qengine_aws.quotas import check_room_for_cluster
 from qengine_aws.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_aws.sandbox_eks import register_stand_ins, remove_stand_ins
-from qengine_aws.saved_sizes import load_sizes
+from qengine_aws.saved_sizes import forget_sizes, load_sizes
 from qengine_aws.settings import AwsSettings
 from qengine_aws.state_backend import StateLocation, ensure_state_backend, holds_resources
 from qengine_aws.terraform_run import string_outputs, terraform_for
@@ -384,6 +384,12 @@ def _delete_steps(aws: AwsJob) -> list[Step]:
         if aws.settings.sandbox is not None:
             for change in remove_stand_ins(aws.access, aws.job.cluster.name):
                 ctx.emit_progress(change)
+        # A pause's record outlives nothing: a cluster created again under this id starts
+        # running, and its first pause must save its own sizes, not find these.
+        location = _location(ctx)
+        if load_sizes(aws.access, location, aws.job.cluster.id) is not None:
+            forget_sizes(aws.access, location, aws.job.cluster.id)
+            ctx.emit_progress("deleted the node group sizes a pause of this cluster had saved")
         return {}
 
     return [

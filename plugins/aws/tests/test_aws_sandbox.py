@@ -304,6 +304,20 @@ def test_delete_destroys_and_keeps_the_bucket(sandbox: AwsSettings) -> None:
     assert client(sandbox, "s3").head_bucket(Bucket=bucket)
 
 
+def test_delete_of_a_paused_cluster_forgets_the_sizes_its_pause_saved(
+    sandbox: AwsSettings,
+) -> None:
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    assert _saved(sandbox) is not None
+    _ok(_run(_job("delete"), sandbox))
+    assert _saved(sandbox) is None
+    # The cluster made again under the same id runs, and its first pause saves its own sizes.
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    assert _saved(sandbox) is not None
+
+
 def test_refused_credentials_fail_preflight_without_showing_them(auth_enforced: str) -> None:
     settings = AwsSettings(
         endpoint_url=auth_enforced,
