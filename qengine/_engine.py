@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 import attrs
@@ -156,7 +157,8 @@ class Engine:
         if sandbox is not None:
             session = sandbox if isinstance(sandbox, SandboxSession) else _session_on(sandbox)
             hook = self.plugins.manager.hook.qengine_sandbox
-            for given in hook(job=job, stack=session.stack, session=session):
+            host = MappingProxyType(dict(self.settings))
+            for given in hook(job=job, stack=session.stack, session=session, settings=host):
                 settings.update(given or {})
         services = JobServices(
             job=job,

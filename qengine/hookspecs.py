@@ -127,7 +127,7 @@ def qengine_check_job(job: Job) -> list[SpecIssue] | None:
 
 @hookspec
 def qengine_sandbox(
-    job: Job, stack: ExitStack, session: SandboxSession
+    job: Job, stack: ExitStack, session: SandboxSession, settings: Mapping[str, object]
 ) -> dict[str, object] | None:
     """Start what a sandbox run of ``job`` needs in place of the real cloud or cluster.
 
@@ -138,6 +138,9 @@ def qengine_sandbox(
         one after the other: reuse what an earlier job of the session started (its
         slots, e.g. ``session.cluster()``) rather than start another, and publish there
         (``session.put(key, value)``) what a later job may use.
+    :param settings: the host's engine settings, keyed by plugin name (since 0.2). The
+        settings returned replace the plugin's own: carry over what is not about where the job
+        runs (a binary's path, a chart root, limits), so a sandbox run keeps them.
 
     Return the settings this plugin's steps should use, keyed by the plugin's name (they reach
     the factories and steps as ``services.settings_for(name, type)``, over the host's), or None

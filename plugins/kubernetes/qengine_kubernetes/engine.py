@@ -81,4 +81,8 @@ class KubernetesEnvEngine(EnvEngine):
         # The steps read the action from the job: plan the one asked for, whatever the job says.
         if job.action is not action:
             job = attrs.evolve(job, action=action)
+        if action is EnvAction.DEPLOY:
+            from qengine_kubernetes.charts import check_local_charts
+
+            check_local_charts(job, self.settings.chart_root)
         return plan_steps(job, self.services, self.settings)

@@ -5,8 +5,8 @@ host's PATH. Values (secret references opened) and a kubeconfig for the job's cl
 written with mode 0600 in a private temporary directory removed when the step ends; helm runs
 through ``qengine.runner.run_process`` with an explicit environment (HOME and helm's cache,
 config and data directories inside that directory), and each output line goes to the job's
-log (redacted). A local chart ``path`` is relative to ``KubeSettings.chart_root`` (default:
-the engine's working directory).
+log (redacted). A local chart ``path`` is read inside ``KubeSettings.chart_root`` only (see
+:mod:`qengine_kubernetes.charts`: no root, no local chart; nothing may lead out of the root).
 
 No-op: the digest of what helm is given (chart reference, version, values, timeout, and for a
 local chart its files) is kept in the service's history Secret; when it is unchanged and the
@@ -30,6 +30,7 @@ from qengine.runner import ChangeAction, StepContext, run_process
 from qengine.secrets.hygiene import child_env, private_tempdir, write_private_file
 from qengine.spec import EnvAction, HelmService, parse_duration
 from qengine_kubernetes import history
+from qengine_kubernetes.charts import local_chart
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.render import Manifest, canonical_json
@@ -143,8 +144,8 @@ def kubeconfig_of(api: KubeApi) -> str:
 def _chart_args(env: EnvJob, service: HelmService) -> list[str]:
     chart = service.chart
     if chart.path is not None:
-        root = Path(env.settings.chart_root) if env.settings.chart_root else Path.cwd()
-        args = [str(root / chart.path)]
+        where = f"the chart path of the Helm service {service.name!r}"
+        args = [str(local_chart(env.settings.chart_root, chart.path, where))]
     elif chart.repository is not None and chart.repository.startswith("oci://"):
         args = [f"{chart.repository.rstrip('/')}/{chart.name}"]
     else:

@@ -70,13 +70,17 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 
 
 @hookimpl
-def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, KubeSettings] | None:
-    """A sandbox environment job runs against the session's cluster, or a new simulator."""
+def qengine_sandbox(
+    job: Job, session: SandboxSession, settings: Mapping[str, object]
+) -> dict[str, KubeSettings] | None:
+    """A sandbox environment job runs against the session's cluster, or a new simulator; the
+    host's other settings (helm, chart root, limits) are kept."""
     from qengine_kubernetes.sandbox import sandbox_settings
-    from qengine_kubernetes.settings import PLUGIN
+    from qengine_kubernetes.settings import PLUGIN, KubeSettings
 
-    settings = sandbox_settings(job, session)
-    return None if settings is None else {PLUGIN: settings}
+    host = settings.get(PLUGIN)
+    sandboxed = sandbox_settings(job, session, host if isinstance(host, KubeSettings) else None)
+    return None if sandboxed is None else {PLUGIN: sandboxed}
 
 
 @hookimpl

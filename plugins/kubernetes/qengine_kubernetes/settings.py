@@ -32,8 +32,9 @@ class KubeSettings:
     then serves every target of this plugin, the ``sandbox`` target included.
     ``history_limit``: revisions kept per service. ``rollout_timeout``: overrides the timeout
     derived from probes and replicas (tests). ``helm``: the helm binary (default:
-    ``QENGINE_HELM`` of the host, else ``helm`` on PATH). ``chart_root``: where a Helm service's
-    local chart ``path`` is resolved (default: the engine's working directory).
+    ``QENGINE_HELM`` of the host, else ``helm`` on PATH). ``chart_root``: the directory a Helm
+    service's local chart ``path`` is read in (None: local charts are refused; see
+    :mod:`qengine_kubernetes.charts`).
     ``service_account_dir``: where the ``in-cluster`` target reads the pod's ``token`` and
     ``ca.crt``. ``lease_namespace``: where each environment job holds its Lease on the cluster
     (see :mod:`qengine_kubernetes.lease`; None: no Lease, the state store's lock alone
