@@ -39,9 +39,10 @@ from qengine.interfaces.cancel import CancelToken
 from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider
 from qengine.interfaces.lease import TargetLease
-from qengine.interfaces.state import StateStore
+from qengine.interfaces.state import StateStore, StepState
 from qengine.runner import CallbackSink, Executor, JobRef, JobResult, Plan, Step
 from qengine.runner.outputs import with_redacted_outputs
+from qengine.runner.plan import PlanReport, StepPreview, done_steps
 from qengine.secrets.sandbox import seal_for_sandbox
 from qengine.secrets.signing import DEFAULT_CLOCK_SKEW, JobRefused, verify_job
 from qengine.secrets.unsealing import SealedSecrets
@@ -196,6 +197,30 @@ class Engine:
                 hint="An engine's action must return the steps that carry it out.",
             )
         return Plan(steps)
+
+    def preview(self, accepted: AcceptedJob, plan: Plan, *, offline: str = "") -> PlanReport:
+        """What each step of ``plan`` would change: a :class:`~qengine.runner.plan.PlanReport`.
+
+        Steps an earlier run of the same job finished (the journal, as ``run`` reads it) are
+        shown as done. The others are asked of the job's engine
+        (:meth:`~qengine.interfaces.EnvEngine.preview`), which reaches its target without a
+        mutating request; unless ``offline`` gives a reason not to ask, in which case every
+        step not done is shown as not known, for that reason.
+        """
+        job, services = accepted.job, accepted.services
+        records = [
+            (r.step_id, r.idempotency_key, r.status is StepState.SUCCEEDED)
+            for r in self.store.step_records(job.id)
+        ]
+        done = done_steps(plan, records, job.id)
+        previews: Mapping[str, StepPreview] = {}
+        if not offline:
+            pending = [step for step in plan.steps if step.id not in set(done)]
+            if isinstance(job, EnvironmentJob):
+                previews = services.env_engine().preview(job, pending)
+            else:
+                previews = services.infra_engine().preview(job, pending)
+        return PlanReport(plan, previews, done=done, offline=offline)
 
     def run(
         self,

@@ -16,10 +16,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser(
         "plan",
         help="show the steps a job would run and the changes they would make",
-        description="Check a job as `run` would, then print the DAG of its steps and the changes "
-        "each would make. Runs no step and makes no mutating request; opens no secret.",
+        description="Check a job as `run` would, then print the DAG of its steps and what each "
+        "would change, as the target answers (a Kubernetes server-side dry-run, Terraform's own "
+        "plan): create, update (with the fields that change), delete, unchanged. Steps an "
+        "earlier run of the job finished are shown as done. Runs no step and makes no mutating "
+        "request; opens no secret. When the target cannot be asked, says so per step.",
     )
     parser.add_argument("spec", help="the job spec file (JSON), or - for standard input")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not ask the target: list the steps, their changes not known",
+    )
     add_output_option(parser)
     add_sandbox_options(parser)
     add_engine_options(parser)
@@ -38,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
             consume=False,
             sandbox=stack if args.sandbox else None,
         )
-        plan = engine.plan(accepted)
+        report = engine.preview(
+            accepted, engine.plan(accepted), offline="--offline" if args.offline else ""
+        )
     if args.output == "json":
-        print_json(plan.to_json())
+        print_json(report.to_json())
     else:
-        print(plan.render())
+        print(report.render())
     return 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from qengine.spec import EnvAction
 
 if TYPE_CHECKING:
     from qengine.interfaces.lease import TargetLease
+    from qengine.runner.plan import StepPreview
     from qengine.runner.steps import Step
     from qengine.spec import EnvironmentJob
 
@@ -38,6 +39,16 @@ class EnvEngine(abc.ABC):
             EnvAction.DELETE: self.delete,
         }
         return list(actions[job.action](job))
+
+    def preview(self, job: EnvironmentJob, steps: Sequence[Step]) -> Mapping[str, StepPreview]:
+        """What each of ``steps`` (this engine's, from :meth:`plan`) would change, asked of the
+        target: by step id, a :class:`~qengine.runner.plan.StepPreview`. A step left out is
+        shown as not known; so is every step when this returns nothing (the default).
+
+        Called by ``qengine plan`` unless it is offline. It must make no mutating request
+        (a server-side dry-run is not one) and open no secret; a target it cannot reach is a
+        preview whose steps say so (``StepPreview.not_known``), not an exception."""
+        return {}
 
     def lease(self, job: EnvironmentJob) -> TargetLease | None:
         """The lease this job takes on its target while it runs, or None (the default): the

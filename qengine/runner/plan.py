@@ -2,18 +2,36 @@
 
 Building a :class:`Plan` refuses duplicate step ids, dependencies on steps that are not in
 the plan, and cycles, each with an :class:`~qengine.InvalidInputError` naming the steps.
-A plan describes itself as JSON (``qengine plan --output json``) and in words.
+A plan describes itself as JSON and in words. A :class:`PlanReport` is what ``qengine plan``
+prints: each step with what its target says it would change (:class:`StepPreview`, asked of
+the cluster or the cloud when it can be reached), or that an earlier run of the job already did
+it (the journal), or that its changes are not known (an offline plan).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import enum
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypedDict
+
+import attrs
 
 from qengine._errors import InvalidInputError
 from qengine.runner.steps import ChangeAction, Step
 
-__all__ = ["ChangeJson", "Plan", "PlanJson", "StepJson"]
+__all__ = [
+    "ChangeJson",
+    "FieldDiff",
+    "ObjectDiff",
+    "Plan",
+    "PlanJson",
+    "PlanReport",
+    "StepJson",
+    "PlanStepState",
+    "StepPreview",
+    "StepReport",
+    "Verdict",
+]
 
 _HINT = "This is a defect of the plugin that contributed the steps; report it to its authors."
 
@@ -163,3 +181,274 @@ def _find_cycle(blocked: Mapping[str, tuple[str, ...]]) -> list[str]:
         path.append(current)
         current = next(dep for dep in blocked[current] if dep in blocked)
     return [*path[seen[current] :], current]
+
+
+# -- what a plan would change, asked of the target -------------------------------------------
+
+SECRET = "(secret)"  # noqa: S105 - how a redacted value is shown
+"""How a secret-valued field is shown in a plan: never its value, old or new."""
+
+OFFLINE = "offline plan: changes not known"
+
+
+class Verdict(enum.StrEnum):
+    """What applying a step would do to one object, as its target answered."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+
+
+@attrs.frozen(kw_only=True)
+class FieldDiff:
+    """One field an update changes: its path and its values as shown (``None``: absent;
+    :data:`SECRET` for a secret value)."""
+
+    path: str
+    before: str | None
+    after: str | None
+
+    def describe(self) -> str:
+        """``spec.replicas: 1 -> 3``."""
+        before = "(absent)" if self.before is None else self.before
+        after = "(absent)" if self.after is None else self.after
+        return f"{self.path}: {before} -> {after}"
+
+
+@attrs.frozen(kw_only=True)
+class ObjectDiff:
+    """One object a step would create, update, delete or leave unchanged; ``fields`` are the
+    changes of an update; ``note`` says what was not compared."""
+
+    action: Verdict
+    kind: str
+    name: str
+    fields: tuple[FieldDiff, ...] = ()
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class StepPreview:
+    """What a target says one step would change. ``unknown`` (a reason) when it could not
+    say: then ``objects`` is empty and the plan shows the step as not known."""
+
+    objects: tuple[ObjectDiff, ...] = ()
+    unknown: str = ""
+    note: str = ""
+
+    @classmethod
+    def not_known(cls, reason: str) -> StepPreview:
+        """The step's changes are not known, for ``reason``."""
+        return cls(unknown=reason or "the target was not asked")
+
+
+class PlanStepState(enum.StrEnum):
+    """How a plan knows a step: asked of its target, done by an earlier run, or not known."""
+
+    KNOWN = "known"
+    DONE = "done"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen(kw_only=True)
+class StepReport:
+    """One step of a :class:`PlanReport`."""
+
+    step: Step
+    state: PlanStepState
+    preview: StepPreview
+
+
+class FieldJson(TypedDict):
+    """A changed field in a plan report's JSON form."""
+
+    path: str
+    before: str | None
+    after: str | None
+
+
+class ObjectJson(TypedDict):
+    """An object in a plan report's JSON form (``action`` is ``unknown`` when not known)."""
+
+    action: str
+    kind: str
+    name: str
+    fields: list[FieldJson]
+    note: str
+
+
+class StepReportJson(TypedDict):
+    """A step in a plan report's JSON form."""
+
+    id: str
+    description: str
+    depends_on: list[str]
+    timeout: float | None
+    state: str
+    reason: str
+    note: str
+    changes: list[ObjectJson]
+
+
+class PlanReportJson(TypedDict):
+    """A plan report's JSON form."""
+
+    steps: list[StepReportJson]
+    summary: dict[str, int]
+
+
+DONE_TEXT = "done by an earlier run; `run` would skip it"
+
+
+class PlanReport:
+    """A plan with what each step would change: what ``qengine plan`` prints.
+
+    ``done`` are the ids of steps an earlier run of the same job finished (``run`` skips
+    them); ``previews`` what the target answered, by step id; a step in neither is not known,
+    for ``offline`` (the reason the target was not asked) or because no one answered for it.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        previews: Mapping[str, StepPreview],
+        *,
+        done: Iterable[str] = (),
+        offline: str = "",
+    ) -> None:
+        self.plan = plan
+        finished = set(done)
+        reports: list[StepReport] = []
+        for step in plan.steps:
+            if step.id in finished:
+                done_report = StepReport(step=step, state=PlanStepState.DONE, preview=StepPreview())
+                reports.append(done_report)
+                continue
+            preview = previews.get(step.id)
+            if preview is None:
+                preview = StepPreview.not_known(offline or "its plugin does not preview changes")
+            state = PlanStepState.UNKNOWN if preview.unknown else PlanStepState.KNOWN
+            reports.append(StepReport(step=step, state=state, preview=preview))
+        self.steps: tuple[StepReport, ...] = tuple(reports)
+
+    def summary(self) -> dict[str, int]:
+        """Objects by verdict, then steps done by an earlier run and steps not known."""
+        counts = {verdict.value: 0 for verdict in Verdict}
+        counts["steps_done"] = 0
+        counts["steps_unknown"] = 0
+        for report in self.steps:
+            if report.state is PlanStepState.DONE:
+                counts["steps_done"] += 1
+            elif report.state is PlanStepState.UNKNOWN:
+                counts["steps_unknown"] += 1
+            for obj in report.preview.objects:
+                counts[obj.action.value] += 1
+        return counts
+
+    def to_json(self) -> PlanReportJson:
+        """The report as JSON-able data; the same facts as :meth:`render`."""
+        return {"steps": [_report_json(r) for r in self.steps], "summary": self.summary()}
+
+    def render(self) -> str:
+        """The report in words: one block per step, then the totals."""
+        lines: list[str] = []
+        for number, report in enumerate(self.steps, start=1):
+            step = report.step
+            after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
+            lines.append(f"{number:>3}. {step.id}{after}")
+            if step.description:
+                lines.append(f"       {step.description}")
+            lines.extend(_report_lines(report))
+        lines.append(_totals(self.summary()))
+        return "\n".join(lines)
+
+
+_SIGNS = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+
+
+def _report_lines(report: StepReport) -> list[str]:
+    if report.state is PlanStepState.DONE:
+        return [f"       {DONE_TEXT}"]
+    preview = report.preview
+    if report.state is PlanStepState.UNKNOWN:
+        lines = [f"       {OFFLINE} ({preview.unknown})"]
+        lines.extend(f"       ? {c.kind} {c.name}" for c in report.step.changes)
+        return lines
+    lines = []
+    for obj in preview.objects:
+        note = f" ({obj.note})" if obj.note else ""
+        sign = _SIGNS[obj.action.value]
+        lines.append(f"       {sign} {obj.action.value} {obj.kind} {obj.name}{note}")
+        lines.extend(f"           {field.describe()}" for field in obj.fields)
+    if preview.note:
+        lines.append(f"       note: {preview.note}")
+    if not preview.objects and not preview.note:
+        lines.append("       no change")
+    return lines
+
+
+def _totals(counts: Mapping[str, int]) -> str:
+    text = (
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['delete']} to delete, {counts['unchanged']} unchanged"
+    )
+    if counts["steps_done"]:
+        text += f"; {_steps(counts['steps_done'])} done by an earlier run"
+    if counts["steps_unknown"]:
+        text += f"; {_steps(counts['steps_unknown'])} not known ({OFFLINE})"
+    return text + "."
+
+
+def _steps(count: int) -> str:
+    return f"{count} step" + ("" if count == 1 else "s")
+
+
+def _report_json(report: StepReport) -> StepReportJson:
+    step, preview = report.step, report.preview
+    changes: list[ObjectJson]
+    if report.state is PlanStepState.UNKNOWN:
+        changes = [
+            {"action": "unknown", "kind": c.kind, "name": c.name, "fields": [], "note": ""}
+            for c in step.changes
+        ]
+    else:
+        changes = [
+            {
+                "action": obj.action.value,
+                "kind": obj.kind,
+                "name": obj.name,
+                "fields": [
+                    {"path": f.path, "before": f.before, "after": f.after} for f in obj.fields
+                ],
+                "note": obj.note,
+            }
+            for obj in preview.objects
+        ]
+    reason = DONE_TEXT if report.state is PlanStepState.DONE else preview.unknown
+    return {
+        "id": step.id,
+        "description": step.description,
+        "depends_on": list(step.depends_on),
+        "timeout": step.timeout,
+        "state": report.state.value,
+        "reason": reason,
+        "note": preview.note,
+        "changes": changes,
+    }
+
+
+def done_steps(plan: Plan, records: Sequence[tuple[str, str, bool]], job_id: str) -> list[str]:
+    """The steps ``run`` would skip as done by an earlier run of job ``job_id``: those whose
+    journal record (step id, idempotency key, succeeded) matches their current key, and whose
+    dependencies are all done too (as the runner restores them)."""
+    succeeded = {step_id: key for step_id, key, ok in records if ok}
+    done: set[str] = set()
+    order: list[str] = []
+    for step in plan.steps:  # topological: dependencies first
+        if succeeded.get(step.id) != step.key_for(job_id):
+            continue
+        if all(dep in done for dep in step.depends_on):
+            done.add(step.id)
+            order.append(step.id)
+    return order

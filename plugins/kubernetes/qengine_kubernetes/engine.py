@@ -8,7 +8,7 @@ opens no secret and imports no Kubernetes client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -20,6 +20,7 @@ from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTa
 
 if TYPE_CHECKING:
     from qengine.plugin import JobServices, Step, TargetLease
+    from qengine.runner.plan import StepPreview
 
 KubernetesTarget = KubeconfigTarget | InClusterTarget | SandboxTarget
 
@@ -58,6 +59,13 @@ class KubernetesEnvEngine(EnvEngine):
         """Each selected service deleted in reverse stage order (on-delete hooks first); a
         whole-environment delete ends with the namespace."""
         return self._plan(job, EnvAction.DELETE)
+
+    def preview(self, job: EnvironmentJob, steps: Sequence[Step]) -> Mapping[str, StepPreview]:
+        """What each step of a deploy would change, asked of the cluster with reads and
+        server-side dry-runs (see :mod:`qengine_kubernetes.planning`)."""
+        from qengine_kubernetes.planning import preview_steps
+
+        return preview_steps(job, steps, self.settings)
 
     def lease(self, job: EnvironmentJob) -> TargetLease | None:
         """The environment's Lease on its cluster (see :mod:`qengine_kubernetes.lease`), unless
