@@ -83,6 +83,7 @@ def fetch_commit(
     submodules: bool = False,
     lfs: bool = False,
     temp_base: Path | None = None,
+    allow_local: bool = False,
 ) -> Path:
     """Check out ``commit`` of ``url`` into the empty or missing directory ``dest``, detached.
 
@@ -90,11 +91,17 @@ def fetch_commit(
     Raises AuthError (credentials refused), BuildError (commit not found, other git failures),
     InvalidInputError (credentials in the URL, a commit that is not a full SHA) and
     CancelledError. Post: ``git rev-parse HEAD`` equals ``commit``; no credential file remains.
+
+    git may only speak the network transports (``GIT_ALLOW_PROTOCOL``: https, http, ssh, git),
+    for the repository, its submodules and any redirect alike: a repository on this machine
+    (``file://``, a path) or a command transport (``ext::``) is refused by git itself, unless
+    ``allow_local`` (an explicit choice of the host, e.g. for a local mirror) adds ``file``.
     """
     _check_inputs(url, commit)
     redactor = Redactor(auth.secrets())
     with private_tempdir("git-credentials", base=temp_base) as private:
         env = _environment(private, auth)
+        env["GIT_ALLOW_PROTOCOL"] = _PROTOCOLS + (":file" if allow_local else "")
         git = _Git(env=env, cancel=cancel, on_line=on_line, redactor=redactor, cwd=dest)
         dest.mkdir(parents=True, exist_ok=True)
         git.run(["init", "-q"], what="initialise the checkout")
@@ -113,6 +120,10 @@ def fetch_commit(
         if lfs:
             _lfs_pull(git, env)
     return dest
+
+
+# The transports a fetch may use; git refuses any other, submodules and redirects included.
+_PROTOCOLS = "https:http:ssh:git"
 
 
 def _check_inputs(url: str, commit: str) -> None:
