@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +95,31 @@ def test_image_reference(value: str, ok: bool) -> None:
         ("* * *", False),
         ("*/0 * * * *", False),
         ("0 0 30 2 1", True),
+        ("30 0 31 2 *", False),
+        ("0 0 L * *", False),
+        ("0 0 * * 1#2", False),
+        ("0 0 ? * *", False),
+        ("0 0 * * WED", True),
+        ("1," * 500 + "2 * * * *", False),
     ],
 )
 def test_cron(expression: str, ok: bool) -> None:
     assert (check_cron(expression) is None) is ok
+
+
+def test_cron_says_why_a_schedule_never_fires() -> None:
+    assert check_cron("30 0 31 2 *") == (
+        "never fires: no selected month has the selected day of month"
+    )
+
+
+def test_cron_and_canonical_json_libraries_load_only_when_used() -> None:
+    script = (
+        "import sys, qengine.spec, qengine.secrets.canonical\n"
+        "print(sorted(m for m in ('cronsim', 'rfc8785') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_duration_parses() -> None:
