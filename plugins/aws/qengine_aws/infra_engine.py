@@ -8,7 +8,7 @@ rollback, events: :meth:`qengine.Engine.run`). The steps are those of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -22,6 +22,7 @@ from qengine_aws.spec import AwsProvider
 
 if TYPE_CHECKING:
     from qengine.plugin import JobServices, Step, TargetLease
+    from qengine.runner.plan import StepPreview
 
 
 class AwsInfraEngine(InfraEngine):
@@ -61,6 +62,14 @@ class AwsInfraEngine(InfraEngine):
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:
         """Controller-made load balancers, then the cluster; the state bucket is kept."""
         return self._steps(job, InfraAction.DELETE)
+
+    def preview(self, job: InfrastructureJob, steps: Sequence[Step]) -> Mapping[str, StepPreview]:
+        """What a create would change: the state backend looked up, Terraform's own plan of
+        the blueprint (see :mod:`qengine_aws.planning`)."""
+        from qengine_aws.planning import preview_steps
+
+        aws = AwsJob.of(job, self._services.secrets.open, self._settings, self._terraform)
+        return preview_steps(aws, steps)
 
     def lease(self, job: InfrastructureJob) -> TargetLease | None:
         """The job's lease beside the cluster's Terraform state (see :mod:`qengine_aws.lease`)."""
