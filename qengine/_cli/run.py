@@ -53,6 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SECONDS",
         help="wait this long for a target locked by another job (default: 0)",
     )
+    parser.add_argument(
+        "--no-color",
+        action="store_true",
+        help="no colour in the live view and the recap (as does the NO_COLOR variable)",
+    )
     add_output_option(parser)
     add_sandbox_options(parser)
     add_engine_options(parser)
@@ -62,6 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Run the jobs in order; the exit code says how the last one run ended."""
     from qengine._cli.engine_opts import engine_from
+    from qengine._cli.next_steps import next_steps
     from qengine._session import SandboxSession
     from qengine.interfaces.cancel import CancelToken
     from qengine.interfaces.events import EventSink
@@ -75,10 +81,15 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("standard input (-) can be read for one spec only")
     jobs = [(spec, read_spec_document(spec), sandbox_secrets(args, spec)) for spec in specs]
 
-    def sinks() -> list[EventSink]:
+    def sinks(spec: str, document: dict[str, object]) -> list[EventSink]:
         # The runner closes a job's sinks when it ends: each job gets its own (the events
         # file is opened for appending, so every job's events end up in it).
-        fresh: list[EventSink] = [ConsoleSink(sys.stderr)]  # a recap per job
+        console = ConsoleSink(  # a recap per job
+            sys.stderr,
+            color=False if args.no_color else None,
+            next_steps=next_steps(args, spec, document),
+        )
+        fresh: list[EventSink] = [console]
         if args.events is not None:
             fresh.append(JsonLinesSink(args.events))
         return fresh
@@ -103,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"== {spec}", file=sys.stderr, flush=True)
             result = engine.run(
                 document,
-                sinks=sinks(),
+                sinks=sinks(spec, document),
                 cancel=token,
                 wait_lock=args.wait_lock,
                 sandbox_secrets=secrets,

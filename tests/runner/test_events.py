@@ -20,11 +20,6 @@ JOB = JobRef(job_id="job-ev", organization_id="org-1", target_id="env/ev")
 BUSY_PLAN = "a:say=hello:log=a line; b:transient=1 <- a; c:failcomp <- a; d:fail <- b,c; e <- d"
 
 
-class TtyBuffer(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def _run_busy(factory: StepFactory, *sinks: object) -> None:
     executor = Executor(retry=FAST_RETRY)
     executor.run(build_plan(factory, BUSY_PLAN), JOB, sinks=list(sinks))  # type: ignore[arg-type]
@@ -92,11 +87,3 @@ def test_console_prints_plain_lines_and_a_recap_when_piped(factory: StepFactory)
     assert "Rolled back: b, a" in recap
     assert "Left as it was: d, c" in recap
     assert "rollback of c failed" in recap
-
-
-def test_console_draws_a_live_block_on_a_terminal(factory: StepFactory) -> None:
-    out = TtyBuffer()
-    Executor().run(build_plan(factory, "a:sleep=0.1; b:sleep=0.1"), JOB, sinks=[ConsoleSink(out)])
-    text = out.getvalue()
-    assert "\x1b[2F\x1b[J" in text  # two running steps redrawn in place
-    assert "Job job-ev succeeded" in text
