@@ -159,8 +159,20 @@ class KubeApi:
         """Send one request and return the decoded JSON answer; raise qengine errors.
 
         Transient failures are retried here (see the module's documentation)."""
+        return self.exchange(method, path, query=query, body=body, content_type=content_type)[1]
 
-        def once() -> Manifest:
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Manifest]:
+        """As :meth:`request`, with the answer's HTTP status (of the attempt that succeeded)."""
+
+        def once() -> tuple[int, Manifest]:
             response = self._send(method, path, query=query, body=body, content_type=content_type)
             try:
                 data = response.read()
@@ -171,9 +183,9 @@ class KubeApi:
             answer: Manifest = json.loads(data) if data else {}
             if response.status >= 400:
                 raise _error(response.status, method, path, answer, _retry_after(response))
-            return answer
+            return int(response.status), answer
 
-        result: Manifest = self._retrying(method, path, once)
+        result: tuple[int, Manifest] = self._retrying(method, path, once)
         return result
 
     # -- objects ---------------------------------------------------------------------------------
@@ -196,10 +208,18 @@ class KubeApi:
 
     def apply(self, obj: Manifest, *, force: bool = True) -> Manifest:
         """Server-side apply ``obj`` as field manager ``qengine``."""
+        return self.apply_created(obj, force=force)[0]
+
+    def apply_created(self, obj: Manifest, *, force: bool = True) -> tuple[Manifest, bool]:
+        """Server-side apply ``obj``: the live object and whether this apply created it (the
+        API answers an apply that creates with ``201 Created``). A retried apply whose first
+        attempt landed but lost its answer reports an update."""
         meta = obj["metadata"]
         path = resource_of(obj["kind"]).path(meta.get("namespace"), meta["name"])
         query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
-        return self.request("PATCH", path, query=query, body=obj, content_type=APPLY)
+        status, live = self.exchange("PATCH", path, query=query, body=obj, content_type=APPLY)
+        live.setdefault("kind", obj["kind"])
+        return live, status == 201
 
     def merge_patch(self, kind: str, namespace: str | None, name: str, patch: Manifest) -> Manifest:
         """A JSON merge patch of ``name``, as field manager ``qengine``."""

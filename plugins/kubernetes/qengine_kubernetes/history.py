@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.inventory import Inventory
 from qengine_kubernetes.placeholders import find_tokens
 from qengine_kubernetes.render import Manifest, canonical_json
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, MANAGED_BY, MANAGER, SERVICE_ID
@@ -169,9 +170,19 @@ def decode(secret: Manifest) -> list[Revision]:
     return [Revision.from_json(item) for item in data]
 
 
-def load(api: KubeApi, namespace: str, service: str, environment_id: str) -> History:
-    """The history of ``service`` (empty when it was never deployed)."""
-    secret = api.get("Secret", namespace, secret_name(service))
+def load(
+    api: KubeApi,
+    namespace: str,
+    service: str,
+    environment_id: str,
+    *,
+    known: Inventory | None = None,
+) -> History:
+    """The history of ``service`` (empty when it was never deployed); ``known``: the job's
+    inventory, read instead of the cluster (a deploy's hot path: one list of Secrets for the
+    job rather than a GET per service)."""
+    name = secret_name(service)
+    secret = known.get("Secret", name) if known is not None else api.get("Secret", namespace, name)
     revisions = tuple(decode(secret)) if secret else ()
     return History(
         namespace=namespace,
@@ -181,9 +192,14 @@ def load(api: KubeApi, namespace: str, service: str, environment_id: str) -> His
     )
 
 
-def save(api: KubeApi, history: History) -> None:
-    """Store ``history`` (server-side apply); an empty one deletes the Secret."""
+def save(api: KubeApi, history: History, *, known: Inventory | None = None) -> None:
+    """Store ``history`` (server-side apply); an empty one deletes the Secret. ``known``: the
+    job's inventory, told of the write."""
     if not history.revisions:
+        if known is not None:
+            known.forget("Secret", secret_name(history.service))
         api.delete("Secret", history.namespace, secret_name(history.service))
         return
-    api.apply(history.to_secret())
+    written = api.apply(history.to_secret())
+    if known is not None:
+        known.record(written)

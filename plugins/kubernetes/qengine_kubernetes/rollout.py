@@ -1,15 +1,18 @@
 """Waiting for a rollout through the watch API, with progress, failure classes and a timeout.
 
-A wait reads the object once, then watches it (``fieldSelector=metadata.name=...`` from the
-read's ``resourceVersion``) in windows of a few seconds; each event updates the progress
-(``ready x/y``) and ends the wait when the object is settled. Between windows the service's
+A wait starts from the object as its apply answered (else reads it), then takes its newer
+versions from the job's one watch of its kind and namespace (see
+:mod:`qengine_kubernetes.watches`) in windows of a few seconds, reading it again at each
+window; each version updates the progress (``ready x/y``) and ends the wait when the object is
+settled. Between windows the service's
 pods (and, when pods are missing, the namespace's Warning Events) are checked for failures
 that will not pass on their own: a pull error, a crash loop, an OOM kill, an unschedulable
 pod, an exceeded quota. Those end the wait at once with a :class:`RolloutError`. Only the pods
 the live object controls (through its current ReplicaSet, for a Deployment) are judged: pods
 of a deleted object of the same name linger until the cluster's garbage collector and kubelet
-are done with them. A watch that ends with an ERROR event (``410 Gone`` once the version it
-started from is compacted) is followed by a fresh read and a new watch. A router's Ingress is
+are done with them. The shared watch starts afresh after an ERROR event (``410 Gone`` once
+the version it went on from is compacted); a wait reads its object at each window whatever
+the watch does. A router's Ingress is
 waited for the same way until it has an address, when its DNS records need one.
 
 A rollback's wait (``force_stuck``) also does what the upstream *forced rollback* procedure
@@ -38,6 +41,7 @@ from qengine_kubernetes.failures import (
 )
 from qengine_kubernetes.render import Manifest
 from qengine_kubernetes.render.labels import SERVICE_ID
+from qengine_kubernetes.watches import shared_watch
 
 WINDOW_SECONDS = 2
 DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
@@ -191,8 +195,11 @@ class Waiter:
         self.forced: list[str] = []  # the pods a forced rollback deleted
         self._last = ""
 
-    def workload(self, obj: Manifest, timeout: float) -> Manifest:
-        """Wait until the Deployment or StatefulSet ``obj`` has rolled out; its live object."""
+    def workload(self, obj: Manifest, timeout: float, *, start: Manifest | None = None) -> Manifest:
+        """Wait until the Deployment or StatefulSet ``obj`` has rolled out; its live object.
+
+        ``start``: the object as the API just answered a write of it, judged first instead of
+        reading it (then read as usual when a watch window ends)."""
 
         selector = f"{SERVICE_ID}={self.service}"
 
@@ -207,10 +214,11 @@ class Waiter:
                 )
             return done
 
-        return self._await(obj, settled, timeout, selector)
+        return self._await(obj, settled, timeout, selector, start)
 
-    def job(self, obj: Manifest, timeout: float) -> Manifest:
-        """Wait until the Job ``obj`` completes; its live object. A failed Job raises."""
+    def job(self, obj: Manifest, timeout: float, *, start: Manifest | None = None) -> Manifest:
+        """Wait until the Job ``obj`` completes; its live object. A failed Job raises.
+        ``start``: as for :meth:`workload`."""
         name = obj["metadata"]["name"]
 
         def settled(live: Manifest) -> bool:
@@ -221,7 +229,7 @@ class Waiter:
                 self.fail(f"job {name} failed", f"job-name={name}", job=True, owner=uid)
             return state == "complete"
 
-        return self._await(obj, settled, timeout, f"job-name={name}")
+        return self._await(obj, settled, timeout, f"job-name={name}", start)
 
     def ingress(self, obj: Manifest, timeout: float) -> Manifest:
         """Wait until the Ingress ``obj`` has a load-balancer address (the cluster's ingress
@@ -243,13 +251,18 @@ class Waiter:
             self.ctx.emit_progress(message, service=self.service, **data)
 
     def _await(
-        self, obj: Manifest, settled: Callable[[Manifest], bool], timeout: float, pods: str
+        self,
+        obj: Manifest,
+        settled: Callable[[Manifest], bool],
+        timeout: float,
+        pods: str,
+        start: Manifest | None = None,
     ) -> Manifest:
         kind, name = obj["kind"], obj["metadata"]["name"]
         deadline = time.monotonic() + timeout
         while True:
             self.ctx.cancel.raise_if_cancelled()
-            live = self.api.get(kind, self.namespace, name)
+            live, start = start or self.api.get(kind, self.namespace, name), None
             if live is None:
                 raise RolloutError(f"{kind} {name} disappeared while rolling out")
             if settled(live):
@@ -265,21 +278,14 @@ class Waiter:
                 message = f"{kind} {name} did not become ready within {timeout:.0f}s"
                 self.fail(message, selector, owner=owner)
             window = max(1, min(WINDOW_SECONDS, math.ceil(remaining)))
-            for event, current in self.api.watch(
-                kind,
-                self.namespace,
-                field_selector=f"metadata.name={name}",
-                resource_version=live["metadata"].get("resourceVersion", ""),
-                timeout_seconds=window,
-            ):
+            watch = shared_watch(self.api, kind, self.namespace)
+            for event, current in watch.changes(live, window, self.ctx.cancel):
                 if self.ctx.cancel.cancelled:
                     break
                 if event == "DELETED":
                     raise RolloutError(f"{kind} {name} was deleted while rolling out")
                 if event in ("ADDED", "MODIFIED") and settled(current):
                     return current
-                if event == "ERROR":
-                    break
 
     def _force_rollback(self, live: Manifest) -> None:
         """Delete the pods of ``live`` (a StatefulSet) that are of another revision than its
