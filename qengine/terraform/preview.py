@@ -11,14 +11,14 @@ redacted with the job's redactor too. Nothing is applied.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from qengine.runner.plan import SECRET, FieldDiff, ObjectDiff, Verdict
 from qengine.terraform.driver import Terraform
 from qengine.terraform.errors import MalformedOutputError
 
-__all__ = ["UNKNOWN_VALUE", "plan_diffs", "preview_plan"]
+__all__ = ["UNKNOWN_VALUE", "plan_diffs", "preview_plan", "without_backend"]
 
 UNKNOWN_VALUE = "(known after apply)"
 _WIDTH = 60
@@ -36,6 +36,22 @@ def preview_plan(tf: Terraform, *, destroy: bool = False) -> tuple[ObjectDiff, .
     plan = tf.plan(out="preview.tfplan", destroy=destroy)
     completed = tf._run_text("show", ["show", "-json", "-no-color", str(plan.path)])
     return plan_diffs("\n".join(completed.stdout), redact=tf.redact)
+
+
+def without_backend(module: Mapping[str, Any]) -> dict[str, Any]:
+    """``module`` without its ``backend`` block: planned on an empty local state, as a plan of
+    a cluster whose state backend does not exist yet is."""
+    out = dict(module)
+    settings = out.get("terraform")
+    if isinstance(settings, Mapping):
+        out["terraform"] = {k: v for k, v in settings.items() if k != "backend"}
+    elif isinstance(settings, list):
+        out["terraform"] = [
+            {k: v for k, v in block.items() if k != "backend"}
+            for block in settings
+            if isinstance(block, Mapping)
+        ]
+    return out
 
 
 def plan_diffs(text: str, *, redact: Callable[[str], str] = str) -> tuple[ObjectDiff, ...]:

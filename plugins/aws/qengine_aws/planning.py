@@ -15,7 +15,7 @@ in memory and served to Terraform by the run's credential endpoint; no value is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,7 +24,7 @@ from qengine.runner import Step
 from qengine.runner.plan import ObjectDiff, StepPreview, Verdict
 from qengine.spec import InfraAction
 from qengine.terraform import Terraform, Workspace
-from qengine.terraform.preview import preview_plan
+from qengine.terraform.preview import preview_plan, without_backend
 from qengine_aws.actions import PREFLIGHT, STATE, AwsJob
 from qengine_aws.blueprint import BlueprintOptions
 from qengine_aws.credential_endpoint import CredentialEndpoint
@@ -124,7 +124,7 @@ def _terraform(
     ``location``, on an empty local state (the module's backend left out)."""
     access = aws.access
     if location is None:
-        module = _without_backend(module)
+        module = without_backend(module)
     lease = access.settings.credential_lease_seconds
     with CredentialEndpoint(access.current_keys, lease_seconds=lease) as endpoint:
         child = endpoint.child_environment(access.region)
@@ -140,15 +140,3 @@ def _terraform(
 
 def _endpoint(aws: AwsJob) -> str | None:
     return aws.access.settings.endpoint_url
-
-
-def _without_backend(module: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(module)
-    settings = out.get("terraform")
-    if isinstance(settings, dict):
-        out["terraform"] = {k: v for k, v in settings.items() if k != "backend"}
-    elif isinstance(settings, list):
-        out["terraform"] = [
-            {k: v for k, v in block.items() if k != "backend"} for block in settings
-        ]
-    return out

@@ -7,7 +7,7 @@ events). Building them sends no request and opens no secret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -21,6 +21,7 @@ from qengine_gcp.spec import GcpProvider
 
 if TYPE_CHECKING:
     from qengine.plugin import JobServices, Step, TargetLease
+    from qengine.runner.plan import StepPreview
 
 
 class GkeInfraEngine(InfraEngine):
@@ -59,6 +60,14 @@ class GkeInfraEngine(InfraEngine):
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:
         """The destroy of the cluster; the state bucket is kept."""
         return self._steps(job, InfraAction.DELETE)
+
+    def preview(self, job: InfrastructureJob, steps: Sequence[Step]) -> Mapping[str, StepPreview]:
+        """What a create would change: the state bucket looked up, Terraform's own plan of the
+        blueprint (see :mod:`qengine_gcp.planning`)."""
+        from qengine_gcp.planning import preview_steps
+
+        gcp = GcpJob.of(job, self._services.secrets.open, self._settings, self._terraform)
+        return preview_steps(gcp, steps)
 
     def lease(self, job: InfrastructureJob) -> TargetLease | None:
         """The job's lease beside the cluster's Terraform state (see :mod:`qengine_gcp.lease`),
