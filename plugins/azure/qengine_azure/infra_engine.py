@@ -7,7 +7,7 @@ events). Building them sends no request and opens no secret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -21,6 +21,7 @@ from qengine_azure.spec import AzureProvider
 
 if TYPE_CHECKING:
     from qengine.plugin import JobServices, Step
+    from qengine.runner.plan import StepPreview
 
 
 class AksInfraEngine(InfraEngine):
@@ -57,6 +58,14 @@ class AksInfraEngine(InfraEngine):
     def delete(self, job: InfrastructureJob) -> Sequence[Step]:
         """The destroy of the cluster; the state account is kept."""
         return self._steps(job, InfraAction.DELETE)
+
+    def preview(self, job: InfrastructureJob, steps: Sequence[Step]) -> Mapping[str, StepPreview]:
+        """What a create would change: the state account looked up, Terraform's own plan of
+        the blueprint (see :mod:`qengine_azure.planning`)."""
+        from qengine_azure.planning import preview_steps
+
+        azure = AzureJob.of(job, self._services.secrets.open, self._settings, self._terraform)
+        return preview_steps(azure, steps)
 
     def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
         if job.action is not action:
