@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "would change, as the target answers (a Kubernetes server-side dry-run, Terraform's own "
         "plan): create, update (with the fields that change), delete, unchanged. Steps an "
         "earlier run of the job finished are shown as done. Runs no step and makes no mutating "
-        "request; opens no secret. When the target cannot be asked, says so per step.",
+        "request; an environment plan opens no secret (an infrastructure plan opens the cloud "
+        "credentials Terraform needs to plan). When the target cannot be asked, says so per step.",
     )
     parser.add_argument("spec", help="the job spec file (JSON), or - for standard input")
     parser.add_argument(

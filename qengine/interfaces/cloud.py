@@ -59,7 +59,8 @@ class InfraEngine(abc.ABC):
         shown as not known; so is every step when this returns nothing (the default).
 
         Called by ``qengine plan`` unless it is offline. It must make no mutating request
-        (a server-side dry-run is not one) and open no secret; a target it cannot reach is a
+        (Terraform's own plan, which takes and releases its state lock, is not one) and open
+        no secret beyond the cloud credentials that plan needs; a target it cannot reach is a
         preview whose steps say so (``StepPreview.not_known``), not an exception."""
         return {}
 
