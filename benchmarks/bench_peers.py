@@ -14,9 +14,9 @@ Each tool deploys twice: a first deploy, then a no-op redeploy of the same spec 
 new job id). Figures, medians of ``--rounds`` rounds (default 3):
 
 * wall time of the process(es), and per service;
-* API requests the simulator answered (its request log), mutating requests (POST, PUT, PATCH,
-  DELETE), and for qengine the mutating requests less the job's Lease (every job takes and
-  releases its Lease, whatever it changes);
+* API requests the simulator received (``sim.arrivals()``: a watch counts from its start),
+  mutating requests (POST, PUT, PATCH, DELETE), and for qengine the mutating requests less
+  the job's Lease (every job takes and releases its Lease, whatever it changes);
 * peak resident memory of the tool's process (``wait4``'s ``ru_maxrss``; kubectl: the larger
   of its two processes);
 * CPU time the simulator spent serving the run (it runs in this process): how much of the
@@ -134,7 +134,8 @@ def measure(sim: KubeSimulator, runs: Sequence[Sequence[str]], env: dict[str, st
         seconds += elapsed
         peak = max(peak, rss)
     after = resource.getrusage(resource.RUSAGE_SELF)
-    records = sim.requests()
+    # Counted as they arrived: a watch a process left open is logged only when it times out.
+    records = sim.arrivals()
     return {
         "s": seconds,
         "requests": len(records),

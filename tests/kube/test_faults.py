@@ -226,6 +226,29 @@ def test_request_log_shows_a_noop_apply_sends_no_mutation(
     assert get(sim, "configmaps", "default", "same")["metadata"]["resourceVersion"] == before
 
 
+def test_arrivals_count_a_watch_from_its_start(sim: KubeSimulator) -> None:
+    """A watch is in the request log once it ends; in the arrivals as soon as it starts, so
+    a count taken while it is open (or after its client went away) includes it."""
+    sim.clear_requests()
+    tls = ssl.create_default_context(cadata=sim.ca_pem.decode())
+    host, port = sim.url.removeprefix("https://").split(":")
+    conn = http.client.HTTPSConnection(host, int(port), context=tls, timeout=10)
+    conn.request(
+        "GET",
+        CM + "?watch=1&timeoutSeconds=5",
+        headers={"Authorization": f"Bearer {sim.token}"},
+    )
+    response = conn.getresponse()
+    try:
+        assert response.status == 200
+        assert [(a.method, a.path, a.mutating) for a in sim.arrivals()] == [("GET", CM, False)]
+        assert sim.requests() == []
+    finally:
+        conn.close()
+    sim.create_object(configmap("after"))
+    assert [a.mutating for a in sim.arrivals()] == [False]  # in-process writes are not requests
+
+
 def test_wrong_token_for_the_sim_paths(raw: Raw) -> None:
     status, _, _ = raw.request("GET", "/_sim/requests", token="nope")
     assert status == 401

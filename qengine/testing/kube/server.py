@@ -23,7 +23,7 @@ from qengine.testing.kube import routes
 from qengine.testing.kube.context import SimContext
 from qengine.testing.kube.faults import ApiFault, api_fault_from_json, pod_fault_from_json
 from qengine.testing.kube.http import Request, Response
-from qengine.testing.kube.requestlog import RequestLog, RequestRecord
+from qengine.testing.kube.requestlog import Arrival, RequestLog, RequestRecord
 from qengine.testing.kube.status import ApiError, status_body
 
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
@@ -95,6 +95,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._started = time.time()
         self._logged = False
         self._req = self._read_request()
+        self.server.log.arrived(Arrival(method=self._req.method, path=self._req.path))
         try:
             self._answer(self._req)
         finally:

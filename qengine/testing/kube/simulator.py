@@ -19,7 +19,7 @@ from qengine.testing.kube.controllers.manager import ControllerManager
 from qengine.testing.kube.documents import clone
 from qengine.testing.kube.faults import Faults
 from qengine.testing.kube.objects import ObjectApi, WriteOptions
-from qengine.testing.kube.requestlog import RequestLog, RequestRecord
+from qengine.testing.kube.requestlog import Arrival, RequestLog, RequestRecord
 from qengine.testing.kube.resources import ResourceType, TypeRegistry
 from qengine.testing.kube.seed import seed
 from qengine.testing.kube.server import SimServer
@@ -184,8 +184,13 @@ class KubeSimulator:
         """Every request answered so far, oldest first."""
         return self._log.records()
 
+    def arrivals(self) -> list[Arrival]:
+        """Every request that arrived so far, oldest first, including those not answered
+        yet (an open watch is in :meth:`requests` only once it ends)."""
+        return self._log.arrivals()
+
     def clear_requests(self) -> None:
-        """Empty the request log."""
+        """Empty the request log (and the arrivals)."""
         self._log.clear()
 
     def _rtype(self, resource: str) -> ResourceType:
