@@ -37,7 +37,7 @@ CASES = {
     "empty-object": ("{}", "$.kind"),
     "wrong-types": (json.dumps({**json.loads(QUICKSTART.read_text()), "id": 7}), "$.id"),
     "dot-dot-name": (_quickstart_with(name="../../etc"), "$.environment.services[2].name"),
-    "underscore-name": (_quickstart_with(name="Web_App"), "$.environment.services[2].name"),
+    "underscore-name": (_quickstart_with(name="Web_App"), "$.environment.services[Web_App].name"),
     "deep-nesting": ("[" * 10_000 + "]" * 10_000, "nests deeper than"),
     "deep-object": ('{"a":' * 200 + "1" + "}" * 200, "nests deeper than"),
     "duplicate-key": ('{"kind": "EnvironmentJob", "kind": "InfrastructureJob"}', "duplicate key"),
@@ -82,10 +82,13 @@ def test_json_output_lists_every_error(tmp_path: Path) -> None:
     spec.write_text(_quickstart_with(name="Web_App", replicas="2"))
     result = qengine("validate", "--output", "json", str(spec))
     assert result.returncode == 2
-    errors = json.loads(result.stdout)["errors"]
+    document = json.loads(result.stdout)
+    assert (document["ok"], document["error"]["kind"]) == (False, "invalid_spec")
+    errors = document["error"]["issues"]
     assert {e["path"] for e in errors} == {
-        "$.environment.services[2].name",
-        "$.environment.services[2].replicas",
+        "$.environment.services[Web_App].name",
+        "$.environment.services[Web_App].replicas",
+        "$.environment.services[public].routes[0].service",  # the router's target renamed
     }
 
 

@@ -136,17 +136,59 @@ def test_every_error_is_reported_at_once(plugins: PluginSet) -> None:
     document["environment"]["services"][2]["env"]["9BAD"] = "x"
     document["environment"]["services"][4]["schedule"]["cron"] = "99 * * * *"
     assert _paths(plugins, document) == {
-        "$.environment.services[0].name",
-        "$.environment.services[2].ports[0].port",
-        "$.environment.services[2].env.9BAD",
-        "$.environment.services[4].schedule.cron",
+        "$.environment.services[DB].name",
+        "$.environment.services[web].ports[0].port",
+        "$.environment.services[web].env.9BAD",
+        "$.environment.services[nightly-report].schedule.cron",
+        # the renamed database, seen by the well-formed services (web has a field error)
+        "$.environment.services[migrate].depends_on[0]",
+        "$.environment.services[worker].depends_on[0]",
+    }
+
+
+def test_a_misspelt_job_kind_is_corrected(plugins: PluginSet) -> None:
+    document = _quickstart()
+    document["kind"] = "EnvironmentJb"
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load(document)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "$.kind: must be one of 'InfrastructureJob', 'EnvironmentJob' "
+        "(did you mean 'EnvironmentJob'?)"
+    ]
+
+
+def test_a_misspelt_required_field_is_one_problem(plugins: PluginSet) -> None:
+    document = _quickstart()
+    document["environment"]["services"][1]["schedul"] = document["environment"]["services"][1].pop(
+        "schedule"
+    )
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load(document)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "$.environment.services[migrate].schedul: is not a known field (did you mean 'schedule'?)"
+    ]
+
+
+def test_services_without_a_usable_name_are_named_by_position(plugins: PluginSet) -> None:
+    document = _quickstart()
+    services = document["environment"]["services"]
+    services[3]["name"] = "123"
+    services[3]["replicas"] = "two"
+    services[2]["replicas"] = "two"
+    services[4]["name"] = "web"  # two services named web: neither name tells which
+    services[4]["tag"] = 7
+    assert _paths(plugins, document) == {
+        "$.environment.services[2].replicas",
+        "$.environment.services[3].replicas",
+        "$.environment.services[4].name",
+        "$.environment.services[4].tag",
     }
 
 
 def test_autoscaling_bounds(plugins: PluginSet) -> None:
     document = _quickstart()
     document["environment"]["services"][2]["autoscaling"] = {"min_replicas": 5, "max_replicas": 2}
-    assert _paths(plugins, document) == {"$.environment.services[2].autoscaling.max_replicas"}
+    assert _paths(plugins, document) == {"$.environment.services[web].autoscaling.max_replicas"}
 
 
 def test_selected_services_must_exist(plugins: PluginSet) -> None:
@@ -164,10 +206,10 @@ def test_helm_values_keep_secret_references() -> None:
 def test_string_is_never_coerced_from_a_number(plugins: PluginSet) -> None:
     document = copy.deepcopy(_quickstart())
     document["environment"]["services"][0]["version"] = 16
-    assert _paths(plugins, document) == {"$.environment.services[0].version"}
+    assert _paths(plugins, document) == {"$.environment.services[db].version"}
 
 
 def test_array_is_never_taken_from_a_string(plugins: PluginSet) -> None:
     document = _quickstart()
     document["environment"]["services"][2]["depends_on"] = "db"
-    assert _paths(plugins, document) == {"$.environment.services[2].depends_on"}
+    assert _paths(plugins, document) == {"$.environment.services[web].depends_on"}

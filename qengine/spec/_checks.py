@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from qengine._errors import SpecIssue
@@ -21,6 +22,7 @@ from qengine.spec._services import (
     Service,
     TerraformService,
 )
+from qengine.spec._suggest import did_you_mean
 
 MAX_PARALLEL = 64
 MAX_REPLICAS = 1000
@@ -38,16 +40,27 @@ def check_job(job: Job) -> list[SpecIssue]:
 
 
 def _check_common(job: JobBase) -> Iterator[SpecIssue]:
-    if not 1 <= job.max_parallel <= MAX_PARALLEL:
+    return common_issues(job.max_parallel, job.created_at, job.not_after)
+
+
+def common_issues(
+    max_parallel: int | None, created_at: str | None, not_after: str | None
+) -> Iterator[SpecIssue]:
+    """The problems of the job-wide settings (``None``: not given or malformed)."""
+    if max_parallel is not None and not 1 <= max_parallel <= MAX_PARALLEL:
         yield SpecIssue("$.max_parallel", f"must be from 1 to {MAX_PARALLEL}")
-    if job.created_at and job.not_after:
-        created, expires = (datetime.fromisoformat(t) for t in (job.created_at, job.not_after))
+    if created_at and not_after:
+        created, expires = (datetime.fromisoformat(t) for t in (created_at, not_after))
         if expires <= created:
             yield SpecIssue("$.not_after", "must be later than created_at")
 
 
 def _check_addons(job: InfrastructureJob) -> Iterator[SpecIssue]:
-    addons = job.cluster.addons
+    return addons_issues(job.cluster.addons, has_dns=job.dns is not None)
+
+
+def addons_issues(addons: Addons, *, has_dns: bool) -> Iterator[SpecIssue]:
+    """The problems of a cluster's add-on stack; ``has_dns``: the job has a ``dns`` section."""
     path = "$.cluster.addons"
     if not addons.manage:
         if addons != Addons(manage=False):
@@ -55,7 +68,7 @@ def _check_addons(job: InfrastructureJob) -> Iterator[SpecIssue]:
                 f"{path}.manage", "is false (the add-ons are left alone): give no other field"
             )
         return
-    if addons.external_dns and job.dns is None:
+    if addons.external_dns and not has_dns:
         yield SpecIssue(
             f"{path}.external_dns", "needs the job's dns section: the zone it writes records in"
         )
@@ -82,9 +95,14 @@ def missing_registry(job: EnvironmentJob) -> SpecIssue | None:
     build plugin's."""
     if job.build is None or job.registry is not None:
         return None
+    return registry_issue(job.build.kind)
+
+
+def registry_issue(build_kind: object) -> SpecIssue:
+    """The issue of a build section (of ``build_kind``) without a registry."""
     return SpecIssue(
         "$.registry",
-        f"is required with a build section: the {job.build.kind} build pushes the images there",
+        f"is required with a build section: the {build_kind} build pushes the images there",
     )
 
 
@@ -93,33 +111,60 @@ def _check_environment(job: EnvironmentJob) -> Iterator[SpecIssue]:
     if registry is not None:
         yield registry
     services = job.environment.services
+    yield from environment_issues(
+        list(enumerate(services)),
+        [(index, service.name) for index, service in enumerate(services)],
+        list(enumerate(job.services)),
+    )
+
+
+def environment_issues(
+    entries: Sequence[tuple[int, Service]],
+    written: Sequence[tuple[int, str]],
+    selected: Sequence[tuple[int, str]],
+) -> Iterator[SpecIssue]:
+    """The cross-field problems of an environment's services.
+
+    ``entries`` are the well-formed services with their positions, ``written`` the name of
+    every service as written (well-formed or not, so a reference to a malformed service is no
+    dangling one), ``selected`` the job's ``services`` list. A job with field errors passes the
+    services that structured on their own, so these problems show along with the others.
+    """
     base = "$.environment.services"
     names: dict[str, int] = {}
-    for index, service in enumerate(services):
-        if service.name in names:
+    for index, name in written:
+        if name in names:
             yield SpecIssue(
-                f"{base}[{index}].name", f"duplicates the name of services[{names[service.name]}]"
+                f"{base}[{index}].name",
+                f"{name!r} is already the name of environment.services[{names[name]}]",
             )
-        names.setdefault(service.name, index)
+        names.setdefault(name, index)
+    for index, service in entries:
         yield from _check_service(service, f"{base}[{index}]")
-    for index, service in enumerate(services):
         for dep_index, dep in enumerate(service.depends_on):
             if dep not in names:
                 yield SpecIssue(
                     f"{base}[{index}].depends_on[{dep_index}]",
-                    f"names no service of the environment: {dep!r}",
+                    f"names no service of the environment: {dep!r}"
+                    + did_you_mean(dep, _near(names)),
                 )
             elif dep == service.name:
                 yield SpecIssue(
                     f"{base}[{index}].depends_on[{dep_index}]", "a service cannot depend on itself"
                 )
-    yield from _check_cycles(services, base)
-    for index, name in enumerate(job.services):
+    yield from _check_cycles(entries, base)
+    for index, name in selected:
         if name not in names:
             yield SpecIssue(
-                f"$.services[{index}]", f"names no service of the environment: {name!r}"
+                f"$.services[{index}]",
+                f"names no service of the environment: {name!r}" + did_you_mean(name, _near(names)),
             )
-    yield from _check_routes(services, names, base)
+    yield from _check_routes(entries, names, base)
+
+
+def _near(names: dict[str, int]) -> list[str]:
+    # Suggestions come from a bounded list: a spec may hold thousands of services.
+    return list(itertools.islice(names, 200))
 
 
 def _check_service(service: Service, path: str) -> Iterator[SpecIssue]:
@@ -226,13 +271,13 @@ def _duplicates(values: Sequence[object], path: str, field: str) -> Iterator[Spe
         seen.add(value)
 
 
-def _check_cycles(services: Sequence[Service], base: str) -> Iterator[SpecIssue]:
+def _check_cycles(entries: Sequence[tuple[int, Service]], base: str) -> Iterator[SpecIssue]:
     """The first dependency cycle, found by an iterative depth-first search: linear in the
     number of services and edges, and no recursion (a chain of thousands is fine)."""
     graph: dict[str, list[str]] = {
-        s.name: [d for d in s.depends_on if d != s.name] for s in services
+        s.name: [d for d in s.depends_on if d != s.name] for _, s in entries
     }
-    index: dict[str, int] = {s.name: i for i, s in enumerate(services)}
+    index: dict[str, int] = {s.name: i for i, s in entries}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     for root in graph:
         if root in state:
@@ -269,16 +314,21 @@ def _shown(cycle: list[str], limit: int = 10) -> str:
 
 
 def _check_routes(
-    services: Sequence[Service], names: dict[str, int], base: str
+    entries: Sequence[tuple[int, Service]], names: dict[str, int], base: str
 ) -> Iterator[SpecIssue]:
-    for index, router in enumerate(services):
+    well_formed = dict(entries)
+    for index, router in entries:
         if not isinstance(router, RouterService):
             continue
         for route_index, route in enumerate(router.routes):
             path = f"{base}[{index}].routes[{route_index}]"
-            target = services[names[route.service]] if route.service in names else None
+            if route.service not in names:
+                hint = did_you_mean(route.service, _near(names))
+                yield SpecIssue(f"{path}.service", f"names no service: {route.service!r}{hint}")
+                continue
+            target = well_formed.get(names[route.service])
             if target is None:
-                yield SpecIssue(f"{path}.service", f"names no service: {route.service!r}")
+                continue  # a malformed service: its own problems are reported
             elif not isinstance(target, LongRunning) or not target.ports:
                 yield SpecIssue(f"{path}.service", f"{route.service!r} has no port to route to")
             elif route.port is not None and route.port not in {p.port for p in target.ports}:
@@ -290,10 +340,20 @@ def _check_secrets(job: Job) -> Iterator[SpecIssue]:
         return
     references = list(secret_references(job))
     sealed = job.secrets.sealed
-    for path, name in references:
-        if name not in sealed:
-            yield SpecIssue(path, f"references the secret {name!r}, which the job does not carry")
+    yield from unsealed_references(references, sealed)
     used = {name for _, name in references}
     for name in sealed:
         if name not in used:
             yield SpecIssue(f"$.secrets.sealed.{name}", "is sealed but nothing references it")
+
+
+def unsealed_references(
+    references: Sequence[tuple[str, str]], sealed: Collection[str]
+) -> Iterator[SpecIssue]:
+    """The references, ``(path, name)``, to secrets not among ``sealed``."""
+    for path, name in references:
+        if name not in sealed:
+            hint = did_you_mean(name, itertools.islice(sealed, 200))
+            yield SpecIssue(
+                path, f"references the secret {name!r}, which the job does not carry{hint}"
+            )

@@ -30,6 +30,7 @@ from qengine.spec._job import JobBase
 from qengine.spec._scalars import SCALARS, ScalarRule
 from qengine.spec._sections import SECTION_BASES, PluginSection
 from qengine.spec._services import SERVICE_KINDS, Service
+from qengine.spec._suggest import closest, did_you_mean
 from qengine.spec._values import HelmValues, ValueTreeError
 
 T = TypeVar("T")
@@ -92,7 +93,10 @@ def _scalar_hook(rule: ScalarRule) -> Callable[[object, object], object]:
 def _structure_literal(value: object, cl: Any) -> object:
     allowed = typing.get_args(cl)
     if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-        raise ValueError(f"must be {' or '.join(repr(a) for a in allowed)}")
+        words = [a for a in allowed if isinstance(a, str)]
+        raise ValueError(
+            f"must be {' or '.join(repr(a) for a in allowed)}{did_you_mean(value, words)}"
+        )
     return value
 
 
@@ -100,8 +104,9 @@ def _structure_enum(value: object, cl: Any) -> object:
     try:
         return cl(value)
     except ValueError:
-        allowed = ", ".join(repr(member.value) for member in cl)
-        raise ValueError(f"must be one of {allowed}") from None
+        values = [str(member.value) for member in cl]
+        allowed = ", ".join(map(repr, values))
+        raise ValueError(f"must be one of {allowed}{did_you_mean(value, values)}") from None
 
 
 def _tagged(
@@ -115,7 +120,9 @@ def _tagged(
         if kind is None:
             raise ValueError(f"needs a 'kind' ({what}: {known})")
         if kind not in kinds:
-            raise ValueError(f"has an unknown {what} kind {kind!r} (known: {known})")
+            match = closest(kind, kinds)
+            hint = f"did you mean {match!r}? " if match is not None else ""
+            raise ValueError(f"has an unknown {what} kind {kind!r} ({hint}known: {known})")
         return converter.structure(value, kinds[kind])
 
     return structure
@@ -233,13 +240,24 @@ def issues_from(exc: BaseException, path: str = "$") -> Iterator[SpecIssue]:
     """Flatten a structuring error (cattrs' exception groups) into ``$.path`` issues."""
     if isinstance(exc, ClassValidationError | IterableValidationError):
         with_notes, without_notes = exc.group_exceptions()
+        # A misspelt key and the missing field it was meant to be are one problem: the
+        # misspelling is reported with its correction, the "is required" left out.
+        meant = {
+            f"{path}.{field}": key
+            for sub in without_notes
+            if isinstance(sub, ForbiddenExtraKeysError)
+            for key, field in _corrections(sub).items()
+        }
         for sub, note in with_notes:
-            yield from issues_from(sub, path + _step(note))
+            if not (isinstance(sub, KeyError) and path + _step(note) in meant):
+                yield from issues_from(sub, path + _step(note))
         for sub in without_notes:
             yield from issues_from(sub, path + _key_from_notes(sub))
     elif isinstance(exc, ForbiddenExtraKeysError):
+        corrections = _corrections(exc)
         for key in sorted(exc.extra_fields):
-            yield SpecIssue(f"{path}.{key}", "is not a known field")
+            hint = f" (did you mean {corrections[key]!r}?)" if key in corrections else ""
+            yield SpecIssue(f"{path}.{key}", f"is not a known field{hint}")
     elif isinstance(exc, ValueTreeError):
         for relative, message in exc.problems:
             yield SpecIssue(path + relative, message)
@@ -249,6 +267,19 @@ def issues_from(exc: BaseException, path: str = "$") -> Iterator[SpecIssue]:
         yield SpecIssue(path, str(exc))
     else:
         yield SpecIssue(path, f"is invalid ({type(exc).__name__})")
+
+
+_MAX_CORRECTED_KEYS = 5
+
+
+def _corrections(exc: ForbiddenExtraKeysError) -> dict[str, str]:
+    """The fields of the class that a few of its unknown keys most likely misspell."""
+    if not attrs.has(exc.cl):
+        return {}
+    fields = [JSON_NAMES.get(f.name, f.name) for f in attrs.fields(exc.cl)]
+    unknown = sorted(exc.extra_fields)[:_MAX_CORRECTED_KEYS]
+    found = {key: closest(key, fields) for key in unknown}
+    return {key: field for key, field in found.items() if field is not None}
 
 
 def _key_from_notes(exc: BaseException) -> str:

@@ -13,6 +13,9 @@ from qengine.spec._checks import check_job
 from qengine.spec._convert import SectionKinds, issues_from, make_converter
 from qengine.spec._document import read_document, string_issues
 from qengine.spec._job import API_VERSION, JOB_KINDS, Job
+from qengine.spec._partial import partial_issues
+from qengine.spec._paths import named, service_labels
+from qengine.spec._suggest import bounded_suggestions, did_you_mean
 
 JobCheck = Callable[[Job], Iterable[SpecIssue]]
 """A further check of a structured job (a plugin's validation or policy)."""
@@ -30,27 +33,42 @@ class SpecLoader:
         object.__setattr__(self, "converter", make_converter(self.sections))
 
     def load(self, document: Mapping[str, object]) -> Job:
-        """Structure and check ``document``; raise :class:`SpecError` with every issue."""
+        """Structure and check ``document``; raise :class:`SpecError` with every issue.
+
+        Field errors and the cross-field problems of the well-formed parts are reported
+        together; plugins' checks run once every field is well-formed and add no problem at
+        a path where the spec's own checks found one (a duplicate name is one problem, not
+        one per object the two services would share). Services are named by name in the
+        issues (:mod:`qengine.spec._paths`), and misspellings get a suggestion."""
+        with bounded_suggestions():
+            return self._load(document)
+
+    def _load(self, document: Mapping[str, object]) -> Job:
         strings = string_issues(document)
         if strings:  # nothing too long or hidden reaches a regex or a message
-            raise SpecError(_bounded(strings))
+            raise SpecError(_shown(strings, document))
         kind = document.get("kind")
         issues: list[SpecIssue] = []
         if document.get("apiVersion") != API_VERSION:
             issues.append(SpecIssue("$.apiVersion", f"must be {API_VERSION!r}"))
         if kind not in JOB_KINDS:
-            issues.append(SpecIssue("$.kind", f"must be one of {', '.join(map(repr, JOB_KINDS))}"))
-            raise SpecError(issues)
+            known = ", ".join(map(repr, JOB_KINDS))
+            hint = did_you_mean(kind, JOB_KINDS)
+            issues.append(SpecIssue("$.kind", f"must be one of {known}{hint}"))
+            raise SpecError(_shown(issues, document))
         try:
             job = self.converter.structure(document, JOB_KINDS[str(kind)])
         except Exception as exc:  # cattrs groups every field's error; flatten them all
             issues.extend(i for i in issues_from(exc) if i.path != "$.apiVersion")
-            raise SpecError(_bounded(issues)) from None
-        issues.extend(check_job(job))
+            issues.extend(partial_issues(document, str(kind), self.converter))
+            raise SpecError(_shown(issues, document)) from None
+        own = check_job(job)
+        flagged = {issue.path for issue in own}
+        issues += own
         for check in self.checks:
-            issues.extend(check(job))
+            issues.extend(i for i in check(job) if i.path not in flagged)
         if issues:
-            raise SpecError(_bounded(issues))
+            raise SpecError(_shown(issues, document))
         return job
 
     def read(self, path: Path) -> Job:
@@ -77,6 +95,12 @@ def _bounded(issues: list[SpecIssue]) -> list[SpecIssue]:
     if len(issues) > MAX_ISSUES:
         shown.append(SpecIssue("$", f"and {len(issues) - MAX_ISSUES} more problems not shown"))
     return shown
+
+
+def _shown(issues: list[SpecIssue], document: Mapping[str, object]) -> list[SpecIssue]:
+    """``issues`` as shown: cut to size, services named (see :mod:`qengine.spec._paths`)."""
+    cut = [SpecIssue(_cut(i.path), _cut(i.message)) for i in issues]
+    return _bounded(named(cut, service_labels(document)))
 
 
 def _cut(text: str) -> str:

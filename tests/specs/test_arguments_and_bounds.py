@@ -28,31 +28,32 @@ def _container(**fields: Any) -> dict[str, Any]:
     return base | fields
 
 
-S0 = "$.environment.services[0]"
+# Issues name each service by its name.
+HELM, APP, WEB = (f"$.environment.services[{name}]" for name in ("chart", "app", "web"))
 CASES: dict[str, tuple[dict[str, Any], str]] = {
-    "chart-name-flag": (_helm(name="--post-renderer=/bin/sh"), f"{S0}.chart.name"),
-    "chart-version-flag": (_helm(version="--devel"), f"{S0}.chart.version"),
+    "chart-name-flag": (_helm(name="--post-renderer=/bin/sh"), f"{HELM}.chart.name"),
+    "chart-version-flag": (_helm(version="--devel"), f"{HELM}.chart.version"),
     "chart-username-flag": (
         _helm(path=None, repository="https://charts.example.com", username="-u"),
-        f"{S0}.chart.username",
+        f"{HELM}.chart.username",
     ),
-    "chart-path-dot": (_helm(path="."), f"{S0}.chart.path"),
+    "chart-path-dot": (_helm(path="."), f"{HELM}.chart.path"),
     "chart-repository-file": (
         _helm(path=None, repository="file:///etc/charts"),
-        f"{S0}.chart.repository",
+        f"{HELM}.chart.repository",
     ),
-    "git-url-file": (_app(git=GIT | {"url": "file:///srv/app.git"}), f"{S0}.git.url"),
-    "git-branch-flag": (_app(git=GIT | {"branch": "--upload-pack=touch x"}), f"{S0}.git.branch"),
-    "build-target-flag": (_app(build_target="--output=type=local,dest=/"), f"{S0}.build_target"),
-    "replicas-huge": (_container(replicas=100_000), f"{S0}.replicas"),
-    "replicas-beyond-2^53": (_container(replicas=2**60), f"{S0}.replicas"),
+    "git-url-file": (_app(git=GIT | {"url": "file:///srv/app.git"}), f"{APP}.git.url"),
+    "git-branch-flag": (_app(git=GIT | {"branch": "--upload-pack=touch x"}), f"{APP}.git.branch"),
+    "build-target-flag": (_app(build_target="--output=type=local,dest=/"), f"{APP}.build_target"),
+    "replicas-huge": (_container(replicas=100_000), f"{WEB}.replicas"),
+    "replicas-beyond-2^53": (_container(replicas=2**60), f"{WEB}.replicas"),
     "autoscaling-huge": (
         _container(autoscaling={"min_replicas": 1, "max_replicas": 10**7}),
-        f"{S0}.autoscaling.max_replicas",
+        f"{WEB}.autoscaling.max_replicas",
     ),
-    "duration-huge": (_helm() | {"timeout": "99999999999999999999h"}, f"{S0}.timeout"),
-    "duration-over-a-week": (_helm() | {"timeout": "200h"}, f"{S0}.timeout"),
-    "quantity-exponent": (_container(resources={"memory": "1e999"}), f"{S0}.resources.memory"),
+    "duration-huge": (_helm() | {"timeout": "99999999999999999999h"}, f"{HELM}.timeout"),
+    "duration-over-a-week": (_helm() | {"timeout": "200h"}, f"{HELM}.timeout"),
+    "quantity-exponent": (_container(resources={"memory": "1e999"}), f"{WEB}.resources.memory"),
 }
 
 

@@ -46,13 +46,13 @@ def _container(**fields: Any) -> dict[str, Any]:
 CASES = {
     "ansi-escape": (
         _container(env={"MOTD": "\x1b[2J\x1b]0;pwned\x07hello"}),
-        "$.environment.services[0].env.MOTD",
+        "$.environment.services[web].env.MOTD",
     ),
-    "nul": (_container(command=["run", "a\x00b"]), "$.environment.services[0].command[1]"),
-    "c1-control": (_container(env={"X": "a\x9bb"}), "$.environment.services[0].env.X"),
+    "nul": (_container(command=["run", "a\x00b"]), "$.environment.services[web].command[1]"),
+    "c1-control": (_container(env={"X": "a\x9bb"}), "$.environment.services[web].env.X"),
     "two-megabytes": (
         _container(env={"BIG": "x" * (2 * 1024 * 1024)}),
-        "$.environment.services[0].env.BIG",
+        "$.environment.services[web].env.BIG",
     ),
 }
 
@@ -71,7 +71,7 @@ def test_a_lone_surrogate_is_refused_with_its_path(tmp_path: Path) -> None:
     text = json.dumps(_job(services=[_container(env={"X": "PLACEHOLDER"})]))
     done = _validate(tmp_path, text.replace("PLACEHOLDER", "a\\ud800b"))
     assert done.returncode == 2, done.stderr
-    assert "$.environment.services[0].env.X" in done.stderr
+    assert "$.environment.services[web].env.X" in done.stderr
     assert "surrogate" in done.stderr
 
 

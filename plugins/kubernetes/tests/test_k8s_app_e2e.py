@@ -385,7 +385,7 @@ def test_k8s_app_e2e_an_application_without_build_is_refused(
     with pytest.raises(SpecError) as info:
         engine.run(document, sandbox_secrets=SECRETS)
     issues = {issue.path: issue.message for issue in info.value.issues}
-    assert "no `build` section" in issues["$.environment.services[0]"]
+    assert "no `build` section" in issues["$.environment.services[web]"]
     assert server.paths == []
 
 

@@ -56,9 +56,9 @@ def test_k8s_names_too_long_once_derived(k8s_plugins: PluginSet, example: Exampl
     services[2]["depends_on"] = [long_db, long_job]
     services[3]["depends_on"] = [long_db]
     issues = _issues(k8s_plugins, doc)
-    assert "its Job would be named" in issues[f"{S}[1].name"]
-    assert "at most 63" in issues[f"{S}[1].name"]
-    assert "its StatefulSet would be named" in issues[f"{S}[0].name"]
+    assert "its Job would be named" in issues[f"{S}[{long_job}].name"]
+    assert "at most 63" in issues[f"{S}[{long_job}].name"]
+    assert "its StatefulSet would be named" in issues[f"{S}[{long_db}].name"]
 
 
 def test_k8s_collisions_are_refused_with_the_path() -> None:
@@ -87,7 +87,8 @@ def test_k8s_hosts_duplicated_across_routers(k8s_plugins: PluginSet, example: Ex
     doc["environment"]["services"].append(second)
     issues = _issues(k8s_plugins, doc)
     assert issues == {
-        f"{S}[6].domains[1]": "'SHOP.example.com' is already routed by environment.services[5]"
+        f"{S}[private].domains[1]": "'SHOP.example.com' is already routed by "
+        "environment.services[public]"
     }
 
 
@@ -96,23 +97,23 @@ def test_k8s_hosts_duplicated_across_routers(k8s_plugins: PluginSet, example: Ex
     [
         (
             lambda s: s[4].update(output_name_pattern="^[A-Z"),
-            f"{S}[4].output_name_pattern",
+            f"{S}[nightly-report].output_name_pattern",
             "not a regular expression",
         ),
         (
             lambda s: s[4]["schedule"].update(timezone="Europe/Atlantis"),
-            f"{S}[4].schedule.timezone",
+            f"{S}[nightly-report].schedule.timezone",
             "not a known IANA time zone",
         ),
-        (lambda s: s[0].pop("password"), f"{S}[0].password", "is required"),
+        (lambda s: s[0].pop("password"), f"{S}[db].password", "is required"),
         (
             lambda s: s[2]["ports"][0].update(name="a-very-long-port-name"),
-            f"{S}[2].ports[0].name",
+            f"{S}[web].ports[0].name",
             "at most 15",
         ),
         (
             lambda s: s[0].update(depends_on=["nightly-report"]),
-            f"{S}[0].depends_on[0]",
+            f"{S}[db].depends_on[0]",
             "deployed after the databases",
         ),
     ],
@@ -137,7 +138,7 @@ def test_k8s_service_name_of_a_service_must_start_with_a_letter(
     doc["environment"]["services"] = [
         {"kind": "container", "name": "3d", "image": "example/x", "ports": [{"port": 80}]}
     ]
-    assert "must start with a letter" in _issues(k8s_plugins, doc)[f"{S}[0].name"]
+    assert "must start with a letter" in _issues(k8s_plugins, doc)[f"{S}[3d].name"]
 
 
 def test_k8s_environment_id_must_fit_a_label(k8s_plugins: PluginSet, example: Example) -> None:

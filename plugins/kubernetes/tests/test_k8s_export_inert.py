@@ -120,14 +120,12 @@ def test_k8s_helm_literal_round_trips_through_helm(helm_binary: Path, tmp_path: 
 def test_k8s_a_placeholder_in_a_spec_value_is_refused(load_env_job: Load, example: Example) -> None:
     """A plan, an export or a rollback would fill it with the secret's value."""
     doc = example("quickstart")
-    index, worker = next(
-        (i, s) for i, s in enumerate(doc["environment"]["services"]) if s["name"] == "worker"
-    )
+    worker = next(s for s in doc["environment"]["services"] if s["name"] == "worker")
     worker["env"]["LEAK"] = f"x-{secret_token('db_password')}"
     with pytest.raises(SpecError) as caught:
         load_env_job(doc)
     paths = [issue.path for issue in caught.value.issues]
-    assert paths == [f"$.environment.services[{index}]"]
+    assert paths == ["$.environment.services[worker]"]
     assert "placeholder" in caught.value.issues[0].message
 
 
