@@ -17,8 +17,10 @@ changed secret value alone shows only when ``run`` applies it). An image built b
 not known before the build. qengine's own bookkeeping annotations (the applied hash, the job
 that wrote the object, the pod template's secret hash) are left out of the comparison.
 
-Limits: a field someone changed in the cluster behind qengine's back (drift) shows as an
-update, while ``run`` rewrites an object only when its rendering changed. Helm releases and
+A field someone changed in the cluster behind qengine's back (drift) is listed, and the object
+shown unchanged with a note when the plan can tell that ``run`` leaves it (``run`` rewrites an
+object only when its rendering changed: its applied hash); an object whose rendering holds a
+secret value cannot be told apart and shows as an update. Helm releases and
 DNS records are not previewed (their steps say so). A target that cannot be reached makes
 every step "not known", with the reason.
 """
@@ -37,7 +39,7 @@ from qengine.spec import EnvAction, EnvironmentJob, HelmService
 from qengine_kubernetes import builds
 from qengine_kubernetes.apply import APPLIED_BY
 from qengine_kubernetes.client import APPLY, FIELD_MANAGER, KubeApi
-from qengine_kubernetes.diff import APPLIED_HASH, stamped
+from qengine_kubernetes.diff import APPLIED_HASH, stamped, up_to_date
 from qengine_kubernetes.placeholders import find_tokens, image_token, secret_token
 from qengine_kubernetes.render import Manifest, render_environment
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
@@ -145,9 +147,21 @@ def _object_diff(api: KubeApi, obj: Manifest) -> ObjectDiff:
         notes.append("values not compared")
     elif any(group == "images" for group in secret_paths.values()):
         notes.append("built image not compared")
-    note = "; ".join(notes)
     action = Verdict.UPDATE if fields else Verdict.UNCHANGED
+    if fields and _renders_exactly(obj) and up_to_date(stamped(obj), live):
+        # Changed in the cluster, not in the spec: run writes an object only when its rendering
+        # changed (its applied hash), so it leaves this drift alone.
+        action = Verdict.UNCHANGED
+        notes.append("changed in the cluster since qengine applied it; `run` leaves it so")
+    note = "; ".join(notes)
     return ObjectDiff(action=action, kind=kind, name=name, fields=fields, note=note)
+
+
+def _renders_exactly(obj: Manifest) -> bool:
+    """Whether the plan's rendering of ``obj`` is the run's: no placeholder and no secret hash
+    in it, so its applied hash is the one a run would compute."""
+    text = json.dumps(obj)
+    return not find_tokens(text) and HASH_ANNOTATION not in text
 
 
 def _comparable(obj: Manifest) -> Manifest:

@@ -21,7 +21,7 @@ from qengine.cli import main
 from qengine.interfaces.state import StateStore
 from qengine.runner import MemoryStateStore
 from qengine.runner.plan import OFFLINE, PlanReport, PlanStepState, Verdict
-from qengine.spec import secret_references
+from qengine.spec import EnvironmentJob, secret_references
 from qengine.testing.kube import KubeSimulator
 
 Example = Callable[[str], dict[str, Any]]
@@ -245,3 +245,28 @@ def test_k8s_plan_cli_offline_and_json(
     assert {s["state"] for s in offline["steps"]} == {"unknown"}
     assert offline["summary"]["steps_unknown"] == len(offline["steps"])
     assert {c["action"] for s in offline["steps"] for c in s["changes"]} == {"unknown"}
+
+
+def test_k8s_plan_tells_drift_that_run_leaves_alone(cluster: Cluster, example: Example) -> None:
+    from qengine_kubernetes.access import connect
+
+    doc = example("quickstart")
+    cluster.run(_with_id(doc, "job-first"))
+    job = cluster.plugins.loader.load(doc)
+    assert isinstance(job, EnvironmentJob)
+    api = connect(job.target, sim_settings(cluster.sim))
+    namespace = cluster.plan(doc).steps[0].preview.objects[0].name
+    api.merge_patch("ServiceAccount", namespace, "web", {"automountServiceAccountToken": True})
+
+    report = cluster.plan(_with_id(doc, "job-second"))
+    account = _objects(report)[("ServiceAccount", "web")]
+    assert account.action is Verdict.UNCHANGED
+    assert [(f.path, f.before, f.after) for f in account.fields] == [
+        ("automountServiceAccountToken", "true", "false")
+    ]
+    assert "`run` leaves it so" in account.note
+    # And so it does: a run of the same spec rewrites nothing of it.
+    cluster.run(_with_id(doc, "job-second"))
+    live = api.get("ServiceAccount", namespace, "web")
+    assert live is not None
+    assert live["automountServiceAccountToken"] is True
