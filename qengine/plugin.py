@@ -21,8 +21,10 @@ the job's action, and runs them (journalled, locked, cancellable, rolled back on
 Plugins import from here (and from the public modules :mod:`qengine.spec`,
 :mod:`qengine.runner`, :mod:`qengine.terraform`, :mod:`qengine.secrets`,
 :mod:`qengine.testing`), never from a ``qengine._private`` module; a lint rule enforces it for
-the first-party plugins. The names that pull in the runner or the security core are imported
-on first use, so a plugin module that imports this one stays cheap to load.
+the first-party plugins. Only the errors, the registry and ``hookimpl`` are imported with this
+module; every other name (the interfaces, the sandbox session, the runner's steps, the security
+core) is imported on first use, so a plugin module that imports this one to register stays
+cheap to load.
 """
 
 from __future__ import annotations
@@ -49,24 +51,7 @@ from qengine._errors import (
     TransientError,
 )
 from qengine._registry import Registration, Registry
-from qengine._session import SANDBOX_CLUSTER, SandboxCluster, SandboxSession, SessionKey
 from qengine.hookspecs import hookimpl
-from qengine.interfaces import (
-    BuildBackend,
-    BuildRequest,
-    BuiltImage,
-    CancelToken,
-    ClusterAccess,
-    ContainerRegistry,
-    DnsProvider,
-    DnsRecord,
-    EnvEngine,
-    InfraEngine,
-    KeyProvider,
-    RegistryCredentials,
-    TargetLease,
-    WrappedKey,
-)
 
 __all__ = [
     "AuthError",
@@ -127,6 +112,23 @@ __all__ = [
 if TYPE_CHECKING:
     from qengine._job_secrets import JobSecrets
     from qengine._services import JobServices
+    from qengine._session import SANDBOX_CLUSTER, SandboxCluster, SandboxSession, SessionKey
+    from qengine.interfaces import (
+        BuildBackend,
+        BuildRequest,
+        BuiltImage,
+        CancelToken,
+        ClusterAccess,
+        ContainerRegistry,
+        DnsProvider,
+        DnsRecord,
+        EnvEngine,
+        InfraEngine,
+        KeyProvider,
+        RegistryCredentials,
+        TargetLease,
+        WrappedKey,
+    )
     from qengine.objectlease import LeaseObjectStore, ObjectLease
     from qengine.retry import RetryNotice, RetryPolicy
     from qengine.runner.steps import (
@@ -143,7 +145,27 @@ if TYPE_CHECKING:
     from qengine.secrets.value import SecretValue
 
 _STEPS = "qengine.runner.steps"
+_SESSION = "qengine._session"
+_INTERFACES = "qengine.interfaces"
 _LAZY = {
+    "BuildBackend": _INTERFACES,
+    "BuildRequest": _INTERFACES,
+    "BuiltImage": _INTERFACES,
+    "CancelToken": _INTERFACES,
+    "ClusterAccess": _INTERFACES,
+    "ContainerRegistry": _INTERFACES,
+    "DnsProvider": _INTERFACES,
+    "DnsRecord": _INTERFACES,
+    "EnvEngine": _INTERFACES,
+    "InfraEngine": _INTERFACES,
+    "KeyProvider": _INTERFACES,
+    "RegistryCredentials": _INTERFACES,
+    "SANDBOX_CLUSTER": _SESSION,
+    "SandboxCluster": _SESSION,
+    "SandboxSession": _SESSION,
+    "SessionKey": _SESSION,
+    "TargetLease": _INTERFACES,
+    "WrappedKey": _INTERFACES,
     "Change": _STEPS,
     "ChangeAction": _STEPS,
     "JobSecrets": "qengine._job_secrets",

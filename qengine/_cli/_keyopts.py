@@ -8,12 +8,11 @@ import sys
 from collections.abc import Callable
 
 from qengine._errors import InvalidInputError
+from qengine._keyid import DEFAULT_KEY_ID
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:
     """``--state-dir``, ``--keys-dir``, ``--key-id``, ``--passphrase-fd``."""
-    from qengine.secrets.local_keys import DEFAULT_KEY_ID
-
     parser.add_argument("--state-dir", type=pathlib.Path, help="state directory")
     parser.add_argument(
         "--keys-dir", type=pathlib.Path, help="key directory (default: STATE_DIR/keys)"

@@ -12,8 +12,10 @@ import argparse
 import os
 import pathlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from qengine.interfaces.state import StateStore
+if TYPE_CHECKING:
+    from qengine.interfaces.state import StateStore
 
 ENV_URL = "QENGINE_STATE_URL"
 

@@ -23,13 +23,12 @@ from typing import Any, Literal
 import attrs
 
 from qengine._errors import InvalidInputError, SecretError
+from qengine._keyid import DEFAULT_KEY_ID
 from qengine._paths import state_dir
 from qengine.interfaces.keys import KeyProvider, WrappedKey
 from qengine.secrets import _keyfile as keyfile
 from qengine.secrets import envelope
 from qengine.secrets._filemode import write_private_file
-
-DEFAULT_KEY_ID = "default"
 
 Mode = Literal["random", "passphrase"]
 PassphraseSource = Callable[[], bytes]

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
-from qengine_aws import checks
 from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
 if TYPE_CHECKING:
@@ -76,7 +75,12 @@ def qengine_register(registry: Registry) -> None:
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse AWS jobs with an unknown region, an unoffered version or bad node groups."""
-    return checks.check_job(job)
+    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
+    if not isinstance(job.registry, EcrRegistry) and not isinstance(provider, AwsProvider):
+        return []  # the checks' catalogs are imported only for a job with an AWS section
+    from qengine_aws.checks import check_job
+
+    return check_job(job)
 
 
 @hookimpl

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
-from qengine_azure import checks
 from qengine_azure.spec import AzureDns, AzureProvider
 
 if TYPE_CHECKING:
@@ -69,7 +68,12 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse Azure jobs whose identity, ranges, node pools, version, API server access, state
     storage or tags AKS or Azure would refuse, and Azure DNS sections with a bad identity
     (offline)."""
-    return checks.check_job(job)
+    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
+    if not isinstance(job.dns, AzureDns) and not isinstance(provider, AzureProvider):
+        return []  # the checks' catalogs are imported only for a job with an Azure section
+    from qengine_azure.checks import check_job
+
+    return check_job(job)
 
 
 @hookimpl

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
-from qengine_gcp import checks
 from qengine_gcp.spec import ArtifactRegistry, CloudDns, GcpProvider
 
 if TYPE_CHECKING:
@@ -82,7 +81,13 @@ def qengine_register(registry: Registry) -> None:
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse GCP jobs whose ranges, node pools, version, endpoint, state bucket, labels or
     credentials GKE would refuse, and Cloud DNS sections with bad identities (offline)."""
-    return checks.check_job(job)
+    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
+    sections = (job.dns, job.registry, provider)
+    if not any(isinstance(s, (CloudDns, ArtifactRegistry, GcpProvider)) for s in sections):
+        return []  # the checks' catalogs are imported only for a job with a GCP section
+    from qengine_gcp.checks import check_job
+
+    return check_job(job)
 
 
 @hookimpl

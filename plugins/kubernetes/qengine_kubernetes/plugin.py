@@ -1,10 +1,10 @@
 """Hook implementations of qengine-kubernetes: targets, options, checks, sandbox and export.
 
-Each target (``kubeconfig``, ``in-cluster``, ``sandbox``) is registered with
-:class:`~qengine_kubernetes.engine.KubernetesEnvEngine` as its factory: the engine plans the
-jobs of those targets through it. No Kubernetes SDK is imported here (rendering is plain
-data); the modules behind each hook are imported when the hook is called, so loading the
-plugin stays cheap.
+Each target (``kubeconfig``, ``in-cluster``, ``sandbox``) is registered with a factory building
+a :class:`~qengine_kubernetes.engine.KubernetesEnvEngine` (imported when a job needs it): the
+engine plans the jobs of those targets through it. No Kubernetes SDK is imported here
+(rendering is plain data); the modules behind each hook are imported when the hook is called,
+so loading the plugin stays cheap.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
-from qengine_kubernetes.engine import KubernetesEnvEngine
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 if TYPE_CHECKING:
@@ -20,9 +19,17 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from qengine.plugin import SandboxSession
+    from qengine.plugin import EnvEngine, JobServices, SandboxSession
     from qengine.spec import Job
     from qengine_kubernetes.settings import KubeSettings
+
+
+def _engine(
+    section: KubeconfigTarget | InClusterTarget | SandboxTarget, services: JobServices
+) -> EnvEngine:
+    from qengine_kubernetes.engine import KubernetesEnvEngine
+
+    return KubernetesEnvEngine(section, services)
 
 
 @hookimpl
@@ -31,18 +38,16 @@ def qengine_register(registry: Registry) -> None:
     registry.add_target(
         "kubeconfig",
         KubeconfigTarget,
-        KubernetesEnvEngine,
+        _engine,
         "a cluster reached through a kubeconfig file",
     )
     registry.add_target(
         "in-cluster",
         InClusterTarget,
-        KubernetesEnvEngine,
+        _engine,
         "the cluster the engine runs in (service account)",
     )
-    registry.add_target(
-        "sandbox", SandboxTarget, KubernetesEnvEngine, "the embedded Kubernetes API simulator"
-    )
+    registry.add_target("sandbox", SandboxTarget, _engine, "the embedded Kubernetes API simulator")
 
 
 @hookimpl
