@@ -32,6 +32,7 @@ Run::
     python3 benchmarks/bench_peers.py            # N=50 and N=500, 3 rounds
     python3 benchmarks/bench_peers.py --quick    # N=50, 1 round
     python3 benchmarks/bench_peers.py --services 50 --rounds 5 --max-parallel 8
+    python3 benchmarks/bench_peers.py --services 1000 --rounds 1 --tool qengine
 """
 
 from __future__ import annotations
@@ -226,20 +227,25 @@ def kubectl_round(manifests: Path, env: dict[str, str]) -> Any:
     return figures
 
 
-def one_round(services: int, base: Path, helm: str, parallel: int) -> Any:
+def one_round(
+    services: int, base: Path, helm: str, parallel: int, tools: Sequence[str] = TOOLS
+) -> Any:
     work = Path(tempfile.mkdtemp(dir=base))
     env = child_env(base / "home")
     chart = export_chart(services, work, env, helm)
-    return {
-        "qengine": qengine_round(services, work, env, parallel),
-        "helm": helm_round(chart, helm, env),
-        "kubectl": kubectl_round(work / "all.yaml", env),
-    }
+    figures: dict[str, Any] = {}
+    if "qengine" in tools:
+        figures["qengine"] = qengine_round(services, work, env, parallel)
+    if "helm" in tools:
+        figures["helm"] = helm_round(chart, helm, env)
+    if "kubectl" in tools:
+        figures["kubectl"] = kubectl_round(work / "all.yaml", env)
+    return figures
 
 
-def medians(rounds: list[Any]) -> Any:
+def medians(rounds: list[Any], tools: Sequence[str]) -> Any:
     out: dict[str, Any] = {}
-    for tool in TOOLS:
+    for tool in tools:
         for phase in PHASES:
             keys = rounds[0][tool][phase]
             out.setdefault(tool, {})[phase] = {
@@ -248,11 +254,11 @@ def medians(rounds: list[Any]) -> Any:
     return out
 
 
-def report(services: int, rounds: int, med: Any) -> Any:
+def report(services: int, rounds: int, med: Any, tools: Sequence[str]) -> Any:
     print(f"\n{services} container services, medians of {rounds} round(s)")
     header = f"  {'':18}{'wall s':>8}{'ms/svc':>8}{'requests':>10}{'mutating':>10}"
     print(header + f"{'peak MiB':>10}{'sim cpu s':>11}")
-    for tool in TOOLS:
+    for tool in tools:
         for phase in PHASES:
             f = med[tool][phase]
             mutating = f"{f['mutating']:.0f}"
@@ -264,8 +270,8 @@ def report(services: int, rounds: int, med: Any) -> Any:
                 f"  {tool + ' ' + phase:18}{f['s']:8.2f}{f['s'] / services * 1000:8.1f}"
                 f"{f['requests']:10.0f}{mutating:>10}{f['rss_mib']:10.1f}{f['sim_cpu_s']:11.2f}"
             )
-    ratios = {}
-    for phase in PHASES:
+    ratios: dict[str, float] = {}
+    for phase in PHASES if {"qengine", "helm"} <= set(tools) else ():
         q, h = med["qengine"][phase], med["helm"][phase]
         ratios[f"{phase}_time_qengine_over_helm"] = q["s"] / h["s"]
         ratios[f"{phase}_requests_qengine_over_helm"] = q["requests"] / max(h["requests"], 1)
@@ -282,18 +288,25 @@ def main() -> None:
     parser.add_argument("--max-parallel", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="N=50, 1 round")
     parser.add_argument("--json", type=Path, help="also write the medians to this file")
+    parser.add_argument(
+        "--tool", action="append", choices=TOOLS, help="run only this tool (repeatable)"
+    )
     args = parser.parse_args()
+    tools = args.tool or list(TOOLS)
     sizes = [50] if args.quick else (args.services or [50, 500])
     rounds = 1 if args.quick else args.rounds
     helm = helm_binary()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        one_round(2, base, helm, args.max_parallel)  # warm-up: bytecode, nothing counted
+        one_round(2, base, helm, args.max_parallel, tools)  # warm-up: bytecode, not counted
         for services in sizes:
-            collected = [one_round(services, base, helm, args.max_parallel) for _ in range(rounds)]
-            med = medians(collected)
-            results[str(services)] = {"medians": med, "ratios": report(services, rounds, med)}
+            collected = [
+                one_round(services, base, helm, args.max_parallel, tools) for _ in range(rounds)
+            ]
+            med = medians(collected, tools)
+            ratios = report(services, rounds, med, tools)
+            results[str(services)] = {"medians": med, "ratios": ratios}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
