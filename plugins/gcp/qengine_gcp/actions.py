@@ -14,6 +14,17 @@ Every plan starts with ``gcp.preflight`` (Terraform's sources, a token, GKE's ve
 
 See :mod:`qengine_gcp.pause`. A create or upgrade of a paused cluster keeps it paused.
 
+A job that fails or is cancelled is rolled back, newest step first (as the AWS plugin's):
+
+- create: when the cluster's state held no resource before the job (read by the state step,
+  ``cluster_in_state``), what the apply made is destroyed, as a delete would (with the sizes a
+  pause could have saved); a converge of a cluster that existed is not undone: the rollback of
+  ``gcp.apply`` fails saying so, and the recap lists it as left as Terraform has it;
+- pause and resume: see :mod:`qengine_gcp.pause` (a cancelled pause gives the node pools their
+  sizes back and forgets what it saved; a cancelled resume leaves the cluster paused with its
+  saved sizes);
+- upgrade and delete are not undone (listed as left in the recap).
+
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``cluster_name``, ``cluster_version``, ``location``,
 ``workload_identity_pool``, ``network_name``.
@@ -23,25 +34,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from qengine.plugin import InvalidInputError
+from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
 from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module, provider_of
 from qengine_gcp.credentials import GcpAccess, SecretOpener
-from qengine_gcp.pause import forget_sizes_of, restore_sizes, save_sizes_of, scale_to_zero
+from qengine_gcp.pause import (
+    SAVED_BY_THIS_JOB,
+    SAVED_RECORD,
+    forget_saved_by_pause,
+    forget_sizes_of,
+    put_back_record,
+    restore_sizes,
+    save_sizes_of,
+    scale_to_zero,
+    undo_pause,
+    undo_resume,
+)
 from qengine_gcp.preflight import check_version_offered
 from qengine_gcp.quotas import check_room_for_cluster
 from qengine_gcp.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_gcp.sandbox_stand_ins import register_stand_ins, remove_stand_ins
 from qengine_gcp.saved_sizes import forget_sizes, load_sizes
 from qengine_gcp.settings import GcpSettings
-from qengine_gcp.state_backend import StateLocation, ensure_state_backend
+from qengine_gcp.state_backend import StateLocation, ensure_state_backend, storage_client
 from qengine_gcp.terraform_run import string_outputs, terraform_for
 from qengine_gcp.terraform_sources import check_terraform_sources
 from qengine_gcp.upgrade import check_upgrade
@@ -50,6 +72,8 @@ PREFLIGHT = "gcp.preflight"
 STATE = "gcp.state-backend"
 APPLY = "gcp.apply"
 DESTROY = "gcp.destroy"
+#: Output of the state step: whether the cluster's state held resources before the job.
+CLUSTER_IN_STATE = "cluster_in_state"
 
 
 @attrs.frozen(kw_only=True)
@@ -102,7 +126,8 @@ def steps_for(gcp: GcpJob) -> list[Step]:
         return [*first, _destroy_step(gcp)]
     if action is InfraAction.UPGRADE:
         return [*first, _upgrade_step(gcp), *_addon_steps(gcp)]
-    return [*first, _apply_step(gcp), *_addon_steps(gcp)]
+    create = attrs.evolve(_apply_step(gcp), compensate=_undo_create(gcp), compensate_partial=True)
+    return [*first, create, *_addon_steps(gcp)]
 
 
 def _addon_steps(gcp: GcpJob) -> list[Step]:
@@ -167,7 +192,9 @@ def _state_step(gcp: GcpJob) -> Step:
         location, changes = ensure_state_backend(gcp.access, state, cluster_id=gcp.job.cluster.id)
         for change in changes:
             ctx.emit_progress(change)
-        return attrs.asdict(location)
+        # Read before anything of this job is applied: whether a rollback may destroy.
+        existed = _holds_resources(gcp, location)
+        return {**attrs.asdict(location), CLUSTER_IN_STATE: "true" if existed else "false"}
 
     return Step(
         id=STATE,
@@ -179,6 +206,65 @@ def _state_step(gcp: GcpJob) -> Step:
         ),
         content_hash=_digest(attrs.asdict(state)),
     )
+
+
+def _holds_resources(gcp: GcpJob, location: StateLocation) -> bool:
+    """Whether the cluster's state object exists and records any resource (a cluster made by
+    an earlier job), as opposed to none or an empty state (a first create, or one undone)."""
+    from google.api_core import exceptions
+
+    blob = (
+        storage_client(gcp.access)
+        .bucket(location.bucket)
+        .blob(f"{location.prefix}/default.tfstate")
+    )
+    with gcp.access.call(f"reading the Terraform state in {location.bucket}"):
+        try:
+            body = blob.download_as_bytes()
+        except exceptions.NotFound:
+            return False
+    try:
+        state = json.loads(body)
+    except ValueError:
+        return True  # unreadable: assume there is something to keep
+    return bool(isinstance(state, dict) and state.get("resources"))
+
+
+def _undo_create(gcp: GcpJob) -> Callable[[StepContext], None]:
+    """The ``compensate`` of a create's apply: a cluster this job made from nothing (its state
+    held no resource before the job) is destroyed, as a delete would; a converge of a cluster
+    that existed is not undone (it fails, so the recap lists the apply as left)."""
+
+    def undo(ctx: StepContext) -> None:
+        if ctx.inputs.get(STATE, {}).get(CLUSTER_IN_STATE) != "false":
+            raise InfrastructureError(
+                f"the cluster {gcp.job.cluster.name} existed before this job: what the create "
+                "changed in it is not undone",
+                hint="Run the previous spec's create again to converge it back.",
+            )
+        ctx.emit_progress(f"the cluster {gcp.job.cluster.name} was made by this job: destroying it")
+        _destroy(gcp, ctx)
+
+    return undo
+
+
+def _destroy(gcp: GcpJob, ctx: StepContext) -> None:
+    """Terraform destroy of the cluster, the sizes a pause saved, the sandbox's stand-ins."""
+    with terraform_for(
+        ctx,
+        gcp.access,
+        gcp.module(BlueprintOptions()),
+        _location(ctx),
+        allow_destructive=True,
+        sources=gcp.terraform.sources,
+    ) as tf:
+        tf.destroy()
+    # A later create of the same cluster must not take it for a paused one.
+    if forget_sizes(gcp.access, _location(ctx)):
+        ctx.emit_progress("deleted the node pool sizes a pause had saved")
+    if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
+        for change in remove_stand_ins(gcp.access, gcp.job):
+            ctx.emit_progress(change)
 
 
 def _location(ctx: StepContext) -> StateLocation:
@@ -276,21 +362,7 @@ def _upgrade_step(gcp: GcpJob) -> Step:
 
 def _destroy_step(gcp: GcpJob) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
-        with terraform_for(
-            ctx,
-            gcp.access,
-            gcp.module(BlueprintOptions()),
-            _location(ctx),
-            allow_destructive=True,
-            sources=gcp.terraform.sources,
-        ) as tf:
-            tf.destroy()
-        # A later create of the same cluster must not take it for a paused one.
-        if forget_sizes(gcp.access, _location(ctx)):
-            ctx.emit_progress("deleted the node pool sizes a pause had saved")
-        if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
-            for change in remove_stand_ins(gcp.access, gcp.job):
-                ctx.emit_progress(change)
+        _destroy(gcp, ctx)
         return {}
 
     return Step(
@@ -312,12 +384,36 @@ def _pools_change(gcp: GcpJob, action: ChangeAction) -> Change:
     return Change(action=action, kind="gke-node-pools", name=gcp.job.cluster.name)
 
 
+def _paused_by(ctx: StepContext) -> bool:
+    """Whether this job's pause saved the sizes (so a rollback has a pause to undo)."""
+    return ctx.inputs.get(SAVE, {}).get(SAVED_BY_THIS_JOB) == "yes"
+
+
 def _pause_steps(gcp: GcpJob) -> list[Step]:
     def save(ctx: StepContext) -> Mapping[str, str]:
         return save_sizes_of(gcp.access, gcp.job, _location(ctx), ctx.emit_progress)
 
+    def unsave(ctx: StepContext) -> None:
+        if ctx.outputs.get(SAVED_BY_THIS_JOB) == "yes":
+            forget_saved_by_pause(gcp.access, _location(ctx), ctx.emit_progress)
+
+    def unapply(ctx: StepContext) -> None:
+        # The job's minimum back, then the saved sizes once more (a pool the autoscaler moved
+        # while its minimum was zero).
+        location = _location(ctx)
+        if undo_pause(gcp.access, gcp.job, location, _paused_by(ctx), ctx.cancel, _quiet):
+            _apply(gcp, ctx, BlueprintOptions())
+            restore_sizes(gcp.access, gcp.job, location, ctx.cancel, ctx.emit_progress)
+        else:
+            ctx.emit_progress("the cluster was paused before this job: left paused")
+
     def scale(ctx: StepContext) -> Mapping[str, str]:
         return scale_to_zero(gcp.access, gcp.job, ctx.cancel, ctx.emit_progress)
+
+    def unscale(ctx: StepContext) -> None:
+        undo_pause(
+            gcp.access, gcp.job, _location(ctx), _paused_by(ctx), ctx.cancel, ctx.emit_progress
+        )
 
     sizes = Change(action=ChangeAction.CREATE, kind="node-pool-sizes", name=gcp.job.cluster.id)
     return [
@@ -327,36 +423,72 @@ def _pause_steps(gcp: GcpJob) -> list[Step]:
             depends_on=(STATE,),
             description="save the node pools' sizes next to the Terraform state",
             changes=(sizes,),
+            compensate=unsave,
         ),
-        _apply_step(
-            gcp, BlueprintOptions(paused=True), action=ChangeAction.UPDATE, after=(STATE, SAVE)
+        attrs.evolve(
+            _apply_step(
+                gcp, BlueprintOptions(paused=True), action=ChangeAction.UPDATE, after=(STATE, SAVE)
+            ),
+            compensate=unapply,
+            compensate_partial=True,
         ),
         Step(
             id=SCALE,
             run=scale,
-            depends_on=(STATE, APPLY),
+            depends_on=(STATE, SAVE, APPLY),
             description="resize every node pool to zero nodes through GKE",
             changes=(_pools_change(gcp, ChangeAction.UPDATE),),
+            compensate=unscale,
+            compensate_partial=True,
         ),
     ]
 
 
+def _quiet(_message: str) -> None:
+    """A progress sink that drops what it is told (its caller reports the outcome itself)."""
+
+
 def _resume_steps(gcp: GcpJob) -> list[Step]:
+    def unapply(ctx: StepContext) -> None:
+        # The paused blueprint (minimum zero) first, then zero nodes, as a pause does.
+        location = _location(ctx)
+        if load_sizes(gcp.access, location) is None:
+            ctx.emit_progress(
+                "the cluster was not paused before this job: its node pools are left as they are"
+            )
+            return
+        _apply(gcp, ctx, BlueprintOptions(paused=True))
+        undo_resume(gcp.access, gcp.job, location, ctx.cancel, ctx.emit_progress)
+
     def restore(ctx: StepContext) -> Mapping[str, str]:
         return restore_sizes(gcp.access, gcp.job, _location(ctx), ctx.cancel, ctx.emit_progress)
+
+    def unrestore(ctx: StepContext) -> None:
+        undo_resume(gcp.access, gcp.job, _location(ctx), ctx.cancel, ctx.emit_progress)
 
     def forget(ctx: StepContext) -> Mapping[str, str]:
         return forget_sizes_of(gcp.access, _location(ctx), ctx.emit_progress)
 
+    def unforget(ctx: StepContext) -> None:
+        record = ctx.outputs.get(SAVED_RECORD)
+        if record:
+            put_back_record(gcp.access, _location(ctx), record, ctx.emit_progress)
+
     sizes = Change(action=ChangeAction.DELETE, kind="node-pool-sizes", name=gcp.job.cluster.id)
     return [
-        _apply_step(gcp, BlueprintOptions(), action=ChangeAction.UPDATE),
+        attrs.evolve(
+            _apply_step(gcp, BlueprintOptions(), action=ChangeAction.UPDATE),
+            compensate=unapply,
+            compensate_partial=True,
+        ),
         Step(
             id=RESTORE,
             run=restore,
             depends_on=(STATE, APPLY),
             description="give the node pools their saved sizes back through GKE",
             changes=(_pools_change(gcp, ChangeAction.UPDATE),),
+            compensate=unrestore,
+            compensate_partial=True,
         ),
         Step(
             id=FORGET,
@@ -364,5 +496,6 @@ def _resume_steps(gcp: GcpJob) -> list[Step]:
             depends_on=(STATE, RESTORE),
             description="delete the saved node pool sizes",
             changes=(sizes,),
+            compensate=unforget,
         ),
     ]

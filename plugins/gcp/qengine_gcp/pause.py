@@ -11,6 +11,21 @@
 
 Each step returns the sizes it read or set as outputs, ``<pool>.min``, ``<pool>.max``,
 ``<pool>.nodes`` (nodes per zone).
+
+A pause or a resume that fails or is cancelled is rolled back, newest step first, to what the
+cluster was before the job:
+
+- a pause that saved the sizes (``saved_by_this_job``) gives each pool its saved nodes per
+  zone back (:func:`undo_pause`: ``setSize``, clamped into the job's range), applies the
+  blueprint unpaused (the job's minimum back) and gives the sizes back once more (a pool the
+  autoscaler moved in between), then deletes the record it wrote. A pause of a cluster that
+  was already paused (the record was there) changed nothing a rollback must undo: it stays
+  paused with the first pause's sizes;
+- a resume of a paused cluster (the record is there: the resume had not deleted it yet, or
+  its rollback put it back, :func:`put_back_record`) resizes the pools to zero
+  (:func:`undo_resume`), applies the paused blueprint (minimum zero) and resizes them to zero
+  again (a resize under a minimum above zero is undone by the autoscaler), so the cluster is
+  left paused with its saved sizes. A resume of a cluster that was not paused is not undone.
 """
 
 from __future__ import annotations
@@ -22,10 +37,15 @@ from qengine.spec import InfrastructureJob
 from qengine_gcp.blueprint import provider_of
 from qengine_gcp.credentials import GcpAccess
 from qengine_gcp.node_pools import PoolSize, pool_sizes, set_size
-from qengine_gcp.saved_sizes import forget_sizes, load_sizes, save_sizes
+from qengine_gcp.saved_sizes import forget_sizes, load_record, load_sizes, put_back, save_sizes
 from qengine_gcp.state_backend import StateLocation
 
 Emit = Callable[[str], None]
+#: Output of the save step: ``yes`` when this job's pause wrote the record (a rollback then
+#: gives the sizes back and deletes it), ``no`` when the cluster was paused before it.
+SAVED_BY_THIS_JOB = "saved_by_this_job"
+#: Output of the forget step: the record it deleted, for a rollback to put back.
+SAVED_RECORD = "saved_record"
 
 
 def _outputs(sizes: dict[str, PoolSize]) -> dict[str, str]:
@@ -44,19 +64,23 @@ def _names(job: InfrastructureJob) -> list[str]:
 def save_sizes_of(
     access: GcpAccess, job: InfrastructureJob, location: StateLocation, emit: Emit
 ) -> dict[str, str]:
-    """Save the pools' sizes unless a pause already did; the sizes saved."""
+    """Save the pools' sizes unless a pause already did; the sizes saved, and whether this
+    call saved them (``saved_by_this_job``)."""
     saved = load_sizes(access, location)
     if saved is not None:
         emit("the cluster is already paused: the sizes saved by the first pause are kept")
-        return _outputs(saved)
+        return {**_outputs(saved), SAVED_BY_THIS_JOB: "no"}
     sizes = pool_sizes(access, job.cluster.name, _names(job))
     if not sizes:
         emit(f"GKE has no node pool of {job.cluster.name} yet: no size to save")
-        return {}
-    save_sizes(access, location, job.cluster.name, sizes)
+        return {SAVED_BY_THIS_JOB: "no"}
+    if not save_sizes(access, location, job.cluster.name, sizes):
+        # Written by another run between our read and our write: that one stands.
+        emit("the sizes saved by another pause of this cluster are kept")
+        return {**_outputs(load_sizes(access, location) or {}), SAVED_BY_THIS_JOB: "no"}
     for name, size in sizes.items():
         emit(f"saved the size of the node pool {name}: {size.describe()}")
-    return _outputs(sizes)
+    return {**_outputs(sizes), SAVED_BY_THIS_JOB: "yes"}
 
 
 def scale_to_zero(
@@ -65,6 +89,7 @@ def scale_to_zero(
     """``setSize`` 0 for every pool GKE has; their sizes after."""
     sizes = pool_sizes(access, job.cluster.name, _names(job))
     for name in sizes:
+        cancel.raise_if_cancelled()  # each resize is an operation of its own: stop between
         set_size(access, job.cluster.name, name, 0, cancel)
         emit(f"scaled the node pool {name} to zero")
     return _outputs(pool_sizes(access, job.cluster.name, sizes))
@@ -86,13 +111,60 @@ def restore_sizes(
         if size is None:
             continue
         nodes = min(max(size.nodes, pool.min_nodes), pool.max_nodes)
+        cancel.raise_if_cancelled()
         set_size(access, job.cluster.name, pool.name, nodes, cancel)
         emit(f"gave the node pool {pool.name} back {nodes} nodes per zone")
     return _outputs(pool_sizes(access, job.cluster.name, _names(job)))
 
 
 def forget_sizes_of(access: GcpAccess, location: StateLocation, emit: Emit) -> dict[str, str]:
-    """Delete the saved sizes."""
+    """Delete the saved sizes; the record deleted as ``saved_record`` (for a rollback)."""
+    record = load_record(access, location)
     if forget_sizes(access, location):
         emit("deleted the saved node pool sizes")
-    return {}
+    return {SAVED_RECORD: record} if record is not None else {}
+
+
+def undo_pause(
+    access: GcpAccess,
+    job: InfrastructureJob,
+    location: StateLocation,
+    saved_by_this_job: bool,
+    cancel: CancelToken,
+    emit: Emit,
+) -> bool:
+    """Give the pools back the sizes this pause saved; False (nothing done) when the pause
+    saved none (the cluster was paused before it, or had no node pool)."""
+    if not saved_by_this_job or load_sizes(access, location) is None:
+        emit("the cluster was paused before this job: left paused")
+        return False
+    restore_sizes(access, job, location, cancel, emit)
+    return True
+
+
+def forget_saved_by_pause(access: GcpAccess, location: StateLocation, emit: Emit) -> None:
+    """Delete the record a rolled-back pause wrote."""
+    if forget_sizes(access, location):
+        emit("deleted the node pool sizes this pause had saved")
+
+
+def undo_resume(
+    access: GcpAccess,
+    job: InfrastructureJob,
+    location: StateLocation,
+    cancel: CancelToken,
+    emit: Emit,
+) -> bool:
+    """Resize the pools to zero when the cluster was paused before this resume (its record is
+    there); False (nothing done) otherwise."""
+    if load_sizes(access, location) is None:
+        emit("the cluster was not paused before this job: its node pools are left as they are")
+        return False
+    scale_to_zero(access, job, cancel, emit)
+    return True
+
+
+def put_back_record(access: GcpAccess, location: StateLocation, record: str, emit: Emit) -> None:
+    """Write back the saved sizes a rolled-back resume deleted (``record``: their JSON)."""
+    if put_back(access, location, record):
+        emit("put back the saved node pool sizes")

@@ -1,8 +1,10 @@
 """The node pool sizes a pause saves next to the Terraform state, for resume to give back.
 
 One object per cluster in the state bucket, ``qengine/<cluster id>/paused-node-pools.json``:
-``{"cluster": NAME, "pools": {POOL: {"min_nodes", "max_nodes", "per_zone": [...]}}}``. A
-second pause keeps the first one's sizes (the pools are at zero by then); resume deletes it.
+``{"cluster": NAME, "pools": {POOL: {"min_nodes", "max_nodes", "per_zone": [...]}}}``. It is
+written only if it does not exist (``ifGenerationMatch=0``): a second pause, or a pause racing
+another, keeps the first one's sizes (the pools are at zero by then); resume deletes it, and a
+rolled-back resume writes back the record it deleted (:func:`put_back`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ def _blob(access: GcpAccess, location: StateLocation) -> Any:
 
 def save_sizes(
     access: GcpAccess, location: StateLocation, cluster: str, sizes: dict[str, PoolSize]
-) -> None:
-    """Write the sizes (the object is created, or replaced)."""
+) -> bool:
+    """Write the sizes unless a record exists; whether this call wrote them."""
     data = {
         "cluster": cluster,
         "pools": {
@@ -32,21 +34,41 @@ def save_sizes(
             for name, s in sizes.items()
         },
     }
+    return put_back(access, location, json.dumps(data, indent=1))
+
+
+def put_back(access: GcpAccess, location: StateLocation, record: str) -> bool:
+    """Write ``record`` (a saved record's JSON, as :func:`load_record` read it) unless a record
+    exists; whether this call wrote it."""
+    from google.api_core import exceptions
+
     blob = _blob(access, location)
     with access.call(f"saving the node pool sizes in {location.bucket}"):
-        blob.upload_from_string(json.dumps(data, indent=1), content_type="application/json")
+        try:
+            blob.upload_from_string(record, content_type="application/json", if_generation_match=0)
+        except exceptions.PreconditionFailed:
+            return False
+    return True
 
 
-def load_sizes(access: GcpAccess, location: StateLocation) -> dict[str, PoolSize] | None:
-    """The saved sizes, or None when no pause saved any."""
+def load_record(access: GcpAccess, location: StateLocation) -> str | None:
+    """The saved record as it is stored (JSON), or None when no pause saved any."""
     from google.api_core import exceptions
 
     blob = _blob(access, location)
     with access.call(f"reading the saved node pool sizes in {location.bucket}"):
         try:
-            text = blob.download_as_text()
+            text: str = blob.download_as_text()
         except exceptions.NotFound:
             return None
+    return text
+
+
+def load_sizes(access: GcpAccess, location: StateLocation) -> dict[str, PoolSize] | None:
+    """The saved sizes, or None when no pause saved any."""
+    text = load_record(access, location)
+    if text is None:
+        return None
     pools = json.loads(text)["pools"]
     return {
         name: PoolSize(

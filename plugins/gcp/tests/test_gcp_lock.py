@@ -97,7 +97,8 @@ def test_a_held_lock_fails_the_apply_at_once(tmp_path: Path) -> None:
     with sandbox_gcp() as settings:
         created = _engine(settings).run(_job(1))
         assert created.status is JobStatus.SUCCEEDED, created.error
-        bucket, prefix = created.outputs["gcp.state-backend"].values()
+        state = created.outputs["gcp.state-backend"]
+        bucket, prefix = state["bucket"], state["prefix"]
         with _lock_holder(tmp_path, settings, bucket, prefix):
             _wait_for_lock(settings, bucket, prefix)
             locked = _engine(settings).run(_job(2))
@@ -116,7 +117,8 @@ def test_with_a_lock_timeout_the_apply_waits_for_the_lock(tmp_path: Path) -> Non
     with sandbox_gcp() as settings:
         created = _engine(settings).run(_job(1))
         assert created.status is JobStatus.SUCCEEDED, created.error
-        bucket, prefix = created.outputs["gcp.state-backend"].values()
+        state = created.outputs["gcp.state-backend"]
+        bucket, prefix = state["bucket"], state["prefix"]
         waiting = attrs.evolve(settings, lock_timeout=60.0)
         with _lock_holder(tmp_path, settings, bucket, prefix) as holder:
             _wait_for_lock(settings, bucket, prefix)
