@@ -10,6 +10,11 @@ steered by environment variables:
     a comma-separated allow-list of entry-point names.
 ``QENGINE_DISABLE_PLUGINS``
     a comma-separated block-list of entry-point names.
+
+A name in either list that is no installed plugin is named on standard error, with the
+installed ones and the closest match, since a misspelled allow-list would otherwise hide every
+plugin without a word; an allow-list that names no installed plugin at all is refused
+(:class:`~qengine.InvalidInputError`, exit 2).
 ``QENGINE_TRACE_PLUGINS``
     any non-empty value: trace every hook call on standard error.
 
@@ -25,7 +30,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -33,7 +38,7 @@ import attrs
 import pluggy
 
 from qengine import hookspecs
-from qengine._errors import PluginError, SpecIssue
+from qengine._errors import InvalidInputError, PluginError, SpecIssue
 from qengine._registry import Registry
 from qengine.spec import Job
 from qengine.spec._load import SpecLoader
@@ -114,8 +119,9 @@ def load_plugins(
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
     infos: dict[str, PluginInfo] = {}
+    plugins = list(plugins)
     if autoload if autoload is not None else not env.get("QENGINE_DISABLE_PLUGIN_AUTOLOAD"):
-        _load_entry_points(manager, infos, env, strict)
+        _load_entry_points(manager, infos, env, strict, [name for name, _ in plugins])
     for name, plugin in plugins:
         info = PluginInfo(name=name, loaded=True)
         try:
@@ -135,10 +141,24 @@ def _load_entry_points(
     infos: dict[str, PluginInfo],
     env: Mapping[str, str],
     strict: bool,
+    given: Collection[str],
 ) -> None:
+    entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    installed = sorted({e.name for e in entry_points} | set(given))
     allow = _env_list("QENGINE_PLUGINS", env)
     block = _env_list("QENGINE_DISABLE_PLUGINS", env) or set()
-    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    if allow is not None and not allow & set(installed):
+        close = _close(allow, installed)
+        raise InvalidInputError(
+            f"QENGINE_PLUGINS names no installed plugin ({', '.join(sorted(allow))}), "
+            "so no plugin would load",
+            hint=(f"Did you mean {close}? " if close else "")
+            + f"Installed plugins: {', '.join(installed) or 'none'}. To load no plugin, set "
+            "QENGINE_DISABLE_PLUGIN_AUTOLOAD=1 instead.",
+        )
+    _check_names("QENGINE_PLUGINS", allow or set(), installed)
+    _check_names("QENGINE_DISABLE_PLUGINS", block, installed)
+    for entry_point in entry_points:
         name = entry_point.name
         if (allow is not None and name not in allow) or name in block or name in infos:
             continue
@@ -157,6 +177,25 @@ def _load_entry_points(
                 raise
             info = attrs.evolve(info, loaded=False, error=str(exc))
         infos[name] = info
+
+
+def _check_names(variable: str, names: set[str], installed: Sequence[str]) -> None:
+    """Name on standard error each of ``names`` that is no installed plugin: a typo in an
+    allow-list would otherwise hide every plugin, one in a block-list would hide none."""
+    for name in sorted(names - set(installed)):
+        close = _close({name}, installed)
+        print(
+            f"warning: {variable} names {name!r}, which is no installed plugin"
+            + (f" (did you mean {close}?)" if close else "")
+            + f"; installed plugins: {', '.join(installed) or 'none'}",
+            file=sys.stderr,
+        )
+
+
+def _close(names: set[str], installed: Sequence[str]) -> str:
+    """The installed names closest to ``names``, quoted, for a "did you mean" ("" if none)."""
+    guesses = {guess for name in names for guess in difflib.get_close_matches(name, installed, n=1)}
+    return " or ".join(repr(guess) for guess in sorted(guesses))
 
 
 def register_checked(manager: pluggy.PluginManager, plugin: object, name: str) -> None:

@@ -13,7 +13,15 @@ from typing import Literal
 import attrs
 import pytest
 
-from qengine import PluginError, Registry, SpecError, SpecIssue, hookimpl, load_plugins
+from qengine import (
+    InvalidInputError,
+    PluginError,
+    Registry,
+    SpecError,
+    SpecIssue,
+    hookimpl,
+    load_plugins,
+)
 from qengine.spec import Job, TargetSpec
 
 
@@ -122,6 +130,61 @@ def test_allow_and_block_lists() -> None:
     assert "aws" not in [p.name for p in no_aws.plugins]
     none = load_plugins(environ={"QENGINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert none.plugins == ()
+
+
+def test_a_misspelled_allow_list_name_is_named_with_the_installed_plugins(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plugins = load_plugins(environ={"QENGINE_PLUGINS": "aws, kubernets"})
+    assert [p.name for p in plugins.plugins] == ["aws"]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("warning: QENGINE_PLUGINS names 'kubernets', which is no installed")
+    assert "(did you mean 'kubernetes'?)" in line
+    assert "installed plugins: aws, " in line
+    assert "'aws'" not in line
+
+
+def test_a_misspelled_block_list_name_is_named_and_blocks_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plugins = load_plugins(environ={"QENGINE_DISABLE_PLUGINS": "gpc"})
+    assert "gcp" in [p.name for p in plugins.plugins]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("warning: QENGINE_DISABLE_PLUGINS names 'gpc'")
+    assert "(did you mean 'gcp'?)" in line
+
+
+def test_an_allow_list_naming_only_a_plugin_given_by_the_host_is_no_typo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plugins = load_plugins(environ={"QENGINE_PLUGINS": "moon"}, plugins=[("moon", MoonPlugin())])
+    assert [p.name for p in plugins.plugins] == ["moon"]
+    assert capsys.readouterr().err == ""
+
+
+def test_an_allow_list_naming_no_installed_plugin_is_refused() -> None:
+    with pytest.raises(
+        InvalidInputError, match=r"names no installed plugin \(kubernets\)"
+    ) as caught:
+        load_plugins(environ={"QENGINE_PLUGINS": "kubernets"})
+    assert "Did you mean 'kubernetes'?" in caught.value.hint
+    assert "Installed plugins: aws, " in caught.value.hint
+
+
+def test_the_command_line_refuses_an_allow_list_naming_no_installed_plugin() -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "quickstart" / "job.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "qengine", "validate", str(example)],
+        env={**os.environ, "QENGINE_PLUGINS": "kubernets"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "error: QENGINE_PLUGINS names no installed plugin (kubernets)" in done.stderr
+    assert "Did you mean 'kubernetes'?" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def _fake_distribution(root: Path, module_source: str) -> dict[str, str]:
