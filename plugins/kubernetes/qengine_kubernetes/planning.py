@@ -10,6 +10,9 @@
   that change, or none (unchanged);
 - the pruning step lists the objects of services removed from the spec (delete).
 
+A delete lists each service's objects that exist (its claims only with ``delete_data``), and
+the namespace unless claims keep it. Pause, resume and restart are not previewed.
+
 The objects are rendered as ``plan`` and ``export`` render them, with placeholders for secret
 values: a Secret's values and anything holding a placeholder are never compared nor shown
 (``(secret)``); a Secret whose keys are the same is unchanged as far as a plan can tell (a
@@ -67,9 +70,11 @@ def preview(
     api: KubeApi,
 ) -> dict[str, StepPreview]:
     """What each of ``steps`` would change on the cluster of ``api`` (reads and dry-runs
-    only). Only a deploy is previewed: the steps of other actions are not known."""
+    only). A deploy and a delete are previewed; the steps of other actions are not known."""
+    if job.action is EnvAction.DELETE:
+        return _delete_preview(api, job, steps)
     if job.action is not EnvAction.DEPLOY:
-        why = f"a {job.action.value} is not previewed; its steps act on the live objects"
+        why = f"a {job.action.value} is not previewed"
         return {step.id: StepPreview.not_known(why) for step in steps}
     environment = job.environment
     rendered = render_environment(
@@ -315,6 +320,74 @@ def _prune_preview(api: KubeApi, job: EnvironmentJob, namespace: str) -> StepPre
     note = f"kept: the claims of removed services {', '.join(kept)}" if kept else ""
     diffs.sort(key=lambda d: -apply_order(d.kind))
     return StepPreview(objects=tuple(diffs), note=note)
+
+
+def _delete_preview(
+    api: KubeApi, job: EnvironmentJob, steps: Sequence[Step]
+) -> dict[str, StepPreview]:
+    """A delete: each service's labelled objects (claims only with ``delete_data``), then the
+    namespace with whatever is left in it; an ``on_delete`` hook's job is not previewed."""
+    from qengine_kubernetes.render.names import namespace_name
+    from qengine_kubernetes.stages import stage_of
+
+    namespace = namespace_name(job.environment)
+    hooks = {step_id(s.name) for s in job.environment.services if stage_of(s) is None}
+    keep_data = not job.environment.delete_data
+    out: dict[str, StepPreview] = {}
+    try:
+        if api.get("Namespace", None, namespace) is None:
+            gone = StepPreview(note=f"namespace {namespace} does not exist: nothing to delete")
+            return {step.id: gone for step in steps}
+        for step in steps:
+            if step.id in hooks:
+                out[step.id] = StepPreview.not_known("an on_delete hook runs a job first")
+            elif step.id == NAMESPACE_STEP:
+                out[step.id] = _namespace_delete(api, namespace, keep_data)
+            else:
+                name = step.id.removeprefix(step_id(""))
+                selector = f"{ENVIRONMENT_ID}={job.environment.id},{SERVICE_ID}={name}"
+                out[step.id] = _listed(api, namespace, selector, name, keep_data)
+    except QengineError as exc:
+        why = f"the cluster refused a read: {_short(exc)}"
+        return {step.id: StepPreview.not_known(why) for step in steps}
+    return out
+
+
+def _listed(
+    api: KubeApi, namespace: str, selector: str, service: str, keep_data: bool
+) -> StepPreview:
+    """What a service's delete step deletes: its labelled objects, and its claims (those of
+    its StatefulSets are found by name) when ``delete_data``."""
+    from qengine_kubernetes.lifecycle import _claims_of
+
+    diffs: list[ObjectDiff] = []
+    for kind in SERVICE_KINDS:
+        if kind == "PersistentVolumeClaim":
+            continue
+        for item in api.list(kind, namespace, selector):
+            diffs.append(
+                ObjectDiff(action=Verdict.DELETE, kind=kind, name=item["metadata"]["name"])
+            )
+    claims = sorted(c["metadata"]["name"] for c in _claims_of(api, namespace, service))
+    kept = claims if keep_data else []
+    if not keep_data:
+        diffs.extend(
+            ObjectDiff(action=Verdict.DELETE, kind="PersistentVolumeClaim", name=c) for c in claims
+        )
+    diffs.sort(key=lambda d: -apply_order(d.kind))
+    note = f"kept (delete_data is off): the claims {', '.join(kept)}" if kept else ""
+    return StepPreview(objects=tuple(diffs), note=note)
+
+
+def _namespace_delete(api: KubeApi, namespace: str, keep_data: bool) -> StepPreview:
+    claims = api.list("PersistentVolumeClaim", namespace) if keep_data else []
+    if claims:
+        kept = ", ".join(sorted(c["metadata"]["name"] for c in claims))
+        return StepPreview(
+            note=f"namespace {namespace} is kept: it holds the claims {kept} (delete_data is off)"
+        )
+    gone = ObjectDiff(action=Verdict.DELETE, kind="Namespace", name=namespace)
+    return StepPreview(objects=(gone,), note="with everything left in it")
 
 
 def preview_steps(

@@ -270,3 +270,35 @@ def test_k8s_plan_tells_drift_that_run_leaves_alone(cluster: Cluster, example: E
     live = api.get("ServiceAccount", namespace, "web")
     assert live is not None
     assert live["automountServiceAccountToken"] is True
+
+
+def test_k8s_plan_of_a_delete_lists_what_exists(cluster: Cluster, example: Example) -> None:
+    doc = example("quickstart")
+    cluster.run(_with_id(doc, "job-first"))
+    delete = _with_id(doc, "job-delete")
+    delete["action"] = "delete"
+    writes = len(cluster.writes())
+
+    report = cluster.plan(delete)
+    steps = {r.step.id: r.preview for r in report.steps}
+    web = {(o.action, o.kind, o.name) for o in steps[step_id("web")].objects}
+    assert (Verdict.DELETE, "Deployment", "web") in web
+    assert (Verdict.DELETE, "Secret", "web-env") in web
+    assert "data-db-0" in steps[step_id("db")].note  # kept: delete_data is off
+    assert "is kept" in steps[NAMESPACE_STEP].note
+    assert steps[NAMESPACE_STEP].objects == ()
+
+    delete["environment"]["delete_data"] = True
+    report = cluster.plan(delete)
+    steps = {r.step.id: r.preview for r in report.steps}
+    db = {(o.kind, o.name) for o in steps[step_id("db")].objects}
+    assert ("PersistentVolumeClaim", "data-db-0") in db
+    assert [(o.action, o.kind) for o in steps[NAMESPACE_STEP].objects] == [
+        (Verdict.DELETE, "Namespace")
+    ]
+    assert len(cluster.writes()) == writes
+
+    cluster.run(delete)
+    after = cluster.plan(_with_id(delete, "job-delete-again"))
+    assert after.summary()["delete"] == 0
+    assert all("does not exist" in r.preview.note for r in after.steps)
