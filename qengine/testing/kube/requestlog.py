@@ -40,6 +40,7 @@ class Arrival:
 
     method: str
     path: str
+    query: str = ""
 
     @property
     def mutating(self) -> bool:

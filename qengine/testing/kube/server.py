@@ -95,7 +95,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._started = time.time()
         self._logged = False
         self._req = self._read_request()
-        self.server.log.arrived(Arrival(method=self._req.method, path=self._req.path))
+        query = urllib.parse.urlsplit(self.path).query
+        self.server.log.arrived(Arrival(method=self._req.method, path=self._req.path, query=query))
         try:
             self._answer(self._req)
         finally:

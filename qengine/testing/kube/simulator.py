@@ -185,8 +185,8 @@ class KubeSimulator:
         return self._log.records()
 
     def arrivals(self) -> list[Arrival]:
-        """Every request that arrived so far, oldest first, including those not answered
-        yet (an open watch is in :meth:`requests` only once it ends)."""
+        """Every request (method, path, query) that arrived so far, oldest first, including
+        those not answered yet (an open watch is in :meth:`requests` only once it ends)."""
         return self._log.arrivals()
 
     def clear_requests(self) -> None:
