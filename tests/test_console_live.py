@@ -88,8 +88,8 @@ class Pane:
         return self._tmux("capture-pane", "-p")
 
     def everything(self) -> str:
-        """The scrollback and the screen, as lines of text."""
-        return self._tmux("capture-pane", "-p", "-S", "-")
+        """The scrollback and the screen, a line wrapped by the terminal joined again."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-")
 
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", *keys)
@@ -131,11 +131,36 @@ def test_the_timer_moves_without_events_and_no_stale_line_remains(tmp_path: Path
     finally:
         pane.close()
     assert "EXIT=3" in final
+    _assert_each_line_once(final, events)
+    assert "Job live-1 cancelled in" in final
+
+
+def test_a_success_leaves_each_line_once_and_the_next_steps_at_60_columns(
+    tmp_path: Path,
+) -> None:
+    spec = _job(tmp_path, f"prepare; {LONG}:sleep=1:say={SAY} <- prepare; b <- prepare")
+    events = tmp_path / "events.jsonl"
+    pane = Pane(tmp_path, _argv(tmp_path, spec, "--events", str(events)), _env(tmp_path))
+    try:
+        final = _until("the exit code", lambda: s if "EXIT=" in (s := pane.everything()) else None)
+    finally:
+        pane.close()
+    assert "EXIT=0" in final
+    lines = _assert_each_line_once(final, events)
+    assert "Next:" in lines
+    assert lines[lines.index("Next:") + 1].startswith("  qengine status live-1 --state-dir")
+
+
+def _assert_each_line_once(final: str, events: Path) -> list[str]:
+    """Nothing of the live block is left, no line is there twice, and each event but the
+    progress ones (shown in the block only) is one line, in order; the lines."""
     lines = [line.rstrip() for line in final.splitlines() if line.strip()]
     assert not [line for line in lines if HEADER.search(line) or TIMER.match(line)], final
-    assert len(lines) == len(set(lines)), final  # no line twice: nothing left of a redraw
-    assert "Job live-1 cancelled in" in final
-    assert final.count("job.started") == 1
+    assert len(lines) == len(set(lines)), final
+    shown = [line[11:27].strip() for line in lines if re.match(r"\[\d\d:\d\d:\d\d\] ", line)]
+    kinds = [json.loads(line)["type"] for line in events.read_text().splitlines()]
+    assert shown == [kind for kind in kinds if kind != "step.progress"], final
+    return lines
 
 
 def _in_pty(argv: list[str], env: dict[str, str]) -> tuple[int, bytes]:

@@ -193,7 +193,9 @@ class ConsoleSink(EventSink):
             return
         from rich.text import Text
 
-        self._console.print(Text(line, style=style or ""))
+        # Soft-wrapped by the terminal, not broken by rich: a command in the recap or a long
+        # path copies whole, and each event stays one logical line.
+        self._console.print(Text(line, style=style or ""), soft_wrap=True)
 
     def _print_recap(self, finished: Event) -> None:
         lines = render_recap(self._recap, finished)
