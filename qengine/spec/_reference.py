@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from qengine.spec._convert import SectionKinds
@@ -10,7 +11,9 @@ from qengine.spec._schema import job_schema
 HEADER = """# Job spec reference (v1)
 
 Generated from the JSON Schema by `python -m qengine.spec._reference` with the first-party
-plugins installed; do not edit by hand. `qengine schema` prints the schema itself. Every object
+plugins installed; do not edit by hand. The descriptions are the spec classes' own field
+documentation (`:ivar` entries of their docstrings). `qengine schema` prints the schema itself;
+`qengine explain PATH` describes one path (`qengine explain cluster.addons`). Every object
 refuses unknown keys. Cross-field rules (unique service names, `depends_on` references and
 cycles, routes to services with ports, secret references) are checked by `qengine validate`
 and are not expressible in the schema.
@@ -40,17 +43,32 @@ def _type(schema: dict[str, Any]) -> str:
     return kind
 
 
+def _default(schema: dict[str, Any]) -> str:
+    if "default" not in schema:
+        return ""
+    return f"`{json.dumps(schema['default'])}`"
+
+
 def render_reference(sections: SectionKinds | None = None) -> str:
     """The reference page as Markdown."""
     schema = job_schema(sections)
     lines = [HEADER]
     for name, definition in schema["$defs"].items():
         lines += [f"## {name}", "", definition.get("description", ""), ""]
-        lines += ["| field | type | required |", "| --- | --- | --- |"]
+        lines += [
+            "| field | type | required | default | description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         required = set(definition.get("required", ()))
         for field, field_schema in definition.get("properties", {}).items():
-            cell = _type(field_schema).replace("|", "\\|")
-            lines.append(f"| `{field}` | {cell} | {'yes' if field in required else ''} |")
+            cells = [
+                f"`{field}`",
+                _type(field_schema),
+                "yes" if field in required else "",
+                _default(field_schema),
+                field_schema.get("description", ""),
+            ]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
 

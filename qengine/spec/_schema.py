@@ -9,6 +9,7 @@ and are only enforced by the loader.
 from __future__ import annotations
 
 import enum
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -17,7 +18,8 @@ from typing import Any, Literal
 import attrs
 
 from qengine.spec._common import SecretRef
-from qengine.spec._convert import JSON_NAMES, SectionKinds
+from qengine.spec._convert import JSON_NAMES, SectionKinds, make_converter
+from qengine.spec._fielddocs import class_doc, field_doc
 from qengine.spec._job import API_VERSION, JOB_KINDS
 from qengine.spec._scalars import SCALARS
 from qengine.spec._sections import SECTION_BASES, PluginSection
@@ -39,6 +41,7 @@ class _Builder:
     def __init__(self, sections: SectionKinds) -> None:
         self.sections = sections
         self.defs: dict[str, dict[str, Any]] = {}
+        self.converter = make_converter(sections)
 
     def ref(self, cl: type) -> dict[str, Any]:
         name = cl.__name__
@@ -52,24 +55,34 @@ class _Builder:
         required: list[str] = []
         hints = typing.get_type_hints(cl)
         for field in attrs.fields(cl):
-            key = (
-                JSON_NAMES.get(field.name, field.name)
-                if field.name == "api_version"
-                else field.name
-            )
-            properties[key] = self.type_schema(hints[field.name])
+            key = JSON_NAMES.get(field.name, field.name)
+            prop = self.type_schema(hints[field.name])
+            doc = field_doc(cl, field.name)
+            if doc:
+                prop["description"] = doc
             if field.default is attrs.NOTHING:
                 required.append(key)
+            else:
+                prop["default"] = self.default(field.default)
+            properties[key] = prop
         schema: dict[str, Any] = {
             "type": "object",
             "properties": properties,
             "additionalProperties": False,
         }
-        if cl.__doc__:
-            schema["description"] = " ".join(cl.__doc__.split())
+        description = class_doc(cl)
+        if description:
+            schema["description"] = description
         if required:
             schema["required"] = required
         return schema
+
+    def default(self, default: object) -> object:
+        """The JSON value of a field's default."""
+        factory = getattr(default, "factory", None)  # an attrs.Factory
+        value = factory() if callable(factory) else default
+        # Enumerations unstructure to themselves: one JSON round trip leaves plain values.
+        return json.loads(json.dumps(self.converter.unstructure(value)))
 
     def union(self, kinds: Mapping[str, type]) -> dict[str, Any]:
         return (

@@ -15,7 +15,10 @@ import attrs
 
 @attrs.frozen(kw_only=True)
 class PluginSection:
-    """A section whose shape a plugin defines; ``kind`` selects the plugin."""
+    """A section whose shape a plugin defines; ``kind`` selects the plugin.
+
+    :ivar kind: Which plugin's section this is: one of the kinds the installed plugins register.
+    """
 
     family: ClassVar[str] = "section"
     kind: str
@@ -55,6 +58,10 @@ class BuildSpec(PluginSection):
     image the job builds (the backend's host platform when unset); ``cache`` names a repository
     under the job's registry host for the layer cache (read and written as far as the backend
     can: see its documentation).
+
+    :ivar platform: The platform of every image the job builds (``linux/arm64``...); unset, the
+        backend's host platform.
+    :ivar cache: A repository under the job's registry host for the layer cache.
     """
 
     family: ClassVar[str] = "build backend"

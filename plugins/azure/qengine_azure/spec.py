@@ -24,6 +24,21 @@ class AksNodePool:
     ``User`` pools the workloads. ``zones``: the availability zones (``"1"``, ``"2"``,
     ``"3"``) the nodes spread over; empty for a region without zones. ``spot``: Spot VMs
     (User pools only), evicted by deletion.
+
+    :ivar name: The node pool's name: a lower-case letter, then up to 11 lower-case letters
+        and digits (as AKS requires).
+    :ivar vm_size: The VM size of its nodes, e.g. ``Standard_D4s_v5``.
+    :ivar min_count: The fewest nodes.
+    :ivar max_count: The most nodes.
+    :ivar count: The nodes when it is created; unset, ``min_count`` (at least one).
+    :ivar mode: ``System`` pools run the cluster's own pods (the first pool must be one),
+        ``User`` pools the workloads.
+    :ivar spot: Whether the nodes are Spot VMs (User pools only), evicted by deletion.
+    :ivar zones: The availability zones (``"1"``, ``"2"``, ``"3"``) the nodes spread over; empty
+        for a region without zones.
+    :ivar os_disk_size_gb: Each node's OS disk, in GB (30 to 2048).
+    :ivar os_disk_type: The OS disk: ``Managed`` or ``Ephemeral``.
+    :ivar max_pods: The most pods per node (10 to 250).
     """
 
     name: str
@@ -46,6 +61,12 @@ class AksNetwork:
     ``vnet``: the virtual network; ``nodes``: the nodes' subnet, inside ``vnet``; ``pods``:
     the overlay's pod range, outside the VNet; ``services``: Kubernetes Service addresses;
     ``dns_service_ip``: the cluster DNS Service's address, inside ``services``.
+
+    :ivar vnet: The virtual network's address range.
+    :ivar nodes: The nodes' subnet, inside ``vnet``.
+    :ivar pods: The overlay's pod range, outside the VNet.
+    :ivar services: The range of Kubernetes Service addresses.
+    :ivar dns_service_ip: The cluster DNS Service's address, inside ``services``.
     """
 
     vnet: Cidr = Cidr("10.224.0.0/12")
@@ -58,7 +79,12 @@ class AksNetwork:
 @attrs.frozen(kw_only=True)
 class AzureResourceGroup:
     """The resource group of the cluster's resources: created by the engine when ``create``
-    is true, otherwise it must exist already (and is never deleted by the engine)."""
+    is true, otherwise it must exist already (and is never deleted by the engine).
+
+    :ivar name: The resource group's name.
+    :ivar create: Whether the engine creates the group; false: it must exist already (and is
+        never deleted by the engine).
+    """
 
     name: str
     create: bool = True
@@ -73,6 +99,12 @@ class AzureStateStorage:
     location, 24 characters at most); ``container``: the blob container;
     ``resource_group``: the account's resource group (default ``qengine-tfstate-<location>``,
     created if missing; never the cluster's own, so deleting the cluster keeps its state).
+
+    :ivar storage_account: The storage account of the Terraform state; unset, ``qestate`` and a
+        digest of the subscription and location.
+    :ivar container: The blob container of the state.
+    :ivar resource_group: The account's resource group; unset, ``qengine-tfstate-<location>``
+        (never the cluster's own, so deleting the cluster keeps its state).
     """
 
     storage_account: str | None = None
@@ -93,6 +125,29 @@ class AzureProvider(ProviderSpec):
 
     ``authorized_ip_ranges``: the public networks allowed to reach a public API server
     (empty: every address). ``private_cluster``: the API server has a private endpoint only.
+
+    :ivar subscription_id: The Azure subscription the resources live in.
+    :ivar tenant_id: The Microsoft Entra tenant of the application.
+    :ivar client_id: The application (or user-assigned managed identity) the engine
+        authenticates as.
+    :ivar client_secret: A secret reference to the application's client secret (exactly one
+        credential).
+    :ivar client_certificate: A secret reference to a PEM holding the application's key and
+        certificate (exactly one credential).
+    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
+        one credential).
+    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
+        identity) is the credential (exactly one credential).
+    :ivar location: The Azure region of the cluster, e.g. ``westeurope``.
+    :ivar resource_group: The resource group of the cluster's resources.
+    :ivar network: The cluster's address ranges (Azure CNI overlay).
+    :ivar node_pools: The node pools, at least one; the first is a System pool.
+    :ivar sku_tier: The AKS pricing tier: ``Free``, ``Standard`` or ``Premium``.
+    :ivar authorized_ip_ranges: The public networks allowed to reach a public API server; empty,
+        every address.
+    :ivar private_cluster: Whether the API server has a private endpoint only.
+    :ivar state: Where the cluster's Terraform state lives.
+    :ivar tags: Tags put on every Azure resource of the cluster (besides the engine's own).
     """
 
     kind: Literal["azure"]
@@ -121,6 +176,21 @@ class AzureDns(DnsSpec):
     Credentials as for the cluster: the application ``client_id`` of ``tenant_id`` with
     exactly one of ``client_secret``, ``client_certificate``, ``client_assertion`` (secret
     references) or ``workload_identity``. It needs DNS Zone Contributor on the zone.
+
+    :ivar subscription_id: The Azure subscription the resources live in.
+    :ivar tenant_id: The Microsoft Entra tenant of the application.
+    :ivar client_id: The application (or user-assigned managed identity) the engine
+        authenticates as.
+    :ivar client_secret: A secret reference to the application's client secret (exactly one
+        credential).
+    :ivar client_certificate: A secret reference to a PEM holding the application's key and
+        certificate (exactly one credential).
+    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
+        one credential).
+    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
+        identity) is the credential (exactly one credential).
+    :ivar resource_group: The resource group of the DNS zone.
+    :ivar zone: The public DNS zone's name.
     """
 
     kind: Literal["azure-dns"]

@@ -17,6 +17,8 @@ class BuildahBuild(BuildSpec):
     machine's when unset); ``cache`` names a repository under the registry's host for the layer
     cache, read and written (``--layers --cache-from --cache-to``); ``layers`` keeps
     intermediate layers during the build even without a cache.
+
+    :ivar layers: Whether intermediate layers are kept during the build even without a cache.
     """
 
     kind: Literal["buildah"]

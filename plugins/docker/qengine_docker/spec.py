@@ -14,7 +14,11 @@ class DockerBuild(BuildSpec):
     """Builds through the Docker Engine API at ``host`` (``unix:///run/docker.sock`` when
     unset). ``platform`` (``linux/arm64``...) is the platform of every image the job builds;
     ``cache`` names a repository under the registry's host the engine may take cached layers
-    from (``cachefrom``: the API cannot write a cache)."""
+    from (``cachefrom``: the API cannot write a cache).
+
+    :ivar host: The Docker Engine API address; unset, ``unix:///run/docker.sock`` (a host
+        setting overrides it).
+    """
 
     kind: Literal["docker"]
     host: str | None = None

@@ -28,7 +28,18 @@ from qengine.spec import (
 @attrs.frozen(kw_only=True)
 class NodePool:
     """A GKE node pool: one machine type, autoscaled between ``min_nodes`` and ``max_nodes``
-    nodes per zone (GKE's per-zone limits), ``initial_nodes`` per zone when it is created."""
+    nodes per zone (GKE's per-zone limits), ``initial_nodes`` per zone when it is created.
+
+    :ivar name: The node pool's name, a DNS label unique in the cluster.
+    :ivar machine_type: The Compute Engine machine type of its nodes, e.g. ``e2-standard-4``.
+    :ivar min_nodes: The fewest nodes per zone.
+    :ivar max_nodes: The most nodes per zone.
+    :ivar initial_nodes: The nodes per zone when it is created; unset, ``min_nodes``.
+    :ivar spot: Whether the nodes are Spot VMs.
+    :ivar disk_size_gb: Each node's boot disk, in GB.
+    :ivar disk_type: The boot disk's type, e.g. ``pd-balanced`` or ``pd-ssd``.
+    :ivar max_pods_per_node: The most pods per node (it sizes each node's pod range).
+    """
 
     name: DnsLabel
     machine_type: str
@@ -47,6 +58,11 @@ class NetworkRanges:
 
     ``nodes``: the subnet's primary range; ``pods`` and ``services``: its two secondary
     ranges; ``control_plane``: the /28 of the private control plane's peering.
+
+    :ivar nodes: The subnet's primary range: the nodes' addresses.
+    :ivar pods: The subnet's secondary range for pods.
+    :ivar services: The subnet's secondary range for Kubernetes Services.
+    :ivar control_plane: The /28 of the private control plane's peering.
     """
 
     nodes: Cidr = Cidr("10.10.0.0/20")
@@ -57,7 +73,11 @@ class NetworkRanges:
 
 @attrs.frozen(kw_only=True)
 class AuthorizedNetwork:
-    """A network allowed to reach the control plane's endpoint."""
+    """A network allowed to reach the control plane's endpoint.
+
+    :ivar cidr: The network allowed to reach the control plane's endpoint.
+    :ivar name: A display name for it.
+    """
 
     cidr: Cidr
     name: str = ""
@@ -70,6 +90,12 @@ class StateBucket:
     ``bucket``: its name (default ``qengine-state-<project>``); ``location``: where it is
     created (default: the cluster's region); ``kms_key``: a Cloud KMS key
     (``projects/P/locations/L/keyRings/R/cryptoKeys/K``) for customer-managed encryption.
+
+    :ivar bucket: The Cloud Storage bucket of the Terraform state; unset,
+        ``qengine-state-<project>``.
+    :ivar location: Where the bucket is created; unset, the cluster's region.
+    :ivar kms_key: A Cloud KMS key (``projects/P/locations/L/keyRings/R/cryptoKeys/K``) for
+        customer-managed encryption of the state.
     """
 
     bucket: str | None = None
@@ -86,6 +112,12 @@ class WorkloadIdentityFederation:
     (``//iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER``);
     ``subject_token``: the external identity's token (an OIDC ID token or a SAML assertion),
     always a secret reference; ``subject_token_type``: its type.
+
+    :ivar audience: The workload identity pool provider's resource name
+        (``//iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER``).
+    :ivar subject_token: A secret reference to the external identity's token (an OIDC ID token
+        or a SAML assertion).
+    :ivar subject_token_type: The subject token's type (an STS token type URN).
     """
 
     audience: str
@@ -105,6 +137,28 @@ class GcpProvider(ProviderSpec):
     ``region``: the regional cluster's region; ``zones``: the zones of its nodes (GKE picks
     three when empty). ``release_channel``: ``rapid``, ``regular``, ``stable``, ``extended``
     or ``none`` (then ``kubernetes_version`` is pinned and upgrades are the engine's).
+
+    :ivar project: The Google Cloud project of the cluster.
+    :ivar region: The regional cluster's region, e.g. ``europe-west1``.
+    :ivar zones: The zones of the cluster's nodes; empty, GKE picks three.
+    :ivar service_account: The service account to impersonate (IAM Credentials
+        ``generateAccessToken``); unset, the source credentials are used as they are.
+    :ivar delegates: The delegation chain, when impersonation goes through other service
+        accounts.
+    :ivar workload_identity: Workload identity federation: an external token exchanged for the
+        source credentials instead of the host's.
+    :ivar network: The cluster's VPC-native address ranges.
+    :ivar node_pools: The node pools, at least one.
+    :ivar release_channel: The GKE release channel: ``rapid``, ``regular``, ``stable``,
+        ``extended``, or ``none`` (then ``kubernetes_version`` is pinned and upgrades are the
+        engine's).
+    :ivar private_nodes: Whether the nodes have internal addresses only.
+    :ivar private_endpoint: Whether the control plane has a private endpoint only.
+    :ivar authorized_networks: The networks allowed to reach the control plane's endpoint;
+        empty, any.
+    :ivar state: Where the cluster's Terraform state lives.
+    :ivar labels: Labels put on every Google Cloud resource of the cluster (besides the engine's
+        own).
     """
 
     kind: Literal["gcp"]
@@ -131,6 +185,17 @@ class CloudDns(DnsSpec):
 
     Credentials as for the cluster: ``service_account`` to impersonate (with ``delegates``),
     or ``workload_identity`` federation.
+
+    :ivar project: The project of the managed zone.
+    :ivar zone: The zone's DNS name.
+    :ivar managed_zone: The managed zone's resource name; unset, the zone is looked up by its
+        DNS name.
+    :ivar service_account: The service account to impersonate (IAM Credentials
+        ``generateAccessToken``); unset, the source credentials are used as they are.
+    :ivar delegates: The delegation chain, when impersonation goes through other service
+        accounts.
+    :ivar workload_identity: Workload identity federation: an external token exchanged for the
+        source credentials instead of the host's.
     """
 
     kind: Literal["cloud-dns"]
@@ -150,6 +215,17 @@ class ArtifactRegistry(RegistrySpec):
 
     Credentials as for the cluster: ``service_account`` to impersonate (with ``delegates``),
     or ``workload_identity`` federation. ``immutable_tags``: a tag, once pushed, cannot move.
+
+    :ivar project: The project of the repository.
+    :ivar location: The repository's location: a region, or ``us``, ``europe``, ``asia``.
+    :ivar repository: The Docker repository's name, created on demand.
+    :ivar immutable_tags: Whether a pushed tag cannot be moved.
+    :ivar service_account: The service account to impersonate (IAM Credentials
+        ``generateAccessToken``); unset, the source credentials are used as they are.
+    :ivar delegates: The delegation chain, when impersonation goes through other service
+        accounts.
+    :ivar workload_identity: Workload identity federation: an external token exchanged for the
+        source credentials instead of the host's.
     """
 
     kind: Literal["artifact-registry"]

@@ -15,6 +15,9 @@ class KubeconfigTarget(TargetSpec):
 
     ``path`` defaults to the host's ``KUBECONFIG`` or ``~/.kube/config``; ``context`` to the
     file's current context.
+
+    :ivar path: The kubeconfig file; unset, the host's ``KUBECONFIG`` or ``~/.kube/config``.
+    :ivar context: The context to use; unset, the file's current context.
     """
 
     kind: Literal["kubeconfig"]
@@ -35,6 +38,8 @@ class SandboxTarget(TargetSpec):
 
     It is a simulator, not a cluster: nothing really runs. ``readiness_delay`` is how long its
     simulated pods take to become ready, in seconds.
+
+    :ivar readiness_delay: How long the simulator's pods take to become ready, in seconds.
     """
 
     kind: Literal["sandbox"]
