@@ -13,27 +13,47 @@ container). Then:
 
 Steps that apply return the cluster's access details as outputs (see
 :data:`~qengine_azure.blueprint.OUTPUTS`).
+
+A job that fails or is cancelled is rolled back, newest step first (as the AWS plugin's):
+
+- create: when the cluster's state held no resource before the job (read by the state step,
+  ``cluster_in_state``), what the apply made is destroyed, as a delete would; a converge of a
+  cluster that existed is not undone: the rollback of ``azure.apply`` fails saying so, and
+  the recap lists it as left as Terraform has it;
+- pause: a cluster this job stopped (it was ``Running`` at preflight) is started again;
+- resume: a cluster this job started (it was ``Stopped`` at preflight) is stopped again; the
+  resume's apply is not undone (it converged the blueprint, which a pause does not change);
+- upgrade and delete are not undone (listed as left in the recap).
+
+See :func:`qengine_azure.pause.undo_power`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
+from qengine.plugin import InfrastructureError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
 from qengine_azure.blueprint import OUTPUTS, aks_root_module
 from qengine_azure.credentials import AzureAccess, SecretOpener
-from qengine_azure.pause import cluster_facts, forget_stand_in, register_stand_in, set_power
+from qengine_azure.pause import (
+    cluster_facts,
+    forget_stand_in,
+    register_stand_in,
+    set_power,
+    undo_power,
+)
 from qengine_azure.preflight import preflight_new_cluster
 from qengine_azure.sandbox import PLACEHOLDER_CLUSTER, SANDBOX_NOTICE, sandbox_root_module
 from qengine_azure.settings import AzureSettings
-from qengine_azure.state_backend import StateLocation, ensure_state_backend
+from qengine_azure.state_backend import StateLocation, ensure_state_backend, holds_resources
 from qengine_azure.terraform_run import string_outputs, terraform_for
 from qengine_azure.upgrade import check_upgrade
 
@@ -43,6 +63,8 @@ APPLY = "azure.apply"
 DESTROY = "azure.destroy"
 STOP = "azure.stop"
 START = "azure.start"
+#: Output of the state step: whether the cluster's state held resources before the job.
+CLUSTER_IN_STATE = "cluster_in_state"
 
 
 @attrs.frozen(kw_only=True)
@@ -88,16 +110,21 @@ def steps_for(azure: AzureJob) -> list[Step]:
     action = azure.job.action
     first = [_preflight_step(azure), _state_step(azure)]
     if action is InfraAction.PAUSE:
-        return [*first, _power_step(azure, running=False, after=(STATE,))]
+        return [*first, _power_step(azure, running=False, after=(PREFLIGHT, STATE))]
     if action is InfraAction.RESUME:
-        start = _power_step(azure, running=True, after=(STATE,))
+        start = _power_step(azure, running=True, after=(PREFLIGHT, STATE))
         after = (PREFLIGHT, STATE, START)
         return [*first, start, _apply_step(azure, ChangeAction.UPDATE, after=after)]
     if action is InfraAction.DELETE:
         return [*first, _destroy_step(azure)]
     if action is InfraAction.UPGRADE:
         return [*first, _apply_step(azure, ChangeAction.UPDATE), *_addon_steps(azure)]
-    return [*first, _apply_step(azure, ChangeAction.CREATE), *_addon_steps(azure)]
+    create = attrs.evolve(
+        _apply_step(azure, ChangeAction.CREATE),
+        compensate=_undo_create(azure),
+        compensate_partial=True,
+    )
+    return [*first, create, *_addon_steps(azure)]
 
 
 def _addon_steps(azure: AzureJob) -> list[Step]:
@@ -162,7 +189,9 @@ def _state_step(azure: AzureJob) -> Step:
         location, changes = ensure_state_backend(azure.access, azure.job.cluster.id)
         for change in changes:
             ctx.emit_progress(change)
-        return attrs.asdict(location)
+        # Read before anything of this job is applied: whether a rollback may destroy.
+        existed = holds_resources(azure.access, location)
+        return {**attrs.asdict(location), CLUSTER_IN_STATE: "true" if existed else "false"}
 
     state = azure.access.provider.state
     return Step(
@@ -229,19 +258,44 @@ def _apply_step(
     )
 
 
+def _destroy(azure: AzureJob, ctx: StepContext) -> None:
+    """Terraform destroy of the cluster (and, in the sandbox, its stand-in managed cluster)."""
+    with terraform_for(
+        ctx,
+        azure.access,
+        azure.module(),
+        _location(ctx),
+        allow_destructive=True,
+        sources=azure.terraform.sources,
+    ) as tf:
+        cluster_id = string_outputs(tf).get("cluster_id", "")
+        tf.destroy()
+    forget_stand_in(azure.access, cluster_id)
+
+
+def _undo_create(azure: AzureJob) -> Callable[[StepContext], None]:
+    """The ``compensate`` of a create's apply: a cluster this job made from nothing (its state
+    held no resource before the job) is destroyed, as a delete would; a converge of a cluster
+    that existed is not undone (it fails, so the recap lists the apply as left)."""
+
+    def undo(ctx: StepContext) -> None:
+        if ctx.inputs.get(STATE, {}).get(CLUSTER_IN_STATE) != "false":
+            raise InfrastructureError(
+                f"the cluster {azure.job.cluster.name} existed before this job: what the "
+                "create changed in it is not undone",
+                hint="Run the previous spec's create again to converge it back.",
+            )
+        ctx.emit_progress(
+            f"the cluster {azure.job.cluster.name} was made by this job: destroying it"
+        )
+        _destroy(azure, ctx)
+
+    return undo
+
+
 def _destroy_step(azure: AzureJob) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
-        with terraform_for(
-            ctx,
-            azure.access,
-            azure.module(),
-            _location(ctx),
-            allow_destructive=True,
-            sources=azure.terraform.sources,
-        ) as tf:
-            cluster_id = string_outputs(tf).get("cluster_id", "")
-            tf.destroy()
-        forget_stand_in(azure.access, cluster_id)
+        _destroy(azure, ctx)
         return {}
 
     return Step(
@@ -255,7 +309,12 @@ def _destroy_step(azure: AzureJob) -> Step:
 
 def _power_step(azure: AzureJob, *, running: bool, after: tuple[str, ...]) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
-        return set_power(azure.access, azure.job, running, ctx.emit_progress)
+        return set_power(azure.access, azure.job, running, ctx.emit_progress, ctx.cancel)
+
+    def undo(ctx: StepContext) -> None:
+        # Only what this job changed: the power state the preflight read before it.
+        before = ctx.inputs.get(PREFLIGHT, {}).get("power_state", "")
+        undo_power(azure.access, azure.job, before, ctx.emit_progress, ctx.cancel)
 
     verb = "start" if running else "stop"
     return Step(
@@ -264,4 +323,6 @@ def _power_step(azure: AzureJob, *, running: bool, after: tuple[str, ...]) -> St
         depends_on=after,
         description=f"{verb} the AKS cluster (AKS keeps its state and node pool sizes)",
         changes=(_cluster_change(azure, ChangeAction.UPDATE),),
+        compensate=undo,
+        compensate_partial=True,
     )

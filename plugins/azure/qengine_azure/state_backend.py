@@ -260,3 +260,29 @@ def blob_names(access: AzureAccess, location: StateLocation, sas: str) -> Mappin
         **access.client_options(),
     )
     return {blob.name: blob.size for blob in client.list_blobs()}
+
+
+def holds_resources(access: AzureAccess, location: StateLocation) -> bool:
+    """Whether the cluster's state blob exists and records any resource (a cluster made by an
+    earlier job), as opposed to none or an empty state (a first create, or one undone)."""
+    import json
+
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import BlobClient
+
+    blob = BlobClient(
+        access.settings.account_url(location.storage_account),
+        location.container,
+        location.key,
+        credential=state_sas(access, location),
+        **access.client_options(),
+    )
+    try:
+        body = blob.download_blob().readall()
+    except ResourceNotFoundError:
+        return False
+    try:
+        state = json.loads(body)
+    except ValueError:
+        return True  # unreadable: assume there is something to keep
+    return bool(isinstance(state, dict) and state.get("resources"))
