@@ -27,22 +27,14 @@ import attrs
 from qengine._events import Event, EventType
 from qengine._terminal import terminal_safe
 from qengine.interfaces.events import EventSink
+from qengine.runner.recap import ENDINGS, Recap, recap_style, render_recap
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-__all__ = ["ConsoleSink", "render_recap"]
+__all__ = ["ConsoleSink"]
 
-_STATUS_OF = MappingProxyType(
-    {
-        EventType.STEP_FINISHED: "succeeded",
-        EventType.STEP_FAILED: "failed",
-        EventType.STEP_SKIPPED: "skipped",
-        EventType.STEP_CANCELLED: "cancelled",
-        EventType.STEP_COMPENSATED: "rolled back",
-    }
-)
 _STYLE_OF = MappingProxyType(
     {
         EventType.JOB_STARTED: "bold",
@@ -60,17 +52,6 @@ _JOB_STYLE = MappingProxyType({"succeeded": "bold green", "failed": "bold red"})
 _LIVE_LINES = 6
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _ASCII_SPINNER = "-\\|/"
-
-
-@attrs.define
-class _Recap:
-    """What the console remembers for the final recap."""
-
-    durations: dict[str, float] = attrs.field(factory=dict)
-    statuses: dict[str, str] = attrs.field(factory=dict)
-    changes: list[str] = attrs.field(factory=list)
-    failures: list[tuple[str, str, str]] = attrs.field(factory=list)
-    warnings: list[str] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -121,7 +102,7 @@ class ConsoleSink(EventSink):
     ) -> None:
         self._stream = stream
         self._next_steps = tuple(terminal_safe(line) for line in next_steps)
-        self._recap = _Recap()
+        self._recap = Recap()
         self._board = _Board()
         self._lock = threading.Lock()
         self._live: Live | None = None
@@ -156,6 +137,7 @@ class ConsoleSink(EventSink):
             self._stop_live()
 
     def _remember(self, event: Event) -> None:
+        self._recap.remember(event)
         step = event.step_id or ""
         board = self._board
         running = {r.step: r for r in board.running}
@@ -171,20 +153,10 @@ class ConsoleSink(EventSink):
             running[step] = _Running(step, time.monotonic(), event.message)
         elif event.type is EventType.STEP_PROGRESS and step in running:
             running[step] = attrs.evolve(running[step], message=event.message)
-        elif event.type in _STATUS_OF:
+        elif event.type in ENDINGS:
             running.pop(step, None)
-            self._recap.statuses[step] = _STATUS_OF[event.type]
-            duration = event.data.get("duration_seconds")
-            if isinstance(duration, int | float) and event.type is not EventType.STEP_COMPENSATED:
-                self._recap.durations[step] = float(duration)
             board = attrs.evolve(board, done=len(self._recap.statuses))
         self._board = attrs.evolve(board, running=tuple(running.values()))
-        if event.type is EventType.STEP_FAILED:
-            self._recap.failures.append((step, event.message, str(event.data.get("hint") or "")))
-        elif event.type is EventType.RESOURCE_CHANGED:
-            self._recap.changes.append(f"{event.message}  ({step})")
-        elif event.type is EventType.WARNING:
-            self._recap.warnings.append(event.message)
 
     def _print(self, line: str, style: str | None = None) -> None:
         if self._console is None:
@@ -202,7 +174,7 @@ class ConsoleSink(EventSink):
         if finished.data.get("status") == "succeeded" and self._next_steps:
             lines += ["Next:", *(f"  {line}" for line in self._next_steps)]
         for line in lines:
-            self._print(line, _recap_style(line))
+            self._print(line, recap_style(line))
 
     def _start_live(self) -> None:
         from rich.live import Live
@@ -282,37 +254,3 @@ def _plain_line(event: Event) -> str:
     stamp = event.time[11:19]
     where = f" {event.step_id}:" if event.step_id else ""
     return f"[{stamp}] {event.type.value:<16}{where} {event.message}"
-
-
-def _recap_style(line: str) -> str:
-    if line.startswith(("Failed:", "  hint:")):
-        return "red"
-    if line.startswith("Warning:"):
-        return "yellow"
-    if line.startswith(("Changed:", "Steps:", "Next:")):
-        return "bold"
-    return ""
-
-
-def render_recap(recap: _Recap, finished: Event) -> list[str]:
-    """The job's recap lines, from what the console saw and the ``job.finished`` event."""
-    total = finished.data.get("duration_seconds")
-    took = f"{total:.2f}s" if isinstance(total, int | float) else "?"
-    lines = ["", f"Job {finished.job_id} {finished.data.get('status', '?')} in {took}"]
-    if recap.changes:
-        lines += ["Changed:", *(f"  {change}" for change in recap.changes)]
-    lines.append("Steps:")
-    for step, status in recap.statuses.items():  # the name last: a long one wraps alone
-        seconds = recap.durations.get(step)
-        took = f"{seconds:.2f}s" if seconds is not None else ""
-        lines.append(f"  {status:<11} {took:>9}  {step}")
-    for step, message, hint in recap.failures:
-        lines.append(f"Failed: {step}: {message}")
-        if hint:
-            lines.append(f"  hint: {hint}")
-    for key, label in (("rolled_back", "Rolled back"), ("left_in_place", "Left as it was")):
-        value = finished.data.get(key)
-        if value:
-            lines.append(f"{label}: {value}")
-    lines += [f"Warning: {warning}" for warning in recap.warnings]
-    return lines
