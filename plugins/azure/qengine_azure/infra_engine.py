@@ -15,12 +15,12 @@ import attrs
 from qengine.plugin import InfraEngine
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import terraform_settings_of
-from qengine_azure.actions import AzureJob, steps_for
+from qengine_azure.actions import STATE, AzureJob, steps_for
 from qengine_azure.settings import settings_of
 from qengine_azure.spec import AzureProvider
 
 if TYPE_CHECKING:
-    from qengine.plugin import JobServices, Step
+    from qengine.plugin import JobServices, Step, TargetLease
     from qengine.runner.plan import StepPreview
 
 
@@ -66,6 +66,23 @@ class AksInfraEngine(InfraEngine):
 
         azure = AzureJob.of(job, self._services.secrets.open, self._settings, self._terraform)
         return preview_steps(azure, steps)
+
+    def lease(self, job: InfrastructureJob) -> TargetLease | None:
+        """The job's lease beside the cluster's Terraform state (see
+        :mod:`qengine_azure.lease`), taken once the state step has made the container."""
+        from qengine.plugin import ObjectLease
+        from qengine_azure.credentials import AzureAccess
+        from qengine_azure.lease import BlobLeaseStore
+
+        access = AzureAccess.of(job, self._services.secrets.open, self._settings)
+        store = BlobLeaseStore(access, job.cluster.id)
+        lease = ObjectLease(
+            store,
+            description=f"the lease {store.where} in the state's storage account",
+            seconds=self._settings.job_lease_seconds,
+        )
+        lease.after_step = STATE
+        return lease
 
     def _steps(self, job: InfrastructureJob, action: InfraAction) -> list[Step]:
         if job.action is not action:

@@ -42,6 +42,8 @@ class AzureSettings:
     ``state_sas``: in the sandbox, makes the short-lived SAS of a state account from its
     local key (on Azure the SAS is a user delegation SAS, from the job's Entra token).
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
+    ``job_lease_seconds``: how long a job's lease beside the state lasts unrenewed (see
+    :mod:`qengine_azure.lease`).
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``stand_in``: the sandbox's stand-in Resource Manager,
     told of the managed cluster a stand-in apply makes (so stop and start find it).
@@ -61,6 +63,7 @@ class AzureSettings:
     terraform_env: Mapping[str, str] = attrs.field(factory=dict)
     state_sas: Callable[[str], str] | None = attrs.field(default=None, repr=False)
     lock_timeout: float = 0.0
+    job_lease_seconds: float = attrs.field(default=60.0, validator=attrs.validators.ge(3.0))
     sandbox: SandboxCluster | None = None
     stand_in: LocalArm | None = attrs.field(default=None, repr=False)
     key_vault_key: str | None = None
