@@ -19,6 +19,7 @@ from qengine_gcp.actions import GcpJob, steps_for
 from qengine_gcp.credentials import GcpAccess
 from qengine_gcp.node_pools import pool_sizes
 from qengine_gcp.sandbox import sandbox_gcp
+from qengine_gcp.sandbox_gke import LocalGke
 from qengine_gcp.saved_sizes import load_sizes
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.state_backend import StateLocation, state_prefix, storage_client
@@ -233,3 +234,64 @@ def test_a_cancelled_pause_of_a_paused_cluster_leaves_it_paused(sandbox: GcpSett
     assert _sizes(sandbox)["general"] == (0, 4, 0)
     assert _pool_input(sandbox, "general") == (0, 4)
     assert _saved(sandbox) == saved
+
+
+def _slow_first_resize(monkeypatch: pytest.MonkeyPatch, *, to_zero: bool) -> None:
+    """GKE takes minutes to resize a pool: the stand-in's first ``setSize`` to zero nodes (or,
+    ``to_zero`` False, to more) has its effect at once but its operation stays RUNNING, so a
+    cancellation finds the step waiting on it; later resizes finish at once."""
+    from google.cloud import container_v1
+
+    answer = LocalGke._set_size
+    slowed: list[str] = []
+
+    def set_size(gke: LocalGke, at: dict[str, str], body: dict[str, Any]) -> Any:
+        rendered = answer(gke, at, body)
+        if slowed or (int(body.get("nodeCount", 0)) == 0) is not to_zero:
+            return rendered
+        name = list(gke._operations)[-1]
+        slowed.append(name)
+        operation = gke._operations[name]
+        operation["status"] = "RUNNING"
+        message = container_v1.Operation.from_json(json.dumps(operation))
+        return lambda ints: json.loads(
+            container_v1.Operation.to_json(message, use_integers_for_enums=ints)
+        )
+
+    monkeypatch.setattr(LocalGke, "_set_size", set_size)
+
+
+def test_a_pause_cancelled_while_gke_resizes_gives_the_sizes_back(
+    sandbox: GcpSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ok(_run(_job(), sandbox))
+    _slow_first_resize(monkeypatch, to_zero=True)
+
+    result = _run(_job("pause"), sandbox, cancel_at="gcp.scale-node-pools")
+
+    assert result.status is JobStatus.CANCELLED
+    assert list(result.rolled_back) == [
+        "gcp.scale-node-pools",
+        "gcp.apply",
+        "gcp.save-node-pool-sizes",
+    ]
+    assert _sizes(sandbox) == {"general": (1, 4, 2), "spot": (0, 6, 0)}
+    assert _saved(sandbox) is None
+    assert _pool_input(sandbox, "general") == (1, 4)
+
+
+def test_a_resume_cancelled_while_gke_resizes_goes_back_to_zero(
+    sandbox: GcpSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ok(_run(_job(), sandbox))
+    _ok(_run(_job("pause"), sandbox))
+    saved = _saved(sandbox)
+    _slow_first_resize(monkeypatch, to_zero=False)
+
+    result = _run(_job("resume"), sandbox, cancel_at="gcp.restore-node-pool-sizes")
+
+    assert result.status is JobStatus.CANCELLED
+    assert list(result.rolled_back) == ["gcp.restore-node-pool-sizes", "gcp.apply"]
+    assert _sizes(sandbox) == {"general": (0, 4, 0), "spot": (0, 6, 0)}
+    assert _saved(sandbox) == saved
+    assert _pool_input(sandbox, "general") == (0, 4)
