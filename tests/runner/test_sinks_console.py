@@ -167,3 +167,13 @@ def test_validate_and_a_piped_console_do_not_import_rich() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert json.loads(done.stdout.splitlines()[-1]) == [0, False]
+
+
+def test_a_dumb_terminal_gets_plain_lines(
+    factory: StepFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TERM", "dumb")
+    out = TtyBuffer()
+    Executor().run(build_plan(factory, "a; b <- a"), JOB, sinks=[ConsoleSink(out)])
+    assert "\x1b" not in out.getvalue()
+    assert "Job job-con succeeded in" in out.getvalue()
