@@ -398,14 +398,14 @@ def _pause_steps(gcp: GcpJob) -> list[Step]:
             forget_saved_by_pause(gcp.access, _location(ctx), ctx.emit_progress)
 
     def unapply(ctx: StepContext) -> None:
-        # The job's minimum back, then the saved sizes once more (a pool the autoscaler moved
-        # while its minimum was zero).
+        # The job's minimum back, then the saved sizes (again, after the scale step's undo: a
+        # pool the autoscaler moved while its minimum was zero).
         location = _location(ctx)
-        if undo_pause(gcp.access, gcp.job, location, _paused_by(ctx), ctx.cancel, _quiet):
-            _apply(gcp, ctx, BlueprintOptions())
-            restore_sizes(gcp.access, gcp.job, location, ctx.cancel, ctx.emit_progress)
-        else:
+        if not _paused_by(ctx) or load_sizes(gcp.access, location) is None:
             ctx.emit_progress("the cluster was paused before this job: left paused")
+            return
+        _apply(gcp, ctx, BlueprintOptions())
+        restore_sizes(gcp.access, gcp.job, location, ctx.cancel, ctx.emit_progress)
 
     def scale(ctx: StepContext) -> Mapping[str, str]:
         return scale_to_zero(gcp.access, gcp.job, ctx.cancel, ctx.emit_progress)
@@ -442,10 +442,6 @@ def _pause_steps(gcp: GcpJob) -> list[Step]:
             compensate_partial=True,
         ),
     ]
-
-
-def _quiet(_message: str) -> None:
-    """A progress sink that drops what it is told (its caller reports the outcome itself)."""
 
 
 def _resume_steps(gcp: GcpJob) -> list[Step]:
