@@ -35,6 +35,7 @@ from qengine.spec._job import (
     WrappedDataKey,
 )
 from qengine.spec._load import SpecLoader, load_job, read_job
+from qengine.spec._paths import service_path
 from qengine.spec._refs import secret_references
 from qengine.spec._scalars import (
     AbsolutePath,
@@ -164,4 +165,5 @@ __all__ = [
     "parse_duration",
     "read_job",
     "secret_references",
+    "service_path",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from qengine._errors import SpecIssue
 
@@ -47,3 +47,15 @@ def named(issues: Iterable[SpecIssue], labels: Mapping[str, str]) -> list[SpecIs
         return f"{match.group(1)}[{labels.get(match.group(2), match.group(2))}]"
 
     return [SpecIssue(_SERVICE.sub(label, i.path), _SERVICE.sub(label, i.message)) for i in issues]
+
+
+def service_path(services: Sequence[object], index: int) -> str:
+    """The path of service ``index`` of a well-formed environment's ``services`` as issues
+    show it: ``$.environment.services[web]`` (or its position, as the module docstring says;
+    the names of a well-formed environment are unique).
+
+    For plugins that find a problem after loading (at plan or run time), so their issues name
+    services as the loader's do."""
+    name = getattr(services[index], "name", None)
+    usable = isinstance(name, str) and _USABLE.fullmatch(name) and not name.isdigit()
+    return f"$.environment.services[{name if usable else index}]"

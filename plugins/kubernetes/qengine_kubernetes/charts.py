@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from qengine.plugin import InvalidInputError
-from qengine.spec import EnvironmentJob, HelmService
+from qengine.spec import EnvironmentJob, HelmService, service_path
 
 __all__ = ["check_local_charts", "local_chart"]
 
@@ -60,7 +60,7 @@ def check_local_charts(job: EnvironmentJob, chart_root: str | None) -> None:
     :func:`local_chart` allows."""
     for index, service in enumerate(job.environment.services):
         if isinstance(service, HelmService) and service.chart.path is not None:
-            where = f"$.environment.services[{index}].chart.path"
+            where = f"{service_path(job.environment.services, index)}.chart.path"
             local_chart(chart_root, service.chart.path, where)
 
 

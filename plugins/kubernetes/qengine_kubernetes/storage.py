@@ -23,7 +23,13 @@ from decimal import Decimal
 import attrs
 
 from qengine.plugin import SpecError, SpecIssue
-from qengine.spec import ApplicationService, ContainerService, DatabaseMode, DatabaseService
+from qengine.spec import (
+    ApplicationService,
+    ContainerService,
+    DatabaseMode,
+    DatabaseService,
+    service_path,
+)
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.render import Manifest
@@ -84,7 +90,7 @@ def _claims(env: EnvJob) -> Iterator[Claim]:
     for i, service in enumerate(env.job.environment.services):
         if chosen and service.name not in chosen:
             continue
-        base = f"$.environment.services[{i}]"
+        base = service_path(env.job.environment.services, i)
         if isinstance(service, DatabaseService) and service.mode is DatabaseMode.CONTAINER:
             yield Claim(
                 service=service.name,

@@ -120,7 +120,7 @@ def test_the_engines_working_directory_is_never_a_chart_source(tmp_path: Path) -
     assert done.returncode == 2, done.stderr
     assert "needs a chart root" in done.stderr
     assert "Traceback" not in done.stderr
-    assert WHERE in done.stderr
+    assert "$.environment.services[cache].chart.path" in done.stderr
 
 
 def test_chart_root_is_read_in_a_sandbox_run(tmp_path: Path, helm_binary: Path) -> None:

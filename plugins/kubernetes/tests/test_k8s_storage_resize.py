@@ -18,7 +18,7 @@ from qengine.testing.kube import KubeSimulator
 
 Example = Callable[[str], dict[str, Any]]
 NS = "qe-quickstart-1a5010"
-DB_PATH = "$.environment.services[0]"
+DB_PATH = "$.environment.services[db]"
 
 
 def _db(doc: dict[str, Any]) -> dict[str, Any]:
