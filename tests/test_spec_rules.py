@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from qengine import PluginSet, SpecError
-from qengine.spec import HelmValues, parse_duration, service_path
+from qengine.spec import EnvironmentJob, HelmValues, parse_duration, service_path
 from qengine.spec._cron import check_cron
 from qengine.spec._scalars import SCALARS, DnsLabel, ImageReference, Quantity
 
@@ -188,7 +188,9 @@ def test_services_without_a_usable_name_are_named_by_position(plugins: PluginSet
 def test_service_path_names_a_service_as_the_loader_does(plugins: PluginSet) -> None:
     document = _quickstart()
     document["environment"]["services"][3]["name"] = "7"
-    services = plugins.loader.load(document).environment.services
+    job = plugins.loader.load(document)
+    assert isinstance(job, EnvironmentJob)
+    services = job.environment.services
     assert service_path(services, 2) == "$.environment.services[web]"
     assert service_path(services, 3) == "$.environment.services[3]"  # digits read as a position
 
