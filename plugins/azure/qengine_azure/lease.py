@@ -20,19 +20,23 @@ nothing is asked of Azure before the preflight.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from qengine.plugin import LeaseObjectStore, TransientError
 from qengine_azure.credentials import AzureAccess
-from qengine_azure.state_backend import StateLocation, state_location, state_sas
+from qengine_azure.state_backend import SAS_HOURS, StateLocation, state_location, state_sas
 
 if TYPE_CHECKING:
     from azure.core import MatchConditions
     from azure.storage.blob import BlobClient
 
 SUFFIX = ".qengine-lease.json"
+#: Seconds a client (and the SAS it holds) is used before a new SAS is made: half its life,
+#: so a job longer than a SAS keeps renewing its lease.
+_CLIENT_SECONDS = SAS_HOURS * 3600 / 2
 
 
 def lease_blob(cluster_id: str) -> str:
@@ -48,6 +52,7 @@ class BlobLeaseStore(LeaseObjectStore):
         self.location: StateLocation = state_location(access.provider, cluster_id)
         self.name = lease_blob(cluster_id)
         self._client: BlobClient | None = None
+        self._made = 0.0
 
     @property
     def where(self) -> str:
@@ -113,8 +118,9 @@ class BlobLeaseStore(LeaseObjectStore):
         )
         from azure.storage.blob import ContentSettings
 
-        blob, settings = self._blob(), ContentSettings(content_type="application/json")
+        settings = ContentSettings(content_type="application/json")
         with self._calling("writing"):
+            blob = self._blob()
             try:
                 # The SDK sends If-None-Match: * for IfMissing and takes no ETag with it.
                 if etag is None:
@@ -152,9 +158,10 @@ class BlobLeaseStore(LeaseObjectStore):
             ) from None
 
     def _blob(self) -> BlobClient:
-        if self._client is None:
+        if self._client is None or time.monotonic() - self._made > _CLIENT_SECONDS:
             from azure.storage.blob import BlobClient
 
+            self._made = time.monotonic()
             location = self.location
             self._client = BlobClient(
                 self.access.settings.account_url(location.storage_account),
