@@ -14,7 +14,10 @@ validating nor loading the plugins (their registration hooks) may import:
   ``urllib.request``, ``urllib3``, ``requests``, ``httpx``, ``yaml``, ``werkzeug``) and every
   cloud SDK (``boto3``, ``botocore``, ``s3transfer``, ``moto``, ``google``, ``azure``,
   ``kubernetes``);
-- the live console (``rich``): ``validate`` prints one line or a list of problems.
+- the live console (``rich``): ``validate`` prints one line or a list of problems;
+- ``importlib.metadata`` and the ``email`` package it imports: plugins are found by reading
+  each distribution's ``entry_points.txt``; a plugin's distribution and version are read only
+  for ``qengine plugins``.
 
 A module the bare interpreter already holds at start-up (a site customisation may import
 ``certifi``, say) is not validation's doing and is left out of the comparison.
@@ -39,9 +42,11 @@ DENIED = (
     "certifi",
     "concurrent.futures",
     "cryptography",
+    "email",
     "google",
     "http.client",
     "httpx",
+    "importlib.metadata",
     "kubernetes",
     "moto",
     "psycopg",

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Literal
 
@@ -220,3 +221,59 @@ def test_entry_point_that_fails_to_import_is_reported_and_skipped(tmp_path: Path
     assert strict.returncode == 1
     assert "plugin 'broken' failed to load" in strict.stderr
     assert "Traceback" not in strict.stderr
+
+
+def test_entry_points_are_found_as_importlib_metadata_finds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing of entry_points.txt files agrees with importlib.metadata, group by group,
+    a distribution earlier on sys.path hiding a later one of the same name included."""
+    from importlib import metadata
+
+    from qengine._plugins import _entry_points
+
+    early, late = tmp_path / "early", tmp_path / "late"
+    for root, value in ((early, "first_module"), (late, "second_module")):
+        dist = root / "Qengine.Shadow-1.0.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: qengine.shadow\nVersion: 1\n")
+        (dist / "entry_points.txt").write_text(
+            f"# comment\n[qengine]\nshadow = {value}:attr [extra]\n\n[other]\nx = y\n"
+        )
+    monkeypatch.syspath_prepend(str(late))
+    monkeypatch.syspath_prepend(str(early))
+    for group in ("qengine", "console_scripts", "pytest11", "other"):
+        listed = _entry_points(group)
+        assert listed is not None
+        ours = sorted((e.name, getattr(e, "value", "")) for e in listed)
+        theirs = sorted((e.name, e.value) for e in metadata.entry_points(group=group))
+        assert ours == theirs, group
+        if group == "qengine":
+            assert ("shadow", "first_module:attr [extra]") in ours
+            assert ("shadow", "second_module:attr [extra]") not in ours
+
+
+def test_a_plugin_in_a_zip_archive_on_the_path_is_found_through_importlib_metadata(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(
+            "qengine_zipped-0.1.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: qengine-zipped\nVersion: 0.1\n",
+        )
+        bundle.writestr(
+            "qengine_zipped-0.1.dist-info/entry_points.txt", "[qengine]\nzipped = zipped_plugin\n"
+        )
+        bundle.writestr("zipped_plugin.py", "")
+    listed = subprocess.run(
+        [sys.executable, "-m", "qengine", "plugins", "--output", "json"],
+        env={**os.environ, "PYTHONPATH": str(archive)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["zipped"]["distribution"] == "qengine-zipped"
+    assert plugins["zipped"]["version"] == "0.1"
+    assert plugins["aws"]["distribution"] == "qengine-aws"
