@@ -11,10 +11,16 @@ where the API of the session's cluster answers (a :class:`SandboxCluster`), publ
 whichever plugin started it (the cluster target's simulator, or a cloud plugin's stand-in
 cluster) and used by the others. Whatever is entered on :attr:`SandboxSession.stack` stops
 when the session ends.
+
+A session keeps the stand-ins' request logs off standard error: moto's server (werkzeug) would
+print a line per request, through a handler of its own, unless logging is configured. Its
+records still reach whatever handlers the host configures for the ``werkzeug`` logger or the
+root logger.
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -57,6 +63,7 @@ class SandboxSession:
     def __init__(self) -> None:
         self.stack = ExitStack()
         self._shared: dict[str, object] = {}
+        _quiet_request_logs()
 
     def __enter__(self) -> SandboxSession:
         return self
@@ -88,3 +95,12 @@ class SandboxSession:
     def cluster(self) -> SandboxCluster | None:
         """The session's cluster, if a plugin started one (``get(SANDBOX_CLUSTER)``)."""
         return self.get(SANDBOX_CLUSTER)
+
+
+def _quiet_request_logs() -> None:
+    """Give werkzeug's logger a :class:`logging.NullHandler`: werkzeug adds a standard error
+    handler of its own only to a logger that has none, so its access log stays off unless the
+    host configured logging (a library's loggers must not print by themselves)."""
+    logger = logging.getLogger("werkzeug")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())

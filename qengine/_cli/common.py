@@ -6,9 +6,10 @@ import argparse
 import importlib
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from qengine._errors import InvalidInputError, PluginError
+from qengine._errors import InvalidInputError, PluginError, SpecError, SpecIssue
 from qengine._plugins import PluginSet, load_plugins
 from qengine.spec import Job
 from qengine.spec._document import MAX_DOCUMENT_BYTES, parse_document, read_document
@@ -53,12 +54,35 @@ def plugin_set(args: argparse.Namespace, *, warn: bool = True) -> PluginSet:
 def read_spec_document(spec: str) -> dict[str, object]:
     """The job document at ``spec`` (``-`` for standard input), within the input limits."""
     if spec == "-":
-        data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
-        return parse_document(data, "<stdin>")
-    path = Path(spec)
-    if path.is_dir():
+        document = parse_document(sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1), "<stdin>")
+    elif Path(spec).is_dir():
         raise InvalidInputError(f"{spec} is a directory, not a job spec file")
-    return read_document(path)
+    else:
+        document = read_document(Path(spec))
+    return document
+
+
+def refuse_sealed_sandbox(document: Mapping[str, object], args: argparse.Namespace) -> None:
+    """Refuse a job carrying sealed secrets whose target is the sandbox, unless a plugin's
+    ``--kubeconfig`` sends it to a cluster: only a ``--sandbox`` run deploys to the sandbox,
+    and it takes plain-text demo secrets, so the job could never run as it is."""
+    target = document.get("target")
+    if document.get("secrets") is None or not isinstance(target, Mapping):
+        return
+    redirected = any(
+        value is not None and dest.endswith("_kubeconfig") for dest, value in vars(args).items()
+    )
+    if target.get("kind") == "sandbox" and not redirected:
+        issue = SpecIssue(
+            "$.target.kind",
+            "a job with sealed secrets ($.secrets) cannot run on the sandbox target: a --sandbox "
+            "run takes plain-text demo secrets, a sealed job is for a cluster",
+        )
+        raise SpecError(
+            [issue],
+            hint="Give the cluster with --kubeconfig FILE (`qengine sandbox kube --kubeconfig "
+            "FILE` serves a local one), or run the job as it was before sealing with --sandbox.",
+        )
 
 
 def read_job(spec: str, plugins: PluginSet) -> Job:

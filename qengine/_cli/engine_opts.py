@@ -6,8 +6,9 @@ import argparse
 import datetime
 import os
 import pathlib
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
@@ -18,6 +19,7 @@ from qengine._paths import state_dir
 
 if TYPE_CHECKING:
     from qengine._engine import Engine
+    from qengine.interfaces.state import StateStore
     from qengine.terraform import TerraformSettings
 
 
@@ -28,7 +30,6 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock-skew",
         type=float,
-        default=300.0,
         metavar="SECONDS",
         help="with --trust-key: how far past not_after a job is still accepted (default: 300)",
     )
@@ -90,14 +91,16 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     # Refuses a bad directory or plugin option before anything is opened.
     settings: dict[str, object] = {"terraform": terraform_settings(args)}
     settings.update(plugin_settings(plugins, args))
+    explicit = args.state_dir is not None
     directory = state_dir(args.state_dir, environ=os.environ)
     args.state_dir = directory
-    store = open_store(args, directory)
+    scope = ExitStack()
+    store = _journal(args, directory, explicit=explicit, scope=scope)
     hmac_key = load_hmac_key(args.audit_hmac_key_file) if args.audit_hmac_key_file else None
     audit = JsonlAuditSink(args.audit_log or default_audit_path(directory), hmac_key=hmac_key)
     trust = None
     if args.trust_key:
-        skew = datetime.timedelta(seconds=args.clock_skew)
+        skew = datetime.timedelta(seconds=300.0 if args.clock_skew is None else args.clock_skew)
         trust = Trust(keys=load_trusted_keys(args.trust_key), clock_skew=skew)
     provider = LocalKeyProvider(
         key_directory(args), key_id=args.key_id, passphrase=passphrase_source(args)
@@ -114,6 +117,25 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
     finally:
         audit.close()
         store.close()
+        scope.close()
+
+
+def _journal(
+    args: argparse.Namespace, directory: pathlib.Path, *, explicit: bool, scope: ExitStack
+) -> StateStore:
+    """The store of the run: the options' own, except for a sandbox run without an explicit
+    ``--state-dir`` or ``--state-url``, whose journal lives in a temporary directory for that
+    run only. Its cluster is new and in memory, so an earlier run's journal would make it skip
+    steps that were never done there (and a sandbox run would make a real run skip them).
+    ``args.sandbox_journal`` says which (``"run"`` or ``"kept"``)."""
+    args.sandbox_journal = "kept"
+    if getattr(args, "sandbox", False) and not explicit and not getattr(args, "state_url", None):
+        from qengine.runner import SqliteStateStore
+
+        args.sandbox_journal = "run"
+        temporary = scope.enter_context(tempfile.TemporaryDirectory(prefix="qengine-sandbox-"))
+        return SqliteStateStore(pathlib.Path(temporary))
+    return open_store(args, directory)
 
 
 def terraform_settings(args: argparse.Namespace) -> TerraformSettings:

@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 cancelled, 4 target locked.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import traceback
@@ -15,7 +14,9 @@ from types import ModuleType
 
 from qengine._cli import (
     audit,
+    completion,
     export,
+    history,
     keys,
     plan,
     plugins_cmd,
@@ -27,9 +28,10 @@ from qengine._cli import (
     status,
     validate,
 )
+from qengine._cli.conflicts import refuse_conflicting_options
+from qengine._cli.errors import ArgumentsError, Parser, report, wants_json
 from qengine._errors import QengineError
 from qengine._plugins import PluginSet
-from qengine._terminal import terminal_safe
 from qengine._version import __version__
 
 EPILOG = """exit codes:
@@ -52,6 +54,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     plan,
     run,
     status,
+    history,
     export,
     schema,
     plugins_cmd,
@@ -60,6 +63,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     sign,
     audit,
     sandbox,
+    completion,
 )
 
 
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="qengine",
         description="An embeddable deployment engine: clusters on your clouds, environments "
         "onto them, from a JSON job spec.",
@@ -96,57 +100,63 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
 
 
 #: Commands whose options plugins may extend (``qengine_add_options``).
-PLUGGABLE = {"run": run, "plan": plan}
+PLUGGABLE = {"run": run, "plan": plan, "validate": validate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (also used as the process's)."""
+    """Run the command line; returns the exit code (also used as the process's).
+
+    With ``--output json`` every error is a JSON document on standard output too (see
+    :func:`qengine._cli.errors.error_document`); a closed standard output (``| head``) ends
+    the command quietly with 141, as a shell reports a death by SIGPIPE.
+    """
+    as_json = wants_json(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv, as_json)
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull so the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: Sequence[str] | None, as_json: bool) -> int:
     try:
         parser, plugins = _parser_for(argv)
+        args = parser.parse_args(argv)
+        refuse_conflicting_options(args)
+    except ArgumentsError as exc:
+        return report(exc, as_json, usage=exc.usage)
     except QengineError as exc:
-        return _report(exc)
-    args = parser.parse_args(argv)
+        return report(exc, as_json)
     if plugins is not None:
         args.loaded_plugins = plugins
-    # The command line is an application, so it may quiet a library's request log: the
-    # in-process servers of a sandbox run (moto, through werkzeug) log every request.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
     except QengineError as exc:
-        return _report(exc)
+        return report(exc, as_json)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for who asks for it
-        print(
-            f"error: internal error ({type(exc).__name__}): {terminal_safe(str(exc))}",
-            file=sys.stderr,
-        )
-        print(
-            "hint: this is a bug in qengine or a plugin; set QENGINE_DEBUG=1 for details",
-            file=sys.stderr,
-        )
+        report(exc, as_json)
         if os.environ.get("QENGINE_DEBUG"):
             traceback.print_exc()
         return 1
     return code
 
 
-def _report(exc: QengineError) -> int:
-    print(f"error: {terminal_safe(exc.message)}", file=sys.stderr)
-    if exc.hint:
-        print(f"hint: {terminal_safe(exc.hint)}", file=sys.stderr)
-    return exc.exit_code
-
-
 def _parser_for(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, PluginSet | None]:
     """The parser, with the options plugins add to the command about to run.
 
-    Only ``run`` and ``plan`` take plugin options, so only they load the plugins here (once:
+    Only ``run``, ``plan`` and ``validate`` take plugin options (``validate`` to know a job is
+    sent to a cluster by ``--kubeconfig``), so only they load the plugins here (once:
     the command reuses the loaded set); ``--plugin`` modules are read first, so they may add
     options too.
     """

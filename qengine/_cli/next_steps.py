@@ -23,7 +23,12 @@ def next_steps(args: argparse.Namespace, spec: str, document: Mapping[str, objec
     """The suggestions for the job of ``document`` read from ``spec``, run with ``args``."""
     job_id = str(document.get("id", "JOB_ID"))
     lines = []
-    if getattr(args, "state_url", None) is None and args.state_dir is not None:
+    if getattr(args, "sandbox_journal", "kept") == "run":
+        lines.append(
+            "qengine history   # this sandbox run's journal ended with it; the audit log "
+            "keeps when it ran and how it ended"
+        )
+    elif getattr(args, "state_url", None) is None and args.state_dir is not None:
         where = shlex.join(["--state-dir", str(args.state_dir)])
         lines.append(f"qengine status {shlex.quote(job_id)} {where}   # what the journal kept")
     lines += _kubectl(args, document)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 
-from qengine._cli.common import add_output_option, print_json, read_spec_document
+from qengine._cli.common import (
+    add_output_option,
+    print_json,
+    read_spec_document,
+    refuse_sealed_sandbox,
+)
 from qengine._cli.sandbox_secrets import add_sandbox_options, sandbox_secrets
 
 
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from qengine._cli.engine_opts import engine_from
 
     document = read_spec_document(args.spec)
+    refuse_sealed_sandbox(document, args)
     with engine_from(args) as engine, ExitStack() as stack:
         accepted = engine.accept(
             document,

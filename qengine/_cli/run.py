@@ -8,7 +8,12 @@ import pathlib
 import sys
 from typing import TYPE_CHECKING
 
-from qengine._cli.common import add_output_option, print_json, read_spec_document
+from qengine._cli.common import (
+    add_output_option,
+    print_json,
+    read_spec_document,
+    refuse_sealed_sandbox,
+)
 from qengine._cli.sandbox_secrets import (
     add_sandbox_options,
     refuse_real_targets,
@@ -80,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if specs.count("-") > 1:
         raise InvalidInputError("standard input (-) can be read for one spec only")
     jobs = [(spec, read_spec_document(spec), sandbox_secrets(args, spec)) for spec in specs]
+    for _, document, _ in jobs:
+        refuse_sealed_sandbox(document, args)
 
     def sinks(spec: str, document: dict[str, object]) -> list[EventSink]:
         # The runner closes a job's sinks when it ends: each job gets its own (the events
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         for spec, document, secrets in jobs:
             if len(jobs) > 1:
                 print(f"== {spec}", file=sys.stderr, flush=True)
+            if args.sandbox and args.sandbox_journal == "kept":
+                _note_kept_journal(engine, document, args.state_url or args.state_dir)
             result = engine.run(
                 document,
                 sinks=sinks(spec, document),
@@ -136,3 +145,18 @@ def _check(engine: Engine, spec: str, document: dict[str, object]) -> None:
         engine.plugins.loader.load(document)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{spec}: {exc}", hint=exc.hint) from None
+
+
+def _note_kept_journal(engine: Engine, document: dict[str, object], state: object) -> None:
+    """Say why a sandbox run with a journal of its own (``--state-dir``) may do nothing."""
+    job_id = document.get("id")
+    if not isinstance(job_id, str) or not engine.store.step_records(job_id):
+        return
+    print(
+        f"note: the journal of {state} has job {job_id!r} from an earlier run: the steps it "
+        "finished are skipped, though this sandbox cluster is new. To deploy it again, run "
+        "without --state-dir (a sandbox run then keeps its journal for that run only) or "
+        "with a new one.",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -11,7 +11,7 @@ import pathlib
 import sys
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
-from qengine._errors import InvalidInputError
+from qengine._errors import InvalidInputError, SecretError
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.secrets is None:
             raise InvalidInputError("seal needs --secrets FILE (or --rewrap)")
-        check_private_file(args.secrets, "secrets file")
+        try:
+            check_private_file(args.secrets, "secrets file")
+        except SecretError as exc:  # a file we will not read is bad input, not a failure
+            raise InvalidInputError(exc.message, hint=exc.hint) from None
         result = seal_job(job, load_json_object(args.secrets, "secrets file"), provider)
     write_json(args.output, result)
     if "signature" in job:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qengine._cli.common import add_output_option, plugin_set, print_json, read_job
-from qengine._errors import SpecError
+from qengine._cli.common import (
+    add_output_option,
+    plugin_set,
+    print_json,
+    read_spec_document,
+    refuse_sealed_sandbox,
+)
 from qengine.spec import EnvironmentJob
 
 
@@ -25,19 +30,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate; 0 if valid, 2 if not."""
-    try:
-        job = read_job(args.spec, plugin_set(args))
-    except SpecError as exc:
-        if args.output != "json":
-            raise
-        print_json(
-            {"valid": False, "errors": [{"path": i.path, "message": i.message} for i in exc.issues]}
-        )
-        return exc.exit_code
+    """Validate; 0 if valid, 2 if not (with ``--output json``, the error document of
+    :mod:`qengine._cli.errors`, each problem in its ``issues``)."""
+    document = read_spec_document(args.spec)
+    refuse_sealed_sandbox(document, args)
+    job = plugin_set(args).loader.load(document)  # invalid: the command's error document
     services = len(job.environment.services) if isinstance(job, EnvironmentJob) else 0
     if args.output == "json":
-        print_json({"valid": True, "kind": job.kind, "id": job.id, "action": job.action.value})
+        print_json(
+            {"ok": True, "valid": True, "kind": job.kind, "id": job.id, "action": job.action.value}
+        )
     else:
         what = f", {services} service{'s' if services != 1 else ''}" if services else ""
         print(f"ok: {args.spec} is a valid {job.kind} ({job.action.value}{what})", file=sys.stdout)

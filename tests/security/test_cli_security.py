@@ -127,7 +127,7 @@ def test_seal_refuses_missing_secrets_non_objects_and_exposed_secret_files(
         _run("seal", str(spec), "--secrets", str(lacking), "-o", out, "--state-dir", state)
     assert caught.value.exit_code == 2
     exposed = _write(tmp_path / "exposed.json", plaintext, 0o644)
-    with pytest.raises(SecretError, match="group or others"):
+    with pytest.raises(InvalidInputError, match="group or others"):
         _run("seal", str(spec), "--secrets", str(exposed), "-o", out, "--state-dir", state)
     not_object = _write(tmp_path / "list.json", [job])
     with pytest.raises(InvalidInputError, match="must hold a JSON object"):
