@@ -139,14 +139,14 @@ def environment_issues(
                 f"{name!r} is already the name of environment.services[{names[name]}]",
             )
         names.setdefault(name, index)
+    near = _near(names)
     for index, service in entries:
         yield from _check_service(service, f"{base}[{index}]")
         for dep_index, dep in enumerate(service.depends_on):
             if dep not in names:
                 yield SpecIssue(
                     f"{base}[{index}].depends_on[{dep_index}]",
-                    f"names no service of the environment: {dep!r}"
-                    + did_you_mean(dep, _near(names)),
+                    f"names no service of the environment: {dep!r}" + did_you_mean(dep, near),
                 )
             elif dep == service.name:
                 yield SpecIssue(
@@ -157,14 +157,14 @@ def environment_issues(
         if name not in names:
             yield SpecIssue(
                 f"$.services[{index}]",
-                f"names no service of the environment: {name!r}" + did_you_mean(name, _near(names)),
+                f"names no service of the environment: {name!r}" + did_you_mean(name, near),
             )
     yield from _check_routes(entries, names, base)
 
 
-def _near(names: dict[str, int]) -> list[str]:
+def _near(names: dict[str, int]) -> tuple[str, ...]:
     # Suggestions come from a bounded list: a spec may hold thousands of services.
-    return list(itertools.islice(names, 200))
+    return tuple(itertools.islice(names, 200))
 
 
 def _check_service(service: Service, path: str) -> Iterator[SpecIssue]:
@@ -316,14 +316,14 @@ def _shown(cycle: list[str], limit: int = 10) -> str:
 def _check_routes(
     entries: Sequence[tuple[int, Service]], names: dict[str, int], base: str
 ) -> Iterator[SpecIssue]:
-    well_formed = dict(entries)
+    well_formed, near = dict(entries), _near(names)
     for index, router in entries:
         if not isinstance(router, RouterService):
             continue
         for route_index, route in enumerate(router.routes):
             path = f"{base}[{index}].routes[{route_index}]"
             if route.service not in names:
-                hint = did_you_mean(route.service, _near(names))
+                hint = did_you_mean(route.service, near)
                 yield SpecIssue(f"{path}.service", f"names no service: {route.service!r}{hint}")
                 continue
             target = well_formed.get(names[route.service])
@@ -351,9 +351,10 @@ def unsealed_references(
     references: Sequence[tuple[str, str]], sealed: Collection[str]
 ) -> Iterator[SpecIssue]:
     """The references, ``(path, name)``, to secrets not among ``sealed``."""
+    near = tuple(itertools.islice(sealed, 200))
     for path, name in references:
         if name not in sealed:
-            hint = did_you_mean(name, itertools.islice(sealed, 200))
+            hint = did_you_mean(name, near)
             yield SpecIssue(
                 path, f"references the secret {name!r}, which the job does not carry{hint}"
             )

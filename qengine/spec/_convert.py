@@ -120,9 +120,8 @@ def _tagged(
         if kind is None:
             raise ValueError(f"needs a 'kind' ({what}: {known})")
         if kind not in kinds:
-            match = closest(kind, kinds)
-            hint = f"did you mean {match!r}? " if match is not None else ""
-            raise ValueError(f"has an unknown {what} kind {kind!r} ({hint}known: {known})")
+            hint = did_you_mean(kind, kinds)
+            raise ValueError(f"has an unknown {what} kind {kind!r}{hint}; known: {known}")
         return converter.structure(value, kinds[kind])
 
     return structure
@@ -229,7 +228,7 @@ def make_converter(sections: SectionKinds | None = None) -> cattrs.Converter:
     converter.register_unstructure_hook(HelmValues, lambda values: values.to_json())
     converter.register_structure_hook(Service, _tagged(converter, SERVICE_KINDS, "service"))
     for base in SECTION_BASES:
-        kinds = dict((sections or {}).get(base, {}))
+        kinds = (sections or {}).get(base, {})  # not copied: a plugin's class loads on first use
         is_base = _identity(base)
         converter.register_structure_hook_func(is_base, _tagged(converter, kinds, base.family))
         converter.register_unstructure_hook_func(is_base, _unstructure_by_own_type(converter))

@@ -15,7 +15,7 @@ from qengine.spec._document import read_document, string_issues
 from qengine.spec._job import API_VERSION, JOB_KINDS, Job
 from qengine.spec._partial import partial_issues
 from qengine.spec._paths import named, service_labels
-from qengine.spec._suggest import bounded_suggestions, did_you_mean
+from qengine.spec._suggest import deferred_suggestions, did_you_mean, resolve
 
 JobCheck = Callable[[Job], Iterable[SpecIssue]]
 """A further check of a structured job (a plugin's validation or policy)."""
@@ -40,7 +40,7 @@ class SpecLoader:
         a path where the spec's own checks found one (a duplicate name is one problem, not
         one per object the two services would share). Services are named by name in the
         issues (:mod:`qengine.spec._paths`), and misspellings get a suggestion."""
-        with bounded_suggestions():
+        with deferred_suggestions():
             return self._load(document)
 
     def _load(self, document: Mapping[str, object]) -> Job:
@@ -89,7 +89,7 @@ def _bounded(issues: list[SpecIssue]) -> list[SpecIssue]:
     """At most ``MAX_ISSUES`` issues, each at most ``MAX_ISSUE_CHARS`` long: a hostile spec
     cannot make an error message (printed, logged, audited) as large as itself."""
     shown = [
-        SpecIssue(_cut(issue.path), _cut(issue.message))
+        SpecIssue(_cut(issue.path), _cut(resolve(issue.message)))
         for issue in sorted(issues, key=lambda i: (i.path, i.message))[:MAX_ISSUES]
     ]
     if len(issues) > MAX_ISSUES:
@@ -98,13 +98,15 @@ def _bounded(issues: list[SpecIssue]) -> list[SpecIssue]:
 
 
 def _shown(issues: list[SpecIssue], document: Mapping[str, object]) -> list[SpecIssue]:
-    """``issues`` as shown: cut to size, services named (see :mod:`qengine.spec._paths`)."""
-    cut = [SpecIssue(_cut(i.path), _cut(i.message)) for i in issues]
-    return _bounded(named(cut, service_labels(document)))
+    """``issues`` as shown: services named (see :mod:`qengine.spec._paths`), the first
+    ``MAX_ISSUES`` with their suggestions, cut to size. A first, looser cut keeps the naming's
+    work small; whatever it leaves of a suggestion's placeholder, the final cut removes."""
+    loose = [SpecIssue(_cut(i.path, 4096), _cut(i.message, 4096)) for i in issues]
+    return _bounded(named(loose, service_labels(document)))
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_ISSUE_CHARS else text[: MAX_ISSUE_CHARS - 3] + "..."
+def _cut(text: str, limit: int = MAX_ISSUE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_job(document: Mapping[str, object], sections: SectionKinds | None = None) -> Job:

@@ -118,3 +118,20 @@ def test_the_error_message_stays_small_whatever_the_spec(tmp_path: Path) -> None
     assert done.returncode == 2, done.stderr
     assert "more problems not shown" in done.stderr
     assert len(done.stderr) < 50_000
+
+
+def test_misspellings_everywhere_are_suggested_in_bounded_time(tmp_path: Path) -> None:
+    """Suggestions (difflib) for thousands of misspelt keys and names: only those of the
+    problems shown are computed, the cross-field checks of the well-formed services still run,
+    and the message stays small."""
+    services = _chain(3000, cycle=False)
+    for index, service in enumerate(services):
+        service["depends_on"] = [f"s{index}x"]  # close to a real name: a suggestion each
+        if index % 2:
+            service["replica"] = 2  # a field error: the service is left out of the checks
+    done = _validate(tmp_path, _job(services))
+    assert done.returncode == 2, done.stderr
+    shown = "$.environment.services[s0].depends_on[0]: names no service of the environment: "
+    assert shown + "'s0x' (did you mean 's0'?)" in done.stderr
+    assert "more problems not shown" in done.stderr
+    assert len(done.stderr) < 50_000
