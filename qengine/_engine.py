@@ -372,7 +372,7 @@ class Engine:
                 raise InvalidInputError(
                     f"the job references secrets ({', '.join(sorted(referenced))}) but carries "
                     "no sealed secrets",
-                    hint="Seal it with `qengine seal SPEC --secrets FILE -o SEALED`; plain-text "
+                    hint="Seal it with `qengine seal SPEC --secrets FILE --out SEALED`; plain-text "
                     "secrets are only accepted by a --sandbox run.",
                 )
             return None

@@ -43,7 +43,9 @@ def _error(done: Any, code: int, kind: str) -> dict[str, Any]:
 @pytest.mark.parametrize("command", ["validate", "plan", "run", "export"])
 @pytest.mark.parametrize("flag", [["-o", "json"], ["--output", "json"], ["--output=json"]])
 def test_a_missing_file(tmp_path: Path, command: str, flag: list[str]) -> None:
-    error = _error(qengine(tmp_path, command, "missing.json", *flag), 2, "invalid_input")
+    extra = ["--out-dir", "out"] if command == "export" else []
+    done = qengine(tmp_path, command, "missing.json", *flag, *extra)
+    error = _error(done, 2, "invalid_input")
     assert "missing.json" in error["message"]
     assert error["issues"] == []
 

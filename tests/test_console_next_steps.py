@@ -56,21 +56,21 @@ def test_a_kubernetes_environment_gets_the_kubectl_that_lists_its_objects(
     lines = next_steps(args, "jobs/shop.json", _job(target))
     assert lines[0] == "qengine status shop-1 --state-dir '/srv/qe state'   # what the journal kept"
     assert lines[1] == f"{kubectl}   # what runs on the cluster"
-    assert lines[2].startswith("qengine export jobs/shop.json --output-dir DIR   # ")
+    assert lines[2].startswith("qengine export jobs/shop.json --out-dir DIR   # ")
 
 
 def test_a_sandbox_run_says_its_cluster_is_gone_and_how_to_keep_one() -> None:
     lines = next_steps(_args(sandbox=True), "-", _job({"kind": "sandbox"}))
     assert "sandbox cluster ended with the run" in lines[1]
     assert "qengine sandbox kube --kubeconfig FILE" in lines[1]
-    assert lines[2].startswith("qengine export SPEC --output-dir DIR")
+    assert lines[2].startswith("qengine export SPEC --out-dir DIR")
 
 
 def test_no_kubectl_off_kubernetes_and_no_status_for_a_shared_store() -> None:
     document = _job({"kind": "test", "steps": "a"})
     lines = next_steps(_args(state_url="postgresql://db/qe"), "job.json", document)
     assert len(lines) == 1
-    assert lines[0].startswith("qengine export job.json --output-dir DIR")
+    assert lines[0].startswith("qengine export job.json --out-dir DIR")
 
 
 def test_the_suggested_status_and_export_run_as_written(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import pathlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,16 +15,62 @@ from qengine._plugins import PluginSet, load_plugins
 from qengine.spec import Job
 from qengine.spec._document import MAX_DOCUMENT_BYTES, parse_document, read_document
 
+#: The output formats of ``-o``/``--output``.
+FORMATS = ("text", "json")
+
 
 def add_output_option(parser: argparse.ArgumentParser) -> None:
     """``--output text|json``."""
     parser.add_argument(
         "--output",
         "-o",
-        choices=("text", "json"),
+        choices=FORMATS,
         default="text",
         help="output format (default: text)",
     )
+
+
+class _FormatOrRenamed(argparse.Action):
+    """``-o``/``--output``: the output format, ``text`` or ``json``, as in every command; any
+    other value is the old spelling of the output path option, refused with the new one named.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        if values in FORMATS:
+            namespace.output = values
+            return
+        flag, metavar = self.const
+        raise InvalidInputError(
+            f"{parser.prog} writes to {flag} {metavar}, and {option_string} {values} is not an "
+            f"output format: {option_string} means the output format (text or json) in every "
+            "command",
+            hint=f"Use {flag} {values}.",
+        )
+
+
+def add_path_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    *,
+    metavar: str,
+    help: str,
+    old: tuple[str, ...],
+    required: bool = True,
+) -> None:
+    """An output path option ``flag``, and ``-o``/``--output`` as the output format: a value of
+    those (or of another spelling in ``old``) that is not a format is refused (exit 2), naming
+    ``flag``, since ``-o``/``--output`` is the output format everywhere."""
+    parser.add_argument(flag, type=pathlib.Path, required=required, metavar=metavar, help=help)
+    parser.add_argument(
+        "-o", "--output", *old, action=_FormatOrRenamed, const=(flag, metavar), default="text",
+        metavar="text|json", dest="output", help="output format (default: text)",
+    )  # fmt: skip
 
 
 def plugin_set(args: argparse.Namespace, *, warn: bool = True) -> PluginSet:

@@ -17,7 +17,7 @@ SHELLS = ("bash", "zsh", "tcsh")
 _FILE_DESTS = frozenset(
     {"spec", "file", "events", "secrets", "output", "out", "kubernetes_kubeconfig", "audit_log"}
 )
-_DIRECTORY_DESTS = frozenset({"state_dir", "keys_dir", "output_dir", "out_dir"})
+_DIRECTORY_DESTS = frozenset({"state_dir", "keys_dir", "out_dir", "generate_key"})
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -23,7 +23,7 @@ def refuse_conflicting_options(args: argparse.Namespace) -> None:
             hint="Add --state-url postgresql://USER@HOST/DB, or drop --state-password-file.",
         )
     if getattr(args, "generate_key", None) is not None:
-        options = (("--key", "key"), ("-o", "output"))
+        options = (("--key", "key"), ("--out", "out"))
         given = [flag for flag, dest in options if getattr(args, dest, None) is not None]
         if given:
             raise InvalidInputError(

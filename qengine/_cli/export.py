@@ -1,4 +1,4 @@
-"""``qengine export SPEC -o DIR``: the job's blueprints, usable without qengine."""
+"""``qengine export SPEC --out-dir DIR``: the job's blueprints, usable without qengine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pathlib
 import sys
 
-from qengine._cli.common import plugin_set, read_spec_document
+from qengine._cli.common import add_path_option, plugin_set, print_json, read_spec_document
 from qengine._errors import InvalidInputError
 
 
@@ -21,13 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "references.",
     )
     parser.add_argument("spec", help="the job spec file (JSON), or - for standard input")
-    parser.add_argument(
-        "-o",
-        "--output-dir",
-        type=pathlib.Path,
-        required=True,
+    add_path_option(
+        parser,
+        "--out-dir",
         metavar="DIR",
         help="directory to write (created; must be empty if it exists)",
+        old=("--output-dir",),
     )
     parser.set_defaults(func=run)
 
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     document = read_spec_document(args.spec)
     plugins = plugin_set(args)
     job = plugins.loader.load(document)
-    directory: pathlib.Path = args.output_dir
+    directory: pathlib.Path = args.out_dir
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInputError(f"{directory} is not empty", hint="Export into a new directory.")
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -56,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
             "itself was written",
             file=sys.stderr,
         )
-    print(f"exported {job.id} to {directory} ({len(written) + 2} files)")
+    if args.output == "json":
+        files = ["job.json", "README.md", *written]
+        print_json({"ok": True, "job_id": job.id, "directory": str(directory), "files": files})
+    else:
+        print(f"exported {job.id} to {directory} ({len(written) + 2} files)")
     return 0
 
 

@@ -34,7 +34,7 @@ def next_steps(args: argparse.Namespace, spec: str, document: Mapping[str, objec
     lines += _kubectl(args, document)
     source = "SPEC" if spec == "-" else shlex.quote(spec)
     lines.append(
-        f"qengine export {source} --output-dir DIR   # its charts, manifests or Terraform, "
+        f"qengine export {source} --out-dir DIR   # its charts, manifests or Terraform, "
         "to read or apply without qengine"
     )
     return lines

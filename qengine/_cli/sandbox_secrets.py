@@ -41,7 +41,7 @@ def sandbox_secrets(args: argparse.Namespace, spec: str | None = None) -> dict[s
         if args.secrets is not None:
             raise InvalidInputError(
                 "plain-text secrets (--secrets) are only accepted by a --sandbox run",
-                hint="Seal the job instead: `qengine seal SPEC --secrets FILE -o SEALED`.",
+                hint="Seal the job instead: `qengine seal SPEC --secrets FILE --out SEALED`.",
             )
         return None
     path = args.secrets

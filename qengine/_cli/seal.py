@@ -1,4 +1,4 @@
-"""``qengine seal SPEC --secrets FILE -o SEALED``: seal the secrets a job references.
+"""``qengine seal SPEC --secrets FILE --out SEALED``: seal the secrets a job references.
 
 ``--rewrap`` takes an already sealed SPEC and re-seals it under the newest key version
 (no ``--secrets`` needed). Either way a signature on the input is dropped: sign afterwards.
@@ -11,6 +11,7 @@ import pathlib
 import sys
 
 from qengine._cli._keyopts import add_key_options, key_directory, passphrase_source
+from qengine._cli.common import add_path_option, print_json
 from qengine._errors import InvalidInputError, SecretError
 
 
@@ -21,9 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--secrets", type=pathlib.Path, metavar="FILE", help="JSON object: name -> value (0600)"
     )
-    parser.add_argument(
-        "-o", "--output", type=pathlib.Path, required=True, metavar="SEALED", help="output file"
-    )
+    add_path_option(parser, "--out", metavar="SEALED", help="the sealed job to write", old=())
     parser.add_argument(
         "--rewrap", action="store_true", help="re-wrap a sealed job onto the newest key version"
     )
@@ -56,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         except SecretError as exc:  # a file we will not read is bad input, not a failure
             raise InvalidInputError(exc.message, hint=exc.hint) from None
         result = seal_job(job, load_json_object(args.secrets, "secrets file"), provider)
-    write_json(args.output, result)
+    write_json(args.out, result)
+    if args.output == "json":
+        print_json({"ok": True, "out": str(args.out)})
     if "signature" in job:
         print("note: the input's signature was dropped; sign the output again", file=sys.stderr)
     return 0

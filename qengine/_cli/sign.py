@@ -1,10 +1,11 @@
-"""``qengine sign SPEC --key PRIVATE.pem -o SIGNED`` and ``qengine sign --generate-key DIR``."""
+"""``qengine sign SPEC --key PRIVATE.pem --out SIGNED`` and ``qengine sign --generate-key DIR``."""
 
 from __future__ import annotations
 
 import argparse
 import pathlib
 
+from qengine._cli.common import add_path_option, print_json
 from qengine._errors import InvalidInputError, JobRefusedError
 
 
@@ -13,7 +14,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("sign", help="sign a job (Ed25519 over canonical JSON)")
     parser.add_argument("spec", type=pathlib.Path, nargs="?", metavar="SPEC", help="job (JSON)")
     parser.add_argument("--key", type=pathlib.Path, metavar="PRIVATE.pem", help="signing key")
-    parser.add_argument("-o", "--output", type=pathlib.Path, metavar="SIGNED", help="output")
+    add_path_option(
+        parser,
+        "--out",
+        metavar="SIGNED",
+        help="the signed job to write",
+        old=(),
+        required=False,
+    )
     parser.add_argument(
         "--generate-key", type=pathlib.Path, metavar="DIR", help="write a new key pair into DIR"
     )
@@ -30,10 +38,14 @@ def run(args: argparse.Namespace) -> int:
         if args.spec is not None:
             raise InvalidInputError("--generate-key takes no SPEC")
         private_path, public_path, key_id = generate_signing_key(args.generate_key)
-        print(f"key id {key_id}\nprivate key {private_path}\npublic key {public_path}")
+        if args.output == "json":
+            paths = {"private_key": str(private_path), "public_key": str(public_path)}
+            print_json({"ok": True, "key_id": key_id, **paths})
+        else:
+            print(f"key id {key_id}\nprivate key {private_path}\npublic key {public_path}")
         return 0
-    if args.spec is None or args.key is None or args.output is None:
-        raise InvalidInputError("sign needs SPEC, --key PRIVATE.pem and -o SIGNED")
+    if args.spec is None or args.key is None or args.out is None:
+        raise InvalidInputError("sign needs SPEC, --key PRIVATE.pem and --out SIGNED")
     job = load_json_object(args.spec, "job spec")
     if "not_after" not in job:
         raise InvalidInputError(
@@ -45,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     except JobRefusedError as exc:
         raise InvalidInputError(exc.message) from exc
     signed = sign_job(job, load_private_key(args.key))
-    write_json(args.output, signed)
-    print(f"signed with key id {signed['signature']['key_id']}")
+    write_json(args.out, signed)
+    key_id = signed["signature"]["key_id"]
+    if args.output == "json":
+        print_json({"ok": True, "key_id": key_id, "out": str(args.out)})
+    else:
+        print(f"signed with key id {key_id}")
     return 0

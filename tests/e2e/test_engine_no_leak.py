@@ -106,7 +106,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path, mode: str) -> None:
             str(spec),
             "--secrets",
             str(secrets_file),
-            "-o",
+            "--out",
             str(sealed),
             "--state-dir",
             str(state),
@@ -127,7 +127,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path, mode: str) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert "***" in result.stderr  # the failing step's message was there, masked
-    exported = run_qengine(tmp_path, "export", str(spec), "-o", str(tmp_path / "out" / "export"))
+    exported = run_qengine(tmp_path, "export", str(spec), "--out-dir", str(tmp_path / "out" / "export"))
     assert exported.returncode == 0, exported.stderr
     outputs.update(
         {

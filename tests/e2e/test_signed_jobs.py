@@ -42,7 +42,7 @@ def test_signed_job_runs_once_and_every_bad_job_is_refused(tmp_path: Path) -> No
     assert "not signed" in unsigned.stderr or "unsigned" in unsigned.stderr
 
     signed = tmp_path / "signed.json"
-    done = run_qengine(tmp_path, "sign", str(spec), "--key", str(private), "-o", str(signed))
+    done = run_qengine(tmp_path, "sign", str(spec), "--key", str(private), "--out", str(signed))
     assert done.returncode == 0, done.stderr
     tampered = json.loads(signed.read_text())
     tampered["target"]["steps"] = "a; b <- a; c"
@@ -67,7 +67,7 @@ def test_expired_job_is_refused_past_the_clock_skew(tmp_path: Path) -> None:
     spec = write_job(tmp_path, "a")
     _with_window(spec, hours=-0.5)  # expired half an hour ago
     signed = tmp_path / "signed.json"
-    done = run_qengine(tmp_path, "sign", str(spec), "--key", str(private), "-o", str(signed))
+    done = run_qengine(tmp_path, "sign", str(spec), "--key", str(private), "--out", str(signed))
     assert done.returncode == 0, done.stderr
     trust = ["--state-dir", str(tmp_path / "state"), "--trust-key", str(public)]
     expired = run_qengine(tmp_path, "run", str(signed), *trust)

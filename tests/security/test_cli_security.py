@@ -81,7 +81,7 @@ def test_seal_then_sign_then_rewrap(
             str(spec),
             "--secrets",
             str(secrets_file),
-            "-o",
+            "--out",
             str(sealed_path),
             "--state-dir",
             state,
@@ -99,14 +99,14 @@ def test_seal_then_sign_then_rewrap(
     assert _run("sign", "--generate-key", str(tmp_path / "signing")) == 0
     signed_path = tmp_path / "signed.json"
     key = str(tmp_path / "signing" / "signing-key.pem")
-    assert _run("sign", str(sealed_path), "--key", key, "-o", str(signed_path)) == 0
+    assert _run("sign", str(sealed_path), "--key", key, "--out", str(signed_path)) == 0
     assert json.loads(signed_path.read_text())["signature"]["alg"] == "ed25519"
 
     _run("keys", "rotate", "--state-dir", state)
     capsys.readouterr()
     rewrapped_path = tmp_path / "rewrapped.json"
     assert (
-        _run("seal", str(signed_path), "--rewrap", "-o", str(rewrapped_path), "--state-dir", state)
+        _run("seal", str(signed_path), "--rewrap", "--out", str(rewrapped_path), "--state-dir", state)
         == 0
     )
     assert "sign the output again" in capsys.readouterr().err
@@ -124,18 +124,18 @@ def test_seal_refuses_missing_secrets_non_objects_and_exposed_secret_files(
     out = str(tmp_path / "out.json")
     lacking = _write(tmp_path / "lacking.json", {"git-token": "x"})
     with pytest.raises(InvalidInputError, match="lacks 2") as caught:
-        _run("seal", str(spec), "--secrets", str(lacking), "-o", out, "--state-dir", state)
+        _run("seal", str(spec), "--secrets", str(lacking), "--out", out, "--state-dir", state)
     assert caught.value.exit_code == 2
     exposed = _write(tmp_path / "exposed.json", plaintext, 0o644)
     with pytest.raises(InvalidInputError, match="group or others"):
-        _run("seal", str(spec), "--secrets", str(exposed), "-o", out, "--state-dir", state)
+        _run("seal", str(spec), "--secrets", str(exposed), "--out", out, "--state-dir", state)
     not_object = _write(tmp_path / "list.json", [job])
     with pytest.raises(InvalidInputError, match="must hold a JSON object"):
-        _run("seal", str(not_object), "--secrets", str(lacking), "-o", out, "--state-dir", state)
+        _run("seal", str(not_object), "--secrets", str(lacking), "--out", out, "--state-dir", state)
     duplicate = tmp_path / "dup.json"
     duplicate.write_text('{"id": "a", "id": "b"}')
     with pytest.raises(InvalidInputError, match="duplicate key"):
-        _run("seal", str(duplicate), "--secrets", str(lacking), "-o", out, "--state-dir", state)
+        _run("seal", str(duplicate), "--secrets", str(lacking), "--out", out, "--state-dir", state)
     assert not pathlib.Path(out).exists()
 
 
@@ -180,7 +180,7 @@ def test_sign_refuses_a_job_without_a_valid_not_after(
     del job["not_after"]
     spec = _write(tmp_path / "job.json", job)
     with pytest.raises(InvalidInputError, match="no not_after"):
-        _run("sign", str(spec), "--key", key, "-o", str(tmp_path / "out.json"))
+        _run("sign", str(spec), "--key", key, "--out", str(tmp_path / "out.json"))
     spec = _write(tmp_path / "job.json", dict(job, not_after="tomorrow"))
     with pytest.raises(InvalidInputError, match="RFC 3339"):
-        _run("sign", str(spec), "--key", key, "-o", str(tmp_path / "out.json"))
+        _run("sign", str(spec), "--key", key, "--out", str(tmp_path / "out.json"))

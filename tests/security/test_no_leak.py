@@ -80,7 +80,7 @@ def test_no_secret_in_any_output(
         str(work / "job.json"),
         "--secrets",
         str(secrets_file),
-        "-o",
+        "--out",
         str(work / "sealed.json"),
         "--keys-dir",
         str(keys),
@@ -92,7 +92,7 @@ def test_no_secret_in_any_output(
         str(work / "sealed.json"),
         "--key",
         str(work / "signing" / "signing-key.pem"),
-        "-o",
+        "--out",
         str(work / "signed.json"),
     )
     sealed = json.loads((work / "signed.json").read_text())

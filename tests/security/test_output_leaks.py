@@ -87,7 +87,7 @@ def test_outputs_are_masked_on_every_channel(tmp_path: Path) -> None:
         str(_job(tmp_path)),
         "--secrets",
         str(secrets_file),
-        "-o",
+        "--out",
         str(sealed),
         "--state-dir",
         str(state),

@@ -85,7 +85,7 @@ def test_a_refused_job_is_audited_and_exits_2(
     job = spec
     if not unsigned:
         job = tmp_path / "signed.json"
-        argv = ["sign", str(spec), "--key", str(keys / "signing-key.pem"), "-o", str(job)]
+        argv = ["sign", str(spec), "--key", str(keys / "signing-key.pem"), "--out", str(job)]
         done = run_qengine(tmp_path, *argv)
         if done.returncode != 0:  # `qengine sign` refuses it: a control plane of its own signs
             private = load_private_key(keys / "signing-key.pem")

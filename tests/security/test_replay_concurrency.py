@@ -25,7 +25,7 @@ def _signed(tmp: Path, steps: str) -> tuple[Path, list[str]]:
     spec.write_text(json.dumps(document))
     signed = tmp / "signed.json"
     done = run_qengine(
-        tmp, "sign", str(spec), "--key", str(keys / "signing-key.pem"), "-o", str(signed)
+        tmp, "sign", str(spec), "--key", str(keys / "signing-key.pem"), "--out", str(signed)
     )
     assert done.returncode == 0, done.stderr
     trust = ["--state-dir", str(tmp / "state"), "--trust-key", str(keys / "signing-key.pub.pem")]

@@ -66,7 +66,7 @@ def test_an_unopenable_sealed_section_is_refused_before_any_step(tmp_path: Path,
     secrets_file.write_text(json.dumps(SECRETS))
     os.chmod(secrets_file, 0o600)
     sealed = tmp_path / "sealed.json"
-    argv = ["seal", str(spec), "--secrets", str(secrets_file), "-o", str(sealed)]
+    argv = ["seal", str(spec), "--secrets", str(secrets_file), "--out", str(sealed)]
     done = run_qengine(tmp_path, *argv, "--state-dir", str(state))
     assert done.returncode == 0, done.stderr
     job = json.loads(sealed.read_text())

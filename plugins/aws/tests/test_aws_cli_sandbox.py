@@ -133,7 +133,7 @@ def test_sandbox_create_pause_pause_resume_in_one_session(tmp_path: Path) -> Non
 
 def test_export_writes_the_real_module_without_secrets(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run_qengine(tmp_path, "export", str(EXAMPLE), "-o", str(out))
+    result = run_qengine(tmp_path, "export", str(EXAMPLE), "--out-dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     module = json.loads((out / "terraform" / "aws" / "main.tf.json").read_text())
     assert set(module["module"]) >= {"vpc", "eks"}

@@ -21,7 +21,7 @@ def _export(tmp_path: Path) -> Path:
         "QENGINE_PLUGINS": "aws",
     }
     subprocess.run(
-        [sys.executable, "-m", "qengine", "export", str(EXAMPLE), "-o", str(out)],
+        [sys.executable, "-m", "qengine", "export", str(EXAMPLE), "--out-dir", str(out)],
         env=env,
         check=True,
         capture_output=True,

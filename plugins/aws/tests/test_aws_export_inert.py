@@ -68,7 +68,7 @@ def test_aws_a_template_sequence_in_a_spec_value_is_refused(
     spec = tmp_path / "job.json"
     spec.write_text(json.dumps(_document(change)))
     monkeypatch.setenv("QENGINE_PLUGINS", "aws")
-    assert main(["export", str(spec), "-o", str(tmp_path / "out")]) == 2
+    assert main(["export", str(spec), "--out-dir", str(tmp_path / "out")]) == 2
     assert path in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

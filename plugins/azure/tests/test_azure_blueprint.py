@@ -108,7 +108,7 @@ def test_real_and_sandbox_modules_have_the_same_outputs_and_variables() -> None:
 def test_export_writes_the_real_module_without_credentials(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run_qengine(
-        tmp_path, "export", str(EXAMPLES / "job.json"), "-o", str(out), plugins="azure"
+        tmp_path, "export", str(EXAMPLES / "job.json"), "--out-dir", str(out), plugins="azure"
     )
     assert result.returncode == 0, result.stderr
     target = out / "terraform" / "azure"

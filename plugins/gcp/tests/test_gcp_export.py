@@ -11,7 +11,7 @@ from qengine_gcp.sandbox import SANDBOX_TOKEN
 
 def test_export_writes_the_real_module_backend_and_readme(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run_qengine(tmp_path, "export", str(_spec(tmp_path)), "-o", str(out))
+    result = run_qengine(tmp_path, "export", str(_spec(tmp_path)), "--out-dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     target = out / "terraform" / "gcp"
     module = json.loads((target / "main.tf.json").read_text())

@@ -87,7 +87,7 @@ def test_k8s_sealed_quickstart_runs_on_a_cluster_given_by_kubeconfig(tmp_path: P
         str(QUICKSTART),
         "--secrets",
         str(secrets),
-        "-o",
+        "--out",
         str(sealed),
         "--state-dir",
         str(state),

@@ -52,7 +52,7 @@ def test_k8s_plan_and_export_hold_no_secret_value(
         _assert_clean(captured.out + captured.err, secrets, f"plan -o {output}")
 
     out = tmp_path / "export"
-    assert main(["export", str(spec), "-o", str(out)]) == 0
+    assert main(["export", str(spec), "--out-dir", str(out)]) == 0
     captured = capsys.readouterr()
     _assert_clean(captured.out + captured.err, secrets, "export output")
     files = [p for p in out.rglob("*") if p.is_file()]
