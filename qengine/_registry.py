@@ -18,12 +18,16 @@ key provider        :meth:`add_key_provider`    a :class:`~qengine.interfaces.Ke
 
 Factories run while a job is planned: they must be cheap, make no network call and open no
 secret (that happens in the steps). Import the plugin's SDK inside the factory, never at module
-level, so loading plugins for ``qengine validate`` stays fast.
+level, so loading plugins for ``qengine validate`` stays fast. For the same reason a section
+class may be named by its import path, ``"package.module:Class"``: it is imported only when a
+job has a section of its kind (or the schema is asked for).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
@@ -51,18 +55,52 @@ D = TypeVar("D", bound=DnsSpec)
 I = TypeVar("I")  # noqa: E741 -- the interface a factory returns
 
 KEY_PROVIDER = "key provider"
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+_BASES: dict[str, type[PluginSection]] = {
+    base.family: base for base in (ProviderSpec, TargetSpec, RegistrySpec, BuildSpec, DnsSpec)
+}
 
 
 @attrs.frozen(kw_only=True)
 class Registration:
-    """One provider a plugin registered: its family, kind, spec class and factory."""
+    """One provider a plugin registered: its family, kind, spec class and factory.
+
+    ``spec_type`` may be given as an import path (``"package.module:Class"``); the class is
+    imported the first time ``spec_type`` is read.
+    """
 
     family: str
     kind: str
     plugin: str
-    spec_type: type[PluginSection] | None
+    _spec_type: type[PluginSection] | str | None = attrs.field(alias="spec_type", repr=False)
     factory: Callable[..., object] = attrs.field(repr=False)
     description: str = ""
+    _resolved: list[type[PluginSection]] = attrs.field(init=False, factory=list, eq=False)
+
+    @property
+    def spec_type(self) -> type[PluginSection] | None:
+        """The section class (imported now if it was registered by its import path)."""
+        if not isinstance(self._spec_type, str):
+            return self._spec_type
+        if not self._resolved:
+            self._resolved.append(self._import(self._spec_type))
+        return self._resolved[0]
+
+    def _import(self, path: str) -> type[PluginSection]:
+        module, _, name = path.partition(":")
+        what = (
+            f"plugin {self.plugin!r} registered the {self.family} kind {self.kind!r} with {path!r}"
+        )
+        try:
+            found: object = importlib.import_module(module)
+            for part in name.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(f"{what}, which cannot be imported: {exc}") from exc
+        base = _BASES.get(self.family, PluginSection)
+        if not (isinstance(found, type) and issubclass(found, base)):
+            raise PluginError(f"{what}, which is not a subclass of {base.__name__}")
+        return found
 
 
 class Registry:
@@ -76,10 +114,15 @@ class Registry:
         self,
         family: str,
         kind: str,
-        spec_type: type[PluginSection] | None,
+        spec_type: type[PluginSection] | str | None,
         factory: Callable[..., object],
         description: str,
     ) -> None:
+        if isinstance(spec_type, str) and not _IMPORT_PATH.fullmatch(spec_type):
+            raise PluginError(
+                f"plugin {self._plugin!r} registered the {family} kind {kind!r} with the "
+                f"section {spec_type!r}, which is no import path (package.module:Class)"
+            )
         if not callable(factory):
             raise PluginError(
                 f"plugin {self._plugin!r} registered the {family} kind {kind!r} with a factory "
@@ -104,7 +147,7 @@ class Registry:
     def add_cloud_provider(
         self,
         kind: str,
-        spec_type: type[P],
+        spec_type: type[P] | str,
         factory: Callable[[P, JobServices], InfraEngine],
         description: str = "",
     ) -> None:
@@ -117,7 +160,7 @@ class Registry:
     def add_target(
         self,
         kind: str,
-        spec_type: type[T],
+        spec_type: type[T] | str,
         factory: Callable[[T, JobServices], EnvEngine],
         description: str = "",
     ) -> None:
@@ -130,7 +173,7 @@ class Registry:
     def add_registry(
         self,
         kind: str,
-        spec_type: type[R],
+        spec_type: type[R] | str,
         factory: Callable[[R, JobServices], ContainerRegistry],
         description: str = "",
     ) -> None:
@@ -143,7 +186,7 @@ class Registry:
     def add_build_backend(
         self,
         kind: str,
-        spec_type: type[B],
+        spec_type: type[B] | str,
         factory: Callable[[B, JobServices], BuildBackend],
         description: str = "",
     ) -> None:
@@ -156,7 +199,7 @@ class Registry:
     def add_dns_provider(
         self,
         kind: str,
-        spec_type: type[D],
+        spec_type: type[D] | str,
         factory: Callable[[D, JobServices], DnsProvider],
         description: str = "",
     ) -> None:
@@ -211,17 +254,17 @@ class Registry:
         entry = self.get(KEY_PROVIDER, kind)
         return _checked(entry, KeyProvider, lambda: entry.factory(settings))
 
-    def section_kinds(self) -> dict[type[PluginSection], dict[str, type[PluginSection]]]:
-        """For the converter: each section base class and its registered classes by kind."""
-        bases = {
-            base.family: base
-            for base in (ProviderSpec, TargetSpec, RegistrySpec, BuildSpec, DnsSpec)
-        }
-        kinds: dict[type[PluginSection], dict[str, type[PluginSection]]] = {}
+    def section_kinds(self) -> dict[type[PluginSection], Mapping[str, type[PluginSection]]]:
+        """For the converter: each section base class and its registered classes by kind.
+
+        A class registered by its import path is imported when its kind is looked up, so a
+        job imports only the section classes of the kinds it has.
+        """
+        kinds: dict[type[PluginSection], dict[str, Registration]] = {}
         for entry in self._entries.values():
-            if entry.spec_type is not None and entry.family in bases:
-                kinds.setdefault(bases[entry.family], {})[entry.kind] = entry.spec_type
-        return kinds
+            if entry._spec_type is not None and entry.family in _BASES:
+                kinds.setdefault(_BASES[entry.family], {})[entry.kind] = entry
+        return {base: _SectionClasses(entries) for base, entries in kinds.items()}
 
     def _drop(self, plugin: str) -> None:
         self._entries = {key: e for key, e in self._entries.items() if e.plugin != plugin}
@@ -229,6 +272,30 @@ class Registry:
     def _scoped(self, plugin: str) -> Registry:
         self._plugin = plugin
         return self
+
+
+class _SectionClasses(Mapping[str, "type[PluginSection]"]):
+    """The section classes of one family by kind, each imported when first looked up."""
+
+    def __init__(self, entries: dict[str, Registration]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, kind: str) -> type[PluginSection]:
+        try:
+            spec_type = self._entries[kind].spec_type
+        except PluginError as exc:  # read while a job is structured: reported at its path
+            raise ValueError(str(exc)) from exc
+        assert spec_type is not None  # section_kinds lists only entries with a section class
+        return spec_type
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._entries
 
 
 def _checked(entry: Registration, interface: Callable[..., I], call: Callable[[], Any]) -> I:

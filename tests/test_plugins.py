@@ -277,3 +277,68 @@ def test_a_plugin_in_a_zip_archive_on_the_path_is_found_through_importlib_metada
     assert plugins["zipped"]["distribution"] == "qengine-zipped"
     assert plugins["zipped"]["version"] == "0.1"
     assert plugins["aws"]["distribution"] == "qengine-aws"
+
+
+_LAZY_SECTION = """
+from typing import Literal
+
+import attrs
+
+from qengine.spec import TargetSpec
+
+
+@attrs.frozen(kw_only=True)
+class LazyTarget(TargetSpec):
+    kind: Literal["lazy"]
+    depth: int
+"""
+
+
+class LazyPlugin:
+    @hookimpl
+    def qengine_register(self, registry: Registry) -> None:
+        registry.add_target("lazy", "lazy_sections:LazyTarget", lambda: None, "by import path")
+
+
+def test_a_section_named_by_import_path_is_imported_only_for_a_job_of_its_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lazy_sections.py").write_text(_LAZY_SECTION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_sections", raising=False)
+    plugins = load_plugins(autoload=False, plugins=[("moon", MoonPlugin()), ("lazy", LazyPlugin())])
+    plugins.loader.load(_moon_job())
+    with pytest.raises(SpecError, match="did you mean 'lazy'"):
+        plugins.loader.load({**_moon_job(), "target": {"kind": "lazzy"}})
+    assert "lazy_sections" not in sys.modules
+    job = plugins.loader.load({**_moon_job(), "target": {"kind": "lazy", "depth": 3}})
+    assert type(job.target).__name__ == "LazyTarget"
+    assert job.target.depth == 3  # type: ignore[union-attr]
+    entry = plugins.registry.get(TargetSpec.family, "lazy")
+    assert entry.spec_type is type(job.target)
+
+
+def test_a_section_path_that_is_no_import_path_disables_the_plugin() -> None:
+    class Misnamed:
+        @hookimpl
+        def qengine_register(self, registry: Registry) -> None:
+            registry.add_target("bad", "lazy_sections.LazyTarget", lambda: None)
+
+    (info,) = load_plugins(autoload=False, plugins=[("bad", Misnamed())]).plugins
+    assert not info.loaded
+    assert "'lazy_sections.LazyTarget', which is no import path" in info.error
+
+
+def test_a_section_path_that_cannot_be_imported_names_the_plugin_when_used() -> None:
+    class Missing:
+        @hookimpl
+        def qengine_register(self, registry: Registry) -> None:
+            registry.add_target("gone", "no_such_module_here:Gone", lambda: None)
+
+    plugins = load_plugins(autoload=False, plugins=[("gone", Missing())])
+    entry = plugins.registry.get(TargetSpec.family, "gone")
+    with pytest.raises(PluginError, match="plugin 'gone' registered the cluster target kind"):
+        assert entry.spec_type is None
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load({**_moon_job(), "target": {"kind": "gone"}})
+    assert "cannot be imported" in str(caught.value.issues)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
-from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
 if TYPE_CHECKING:
     from qengine.plugin import (
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
         KeyProvider,
         SandboxSession,
     )
+    from qengine_aws.spec import AwsProvider, EcrRegistry, Route53Dns
 
 
 def _infra_engine(section: AwsProvider, services: JobServices) -> InfraEngine:
@@ -59,12 +59,14 @@ def qengine_register(registry: Registry) -> None:
     """Register the AWS cloud provider, ECR, Route53 and the aws-kms key provider."""
     registry.add_cloud_provider(
         "aws",
-        AwsProvider,
+        "qengine_aws.spec:AwsProvider",
         _infra_engine,
         "EKS clusters through Terraform, state in your S3 bucket",
     )
-    registry.add_registry("ecr", EcrRegistry, _ecr, "Amazon ECR repositories")
-    registry.add_dns_provider("route53", Route53Dns, _route53, "Amazon Route53 hosted zones")
+    registry.add_registry("ecr", "qengine_aws.spec:EcrRegistry", _ecr, "Amazon ECR repositories")
+    registry.add_dns_provider(
+        "route53", "qengine_aws.spec:Route53Dns", _route53, "Amazon Route53 hosted zones"
+    )
     registry.add_key_provider(
         "aws-kms",
         _kms,
@@ -75,9 +77,8 @@ def qengine_register(registry: Registry) -> None:
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse AWS jobs with an unknown region, an unoffered version or bad node groups."""
-    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
-    if not isinstance(job.registry, EcrRegistry) and not isinstance(provider, AwsProvider):
-        return []  # the checks' catalogs are imported only for a job with an AWS section
+    if not {"aws", "ecr"} & _section_kinds(job):
+        return []  # the checks and their catalogs are imported only for a job with AWS sections
     from qengine_aws.checks import check_job
 
     return check_job(job)
@@ -89,7 +90,7 @@ def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | No
     the stand-in cluster's API is the session's cluster (``session.cluster()``, started here
     unless an earlier job of the session started one); both are shared by the session's jobs
     and stop with the session."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
+    if not isinstance(job, InfrastructureJob) or not _cluster_of_kind(job, "aws"):
         return None
     from qengine_aws.sandbox_session import session_settings
 
@@ -99,8 +100,23 @@ def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | No
 @hookimpl
 def qengine_export(job: Job, directory: Path) -> list[str] | None:
     """Write an AWS infrastructure job's Terraform root module, backend settings and README."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, AwsProvider):
+    if not isinstance(job, InfrastructureJob) or not _cluster_of_kind(job, "aws"):
         return None
     from qengine_aws.export import export_job
 
     return export_job(job, directory)
+
+
+def _section_kinds(job: Job) -> set[str]:
+    """The kinds of the job's plugin sections, read without importing a section class."""
+    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
+    return {s.kind for s in (provider, job.registry, job.dns) if s is not None}
+
+
+def _cluster_of_kind(job: Job, kind: str) -> bool:
+    """Whether ``job`` is an infrastructure job whose provider is this plugin's ``kind``."""
+    if not isinstance(job, InfrastructureJob) or job.cluster.provider.kind != kind:
+        return False
+    from qengine_aws.spec import AwsProvider
+
+    return isinstance(job.cluster.provider, AwsProvider)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
-from qengine_azure.spec import AzureDns, AzureProvider
 
 if TYPE_CHECKING:
     from qengine.plugin import (
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
         KeyProvider,
         SandboxSession,
     )
+    from qengine_azure.spec import AzureDns, AzureProvider
 
 
 def _infra_engine(section: AzureProvider, services: JobServices) -> InfraEngine:
@@ -51,11 +51,13 @@ def qengine_register(registry: Registry) -> None:
     provider."""
     registry.add_cloud_provider(
         "azure",
-        AzureProvider,
+        "qengine_azure.spec:AzureProvider",
         _infra_engine,
         "AKS clusters through Terraform, state in your storage account",
     )
-    registry.add_dns_provider("azure-dns", AzureDns, _azure_dns, "Azure DNS public zones")
+    registry.add_dns_provider(
+        "azure-dns", "qengine_azure.spec:AzureDns", _azure_dns, "Azure DNS public zones"
+    )
     registry.add_key_provider(
         "azure-key-vault",
         _key_vault,
@@ -68,9 +70,9 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse Azure jobs whose identity, ranges, node pools, version, API server access, state
     storage or tags AKS or Azure would refuse, and Azure DNS sections with a bad identity
     (offline)."""
-    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
-    if not isinstance(job.dns, AzureDns) and not isinstance(provider, AzureProvider):
-        return []  # the checks' catalogs are imported only for a job with an Azure section
+    provider = job.cluster.provider.kind if isinstance(job, InfrastructureJob) else None
+    if provider != "azure" and (job.dns is None or job.dns.kind != "azure-dns"):
+        return []  # the checks and their catalogs are imported only for a job with Azure sections
     from qengine_azure.checks import check_job
 
     return check_job(job)
@@ -82,14 +84,13 @@ def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | No
     Entra ID are local stand-ins, the cluster is terraform_data stand-ins whose API is the
     session's cluster (started here unless an earlier job of the session started one); all
     are shared by the session's jobs and stop with the session."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(
-        job.cluster.provider, AzureProvider
-    ):
+    provider = _azure_provider(job)
+    if not isinstance(job, InfrastructureJob) or provider is None:
         return None
     from qengine_azure.sandbox_session import session_settings
     from qengine_azure.state_backend import state_location
 
-    account = state_location(job.cluster.provider, job.cluster.id).storage_account
+    account = state_location(provider, job.cluster.id).storage_account
     return {"azure": session_settings(session, account)}
 
 
@@ -97,10 +98,19 @@ def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | No
 def qengine_export(job: Job, directory: Path) -> list[str] | None:
     """Write an Azure infrastructure job's Terraform root module, backend settings and
     README."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(
-        job.cluster.provider, AzureProvider
-    ):
+    if not isinstance(job, InfrastructureJob) or _azure_provider(job) is None:
         return None
     from qengine_azure.export import export_job
 
     return export_job(job, directory)
+
+
+def _azure_provider(job: Job) -> AzureProvider | None:
+    """The job's Azure provider section, if it is an infrastructure job of an AKS cluster (the
+    section classes are imported only then)."""
+    if not isinstance(job, InfrastructureJob) or job.cluster.provider.kind != "azure":
+        return None
+    from qengine_azure.spec import AzureProvider
+
+    provider = job.cluster.provider
+    return provider if isinstance(provider, AzureProvider) else None

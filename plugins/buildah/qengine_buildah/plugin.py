@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qengine import hookimpl
-from qengine_buildah.spec import BuildahBuild
 
 if TYPE_CHECKING:
     from qengine.plugin import BuildBackend, JobServices, Registry
+    from qengine_buildah.spec import BuildahBuild
 
 
 def _backend(section: BuildahBuild, services: JobServices) -> BuildBackend:
@@ -28,5 +28,8 @@ def _backend(section: BuildahBuild, services: JobServices) -> BuildBackend:
 def qengine_register(registry: Registry) -> None:
     """Register the ``buildah`` build backend."""
     registry.add_build_backend(
-        "buildah", BuildahBuild, _backend, "daemonless builds with buildah (chroot, vfs)"
+        "buildah",
+        "qengine_buildah.spec:BuildahBuild",
+        _backend,
+        "daemonless builds with buildah (chroot, vfs)",
     )

@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qengine import hookimpl
-from qengine_docker.spec import DockerBuild, DockerSettings
 
 if TYPE_CHECKING:
     from qengine.plugin import BuildBackend, JobServices, Registry
+    from qengine_docker.spec import DockerBuild
 
 
 def _backend(section: DockerBuild, services: JobServices) -> BuildBackend:
     from qengine_docker.backend import DockerBackend
+    from qengine_docker.spec import DockerSettings
 
     settings = services.settings_for("docker", DockerSettings) or DockerSettings()
     return DockerBackend(host=settings.host or section.host)
@@ -28,5 +29,8 @@ def _backend(section: DockerBuild, services: JobServices) -> BuildBackend:
 def qengine_register(registry: Registry) -> None:
     """Register the ``docker`` build backend."""
     registry.add_build_backend(
-        "docker", DockerBuild, _backend, "builds through a Docker Engine API (Docker, Podman)"
+        "docker",
+        "qengine_docker.spec:DockerBuild",
+        _backend,
+        "builds through a Docker Engine API (Docker, Podman)",
     )

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
 from qengine.spec import InfrastructureJob, Job
-from qengine_gcp.spec import ArtifactRegistry, CloudDns, GcpProvider
 
 if TYPE_CHECKING:
     from qengine.plugin import (
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
         KeyProvider,
         SandboxSession,
     )
+    from qengine_gcp.spec import ArtifactRegistry, CloudDns, GcpProvider
 
 
 def _infra_engine(section: GcpProvider, services: JobServices) -> InfraEngine:
@@ -59,17 +59,19 @@ def qengine_register(registry: Registry) -> None:
     provider."""
     registry.add_cloud_provider(
         "gcp",
-        GcpProvider,
+        "qengine_gcp.spec:GcpProvider",
         _infra_engine,
         "GKE Standard clusters through Terraform, state in your GCS bucket",
     )
     registry.add_registry(
         "artifact-registry",
-        ArtifactRegistry,
+        "qengine_gcp.spec:ArtifactRegistry",
         _artifact_registry,
         "Google Artifact Registry Docker repositories",
     )
-    registry.add_dns_provider("cloud-dns", CloudDns, _cloud_dns, "Google Cloud DNS managed zones")
+    registry.add_dns_provider(
+        "cloud-dns", "qengine_gcp.spec:CloudDns", _cloud_dns, "Google Cloud DNS managed zones"
+    )
     registry.add_key_provider(
         "gcp-kms",
         _kms,
@@ -81,10 +83,8 @@ def qengine_register(registry: Registry) -> None:
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse GCP jobs whose ranges, node pools, version, endpoint, state bucket, labels or
     credentials GKE would refuse, and Cloud DNS sections with bad identities (offline)."""
-    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
-    sections = (job.dns, job.registry, provider)
-    if not any(isinstance(s, (CloudDns, ArtifactRegistry, GcpProvider)) for s in sections):
-        return []  # the checks' catalogs are imported only for a job with a GCP section
+    if not {"gcp", "artifact-registry", "cloud-dns"} & _section_kinds(job):
+        return []  # the checks and their catalogs are imported only for a job with GCP sections
     from qengine_gcp.checks import check_job
 
     return check_job(job)
@@ -96,7 +96,7 @@ def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | No
     terraform_data stand-ins whose API is the session's cluster (``session.cluster()``,
     started here unless an earlier job of the session started one); both are shared by the
     session's jobs and stop with the session."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, GcpProvider):
+    if not isinstance(job, InfrastructureJob) or not _cluster_of_kind(job, "gcp"):
         return None
     from qengine_gcp.sandbox_session import session_settings
 
@@ -106,8 +106,23 @@ def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | No
 @hookimpl
 def qengine_export(job: Job, directory: Path) -> list[str] | None:
     """Write a GCP infrastructure job's Terraform root module, backend settings and README."""
-    if not isinstance(job, InfrastructureJob) or not isinstance(job.cluster.provider, GcpProvider):
+    if not isinstance(job, InfrastructureJob) or not _cluster_of_kind(job, "gcp"):
         return None
     from qengine_gcp.export import export_job
 
     return export_job(job, directory)
+
+
+def _section_kinds(job: Job) -> set[str]:
+    """The kinds of the job's plugin sections, read without importing a section class."""
+    provider = job.cluster.provider if isinstance(job, InfrastructureJob) else None
+    return {s.kind for s in (provider, job.registry, job.dns) if s is not None}
+
+
+def _cluster_of_kind(job: Job, kind: str) -> bool:
+    """Whether ``job`` is an infrastructure job whose provider is this plugin's ``kind``."""
+    if not isinstance(job, InfrastructureJob) or job.cluster.provider.kind != kind:
+        return False
+    from qengine_gcp.spec import GcpProvider
+
+    return isinstance(job.cluster.provider, GcpProvider)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qengine.plugin import Registry, SpecIssue, hookimpl
-from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 if TYPE_CHECKING:
     import argparse
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from qengine.plugin import EnvEngine, JobServices, SandboxSession
     from qengine.spec import Job
     from qengine_kubernetes.settings import KubeSettings
+    from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
 
 def _engine(
@@ -32,22 +32,30 @@ def _engine(
     return KubernetesEnvEngine(section, services)
 
 
+_TARGET_KINDS = frozenset({"kubeconfig", "in-cluster", "sandbox"})
+
+
 @hookimpl
 def qengine_register(registry: Registry) -> None:
     """Register the kubeconfig, in-cluster and sandbox targets."""
     registry.add_target(
         "kubeconfig",
-        KubeconfigTarget,
+        "qengine_kubernetes.spec:KubeconfigTarget",
         _engine,
         "a cluster reached through a kubeconfig file",
     )
     registry.add_target(
         "in-cluster",
-        InClusterTarget,
+        "qengine_kubernetes.spec:InClusterTarget",
         _engine,
         "the cluster the engine runs in (service account)",
     )
-    registry.add_target("sandbox", SandboxTarget, _engine, "the embedded Kubernetes API simulator")
+    registry.add_target(
+        "sandbox",
+        "qengine_kubernetes.spec:SandboxTarget",
+        _engine,
+        "the embedded Kubernetes API simulator",
+    )
 
 
 @hookimpl
@@ -69,6 +77,9 @@ def qengine_engine_settings(options: Mapping[str, object]) -> dict[str, KubeSett
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse environment jobs whose services cannot become valid Kubernetes objects."""
+    target = getattr(job, "target", None)  # only environment jobs have one
+    if target is None or target.kind not in _TARGET_KINDS:
+        return []  # the checks and the renderer are imported only for a job bound here
     from qengine_kubernetes.checks import check_job
 
     return check_job(job)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qengine import InvalidInputError, SpecIssue, hookimpl
-from qengine_oci.spec import OciRegistry
 
 if TYPE_CHECKING:
     from qengine.plugin import ContainerRegistry, JobServices, Registry
     from qengine.spec import Job
+    from qengine_oci.spec import OciRegistry
 
 
 def _registry(section: OciRegistry, services: JobServices) -> ContainerRegistry:
@@ -27,7 +27,10 @@ def _registry(section: OciRegistry, services: JobServices) -> ContainerRegistry:
 def qengine_register(registry: Registry) -> None:
     """Register the ``oci`` container registry kind."""
     registry.add_registry(
-        "oci", OciRegistry, _registry, "any OCI Distribution registry (basic or token auth)"
+        "oci",
+        "qengine_oci.spec:OciRegistry",
+        _registry,
+        "any OCI Distribution registry (basic or token auth)",
     )
 
 
@@ -35,9 +38,13 @@ def qengine_register(registry: Registry) -> None:
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """An ``oci`` section's URL is http(s) and its repository prefix a valid (lower-case) path."""
     section = job.registry
+    if section is None or section.kind != "oci":
+        return []  # the section class is imported only for a job with an oci registry
+    from qengine.source.references import parse_image
+    from qengine_oci.spec import OciRegistry
+
     if not isinstance(section, OciRegistry):
         return []
-    from qengine.source.references import parse_image
 
     issues = []
     if not section.url.startswith(("https://", "http://")):
