@@ -152,7 +152,8 @@ def _entry_points(group: str) -> list[_EntryPoint] | None:
 
 def _listed(path: str, group: str) -> list[_EntryPoint]:
     try:
-        text = Path(path, "entry_points.txt").read_text(encoding="utf-8")
+        with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as listing:
+            text = listing.read()
     except OSError:  # no entry points, or an egg-info file rather than a directory
         return []
     section, found = "", list[_EntryPoint]()
