@@ -129,7 +129,9 @@ def explain(path: str, sections: SectionKinds | None = None) -> Explanation:
         if len(roots) == 1:
             (name, root), *_ = roots.items()
             return _explained(walker, name, {"$ref": f"#/$defs/{name}"}, root, required=True)
-        return _explained(walker, "", {"oneOf": list(kinds.values())}, None, required=True)
+        what = "A job document (apiVersion qengine.dev/v1); its `kind` selects the family."
+        root = {"oneOf": list(kinds.values()), "description": what}
+        return _explained(walker, "", root, None, required=True)
     first = segments[0]
     root = next((r for r in roots.values() if first in r["properties"]), None)
     if root is None:
