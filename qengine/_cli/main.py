@@ -15,6 +15,7 @@ from types import ModuleType
 from qengine._cli import (
     audit,
     completion,
+    explain,
     export,
     history,
     keys,
@@ -57,6 +58,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     history,
     export,
     schema,
+    explain,
     plugins_cmd,
     keys,
     seal,
