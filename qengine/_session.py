@@ -20,7 +20,6 @@ root logger.
 
 from __future__ import annotations
 
-import logging
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -101,6 +100,8 @@ def _quiet_request_logs() -> None:
     """Give werkzeug's logger a :class:`logging.NullHandler`: werkzeug adds a standard error
     handler of its own only to a logger that has none, so its access log stays off unless the
     host configured logging (a library's loggers must not print by themselves)."""
+    import logging  # here, not at module level: plugins import this module to register
+
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
