@@ -166,10 +166,12 @@ def _check_dns_service_ip(
         return
     if services is None:
         return
-    usable = list(services.hosts())
+    # Not list(services.hosts()): that is an object per address, 65,536 for a /16.
+    first, last = services.network_address, services.broadcast_address
+    host = address in services if services.prefixlen >= 31 else first < address < last
     if address not in services:
         yield SpecIssue(path, f"must lie inside network.services ({services})")
-    elif address not in usable or address == services.network_address + 1:
+    elif not host or address == first + 1:
         yield SpecIssue(
             path,
             "must not be the first, second or last address of network.services (the first "
