@@ -118,6 +118,25 @@ def test_validate_imports_nothing_validation_does_not_need(spec: Path) -> None:
     assert {"qengine_aws.plugin", "qengine_kubernetes.plugin"} <= set(imported)
 
 
+@pytest.mark.parametrize(
+    ("example", "unused"),
+    [
+        ("quickstart", ("qengine_aws.spec", "qengine_azure.spec", "qengine_gcp.spec")),
+        ("aws-eks", ("qengine_azure.spec", "qengine_gcp.spec", "qengine_kubernetes.render")),
+    ],
+)
+def test_validate_builds_only_the_sections_and_checks_the_job_uses(
+    example: str, unused: tuple[str, ...]
+) -> None:
+    """Plugins register their section classes by import path and import their checks for a
+    job with one of their kinds only: a job pays for the plugins it uses."""
+    spec = ROOT / "examples" / example / "job.json"
+    code, imported = _last_line([sys.executable, "-c", _VALIDATE, str(spec)])
+    assert code == 0
+    assert isinstance(imported, list)
+    assert [m for m in unused if m in imported] == []
+
+
 def test_loading_every_first_party_plugin_imports_nothing_it_does_not_need() -> None:
     names, imported = _last_line([sys.executable, "-c", _REGISTER])
     assert names == list(FIRST_PARTY)
