@@ -31,7 +31,7 @@ from qengine._cli import (
 )
 from qengine._cli.conflicts import refuse_conflicting_options
 from qengine._cli.errors import ArgumentsError, Parser, report, wants_json
-from qengine._errors import QengineError
+from qengine._errors import CancelledError, QengineError
 from qengine._plugins import PluginSet
 from qengine._version import __version__
 
@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = wants_json(sys.argv[1:] if argv is None else argv)
     try:
         return _main(argv, as_json)
+    except KeyboardInterrupt:  # at any moment: loading plugins, parsing, running
+        return report(CancelledError("interrupted"), as_json)
     except BrokenPipeError:
         # Python's advice: point stdout at devnull so the flush at exit does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -141,10 +143,7 @@ def _main(argv: Sequence[str] | None, as_json: bool) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
     except QengineError as exc:
         return report(exc, as_json)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 3
-    except BrokenPipeError:
+    except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # a bug: say so plainly, keep the traceback for who asks for it
         report(exc, as_json)
