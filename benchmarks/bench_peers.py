@@ -166,7 +166,10 @@ def export_chart(services: int, work: Path, env: dict[str, str], helm: str) -> P
     spec.write_text(json.dumps(job_document(services, work / "unused", "bench-export", 8)))
     out = work / "export"
     subprocess.run(
-        ["qengine", "export", "-o", str(out), str(spec)], env=env, check=True, capture_output=True
+        ["qengine", "export", f"--out-dir={out}", "--", str(spec)],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     chart = out / "chart"
     rendered = subprocess.run(
