@@ -63,6 +63,9 @@ def test_history_of_a_new_state_directory_is_empty(tmp_path: Path) -> None:
     done = qengine(tmp_path, "history", "--state-dir", "nothing-here")
     assert (done.returncode, done.stdout.startswith("no job has run with ")) == (0, True)
     assert qengine(tmp_path, "history", "--limit", "0").returncode == 2
+    both = qengine(tmp_path, "history", "--state-dir", "s", "--audit-log", "s/audit.jsonl")
+    assert both.returncode == 2
+    assert "error: --audit-log and --state-dir both say where the history is" in both.stderr
 
 
 def test_a_run_that_never_finished_and_a_refusal() -> None:

@@ -32,6 +32,7 @@ def test_a_sandbox_run_leaves_the_state_directory_journal_alone(tmp_path: Path) 
     status = qengine(tmp_path, "status", "quickstart-0001")
     assert status.returncode == 2
     assert "has no job 'quickstart-0001'" in status.stderr or "no state store" in status.stderr
+    assert "`qengine history` lists the jobs" in status.stderr
     history = qengine(tmp_path, "history", "-o", "json")
     assert [(j["job_id"], j["result"]) for j in json.loads(history.stdout)] == [
         ("quickstart-0001", "succeeded")

@@ -82,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
     """Print the past jobs; 0 (an empty history too), 2 for a log that cannot be read."""
     if args.limit < 1:
         raise InvalidInputError(f"--limit {args.limit}: give at least 1")
+    if args.audit_log is not None and args.state_dir is not None:
+        raise InvalidInputError(
+            "--audit-log and --state-dir both say where the history is",
+            hint="Give one: --audit-log FILE, or --state-dir DIR for DIR/audit.jsonl.",
+        )
     path = args.audit_log or resolve_state_dir(args.state_dir, os.environ) / "audit.jsonl"
     jobs = past_jobs(_records(path))[: args.limit] if path.exists() else []
     if args.output == "json":

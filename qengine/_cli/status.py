@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     url = state_url(args, os.environ)
     if url is None and not (directory / "qengine.sqlite3").exists():
         raise InvalidInputError(
-            f"no state store in {directory}", hint="Pass the --state-dir the job ran with."
+            f"no state store in {directory}",
+            hint="Pass the --state-dir the job ran with; `qengine history` lists the jobs run "
+            "with a state directory (a --sandbox run keeps a journal only with a --state-dir).",
         )
     store = open_store(args, directory)
     try:
@@ -41,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     if not records and status is None:
         where = "the shared state store" if url else f"the journal in {directory}"
-        raise InvalidInputError(f"{where} has no job {args.job_id!r}")
+        raise InvalidInputError(
+            f"{where} has no job {args.job_id!r}",
+            hint="`qengine history` lists the jobs run with this state directory; a --sandbox "
+            "run keeps a journal only when given a --state-dir of its own.",
+        )
     shown = status or "unfinished (interrupted or running; `qengine run` resumes it)"
     if args.output == "json":
         print_json(
