@@ -16,7 +16,9 @@ def _sealed_sandbox_job(tmp: Path) -> Path:
     secrets = tmp / "secrets.json"
     secrets.write_text((QUICKSTART.parent / "secrets.json").read_text())
     secrets.chmod(0o600)
-    sealed = qengine(tmp, "seal", str(QUICKSTART), "--secrets", str(secrets), "--out", "sealed.json")
+    sealed = qengine(
+        tmp, "seal", str(QUICKSTART), "--secrets", str(secrets), "--out", "sealed.json"
+    )
     assert sealed.returncode == 0, sealed.stderr
     assert json.loads((tmp / "sealed.json").read_text())["target"] == {"kind": "sandbox"}
     return tmp / "sealed.json"
@@ -59,7 +61,9 @@ def test_seal_refuses_a_group_readable_secrets_file_as_bad_input(tmp_path: Path)
     secrets = tmp_path / "secrets.json"
     secrets.write_text((QUICKSTART.parent / "secrets.json").read_text())
     secrets.chmod(0o640)
-    done = qengine(tmp_path, "seal", str(QUICKSTART), "--secrets", str(secrets), "--out", "out.json")
+    done = qengine(
+        tmp_path, "seal", str(QUICKSTART), "--secrets", str(secrets), "--out", "out.json"
+    )
     assert done.returncode == 2, done.stderr
     assert "is accessible by group or others (mode 0640)" in done.stderr
     assert "hint: Run `chmod 600" in done.stderr

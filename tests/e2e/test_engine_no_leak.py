@@ -127,7 +127,9 @@ def test_no_secret_reaches_any_output(tmp_path: Path, mode: str) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert "***" in result.stderr  # the failing step's message was there, masked
-    exported = run_qengine(tmp_path, "export", str(spec), "--out-dir", str(tmp_path / "out" / "export"))
+    exported = run_qengine(
+        tmp_path, "export", str(spec), "--out-dir", str(tmp_path / "out" / "export")
+    )
     assert exported.returncode == 0, exported.stderr
     outputs.update(
         {

@@ -106,7 +106,9 @@ def test_seal_then_sign_then_rewrap(
     capsys.readouterr()
     rewrapped_path = tmp_path / "rewrapped.json"
     assert (
-        _run("seal", str(signed_path), "--rewrap", "--out", str(rewrapped_path), "--state-dir", state)
+        _run(
+            "seal", str(signed_path), "--rewrap", "--out", str(rewrapped_path), "--state-dir", state
+        )
         == 0
     )
     assert "sign the output again" in capsys.readouterr().err
