@@ -51,3 +51,13 @@ def test_with_an_explicit_state_dir_a_rerun_says_why_it_does_nothing(tmp_path: P
     note = again.stderr.splitlines()[0]
     assert note.startswith(f"note: the journal of {state} has job 'quickstart-0001'")
     assert "run without --state-dir" in note
+
+
+def test_a_sandbox_plan_after_a_sandbox_run_plans_everything_again(tmp_path: Path) -> None:
+    """The plan asks a fresh sandbox cluster and no earlier run's journal: all to create."""
+    ran = qengine(tmp_path, "run", str(QUICKSTART), "--sandbox")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    plan = qengine(tmp_path, "plan", str(QUICKSTART), "--sandbox", "-o", "json")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    summary = json.loads(plan.stdout)["summary"]
+    assert (summary["create"], summary["steps_done"]) == (18, 0)
