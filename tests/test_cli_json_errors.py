@@ -94,7 +94,7 @@ def test_a_failed_job_is_its_result_document(tmp_path: Path) -> None:
     done = qengine(tmp_path, "-p", "qengine.testing.plugin", "run", str(spec), "-o", "json")
     assert done.returncode == 1, done.stderr[-2000:]
     result = json.loads(done.stdout)
-    assert (result["status"], result["exit_code"]) == ("failed", 1)
+    assert (result["ok"], result["status"], result["exit_code"]) == (False, "failed", 1)
     assert result["error"]
 
 

@@ -134,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
                 break
         # Still under the handlers: a signal while the result is printed cancels nothing
         # (the jobs have ended) and does not kill the process either.
-        if args.output == "json":
-            print_json(results[0].to_json() if len(specs) == 1 else [r.to_json() for r in results])
+        if args.output == "json":  # "ok" as in every command's document, errors included
+            documents = [{"ok": r.exit_code == 0, **r.to_json()} for r in results]
+            print_json(documents[0] if len(specs) == 1 else documents)
     return results[-1].exit_code
 
 
