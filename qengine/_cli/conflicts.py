@@ -4,6 +4,7 @@ than one of them being silently ignored."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from qengine._errors import InvalidInputError
 
@@ -48,8 +49,6 @@ def _refuse_real_cluster_options(args: argparse.Namespace) -> None:
 
 
 def _shared_store(args: argparse.Namespace) -> bool:
-    import os
-
     from qengine._cli.state_opts import state_url
 
     return state_url(args, os.environ) is not None
