@@ -157,7 +157,14 @@ def qengine_round(services: int, work: Path, env: dict[str, str], parallel: int)
             spec.write_text(json.dumps(doc))
             argv = ["qengine", "run", "--state-dir", str(state), "--", str(spec)]
             figures[phase] = measure(sim, [argv], env)
+            progress(services, "qengine", phase, figures[phase])
     return figures
+
+
+def progress(services: int, tool: str, phase: str, figures: Any) -> None:
+    """One measurement as it is taken, on standard error (a 500-service round is long)."""
+    shown = ", ".join(f"{k} {v:.2f}" for k, v in figures.items())
+    print(f"  [{services} {tool} {phase}] {shown}", file=sys.stderr, flush=True)
 
 
 def export_chart(services: int, work: Path, env: dict[str, str], helm: str) -> Path:
@@ -183,7 +190,7 @@ def export_chart(services: int, work: Path, env: dict[str, str], helm: str) -> P
     return chart
 
 
-def helm_round(chart: Path, helm: str, env: dict[str, str]) -> Any:
+def helm_round(services: int, chart: Path, helm: str, env: dict[str, str]) -> Any:
     figures: dict[str, Any] = {}
     with KubeSimulator(readiness_delay=0) as sim:
         argv = [
@@ -200,6 +207,7 @@ def helm_round(chart: Path, helm: str, env: dict[str, str]) -> Any:
         ]
         for phase in PHASES:
             figures[phase] = measure(sim, [argv], env)
+            progress(services, "helm", phase, figures[phase])
     return figures
 
 
@@ -210,7 +218,7 @@ def namespace_of(manifests: Path) -> str:
     raise RuntimeError("no namespace in the rendered chart")
 
 
-def kubectl_round(manifests: Path, env: dict[str, str]) -> Any:
+def kubectl_round(services: int, manifests: Path, env: dict[str, str]) -> Any:
     figures: dict[str, Any] = {}
     namespace = namespace_of(manifests)
     with KubeSimulator(readiness_delay=0) as sim:
@@ -227,6 +235,7 @@ def kubectl_round(manifests: Path, env: dict[str, str]) -> Any:
         ]
         for phase in PHASES:
             figures[phase] = measure(sim, [apply, wait], env)
+            progress(services, "kubectl", phase, figures[phase])
     return figures
 
 
@@ -240,9 +249,9 @@ def one_round(
     if "qengine" in tools:
         figures["qengine"] = qengine_round(services, work, env, parallel)
     if "helm" in tools:
-        figures["helm"] = helm_round(chart, helm, env)
+        figures["helm"] = helm_round(services, chart, helm, env)
     if "kubectl" in tools:
-        figures["kubectl"] = kubectl_round(work / "all.yaml", env)
+        figures["kubectl"] = kubectl_round(services, work / "all.yaml", env)
     return figures
 
 
