@@ -40,11 +40,15 @@ def test_every_hook_is_documented() -> None:
         assert getattr(hookspecs, name).__doc__, f"{name} has no docstring"
 
 
+# The plugins of plugins/: the contrib template, if installed, is not documented with them.
+FIRST_PARTY = ("aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
+
+
 def test_job_spec_reference_is_up_to_date() -> None:
     from qengine import load_plugins
     from qengine.spec._reference import render_reference
 
-    first_party = load_plugins(strict=True, environ={"QENGINE_DISABLE_PLUGINS": "directory"})
+    first_party = load_plugins(strict=True, environ={"QENGINE_PLUGINS": ",".join(FIRST_PARTY)})
     sections = first_party.registry.section_kinds()
     committed = (DOCS / "reference" / "job-spec.md").read_text()
     assert committed == render_reference(sections), (

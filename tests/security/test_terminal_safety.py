@@ -62,7 +62,7 @@ def test_seal_disables_core_dumps(tmp_path: Path) -> None:
     probe = (
         "import resource, sys; from qengine.cli import main; "
         f"main(['keys', 'create', '--state-dir', {str(state)!r}]); "
-        f"code = main(['seal', {str(job)!r}, '--secrets', {str(secrets)!r}, '-o', "
+        f"code = main(['seal', {str(job)!r}, '--secrets', {str(secrets)!r}, '--out', "
         f"{str(tmp_path / 'sealed.json')!r}, '--state-dir', {str(state)!r}]); "
         "print(code, resource.getrlimit(resource.RLIMIT_CORE))"
     )
