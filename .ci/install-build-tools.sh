@@ -4,10 +4,11 @@
 # Docker Engine API), OpenSSH (git over SSH), a static busybox (the base image of test builds) and htpasswd;
 # PostgreSQL and Redis for the shared state store and the Celery workers (tests start their own
 # throwaway servers on 127.0.0.1; the packages' own services are not used).
+# tmux is the real terminal of the live console test (tests/test_console_live.py).
 # Idempotent: packages already present are left alone. Fails loudly if any cannot be installed.
 set -eu
 
-PACKAGES="git openssh-client openssh-server buildah skopeo docker-registry podman runc busybox-static apache2-utils postgresql redis-server"
+PACKAGES="tmux git openssh-client openssh-server buildah skopeo docker-registry podman runc busybox-static apache2-utils postgresql redis-server"
 
 missing=""
 for package in $PACKAGES; do
@@ -27,7 +28,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
-for binary in git ssh ssh-keygen /usr/sbin/sshd buildah skopeo docker-registry podman runc busybox htpasswd redis-server runuser; do
+for binary in tmux git ssh ssh-keygen /usr/sbin/sshd buildah skopeo docker-registry podman runc busybox htpasswd redis-server runuser; do
     if ! command -v "$binary" >/dev/null 2>&1; then
         echo "install-build-tools: $binary is still missing after the install" >&2
         exit 1
