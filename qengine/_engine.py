@@ -405,32 +405,36 @@ class Engine:
         self._record(job, "secret.unsealed", outcome="ok", secret=name)
 
     def _audit_result(self, job: Job, plan: Plan, result: JobResult) -> None:
+        if self.audit is None:
+            return
         mutating = {step.id for step in plan.steps if step.changes}
-        for outcome in result.steps:
-            if outcome.step_id in mutating:
-                self._record(
-                    job,
-                    "step." + outcome.status.value,
-                    outcome=outcome.status.value,
-                    step=outcome.step_id,
-                )
-        for step_id in result.rolled_back:
-            self._record(job, "step.compensated", outcome="ok", step=step_id)
-        self._record(job, "job.finished", outcome=result.status.value)
+        records = [
+            self._audit_record(job, "step." + o.status.value, o.status.value, step=o.step_id)
+            for o in result.steps
+            if o.step_id in mutating
+        ]
+        records += [
+            self._audit_record(job, "step.compensated", "ok", step=step_id)
+            for step_id in result.rolled_back
+        ]
+        records.append(self._audit_record(job, "job.finished", result.status.value))
+        # One batch: the sink may write it with one fsync rather than one per record.
+        self.audit.append_all(records)
 
     def _record(self, job: Job, action: str, *, outcome: str, **details: str) -> None:
         if self.audit is None:
             return
-        self.audit.append(
-            AuditRecord(
-                time=timestamp(self._clock()),
-                job_id=job.id,
-                actor_id=job.actor.id,
-                action=action,
-                target=target_of(job),
-                outcome=outcome,
-                details=details,
-            )
+        self.audit.append(self._audit_record(job, action, outcome, **details))
+
+    def _audit_record(self, job: Job, action: str, outcome: str, **details: str) -> AuditRecord:
+        return AuditRecord(
+            time=timestamp(self._clock()),
+            job_id=job.id,
+            actor_id=job.actor.id,
+            action=action,
+            target=target_of(job),
+            outcome=outcome,
+            details=details,
         )
 
 

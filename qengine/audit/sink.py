@@ -5,6 +5,9 @@ is flushed and fsync'ed before :meth:`JsonlAuditSink.append` returns. After each
 checkpoint file (``<log>.checkpoint`` unless told otherwise) is replaced atomically with the
 last sequence number and line hash, MAC'ed when the sink has an HMAC key: keep a copy of it
 (or of its latest value) where the log's writers cannot reach, and a truncated tail is found.
+:meth:`JsonlAuditSink.append_all` writes a batch (a job's outcome records) with one fsync and
+one checkpoint per at most ``_MAX_AHEAD`` records, so that a crash between a batch's lines and
+its checkpoint leaves a log the sink still extends.
 
 Before each append the sink compares the log with its checkpoint: a log shorter than the
 checkpoint's record, or whose record at that number hashes differently, or a checkpoint that
@@ -21,7 +24,7 @@ import json
 import os
 import pathlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -45,8 +48,9 @@ class AuditLogDivergedError(AuditLogError):
     exit_code = 2
 
 
-# A crash between an append and its checkpoint leaves the log one record ahead; more than
-# this many records past the checkpoint were not written by this sink's appends.
+# A crash between an append and its checkpoint leaves the log one record ahead (a batch of
+# append_all: at most this many); more than this many records past the checkpoint were not
+# written by this sink's appends.
 _MAX_AHEAD = 16
 
 
@@ -101,13 +105,19 @@ class JsonlAuditSink(AuditSink):
 
     def append(self, record: AuditRecord) -> None:
         """Append ``record`` durably; refuse one holding an e-mail address."""
-        fields = _record_fields(record)
+        self.append_all([record])
+
+    def append_all(self, records: Sequence[AuditRecord]) -> None:
+        """Append ``records`` durably, in order; refuse them all, writing none, when one holds
+        an e-mail address. One fsync and one checkpoint per at most ``_MAX_AHEAD`` records."""
+        pending = [_record_fields(record) for record in records]
         with self._lock:
             if self._fd < 0:
                 raise AuditLogError("the audit sink is closed")
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                self._append_locked(fields)
+                while pending:
+                    pending = pending[self._append_locked(pending) :]
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -118,32 +128,42 @@ class JsonlAuditSink(AuditSink):
                 os.close(self._fd)
                 self._fd = -1
 
-    def _append_locked(self, fields: dict[str, Any]) -> None:
+    def _append_locked(self, batch: list[dict[str, Any]]) -> int:
+        """Append the first records of ``batch`` (as many as keep the log at most
+        ``_MAX_AHEAD`` records past its checkpoint, at least one); return how many."""
         last = _last_line(self._fd, self._path)
-        last_seq = 0 if last is None else _seq_of(last, self._path)
-        self._check_against_checkpoint(last_seq)
-        seq = last_seq + 1
-        fields["seq"] = seq
-        fields["prev"] = _chain.GENESIS if last is None else _chain.line_hash(last)
-        if self._key is not None:
-            fields["mac"] = _chain.record_mac(self._key, fields)
-        line = canonicalize(fields)
-        data = memoryview(line + b"\n")
+        seq = 0 if last is None else _seq_of(last, self._path)
+        room = max(1, _MAX_AHEAD - (seq - self._check_against_checkpoint(seq)))
+        prev = _chain.GENESIS if last is None else _chain.line_hash(last)
+        lines = []
+        for fields in batch[:room]:
+            seq += 1
+            fields["seq"] = seq
+            fields["prev"] = prev
+            if self._key is not None:
+                fields["mac"] = _chain.record_mac(self._key, fields)
+            line = canonicalize(fields)
+            prev = _chain.line_hash(line)
+            lines.append(line + b"\n")
+        data = memoryview(b"".join(lines))
         while data:  # O_APPEND and the lock keep partial writes contiguous
             data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
-        self._write_checkpoint(seq, _chain.line_hash(line))
+        self._write_checkpoint(seq, prev)
+        return len(lines)
 
-    def _check_against_checkpoint(self, last_seq: int) -> None:
+    def _check_against_checkpoint(self, last_seq: int) -> int:
+        """The checkpoint's record number (the log's last without a checkpoint); raises when
+        the log diverges from it."""
         if not self._checkpoint.exists():
-            return
+            return last_seq
         seq, digest = _read_checkpoint(self._checkpoint, self._key)
         if last_seq < seq:
             raise _diverged(
                 self._path, f"it ends at record {last_seq} but its checkpoint names record {seq}"
             )
         if seq == 0:
-            return
+            return 0
         if last_seq - seq > _MAX_AHEAD:
             raise _diverged(
                 self._path, f"it has {last_seq - seq} records past its checkpoint's record {seq}"
@@ -151,6 +171,7 @@ class JsonlAuditSink(AuditSink):
         line = _line_with_seq(self._fd, seq)
         if line is None or _chain.line_hash(line) != digest:
             raise _diverged(self._path, f"its record {seq} differs from its checkpoint's")
+        return seq
 
     def _write_checkpoint(self, seq: int, digest: str) -> None:
         checkpoint: dict[str, Any] = {"seq": seq, "hash": digest}

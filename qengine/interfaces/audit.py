@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -34,6 +34,15 @@ class AuditSink(abc.ABC):
         Post: the record is written (flushed) before this returns; a sink that cannot write
         raises rather than dropping the record.
         """
+
+    def append_all(self, records: Sequence[AuditRecord]) -> None:
+        """Durably append ``records``, in order, after every record appended before them.
+
+        Post: as :meth:`append` for each record. The default appends them one by one; a sink
+        may write them together (one flush for the lot).
+        """
+        for record in records:
+            self.append(record)
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release resources; records appended before this call are kept."""

@@ -216,6 +216,48 @@ def test_appends_after_reopening_continue_the_chain(log: pathlib.Path) -> None:
         sink.append(_record(7))
 
 
+def test_a_batch_chains_as_single_appends_do(tmp_path: pathlib.Path) -> None:
+    one_by_one, batched = tmp_path / "one.jsonl", tmp_path / "batch.jsonl"
+    _write_log(one_by_one, count=40, key=KEY)
+    sink = JsonlAuditSink(batched, hmac_key=KEY)
+    sink.append(_record(0))
+    sink.append_all([_record(index) for index in range(1, 40)])
+    sink.close()
+    assert batched.read_bytes() == one_by_one.read_bytes()
+    checkpoint = default_checkpoint_path(batched)
+    assert checkpoint.read_bytes() == default_checkpoint_path(one_by_one).read_bytes()
+    assert verify_audit_log(batched, checkpoint=checkpoint, hmac_key=KEY).records == 40
+
+
+def test_a_batch_keeps_the_log_within_reach_of_its_checkpoint(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each write of a batch is followed by its checkpoint before the next (at most 16 lines),
+    so that a crash between the two leaves a log the sink still extends."""
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlAuditSink(path)
+    written: list[int] = []
+    checkpoint = sink._write_checkpoint
+
+    def spy(seq: int, digest: str) -> None:
+        written.append(seq)
+        checkpoint(seq, digest)
+
+    monkeypatch.setattr(sink, "_write_checkpoint", spy)
+    sink.append_all([_record(index) for index in range(40)])
+    sink.close()
+    assert written == [16, 32, 40]
+
+
+def test_a_batch_with_one_refused_record_writes_none(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlAuditSink(path)
+    with pytest.raises(AuditLogError, match="e-mail address"):
+        sink.append_all([_record(0), _record(1, actor_id="ops@example.com")])
+    sink.close()
+    assert path.read_bytes() == b""
+
+
 def test_concurrent_threads_append_a_valid_chain(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "audit.jsonl"
     sink = JsonlAuditSink(path, hmac_key=KEY)
