@@ -13,6 +13,7 @@ process, while the sandbox is alive, can target it.
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -116,6 +117,43 @@ def sandbox_cluster(readiness_delay: float = 0.5) -> Iterator[SandboxCluster]:
         )
 
 
+# moto keeps its accounts in process-wide backends that every moto server of the process
+# serves: without a reset, a sandbox run would find what an earlier run of the same process
+# (an embedding host, a test suite) left in its "AWS" and plan nothing to create.
+_live_lock = threading.Lock()
+_live = 0
+
+
+@contextmanager
+def _fresh_aws(port: int) -> Iterator[None]:
+    """An empty AWS for the first live sandbox of the process, emptied again by the last.
+
+    Two sandboxes live at once in one process share moto's accounts (they are moto's, not the
+    server's): the second starts from what the first has made. A reset goes through moto's own
+    API (``POST /moto-api/reset``) on the server just started.
+    """
+    global _live
+    with _live_lock:
+        if _live == 0:
+            _reset(port)
+        _live += 1
+    try:
+        yield
+    finally:
+        with _live_lock:
+            _live -= 1
+            if _live == 0:
+                _reset(port)
+
+
+def _reset(port: int) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+
+
 @contextmanager
 def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
     """Start moto on 127.0.0.1 (a free port) for a sandbox run; stop it on exit.
@@ -144,6 +182,7 @@ def sandbox_aws(cluster: SandboxCluster | None = None) -> Iterator[AwsSettings]:
         server.start()
         stack.callback(server.stop)
         _, port = server.get_host_and_port()
+        stack.enter_context(_fresh_aws(port))
         # Terraform's SDK retries a DynamoDB call after a transport error even when moto had
         # applied it, and so fails against its own lock; the relay keeps those calls whole.
         relay = stack.enter_context(TcpRelay(port))

@@ -174,3 +174,48 @@ def test_without_moto_the_aws_sandbox_says_how_to_install_it(tmp_path: Path) -> 
     assert "qengine-aws[sandbox]" in result.stderr
     assert "internal error" not in result.stderr
     assert "job.started" not in result.stderr
+
+
+def _buckets(endpoint: str, credentials: tuple[str, str]) -> list[str]:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="eu-west-3",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
+    )
+    return sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+
+
+def test_a_sandbox_starts_from_an_empty_aws_whatever_an_earlier_one_left() -> None:
+    """moto's accounts are process-wide: a later sandbox of the same process (an embedding
+    host's next run, a test suite's next test) must not find the earlier one's state bucket,
+    key and lock table and plan nothing to create."""
+    from qengine_aws.sandbox import sandbox_aws
+
+    with sandbox_aws() as first:
+        assert first.sandbox_credentials is not None
+        endpoint, credentials = first.endpoint_url, first.sandbox_credentials
+        assert endpoint is not None
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="eu-west-3",
+            aws_access_key_id=credentials[0],
+            aws_secret_access_key=credentials[1],
+        ).create_bucket(
+            Bucket="left-by-an-earlier-run",
+            CreateBucketConfiguration={"LocationConstraint": "eu-west-3"},
+        )
+        assert _buckets(endpoint, credentials) == ["left-by-an-earlier-run"]
+        with sandbox_aws() as second:  # live at once: one moto, shared (documented)
+            assert second.endpoint_url is not None
+            assert _buckets(second.endpoint_url, credentials) == ["left-by-an-earlier-run"]
+        assert _buckets(endpoint, credentials) == ["left-by-an-earlier-run"]
+    with sandbox_aws() as later:
+        assert later.endpoint_url is not None
+        assert _buckets(later.endpoint_url, credentials) == []
