@@ -150,7 +150,7 @@ def _reset(port: int) -> None:
     import urllib.request
 
     request = urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as answer:
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (http, 127.0.0.1)
         answer.read()
 
 
