@@ -4,7 +4,8 @@ For an environment of N container services (``--services``, default 50 and 500),
 deploys the same objects three ways, each on its own fresh simulator (readiness delay 0),
 each as a whole command-line process:
 
-* ``qengine run`` of the job spec (target ``kubeconfig`` pointing at the simulator);
+* ``qengine run`` of the job spec (target ``kubeconfig`` pointing at the simulator), the
+  console script beside this interpreter (not a version manager's shim);
 * ``helm upgrade --install --wait`` of the chart ``qengine export`` writes for that spec (helm
   from ``QENGINE_HELM``, else ``bash .ci/get-helm.sh``, where the tests get it);
 * ``kubectl apply --server-side`` of the same objects (``helm template`` of that chart, one
@@ -90,6 +91,13 @@ def job_document(services: int, kubeconfig: Path, job_id: str, max_parallel: int
     }
 
 
+def qengine_binary() -> str:
+    """The ``qengine`` console script installed beside this interpreter, run directly: a
+    version manager's shim on ``PATH`` (pyenv's costs about 0.1 s a run) is not the tool."""
+    beside = Path(sys.executable).parent / "qengine"
+    return str(beside) if beside.is_file() else "qengine"
+
+
 def helm_binary() -> str:
     """helm from ``QENGINE_HELM``, else from ``.ci/get-helm.sh``."""
     configured = os.environ.get("QENGINE_HELM")
@@ -155,7 +163,7 @@ def qengine_round(services: int, work: Path, env: dict[str, str], parallel: int)
             spec = work / f"qengine-{phase}.json"
             doc = job_document(services, sim.kubeconfig_path, f"bench-{phase}", parallel)
             spec.write_text(json.dumps(doc))
-            argv = ["qengine", "run", "--state-dir", str(state), "--", str(spec)]
+            argv = [qengine_binary(), "run", "--state-dir", str(state), "--", str(spec)]
             figures[phase] = measure(sim, [argv], env)
             progress(services, "qengine", phase, figures[phase])
     return figures
@@ -173,7 +181,7 @@ def export_chart(services: int, work: Path, env: dict[str, str], helm: str) -> P
     spec.write_text(json.dumps(job_document(services, work / "unused", "bench-export", 8)))
     out = work / "export"
     subprocess.run(
-        ["qengine", "export", f"--out-dir={out}", "--", str(spec)],
+        [qengine_binary(), "export", f"--out-dir={out}", "--", str(spec)],
         env=env,
         check=True,
         capture_output=True,
