@@ -19,6 +19,7 @@ from qengine_addons.stack import (
     addon_values,
     cluster_client,
     enabled_addons,
+    require_helm,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "cluster_client",
     "enabled_addons",
     "load_freeze",
+    "require_helm",
 ]

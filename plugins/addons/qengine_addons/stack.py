@@ -111,6 +111,30 @@ class AddonSettings:
         return self.helm or os.environ.get("QENGINE_HELM") or "helm"
 
 
+def require_helm(job: InfrastructureJob, settings: AddonSettings | None = None) -> str | None:
+    """The helm binary the job's add-on steps will run, checked before anything is applied.
+
+    A cloud plugin calls it from its preflight step, so that a host without helm fails the
+    job before Terraform creates a cluster (instead of at the first add-on step, with a
+    cluster to roll back). None when the job leaves the add-ons alone (``manage: false``);
+    otherwise the binary's path. Raises :class:`~qengine.plugin.InvalidInputError`, with a hint,
+    when it cannot be found or run.
+    """
+    if not job.cluster.addons.manage:
+        return None
+    binary = (settings or AddonSettings()).binary()
+    found = shutil.which(binary)
+    if found is None:
+        where = "on the PATH" if os.sep not in binary else "there"
+        raise InvalidInputError(
+            f"the cluster's add-on stack needs helm 3, and {binary!r} is not an executable {where}",
+            hint="Install helm 3 or set QENGINE_HELM to its path on the engine's host (from a "
+            "checkout of qengine, `export QENGINE_HELM=$(bash .ci/get-helm.sh)` fetches one); "
+            'or set cluster.addons to {"manage": false} to leave the add-ons alone.',
+        )
+    return found
+
+
 def enabled_addons(job: InfrastructureJob, freeze: Freeze) -> list[str]:
     """The add-ons of the freeze file the job's ``cluster.addons`` turns on, in freeze order."""
     addons = job.cluster.addons

@@ -162,6 +162,10 @@ def _preflight_step(aws: AwsJob) -> Step:
         else:
             # Before any AWS call: a job terraform cannot init is refused with nothing touched.
             check_terraform_sources(aws.terraform)
+        if aws.job.action in (InfraAction.CREATE, InfraAction.UPGRADE):
+            from qengine_addons import require_helm
+
+            require_helm(aws.job)  # before the cluster is made: its add-ons need helm
         identity = caller_identity(aws.access)
         check_region(aws.access)
         if aws.job.action is InfraAction.CREATE:

@@ -113,3 +113,28 @@ def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_i
         assert again.status is JobStatus.SUCCEEDED, again.error
         changed = [c for c in again.changes if c.kind == "HelmRelease"]
         assert changed == []
+
+
+def test_a_host_without_helm_fails_the_create_before_anything_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The add-on stack needs helm: a host without it is told at the preflight, before the
+    state bucket or the cluster exist, not at the first add-on step with a cluster to undo."""
+    monkeypatch.setenv("QENGINE_HELM", str(tmp_path / "no-helm-here"))
+    engine = Engine(
+        load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"}), store=MemoryStateStore()
+    )
+    result = engine.run(dict(INFRA), sandbox_secrets=SECRETS, sandbox=True)
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None
+    assert "needs helm 3" in result.error.message
+    assert "QENGINE_HELM" in (result.error.hint or "")
+    ran = {o.step_id: o.status.value for o in result.steps if o.status.value != "cancelled"}
+    assert ran == {"aws.preflight": "failed"}
+    assert result.changes == ()
+
+    # A job that leaves the add-ons alone needs no helm.
+    alone = json.loads(json.dumps(INFRA))
+    alone["cluster"]["addons"] = {"manage": False}
+    alone["id"] = "eks-no-addons"
+    assert engine.run(alone, sandbox_secrets=SECRETS, sandbox=True).status is JobStatus.SUCCEEDED

@@ -158,6 +158,10 @@ def _preflight_step(azure: AzureJob) -> Step:
     def run(ctx: StepContext) -> Mapping[str, str]:
         if azure.settings.sandbox is not None:
             ctx.emit_warning(SANDBOX_NOTICE)
+        if azure.job.action in (InfraAction.CREATE, InfraAction.UPGRADE):
+            from qengine_addons import require_helm
+
+            require_helm(azure.job)  # before the cluster is made: its add-ons need helm
         azure.access.arm_token()
         provider = azure.access.provider
         ctx.emit_progress(

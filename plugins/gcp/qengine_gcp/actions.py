@@ -165,6 +165,10 @@ def _preflight_step(gcp: GcpJob) -> Step:
         else:
             # Before any Google call: a job terraform cannot init is refused untouched.
             check_terraform_sources(gcp.terraform)
+        if gcp.job.action in (InfraAction.CREATE, InfraAction.UPGRADE):
+            from qengine_addons import require_helm
+
+            require_helm(gcp.job)  # before the cluster is made: its add-ons need helm
         gcp.access.token()
         provider = provider_of(gcp.job)
         outputs = {"project": provider.project, "region": provider.region}
