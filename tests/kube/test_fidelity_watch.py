@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from qengine.testing.kube import ApiFault, KubeSimulator
+from qengine.testing.kube import ApiFault, KubeSimulator, watch
 
 from .conftest import Kubectl, Raw
 from .test_api_semantics import CM, configmap
@@ -367,3 +367,28 @@ def test_pages_of_a_list_are_consistent_and_an_expired_token_offers_the_rest(
     ]
     status, _, _ = raw.request("GET", f"{CM}?continue={base64.b64encode(b'junk').decode()}")
     assert status == 400
+
+
+def test_a_watch_without_bookmarks_waits_rather_than_spins(
+    quiet: KubeSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet watch that asked for no bookmarks sleeps until a change or its deadline: once the
+    bookmark time had passed it used to poll with no wait, a CPU at 100% per open watch."""
+    monkeypatch.setattr(watch, "BOOKMARK_INTERVAL", 0.0)  # the bookmark time passed at once
+    rounds = 0
+
+    def stopping() -> bool:
+        nonlocal rounds
+        rounds += 1
+        return False
+
+    request = watch.WatchRequest(
+        rtype=quiet._rtype("configmaps"),
+        namespace="default",
+        predicate=lambda obj: True,
+        resource_version="",
+        timeout=1.0,
+        bookmarks=False,
+    )
+    assert list(watch.events(quiet.store, request, stopping)) == []
+    assert rounds <= 5  # waits of up to 0.5 s each; spinning made thousands of rounds

@@ -125,7 +125,10 @@ def _follow(
             try:
                 changes = store.changes_since(rv, req.rtype.key)
                 if not changes:
-                    wait = min(deadline, next_bookmark) - time.monotonic()
+                    # Without bookmarks only the deadline ends a wait: a bookmark time long
+                    # past would make every wait zero, the loop spinning on a CPU till then.
+                    until = min(deadline, next_bookmark) if req.bookmarks else deadline
+                    wait = until - time.monotonic()
                     store.changed.wait(timeout=max(0.0, min(wait, 0.5)))
                     changes = store.changes_since(rv, req.rtype.key)
             except ApiError as exc:  # fell out of the bounded history
