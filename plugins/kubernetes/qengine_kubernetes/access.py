@@ -4,6 +4,7 @@ Each job gets its own ``kubernetes.client.ApiClient`` with its own ``Configurati
 the first time one of its steps needs the cluster; the library's global default configuration
 is never read or set, so jobs on different clusters can run at once in one process. The host's
 environment is only read (``KUBECONFIG``, the in-cluster service variables), never written.
+Only the library's client and kubeconfig loaders are imported (see :mod:`qengine_kubernetes.sdk`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from qengine.plugin import AuthError, InvalidInputError
 from qengine.spec import TargetSpec
 from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.sdk import import_parts
 from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 
@@ -55,6 +57,7 @@ def connect(
     target: TargetSpec, settings: KubeSettings, environ: Mapping[str, str] | None = None
 ) -> KubeApi:
     """A client of the cluster of ``target`` (or of ``settings.endpoint`` when it is set)."""
+    import_parts()
     from kubernetes import client
 
     environ = os.environ if environ is None else environ

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,31 @@ def test_k8s_an_in_cluster_target_reads_the_service_account(
     assert api.get("Namespace", None, "default") is not None
     with pytest.raises(AuthError, match="not running in a cluster"):
         connect(InClusterTarget(kind="in-cluster"), settings, environ={})
+
+
+_PARTS_PROBE = """
+import importlib.metadata, json, sys
+from qengine_kubernetes.sdk import import_parts
+import_parts()
+loaded = sorted(m for m in sys.modules if m.split(".")[:2] in (["kubernetes", "dynamic"],
+                                                                ["kubernetes", "stream"]))
+import kubernetes
+from kubernetes import dynamic
+later = [kubernetes.watch.Watch.__name__, kubernetes.leaderelection.__name__,
+         kubernetes.__version__ == importlib.metadata.version("kubernetes"), dynamic.__name__]
+try:
+    kubernetes.no_such_part
+except AttributeError:
+    later.append("AttributeError")
+print(json.dumps([loaded, later]))
+"""
+
+
+def test_k8s_only_the_parts_of_the_library_in_use_are_imported_the_rest_on_demand() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PARTS_PROBE], capture_output=True, text=True, check=True
+    )
+    loaded, later = json.loads(done.stdout)
+    assert loaded == []  # the dynamic client (and jsonschema) and websocket streams
+    expected = ["Watch", "kubernetes.leaderelection", True, "kubernetes.dynamic", "AttributeError"]
+    assert later == expected
