@@ -29,6 +29,7 @@ from qengine.terraform.guard import (
     DestructiveChangeError,
     DestructiveGuard,
 )
+from qengine.terraform.json_types import literal
 from qengine.terraform.messages import Diagnostic, LogLine
 from qengine.terraform.outputs import OutputValue
 from qengine.terraform.plan import Plan, PlanFile, PlannedChange
@@ -62,6 +63,7 @@ __all__ = [
     "Workspace",
     "classify",
     "find_terraform",
+    "literal",
     "mirror_versions",
     "terraform_settings_of",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from qengine.spec import InfrastructureJob
+from qengine.terraform import literal
 from qengine_gcp.modules import GKE, NETWORK, pinned
 from qengine_gcp.spec import GcpProvider, NodePool
 
@@ -178,7 +179,7 @@ def gke_module(
         "enable_private_endpoint": provider.private_endpoint,
         "master_ipv4_cidr_block": provider.network.control_plane,
         "master_authorized_networks": [
-            {"cidr_block": net.cidr, "display_name": net.name or net.cidr}
+            {"cidr_block": net.cidr, "display_name": literal(net.name or net.cidr)}
             for net in provider.authorized_networks
         ],
         "identity_namespace": "enabled",
