@@ -40,7 +40,15 @@ from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider
 from qengine.interfaces.lease import TargetLease
 from qengine.interfaces.state import StateStore, StepState
-from qengine.runner import CallbackSink, Executor, JobRef, JobResult, Plan, Step
+from qengine.runner import (
+    CallbackSink,
+    Executor,
+    JobRef,
+    JobResult,
+    MemoryStateStore,
+    Plan,
+    Step,
+)
 from qengine.runner.outputs import with_redacted_outputs
 from qengine.runner.plan import PlanReport, StepPreview, done_steps
 from qengine.secrets.sandbox import seal_for_sandbox
@@ -242,6 +250,11 @@ class Engine:
         (``qengine_sandbox``), which are stopped when the run ends; a :class:`SandboxSession`
         runs it against that session's stand-ins, which outlive the run until the host closes
         the session (so the next job of the session finds the cluster this one made).
+
+        With ``sandbox=True`` the run's journal and locks are kept in memory for that run only,
+        not in the engine's store: they describe stand-ins that end with the run, so running
+        the same job again deploys again (from the engine's store it would find every step done
+        and skip them against empty stand-ins). A session's runs use the engine's store.
         """
         with SandboxSession() as own:
             session = sandbox if isinstance(sandbox, SandboxSession) else own
@@ -253,6 +266,7 @@ class Engine:
                 wait_lock=wait_lock,
                 sandbox_secrets=sandbox_secrets,
                 sandbox=session if sandbox is not False else None,
+                journal=MemoryStateStore() if sandbox is True else self.store,
             )
 
     def _run(
@@ -265,16 +279,17 @@ class Engine:
         wait_lock: float,
         sandbox_secrets: Mapping[str, str] | None,
         sandbox: SandboxSession | None,
+        journal: StateStore,
     ) -> JobResult:
         accepted = self.accept(document, sandbox_secrets=sandbox_secrets, sandbox=sandbox)
         job = accepted.job
         plan = self._masking_outputs(self.plan(accepted), accepted)
         all_sinks = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]
         executor = Executor(
-            store=self.store, max_parallel=job.max_parallel, lock_wait_seconds=wait_lock
+            store=journal, max_parallel=job.max_parallel, lock_wait_seconds=wait_lock
         )
         ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=target_of(job))
-        with self._job_lock(job, wait_lock, cancel):
+        with self._job_lock(job, wait_lock, cancel, journal):
             self._record(job, "job.accepted", outcome="ok", job_action=job.action.value)
             try:
                 result = executor.run(
@@ -289,11 +304,13 @@ class Engine:
                 self._record(job, "job.finished", outcome=type(exc).__name__)
                 raise
             self._audit_result(job, plan, result)
-            self.store.finish_job(job.id, result.status.value)
+            journal.finish_job(job.id, result.status.value)
         return result
 
     @contextmanager
-    def _job_lock(self, job: Job, wait: float, cancel: CancelToken | None) -> Iterator[None]:
+    def _job_lock(
+        self, job: Job, wait: float, cancel: CancelToken | None, store: StateStore
+    ) -> Iterator[None]:
         """Hold the job's own lock from before its first step until its end is recorded.
 
         Two runs of one job id never overlap. For a signed job (trust configured), a run that
@@ -305,17 +322,17 @@ class Engine:
         # target's lock for the job id while this one is held.
         name, owner = f"job/{job.id}", f"{job.id}/run"
         try:
-            self.store.acquire_lock(name, owner, wait_seconds=wait, cancel=cancel)
+            store.acquire_lock(name, owner, wait_seconds=wait, cancel=cancel)
         except TargetLockedError:
             if self.trust is None:
                 raise
             self._refuse_replay(job, "is running in another process")
         try:
-            if self.trust is not None and self.store.job_status(job.id) is not None:
+            if self.trust is not None and store.job_status(job.id) is not None:
                 self._refuse_replay(job, "has already run to its end")
             yield
         finally:
-            self.store.release_lock(name, owner)
+            store.release_lock(name, owner)
 
     def _refuse_replay(self, job: Job, why: str) -> NoReturn:
         if self.audit is not None:

@@ -58,3 +58,20 @@ def test_without_a_session_each_run_has_its_own_simulator() -> None:
         names = _namespaces(cluster.endpoint, cluster.ca_pem, cluster.token)
         assert not any(n.startswith("qe-blog-") for n in names)
         assert any(n.startswith("qe-shop-") for n in names)
+
+
+def test_a_job_run_again_on_its_own_sandbox_deploys_again(tmp_path: Any) -> None:
+    """``Engine.run(..., sandbox=True)`` gets new stand-ins every time: a journal kept in the
+    engine's store would find every step done and skip them against an empty simulator."""
+    from qengine.runner import SqliteStateStore, StepStatus
+
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "kubernetes"})
+    engine = Engine(plugins, store=SqliteStateStore(tmp_path / "state"))
+    secrets = json.loads(QUICKSTART.with_name("secrets.json").read_text())
+    runs = [engine.run(_job("shop-0001", "shop"), sandbox_secrets=secrets, sandbox=True)]
+    runs.append(engine.run(_job("shop-0001", "shop"), sandbox_secrets=secrets, sandbox=True))
+    for run in runs:
+        assert run.status is JobStatus.SUCCEEDED
+        assert {o.status for o in run.steps} == {StepStatus.SUCCEEDED}
+        assert run.changes  # each run created the environment on its own simulator
+    assert engine.store.job_status("shop-0001") is None  # the host's journal is not used
