@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from qengine._cli.main import COMMANDS, _parser_for
+
 ROOT = Path(__file__).resolve().parent.parent
 DENIED = (
     "asyncio",
@@ -155,3 +157,24 @@ def test_the_deny_list_catches_a_denied_import() -> None:
     assert code == 0
     assert isinstance(imported, list)
     assert "yaml" in _denied(imported)
+
+
+def test_a_command_imports_its_own_module_of_the_command_line_only() -> None:
+    spec = ROOT / "examples" / "quickstart" / "job.json"
+    code, imported = _last_line([sys.executable, "-c", _VALIDATE, str(spec)])
+    assert code == 0
+    assert isinstance(imported, list)
+    others = {f"qengine._cli.{module}" for module in COMMANDS.values()} - {"qengine._cli.validate"}
+    assert sorted(others & set(imported)) == []
+
+
+@pytest.mark.parametrize(
+    "argv", [["-h", "validate"], ["--strict-plugins", "--help", "run"], ["-h"]]
+)
+def test_the_top_level_help_lists_every_command_whatever_follows_it(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        _parser_for(argv)[0].parse_args(argv)
+    listed = capsys.readouterr().out
+    assert [name for name in COMMANDS if f"\n    {name} " not in listed] == []

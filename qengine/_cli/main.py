@@ -6,29 +6,13 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 cancelled, 4 target locked.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
-from qengine._cli import (
-    audit,
-    completion,
-    explain,
-    export,
-    history,
-    keys,
-    plan,
-    plugins_cmd,
-    run,
-    sandbox,
-    schema,
-    seal,
-    sign,
-    status,
-    validate,
-)
 from qengine._cli.conflicts import refuse_conflicting_options
 from qengine._cli.errors import ArgumentsError, Parser, report, wants_json
 from qengine._errors import CancelledError, QengineError
@@ -50,23 +34,25 @@ environment:
   QENGINE_TRACE_PLUGINS             trace plugin hook calls on stderr
 """
 
-COMMANDS: tuple[ModuleType, ...] = (
-    validate,
-    plan,
-    run,
-    status,
-    history,
-    export,
-    schema,
-    explain,
-    plugins_cmd,
-    keys,
-    seal,
-    sign,
-    audit,
-    sandbox,
-    completion,
-)
+#: Each command and its module in ``qengine._cli``, in the order ``--help`` lists them. A
+#: command's module is imported only when its parser is built.
+COMMANDS: dict[str, str] = {
+    "validate": "validate",
+    "plan": "plan",
+    "run": "run",
+    "status": "status",
+    "history": "history",
+    "export": "export",
+    "schema": "schema",
+    "explain": "explain",
+    "plugins": "plugins_cmd",
+    "keys": "keys",
+    "seal": "seal",
+    "sign": "sign",
+    "audit": "audit",
+    "sandbox": "sandbox",
+    "completion": "completion",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     return _build_parser()[0]
 
 
-def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"qengine._cli.{COMMANDS[name]}")
+
+
+def _build_parser(
+    only: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and its sub-commands' parsers: every command's, or only the one ``only``
+    names (what parsing a command line for that command needs)."""
     parser = Parser(
         prog="qengine",
         description="An embeddable deployment engine: clusters on your clouds, environments "
@@ -96,13 +90,13 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         help="fail when a plugin cannot be loaded (default: report and skip)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for name in COMMANDS if only is None else [only]:
+        _command_module(name).add_parser(subparsers)
     return parser, dict(subparsers.choices)
 
 
 #: Commands whose options plugins may extend (``qengine_add_options``).
-PLUGGABLE = {"run": run, "plan": plan, "validate": validate}
+PLUGGABLE = ("run", "plan", "validate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,14 +153,15 @@ def _parser_for(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, Pl
     Only ``run``, ``plan`` and ``validate`` take plugin options (``validate`` to know a job is
     sent to a cluster by ``--kubeconfig``), so only they load the plugins here (once:
     the command reuses the loaded set); ``--plugin`` modules are read first, so they may add
-    options too.
+    options too. A command line naming a command gets a parser of that command alone: it
+    parses that line as the full one does, without importing every command's module.
     """
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--plugin", "-p", action="append")
     pre.add_argument("--strict-plugins", action="store_true")
     pre.add_argument("command", nargs="?")
     early, _ = pre.parse_known_args(argv)
-    parser, commands = _build_parser()
+    parser, commands = _build_parser(_sole_command(sys.argv[1:] if argv is None else argv))
     if early.command not in PLUGGABLE:
         return parser, None
     from qengine._cli.common import add_plugin_options, plugin_set
@@ -174,6 +169,22 @@ def _parser_for(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, Pl
     plugins = plugin_set(early)
     add_plugin_options(plugins, commands[early.command])
     return parser, plugins
+
+
+def _sole_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs when only its parser is needed to parse it: preceded by
+    nothing but plugin options (``qengine -h run`` wants every command's help line)."""
+    expect_value = False
+    for arg in argv:
+        if expect_value:
+            expect_value = False
+        elif arg in ("-p", "--plugin"):
+            expect_value = True
+        elif arg == "--strict-plugins" or arg.startswith(("--plugin=", "-p")):
+            continue
+        else:
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def entry() -> None:
