@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid input, 3 cancelled, 4 target locked.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -191,6 +192,12 @@ def entry() -> None:
     """Console-script entry point."""
     code = main()
     ignore_late_signals()
+    # The interpreter's shutdown collects every object still alive, and a run leaves many (the
+    # modules, classes and models of the libraries it imported): 0.1-0.15 s of a 50-service
+    # run. Frozen objects are skipped by those collections; exit handlers and thread joins run
+    # as at any exit, what is not in a reference cycle is still released (files closed), and
+    # the rest goes with the process.
+    gc.freeze()
     sys.exit(code)
 
 
