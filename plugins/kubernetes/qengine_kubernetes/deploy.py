@@ -45,6 +45,7 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
     known = inventory_of(api, env.namespace, env.job.environment.id)
     images = built_images(env.job, ctx, name)
     objects = list(env.render(name, images).objects)
+    known.prefetch([*(obj["kind"] for obj in objects), "Secret"])  # Secret: the history
     public = history.storable(objects, list(env.render_public(name, images).objects))
     past = history.load(api, env.namespace, name, env.job.environment.id, known=known)
     created: list[Manifest] = []

@@ -97,8 +97,8 @@ def prune_environment(env: EnvJob, ctx: StepContext) -> dict[str, str]:
         selector += f",{SERVICE_ID} notin ({','.join(names)})"
     stale: list[Manifest] = []
     claims: list[Manifest] = []
-    for kind in SERVICE_KINDS:
-        for item in api.list(kind, env.namespace, selector):
+    for kind, items in api.list_kinds(SERVICE_KINDS, env.namespace, selector).items():
+        for item in items:
             item["kind"] = kind
             (claims if kind == "PersistentVolumeClaim" else stale).append(item)
     _uninstall_releases(env, ctx, stale)

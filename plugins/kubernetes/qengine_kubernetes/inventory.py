@@ -6,7 +6,8 @@ request per kind in the namespace, whatever N. The services' deploy steps read t
 and their history Secrets from this inventory instead: a kind is listed the first time any
 step of the job asks for it (label ``qengine.dev/environment-id=<id>``: every object qengine
 renders, and every history Secret, carries it), and what the job writes itself is recorded
-into it, so a step retried within the job sees its own earlier writes.
+into it, so a step retried within the job sees its own earlier writes. A service's step asks
+for all the kinds it uses at once (:meth:`Inventory.prefetch`): their lists are sent together.
 
 What this gives up: a step decides on the state of its kinds as listed when the job first
 needed them, not as read just before applying. The window is the job's length rather than a
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable
 
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.render import Manifest
@@ -47,6 +49,27 @@ class Inventory:
     def get(self, kind: str, name: str) -> Manifest | None:
         """The live ``kind`` named ``name`` as listed (or as this job last wrote it)."""
         return self._of(kind).get(name)
+
+    def prefetch(self, kinds: Iterable[str]) -> None:
+        """List at once each of ``kinds`` not listed yet nor being listed: the first step of
+        a job asks for every kind its service uses, one round trip rather than one per kind.
+        The same lists as :meth:`get` would send, one per kind; a failure raises here as it
+        would there."""
+        held: list[tuple[str, threading.Lock]] = []
+        try:
+            with self._lock:
+                for kind in dict.fromkeys(kinds):
+                    listing = self._listing.setdefault(kind, threading.Lock())
+                    if kind not in self._kinds and listing.acquire(blocking=False):
+                        held.append((kind, listing))
+                wanted = [kind for kind, _ in held if kind not in self._kinds]
+            listed = self.api.list_kinds(wanted, self.namespace, self.selector)
+            with self._lock:
+                for kind, items in listed.items():
+                    self._kinds.setdefault(kind, {item["metadata"]["name"]: item for item in items})
+        finally:
+            for _, listing in held:
+                listing.release()
 
     def record(self, obj: Manifest) -> None:
         """Remember ``obj`` (an answer to this job's write) as the live version of its name."""

@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from k8s_support import Deploy, is_lease_traffic
+from qengine_kubernetes.access import connect
+from qengine_kubernetes.inventory import Inventory
+from qengine_kubernetes.render.labels import ENVIRONMENT_ID
+from qengine_kubernetes.settings import KubeSettings
+from qengine_kubernetes.spec import KubeconfigTarget
 
 from qengine.runner import JobStatus
 from qengine.testing.kube import KubeSimulator
@@ -81,3 +86,26 @@ def test_k8s_the_rollout_waits_of_a_deploy_share_one_watch_per_kind(
     # Without sharing, each of the 8 waits watches its own Deployment at least once. One
     # watch window lasts 5 s, so a slow machine may need a second one.
     assert 1 <= len(watches) <= 2, watches
+
+
+def test_k8s_the_inventory_lists_the_kinds_a_service_uses_at_once_and_each_once(
+    k8s_sim: KubeSimulator,
+) -> None:
+    api = connect(
+        KubeconfigTarget(kind="kubeconfig", path=str(k8s_sim.kubeconfig_path)), KubeSettings()
+    )
+    k8s_sim.create_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "default", "labels": {ENVIRONMENT_ID: "e"}},
+        }
+    )
+    known = Inventory(api, "default", "e")
+    k8s_sim.clear_requests()
+    known.prefetch(["ConfigMap", "Secret", "ConfigMap", "Service"])
+    known.prefetch(["Secret", "ServiceAccount"])  # only the kind not listed yet
+    assert known.get("ConfigMap", "a") is not None
+    assert known.get("Service", "a") is None
+    listed = sorted(a.path.rsplit("/", 1)[1] for a in k8s_sim.arrivals())
+    assert listed == ["configmaps", "secrets", "serviceaccounts", "services"]
