@@ -15,11 +15,14 @@ from qengine_addons.stack import (
     FLAGS,
     AddonSettings,
     ClusterConnect,
+    ServiceAccountIdentity,
+    addon_enabled,
     addon_steps,
     addon_values,
     cluster_client,
     enabled_addons,
     require_helm,
+    service_account_subject,
 )
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "ClusterConnect",
     "Freeze",
     "PinnedChart",
+    "ServiceAccountIdentity",
+    "addon_enabled",
     "addon_steps",
     "addon_values",
     "chart_digest",
@@ -35,4 +40,5 @@ __all__ = [
     "enabled_addons",
     "load_freeze",
     "require_helm",
+    "service_account_subject",
 ]

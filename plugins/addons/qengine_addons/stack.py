@@ -35,7 +35,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 import yaml
@@ -70,6 +70,12 @@ CRDS_STEP = "addons.crds"
 WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
 ClusterConnect = Callable[[StepContext], KubeApi]
+#: The annotations of an add-on's service account that give it the cloud's short-lived
+#: identity (IRSA's ``eks.amazonaws.com/role-arn``, a workload identity's client id), or a
+#: function that reads them inside the add-on's step: its context's inputs are the outputs of
+#: the steps the stack comes after (``after``), such as the ARN of a role the cluster's apply
+#: made. A function that returns no annotation leaves the service account without identity.
+ServiceAccountIdentity: TypeAlias = Mapping[str, str] | Callable[[StepContext], Mapping[str, str]]
 
 
 @attrs.frozen(kw_only=True)
@@ -135,8 +141,7 @@ def require_helm(job: InfrastructureJob, settings: AddonSettings | None = None) 
     return found
 
 
-def enabled_addons(job: InfrastructureJob, freeze: Freeze) -> list[str]:
-    """The add-ons of the freeze file the job's ``cluster.addons`` turns on, in freeze order."""
+def _wanted(job: InfrastructureJob) -> set[str]:
     addons = job.cluster.addons
     wanted: set[str] = set()
     for flag, names in FLAGS.items():
@@ -145,7 +150,30 @@ def enabled_addons(job: InfrastructureJob, freeze: Freeze) -> list[str]:
             value = job.dns is not None
         if value:
             wanted.update(names)
+    return wanted
+
+
+def enabled_addons(job: InfrastructureJob, freeze: Freeze) -> list[str]:
+    """The add-ons of the freeze file the job's ``cluster.addons`` turns on, in freeze order."""
+    wanted = _wanted(job)
     return [name for name in freeze.names() if name in wanted]
+
+
+def addon_enabled(job: InfrastructureJob, name: str) -> bool:
+    """Whether the job's add-on steps install the add-on ``name`` (one of :data:`FLAGS`'s
+    names): false when the job leaves the add-ons alone (``manage: false``). A cloud plugin
+    asks it to decide what its blueprint makes for an add-on, such as external-dns's role."""
+    return job.cluster.addons.manage and name in _wanted(job)
+
+
+def service_account_subject(name: str, freeze: Freeze | None = None) -> str:
+    """The Kubernetes subject (``system:serviceaccount:<namespace>:<name>``) of the service
+    account of the add-on ``name``, for a cloud identity's trust (an IAM role's, a federated
+    credential's). The service account is named after the release, as the charts name it by
+    default, and :func:`addon_values` pins that name whenever it gives the account an
+    identity, so the trust and the chart cannot disagree."""
+    namespace = (freeze or load_freeze()).namespace
+    return f"system:serviceaccount:{namespace}:{name}"
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,7 +192,8 @@ def addon_values(
     service_accounts: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The release's values: the freeze file's, then what the job decides, then the cloud's
-    service account annotations (short-lived identity: IRSA, workload identity)."""
+    service account annotations (short-lived identity: IRSA, workload identity), given with
+    the account's name (the release's: see :func:`service_account_subject`)."""
     values = dict(addon.values)
     if addon.name == "external-dns" and job.dns is not None:
         kind = job.dns.kind
@@ -180,7 +209,8 @@ def addon_values(
         values = _merge(values, {"ingressClassName": INGRESS_CLASS})
     annotations = (service_accounts or {}).get(addon.name)
     if annotations:
-        values = _merge(values, {"serviceAccount": {"annotations": dict(annotations)}})
+        account = {"name": addon.name, "annotations": dict(annotations)}
+        values = _merge(values, {"serviceAccount": account})
     return values
 
 
@@ -474,16 +504,17 @@ def addon_steps(
     settings: AddonSettings | None = None,
     *,
     after: Sequence[str] = (),
-    service_accounts: Mapping[str, Mapping[str, str]] | None = None,
+    service_accounts: Mapping[str, ServiceAccountIdentity] | None = None,
 ) -> list[Step]:
     """The steps that bring the cluster's add-on stack to what ``job`` asks.
 
     ``connect`` gives a client of the job's cluster from inside a step (the cloud plugin
     builds it from its applying step's outputs and short-lived token); ``after``: the steps
     that must be done first (the cluster exists); ``service_accounts``: per add-on, the
-    annotations of its service account that give it the cloud's short-lived identity.
-    Building the steps sends no request. None when the job's ``cluster.addons.manage`` is
-    false.
+    annotations of its service account that give it the cloud's short-lived identity, or a
+    function reading them inside the add-on's step (:data:`ServiceAccountIdentity`).
+    Building the steps sends no request and calls no such function. None when the job's
+    ``cluster.addons.manage`` is false.
     """
     if not job.cluster.addons.manage:
         return []  # the job leaves the cluster's add-ons alone
@@ -547,15 +578,22 @@ def _addon_step(
     settings: AddonSettings,
     session: Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]],
     after: tuple[str, ...],
-    service_accounts: Mapping[str, Mapping[str, str]] | None,
+    service_accounts: Mapping[str, ServiceAccountIdentity] | None,
 ) -> Step:
-    values = addon_values(addon, job, service_accounts)
+    identity = (service_accounts or {}).get(addon.name)
+    fixed = identity if isinstance(identity, Mapping) else None
+    resolve = None if identity is None or isinstance(identity, Mapping) else identity
+    values = addon_values(addon, job, {addon.name: fixed} if fixed else None)
     timeout = settings.timeout or addon.timeout
 
     def run(ctx: StepContext) -> Mapping[str, str]:
+        installed = values
+        if resolve is not None:
+            installed = addon_values(addon, job, {addon.name: resolve(ctx)})
+
         def body(r: _Run) -> dict[str, str]:
             _ensure_namespace(r)
-            outputs = _install(r, addon, values, timeout)
+            outputs = _install(r, addon, installed, timeout)
             _gate(r, addon)
             return outputs
 
@@ -567,7 +605,9 @@ def _addon_step(
         depends_on=(*after, CRDS_STEP, *(f"addons.{n}" for n in addon.needs)),
         description=f"helm release {addon.name} ({addon.chart} {addon.version})",
         changes=(Change(action=ChangeAction.UPDATE, kind="helm-release", name=addon.name),),
-        content_hash=release_marker(addon, values),
+        # An identity read at step time is not in the plan's values: the hash says only that
+        # there is one (the release's marker, made from the values installed, holds it).
+        content_hash=release_marker(addon, values) + (" +identity" if resolve else ""),
         timeout=float(timeout) * 3 + settings.gate_timeout,
     )
 

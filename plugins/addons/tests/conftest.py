@@ -8,13 +8,19 @@ import copy
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from qengine_addons import AddonSettings, Freeze, addon_steps, cluster_client
+from qengine_addons import (
+    AddonSettings,
+    Freeze,
+    ServiceAccountIdentity,
+    addon_steps,
+    cluster_client,
+)
 from qengine_addons.testing import package_test_charts
 
 from qengine import PluginSet, load_plugins
@@ -131,6 +137,7 @@ def apply_stack(plugins: PluginSet, sim: KubeSimulator, charts: Charts, helm_bin
         freeze: Freeze | None = None,
         executor: Executor | None = None,
         run_options: dict[str, Any] | None = None,
+        service_accounts: Mapping[str, ServiceAccountIdentity] | None = None,
         **settings: Any,
     ) -> JobResult:
         doc = {**doc, "id": job_id}
@@ -147,7 +154,12 @@ def apply_stack(plugins: PluginSet, sim: KubeSimulator, charts: Charts, helm_bin
             "timeout": 30, "gate_timeout": 10.0, "poll_interval": 0.1,
         }  # fmt: skip
         options.update(settings)
-        steps = addon_steps(job, connect, AddonSettings(**options))  # type: ignore[arg-type]
+        steps = addon_steps(
+            job,
+            connect,  # type: ignore[arg-type]
+            AddonSettings(**options),
+            service_accounts=service_accounts,
+        )
         ref = JobRef(job_id=job_id, organization_id="org-demo", target_id="cluster/test")
         return (executor or Executor()).run(Plan(steps), ref, **(run_options or {}))
 

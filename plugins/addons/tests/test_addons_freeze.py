@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLE, helm_env
-from qengine_addons import FLAGS, addon_steps, addon_values, enabled_addons, load_freeze
+from qengine_addons import (
+    FLAGS,
+    addon_enabled,
+    addon_steps,
+    addon_values,
+    enabled_addons,
+    load_freeze,
+    service_account_subject,
+)
 from qengine_addons.freeze import FREEZE_FILE, chart_digest, main, parse_freeze, record_digests
 from qengine_addons.stack import CHARTS
 from qengine_addons.testing import TEST_CHARTS, package_test_charts
@@ -124,6 +132,12 @@ def test_job_values_wire_external_dns_to_the_zone_and_the_cloud_identity(
     assert values["txtOwnerId"] == "cluster-prod-eu"
     assert values["policy"] == "upsert-only"  # the freeze's default is kept
     assert values["serviceAccount"]["annotations"] == identity["external-dns"]
+    # Named as the trust of the cloud's identity names it, whatever the chart's default.
+    assert values["serviceAccount"]["name"] == "external-dns"
+    assert service_account_subject("external-dns") == (
+        "system:serviceaccount:qengine-system:external-dns"
+    )
+    assert "serviceAccount" not in addon_values(freeze.get("external-dns"), job)
     issuers = addon_values(freeze.get("cluster-issuers"), job)
     assert issuers["ingressClassName"] == "nginx"
     assert enabled_addons(job, freeze) == [
@@ -133,6 +147,12 @@ def test_job_values_wire_external_dns_to_the_zone_and_the_cloud_identity(
     without_dns = plugins.loader.load({k: v for k, v in document.items() if k != "dns"})
     assert isinstance(without_dns, InfrastructureJob)
     assert "external-dns" not in enabled_addons(without_dns, freeze)
+    assert addon_enabled(job, "external-dns")
+    assert not addon_enabled(without_dns, "external-dns")
+    document["cluster"]["addons"] = {"manage": False}
+    unmanaged = plugins.loader.load(document)
+    assert isinstance(unmanaged, InfrastructureJob)
+    assert not addon_enabled(unmanaged, "external-dns")  # the stack installs nothing
 
 
 def test_an_unmanaged_stack_has_no_step(plugins: PluginSet) -> None:

@@ -368,3 +368,45 @@ def test_charts_from_a_local_directory_need_no_registry(
 
     assert result.status is JobStatus.SUCCEEDED, result.error
     assert _release(sim, "metrics-server", 1) is not None
+
+
+def test_an_identity_read_at_step_time_annotates_the_service_account_and_is_in_the_marker(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator
+) -> None:
+    """A cloud plugin whose role ARN only its apply step knows gives a function: called inside
+    the add-on's step, never when the plan is built; the account gets the annotations and the
+    release's name for it; the same identity again writes nothing, another one upgrades."""
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=False)
+    calls: list[str] = []
+
+    def identity(arn: str) -> Any:
+        def read(ctx: Any) -> dict[str, str]:
+            calls.append(ctx.step_id)
+            return {"eks.amazonaws.com/role-arn": arn}
+
+        return read
+
+    role = "arn:aws:iam::123456789012:role/prod-eu-external-dns"
+    first = apply_stack(doc, "id-1", service_accounts={"external-dns": identity(role)})
+
+    assert first.status is JobStatus.SUCCEEDED, first.error
+    assert calls == ["addons.external-dns"]
+    account = sim.get_object("serviceaccounts", NS, "external-dns")
+    assert account is not None
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+    deployment = sim.get_object("deployments.apps", NS, "external-dns")
+    assert deployment is not None
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "external-dns"
+
+    sim.clear_requests()
+    again = apply_stack(doc, "id-2", service_accounts={"external-dns": identity(role)})
+    assert again.status is JobStatus.SUCCEEDED, again.error
+    assert _writes(sim) == []
+
+    other = role.replace("prod-eu", "other")
+    moved = apply_stack(doc, "id-3", service_accounts={"external-dns": identity(other)})
+    assert moved.status is JobStatus.SUCCEEDED, moved.error
+    assert _release(sim, "external-dns", 2) is not None
+    account = sim.get_object("serviceaccounts", NS, "external-dns")
+    assert account is not None
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == other
