@@ -22,7 +22,8 @@ simulator's token in the sandbox, which installs the test stand-in charts).
 
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``oidc_issuer_url``, ``cluster_name``,
-``cluster_version``, ``vpc_id``.
+``cluster_version``, ``vpc_id``, and ``external_dns_role_arn`` when the job runs external-dns
+on Route53 (the add-on step annotates external-dns's service account with it: IRSA).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
+from qengine_aws import dns_identity
 from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
@@ -131,7 +133,7 @@ def steps_for(aws: AwsJob) -> list[Step]:
 
 def _addon_steps(aws: AwsJob, applied: str) -> list[Step]:
     """The add-on stack's steps, after the step ``applied`` whose outputs describe the cluster."""
-    from qengine_addons import AddonSettings, addon_steps, cluster_client
+    from qengine_addons import AddonSettings, ServiceAccountIdentity, addon_steps, cluster_client
 
     def connect(ctx: StepContext) -> Any:
         outputs = ClusterOutputs.of_step(ctx.inputs[applied])
@@ -143,8 +145,14 @@ def _addon_steps(aws: AwsJob, applied: str) -> list[Step]:
             token = EksTokenProvider(aws.access, outputs.cluster_name)()
         return cluster_client(outputs.endpoint, outputs.ca_pem(), token)
 
+    def external_dns(ctx: StepContext) -> Mapping[str, str]:
+        return dns_identity.service_account_annotations(ctx.inputs[applied])
+
+    identities: dict[str, ServiceAccountIdentity] = {}
+    if dns_identity.external_dns_zone(aws.job) is not None:
+        identities[dns_identity.ADDON] = external_dns
     settings = AddonSettings(test_charts=aws.settings.sandbox is not None)
-    return addon_steps(aws.job, connect, settings, after=(applied,))
+    return addon_steps(aws.job, connect, settings, after=(applied,), service_accounts=identities)
 
 
 def _digest(data: object) -> str:
@@ -279,7 +287,9 @@ def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         plan = tf.plan()
         if plan.has_changes:
             tf.apply(plan)
-        outputs = ClusterOutputs.of(tf.outputs()).step_outputs()
+        module_outputs = tf.outputs()
+        outputs = ClusterOutputs.of(module_outputs).step_outputs()
+        outputs.update(dns_identity.role_output(module_outputs))
     if aws.settings.sandbox is not None:
         account = caller_identity(aws.access).account
         for change in register_stand_ins(aws.access, aws.job, options, account=account):

@@ -4,8 +4,9 @@ Two pinned community modules do the heavy lifting (see ``modules.json`` for thei
 and documented interfaces): ``terraform-aws-modules/vpc/aws`` (a VPC across the job's zones,
 a private and a public subnet in each, a NAT gateway) and ``terraform-aws-modules/eks/aws``
 (the control plane, IRSA's OIDC provider, managed node groups, EKS add-ons). Next to them the
-blueprint declares a KMS key for envelope encryption of Kubernetes secrets and the IAM role
-the EBS CSI driver assumes through IRSA.
+blueprint declares a KMS key for envelope encryption of Kubernetes secrets, the IAM role
+the EBS CSI driver assumes through IRSA and, when the job runs external-dns on a Route53 zone,
+the role external-dns assumes (see :mod:`qengine_aws.dns_identity`).
 
 The backend block is ``s3`` with no settings: they are given at ``terraform init`` (see
 :meth:`qengine_aws.state_backend.StateLocation.backend_config`), so the same module runs
@@ -22,6 +23,7 @@ import attrs
 
 from qengine.spec import InfrastructureJob
 from qengine.terraform.settings import local_module_path
+from qengine_aws import dns_identity
 from qengine_aws.modules import EKS, VPC, pinned
 from qengine_aws.network import plan_subnets
 from qengine_aws.spec import AwsProvider, NodeGroup
@@ -87,18 +89,27 @@ def eks_root_module(
     :class:`qengine.terraform.TerraformSettings`).
     """
     options = options or BlueprintOptions()
+    dns = dns_identity.blueprint_parts(job)
     return {
         "terraform": _settings(),
         "provider": {"aws": [_aws_provider(job)]},
         "variable": _variables(job),
-        "data": _data(),
-        "resource": _resources(job),
+        "data": _merged(_data(), dns["data"]),
+        "resource": {**_resources(job), **dns["resource"]},
         "module": {
             "vpc": vpc_module(job, module_dir=module_dir),
             "eks": eks_module(job, options, module_dir=module_dir),
         },
-        "output": _outputs(),
+        "output": {**_outputs(), **dns["output"]},
     }
+
+
+def _merged(blocks: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """``blocks`` of one kind (``data``) with ``more``'s, type by type."""
+    merged = dict(blocks)
+    for kind, named in more.items():
+        merged[kind] = {**merged.get(kind, {}), **named}
+    return merged
 
 
 def _settings() -> dict[str, Any]:

@@ -4,10 +4,12 @@ resources are builtin ``terraform_data`` stand-ins.
 The AWS Terraform provider cannot be installed offline, so the sandbox root module keeps the
 real one's shape (variables, S3 backend, outputs with the same names) and replaces each cloud
 resource with a ``terraform_data`` whose ``input`` holds what the real resource would get:
-the VPC and its subnets, the secrets key, the cluster, one per node group. Terraform plans and
-applies it for real, with its state in the S3 backend on moto. The cluster's endpoint and CA
-are the sandbox's Kubernetes API (the simulator), so an environment job run in the same
-process, while the sandbox is alive, can target it.
+the VPC and its subnets, the secrets key, the cluster, one per node group, and external-dns's
+IAM role when the job has one (its ARN is an output the add-on step puts on external-dns's
+service account, as on EKS). Terraform plans and applies it for real, with its state in the S3
+backend on moto. The cluster's endpoint and CA are the sandbox's Kubernetes API (the
+simulator), so an environment job run in the same process, while the sandbox is alive, can
+target it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 from qengine.plugin import PluginError, SandboxCluster
 from qengine.spec import InfrastructureJob
+from qengine.terraform.json_types import literal
+from qengine_aws import dns_identity
 from qengine_aws.blueprint import (
     BlueprintOptions,
     node_group,
@@ -28,9 +32,12 @@ from qengine_aws.blueprint import (
 )
 from qengine_aws.network import plan_subnets
 from qengine_aws.settings import AwsSettings
+from qengine_aws.spec import Route53Dns
 
 #: moto accepts any key; these only have to look like one.
 SANDBOX_CREDENTIALS = ("AKIAQENGINESANDBOX01", "qengine-sandbox-not-a-secret")
+#: The account moto answers for keys that assume no role.
+MOTO_ACCOUNT = "123456789012"
 SANDBOX_NOTICE = (
     "SANDBOX: nothing is created on AWS. AWS calls go to an in-process moto server and the "
     "cluster is a set of terraform_data stand-ins pointing at the local Kubernetes API."
@@ -64,6 +71,12 @@ def sandbox_root_module(
         resources[f"node_group_{group.name.replace('-', '_')}"] = {
             "input": node_group(group, options)
         }
+    outputs = _outputs()
+    zone = dns_identity.external_dns_zone(job)
+    if zone is not None:
+        resources["external_dns_role"] = {"input": _external_dns_role(job, zone)}
+        role = "terraform_data.external_dns_role.output.arn"
+        outputs[dns_identity.ROLE_OUTPUT] = {"value": f"${{{role}}}"}
     return {
         "terraform": {"backend": {"s3": {}}},
         "variable": {
@@ -72,7 +85,25 @@ def sandbox_root_module(
             "kubernetes_version": {"type": "string", "default": job.cluster.kubernetes_version},
         },
         "resource": {"terraform_data": resources},
-        "output": _outputs(),
+        "output": outputs,
+    }
+
+
+def _external_dns_role(job: InfrastructureJob, zone: Route53Dns) -> dict[str, Any]:
+    """What the real role gets: its trust (one subject, one audience) and its zone's actions.
+    Its ARN is in the account the sandbox's moto answers for: the job's role's, or moto's
+    default one."""
+    role_arn = provider_of(job).role_arn
+    account = role_arn.split(":")[4] if role_arn else MOTO_ACCOUNT
+    return {
+        "name": dns_identity.ROLE_NAME,
+        "trusted_subject": dns_identity.subject(),
+        "trusted_audience": "sts.amazonaws.com",
+        "zone": literal(zone.zone),
+        "zone_id": literal(zone.zone_id) if zone.zone_id else "(looked up by name)",
+        "zone_actions": list(dns_identity.ZONE_ACTIONS),
+        "list_actions": list(dns_identity.LIST_ACTIONS),
+        "arn": f"arn:aws:iam::{account}:role/{dns_identity.ROLE_NAME}",
     }
 
 

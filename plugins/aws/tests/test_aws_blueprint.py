@@ -23,10 +23,12 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.js
 _MODULE_REFERENCE = re.compile(r"module\.([a-z_]+)\.([a-z_]+)")
 
 
-def _job(change: Any = None) -> InfrastructureJob:
+def _job(change: Any = None, *, document_change: Any = None) -> InfrastructureJob:
     document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
     if change is not None:
         change(document["cluster"]["provider"])
+    if document_change is not None:
+        document_change(document)
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
     job = plugins.loader.load(document)
     assert isinstance(job, InfrastructureJob)
@@ -149,6 +151,7 @@ def test_addons_irsa_encryption_endpoint_and_tags() -> None:
         "oidc_issuer_url",
         "cluster_version",
         "vpc_id",
+        "external_dns_role_arn",  # the example runs external-dns on its Route53 zone
     }
 
 
@@ -169,3 +172,100 @@ def test_a_service_cidr_goes_to_the_documented_module_input() -> None:
     assert eks["service_ipv4_cidr"] == "172.20.0.0/16"
     assert "service_ipv4_cidr" in pinned(EKS).inputs
     assert "service_ipv4_cidr" not in eks_root_module(_job())["module"]["eks"]
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = document["statement"]
+    return statements
+
+
+def test_external_dns_role_is_trusted_by_its_service_account_only() -> None:
+    root = eks_root_module(_job())
+    role = root["resource"]["aws_iam_role"]["external_dns"]
+    assert role["name"] == "${var.cluster_name}-external-dns"
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.external_dns_assume.json}"
+    [trust] = _statements(root["data"]["aws_iam_policy_document"]["external_dns_assume"])
+    assert trust["effect"] == "Allow"
+    assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert trust["principals"] == [
+        {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
+    ]
+    conditions = {c["variable"]: (c["test"], c["values"]) for c in trust["condition"]}
+    assert conditions == {
+        "${module.eks.oidc_provider}:sub": (
+            "StringEquals",
+            ["system:serviceaccount:qengine-system:external-dns"],
+        ),
+        "${module.eks.oidc_provider}:aud": ("StringEquals", ["sts.amazonaws.com"]),
+    }
+    # The subject is the one the add-on stack gives external-dns's service account.
+    from qengine_addons import addon_values, load_freeze, service_account_subject
+
+    assert conditions["${module.eks.oidc_provider}:sub"][1] == [
+        service_account_subject("external-dns")
+    ]
+    values = addon_values(load_freeze().get("external-dns"), _job(), {"external-dns": {"a": "b"}})
+    assert values["serviceAccount"]["name"] == "external-dns"
+    assert root["output"]["external_dns_role_arn"] == {"value": "${aws_iam_role.external_dns.arn}"}
+
+
+def test_external_dns_policy_names_the_zone_only() -> None:
+    root = eks_root_module(_job())
+    attached = root["resource"]["aws_iam_role_policy"]["external_dns"]
+    assert attached["role"] == "${aws_iam_role.external_dns.id}"
+    assert attached["policy"] == "${data.aws_iam_policy_document.external_dns.json}"
+    statements = _statements(root["data"]["aws_iam_policy_document"]["external_dns"])
+    by_resource = {tuple(s["resources"]): sorted(s["actions"]) for s in statements}
+    assert by_resource == {
+        ("${data.aws_route53_zone.dns.arn}",): [
+            "route53:ChangeResourceRecordSets",
+            "route53:ListResourceRecordSets",
+            "route53:ListTagsForResource",
+            "route53:ListTagsForResources",
+        ],
+        # IAM takes no resource for it: the only action on "*".
+        ("*",): ["route53:ListHostedZones"],
+    }
+    assert all(s["effect"] == "Allow" for s in statements)
+    # The zone is the job's, the public one of that name (as the DNS provider finds it).
+    assert root["data"]["aws_route53_zone"] == {
+        "dns": {"name": "prod.example.com", "private_zone": False}
+    }
+
+
+def test_a_zone_id_is_named_in_the_policy_without_a_lookup() -> None:
+    def with_zone_id(document: dict[str, Any]) -> None:
+        document["dns"]["zone_id"] = "Z0123456789ABCDEFGHIJ"
+
+    root = eks_root_module(_job(document_change=with_zone_id))
+    statements = _statements(root["data"]["aws_iam_policy_document"]["external_dns"])
+    zone = "arn:${data.aws_partition.current.partition}:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    assert [s["resources"] for s in statements] == [[zone], ["*"]]
+    assert "aws_route53_zone" not in root["data"]
+
+
+def test_a_zone_id_reaches_the_module_as_a_literal() -> None:
+    def hostile(document: dict[str, Any]) -> None:
+        document["dns"]["zone_id"] = 'Z1${file("/etc/hostname")}%{if true}x%{endif}'
+
+    root = eks_root_module(_job(document_change=hostile))
+    [zone, _] = _statements(root["data"]["aws_iam_policy_document"]["external_dns"])
+    assert zone["resources"][0].endswith(
+        'hostedzone/Z1$${file("/etc/hostname")}%%{if true}x%%{endif}'
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda d: d.pop("dns"), id="no-dns-section"),
+        pytest.param(lambda d: d["cluster"].update(addons={"external_dns": False}), id="off"),
+        pytest.param(lambda d: d["cluster"].update(addons={"manage": False}), id="unmanaged"),
+    ],
+)
+def test_no_external_dns_role_without_external_dns(change: Any) -> None:
+    root = eks_root_module(_job(document_change=change))
+    assert "external_dns" not in root["resource"]["aws_iam_role"]
+    assert "aws_iam_role_policy" not in root["resource"]
+    assert "external_dns_role_arn" not in root["output"]
+    assert "external_dns" not in json.dumps(root)

@@ -77,6 +77,14 @@ def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_i
         }  # fmt: skip
         issuers = get("/apis/cert-manager.io/v1/clusterissuers")["items"]
         assert {i["metadata"]["name"] for i in issuers} == {"letsencrypt", "letsencrypt-staging"}
+        # external-dns runs as the IAM role the apply made for it (IRSA): its service account
+        # carries the role's ARN from the apply's outputs, and its pods run as that account.
+        role = outputs["external_dns_role_arn"]
+        assert role == "arn:aws:iam::123456789012:role/prod-eu-external-dns"
+        account = get("/api/v1/namespaces/qengine-system/serviceaccounts/external-dns")
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+        dns = get("/apis/apps/v1/namespaces/qengine-system/deployments/external-dns")
+        assert dns["spec"]["template"]["spec"]["serviceAccountName"] == "external-dns"
 
         deployed = engine.run(QUICKSTART, sandbox_secrets=QUICKSTART_SECRETS, sandbox=session)
         assert deployed.status is JobStatus.SUCCEEDED, deployed.error
