@@ -89,7 +89,11 @@ def engine_from(args: argparse.Namespace) -> Iterator[Engine]:
 
     plugins = plugin_set(args)
     # Refuses a bad directory or plugin option before anything is opened.
-    settings: dict[str, object] = {"terraform": terraform_settings(args)}
+    settings: dict[str, object] = {}
+    if any(getattr(args, name, None) is not None for name in _TERRAFORM_DIRECTORIES):
+        # Without them the jobs' services use the defaults (terraform_settings_of): the
+        # Terraform driver is not imported for a run that does not need it.
+        settings["terraform"] = terraform_settings(args)
     settings.update(plugin_settings(plugins, args))
     explicit = args.state_dir is not None
     directory = state_dir(args.state_dir, environ=os.environ)
@@ -136,6 +140,13 @@ def _journal(
         temporary = scope.enter_context(tempfile.TemporaryDirectory(prefix="qengine-sandbox-"))
         return SqliteStateStore(pathlib.Path(temporary))
     return open_store(args, directory)
+
+
+_TERRAFORM_DIRECTORIES = (
+    "terraform_provider_mirror",
+    "terraform_plugin_cache",
+    "terraform_module_dir",
+)
 
 
 def terraform_settings(args: argparse.Namespace) -> TerraformSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,23 @@ def test_relative_source_paths_are_made_absolute_for_terraform(tmp_path: Path) -
     installation = config["provider_installation"][0]  # type: ignore[index]
     assert installation["filesystem_mirror"][0]["path"] == str(Path.cwd() / "mirror")  # type: ignore[call-overload,index]
     assert config["plugin_cache_dir"] == str(Path.cwd() / "cache")
+
+
+_ENGINE_PROBE = """
+import json, sys
+from qengine._cli.main import build_parser
+from qengine._cli.engine_opts import engine_from
+args = build_parser().parse_args(["run", "--state-dir", sys.argv[1], *sys.argv[2:], "job.json"])
+with engine_from(args) as engine:
+    print(json.dumps(["qengine.terraform" in sys.modules, "terraform" in engine.settings]))
+"""
+
+
+def test_the_engine_gets_terraform_settings_only_from_terraform_options(tmp_path: Path) -> None:
+    """Without them the services use the defaults, and the driver is not imported."""
+    probe = [sys.executable, "-c", _ENGINE_PROBE, str(tmp_path / "state")]
+    done = subprocess.run(probe, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [False, False]
+    given = ["--terraform-module-dir", str(tmp_path)]
+    done = subprocess.run([*probe, *given], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [True, True]
