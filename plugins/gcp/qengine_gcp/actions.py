@@ -27,7 +27,9 @@ A job that fails or is cancelled is rolled back, newest step first (as the AWS p
 
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``cluster_name``, ``cluster_version``, ``location``,
-``workload_identity_pool``, ``network_name``.
+``workload_identity_pool``, ``network_name``, and ``external_dns_service_account`` when the
+job runs external-dns on Cloud DNS (the add-on step annotates external-dns's service account
+with it: workload identity).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
+from qengine_gcp import dns_identity
 from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module, provider_of
 from qengine_gcp.credentials import GcpAccess, SecretOpener
 from qengine_gcp.pause import (
@@ -134,7 +137,7 @@ def _addon_steps(gcp: GcpJob) -> list[Step]:
     """The cluster's add-on stack (``qengine_addons``), after the apply whose outputs describe
     the cluster: reached with the job's short-lived token (the simulator's in a sandbox, which
     installs the stack's test charts)."""
-    from qengine_addons import AddonSettings, addon_steps, cluster_client
+    from qengine_addons import AddonSettings, ServiceAccountIdentity, addon_steps, cluster_client
 
     from qengine_gcp.cluster_access import cluster_access_of
 
@@ -146,8 +149,14 @@ def _addon_steps(gcp: GcpJob) -> list[Step]:
         access = cluster_access_of(gcp.access, outputs)
         return cluster_client(access.endpoint, access.ca_pem, access.token())
 
+    def external_dns(ctx: StepContext) -> Mapping[str, str]:
+        return dns_identity.service_account_annotations(ctx.inputs[APPLY])
+
+    identities: dict[str, ServiceAccountIdentity] = {}
+    if dns_identity.external_dns_zone(gcp.job) is not None:
+        identities[dns_identity.ADDON] = external_dns
     settings = AddonSettings(test_charts=gcp.settings.sandbox is not None)
-    return addon_steps(gcp.job, connect, settings, after=(APPLY,))
+    return addon_steps(gcp.job, connect, settings, after=(APPLY,), service_accounts=identities)
 
 
 def _digest(data: object) -> str:
@@ -303,7 +312,8 @@ def _apply(gcp: GcpJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
     if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
         for change in register_stand_ins(gcp.access, gcp.job, options):
             ctx.emit_progress(change)
-    return {name: found[name] for name in OUTPUTS if name in found}
+    wanted = (*OUTPUTS, dns_identity.ACCOUNT_OUTPUT)
+    return {name: found[name] for name in wanted if name in found}
 
 
 def _apply_step(

@@ -6,7 +6,9 @@ range holds the nodes and whose two secondary ranges hold pods and services) and
 ``private-cluster`` submodule of ``terraform-google-modules/kubernetes-engine/google`` (a
 regional GKE Standard cluster, VPC-native, private nodes, workload identity on, the default
 node pool removed and the job's node pools autoscaled). Next to them, a Cloud Router and
-Cloud NAT give private nodes their way out (image pulls).
+Cloud NAT give private nodes their way out (image pulls), and, when the job runs external-dns
+on Cloud DNS, external-dns's service account and its bindings (see
+:mod:`qengine_gcp.dns_identity`).
 
 The backend block is ``gcs`` with no settings: they are given at ``terraform init`` (see
 :meth:`qengine_gcp.state_backend.StateLocation.backend_config`). The provider takes its token
@@ -23,6 +25,7 @@ import attrs
 
 from qengine.spec import InfrastructureJob
 from qengine.terraform import literal
+from qengine_gcp import dns_identity
 from qengine_gcp.modules import GKE, NETWORK, pinned
 from qengine_gcp.spec import GcpProvider, NodePool
 
@@ -95,6 +98,7 @@ def gke_root_module(
     """
     options = options or BlueprintOptions()
     provider = provider_of(job)
+    dns = dns_identity.blueprint_parts(job)
     module: dict[str, Any] = {
         "terraform": _settings(),
         "provider": {"google": {"project": "${var.project_id}", "region": "${var.region}"}},
@@ -103,10 +107,13 @@ def gke_root_module(
             "vpc": network_module(job, module_dir=module_dir),
             "gke": gke_module(job, options, module_dir=module_dir),
         },
-        "output": _outputs(),
+        "output": {**_outputs(), **dns["output"]},
     }
-    if provider.private_nodes:
-        module["resource"] = _nat(job)
+    if dns["data"]:
+        module["data"] = dns["data"]
+    resources = {**(_nat(job) if provider.private_nodes else {}), **dns["resource"]}
+    if resources:
+        module["resource"] = resources
     return module
 
 

@@ -4,7 +4,9 @@ blueprint's cloud resources as builtin ``terraform_data`` stand-ins.
 The google provider cannot be installed offline, so the sandbox root module keeps the real
 one's shape (variables, ``gcs`` backend, outputs with the same names) and replaces each cloud
 resource with a ``terraform_data`` whose ``input`` holds what the real one would get: the
-network and its ranges, the router and NAT, the cluster, one per node pool. Terraform plans
+network and its ranges, the router and NAT, the cluster, one per node pool, and
+external-dns's service account when the job has one (its e-mail is an output the add-on step
+puts on external-dns's Kubernetes service account, as on GKE). Terraform plans
 and applies it for real, its state and lock in the local bucket. The cluster's endpoint and CA
 are the sandbox's Kubernetes API (the simulator), so an environment job of the same session
 deploys onto it.
@@ -19,6 +21,8 @@ from typing import Any
 
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
+from qengine.terraform import literal
+from qengine_gcp import dns_identity
 from qengine_gcp.blueprint import (
     BlueprintOptions,
     gke_module,
@@ -30,6 +34,7 @@ from qengine_gcp.blueprint import (
 )
 from qengine_gcp.local_gcs import LocalGcs
 from qengine_gcp.settings import GcpSettings
+from qengine_gcp.spec import CloudDns
 
 #: fake-gcs-server takes any bearer token; this one only has to look like one.
 SANDBOX_TOKEN = "ya29.qengine-sandbox-not-a-secret"  # noqa: S105 (a placeholder)
@@ -68,11 +73,31 @@ def sandbox_root_module(
         resources[f"node_pool_{pool.name.replace('-', '_')}"] = {
             "input": node_pool(pool, provider, options)
         }
+    outputs = _outputs()
+    zone = dns_identity.external_dns_zone(job)
+    if zone is not None:
+        resources["external_dns_account"] = {"input": _external_dns_account(job, zone)}
+        account = "terraform_data.external_dns_account.output.email"
+        outputs[dns_identity.ACCOUNT_OUTPUT] = {"value": f"${{{account}}}"}
     return {
         "terraform": {"backend": {"gcs": {}}},
         "variable": variables_of(job),
         "resource": {"terraform_data": resources},
-        "output": _outputs(),
+        "output": outputs,
+    }
+
+
+def _external_dns_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, Any]:
+    """What the real account and its bindings get: who may act as it, the zone's role."""
+    account = dns_identity.account_id(job)
+    return {
+        "account_id": account,
+        "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
+        "workload_identity_member": dns_identity.kubernetes_member("${var.project_id}.svc.id.goog"),
+        "zone_project": literal(zone.project),
+        "zone": literal(zone.managed_zone or zone.zone),
+        "zone_role": dns_identity.ZONE_ROLE,
+        "project_role": dns_identity.PROJECT_ROLE,
     }
 
 

@@ -123,3 +123,101 @@ def test_the_sandbox_module_has_the_real_ones_outputs_and_variables() -> None:
     assert real["variable"] == stand_in["variable"]
     assert stand_in["terraform"]["backend"] == real["terraform"]["backend"]
     assert set(stand_in["resource"]) == {"terraform_data"}
+
+
+DNS = {
+    "kind": "cloud-dns",
+    "project": "acme-dns",
+    "zone": "prod.example.com",
+    "service_account": "qengine-dns@acme-dns.iam.gserviceaccount.com",
+}
+
+
+def _with_dns(dns: dict[str, Any] | None = None, **addons: Any) -> InfrastructureJob:
+    document = example()
+    document["dns"] = dict(dns or DNS)
+    if addons:
+        document["cluster"]["addons"] = addons
+    job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp"}).loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def test_external_dns_account_is_usable_by_its_kubernetes_service_account_only() -> None:
+    root = gke_root_module(_with_dns())
+    account = root["resource"]["google_service_account"]["external_dns"]
+    assert re.fullmatch(r"external-dns-[0-9a-f]{10}", account["account_id"])
+    assert account["project"] == "${var.project_id}"
+    [binding] = root["resource"]["google_service_account_iam_member"].values()
+    assert binding == {
+        "service_account_id": "${google_service_account.external_dns.name}",
+        "role": "roles/iam.workloadIdentityUser",
+        "member": "serviceAccount:${module.gke.identity_namespace}[qengine-system/external-dns]",
+    }
+    from qengine_addons import service_account_subject
+
+    assert service_account_subject("external-dns").endswith(":qengine-system:external-dns")
+    assert root["output"]["external_dns_service_account"] == {
+        "value": "${google_service_account.external_dns.email}"
+    }
+
+
+def test_external_dns_may_change_the_zone_only_and_list_the_zones() -> None:
+    root = gke_root_module(_with_dns())
+    member = "serviceAccount:${google_service_account.external_dns.email}"
+    zones = root["resource"]["google_dns_managed_zone_iam_member"]
+    assert list(zones) == ["external_dns"]
+    zone = zones["external_dns"]
+    assert (zone["project"], zone["role"]) == ("acme-dns", "roles/dns.admin")
+    assert zone["member"] == member
+    # The public zone of that DNS name in the zone's project, looked up by Terraform.
+    assert root["data"] == {"google_dns_managed_zones": {"dns": {"project": "acme-dns"}}}
+    assert 'z.dns_name == "prod.example.com."' in zone["managed_zone"]
+    assert 'z.visibility == "public"' in zone["managed_zone"]
+    projects = root["resource"]["google_project_iam_member"]
+    assert projects == {
+        "external_dns_zones": {"project": "acme-dns", "role": "roles/dns.reader", "member": member}
+    }
+    # No other binding anywhere in the module names the account.
+    bound = [
+        (kind, name)
+        for kind, blocks in root["resource"].items()
+        for name, block in blocks.items()
+        if block.get("member") == member
+    ]
+    assert sorted(bound) == [
+        ("google_dns_managed_zone_iam_member", "external_dns"),
+        ("google_project_iam_member", "external_dns_zones"),
+    ]
+
+
+def test_a_managed_zone_name_is_bound_without_a_lookup() -> None:
+    root = gke_root_module(_with_dns({**DNS, "managed_zone": "prod-zone"}))
+    zone = root["resource"]["google_dns_managed_zone_iam_member"]["external_dns"]
+    assert zone["managed_zone"] == "prod-zone"
+    assert "data" not in root
+
+
+@pytest.mark.parametrize(
+    ("dns", "addons"),
+    [(None, {"external_dns": False}), (None, {"manage": False})],
+    ids=["off", "unmanaged"],
+)
+def test_no_external_dns_account_without_external_dns(
+    dns: dict[str, Any] | None, addons: dict[str, Any]
+) -> None:
+    root = gke_root_module(_with_dns(dns, **addons))
+    assert "external_dns" not in json.dumps(root)
+    assert "external_dns" not in json.dumps(gke_root_module(_job()))  # no dns section
+
+
+def test_the_sandbox_module_has_the_account_output_too() -> None:
+    job = _with_dns()
+    real, stand_in = gke_root_module(job), sandbox_root_module(job, PLACEHOLDER_CLUSTER)
+    wanted = {*OUTPUTS, "external_dns_service_account"}
+    assert set(real["output"]) == set(stand_in["output"]) == wanted
+    account = stand_in["resource"]["terraform_data"]["external_dns_account"]["input"]
+    assert account["workload_identity_member"] == (
+        "serviceAccount:${var.project_id}.svc.id.goog[qengine-system/external-dns]"
+    )
+    assert account["email"].startswith(account["account_id"] + "@")
