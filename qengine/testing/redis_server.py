@@ -1,4 +1,5 @@
-"""A throwaway ``redis-server`` on 127.0.0.1 for tests: no persistence, a free port.
+"""A throwaway ``redis-server`` on 127.0.0.1 for tests, on a free port: without persistence,
+or with the append-only file (``appendonly yes``) that production brokers run with.
 
 The binary comes from Debian's ``redis-server`` package; a missing binary fails the test
 loudly (``.ci/install-build-tools.sh`` installs it).
@@ -24,10 +25,16 @@ __all__ = ["LocalRedis", "run_redis"]
 
 @attrs.define
 class LocalRedis:
-    """A running server; :meth:`restart` stops it and starts it again on the same port."""
+    """A running server; :meth:`restart` stops it and starts it again on the same port.
+
+    With ``appendonly`` every write goes to an append-only file in :attr:`directory`
+    (``appendfsync everysec``, Redis's default), which a restart reads back; without it a
+    restart starts empty.
+    """
 
     port: int
     directory: Path
+    appendonly: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -41,7 +48,14 @@ class LocalRedis:
         if binary is None:
             raise RuntimeError("redis-server not found: install Debian's redis-server")
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.directory), "--protected-mode", "yes"]
+        argv += [
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--dir",
+            str(self.directory),
+            "--protected-mode",
+            "yes",
+        ]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -58,7 +72,7 @@ class LocalRedis:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        """Stop the server (its data is gone: nothing is persisted)."""
+        """Stop the server (SIGTERM: with ``appendonly``, Redis flushes the file first)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=20)
@@ -72,10 +86,10 @@ class LocalRedis:
 
 
 @contextmanager
-def run_redis() -> Iterator[LocalRedis]:
+def run_redis(*, appendonly: bool = False) -> Iterator[LocalRedis]:
     """Start a server for the block; stop it and remove its directory after."""
     directory = Path(tempfile.mkdtemp(prefix="qengine-redis-"))
-    server = LocalRedis(port=free_port(), directory=directory)
+    server = LocalRedis(port=free_port(), directory=directory, appendonly=appendonly)
     server.start()
     try:
         yield server

@@ -1,9 +1,10 @@
 """Real servers and real worker processes for the Celery integration's tests.
 
-A throwaway ``redis-server`` (the broker and result backend) and PostgreSQL (the shared state
-store) per test session, a fresh database per test, and ``celery worker`` processes started
-as a user would start them (``celery -A qengine_celery.worker worker``), each in a session of
-its own so a test can pause or kill a whole worker (main process and child) like a machine.
+A throwaway ``redis-server`` per test (the broker and result backend, with its append-only
+file) and PostgreSQL (the shared state store) per test session with a fresh database per
+test, and ``celery worker`` processes started as a user would start them (``celery -A
+qengine_celery.worker worker``), each in a session of its own so a test can pause or kill a
+whole worker (main process and child) like a machine.
 Jobs deploy onto the Kubernetes simulator through the Kubernetes plugin, over 127.0.0.1.
 """
 
@@ -30,8 +31,9 @@ def postgres() -> Iterator[LocalPostgres]:
 
 @pytest.fixture
 def redis() -> Iterator[LocalRedis]:
-    """A server per test: queues and results never leak from one test to the next."""
-    with run_redis() as server:
+    """A server per test: queues and results never leak from one test to the next. With the
+    append-only file, as docs/scale-out.md asks of a production broker."""
+    with run_redis(appendonly=True) as server:
         yield server
 
 
