@@ -104,7 +104,10 @@ class JobWorker:
     def run(self, task: Task[Any, Any], document: Mapping[str, Any]) -> JsonResult:
         """Run ``document`` for ``task``; see the module's docstring for every outcome."""
         job_id = str(document.get("id", ""))
-        done = self.store().job_status(job_id) if job_id else None
+        try:
+            done = self.store().job_status(job_id) if job_id else None
+        except TransientError as exc:  # the store is away: the job is not dropped
+            raise self._retry_transient(task, exc) from None
         if done is not None:
             if task.AsyncResult(task.request.id or job_id).ready():
                 raise Ignore()  # a duplicate: keep the full result the first run stored
@@ -131,8 +134,7 @@ class JobWorker:
                 max_retries=self.settings.lock_max_retries,
             ) from None
         except TransientError as exc:
-            delay = self.settings.lock_retry_delay_seconds
-            raise task.retry(exc=exc, countdown=delay, max_retries=TRANSIENT_RETRIES) from None
+            raise self._retry_transient(task, exc) from None
         except CancelledError as exc:
             return _refused(job_id, "cancelled", 3, exc, events)
         except InvalidInputError as exc:
@@ -145,6 +147,10 @@ class JobWorker:
         data["events"] = events
         data["worker"] = f"{os.uname().nodename}:{os.getpid()}"
         return data
+
+    def _retry_transient(self, task: Task[Any, Any], exc: TransientError) -> Exception:
+        delay = self.settings.lock_retry_delay_seconds
+        return task.retry(exc=exc, countdown=delay, max_retries=TRANSIENT_RETRIES)
 
 
 def _exit(status: str) -> int:

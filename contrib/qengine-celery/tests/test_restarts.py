@@ -1,0 +1,194 @@
+"""PostgreSQL restarted under running workers: every job ends once with the right
+status, no finished step runs again, no two runs on one target overlap, nothing is left over.
+
+Real workers, a real redis-server (with its append-only file) and PostgreSQL, the Kubernetes
+simulator. Triggers in the test's database keep the history of every journal write and of
+every final status, so attempts that ended in an error (whose events no result keeps) are
+checked too.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from celery import Celery
+from celery_support import StartWorkers, Worker, container_job, dump
+from qengine_celery import submit_job
+
+from qengine.runner.pgstore import PostgresStateStore
+from qengine.testing.kube import KubeSimulator
+from qengine.testing.postgres import LocalPostgres
+
+WORKERS, TARGETS, JOBS = 3, 2, 24
+STEPS = ["kubernetes/namespace", "kubernetes/service/web", "kubernetes/prune"]
+SERVICE = "kubernetes/service/web"
+DOWN_SECONDS = 4.0
+
+_HISTORY = """
+CREATE TABLE step_history (
+    n BIGSERIAL PRIMARY KEY, job_id TEXT, step_id TEXT, status TEXT, fence BIGINT);
+CREATE TABLE finish_history (n BIGSERIAL PRIMARY KEY, job_id TEXT, status TEXT);
+CREATE FUNCTION note_step() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    INSERT INTO step_history (job_id, step_id, status, fence)
+        VALUES (NEW.job_id, NEW.step_id, NEW.status, NEW.fence);
+    RETURN NEW; END $$;
+CREATE FUNCTION note_finish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    INSERT INTO finish_history (job_id, status) VALUES (NEW.job_id, NEW.status);
+    RETURN NEW; END $$;
+CREATE TRIGGER note_step AFTER INSERT OR UPDATE ON qengine_steps
+    FOR EACH ROW EXECUTE FUNCTION note_step();
+CREATE TRIGGER note_finish AFTER INSERT OR UPDATE ON qengine_finished_jobs
+    FOR EACH ROW EXECUTE FUNCTION note_finish();
+"""
+
+
+@pytest.fixture
+def history(postgres: LocalPostgres, pg_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to the test's database, whose journal writes are kept in history tables."""
+    PostgresStateStore(pg_url, password_file=postgres.password_file).close()  # the schema
+    with psycopg.connect(pg_url, password=postgres.password, autocommit=True) as db:
+        db.execute(_HISTORY)
+    # Closed once the batch runs; the checks open their own (the server may have restarted).
+    db = psycopg.connect(pg_url, password=postgres.password, autocommit=True)
+    yield db
+    db.close()
+
+
+def _finished(db: psycopg.Connection[Any]) -> int:
+    row = db.execute("SELECT count(*) FROM qengine_finished_jobs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _run_batch(
+    start_workers: StartWorkers,
+    app: Celery,
+    history: psycopg.Connection[Any],
+    restart: Callable[[], None],
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[Worker]]:
+    """Submit the batch, call ``restart`` once a few jobs ended and while others run or wait
+    in the queue, and collect every result and what the cluster holds after."""
+    with KubeSimulator(readiness_delay=0.2) as sim:
+        workers = start_workers(WORKERS)
+        jobs = [
+            container_job(f"job-{n:02}", f"env-{n % TARGETS}", sim.kubeconfig_path, f"1.{n}")
+            for n in range(JOBS)
+        ]
+        handles = [submit_job(app, job) for job in jobs]
+        deadline = time.monotonic() + 120
+        while _finished(history) < WORKERS:
+            assert time.monotonic() < deadline, "the batch did not start"
+            time.sleep(0.05)
+        history.close()
+        restart()
+        results = []
+        for handle in handles:
+            try:
+                results.append(handle.get(timeout=240))
+            except Exception as exc:  # for the message: what the workers said
+                logs = "\n".join(w.text()[-4000:] for w in workers)
+                raise AssertionError(f"{handle.id}: {exc!r}\n{logs}") from exc
+        cluster = {kind: sim.objects(kind) for kind in ("namespaces", "deployments.apps", "pods")}
+    return results, cluster, workers
+
+
+def _check(
+    jobs_results: list[dict[str, Any]],
+    cluster: dict[str, list[dict[str, Any]]],
+    postgres: LocalPostgres,
+    pg_url: str,
+) -> int:
+    """Every job succeeded once, the journal's history shows no finished step run again and
+    no overlap on a target, the cluster holds one deployment per target, nothing is left.
+    Returns how many runs there were (a job interrupted and resumed has two or more)."""
+    for result in jobs_results:
+        assert result["status"] == "succeeded", dump(result)
+    job_ids = sorted(result["job_id"] for result in jobs_results)
+    assert job_ids == [f"job-{n:02}" for n in range(JOBS)]
+    target_of = {f"job-{n:02}": f"env-{n % TARGETS}" for n in range(JOBS)}
+    with psycopg.connect(pg_url, password=postgres.password, autocommit=True) as db:
+        finishes = db.execute("SELECT job_id, status FROM finish_history ORDER BY n").fetchall()
+        writes = db.execute(
+            "SELECT n, job_id, step_id, status, fence FROM step_history ORDER BY n"
+        ).fetchall()
+        steps = db.execute("SELECT job_id, step_id, status FROM qengine_steps").fetchall()
+        locks = db.execute("SELECT target, owner, expires_at FROM qengine_locks").fetchall()
+
+    # Every job's final status was written once, and it is "succeeded".
+    assert sorted(finishes) == [(job_id, "succeeded") for job_id in job_ids]
+    # The journal: every step of every job, once, succeeded.
+    assert sorted(steps) == sorted(
+        (job_id, step, "succeeded") for job_id in job_ids for step in STEPS
+    )
+    # No finished step was started again: per step, "started" (more than once when an
+    # interrupted run's step was reconciled by the resumed run), then "succeeded" once, last.
+    statuses: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+    for _, job_id, step, status, _ in writes:
+        statuses[(job_id, step)].append(status)
+    for key, seen in statuses.items():
+        assert seen[-1] == "succeeded", (key, seen)
+        assert set(seen[:-1]) <= {"started"}, (key, seen)
+    # No two runs on one target overlap: a run is the writes of one job under one fencing
+    # token; on a target, each run's writes end before the next run's begin.
+    runs: dict[tuple[str, str, int], list[int]] = collections.defaultdict(list)
+    for n, job_id, _, _, fence in writes:
+        runs[(target_of[job_id], job_id, fence)].append(n)
+    by_target: dict[str, list[tuple[int, int, int, str]]] = collections.defaultdict(list)
+    for (target, job_id, fence), ns in runs.items():
+        assert fence > 0, (job_id, "written without a lease")
+        by_target[target].append((min(ns), max(ns), fence, job_id))
+    for target, spans in by_target.items():
+        spans.sort()
+        for earlier, later in itertools.pairwise(spans):
+            assert earlier[1] < later[0], f"{target}: {earlier} overlaps {later}"
+            assert earlier[2] < later[2], f"{target}: fences out of order {earlier} {later}"
+    # Every lock was released.
+    assert locks == [], locks
+
+    # The cluster: one namespace and one deployment per target, carrying the tag of the job
+    # that applied the service last (by the journal's history), and nothing else.
+    applied_last: dict[str, str] = {}
+    for _, job_id, step, status, _ in writes:
+        if step == SERVICE and status == "succeeded":
+            applied_last[target_of[job_id]] = job_id
+    for env_id, job_id in applied_last.items():
+        names = [
+            n["metadata"]["name"]
+            for n in cluster["namespaces"]
+            if n["metadata"]["name"].startswith(f"qe-{env_id}-")
+        ]
+        assert len(names) == 1, (env_id, names)
+        deployments = [
+            d for d in cluster["deployments.apps"] if d["metadata"]["namespace"] in names
+        ]
+        assert [d["metadata"]["name"] for d in deployments] == ["web"], env_id
+        image = deployments[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert image.endswith(f":1.{int(job_id.rsplit('-', 1)[1])}"), (env_id, job_id, image)
+    assert len(applied_last) == TARGETS
+    assert len(cluster["deployments.apps"]) == TARGETS
+    return len(runs)
+
+
+def test_postgres_restarted_under_running_workers(
+    start_workers: StartWorkers,
+    app: Celery,
+    postgres: LocalPostgres,
+    pg_url: str,
+    history: psycopg.Connection[Any],
+) -> None:
+    def restart() -> None:
+        postgres.stop("fast")  # clients are disconnected, as in a real restart
+        try:
+            time.sleep(DOWN_SECONDS)
+        finally:
+            postgres.start()
+
+    results, cluster, _ = _run_batch(start_workers, app, history, restart)
+    runs = _check(results, cluster, postgres, pg_url)
+    # The restart stopped runs in the middle (they were resumed): the test proved something.
+    assert runs > JOBS, "the restart interrupted no run"
