@@ -204,6 +204,8 @@ def addon_values(
         }
         if zone:
             own["domainFilters"] = [zone]
+        if kind == "azure-dns":
+            own.update(_azure_dns_values(job.dns))
         values = _merge(values, own)
     if addon.name == "cluster-issuers":
         values = _merge(values, {"ingressClassName": INGRESS_CLASS})
@@ -212,6 +214,28 @@ def addon_values(
         account = {"name": addon.name, "annotations": dict(annotations)}
         values = _merge(values, {"serviceAccount": account})
     return values
+
+
+def _azure_dns_values(dns: object) -> dict[str, Any]:
+    """external-dns on Azure DNS with AKS's workload identity: the provider's configuration
+    file (which subscription and resource group hold the zone; no credential: the identity's
+    client id comes from the service account's annotation, through the workload identity
+    webhook) as the chart's mounted configuration, and the pod label that makes the webhook
+    give the pod its federated token."""
+    config = {
+        "tenantId": getattr(dns, "tenant_id", ""),
+        "subscriptionId": getattr(dns, "subscription_id", ""),
+        "resourceGroup": getattr(dns, "resource_group", ""),
+        "useWorkloadIdentityExtension": True,
+    }
+    return {
+        "podLabels": {"azure.workload.identity/use": "true"},
+        "secretConfiguration": {
+            "enabled": True,
+            "mountPath": "/etc/kubernetes/",
+            "data": {"azure.json": json.dumps(config, sort_keys=True)},
+        },
+    }
 
 
 def _digest(data: object) -> str:

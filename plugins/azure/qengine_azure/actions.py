@@ -12,7 +12,9 @@ container). Then:
 - delete: ``azure.destroy``; the state account is kept.
 
 Steps that apply return the cluster's access details as outputs (see
-:data:`~qengine_azure.blueprint.OUTPUTS`).
+:data:`~qengine_azure.blueprint.OUTPUTS`), and ``external_dns_client_id`` when the job runs
+external-dns on Azure DNS (the add-on step annotates external-dns's service account with it:
+workload identity).
 
 A job that fails or is cancelled is rolled back, newest step first (as the AWS plugin's):
 
@@ -41,6 +43,7 @@ from qengine.plugin import InfrastructureError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
+from qengine_azure import dns_identity
 from qengine_azure.blueprint import OUTPUTS, aks_root_module
 from qengine_azure.credentials import AzureAccess, SecretOpener
 from qengine_azure.pause import (
@@ -131,7 +134,7 @@ def _addon_steps(azure: AzureJob) -> list[Step]:
     """The cluster's add-on stack (``qengine_addons``), after the apply whose outputs describe
     the cluster: reached with the job's Entra token (the simulator's in a sandbox, which
     installs the stack's test charts)."""
-    from qengine_addons import AddonSettings, addon_steps, cluster_client
+    from qengine_addons import AddonSettings, ServiceAccountIdentity, addon_steps, cluster_client
 
     from qengine_azure.cluster_access import cluster_access_of
 
@@ -142,8 +145,14 @@ def _addon_steps(azure: AzureJob) -> list[Step]:
         access = cluster_access_of(azure.access, ctx.inputs[APPLY])
         return cluster_client(access.endpoint, access.ca_pem, access.token())
 
+    def external_dns(ctx: StepContext) -> Mapping[str, str]:
+        return dns_identity.service_account_annotations(ctx.inputs[APPLY])
+
+    identities: dict[str, ServiceAccountIdentity] = {}
+    if dns_identity.external_dns_zone(azure.job) is not None:
+        identities[dns_identity.ADDON] = external_dns
     settings = AddonSettings(test_charts=azure.settings.sandbox is not None)
-    return addon_steps(azure.job, connect, settings, after=(APPLY,))
+    return addon_steps(azure.job, connect, settings, after=(APPLY,), service_accounts=identities)
 
 
 def _digest(data: object) -> str:
@@ -241,7 +250,8 @@ def _apply(azure: AzureJob, ctx: StepContext) -> dict[str, str]:
         if plan.has_changes:
             tf.apply(plan)
         found = string_outputs(tf)
-    outputs = {name: found[name] for name in OUTPUTS if name in found}
+    wanted = (*OUTPUTS, dns_identity.CLIENT_ID_OUTPUT)
+    outputs = {name: found[name] for name in wanted if name in found}
     register_stand_in(azure.access, azure.job, outputs)
     return outputs
 

@@ -12,7 +12,9 @@ What the module holds: the resource group (or a data source for an existing one)
 the nodes' subnet, the cluster (Azure CNI overlay, Entra ID authentication with Azure RBAC and
 local accounts off, so no static kubeconfig credential exists; OIDC issuer and workload
 identity on; the first node pool as the default System pool), and one
-``azurerm_kubernetes_cluster_node_pool`` per further pool. The provider version is pinned
+``azurerm_kubernetes_cluster_node_pool`` per further pool; when the job runs external-dns on
+Azure DNS, external-dns's identity (see :mod:`qengine_azure.dns_identity`). The provider
+version is pinned
 (:data:`AZURERM`), and :data:`BLUEPRINT_DATA` (``azurerm.json``) lists the arguments and
 attributes used; a test holds the module to it.
 """
@@ -24,6 +26,7 @@ from importlib import resources
 from typing import Any
 
 from qengine.spec import InfrastructureJob
+from qengine_azure import dns_identity
 from qengine_azure.credentials import provider_of
 from qengine_azure.spec import AksNodePool, AzureProvider
 
@@ -200,6 +203,8 @@ def aks_root_module(job: InfrastructureJob) -> dict[str, Any]:
     pools = {pool.name: node_pool(job, pool) for pool in provider.node_pools[1:]}
     if pools:
         resources_["azurerm_kubernetes_cluster_node_pool"] = pools
+    dns = dns_identity.blueprint_parts(job, group, tags_of(job))
+    resources_.update(dns["resource"])
     module: dict[str, Any] = {
         "terraform": {
             "required_version": REQUIRED_TERRAFORM,
@@ -219,7 +224,7 @@ def aks_root_module(job: InfrastructureJob) -> dict[str, Any]:
         },
         "variable": variables_of(job),
         "resource": resources_,
-        "output": _outputs(provider),
+        "output": {**_outputs(provider), **dns["output"]},
     }
     if data:
         module["data"] = data

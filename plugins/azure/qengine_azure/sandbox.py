@@ -5,22 +5,26 @@ the blueprint's cloud resources as builtin ``terraform_data`` stand-ins.
 The azurerm provider cannot be installed offline, so the sandbox root module keeps the real
 one's shape (variables, ``azurerm`` backend, outputs with the same names) and replaces each
 Azure resource with a ``terraform_data`` whose ``input`` holds what the real one would get:
-the resource group, the VNet and subnet, the cluster, one per further node pool. Terraform
-plans and applies it for real, its state and blob-lease lock in the local account. The
-cluster's endpoint and CA are the sandbox's Kubernetes API (the simulator), so an environment
-job of the same session deploys onto it. The stand-in ARM also holds a managed cluster
-resource for it, so stop and start go through azure-mgmt-containerservice.
+the resource group, the VNet and subnet, the cluster, one per further node pool, and
+external-dns's identity when the job has one (its client id is an output the add-on step puts
+on external-dns's service account, as on AKS). Terraform plans and applies it for real, its
+state and blob-lease lock in the local account. The cluster's endpoint and CA are the
+sandbox's Kubernetes API (the simulator), so an environment job of the same session deploys
+onto it. The stand-in ARM also holds a managed cluster resource for it, so stop and start go
+through azure-mgmt-containerservice.
 """
 
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
+from qengine_azure import dns_identity
 from qengine_azure.blueprint import (
     cluster_resource,
     node_pool,
@@ -29,6 +33,7 @@ from qengine_azure.blueprint import (
 )
 from qengine_azure.credentials import provider_of
 from qengine_azure.settings import AzureSettings
+from qengine_azure.spec import AzureDns
 
 SANDBOX_NOTICE = (
     "SANDBOX: nothing is created on Azure. The Terraform state goes to a local Azurite, "
@@ -65,11 +70,33 @@ def sandbox_root_module(job: InfrastructureJob, cluster: SandboxCluster) -> dict
         dropped = ("lifecycle", "vnet_subnet_id", "kubernetes_cluster_id")
         stand_in = {k: v for k, v in node_pool(job, pool).items() if k not in dropped}
         resources[f"node_pool_{pool.name}"] = {"input": stand_in}
+    outputs = _outputs()
+    zone = dns_identity.external_dns_zone(job)
+    if zone is not None:
+        resources["external_dns_identity"] = {"input": _external_dns_identity(job, zone)}
+        client_id = "terraform_data.external_dns_identity.output.client_id"
+        outputs[dns_identity.CLIENT_ID_OUTPUT] = {"value": f"${{{client_id}}}"}
     return {
         "terraform": {"backend": {"azurerm": {}}},
         "variable": variables_of(job),
         "resource": {"terraform_data": resources},
-        "output": _outputs(),
+        "output": outputs,
+    }
+
+
+def _external_dns_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, Any]:
+    """What the real identity, its federated credential and role assignments get; its client
+    id is made up (a name-based UUID of the cluster id): no Entra ID issues one here."""
+    return {
+        "name": dns_identity.IDENTITY_NAME,
+        "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:external-dns")),
+        "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
+        "subject": dns_identity.subject(),
+        "audience": [dns_identity.AUDIENCE],
+        "roles": {
+            dns_identity.zone_scope(zone): dns_identity.ZONE_ROLE,
+            dns_identity.group_scope(zone): dns_identity.GROUP_ROLE,
+        },
     }
 
 

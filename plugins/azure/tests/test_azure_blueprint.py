@@ -39,10 +39,16 @@ def _uses_only_documented_names(kind: str, body: dict[str, Any], entry: dict[str
             assert name in entry["arguments"], f"{kind} has no argument {name!r}"
 
 
-@pytest.mark.parametrize("create_group", [True, False], ids=["new-group", "existing-group"])
-def test_the_module_uses_only_what_the_data_file_lists(create_group: bool) -> None:
+@pytest.mark.parametrize(
+    ("create_group", "dns"),
+    [(True, False), (False, False), (True, True)],
+    ids=["new-group", "existing-group", "external-dns-identity"],
+)
+def test_the_module_uses_only_what_the_data_file_lists(create_group: bool, dns: bool) -> None:
     document = example()
     document["cluster"]["provider"]["resource_group"]["create"] = create_group
+    if dns:
+        document["dns"] = dict(DNS)
     module = aks_root_module(_job(document))
     resources = BLUEPRINT_DATA["resources"]
     for kind, instances in module["resource"].items():
@@ -124,3 +130,82 @@ def test_export_writes_the_real_module_without_credentials(tmp_path: Path) -> No
             text = path.read_text()
             assert DEMO_SECRET not in text
             assert "terraform_data" not in text
+
+
+DNS = {
+    "kind": "azure-dns",
+    "subscription_id": "00000000-0000-0000-0000-0000000000d5",
+    "tenant_id": "00000000-0000-0000-0000-00000000000e",
+    "client_id": "00000000-0000-0000-0000-0000000000c1",
+    "workload_identity": True,
+    "resource_group": "dns-rg",
+    "zone": "prod.example.com",
+}
+ZONE = (
+    "/subscriptions/00000000-0000-0000-0000-0000000000d5/resourceGroups/dns-rg"
+    "/providers/Microsoft.Network/dnsZones/prod.example.com"
+)
+
+
+def _with_dns(**addons: Any) -> InfrastructureJob:
+    document = example()
+    document["dns"] = dict(DNS)
+    if addons:
+        document["cluster"]["addons"] = addons
+    return _job(document)
+
+
+def test_external_dns_identity_is_federated_with_its_service_account_only() -> None:
+    module = aks_root_module(_with_dns())
+    identity = module["resource"]["azurerm_user_assigned_identity"]["external_dns"]
+    assert identity["name"] == "${var.cluster_name}-external-dns"
+    [credential] = module["resource"]["azurerm_federated_identity_credential"].values()
+    assert credential["parent_id"] == "${azurerm_user_assigned_identity.external_dns.id}"
+    assert credential["issuer"] == "${azurerm_kubernetes_cluster.cluster.oidc_issuer_url}"
+    assert credential["subject"] == "system:serviceaccount:qengine-system:external-dns"
+    assert credential["audience"] == ["api://AzureADTokenExchange"]
+    from qengine_addons import service_account_subject
+
+    assert credential["subject"] == service_account_subject("external-dns")
+    assert module["output"]["external_dns_client_id"] == {
+        "value": "${azurerm_user_assigned_identity.external_dns.client_id}"
+    }
+
+
+def test_external_dns_may_change_the_zone_only_and_read_its_group() -> None:
+    module = aks_root_module(_with_dns())
+    assignments = module["resource"]["azurerm_role_assignment"]
+    principal = "${azurerm_user_assigned_identity.external_dns.principal_id}"
+    assert {a["principal_id"] for a in assignments.values()} == {principal}
+    assert {a["scope"]: a["role_definition_name"] for a in assignments.values()} == {
+        ZONE: "DNS Zone Contributor",
+        ZONE.split("/providers/")[0]: "Reader",
+    }
+    # The values external-dns gets point at the same zone's subscription and group.
+    from qengine_addons import addon_values, load_freeze
+
+    values = addon_values(load_freeze().get("external-dns"), _with_dns())
+    config = json.loads(values["secretConfiguration"]["data"]["azure.json"])
+    assert config == {
+        "tenantId": DNS["tenant_id"], "subscriptionId": DNS["subscription_id"],
+        "resourceGroup": "dns-rg", "useWorkloadIdentityExtension": True,
+    }  # fmt: skip
+    assert values["podLabels"] == {"azure.workload.identity/use": "true"}
+    assert values["provider"] == {"name": "azure"}
+
+
+@pytest.mark.parametrize(
+    "addons", [{"external_dns": False}, {"manage": False}], ids=["off", "unmanaged"]
+)
+def test_no_external_dns_identity_without_external_dns(addons: dict[str, Any]) -> None:
+    assert "external_dns" not in json.dumps(aks_root_module(_with_dns(**addons)))
+    assert "external_dns" not in json.dumps(aks_root_module(_job()))  # no dns section
+
+
+def test_the_sandbox_module_has_the_client_id_output_too() -> None:
+    job = _with_dns()
+    real, stand_in = aks_root_module(job), sandbox_root_module(job, PLACEHOLDER_CLUSTER)
+    assert set(real["output"]) == set(stand_in["output"]) == {*OUTPUTS, "external_dns_client_id"}
+    identity = stand_in["resource"]["terraform_data"]["external_dns_identity"]["input"]
+    assert identity["subject"] == "system:serviceaccount:qengine-system:external-dns"
+    assert identity["roles"][ZONE] == "DNS Zone Contributor"

@@ -1,0 +1,72 @@
+"""external-dns's workload identity in the sandbox: an AKS create whose job runs external-dns on
+Azure DNS applies the stand-in managed identity, and the add-on step puts its client id, from
+the apply's outputs, on external-dns's Kubernetes service account on the simulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure_support import EXAMPLE_SECRETS, example
+from qengine_azure.settings import AzureSettings
+
+from qengine import Engine, load_plugins
+from qengine.plugin import SandboxSession
+from qengine.runner import Executor, JobRef, JobStatus, MemoryStateStore
+
+pytestmark = pytest.mark.slow
+
+
+def _get(endpoint: str, ca_pem: str, token: str, path: str) -> dict[str, Any]:
+    request = urllib.request.Request(endpoint + path, headers={"Authorization": f"Bearer {token}"})
+    tls = ssl.create_default_context(cadata=ca_pem)
+    with urllib.request.urlopen(request, context=tls, timeout=10) as reply:
+        found: dict[str, Any] = json.loads(reply.read())
+        return found
+
+
+def test_external_dns_signs_in_as_the_identity_the_apply_made(
+    azurite_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QENGINE_AZURITE", str(azurite_binary))
+    document = example()
+    document["dns"] = {
+        "kind": "azure-dns",
+        "subscription_id": "00000000-0000-0000-0000-0000000000d5",
+        "tenant_id": "00000000-0000-0000-0000-00000000000e",
+        "client_id": "00000000-0000-0000-0000-0000000000c1",
+        "workload_identity": True,
+        "resource_group": "dns-rg",
+        "zone": "prod.example.com",
+    }
+    # external-dns only (on by default with a dns section): the others are tested elsewhere.
+    document["cluster"]["addons"] = {"cert_manager": False, "ingress": False,
+                                     "metrics_server": False}  # fmt: skip
+    secrets = json.loads(EXAMPLE_SECRETS.read_text())
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,kubernetes"})
+    engine = Engine(plugins, store=MemoryStateStore())
+    with SandboxSession() as session:
+        accepted = engine.accept(document, sandbox_secrets=secrets, sandbox=session)
+        job = accepted.job
+        ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id="c")
+        result = Executor(store=engine.store).run(
+            engine.plan(accepted), ref, redact=accepted.services.secrets.redact
+        )
+        assert result.status is JobStatus.SUCCEEDED, result.error
+        outputs = result.outputs["azure.apply"]
+        client_id = outputs["external_dns_client_id"]
+        settings = accepted.services.settings["azure"]
+        assert isinstance(settings, AzureSettings)
+        assert settings.sandbox is not None
+        ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
+        account = _get(
+            outputs["endpoint"], ca_pem, settings.sandbox.token,
+            "/api/v1/namespaces/qengine-system/serviceaccounts/external-dns",
+        )  # fmt: skip
+        annotations = account["metadata"]["annotations"]
+        assert annotations["azure.workload.identity/client-id"] == client_id
