@@ -6,10 +6,10 @@ one's shape (variables, ``gcs`` backend, outputs with the same names) and replac
 resource with a ``terraform_data`` whose ``input`` holds what the real one would get: the
 network and its ranges, the router and NAT, the cluster, one per node pool, and
 external-dns's service account when the job has one (its e-mail is an output the add-on step
-puts on external-dns's Kubernetes service account, as on GKE). Terraform plans
-and applies it for real, its state and lock in the local bucket. The cluster's endpoint and CA
-are the sandbox's Kubernetes API (the simulator), so an environment job of the same session
-deploys onto it.
+puts on external-dns's Kubernetes service account, as on GKE). Terraform plans and applies it
+for real, its state and lock in the local bucket. The cluster's endpoint and CA are the
+sandbox's Kubernetes API (the simulator), so an environment job of the same session deploys
+onto it.
 """
 
 from __future__ import annotations
