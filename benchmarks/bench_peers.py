@@ -19,7 +19,8 @@ new job id). Figures, medians of ``--rounds`` rounds (default 3):
   mutating requests (POST, PUT, PATCH, DELETE), and for qengine the mutating requests less
   the job's Lease (every job takes and releases its Lease, whatever it changes);
 * peak resident memory of the tool's process (``wait4``'s ``ru_maxrss``; kubectl: the larger
-  of its two processes);
+  of its two processes), and the CPU time it used (user + system; steadier than wall time
+  on a shared machine);
 * CPU time the simulator spent serving the run (it runs in this process): how much of the
   wall time the Python simulator itself accounts for;
 * ratios qengine / helm of time and requests.
@@ -118,8 +119,8 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
-def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run ``argv``: (seconds, peak RSS in KiB, stderr); raise when it fails."""
+def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int, float, str]:
+    """Run ``argv``: (seconds, peak RSS in KiB, CPU seconds, stderr); raise when it fails."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -130,18 +131,19 @@ def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
         text = err.read().decode("utf-8", "replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} exited {proc.returncode}: {text[-3000:]}")
-    return elapsed, int(usage.ru_maxrss), text
+    return elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, text
 
 
 def measure(sim: KubeSimulator, runs: Sequence[Sequence[str]], env: dict[str, str]) -> Any:
     """Run ``runs`` one after the other on ``sim``: the figures of the whole."""
     sim.clear_requests()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    seconds, peak = 0.0, 0
+    seconds, peak, tool_cpu = 0.0, 0, 0.0
     for argv in runs:
-        elapsed, rss, _ = timed(argv, env)
+        elapsed, rss, used, _ = timed(argv, env)
         seconds += elapsed
         peak = max(peak, rss)
+        tool_cpu += used
     after = resource.getrusage(resource.RUSAGE_SELF)
     # Counted as they arrived: a watch a process left open is logged only when it times out.
     records = sim.arrivals()
@@ -151,6 +153,7 @@ def measure(sim: KubeSimulator, runs: Sequence[Sequence[str]], env: dict[str, st
         "mutating": sum(1 for r in records if r.mutating),
         "mutating_not_lease": sum(1 for r in records if r.mutating and "/leases" not in r.path),
         "rss_mib": peak / 1024,
+        "cpu_s": tool_cpu,
         "sim_cpu_s": (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime),
     }
 
@@ -277,7 +280,7 @@ def medians(rounds: list[Any], tools: Sequence[str]) -> Any:
 def report(services: int, rounds: int, med: Any, tools: Sequence[str]) -> Any:
     print(f"\n{services} container services, medians of {rounds} round(s)")
     header = f"  {'':18}{'wall s':>8}{'ms/svc':>8}{'requests':>10}{'mutating':>10}"
-    print(header + f"{'peak MiB':>10}{'sim cpu s':>11}")
+    print(header + f"{'peak MiB':>10}{'cpu s':>7}{'sim cpu s':>11}")
     for tool in tools:
         for phase in PHASES:
             f = med[tool][phase]
@@ -288,12 +291,14 @@ def report(services: int, rounds: int, med: Any, tools: Sequence[str]) -> Any:
                 )
             print(
                 f"  {tool + ' ' + phase:18}{f['s']:8.2f}{f['s'] / services * 1000:8.1f}"
-                f"{f['requests']:10.0f}{mutating:>10}{f['rss_mib']:10.1f}{f['sim_cpu_s']:11.2f}"
+                f"{f['requests']:10.0f}{mutating:>10}{f['rss_mib']:10.1f}{f['cpu_s']:7.2f}"
+                f"{f['sim_cpu_s']:11.2f}"
             )
     ratios: dict[str, float] = {}
     for phase in PHASES if {"qengine", "helm"} <= set(tools) else ():
         q, h = med["qengine"][phase], med["helm"][phase]
         ratios[f"{phase}_time_qengine_over_helm"] = q["s"] / h["s"]
+        ratios[f"{phase}_cpu_qengine_over_helm"] = q["cpu_s"] / max(h["cpu_s"], 1e-9)
         ratios[f"{phase}_requests_qengine_over_helm"] = q["requests"] / max(h["requests"], 1)
     for name, value in ratios.items():
         print(f"  {name}: {value:.2f}")
