@@ -14,6 +14,7 @@ from qengine.spec import InfrastructureJob, Job
 from qengine_azure import catalog
 from qengine_azure.network import ipv4, is_private, nodes_fitting_pods, nodes_fitting_subnet
 from qengine_azure.spec import (
+    AcrRegistry,
     AksNodePool,
     AzureDns,
     AzureIdentity,
@@ -28,13 +29,21 @@ _POOL_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 _RESOURCE_GROUP = re.compile(r"[\w.()-]{0,89}[\w()-]")
 _STORAGE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _CONTAINER = re.compile(r"(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*")
+_REGISTRY_NAME = re.compile(r"[A-Za-z0-9]{5,50}")
+#: ACR's DNS suffixes: Azure public cloud, Azure China (21Vianet), Azure US Government.
+ACR_SUFFIXES = ("azurecr.io", "azurecr.cn", "azurecr.us")
+_REPOSITORY_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY_PREFIX = re.compile(rf"{_REPOSITORY_PART}(?:/{_REPOSITORY_PART})*")
 _TAG_KEY_FORBIDDEN = re.compile(r"[<>%&\\?/]")
 _PRIVATE = ", ".join(str(block) for block in catalog.PRIVATE_BLOCKS)
 
 
 def check_job(job: Job) -> list[SpecIssue]:
-    """Issues of a job's Azure sections: an Azure DNS section in any job, an AKS cluster."""
+    """Issues of a job's Azure sections: an Azure DNS section or an ACR registry in any job,
+    an AKS cluster."""
     issues = list(_check_dns(job.dns)) if isinstance(job.dns, AzureDns) else []
+    if isinstance(job.registry, AcrRegistry):
+        issues += _check_acr(job.registry)
     if not isinstance(job, InfrastructureJob) or not isinstance(
         job.cluster.provider, AzureProvider
     ):
@@ -81,9 +90,33 @@ def _check_dns(dns: AzureDns) -> Iterator[SpecIssue]:
         yield SpecIssue("$.dns.resource_group", "must be a resource group name")
 
 
+def _check_acr(registry: AcrRegistry) -> Iterator[SpecIssue]:
+    base = "$.registry"
+    yield from _check_identity(registry, base)
+    if not _REGISTRY_NAME.fullmatch(registry.name):
+        yield SpecIssue(
+            f"{base}.name", "must be a registry name: 5 to 50 letters and digits (no - or _)"
+        )
+    elif registry.login_server is not None:
+        wanted = [f"{registry.name.lower()}.{suffix}" for suffix in ACR_SUFFIXES]
+        if registry.login_server.lower() not in wanted:
+            yield SpecIssue(
+                f"{base}.login_server",
+                f"must be the registry's login server: {' or '.join(wanted)}",
+            )
+    prefix = registry.repository_prefix
+    if prefix and not _REPOSITORY_PREFIX.fullmatch(prefix):
+        yield SpecIssue(
+            f"{base}.repository_prefix",
+            "must be a repository path: lower-case letters and digits, parts joined by . _ - "
+            "and separated by /",
+        )
+
+
 def _check_identity(provider: AzureIdentity, base: str = BASE) -> Iterator[SpecIssue]:
     for name in ("subscription_id", "tenant_id", "client_id"):
-        if not _UUID.fullmatch(getattr(provider, name)):
+        value = getattr(provider, name, None)  # an acr section has no subscription
+        if value is not None and not _UUID.fullmatch(value):
             yield SpecIssue(
                 f"{base}.{name}", "must be a GUID: 00000000-0000-0000-0000-000000000000"
             )

@@ -1,7 +1,8 @@
 """Hook implementations of qengine-azure (registration and checks only; no Azure SDK is
 imported here).
 
-The ``azure`` cloud provider's factory builds ``AksInfraEngine(section, services)`` and the
+The ``azure`` cloud provider's factory builds ``AksInfraEngine(section, services)``, the
+``acr`` registry's ``AcrContainerRegistry(section, services)``, the
 ``azure-dns`` DNS provider's ``AzureDnsProvider(section, services)``, the
 ``azure-key-vault`` key provider's ``KeyVaultKeyProvider(settings)``, each importing its
 module only when called (validating or planning an Azure job sends no request).
@@ -18,19 +19,26 @@ from qengine.spec import InfrastructureJob, Job
 
 if TYPE_CHECKING:
     from qengine.plugin import (
+        ContainerRegistry,
         DnsProvider,
         InfraEngine,
         JobServices,
         KeyProvider,
         SandboxSession,
     )
-    from qengine_azure.spec import AzureDns, AzureProvider
+    from qengine_azure.spec import AcrRegistry, AzureDns, AzureProvider
 
 
 def _infra_engine(section: AzureProvider, services: JobServices) -> InfraEngine:
     from qengine_azure.infra_engine import AksInfraEngine
 
     return AksInfraEngine(section, services)
+
+
+def _acr(section: AcrRegistry, services: JobServices) -> ContainerRegistry:
+    from qengine_azure.acr import AcrContainerRegistry
+
+    return AcrContainerRegistry(section, services)
 
 
 def _azure_dns(section: AzureDns, services: JobServices) -> DnsProvider:
@@ -47,13 +55,16 @@ def _key_vault(settings: Mapping[str, object]) -> KeyProvider:
 
 @hookimpl
 def qengine_register(registry: Registry) -> None:
-    """Register the Azure cloud provider, the Azure DNS provider and the Key Vault key
-    provider."""
+    """Register the Azure cloud provider, the ACR registry, the Azure DNS provider and the Key
+    Vault key provider."""
     registry.add_cloud_provider(
         "azure",
         "qengine_azure.spec:AzureProvider",
         _infra_engine,
         "AKS clusters through Terraform, state in your storage account",
+    )
+    registry.add_registry(
+        "acr", "qengine_azure.spec:AcrRegistry", _acr, "Azure Container Registry repositories"
     )
     registry.add_dns_provider(
         "azure-dns", "qengine_azure.spec:AzureDns", _azure_dns, "Azure DNS public zones"
@@ -68,10 +79,11 @@ def qengine_register(registry: Registry) -> None:
 @hookimpl
 def qengine_check_job(job: Job) -> list[SpecIssue]:
     """Refuse Azure jobs whose identity, ranges, node pools, version, API server access, state
-    storage or tags AKS or Azure would refuse, and Azure DNS sections with a bad identity
-    (offline)."""
+    storage or tags AKS or Azure would refuse, Azure DNS sections with a bad identity and ACR
+    sections with a bad identity, name or login server (offline)."""
     provider = job.cluster.provider.kind if isinstance(job, InfrastructureJob) else None
-    if provider != "azure" and (job.dns is None or job.dns.kind != "azure-dns"):
+    kinds = {provider} | {s.kind for s in (job.dns, job.registry) if s is not None}
+    if not {"azure", "azure-dns", "acr"} & kinds:
         return []  # the checks and their catalogs are imported only for a job with Azure sections
     from qengine_azure.checks import check_job
 

@@ -60,6 +60,7 @@ class AzureSettings:
     authority: str = AUTHORITY
     ca_file: Path | None = None
     blob_endpoint: Callable[[str], str] | None = None
+    acr_endpoint: Callable[[str], str] | None = None
     terraform_env: Mapping[str, str] = attrs.field(factory=dict)
     state_sas: Callable[[str], str] | None = attrs.field(default=None, repr=False)
     lock_timeout: float = 0.0
@@ -80,6 +81,12 @@ class AzureSettings:
         if self.blob_endpoint is not None:
             return self.blob_endpoint(account)
         return f"https://{account}.blob.core.windows.net"
+
+    def registry_url(self, login_server: str) -> str:
+        """The base URL of the data plane of the registry ``login_server``."""
+        if self.acr_endpoint is not None:
+            return self.acr_endpoint(login_server).rstrip("/")
+        return f"https://{login_server}"
 
 
 def settings_of(services: JobServices) -> AzureSettings:

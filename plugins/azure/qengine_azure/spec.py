@@ -1,7 +1,7 @@
-"""The spec sections of Azure: an AKS cluster's settings and Azure DNS.
+"""The spec sections of Azure: an AKS cluster's settings, Azure DNS and ACR.
 
-Written in a job as ``"provider": {"kind": "azure", ...}`` under ``cluster`` and
-``"dns": {"kind": "azure-dns", ...}``. Every rule a type
+Written in a job as ``"provider": {"kind": "azure", ...}`` under ``cluster``,
+``"dns": {"kind": "azure-dns", ...}`` and ``"registry": {"kind": "acr", ...}``. Every rule a type
 cannot say is in :mod:`qengine_azure.checks` (offline, run by ``qengine validate``).
 """
 
@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 import attrs
 
-from qengine.spec import Cidr, DnsSpec, DomainName, ProviderSpec, SecretRef
+from qengine.spec import Cidr, DnsSpec, DomainName, ProviderSpec, RegistrySpec, SecretRef
 
 
 @attrs.frozen(kw_only=True)
@@ -205,12 +205,56 @@ class AzureDns(DnsSpec):
     zone: DomainName
 
 
-class AzureIdentity(Protocol):
-    """Who a job acts as: the fields every Azure section with credentials has."""
+@attrs.frozen(kw_only=True)
+class AcrRegistry(RegistrySpec):
+    """An Azure Container Registry ``name``; each service's images are
+    ``<login_server>/<repository_prefix>/<service>`` (a repository is created by its first
+    push).
+
+    Credentials as for the cluster: the application ``client_id`` of ``tenant_id`` with
+    exactly one of ``client_secret``, ``client_certificate``, ``client_assertion`` (secret
+    references) or ``workload_identity``. Its Entra token is exchanged for an ACR refresh
+    token (about three hours), which pushes, pulls and is the cluster's pull secret. It needs
+    AcrPush on the registry (AcrDelete too for deleting images).
+
+    :ivar name: The registry's name: 5 to 50 letters and digits.
+    :ivar login_server: The registry's host; unset, ``<name>.azurecr.io`` (give
+        ``<name>.azurecr.cn`` or ``<name>.azurecr.us`` in a sovereign cloud).
+    :ivar repository_prefix: The path under the login server images are pushed to
+        (``<login_server>/<repository_prefix>/<service>``); empty, none.
+    :ivar tenant_id: The Microsoft Entra tenant of the application.
+    :ivar client_id: The application (or user-assigned managed identity) the engine
+        authenticates as.
+    :ivar client_secret: A secret reference to the application's client secret (exactly one
+        credential).
+    :ivar client_certificate: A secret reference to a PEM holding the application's key and
+        certificate (exactly one credential).
+    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
+        one credential).
+    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
+        identity) is the credential (exactly one credential).
+    """
+
+    kind: Literal["acr"]
+    name: str
+    login_server: str | None = None
+    repository_prefix: str = "qengine"
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef | None = None
+    client_certificate: SecretRef | None = None
+    client_assertion: SecretRef | None = None
+    workload_identity: bool = False
 
     @property
-    def subscription_id(self) -> str:
-        """The subscription the job works in."""
+    def server(self) -> str:
+        """The login server: ``login_server``, or ``<name>.azurecr.io``."""
+        return (self.login_server or f"{self.name.lower()}.azurecr.io").lower()
+
+
+class AzureIdentity(Protocol):
+    """Who a job acts as: the fields every Azure section with credentials has (a subscription
+    too, except the ``acr`` registry's, which needs none)."""
 
     @property
     def tenant_id(self) -> str:
