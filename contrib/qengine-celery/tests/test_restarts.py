@@ -65,15 +65,24 @@ def _finished(db: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
+def _in_a_step(db: psycopg.Connection[Any]) -> bool:
+    """Whether a job holding its target is in the middle of a step."""
+    row = db.execute(
+        "SELECT count(*) FROM qengine_steps s JOIN qengine_locks l ON l.owner = s.job_id "
+        "WHERE s.status = 'started'"
+    ).fetchone()
+    return row is not None and int(row[0]) > 0
+
+
 def _run_batch(
     start_workers: StartWorkers,
     app: Celery,
     history: psycopg.Connection[Any],
     restart: Callable[[], None],
 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[Worker]]:
-    """Submit the batch, call ``restart`` once a few jobs ended and while others run or wait
-    in the queue, and collect every result and what the cluster holds after."""
-    with KubeSimulator(readiness_delay=0.2) as sim:
+    """Submit the batch; call ``restart`` once a few jobs ended, while another is in the middle
+    of a step and others wait in the queue; collect every result and what the cluster holds."""
+    with KubeSimulator(readiness_delay=0.5) as sim:
         workers = start_workers(WORKERS)
         jobs = [
             container_job(f"job-{n:02}", f"env-{n % TARGETS}", sim.kubeconfig_path, f"1.{n}")
@@ -81,9 +90,9 @@ def _run_batch(
         ]
         handles = [submit_job(app, job) for job in jobs]
         deadline = time.monotonic() + 120
-        while _finished(history) < WORKERS:
+        while _finished(history) < WORKERS or not _in_a_step(history):
             assert time.monotonic() < deadline, "the batch did not start"
-            time.sleep(0.05)
+            time.sleep(0.02)
         history.close()
         restart()
         results = []
