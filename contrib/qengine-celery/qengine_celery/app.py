@@ -23,6 +23,8 @@ from qengine_celery.task import JobWorker
 __all__ = ["TASK_NAME", "cancel_job", "client_app", "make_app", "submit_job"]
 
 TASK_NAME = "qengine.run_job"
+# Publishing (a host's submit, a worker's retry): up to 30 attempts, 1 s apart growing to 5 s.
+PUBLISH_RETRY = {"max_retries": 30, "interval_start": 0, "interval_step": 1, "interval_max": 5}
 
 
 def _configure(app: Celery, *, queue: str, visibility_timeout: float) -> None:
@@ -48,6 +50,16 @@ def _configure(app: Celery, *, queue: str, visibility_timeout: float) -> None:
         broker_transport_options=transport,
         result_backend_transport_options=transport,
         broker_connection_retry_on_startup=True,
+        # A broker restart (Redis): a worker's final result and a task's retry (a new
+        # message) wait for the broker to come back, with backoff, for about a minute or two,
+        # instead of being lost at the first refused connection: a result that cannot be
+        # stored would leave the host without one, and a retry that cannot be published has
+        # its message rejected, and its job dropped.
+        result_backend_always_retry=True,
+        result_backend_max_retries=30,
+        result_backend_base_sleep_between_retries_ms=100,
+        result_backend_max_sleep_between_retries_ms=5000,
+        task_publish_retry_policy=PUBLISH_RETRY,
         worker_hijack_root_logger=False,
     )
 

@@ -181,8 +181,12 @@ def _collector(
             events.append(data)
             count = len(events)
         try:
+            # max_retries=0: while the backend is away, progress is dropped rather than
+            # holding up the job (the final result is retried: see app.py).
             task.update_state(
-                state="PROGRESS", meta={"job_id": job_id, "events": count, "last": data}
+                state="PROGRESS",
+                meta={"job_id": job_id, "events": count, "last": data},
+                max_retries=0,
             )
         except Exception:  # a lost progress update must not fail a deployment
             return

@@ -1,4 +1,4 @@
-"""PostgreSQL restarted under running workers: every job ends once with the right
+"""PostgreSQL and Redis restarted under running workers: every job ends once with the right
 status, no finished step runs again, no two runs on one target overlap, nothing is left over.
 
 Real workers, a real redis-server (with its append-only file) and PostgreSQL, the Kubernetes
@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis as redis_client
 from celery import Celery
 from celery_support import StartWorkers, Worker, container_job, dump
 from qengine_celery import submit_job
@@ -24,6 +25,7 @@ from qengine_celery import submit_job
 from qengine.runner.pgstore import PostgresStateStore
 from qengine.testing.kube import KubeSimulator
 from qengine.testing.postgres import LocalPostgres
+from qengine.testing.redis_server import LocalRedis
 
 WORKERS, TARGETS, JOBS = 3, 2, 24
 STEPS = ["kubernetes/namespace", "kubernetes/service/web", "kubernetes/prune"]
@@ -201,3 +203,59 @@ def test_postgres_restarted_under_running_workers(
     runs = _check(results, cluster, postgres, pg_url)
     # The restart stopped runs in the middle (they were resumed): the test proved something.
     assert runs > JOBS, "the restart interrupted no run"
+
+
+def test_redis_restarted_under_running_workers(
+    start_workers: StartWorkers,
+    app: Celery,
+    redis: LocalRedis,
+    postgres: LocalPostgres,
+    pg_url: str,
+    history: psycopg.Connection[Any],
+) -> None:
+    seen: dict[str, int] = {}
+
+    def restart() -> None:
+        broker = redis_client.Redis(host="127.0.0.1", port=redis.port)
+        seen["queued"] = int(broker.llen("qengine"))
+        seen["unacked"] = int(broker.hlen("unacked"))
+        broker.close()
+        redis.restart(down_seconds=DOWN_SECONDS)
+
+    results, cluster, _ = _run_batch(start_workers, app, history, restart)
+    # The restart found messages waiting in the queue and messages taken by workers and not
+    # acknowledged yet: the append-only file kept both.
+    assert seen["queued"] > 0, seen
+    assert seen["unacked"] > 0, seen
+    _check(results, cluster, postgres, pg_url)
+
+
+def test_a_retry_asked_for_while_redis_is_down_is_not_lost(
+    start_workers: StartWorkers,
+    app: Celery,
+    redis: LocalRedis,
+    postgres: LocalPostgres,
+    pg_url: str,
+) -> None:
+    """A job that finds its target busy asks Celery for a retry (a new message): when the
+    broker is down at that moment, the retry waits for it instead of dropping the job."""
+    with KubeSimulator(readiness_delay=5.0) as sim:
+        start_workers(2)
+        first = submit_job(app, container_job("job-hold", "env-r", sim.kubeconfig_path))
+        store = PostgresStateStore(pg_url, password_file=postgres.password_file)
+        try:
+            deadline = time.monotonic() + 60
+            while store.lock_holder("environment/env-r") is None:
+                assert time.monotonic() < deadline, "the first job never took its target"
+                time.sleep(0.05)
+            second = submit_job(app, container_job("job-wait", "env-r", sim.kubeconfig_path, "2"))
+            while store.lock_holder("job/job-wait") is None:
+                assert time.monotonic() < deadline, "the second job never started"
+                time.sleep(0.02)
+            # It waits 1 s for the target (held for 5 s more), then asks for its retry.
+            redis.restart(down_seconds=DOWN_SECONDS)
+            results = [first.get(timeout=120), second.get(timeout=120)]
+            assert store.job_status("job-wait") == "succeeded"
+        finally:
+            store.close()
+    assert [r["status"] for r in results] == ["succeeded", "succeeded"], dump(results[1])
