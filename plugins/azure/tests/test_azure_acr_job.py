@@ -1,0 +1,162 @@
+"""A whole environment job with an ``acr`` registry: an application built from a local git
+repository by the real buildah, pushed to the ACR stand-in (tests/acr_fakes.py: ACR's OAuth2
+endpoints in front of a real Distribution registry) with the refresh token its Entra token
+was exchanged for, and deployed on the Kubernetes simulator.
+
+Then the refresh token, in every form the project's redactor knows, is hunted for in the
+events, the result, every object the simulator stores and every file left under the test's
+directory."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from acr_fakes import TENANT, LocalAcr, run_acr
+from azure_support import DEMO_SECRET
+from qengine_azure.local_arm import LocalArm
+from qengine_azure.local_tls import make_tls
+from qengine_azure.settings import AzureSettings
+from qengine_kubernetes.settings import KubeSettings
+
+from qengine import Engine, Event, load_plugins
+from qengine.runner import MemoryStateStore
+from qengine.secrets.redaction import Redactor
+from qengine.source import BUILD_SETTINGS, BuildSettings
+from qengine.testing.git_server import GitServer, make_repository, serve_git
+from qengine.testing.kube import KubeSimulator
+
+pytestmark = pytest.mark.slow
+GIT_TOKEN = "git-token-acr-job-4c1d9e"
+
+
+@pytest.fixture
+def git(tmp_path: Path) -> Iterator[tuple[GitServer, str]]:
+    root = tmp_path / "repos"
+    root.mkdir()
+    files = {"Dockerfile": b"FROM scratch\nCOPY index.html /index.html\n", "index.html": b"hi\n"}
+    sha = make_repository(root, "web.git", files)
+    with serve_git(root, token=GIT_TOKEN) as server:
+        yield server, sha
+
+
+@pytest.fixture
+def acr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalArm, LocalAcr]]:
+    tls = make_tls(tmp_path_factory.mktemp("tls"), ("localhost",))
+    with LocalArm(tls) as arm, run_acr(tmp_path_factory.mktemp("acr"), arm) as running:
+        yield arm, running
+
+
+def _document(server: GitServer, sha: str) -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.UTC)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "apiVersion": "qengine.dev/v1",
+        "kind": "EnvironmentJob",
+        "id": f"acr-job-{now.timestamp()}",
+        "organization": {"id": "org-1"},
+        "actor": {"id": "actor-1"},
+        "action": "deploy",
+        "created_at": now.strftime(stamp),
+        "not_after": (now + datetime.timedelta(hours=1)).strftime(stamp),
+        "target": {"kind": "sandbox"},
+        "build": {"kind": "buildah"},
+        "registry": {
+            "kind": "acr",
+            "name": "contosoapps",
+            "tenant_id": TENANT,
+            "client_id": "12345678-90ab-cdef-1234-567890abcdef",
+            "client_secret": {"secret": "acr_secret"},
+        },
+        "environment": {
+            "id": "acr-job",
+            "name": "shop",
+            "services": [
+                {
+                    "kind": "application",
+                    "name": "web",
+                    "git": {
+                        "url": server.url_of("web.git"),
+                        "commit": sha,
+                        "token": {"secret": "git_token"},
+                    },
+                    "ports": [{"port": 8080}],
+                }
+            ],
+        },
+    }
+
+
+def test_an_application_is_built_pushed_to_acr_and_deployed_with_a_pull_secret(
+    git: tuple[GitServer, str], acr: tuple[LocalArm, LocalAcr], tmp_path: Path
+) -> None:
+    arm, running = acr
+    server, sha = git
+    work = tmp_path / "work"
+    work.mkdir()
+    refresh = running.oauth.refresh_token
+    events: list[Event] = []
+    with KubeSimulator(readiness_delay=0.05) as sim:
+        ca = sim.ca_pem
+        kube = KubeSettings(
+            endpoint=sim.url,
+            ca_pem=ca.decode() if isinstance(ca, bytes) else str(ca),
+            token=sim.token,
+        )
+        azure = AzureSettings(
+            arm_endpoint=arm.url,
+            authority=arm.url,
+            ca_file=arm.tls.ca,
+            acr_endpoint=lambda login_server: running.registry.url,
+        )
+        plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,kubernetes,buildah"})
+        engine = Engine(
+            plugins,
+            store=MemoryStateStore(),
+            settings={
+                "azure": azure,
+                "kubernetes": kube,
+                BUILD_SETTINGS: BuildSettings(temp_base=work),
+            },
+        )
+        result = engine.run(
+            _document(server, sha),
+            on_event=events.append,
+            sandbox_secrets={"git_token": GIT_TOKEN, "acr_secret": DEMO_SECRET},
+        )
+        text = json.dumps([event.to_json_object() for event in events])
+        assert result.status.value == "succeeded", text[-3000:]
+        image = result.outputs["build/web"]["image"]
+        assert image.startswith(f"{running.registry.host}/qengine/web:")
+        [deployment] = [
+            d for d in sim.objects("deployments.apps") if d["metadata"]["name"] == "web"
+        ]
+        assert [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]] == [image]
+        # The Kubernetes target writes a pull Secret only for a registry section with a
+        # `password` (docs/azure.md): the cluster pulls from ACR with its kubelet identity.
+        stored = [
+            json.dumps(obj)
+            for resource in ("secrets", "deployments.apps", "configmaps", "events", "pods")
+            for obj in sim.objects(resource)
+        ]
+    assert "basic" in running.oauth.grants()  # buildah pushed as the null user
+    redactor = Redactor([refresh])
+    written = {
+        "events": text,
+        "result": json.dumps(result.to_json(), default=str),
+        "cluster objects": "\n".join(stored),
+    }
+    for where, found in written.items():
+        assert redactor.redact(found) == found, f"the refresh token leaked into the {where}"
+    assert list(work.iterdir()) == []  # checkouts, storage and the auth file are gone
+    for directory, _dirs, names in os.walk(tmp_path):
+        for name in names:
+            path = Path(directory, name)
+            if path.is_file() and not path.is_symlink():
+                data = path.read_bytes()
+                assert redactor.redact(data) == data, path
