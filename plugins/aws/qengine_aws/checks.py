@@ -47,8 +47,21 @@ def _check_registry(registry: EcrRegistry) -> Iterator[SpecIssue]:
         )
 
 
+# IAM role names are at most 64 characters; the longest the blueprint makes from the cluster's
+# name is "<name>-external-dns" (13 more).
+MAX_CLUSTER_NAME = 64 - len("-external-dns")
+
+
 def _check_cluster(job: InfrastructureJob, provider: AwsProvider) -> list[SpecIssue]:
     issues = list(_check_provider(provider))
+    if len(job.cluster.name) > MAX_CLUSTER_NAME:
+        issues.append(
+            SpecIssue(
+                "$.cluster.name",
+                f"must be at most {MAX_CLUSTER_NAME} characters on AWS: the cluster's IAM roles "
+                "(<name>-external-dns, <name>-ebs-csi) are named after it, and IAM allows 64",
+            )
+        )
     if job.cluster.kubernetes_version not in EKS_VERSIONS:
         issues.append(
             SpecIssue(

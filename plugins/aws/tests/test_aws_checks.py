@@ -69,6 +69,15 @@ def test_kubernetes_version_aws_does_not_offer() -> None:
     assert _paths(document) == {"$.cluster.kubernetes_version"}
 
 
+def test_a_cluster_name_too_long_for_its_iam_roles_is_refused() -> None:
+    document = _job()
+    document["cluster"]["name"] = "c" * 52  # a DNS label, but <name>-external-dns is 65
+    assert _paths(document) == {"$.cluster.name"}
+    document["cluster"]["name"] = "c" * 51
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    assert plugins.loader.load(document).cluster.name == "c" * 51
+
+
 def test_validation_does_not_import_boto3() -> None:
     import subprocess
     import sys
