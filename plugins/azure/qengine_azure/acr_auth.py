@@ -175,7 +175,7 @@ class AcrTokens:
             "refresh_token": refresh,
         }
         reply = self.http.send("POST", challenge.realm, form=form)
-        document = self._answer(reply, f"an access token for {scope}")
+        document = self._answer(reply, f"an access token of {self._who} for {scope}")
         token = document.get("access_token")
         if not isinstance(token, str) or not token:
             raise AuthError(f"ACR {self.url} answered no access token for {scope}")

@@ -207,6 +207,7 @@ def test_a_refused_refresh_token_is_an_auth_error_without_the_token(
     with pytest.raises(AuthError) as caught:
         registry.digest_of("qengine/web", "v1")
     assert "AcrPush" in (caught.value.hint or "")
+    assert f"client {CLIENT}" in str(caught.value)
     assert not _leaks(real, str(caught.value))
 
 
