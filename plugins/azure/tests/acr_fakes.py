@@ -101,9 +101,12 @@ class LocalAcr:
 
 
 @contextmanager
-def run_acr(directory: Path, arm: LocalArm) -> Iterator[LocalAcr]:
-    """Start the token service, the OAuth2 stand-in and the registry; stop them at the end."""
-    refresh = refresh_token_like_acr(TENANT)
+def run_acr(
+    directory: Path, arm: LocalArm, *, refresh_seconds: int = 3 * 3600
+) -> Iterator[LocalAcr]:
+    """Start the token service, the OAuth2 stand-in and the registry; stop them at the end.
+    ``refresh_seconds``: the life the refresh token's ``exp`` claims."""
+    refresh = refresh_token_like_acr(TENANT, refresh_seconds)
     with serve_tokens(directory, NULL_USER, refresh) as tokens:
         oauth = AcrStandIn(arm=arm, tokens=tokens, refresh_token=refresh)
         handler = type("Handler", (_Handler,), {"acr": oauth})

@@ -197,6 +197,30 @@ def test_a_401_from_the_exchange_is_an_auth_error_asking_for_acrpush(
     assert not _leaks(acr.oauth.refresh_token, message)
 
 
+def test_an_entra_token_acr_does_not_accept_is_a_401_with_acrs_error(
+    arm: LocalArm, acr: LocalAcr
+) -> None:
+    registry = _registry(arm, acr)
+    registry.tokens.challenge()
+    registry._access.arm_token()  # azure-identity holds a token now...
+    with arm.state.lock:
+        arm.state.tokens.clear()  # ...that the token's issuer no longer vouches for
+    with pytest.raises(AuthError) as caught:
+        registry.credentials()
+    assert "The AAD access token is invalid or expired." in str(caught.value)
+    assert "AcrPush" in (caught.value.hint or "")
+
+
+def test_a_refresh_token_near_its_end_is_exchanged_again(
+    arm: LocalArm, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with run_acr(tmp_path_factory.mktemp("short"), arm, refresh_seconds=30 * 60) as short:
+        registry = _registry(arm, short)
+        assert registry.credentials().password == short.oauth.refresh_token
+        registry.credentials()
+        assert short.oauth.grants() == ["access_token", "access_token"]
+
+
 def test_a_refused_refresh_token_is_an_auth_error_without_the_token(
     arm: LocalArm, acr: LocalAcr, monkeypatch: pytest.MonkeyPatch
 ) -> None:
