@@ -82,9 +82,13 @@ def make_app(settings: WorkerSettings | None = None) -> Celery:
     @app.task(
         bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, max_retries=None
     )
-    def run_job(self: Task[Any, Any], document: dict[str, Any]) -> dict[str, Any]:
-        """Run one job spec (sealed, and signed where the worker trusts keys)."""
-        return worker.run(self, document)
+    def run_job(
+        self: Task[Any, Any], document: dict[str, Any], store_retries: int = 0
+    ) -> dict[str, Any]:
+        """Run one job spec (sealed, and signed where the worker trusts keys).
+        ``store_retries``: how many times the task was retried for an unreachable state
+        store (set by the task's own retries; a host leaves it out)."""
+        return worker.run(self, document, store_retries=store_retries)
 
     return app
 

@@ -50,7 +50,12 @@ __all__ = ["JobWorker"]
 
 JsonResult = dict[str, Any]
 _log = logging.getLogger("qengine_celery")
-TRANSIENT_RETRIES = 20  # the state store unreachable: retried this many times, then failed
+# The state store unreachable: the task is retried this many times, after a delay that doubles
+# from the lock retry delay up to a minute (about a quarter of an hour in all with the default
+# 5 s), then it fails; the job resumes when submitted again. Counted apart from the retries for
+# a busy target, which may be many.
+TRANSIENT_RETRIES = 20
+TRANSIENT_DELAY_CAP = 60.0
 
 
 class JobWorker:
@@ -101,13 +106,16 @@ class JobWorker:
         )
         return engine, store
 
-    def run(self, task: Task[Any, Any], document: Mapping[str, Any]) -> JsonResult:
-        """Run ``document`` for ``task``; see the module's docstring for every outcome."""
+    def run(
+        self, task: Task[Any, Any], document: Mapping[str, Any], *, store_retries: int = 0
+    ) -> JsonResult:
+        """Run ``document`` for ``task``; see the module's docstring for every outcome.
+        ``store_retries``: the task's retries so far for an unreachable state store."""
         job_id = str(document.get("id", ""))
         try:
             done = self.store().job_status(job_id) if job_id else None
         except TransientError as exc:  # the store is away: the job is not dropped
-            raise self._retry_transient(task, exc) from None
+            raise self._retry_transient(task, exc, store_retries) from None
         if done is not None:
             if task.AsyncResult(task.request.id or job_id).ready():
                 raise Ignore()  # a duplicate: keep the full result the first run stored
@@ -128,13 +136,15 @@ class JobWorker:
             _log.warning("%s", exc)
             raise Ignore() from None  # the worker that took the job over reports it
         except TargetLockedError as exc:
+            # Celery counts every retry of the task: those for the store are not the lock's.
+            limit = self.settings.lock_max_retries
             raise task.retry(
                 exc=exc,
                 countdown=self.settings.lock_retry_delay_seconds,
-                max_retries=self.settings.lock_max_retries,
+                max_retries=None if limit is None else limit + store_retries,
             ) from None
         except TransientError as exc:
-            raise self._retry_transient(task, exc) from None
+            raise self._retry_transient(task, exc, store_retries) from None
         except CancelledError as exc:
             return _refused(job_id, "cancelled", 3, exc, events)
         except InvalidInputError as exc:
@@ -148,9 +158,18 @@ class JobWorker:
         data["worker"] = f"{os.uname().nodename}:{os.getpid()}"
         return data
 
-    def _retry_transient(self, task: Task[Any, Any], exc: TransientError) -> Exception:
-        delay = self.settings.lock_retry_delay_seconds
-        return task.retry(exc=exc, countdown=delay, max_retries=TRANSIENT_RETRIES)
+    def _retry_transient(
+        self, task: Task[Any, Any], exc: TransientError, store_retries: int
+    ) -> Exception:
+        if store_retries >= TRANSIENT_RETRIES:
+            return exc  # the task fails; the journal is intact for a resubmission
+        delay = min(self.settings.lock_retry_delay_seconds * 2**store_retries, TRANSIENT_DELAY_CAP)
+        return task.retry(
+            exc=exc,
+            countdown=delay,
+            max_retries=None,
+            kwargs={"store_retries": store_retries + 1},
+        )
 
 
 def _exit(status: str) -> int:

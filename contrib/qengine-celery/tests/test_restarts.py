@@ -259,3 +259,39 @@ def test_a_retry_asked_for_while_redis_is_down_is_not_lost(
         finally:
             store.close()
     assert [r["status"] for r in results] == ["succeeded", "succeeded"], dump(results[1])
+
+
+def test_a_job_retried_many_times_for_its_target_still_outlives_a_postgres_restart(
+    start_workers: StartWorkers,
+    app: Celery,
+    postgres: LocalPostgres,
+    pg_url: str,
+) -> None:
+    """Retries for a busy target and retries while the store is away are counted apart: a
+    job that waited long for its target is not failed by the first restart that follows."""
+    with KubeSimulator(readiness_delay=8.0) as sim:
+        workers = start_workers(2, QENGINE_LOCK_WAIT="0.05", QENGINE_LOCK_RETRY_DELAY="0.05")
+        first = submit_job(app, container_job("job-long", "env-l", sim.kubeconfig_path))
+        store = PostgresStateStore(pg_url, password_file=postgres.password_file)
+        try:
+            deadline = time.monotonic() + 60
+            while store.lock_holder("environment/env-l") is None:
+                assert time.monotonic() < deadline, "the first job never took its target"
+                time.sleep(0.05)
+            second = submit_job(app, container_job("job-many", "env-l", sim.kubeconfig_path, "2"))
+            # More retries for the busy target than the task allows for the store's absence.
+            while sum(w.text().count("job-many] retry") for w in workers) <= 25:
+                assert time.monotonic() < deadline, "the second job was not retried"
+                time.sleep(0.05)
+        finally:
+            store.close()
+        postgres.stop("fast")
+        try:
+            time.sleep(2)
+        finally:
+            postgres.start()
+        results = [first.get(timeout=120), second.get(timeout=120)]
+    assert [r["status"] for r in results] == ["succeeded", "succeeded"], dump(results[1])
+    store = PostgresStateStore(pg_url, password_file=postgres.password_file)
+    assert store.job_status("job-many") == "succeeded"
+    store.close()
