@@ -9,9 +9,12 @@ What a message may turn into, and why nothing runs twice:
   reconciled;
 - the target is busy with another job: the job waits up to ``lock_wait_seconds``, then the
   task is retried by Celery (a new message, same task id), never dropped;
-- this worker lost its lease (it was paused or cut off past the lease and another worker took
-  the job over): the job stops before its next write and the task is ignored, so that the
-  result of the worker that took over stands;
+- this worker lost its lease (it was paused or cut off past the lease, and another worker took
+  the lease over): the job stops before its next write and the task is retried like a job
+  for a busy target. When the taker runs this same job (its message was delivered again),
+  the retry finds it finished and keeps that run's result; when the taker runs another job
+  of the target, nothing else would run this one (its message is acknowledged), so the
+  retry resumes it once the target is free;
 - the state store is unreachable: the task is retried; the job resumes from the journal;
 - revoke with terminate (SIGTERM in the worker's child): the job's graceful cancel, rollback
   of what it changed, a ``cancelled`` result.
@@ -132,10 +135,9 @@ class JobWorker:
                     cancel=token,
                     wait_lock=self.settings.lock_wait_seconds,
                 )
-        except LeaseLostError as exc:
-            _log.warning("%s", exc)
-            raise Ignore() from None  # the worker that took the job over reports it
         except TargetLockedError as exc:
+            if isinstance(exc, LeaseLostError):
+                _log.warning("%s", exc)
             # Celery counts every retry of the task: those for the store are not the lock's.
             limit = self.settings.lock_max_retries
             raise task.retry(

@@ -118,7 +118,8 @@ def test_a_worker_paused_past_its_lease_cannot_write_after_the_takeover(
     assert fences["kubernetes/prune"] == fences[SERVICE]
     assert {r.status for r in store.step_records("job-fence")} == {StepState.SUCCEEDED}
     assert store.job_status("job-fence") == "succeeded"
-    # The paused worker's task was ignored: the stored result is the one that ran the job.
+    # The paused worker's task (retried, it finds the job finished) leaves the stored result
+    # of the worker that ran the job in place.
     assert app.AsyncResult("job-fence").get(timeout=10)["worker"] == result["worker"]
 
 
@@ -168,3 +169,37 @@ def test_a_job_for_a_busy_target_waits_then_is_retried_by_celery(
     logs = "".join(w.text() for w in workers)
     assert "job-busy-2" in logs
     assert "Retry in" in logs
+
+
+def test_a_job_whose_lease_another_job_took_over_is_retried_and_resumed(
+    start_workers: StartWorkers, app: Celery, store: PostgresStateStore
+) -> None:
+    """A worker that stops renewing its lease (paused here; cut off from PostgreSQL for
+    longer than the lease is the same) can find that another job of its target took the
+    lease over: its own message is not redelivered (no visibility timeout passed), so its
+    task is retried, and the job resumes once the target is free."""
+    with KubeSimulator(readiness_delay=5.0) as sim:
+        workers = start_workers(2, QENGINE_STATE_LEASE="3")
+        first = submit_job(app, container_job("job-a", "env-t", sim.kubeconfig_path))
+        _wait_for_step(store, "job-a", SERVICE, StepState.STARTED)
+        paused = _holder_worker(store, "environment/env-t", workers)
+        paused.group_signal(signal.SIGSTOP)
+        try:
+            second = submit_job(
+                app, container_job("job-b", "env-t", sim.kubeconfig_path, "2.0")
+            ).get(timeout=120)
+        finally:
+            paused.group_signal(signal.SIGCONT)
+        result = first.get(timeout=120)
+        deployments = _namespace_objects(sim, "env-t", "deployments.apps")
+
+    assert second["status"] == "succeeded", dump(second)
+    assert result["status"] == "succeeded", dump(result)
+    assert "lost its target lease" in paused.text()
+    assert store.job_status("job-a") == "succeeded"
+    fences = store.step_fences("job-a")
+    assert fences[SERVICE] > store.step_fences("job-b")[SERVICE]  # resumed after job-b
+    # The cluster holds what job-a, which ended last, deployed.
+    assert len(deployments) == 1
+    image = deployments[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(":1.0"), image
