@@ -128,7 +128,9 @@ def _check(
             "SELECT n, job_id, step_id, status, fence FROM step_history ORDER BY n"
         ).fetchall()
         steps = db.execute("SELECT job_id, step_id, status FROM qengine_steps").fetchall()
-        locks = db.execute("SELECT target, owner, expires_at FROM qengine_locks").fetchall()
+        live_locks = db.execute(
+            "SELECT target, owner FROM qengine_locks WHERE expires_at > clock_timestamp()"
+        ).fetchall()
 
     # Every job's final status was written once, and it is "succeeded".
     assert sorted(finishes) == [(job_id, "succeeded") for job_id in job_ids]
@@ -158,8 +160,9 @@ def _check(
         for earlier, later in itertools.pairwise(spans):
             assert earlier[1] < later[0], f"{target}: {earlier} overlaps {later}"
             assert earlier[2] < later[2], f"{target}: fences out of order {earlier} {later}"
-    # Every lock was released.
-    assert locks == [], locks
+    # No lock is held. (A release cut off by the restart, after the job's end was recorded,
+    # leaves a row whose lease has lapsed: the next job of the target takes it over.)
+    assert live_locks == [], live_locks
 
     # The cluster: one namespace and one deployment per target, carrying the tag of the job
     # that applied the service last (by the journal's history), and nothing else.
