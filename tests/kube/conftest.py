@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from qengine.testing.helm import HelmUnavailableError, real_helm
 from qengine.testing.kube import KubeSimulator
 
 
@@ -150,17 +151,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def helm() -> Path:
     """The real helm: ``$QENGINE_HELM``, else what ``.ci/get-helm.sh`` provides (never a
     skip: it is part of the default run)."""
-    configured = os.environ.get("QENGINE_HELM")
-    if configured:
-        return Path(configured)
-    result = subprocess.run(
-        ["bash", str(ROOT / ".ci" / "get-helm.sh")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot get helm: {result.stderr.strip()[-2000:]}", pytrace=False)
-    return Path(result.stdout.strip().splitlines()[-1])
+    try:
+        return real_helm(ROOT)
+    except HelmUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)

