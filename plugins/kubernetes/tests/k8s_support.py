@@ -23,8 +23,6 @@ QUICKSTART = ROOT / "examples" / "quickstart" / "job.json"
 ALL_KINDS = ROOT / "tests" / "specs" / "valid" / "all-service-kinds.json"
 
 
-
-
 @attrs.frozen(kw_only=True)
 class Deployed:
     """What one run of a job through the engine gave."""
