@@ -102,3 +102,18 @@ def test_validate_json_says_ok_when_valid(tmp_path: Path) -> None:
     done = qengine(tmp_path, "validate", str(QUICKSTART), "-o", "json")
     assert done.returncode == 0
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_every_command_document_of_a_success_says_ok(tmp_path: Path) -> None:
+    """plan, run and status documents carry "ok" as errors and validate's do."""
+    spec = _test_job(tmp_path, "a; b <- a")
+    state = ["--state-dir", str(tmp_path / "state")]
+    plugin = ["-p", "qengine.testing.plugin"]
+    for argv in (
+        [*plugin, "plan", str(spec), "-o", "json"],
+        [*plugin, "run", str(spec), *state, "-o", "json"],
+        ["status", json.loads(spec.read_text())["id"], *state, "-o", "json"],
+    ):
+        done = qengine(tmp_path, *argv)
+        assert done.returncode == 0, (argv, done.stderr[-2000:])
+        assert json.loads(done.stdout)["ok"] is True, argv

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             accepted, engine.plan(accepted), offline="--offline" if args.offline else ""
         )
     if args.output == "json":
-        print_json(report.to_json())
+        print_json({"ok": True, **report.to_json()})
     else:
         print(report.render())
     return 0

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         print_json(
             {
+                "ok": True,
                 "job_id": args.job_id,
                 "status": status,
                 "steps": [
