@@ -144,6 +144,10 @@ class Addons:
     :ivar metrics_server: Resource metrics for autoscaling.
     :ivar logs: Loki and the Grafana Alloy agent.
     :ivar metrics: kube-prometheus-stack.
+    :ivar autoscaler: cluster-autoscaler, which grows and shrinks the node groups within their
+        ranges, on a cloud whose node groups do not autoscale themselves (EKS); unset, it is on
+        there when a node group's minimum is below its maximum. GKE and AKS autoscale their node
+        pools themselves: a job for them may not set it.
     :ivar chart_mirror: An ``oci://`` registry or ``https://`` chart repository that holds every
         chart of the freeze file under its own name and version (a mirror you control); unset,
         each chart comes from its upstream repository.
@@ -156,6 +160,7 @@ class Addons:
     metrics_server: bool = True
     logs: bool = False
     metrics: bool = False
+    autoscaler: bool | None = None
     chart_mirror: str | None = None
 
 

@@ -59,6 +59,26 @@ FLAGS: Mapping[str, tuple[str, ...]] = {
     "metrics_server": ("metrics-server",),
     "logs": ("loki", "alloy"),
     "metrics": ("kube-prometheus-stack",),
+    "autoscaler": ("cluster-autoscaler",),
+}
+#: The provider kinds whose clusters scale their node groups only with the cluster-autoscaler
+#: add-on (EKS). GKE and AKS autoscale node pools themselves, within the ranges their
+#: blueprints give, so their jobs never install it.
+AUTOSCALER_CLOUDS = frozenset({"aws"})
+#: cluster-autoscaler's image tag for each Kubernetes minor version: its releases follow the
+#: Kubernetes minors, and a release is supported against its own minor only. Unchecked against
+#: registry.k8s.io (see docs/addons.md); a minor not listed gets its ``.0`` release.
+AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
+    "1.28": "v1.28.7",
+    "1.29": "v1.29.5",
+    "1.30": "v1.30.4",
+    "1.31": "v1.31.2",
+    "1.32": "v1.32.1",
+    "1.33": "v1.33.0",
+}
+#: Where a chart takes its service account's name and annotations, when not ``serviceAccount``.
+SERVICE_ACCOUNT_KEYS: Mapping[str, tuple[str, ...]] = {
+    "cluster-autoscaler": ("rbac", "serviceAccount"),
 }
 #: external-dns's provider for each DNS provider kind of a job.
 DNS_PROVIDERS: Mapping[str, str] = {"route53": "aws", "cloud-dns": "google", "azure-dns": "azure"}
@@ -141,6 +161,25 @@ def require_helm(job: InfrastructureJob, settings: AddonSettings | None = None) 
     return found
 
 
+def autoscaler_wanted(job: InfrastructureJob) -> bool:
+    """Whether the job's stack runs cluster-autoscaler: only on a cloud of
+    :data:`AUTOSCALER_CLOUDS`; there, as ``cluster.addons.autoscaler`` says, and when it is
+    unset, when a node group may grow (its ``min_size`` below its ``max_size``)."""
+    provider = job.cluster.provider
+    if provider.kind not in AUTOSCALER_CLOUDS:
+        return False
+    asked = job.cluster.addons.autoscaler
+    if asked is not None:
+        return asked
+    groups = getattr(provider, "node_groups", ())
+    return any(group.min_size < group.max_size for group in groups)
+
+
+def autoscaler_image_tag(kubernetes_version: str) -> str:
+    """cluster-autoscaler's image tag for a cluster of ``kubernetes_version`` (``1.31``)."""
+    return AUTOSCALER_IMAGE_TAGS.get(kubernetes_version, f"v{kubernetes_version}.0")
+
+
 def _wanted(job: InfrastructureJob) -> set[str]:
     addons = job.cluster.addons
     wanted: set[str] = set()
@@ -148,6 +187,8 @@ def _wanted(job: InfrastructureJob) -> set[str]:
         value = getattr(addons, flag)
         if flag == "external_dns" and value is None:
             value = job.dns is not None
+        if flag == "autoscaler":
+            value = autoscaler_wanted(job)
         if value:
             wanted.update(names)
     return wanted
@@ -209,11 +250,26 @@ def addon_values(
         values = _merge(values, own)
     if addon.name == "cluster-issuers":
         values = _merge(values, {"ingressClassName": INGRESS_CLASS})
+    if addon.name == "cluster-autoscaler":
+        values = _merge(values, _autoscaler_values(job))
     annotations = (service_accounts or {}).get(addon.name)
     if annotations:
-        account = {"name": addon.name, "annotations": dict(annotations)}
-        values = _merge(values, {"serviceAccount": account})
+        account: dict[str, Any] = {"name": addon.name, "annotations": dict(annotations)}
+        for key in reversed(SERVICE_ACCOUNT_KEYS.get(addon.name, ("serviceAccount",))):
+            account = {key: account}
+        values = _merge(values, account)
     return values
+
+
+def _autoscaler_values(job: InfrastructureJob) -> dict[str, Any]:
+    """cluster-autoscaler on the job's cluster: it finds the node groups (Auto Scaling groups)
+    tagged for the cluster's name, in the cluster's region, and runs the release made for the
+    cluster's Kubernetes minor version."""
+    return {
+        "autoDiscovery": {"clusterName": job.cluster.name},
+        "awsRegion": getattr(job.cluster.provider, "region", ""),
+        "image": {"tag": autoscaler_image_tag(job.cluster.kubernetes_version)},
+    }
 
 
 def _azure_dns_values(dns: object) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from qengine_addons import (
     addon_enabled,
     addon_steps,
     addon_values,
+    autoscaler_image_tag,
+    autoscaler_wanted,
     enabled_addons,
     load_freeze,
     service_account_subject,
@@ -23,7 +25,7 @@ from qengine_addons.freeze import FREEZE_FILE, chart_digest, main, parse_freeze,
 from qengine_addons.stack import CHARTS
 from qengine_addons.testing import TEST_CHARTS, package_test_charts
 
-from qengine import PluginSet
+from qengine import PluginSet, load_plugins
 from qengine.plugin import InvalidInputError
 from qengine.spec import InfrastructureJob
 
@@ -141,8 +143,8 @@ def test_job_values_wire_external_dns_to_the_zone_and_the_cloud_identity(
     issuers = addon_values(freeze.get("cluster-issuers"), job)
     assert issuers["ingressClassName"] == "nginx"
     assert enabled_addons(job, freeze) == [
-        "cert-manager", "traefik", "metrics-server", "external-dns", "cluster-issuers",
-        "loki", "alloy", "kube-prometheus-stack",
+        "cert-manager", "traefik", "metrics-server", "external-dns", "cluster-autoscaler",
+        "cluster-issuers", "loki", "alloy", "kube-prometheus-stack",
     ]  # fmt: skip
     without_dns = plugins.loader.load({k: v for k, v in document.items() if k != "dns"})
     assert isinstance(without_dns, InfrastructureJob)
@@ -153,6 +155,89 @@ def test_job_values_wire_external_dns_to_the_zone_and_the_cloud_identity(
     unmanaged = plugins.loader.load(document)
     assert isinstance(unmanaged, InfrastructureJob)
     assert not addon_enabled(unmanaged, "external-dns")  # the stack installs nothing
+
+
+def test_job_values_wire_cluster_autoscaler_to_the_cluster_region_version_and_identity(
+    plugins: PluginSet,
+) -> None:
+    document = json.loads(EXAMPLE.read_text())
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    addon = load_freeze().get("cluster-autoscaler")
+    assert addon.repository == "https://kubernetes.github.io/autoscaler"
+    role = {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/prod-eu-cluster-autoscaler"}
+
+    values = addon_values(addon, job, {"cluster-autoscaler": role})
+
+    assert values["autoDiscovery"] == {"clusterName": "prod-eu"}
+    assert values["awsRegion"] == "eu-west-3"
+    assert values["image"] == {"tag": "v1.32.1"}  # the example's Kubernetes 1.32
+    assert values["cloudProvider"] == "aws"  # the freeze's default is kept
+    # The chart takes its service account under rbac.serviceAccount, not serviceAccount.
+    assert values["rbac"]["serviceAccount"] == {
+        "create": True,
+        "name": "cluster-autoscaler",
+        "annotations": role,
+    }
+    assert "serviceAccount" not in values
+    assert "annotations" not in addon_values(addon, job)["rbac"]["serviceAccount"]
+
+
+@pytest.mark.parametrize(
+    ("version", "tag"),
+    [("1.28", "v1.28.7"), ("1.31", "v1.31.2"), ("1.33", "v1.33.0"), ("1.34", "v1.34.0")],
+)
+def test_the_autoscaler_image_matches_the_cluster_minor_version(version: str, tag: str) -> None:
+    assert autoscaler_image_tag(version) == tag
+
+
+def _example(plugins: PluginSet, change: Any) -> InfrastructureJob:
+    document = json.loads(EXAMPLE.read_text())
+    change(document)
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+def _fixed(document: dict[str, Any]) -> None:
+    for group in document["cluster"]["provider"]["node_groups"]:
+        group.update(min_size=2, max_size=2, desired_size=2)
+
+
+def _addons(document: dict[str, Any], **addons: bool) -> None:
+    document["cluster"]["addons"] = addons
+
+
+@pytest.mark.parametrize(
+    ("change", "wanted"),
+    [
+        pytest.param(lambda d: None, True, id="a-group-may-grow"),
+        pytest.param(_fixed, False, id="fixed-sizes"),
+        pytest.param(lambda d: (_fixed(d), _addons(d, autoscaler=True)), True, id="asked-for"),
+        pytest.param(lambda d: _addons(d, autoscaler=False), False, id="off"),
+        pytest.param(lambda d: _addons(d, manage=False), False, id="unmanaged"),
+    ],
+)
+def test_cluster_autoscaler_runs_on_eks_when_a_node_group_may_grow_or_when_asked(
+    plugins: PluginSet, change: Any, wanted: bool
+) -> None:
+    job = _example(plugins, change)
+    assert addon_enabled(job, "cluster-autoscaler") is wanted
+    if job.cluster.addons.manage:
+        assert autoscaler_wanted(job) is wanted
+        assert ("cluster-autoscaler" in enabled_addons(job, load_freeze())) is wanted
+
+
+@pytest.mark.parametrize("cloud", ["gke", "aks"])
+def test_gke_and_aks_never_run_cluster_autoscaler(cloud: str) -> None:
+    """Their node pools autoscale themselves: the add-on is off, whatever the pools' ranges
+    (and the clouds' checks refuse the field: tests/specs/invalid-semantic)."""
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp,azure,kubernetes"})
+    document = json.loads((EXAMPLE.parents[1] / cloud / "job.json").read_text())
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    assert not addon_enabled(job, "cluster-autoscaler")
+    assert "cluster-autoscaler" not in enabled_addons(job, load_freeze())
 
 
 def test_an_unmanaged_stack_has_no_step(plugins: PluginSet) -> None:

@@ -19,6 +19,7 @@ ADDONS = [
     "addons.traefik",
     "addons.metrics-server",
     "addons.external-dns",
+    "addons.cluster-autoscaler",
     "addons.cluster-issuers",
     "addons.loki",
     "addons.alloy",

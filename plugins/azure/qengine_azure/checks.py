@@ -61,6 +61,12 @@ def check_job(job: Job) -> list[SpecIssue]:
 
 
 def _check_cluster(job: InfrastructureJob, provider: AzureProvider) -> Iterator[SpecIssue]:
+    if job.cluster.addons.autoscaler is not None:
+        yield SpecIssue(
+            "$.cluster.addons.autoscaler",
+            "AKS autoscales each node pool itself between its min_count and max_count: remove "
+            "this field (set min_count equal to max_count for a fixed size)",
+        )
     if job.cluster.kubernetes_version not in catalog.AKS_VERSIONS:
         yield SpecIssue(
             "$.cluster.kubernetes_version",

@@ -81,6 +81,12 @@ def zone_count(provider: GcpProvider) -> int:
 
 
 def _check_cluster(job: InfrastructureJob) -> Iterator[SpecIssue]:
+    if job.cluster.addons.autoscaler is not None:
+        yield SpecIssue(
+            "$.cluster.addons.autoscaler",
+            "GKE autoscales each node pool itself between its min_nodes and max_nodes: remove "
+            "this field (set min_nodes equal to max_nodes for a fixed size)",
+        )
     if len(job.cluster.name) > catalog.MAX_CLUSTER_NAME:
         yield SpecIssue(
             "$.cluster.name", f"GKE cluster names are at most {catalog.MAX_CLUSTER_NAME} characters"
