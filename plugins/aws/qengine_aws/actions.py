@@ -22,8 +22,9 @@ simulator's token in the sandbox, which installs the test stand-in charts).
 
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``oidc_issuer_url``, ``cluster_name``,
-``cluster_version``, ``vpc_id``, and ``external_dns_role_arn`` when the job runs external-dns
-on Route53 (the add-on step annotates external-dns's service account with it: IRSA).
+``cluster_version``, ``vpc_id``, ``external_dns_role_arn`` when the job runs external-dns
+on Route53 and ``cluster_autoscaler_role_arn`` when it runs cluster-autoscaler (the add-on
+steps annotate the add-ons' service accounts with them: IRSA).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
-from qengine_aws import dns_identity
+from qengine_aws import autoscaler_identity, dns_identity
 from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
@@ -148,9 +149,14 @@ def _addon_steps(aws: AwsJob, applied: str) -> list[Step]:
     def external_dns(ctx: StepContext) -> Mapping[str, str]:
         return dns_identity.service_account_annotations(ctx.inputs[applied])
 
+    def cluster_autoscaler(ctx: StepContext) -> Mapping[str, str]:
+        return autoscaler_identity.service_account_annotations(ctx.inputs[applied])
+
     identities: dict[str, ServiceAccountIdentity] = {}
     if dns_identity.external_dns_zone(aws.job) is not None:
         identities[dns_identity.ADDON] = external_dns
+    if autoscaler_identity.autoscaled(aws.job):
+        identities[autoscaler_identity.ADDON] = cluster_autoscaler
     settings = AddonSettings(test_charts=aws.settings.sandbox is not None)
     return addon_steps(aws.job, connect, settings, after=(applied,), service_accounts=identities)
 
@@ -290,6 +296,7 @@ def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         module_outputs = tf.outputs()
         outputs = ClusterOutputs.of(module_outputs).step_outputs()
         outputs.update(dns_identity.role_output(module_outputs))
+        outputs.update(autoscaler_identity.role_output(module_outputs))
     if aws.settings.sandbox is not None:
         account = caller_identity(aws.access).account
         for change in register_stand_ins(aws.access, aws.job, options, account=account):
@@ -466,6 +473,15 @@ def _pause_steps(aws: AwsJob) -> list[Step]:
         ):
             _apply(aws, ctx, BlueprintOptions())
 
+    def apply_paused(ctx: StepContext) -> Mapping[str, str]:
+        outputs = _apply(aws, ctx, BlueprintOptions(paused=True))
+        if autoscaler_identity.autoscaled(aws.job):
+            # The paused blueprint takes resizing away from cluster-autoscaler's role; an
+            # autoscaler that ran during the drain may have given a node group nodes back
+            # before that, so the node groups are scaled to zero once more.
+            scale_to_zero(aws.access, aws.job, ctx.cancel, ctx.emit_progress)
+        return outputs
+
     sizes = Change(action=ChangeAction.CREATE, kind="node-group-sizes", name=aws.job.cluster.id)
     return [
         Step(
@@ -493,6 +509,7 @@ def _pause_steps(aws: AwsJob) -> list[Step]:
                 ChangeAction.UPDATE,
                 after=(STATE, SAVE, SCALE),
             ),
+            run=apply_paused,
             compensate=unapply,
             compensate_partial=True,
         ),

@@ -6,7 +6,9 @@ a private and a public subnet in each, a NAT gateway) and ``terraform-aws-module
 (the control plane, IRSA's OIDC provider, managed node groups, EKS add-ons). Next to them the
 blueprint declares a KMS key for envelope encryption of Kubernetes secrets, the IAM role
 the EBS CSI driver assumes through IRSA and, when the job runs external-dns on a Route53 zone,
-the role external-dns assumes (see :mod:`qengine_aws.dns_identity`).
+the role external-dns assumes (see :mod:`qengine_aws.dns_identity`) and, when it runs
+cluster-autoscaler, the node groups' auto-discovery tags and the role the autoscaler assumes
+(see :mod:`qengine_aws.autoscaler_identity`).
 
 The backend block is ``s3`` with no settings: they are given at ``terraform init`` (see
 :meth:`qengine_aws.state_backend.StateLocation.backend_config`), so the same module runs
@@ -16,6 +18,7 @@ with ``${...}`` are Terraform references built here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ import attrs
 
 from qengine.spec import InfrastructureJob
 from qengine.terraform.settings import local_module_path
-from qengine_aws import dns_identity
+from qengine_aws import autoscaler_identity, dns_identity
 from qengine_aws.modules import EKS, VPC, pinned
 from qengine_aws.network import plan_subnets
 from qengine_aws.spec import AwsProvider, NodeGroup
@@ -90,22 +93,23 @@ def eks_root_module(
     """
     options = options or BlueprintOptions()
     dns = dns_identity.blueprint_parts(job)
+    autoscaler = autoscaler_identity.blueprint_parts(job, paused=options.paused)
     return {
         "terraform": _settings(),
         "provider": {"aws": [_aws_provider(job)]},
         "variable": _variables(job),
-        "data": _merged(_data(), dns["data"]),
-        "resource": {**_resources(job), **dns["resource"]},
+        "data": _merged(_merged(_data(), dns["data"]), autoscaler["data"]),
+        "resource": _merged(_merged(_resources(job), dns["resource"]), autoscaler["resource"]),
         "module": {
             "vpc": vpc_module(job, module_dir=module_dir),
             "eks": eks_module(job, options, module_dir=module_dir),
         },
-        "output": {**_outputs(), **dns["output"]},
+        "output": {**_outputs(), **dns["output"], **autoscaler["output"]},
     }
 
 
 def _merged(blocks: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """``blocks`` of one kind (``data``) with ``more``'s, type by type."""
+    """``blocks`` of one kind (``data``, ``resource``) with ``more``'s, type by type."""
     merged = dict(blocks)
     for kind, named in more.items():
         merged[kind] = {**merged.get(kind, {}), **named}
@@ -234,6 +238,7 @@ def eks_module(
 ) -> dict[str, Any]:
     """The ``eks`` module block."""
     provider = provider_of(job)
+    tags = autoscaler_identity.discovery_tags(job)
     return {
         **module_source(EKS, module_dir),
         "name": "${var.cluster_name}",
@@ -251,7 +256,7 @@ def eks_module(
         "encryption_config": _encryption(provider),
         "addons": _addons(),
         "eks_managed_node_groups": {
-            group.name: node_group(group, options) for group in provider.node_groups
+            group.name: node_group(group, options, tags=tags) for group in provider.node_groups
         },
         "tags": tags_of(job),
     }
@@ -276,8 +281,11 @@ def _addons() -> dict[str, Any]:
     }
 
 
-def node_group(group: NodeGroup, options: BlueprintOptions) -> dict[str, Any]:
-    """One ``eks_managed_node_groups`` entry."""
+def node_group(
+    group: NodeGroup, options: BlueprintOptions, *, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """One ``eks_managed_node_groups`` entry; ``tags``: the node group's own (cluster-autoscaler's
+    auto-discovery tags, :func:`qengine_aws.autoscaler_identity.discovery_tags`)."""
     desired = group.desired_size if group.desired_size is not None else group.min_size
     block: dict[str, Any] = {
         "name": group.name,
@@ -293,6 +301,8 @@ def node_group(group: NodeGroup, options: BlueprintOptions) -> dict[str, Any]:
     }
     if options.node_version is not None:
         block["kubernetes_version"] = options.node_version
+    if tags:
+        block["tags"] = dict(tags)
     return block
 
 

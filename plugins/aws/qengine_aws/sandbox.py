@@ -4,12 +4,13 @@ resources are builtin ``terraform_data`` stand-ins.
 The AWS Terraform provider cannot be installed offline, so the sandbox root module keeps the
 real one's shape (variables, S3 backend, outputs with the same names) and replaces each cloud
 resource with a ``terraform_data`` whose ``input`` holds what the real resource would get:
-the VPC and its subnets, the secrets key, the cluster, one per node group, and external-dns's
-IAM role when the job has one (its ARN is an output the add-on step puts on external-dns's
-service account, as on EKS). Terraform plans and applies it for real, with its state in the S3
-backend on moto. The cluster's endpoint and CA are the sandbox's Kubernetes API (the
-simulator), so an environment job run in the same process, while the sandbox is alive, can
-target it.
+the VPC and its subnets, the secrets key, the cluster, one per node group (with
+cluster-autoscaler's auto-discovery tags when the job runs it), and external-dns's and
+cluster-autoscaler's IAM roles when the job has them (their ARNs are outputs the add-on steps
+put on the add-ons' service accounts, as on EKS). Terraform plans and applies it for real,
+with its state in the S3 backend on moto. The cluster's endpoint and CA are the sandbox's
+Kubernetes API (the simulator), so an environment job run in the same process, while the
+sandbox is alive, can target it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from qengine.plugin import PluginError, SandboxCluster
 from qengine.spec import InfrastructureJob
 from qengine.terraform.json_types import literal
-from qengine_aws import dns_identity
+from qengine_aws import autoscaler_identity, dns_identity
 from qengine_aws.blueprint import (
     BlueprintOptions,
     node_group,
@@ -67,9 +68,10 @@ def sandbox_root_module(
     }
     if provider.secrets_encryption:
         resources["secrets_key"] = {"input": {"enable_key_rotation": True}}
+    tags = autoscaler_identity.discovery_tags(job)
     for group in provider.node_groups:
         resources[f"node_group_{group.name.replace('-', '_')}"] = {
-            "input": node_group(group, options)
+            "input": node_group(group, options, tags=tags)
         }
     outputs = _outputs()
     zone = dns_identity.external_dns_zone(job)
@@ -77,6 +79,12 @@ def sandbox_root_module(
         resources["external_dns_role"] = {"input": _external_dns_role(job, zone)}
         role = "terraform_data.external_dns_role.output.arn"
         outputs[dns_identity.ROLE_OUTPUT] = {"value": f"${{{role}}}"}
+    if autoscaler_identity.autoscaled(job):
+        resources["cluster_autoscaler_role"] = {
+            "input": _cluster_autoscaler_role(job, paused=options.paused)
+        }
+        role = "terraform_data.cluster_autoscaler_role.output.arn"
+        outputs[autoscaler_identity.ROLE_OUTPUT] = {"value": f"${{{role}}}"}
     return {
         "terraform": {"backend": {"s3": {}}},
         "variable": {
@@ -89,12 +97,30 @@ def sandbox_root_module(
     }
 
 
+def _account(job: InfrastructureJob) -> str:
+    """The account the sandbox's moto answers for: the job's role's, or moto's default one."""
+    role_arn = provider_of(job).role_arn
+    return role_arn.split(":")[4] if role_arn else MOTO_ACCOUNT
+
+
+def _cluster_autoscaler_role(job: InfrastructureJob, *, paused: bool) -> dict[str, Any]:
+    """What the real role gets: its trust, and its actions (no resizing while paused)."""
+    scale = [] if paused else list(autoscaler_identity.SCALE_ACTIONS)
+    return {
+        "name": autoscaler_identity.ROLE_NAME,
+        "trusted_subject": autoscaler_identity.subject(),
+        "trusted_audience": "sts.amazonaws.com",
+        "read_actions": list(autoscaler_identity.READ_ACTIONS),
+        "scale_actions": scale,
+        "scale_condition": f"aws:ResourceTag/{autoscaler_identity.cluster_tag(job)}=owned",
+        "arn": f"arn:aws:iam::{_account(job)}:role/{autoscaler_identity.ROLE_NAME}",
+    }
+
+
 def _external_dns_role(job: InfrastructureJob, zone: Route53Dns) -> dict[str, Any]:
     """What the real role gets: its trust (one subject, one audience) and its zone's actions.
-    Its ARN is in the account the sandbox's moto answers for: the job's role's, or moto's
-    default one."""
-    role_arn = provider_of(job).role_arn
-    account = role_arn.split(":")[4] if role_arn else MOTO_ACCOUNT
+    Its ARN is in the account the sandbox's moto answers for."""
+    account = _account(job)
     return {
         "name": dns_identity.ROLE_NAME,
         "trusted_subject": dns_identity.subject(),

@@ -152,6 +152,7 @@ def test_addons_irsa_encryption_endpoint_and_tags() -> None:
         "cluster_version",
         "vpc_id",
         "external_dns_role_arn",  # the example runs external-dns on its Route53 zone
+        "cluster_autoscaler_role_arn",  # and node groups that may grow: cluster-autoscaler
     }
 
 
@@ -266,6 +267,126 @@ def test_a_zone_id_reaches_the_module_as_a_literal() -> None:
 def test_no_external_dns_role_without_external_dns(change: Any) -> None:
     root = eks_root_module(_job(document_change=change))
     assert "external_dns" not in root["resource"]["aws_iam_role"]
-    assert "aws_iam_role_policy" not in root["resource"]
+    assert "external_dns" not in root["resource"].get("aws_iam_role_policy", {})
     assert "external_dns_role_arn" not in root["output"]
     assert "external_dns" not in json.dumps(root)
+
+
+def test_cluster_autoscaler_role_is_trusted_by_its_service_account_only() -> None:
+    root = eks_root_module(_job())
+    role = root["resource"]["aws_iam_role"]["cluster_autoscaler"]
+    assert role["name"] == "${var.cluster_name}-cluster-autoscaler"
+    assert role["assume_role_policy"] == (
+        "${data.aws_iam_policy_document.cluster_autoscaler_assume.json}"
+    )
+    [trust] = _statements(root["data"]["aws_iam_policy_document"]["cluster_autoscaler_assume"])
+    assert trust["effect"] == "Allow"
+    assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert trust["principals"] == [
+        {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
+    ]
+    conditions = {c["variable"]: (c["test"], c["values"]) for c in trust["condition"]}
+    assert conditions == {
+        "${module.eks.oidc_provider}:sub": (
+            "StringEquals",
+            ["system:serviceaccount:qengine-system:cluster-autoscaler"],
+        ),
+        "${module.eks.oidc_provider}:aud": ("StringEquals", ["sts.amazonaws.com"]),
+    }
+    # The subject is the account the stack gives the chart (under rbac.serviceAccount).
+    from qengine_addons import addon_values, load_freeze, service_account_subject
+
+    assert conditions["${module.eks.oidc_provider}:sub"][1] == [
+        service_account_subject("cluster-autoscaler")
+    ]
+    addon = load_freeze().get("cluster-autoscaler")
+    values = addon_values(addon, _job(), {"cluster-autoscaler": {"a": "b"}})
+    assert values["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
+    assert root["output"]["cluster_autoscaler_role_arn"] == {
+        "value": "${aws_iam_role.cluster_autoscaler.arn}"
+    }
+
+
+def test_cluster_autoscaler_may_resize_only_the_groups_tagged_for_its_cluster() -> None:
+    root = eks_root_module(_job())
+    attached = root["resource"]["aws_iam_role_policy"]["cluster_autoscaler"]
+    assert attached["role"] == "${aws_iam_role.cluster_autoscaler.id}"
+    assert attached["policy"] == "${data.aws_iam_policy_document.cluster_autoscaler.json}"
+    reads, nodegroups, scaling = _statements(
+        root["data"]["aws_iam_policy_document"]["cluster_autoscaler"]
+    )
+    assert reads["resources"] == ["*"]
+    assert "condition" not in reads
+    assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in reads["actions"])
+    assert {a.split(":")[0] for a in reads["actions"]} == {"autoscaling", "ec2"}
+    assert nodegroups["actions"] == ["eks:DescribeNodegroup"]
+    assert nodegroups["resources"] == [
+        "arn:${data.aws_partition.current.partition}:eks:${var.region}:"
+        "${data.aws_caller_identity.current.account_id}:nodegroup/${var.cluster_name}/*"
+    ]
+    assert sorted(scaling["actions"]) == [
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ]
+    assert scaling["condition"] == [
+        {
+            "test": "StringEquals",
+            "variable": "aws:ResourceTag/k8s.io/cluster-autoscaler/prod-eu",
+            "values": ["owned"],
+        }
+    ]
+    assert all(s["effect"] == "Allow" for s in (reads, nodegroups, scaling))
+    assert root["data"]["aws_caller_identity"] == {"current": {}}
+
+
+def test_node_groups_carry_the_auto_discovery_tags() -> None:
+    groups = eks_root_module(_job())["module"]["eks"]["eks_managed_node_groups"]
+    for group in groups.values():
+        assert group["tags"] == {
+            "k8s.io/cluster-autoscaler/enabled": "true",
+            "k8s.io/cluster-autoscaler/prod-eu": "owned",
+        }
+    assert "tags" in pinned(EKS).nested["eks_managed_node_groups.*"]  # a documented attribute
+
+
+def test_a_paused_cluster_autoscaler_may_read_but_not_resize() -> None:
+    root = eks_root_module(_job(), BlueprintOptions(paused=True))
+    statements = _statements(root["data"]["aws_iam_policy_document"]["cluster_autoscaler"])
+    actions = {a for s in statements for a in s["actions"]}
+    assert "autoscaling:SetDesiredCapacity" not in actions
+    assert "autoscaling:TerminateInstanceInAutoScalingGroup" not in actions
+    assert "autoscaling:DescribeAutoScalingGroups" in actions
+    # The role and its output stay: the release keeps its annotation while paused.
+    assert "cluster_autoscaler_role_arn" in root["output"]
+
+
+def _fixed_size(document: dict[str, Any]) -> None:
+    for group in document["cluster"]["provider"]["node_groups"]:
+        group["max_size"] = group["min_size"] = 2
+        group.pop("desired_size", None)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(_fixed_size, id="no-group-may-grow"),
+        pytest.param(lambda d: d["cluster"].update(addons={"autoscaler": False}), id="off"),
+        pytest.param(lambda d: d["cluster"].update(addons={"manage": False}), id="unmanaged"),
+    ],
+)
+def test_no_cluster_autoscaler_role_or_tags_without_the_autoscaler(change: Any) -> None:
+    root = eks_root_module(_job(document_change=change))
+    assert "cluster_autoscaler" not in root["resource"]["aws_iam_role"]
+    assert "cluster_autoscaler_role_arn" not in root["output"]
+    groups = root["module"]["eks"]["eks_managed_node_groups"]
+    assert all("tags" not in group for group in groups.values())
+    assert "cluster-autoscaler" not in json.dumps(root)
+
+
+def test_asking_for_the_autoscaler_installs_it_for_fixed_size_groups_too() -> None:
+    def asked(document: dict[str, Any]) -> None:
+        _fixed_size(document)
+        document["cluster"]["addons"] = {"autoscaler": True}
+
+    root = eks_root_module(_job(document_change=asked))
+    assert "cluster_autoscaler" in root["resource"]["aws_iam_role"]

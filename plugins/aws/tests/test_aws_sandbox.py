@@ -27,7 +27,7 @@ from qengine_aws.token import cluster_access
 
 from qengine import Event, load_plugins
 from qengine.plugin import SandboxCluster
-from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan
+from qengine.runner import Executor, JobRef, JobResult, JobStatus, Plan, Step
 from qengine.runner.memory import MemoryStateStore
 from qengine.runner.sinks import CallbackSink
 from qengine.secrets.value import SecretValue
@@ -76,9 +76,13 @@ def _open(name: str) -> SecretValue:
 
 
 def _run(
-    job: InfrastructureJob, settings: AwsSettings, events: list[Event] | None = None
+    job: InfrastructureJob,
+    settings: AwsSettings,
+    events: list[Event] | None = None,
+    *,
+    steps: list[Step] | None = None,
 ) -> JobResult:
-    steps = steps_for(AwsJob.of(job, _open, settings))
+    steps = steps if steps is not None else steps_for(AwsJob.of(job, _open, settings))
     ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id=job.cluster.id)
     sinks = [CallbackSink(events.append)] if events is not None else []
     return Executor().run(Plan(steps), ref, sinks=sinks)
@@ -204,6 +208,64 @@ def test_pause_scales_to_zero_and_resume_restores(sandbox: AwsSettings) -> None:
     assert (resumed["min_size"], resumed["desired_size"]) == (2, 3)
     assert _eks_sizes(sandbox) == {"general": (2, 6, 3), "spot": (0, 10, 0)}
     assert _saved(sandbox) is None
+
+
+def _with_autoscaler(action: str) -> InfrastructureJob:
+    """The example with cluster-autoscaler (and no other add-on) on its node groups."""
+    addons = {"autoscaler": True, "cert_manager": False, "ingress": False, "metrics_server": False}
+    return _job(action, addons=addons)
+
+
+def _cluster_steps(job: InfrastructureJob, settings: AwsSettings) -> list[Step]:
+    """The job's steps but the add-ons' (no cluster answers here)."""
+    steps = steps_for(AwsJob.of(job, _open, settings))
+    return [step for step in steps if not step.id.startswith("addons.")]
+
+
+def test_an_autoscaler_that_grows_a_group_during_the_pause_is_undone_and_disarmed(
+    sandbox: AwsSettings,
+) -> None:
+    """The pause's apply takes resizing away from cluster-autoscaler's role and scales to zero
+    once more: an autoscaler that gave a node group nodes back during the drain (here, a step
+    between the scale and the apply) leaves the cluster paused; resume gives resizing back."""
+    job = _with_autoscaler("create")
+    _ok(_run(job, sandbox, steps=_cluster_steps(job, sandbox)))
+    role = _inputs(_state(sandbox))["cluster_autoscaler_role"]
+    assert role["scale_actions"] == [
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ]
+    assert role["scale_condition"] == "aws:ResourceTag/k8s.io/cluster-autoscaler/prod-eu=owned"
+    assert _inputs(_state(sandbox))["node_group_general"]["tags"] == {
+        "k8s.io/cluster-autoscaler/enabled": "true",
+        "k8s.io/cluster-autoscaler/prod-eu": "owned",
+    }
+
+    def autoscaler(ctx: Any) -> dict[str, str]:
+        _grow(sandbox, "general", 4)  # pending pods of the drained nodes
+        return {}
+
+    pause = _with_autoscaler("pause")
+    steps = _cluster_steps(pause, sandbox)
+    steps.insert(
+        [s.id for s in steps].index("aws.apply"),
+        Step(id="autoscaler", run=autoscaler, depends_on=("aws.scale-node-groups",)),
+    )
+    steps = [
+        attrs.evolve(s, depends_on=(*s.depends_on, "autoscaler")) if s.id == "aws.apply" else s
+        for s in steps
+    ]
+    _ok(_run(pause, sandbox, steps=steps))
+    assert _eks_sizes(sandbox) == {"general": (0, 6, 0), "spot": (0, 10, 0)}
+    assert _inputs(_state(sandbox))["cluster_autoscaler_role"]["scale_actions"] == []
+
+    resume = _with_autoscaler("resume")
+    _ok(_run(resume, sandbox, steps=_cluster_steps(resume, sandbox)))
+    assert _eks_sizes(sandbox) == {"general": (2, 6, 3), "spot": (0, 10, 0)}
+    assert (
+        _inputs(_state(sandbox))["cluster_autoscaler_role"]["scale_actions"]
+        == role["scale_actions"]
+    )
 
 
 def test_resume_gives_back_what_the_node_groups_had_grown_to(sandbox: AwsSettings) -> None:

@@ -70,10 +70,11 @@ def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_i
         releases = get("/api/v1/namespaces/qengine-system/secrets?labelSelector=owner%3Dhelm")
         names = {s["metadata"]["labels"]["name"] for s in releases["items"]}
         # The example turns logs and metrics on; cert-manager, ingress and metrics-server are
-        # on by default, external-dns because the job has a dns section.
+        # on by default, external-dns because the job has a dns section, cluster-autoscaler
+        # because its node groups may grow (min below max) on EKS.
         assert names == {
             "cert-manager", "cluster-issuers", "traefik", "metrics-server", "external-dns",
-            "loki", "alloy", "kube-prometheus-stack",
+            "cluster-autoscaler", "loki", "alloy", "kube-prometheus-stack",
         }  # fmt: skip
         issuers = get("/apis/cert-manager.io/v1/clusterissuers")["items"]
         assert {i["metadata"]["name"] for i in issuers} == {"letsencrypt", "letsencrypt-staging"}
@@ -85,6 +86,22 @@ def test_create_installs_the_stack_and_the_quickstart_router_is_served_through_i
         assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
         dns = get("/apis/apps/v1/namespaces/qengine-system/deployments/external-dns")
         assert dns["spec"]["template"]["spec"]["serviceAccountName"] == "external-dns"
+        # cluster-autoscaler likewise, with its own role, discovering the groups of the
+        # cluster's name in its region, at the image made for the cluster's minor version.
+        role = outputs["cluster_autoscaler_role_arn"]
+        assert role == "arn:aws:iam::123456789012:role/prod-eu-cluster-autoscaler"
+        account = get("/api/v1/namespaces/qengine-system/serviceaccounts/cluster-autoscaler")
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+        scaler = get("/apis/apps/v1/namespaces/qengine-system/deployments/cluster-autoscaler")
+        pod = scaler["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "cluster-autoscaler"
+        [container] = pod["containers"]
+        assert container["image"].endswith(":v1.32.1")  # the example's Kubernetes 1.32
+        assert (
+            "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+            "k8s.io/cluster-autoscaler/prod-eu"
+        ) in container["command"]
+        assert container["env"] == [{"name": "AWS_REGION", "value": "eu-west-3"}]
 
         deployed = engine.run(QUICKSTART, sandbox_secrets=QUICKSTART_SECRETS, sandbox=session)
         assert deployed.status is JobStatus.SUCCEEDED, deployed.error
