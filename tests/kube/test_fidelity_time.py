@@ -86,7 +86,10 @@ def test_progress_deadline_is_exceeded_with_nothing_touching_the_deployment(
         "sim.qengine.dev/fault": "ImagePullBackOff"
     }
     raw.request("POST", DEPLOYS, body)
-    eventually(lambda: progressing(sim, "stuck").get("reason") == "NewReplicaSetCreated")
+    # The rollout has started: NewReplicaSetCreated, which the next sync replaces with
+    # ReplicaSetUpdated once the new ReplicaSet's pods are made (a poll can miss the first).
+    started = {"NewReplicaSetCreated", "ReplicaSetUpdated"}
+    eventually(lambda: progressing(sim, "stuck").get("reason") in started)
     since = progressing(sim, "stuck")["lastUpdateTime"]
     apps = client.AppsV1Api(k8s)
     start = apps.read_namespaced_deployment("stuck", "default").metadata.resource_version
