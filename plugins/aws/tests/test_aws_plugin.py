@@ -69,8 +69,10 @@ def test_building_the_providers_and_planning_imports_no_sdk() -> None:
         check=True,
         env={"PYTHONPATH": ":".join(sys.path)},
     )
-    # Three steps for the cluster, then the add-on stack's (docs/addons.md).
-    assert result.stdout.strip() == "12 False"
+    # Three steps for the cluster, then the add-on stack's (docs/addons.md): the CRDs, the
+    # eight add-ons the example turns on (cluster-autoscaler among them: its node groups
+    # autoscale) and the cluster issuers.
+    assert result.stdout.strip() == "13 False"
 
 
 def test_the_guard_protects_the_clusters_state_keys_and_databases() -> None:
