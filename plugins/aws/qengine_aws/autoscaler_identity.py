@@ -30,7 +30,7 @@ from typing import Any
 from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 from qengine.terraform import OutputValue
-from qengine_aws import dns_identity
+from qengine_aws import dns_identity, irsa
 
 ADDON = "cluster-autoscaler"
 ROLE_OUTPUT = "cluster_autoscaler_role_arn"
@@ -84,26 +84,7 @@ def subject() -> str:
 
 def trust_policy() -> dict[str, Any]:
     """The role's trust: the cluster's OIDC provider, for cluster-autoscaler's account."""
-    issuer = "${module.eks.oidc_provider}"
-    return {
-        "statement": [
-            {
-                "effect": "Allow",
-                "actions": ["sts:AssumeRoleWithWebIdentity"],
-                "principals": [
-                    {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
-                ],
-                "condition": [
-                    {"test": "StringEquals", "variable": f"{issuer}:sub", "values": [subject()]},
-                    {
-                        "test": "StringEquals",
-                        "variable": f"{issuer}:aud",
-                        "values": ["sts.amazonaws.com"],
-                    },
-                ],
-            }
-        ]
-    }
+    return irsa.trust_policy(subject())
 
 
 def nodegroups_arn() -> str:
@@ -150,34 +131,19 @@ def blueprint_parts(job: InfrastructureJob, *, paused: bool = False) -> dict[str
             "cluster_autoscaler": scaling_policy(job, paused=paused),
         },
     }
-    resource = {
-        "aws_iam_role": {
-            "cluster_autoscaler": {
-                "name": ROLE_NAME,
-                "assume_role_policy": (
-                    "${data.aws_iam_policy_document.cluster_autoscaler_assume.json}"
-                ),
-            }
-        },
-        "aws_iam_role_policy": {
-            "cluster_autoscaler": {
-                "name": "node-group-scaling",
-                "role": "${aws_iam_role.cluster_autoscaler.id}",
-                "policy": "${data.aws_iam_policy_document.cluster_autoscaler.json}",
-            }
-        },
-    }
-    output = {ROLE_OUTPUT: {"value": "${aws_iam_role.cluster_autoscaler.arn}"}}
+    resource, output = irsa.role_blocks(
+        "cluster_autoscaler",
+        role_name=ROLE_NAME,
+        policy_name="node-group-scaling",
+        output=ROLE_OUTPUT,
+    )
     return {"data": data, "resource": resource, "output": output}
 
 
 def role_output(outputs: Mapping[str, OutputValue]) -> dict[str, str]:
     """The role's ARN among the module's ``outputs``: ``{"cluster_autoscaler_role_arn": ARN}``,
     or nothing when the module has no such string."""
-    output = outputs.get(ROLE_OUTPUT)
-    if output is None or output.sensitive or not isinstance(output.value, str):
-        return {}
-    return {ROLE_OUTPUT: output.value}
+    return irsa.role_output(outputs, ROLE_OUTPUT)
 
 
 def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:

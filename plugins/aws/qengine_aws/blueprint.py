@@ -26,7 +26,7 @@ import attrs
 
 from qengine.spec import InfrastructureJob
 from qengine.terraform.settings import local_module_path
-from qengine_aws import autoscaler_identity, dns_identity
+from qengine_aws import autoscaler_identity, dns_identity, irsa
 from qengine_aws.modules import EKS, VPC, pinned
 from qengine_aws.network import plan_subnets
 from qengine_aws.spec import AwsProvider, NodeGroup
@@ -151,30 +151,7 @@ def _data() -> dict[str, Any]:
 
 
 def _ebs_csi_trust() -> dict[str, Any]:
-    issuer = "${module.eks.oidc_provider}"
-    return {
-        "statement": [
-            {
-                "effect": "Allow",
-                "actions": ["sts:AssumeRoleWithWebIdentity"],
-                "principals": [
-                    {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
-                ],
-                "condition": [
-                    {
-                        "test": "StringEquals",
-                        "variable": f"{issuer}:sub",
-                        "values": [EBS_CSI_SERVICE_ACCOUNT],
-                    },
-                    {
-                        "test": "StringEquals",
-                        "variable": f"{issuer}:aud",
-                        "values": ["sts.amazonaws.com"],
-                    },
-                ],
-            }
-        ]
-    }
+    return irsa.trust_policy(EBS_CSI_SERVICE_ACCOUNT)
 
 
 def _resources(job: InfrastructureJob) -> dict[str, Any]:

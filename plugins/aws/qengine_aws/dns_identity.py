@@ -31,6 +31,7 @@ from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 from qengine.terraform import OutputValue
 from qengine.terraform.json_types import literal
+from qengine_aws import irsa
 from qengine_aws.spec import Route53Dns
 
 ADDON = "external-dns"
@@ -74,26 +75,7 @@ def zone_arn(zone: Route53Dns) -> str:
 
 def trust_policy() -> dict[str, Any]:
     """The role's trust: the cluster's OIDC provider, for external-dns's service account."""
-    issuer = "${module.eks.oidc_provider}"
-    return {
-        "statement": [
-            {
-                "effect": "Allow",
-                "actions": ["sts:AssumeRoleWithWebIdentity"],
-                "principals": [
-                    {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
-                ],
-                "condition": [
-                    {"test": "StringEquals", "variable": f"{issuer}:sub", "values": [subject()]},
-                    {
-                        "test": "StringEquals",
-                        "variable": f"{issuer}:aud",
-                        "values": ["sts.amazonaws.com"],
-                    },
-                ],
-            }
-        ]
-    }
+    return irsa.trust_policy(subject())
 
 
 def zone_policy(zone: Route53Dns) -> dict[str, Any]:
@@ -120,32 +102,16 @@ def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
     }
     if zone.zone_id is None:
         data["aws_route53_zone"] = {"dns": {"name": literal(zone.zone), "private_zone": False}}
-    resource = {
-        "aws_iam_role": {
-            "external_dns": {
-                "name": ROLE_NAME,
-                "assume_role_policy": "${data.aws_iam_policy_document.external_dns_assume.json}",
-            }
-        },
-        "aws_iam_role_policy": {
-            "external_dns": {
-                "name": "route53-zone",
-                "role": "${aws_iam_role.external_dns.id}",
-                "policy": "${data.aws_iam_policy_document.external_dns.json}",
-            }
-        },
-    }
-    output = {ROLE_OUTPUT: {"value": "${aws_iam_role.external_dns.arn}"}}
+    resource, output = irsa.role_blocks(
+        "external_dns", role_name=ROLE_NAME, policy_name="route53-zone", output=ROLE_OUTPUT
+    )
     return {"data": data, "resource": resource, "output": output}
 
 
 def role_output(outputs: Mapping[str, OutputValue]) -> dict[str, str]:
     """The role's ARN among the module's ``outputs``, as the apply step returns it:
     ``{"external_dns_role_arn": ARN}``, or nothing when the module has no such string."""
-    output = outputs.get(ROLE_OUTPUT)
-    if output is None or output.sensitive or not isinstance(output.value, str):
-        return {}
-    return {ROLE_OUTPUT: output.value}
+    return irsa.role_output(outputs, ROLE_OUTPUT)
 
 
 def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
