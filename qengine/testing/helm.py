@@ -8,8 +8,10 @@ prints its path) and gives what it printed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -42,3 +44,19 @@ def real_helm(checkout: Path, *, environ: dict[str, str] | None = None) -> Path:
             f"{result.stderr.strip()[-2000:]}\nInstall npm, or set QENGINE_HELM to a helm 3 binary."
         )
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def helm_in_environ(checkout: Path) -> Iterator[Path]:
+    """``$QENGINE_HELM`` set to :func:`real_helm`'s binary for the block (left as it is when
+    already set), for code that reads it from the environment, as an infrastructure job's
+    preflight does."""
+    if os.environ.get("QENGINE_HELM"):
+        yield Path(os.environ["QENGINE_HELM"])
+        return
+    binary = real_helm(checkout)
+    os.environ["QENGINE_HELM"] = str(binary)
+    try:
+        yield binary
+    finally:
+        os.environ.pop("QENGINE_HELM", None)

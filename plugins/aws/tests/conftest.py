@@ -15,7 +15,7 @@ from qengine_aws.credentials import AwsAccess, CredentialRequest
 from qengine_aws.settings import AwsSettings
 
 from qengine.plugin import JobServices
-from qengine.testing.helm import HelmUnavailableError, real_helm
+from qengine.testing.helm import HelmUnavailableError, helm_in_environ
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 
@@ -23,19 +23,12 @@ CHECKOUT = Path(__file__).resolve().parents[3]
 @pytest.fixture(scope="session", autouse=True)
 def _helm_for_the_addon_stack() -> Iterator[None]:
     """Infrastructure jobs install the add-on stack with the real helm, and their preflight
-    refuses a host without one: ``$QENGINE_HELM``, else the checkout's (see
-    :func:`qengine.testing.helm.real_helm`)."""
-    if os.environ.get("QENGINE_HELM"):
-        yield
-        return
+    refuses a host without one (:func:`qengine.testing.helm.helm_in_environ`)."""
     try:
-        os.environ["QENGINE_HELM"] = str(real_helm(CHECKOUT))
+        with helm_in_environ(CHECKOUT):
+            yield
     except HelmUnavailableError as exc:
         pytest.fail(str(exc), pytrace=False)
-    try:
-        yield
-    finally:
-        del os.environ["QENGINE_HELM"]
 
 
 @pytest.fixture(scope="session")
