@@ -72,11 +72,24 @@ def addons_issues(addons: Addons, *, has_dns: bool) -> Iterator[SpecIssue]:
         yield SpecIssue(
             f"{path}.external_dns", "needs the job's dns section: the zone it writes records in"
         )
-    if addons.cert_manager and not addons.ingress:
+    if addons.cert_manager and not addons.ingress and addons.acme_challenge == "http01":
         yield SpecIssue(
             f"{path}.cert_manager",
-            "needs ingress: its ClusterIssuers solve ACME HTTP-01 through the ingress controller",
+            "needs ingress: its ClusterIssuers solve ACME HTTP-01 through the ingress controller "
+            '(or set acme_challenge to "dns01")',
         )
+    if addons.acme_challenge == "dns01":
+        if not has_dns:
+            yield SpecIssue(
+                f"{path}.acme_challenge",
+                "is dns01, which needs the job's dns section: the zone the ACME challenge "
+                "records are written in",
+            )
+        if not addons.cert_manager:
+            yield SpecIssue(
+                f"{path}.acme_challenge",
+                "is dns01 with cert_manager false: no ClusterIssuer would use it",
+            )
     mirror = addons.chart_mirror
     if mirror is not None and (
         not mirror.startswith(("oci://", "https://"))

@@ -135,8 +135,12 @@ class Addons:
         (a stack installed by other means): none is installed, upgraded or removed, and no other
         field may be given with it.
     :ivar cert_manager: cert-manager and the ClusterIssuers ``letsencrypt`` and
-        ``letsencrypt-staging`` (ACME HTTP-01 through the ingress controller, so it needs
-        ``ingress``).
+        ``letsencrypt-staging`` (with ``acme_challenge`` ``http01``, through the ingress
+        controller, so it needs ``ingress``).
+    :ivar acme_challenge: How the ClusterIssuers prove control of a name to Let's Encrypt:
+        ``http01`` through the ingress controller, or ``dns01`` through the job's ``dns`` zone
+        (wildcard hosts, clusters whose ingress the internet cannot reach), with a short-lived
+        cloud identity for cert-manager that the cluster's blueprint makes (never a key).
     :ivar external_dns: external-dns writing the records of the job's ``dns`` zone; unset, it
         follows whether the job has a ``dns`` section.
     :ivar ingress: The ingress controller (Traefik, serving Ingresses of class ``nginx`` and
@@ -155,6 +159,7 @@ class Addons:
 
     manage: bool = True
     cert_manager: bool = True
+    acme_challenge: Literal["http01", "dns01"] = "http01"
     external_dns: bool | None = None
     ingress: bool = True
     metrics_server: bool = True
