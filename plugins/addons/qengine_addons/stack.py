@@ -82,6 +82,15 @@ SERVICE_ACCOUNT_KEYS: Mapping[str, tuple[str, ...]] = {
 }
 #: external-dns's provider for each DNS provider kind of a job.
 DNS_PROVIDERS: Mapping[str, str] = {"route53": "aws", "cloud-dns": "google", "azure-dns": "azure"}
+#: The DNS provider kinds whose zone cert-manager's ACME DNS-01 solver can write in, with an
+#: ambient (workload) identity: Route53 (IRSA), Cloud DNS (GKE workload identity), Azure DNS
+#: (AKS workload identity).
+DNS01_KINDS = frozenset({"route53", "cloud-dns", "azure-dns"})
+#: Add-ons whose values read another add-on's identity (the issuers' Azure DNS solver names
+#: cert-manager's managed identity).
+READS_IDENTITY_OF: Mapping[str, tuple[str, ...]] = {"cluster-issuers": ("cert-manager",)}
+AZURE_CLIENT_ID = "azure.workload.identity/client-id"
+AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}
 CRD_DIGEST = "qengine.dev/applied-digest"
 PART_OF = {"app.kubernetes.io/part-of": "qengine-addons"}
 APPLY = "application/apply-patch+yaml"
@@ -207,6 +216,17 @@ def addon_enabled(job: InfrastructureJob, name: str) -> bool:
     return job.cluster.addons.manage and name in _wanted(job)
 
 
+def dns01_wanted(job: InfrastructureJob) -> bool:
+    """Whether the job's issuers solve ACME DNS-01 in the job's ``dns`` zone
+    (``cluster.addons.acme_challenge`` ``dns01`` with cert-manager installed): then the cloud
+    plugin's blueprint makes cert-manager's identity on the zone."""
+    return (
+        job.cluster.addons.acme_challenge == "dns01"
+        and job.dns is not None
+        and addon_enabled(job, "cert-manager")
+    )
+
+
 def service_account_subject(name: str, freeze: Freeze | None = None) -> str:
     """The Kubernetes subject (``system:serviceaccount:<namespace>:<name>``) of the service
     account of the add-on ``name``, for a cloud identity's trust (an IAM role's, a federated
@@ -250,6 +270,11 @@ def addon_values(
         values = _merge(values, own)
     if addon.name == "cluster-issuers":
         values = _merge(values, {"ingressClassName": INGRESS_CLASS})
+        if dns01_wanted(job):
+            cert_manager = (service_accounts or {}).get("cert-manager") or {}
+            values = _merge(values, {"dns01": dns01_solver(job, cert_manager)})
+    if addon.name == "cert-manager" and dns01_wanted(job) and _dns_kind(job) == "azure-dns":
+        values = _merge(values, {"podLabels": AZURE_USE_LABEL})
     if addon.name == "cluster-autoscaler":
         values = _merge(values, _autoscaler_values(job))
     annotations = (service_accounts or {}).get(addon.name)
@@ -259,6 +284,50 @@ def addon_values(
             account = {key: account}
         values = _merge(values, account)
     return values
+
+
+def _dns_kind(job: InfrastructureJob) -> str:
+    return str(getattr(job.dns, "kind", ""))
+
+
+def dns01_solver(job: InfrastructureJob, identity: Mapping[str, str]) -> dict[str, Any]:
+    """cert-manager's ``dns01`` solver for the job's DNS zone, with no credential: the
+    controller's ambient identity (its service account's, ``identity`` being the annotations
+    that give it) writes the challenge records. Route53: the cluster's region as the credential
+    scope's hint, and the hosted zone's id when the spec gives it (else cert-manager finds the
+    zone by name, ``ListHostedZonesByName``). Cloud DNS: the zone's project, and its managed
+    zone when given (else cert-manager lists the project's zones). Azure DNS: the zone's
+    subscription, resource group and name, and the managed identity's client id (from the
+    workload identity annotation). :class:`InvalidInputError` for another DNS provider."""
+    dns, kind = job.dns, _dns_kind(job)
+    if kind == "route53":
+        route53: dict[str, Any] = {"region": getattr(job.cluster.provider, "region", "")}
+        zone_id = getattr(dns, "zone_id", None)
+        if zone_id:
+            route53["hostedZoneID"] = str(zone_id).removeprefix("/hostedzone/")
+        return {"route53": route53}
+    if kind == "cloud-dns":
+        cloud: dict[str, Any] = {"project": getattr(dns, "project", "")}
+        managed = getattr(dns, "managed_zone", None)
+        if managed:
+            cloud["hostedZoneName"] = managed
+        return {"cloudDNS": cloud}
+    if kind == "azure-dns":
+        azure: dict[str, Any] = {
+            "subscriptionID": getattr(dns, "subscription_id", ""),
+            "resourceGroupName": getattr(dns, "resource_group", ""),
+            "hostedZoneName": getattr(dns, "zone", ""),
+            "environment": "AzurePublicCloud",
+        }
+        client_id = identity.get(AZURE_CLIENT_ID)
+        if client_id:
+            azure["managedIdentity"] = {"clientID": client_id}
+        return {"azureDNS": azure}
+    raise InvalidInputError(
+        f"cluster.addons.acme_challenge dns01: cert-manager has no DNS-01 solver with an "
+        f"ambient identity for the DNS provider {kind!r}",
+        hint="Use a route53, cloud-dns or azure-dns zone, or acme_challenge http01.",
+    )
 
 
 def _autoscaler_values(job: InfrastructureJob) -> dict[str, Any]:
@@ -647,7 +716,9 @@ def addon_steps(
         )
     ]
     for name in enabled:
-        steps.append(_addon_step(job, freeze.get(name), settings, session, after, service_accounts))
+        steps.append(
+            _addon_step(job, freeze.get(name), settings, session, after, service_accounts, enabled)
+        )
     steps.extend(_removal_steps(job, freeze, enabled, settings, session, after))
     return steps
 
@@ -659,17 +730,20 @@ def _addon_step(
     session: Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]],
     after: tuple[str, ...],
     service_accounts: Mapping[str, ServiceAccountIdentity] | None,
+    enabled: Sequence[str],
 ) -> Step:
-    identity = (service_accounts or {}).get(addon.name)
-    fixed = identity if isinstance(identity, Mapping) else None
-    resolve = None if identity is None or isinstance(identity, Mapping) else identity
-    values = addon_values(addon, job, {addon.name: fixed} if fixed else None)
+    read = (addon.name, *READS_IDENTITY_OF.get(addon.name, ()))
+    identities = {n: i for n in read if (i := (service_accounts or {}).get(n)) is not None}
+    fixed = {n: i for n, i in identities.items() if isinstance(i, Mapping)}
+    resolve = {n: i for n, i in identities.items() if not isinstance(i, Mapping)}
+    values = addon_values(addon, job, fixed)
     timeout = settings.timeout or addon.timeout
 
     def run(ctx: StepContext) -> Mapping[str, str]:
         installed = values
-        if resolve is not None:
-            installed = addon_values(addon, job, {addon.name: resolve(ctx)})
+        if resolve:
+            read_now = {n: function(ctx) for n, function in resolve.items()}
+            installed = addon_values(addon, job, {**fixed, **read_now})
 
         def body(r: _Run) -> dict[str, str]:
             _ensure_namespace(r)
@@ -682,7 +756,9 @@ def _addon_step(
     return Step(
         id=f"addons.{addon.name}",
         run=run,
-        depends_on=(*after, CRDS_STEP, *(f"addons.{n}" for n in addon.needs)),
+        # A need the job turns off is not waited for (the issuers need no ingress controller
+        # when they solve DNS-01).
+        depends_on=(*after, CRDS_STEP, *(f"addons.{n}" for n in addon.needs if n in enabled)),
         description=f"helm release {addon.name} ({addon.chart} {addon.version})",
         changes=(Change(action=ChangeAction.UPDATE, kind="helm-release", name=addon.name),),
         # An identity read at step time is not in the plan's values: the hash says only that

@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+import yaml
 from conftest import EXAMPLE, helm_env
 from qengine_addons import (
     FLAGS,
@@ -17,6 +19,7 @@ from qengine_addons import (
     addon_values,
     autoscaler_image_tag,
     autoscaler_wanted,
+    dns01_wanted,
     enabled_addons,
     load_freeze,
     service_account_subject,
@@ -250,3 +253,93 @@ def test_an_unmanaged_stack_has_no_step(plugins: PluginSet) -> None:
         raise AssertionError("an unmanaged stack never reaches the cluster")
 
     assert addon_steps(job, connect) == []
+
+
+CLOUD_DNS = {
+    "gke": {"kind": "cloud-dns", "project": "acme-dns", "zone": "prod.example.com",
+            "managed_zone": "prod-example",
+            "service_account": "qengine-dns@acme-dns.iam.gserviceaccount.com"},
+    "aks": {"kind": "azure-dns", "subscription_id": "00000000-1111-2222-3333-555555555555",
+            "tenant_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            "client_id": "12345678-90ab-cdef-1234-567890abcdef", "workload_identity": True,
+            "resource_group": "rg-dns", "zone": "prod.example.com"},
+}  # fmt: skip
+#: What each cloud's blueprint gives cert-manager's service account, and the solver it makes.
+DNS01 = {
+    "aws-eks": (
+        {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/prod-eu-cert-manager"},
+        {"route53": {"region": "eu-west-3", "hostedZoneID": "Z0123456789ABC"}},
+    ),
+    "gke": (
+        {"iam.gke.io/gcp-service-account": "cert-manager-0123456789@acme.iam.gserviceaccount.com"},
+        {"cloudDNS": {"project": "acme-dns", "hostedZoneName": "prod-example"}},
+    ),
+    "aks": (
+        {"azure.workload.identity/client-id": "99999999-8888-7777-6666-555555555555"},
+        {
+            "azureDNS": {
+                "subscriptionID": "00000000-1111-2222-3333-555555555555",
+                "resourceGroupName": "rg-dns",
+                "hostedZoneName": "prod.example.com",
+                "environment": "AzurePublicCloud",
+                "managedIdentity": {"clientID": "99999999-8888-7777-6666-555555555555"},
+            }
+        },
+    ),
+}
+
+
+def _dns01_job(example: str, **addons: object) -> InfrastructureJob:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws,gcp,azure,kubernetes"})
+    document = json.loads((EXAMPLE.parents[1] / example / "job.json").read_text())
+    if example == "aws-eks":
+        document["dns"]["zone_id"] = "/hostedzone/Z0123456789ABC"
+    else:
+        document["dns"] = CLOUD_DNS[example]
+    document["cluster"]["addons"] = {"acme_challenge": "dns01", **addons}
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    return job
+
+
+@pytest.mark.parametrize("example", sorted(DNS01))
+def test_dns01_issuers_solve_in_the_jobs_zone_with_cert_managers_ambient_identity(
+    example: str,
+) -> None:
+    """No credential in the solver (no accessKeyID, serviceAccountSecretRef, clientSecret): the
+    controller's workload identity, whose annotations reach its service account."""
+    identity, solver = DNS01[example]
+    job = _dns01_job(example)
+    freeze = load_freeze()
+    accounts = {"cert-manager": identity}
+
+    issuers = addon_values(freeze.get("cluster-issuers"), job, accounts)
+    controller = addon_values(freeze.get("cert-manager"), job, accounts)
+
+    assert issuers["dns01"] == solver
+    assert controller["serviceAccount"] == {"name": "cert-manager", "annotations": identity}
+    labels = controller.get("podLabels", {})
+    # AKS's webhook projects the federated token only into pods labelled for it.
+    assert labels == ({"azure.workload.identity/use": "true"} if example == "aks" else {})
+    assert dns01_wanted(job)
+    http01 = attrs.evolve(job.cluster.addons, acme_challenge="http01")
+    job = attrs.evolve(job, cluster=attrs.evolve(job.cluster, addons=http01))
+    assert not dns01_wanted(job)
+    assert "dns01" not in addon_values(freeze.get("cluster-issuers"), job, accounts)
+    assert "podLabels" not in addon_values(freeze.get("cert-manager"), job, accounts)
+
+
+def test_the_issuers_chart_renders_the_dns01_solver_when_given(
+    helm_binary: str, tmp_path: Path
+) -> None:
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"dns01": DNS01["aws-eks"][1]}))
+    rendered = subprocess.run(
+        [helm_binary, "template", "x", str(CHARTS / "cluster-issuers"), "-f", str(values)],
+        env=helm_env(tmp_path), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    issuers = [d for d in yaml.safe_load_all(rendered) if d]
+    assert len(issuers) == 2
+    for issuer in issuers:
+        assert issuer["spec"]["acme"]["solvers"] == [{"dns01": DNS01["aws-eks"][1]}]

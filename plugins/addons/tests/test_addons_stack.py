@@ -410,3 +410,44 @@ def test_an_identity_read_at_step_time_annotates_the_service_account_and_is_in_t
     account = sim.get_object("serviceaccounts", NS, "external-dns")
     assert account is not None
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == other
+
+
+def test_dns01_issuers_and_cert_managers_identity_with_no_ingress_controller(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator
+) -> None:
+    """DNS-01 needs no ingress controller: the issuers wait for cert-manager only, solve in the
+    job's Route53 zone with no credential, and cert-manager's service account carries the
+    role the blueprint made (read inside the step, as the cloud plugins give it); an
+    unchanged re-run writes nothing."""
+    doc = infra_doc(cert_manager=True, ingress=False, metrics_server=False,
+                    acme_challenge="dns01")  # fmt: skip
+    doc["dns"]["zone_id"] = "Z0123456789ABC"
+    role = "arn:aws:iam::123456789012:role/prod-eu-cert-manager"
+    calls: list[str] = []
+
+    def read(ctx: Any) -> dict[str, str]:
+        calls.append(ctx.step_id)
+        return {"eks.amazonaws.com/role-arn": role}
+
+    first = apply_stack(doc, "dns01-1", service_accounts={"cert-manager": read})
+
+    assert first.status is JobStatus.SUCCEEDED, first.error
+    assert sorted(calls) == ["addons.cert-manager", "addons.cluster-issuers"]
+    assert _release(sim, "traefik", 1) is None
+    issuers = sim.objects("clusterissuers.cert-manager.io", None)
+    assert len(issuers) == 2
+    for issuer in issuers:
+        assert issuer["spec"]["acme"]["solvers"] == [
+            {"dns01": {"route53": {"region": "eu-west-3", "hostedZoneID": "Z0123456789ABC"}}}
+        ]
+    account = sim.get_object("serviceaccounts", NS, "cert-manager")
+    assert account is not None
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+    controller = sim.get_object("deployments.apps", NS, "cert-manager")
+    assert controller is not None
+    assert controller["spec"]["template"]["spec"]["serviceAccountName"] == "cert-manager"
+
+    sim.clear_requests()
+    again = apply_stack(doc, "dns01-2", service_accounts={"cert-manager": read})
+    assert again.status is JobStatus.SUCCEEDED, again.error
+    assert _writes(sim) == []
