@@ -11,7 +11,8 @@ No emulator of GKE exists. This server answers the REST calls of the official cl
   ``POST .../nodePools/N:setSize``, ``POST .../nodePools/N:setAutoscaling``
 - ``GET  /v1/projects/P/locations/L/operations/O``
 - ``GET  /compute/v1/projects/P/zones/Z/instanceGroupManagers/G``
-- ``GET  /compute/v1/projects/P/regions/R`` (its zones, status and quotas) and
+- ``GET  /compute/v1/projects/P`` (the project, with its project-wide quotas),
+  ``GET  /compute/v1/projects/P/regions/R`` (its zones, status and quotas) and
   ``GET  /compute/v1/projects/P/zones/Z/machineTypes/M`` (the ``-N`` of a standard, highmem or
   highcpu type is its vCPUs; ``e2-micro``, ``e2-small``, ``e2-medium`` have 2; others 404)
 
@@ -50,6 +51,17 @@ _QUOTAS = {
     "DISKS_TOTAL_GB": (65536.0, 0.0),
     "IN_USE_ADDRESSES": (256.0, 0.0),
 }
+#: Generous project-wide quotas, by the same token.
+_PROJECT_QUOTAS = {
+    "CPUS_ALL_REGIONS": (1024.0, 0.0),
+    "NETWORKS": (50.0, 0.0),
+    "SUBNETWORKS": (275.0, 0.0),
+    "FIREWALLS": (500.0, 0.0),
+    "ROUTERS": (50.0, 0.0),
+    "INSTANCE_TEMPLATES": (1000.0, 0.0),
+    "IN_USE_ADDRESSES": (64.0, 0.0),
+    "STATIC_ADDRESSES": (64.0, 0.0),
+}
 _MACHINE = re.compile(r"[a-z0-9]+-(?:standard|highmem|highcpu)-(?P<cpus>[0-9]+)")
 _COMPUTE = "https://www.googleapis.com/compute/v1"
 _LOCATION = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/:]+)"
@@ -73,15 +85,17 @@ class LocalGke:
     """The Container and Compute stand-in; use it as a context manager. ``url`` is the root
     both clients are given as ``api_endpoint``. ``versions`` maps the minor versions GKE
     offers to the full version it would run, ``quotas`` each regional quota's ``(limit,
-    usage)`` (tests narrow them)."""
+    usage)``, ``project_quotas`` each project-wide one's (tests narrow them)."""
 
     def __init__(
         self,
         versions: dict[str, str] | None = None,
         quotas: dict[str, tuple[float, float]] | None = None,
+        project_quotas: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         self._versions = dict(_VERSIONS if versions is None else versions)
         self._quotas = dict(_QUOTAS if quotas is None else quotas)
+        self._project_quotas = dict(_PROJECT_QUOTAS if project_quotas is None else project_quotas)
         self._clusters: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, int] = {}
         self._operations: dict[str, dict[str, Any]] = {}
@@ -161,6 +175,7 @@ class LocalGke:
             (_POOL + ":setAutoscaling", "POST", self._set_autoscaling),
             (_LOCATION + r"/operations/(?P<operation>[^/]+)", "GET", self._get_operation),
             (_IGM, "GET", self._get_group),
+            (r"/compute/v1/projects/(?P<project>[^/]+)", "GET", self._get_project),
             (r"/compute/v1/projects/(?P<project>[^/]+)/regions/(?P<region>[^/]+)", "GET",
              self._get_region),
             (r"/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)"
@@ -329,6 +344,26 @@ class LocalGke:
             target_size=self._groups[url],
         )
         return _json(compute_v1.InstanceGroupManager, group)
+
+    def _get_project(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import compute_v1
+
+        number = 100000000000 + sum(map(ord, at["project"]))
+        project = compute_v1.Project(
+            kind="compute#project",
+            name=at["project"],
+            id=number,
+            self_link=f"{_COMPUTE}/projects/{at['project']}",
+            creation_timestamp="2026-01-05T09:00:00.000-08:00",
+            default_service_account=f"{number}-compute@developer.gserviceaccount.com",
+            default_network_tier="PREMIUM",
+            xpn_project_status="UNSPECIFIED_XPN_PROJECT_STATUS",
+            quotas=[
+                compute_v1.Quota(metric=metric, limit=limit, usage=usage)
+                for metric, (limit, usage) in self._project_quotas.items()
+            ],
+        )
+        return _json(compute_v1.Project, project)
 
     def _get_region(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
         from google.cloud import compute_v1
