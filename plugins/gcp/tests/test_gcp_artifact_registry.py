@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gcp_fakes import ArtifactRegistryFake
 from gcp_support import REPO
 from qengine_gcp.artifact_registry import ArtifactRegistryContainerRegistry
+from qengine_gcp.sandbox_artifact_registry import LocalArtifactRegistry
 from qengine_gcp.settings import GcpSettings
 
 from qengine import SpecError, load_plugins
@@ -36,7 +36,7 @@ def _document(**registry: Any) -> dict[str, Any]:
 
 
 def _registry(
-    fake: ArtifactRegistryFake, token: str = TOKEN, **section: Any
+    fake: LocalArtifactRegistry, token: str = TOKEN, **section: Any
 ) -> ArtifactRegistryContainerRegistry:
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp,kubernetes"})
     settings = GcpSettings(
@@ -57,13 +57,13 @@ def _registry(
 
 
 @pytest.fixture
-def fake() -> Iterator[ArtifactRegistryFake]:
-    with ArtifactRegistryFake(token=TOKEN) as server:
+def fake() -> Iterator[LocalArtifactRegistry]:
+    with LocalArtifactRegistry(token=TOKEN) as server:
         yield server
 
 
 def test_the_repository_is_created_once_docker_immutable_labelled(
-    fake: ArtifactRegistryFake,
+    fake: LocalArtifactRegistry,
 ) -> None:
     registry = _registry(fake)
     uri = registry.ensure_repository("web")
@@ -79,19 +79,19 @@ def test_the_repository_is_created_once_docker_immutable_labelled(
     assert [m for m, _ in fake.calls].count("POST") == 1
 
 
-def test_tag_immutability_is_corrected(fake: ArtifactRegistryFake) -> None:
+def test_tag_immutability_is_corrected(fake: LocalArtifactRegistry) -> None:
     _registry(fake).ensure_repository("web")
     _registry(fake, immutable_tags=False).ensure_repository("web")
     assert fake.repositories[REPOSITORY]["dockerConfig"] == {"immutableTags": False}
 
 
-def test_a_repository_of_another_format_is_refused(fake: ArtifactRegistryFake) -> None:
+def test_a_repository_of_another_format_is_refused(fake: LocalArtifactRegistry) -> None:
     fake.repositories[REPOSITORY] = {"name": REPOSITORY, "format": "NPM"}
     with pytest.raises(InfrastructureError, match="holds NPM"):
         _registry(fake).ensure_repository("web")
 
 
-def test_digests_existence_and_deletion(fake: ArtifactRegistryFake) -> None:
+def test_digests_existence_and_deletion(fake: LocalArtifactRegistry) -> None:
     registry = _registry(fake)
     registry.ensure_repository("web")
     fake.push(REPOSITORY, "web", "1.4.2", DIGEST)
@@ -105,7 +105,7 @@ def test_digests_existence_and_deletion(fake: ArtifactRegistryFake) -> None:
     registry.delete_image(path, "1.4.2")  # a missing image: no-op
 
 
-def test_credentials_are_the_current_token_never_in_repr(fake: ArtifactRegistryFake) -> None:
+def test_credentials_are_the_current_token_never_in_repr(fake: LocalArtifactRegistry) -> None:
     registry = _registry(fake)
     found = registry.credentials()
     assert (found.server, found.username) == ("europe-west1-docker.pkg.dev", "oauth2accesstoken")
@@ -116,7 +116,7 @@ def test_credentials_are_the_current_token_never_in_repr(fake: ArtifactRegistryF
     assert base64.b64decode(auth).decode() == f"oauth2accesstoken:{TOKEN}"
 
 
-def test_a_refused_token_is_an_auth_error(fake: ArtifactRegistryFake) -> None:
+def test_a_refused_token_is_an_auth_error(fake: LocalArtifactRegistry) -> None:
     with pytest.raises(AuthError):
         _registry(fake, token="ya29.someone-else").ensure_repository("web")
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gcp_fakes import DnsFake
 from gcp_support import REPO
 from qengine_gcp.cloud_dns import CloudDnsProvider
+from qengine_gcp.sandbox_dns import LocalCloudDns
 from qengine_gcp.settings import GcpSettings
 
 from qengine import SpecError, load_plugins
@@ -40,7 +40,7 @@ def _document(**dns: Any) -> dict[str, Any]:
     return document
 
 
-def _provider(fake: DnsFake, token: str = TOKEN, **dns: Any) -> CloudDnsProvider:
+def _provider(fake: LocalCloudDns, token: str = TOKEN, **dns: Any) -> CloudDnsProvider:
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp,kubernetes"})
     settings = GcpSettings(
         dns_endpoint=fake.url,
@@ -60,13 +60,13 @@ def _provider(fake: DnsFake, token: str = TOKEN, **dns: Any) -> CloudDnsProvider
 
 
 @pytest.fixture
-def dns() -> Iterator[DnsFake]:
+def dns() -> Iterator[LocalCloudDns]:
     zones = {"example-com": "example.com.", "other": "example.org."}
-    with DnsFake(PROJECT, zones, token=TOKEN) as fake:
+    with LocalCloudDns(PROJECT, zones, token=TOKEN) as fake:
         yield fake
 
 
-def test_ensure_creates_then_finds_nothing_to_do(dns: DnsFake) -> None:
+def test_ensure_creates_then_finds_nothing_to_do(dns: LocalCloudDns) -> None:
     provider = _provider(dns)
     record = DnsRecord(name="shop.example.com", type="A", values=("203.0.113.7",), ttl=300)
     assert provider.ensure_record(record) is True
@@ -77,7 +77,7 @@ def test_ensure_creates_then_finds_nothing_to_do(dns: DnsFake) -> None:
     assert dns.posted == 1  # an unchanged record sends no change
 
 
-def test_ensure_replaces_the_held_record_atomically(dns: DnsFake) -> None:
+def test_ensure_replaces_the_held_record_atomically(dns: LocalCloudDns) -> None:
     provider = _provider(dns)
     provider.ensure_record(DnsRecord(name="shop.example.com", type="A", values=("203.0.113.7",)))
     changed = DnsRecord(name="shop.example.com", type="A", values=("203.0.113.8",), ttl=60)
@@ -88,7 +88,7 @@ def test_ensure_replaces_the_held_record_atomically(dns: DnsFake) -> None:
     assert dns.records["example-com"][("shop.example.com.", "A")]["ttl"] == 60
 
 
-def test_delete_removes_whatever_is_held(dns: DnsFake) -> None:
+def test_delete_removes_whatever_is_held(dns: LocalCloudDns) -> None:
     provider = _provider(dns)
     provider.ensure_record(DnsRecord(name="shop.example.com", type="A", values=("203.0.113.7",)))
     gone = DnsRecord(name="shop.example.com", type="A", values=())
@@ -97,7 +97,7 @@ def test_delete_removes_whatever_is_held(dns: DnsFake) -> None:
     assert provider.delete_record(gone) is False
 
 
-def test_a_record_outside_the_zone_and_a_missing_zone_are_refused(dns: DnsFake) -> None:
+def test_a_record_outside_the_zone_and_a_missing_zone_are_refused(dns: LocalCloudDns) -> None:
     with pytest.raises(InvalidInputError, match="not in the zone"):
         _provider(dns).ensure_record(DnsRecord(name="shop.example.net", type="A", values=("1",)))
     with pytest.raises(InvalidInputError, match=r"\$\.dns\.zone"):
@@ -106,7 +106,7 @@ def test_a_record_outside_the_zone_and_a_missing_zone_are_refused(dns: DnsFake) 
         )
 
 
-def test_a_refused_token_is_an_auth_error(dns: DnsFake) -> None:
+def test_a_refused_token_is_an_auth_error(dns: LocalCloudDns) -> None:
     record = DnsRecord(name="shop.example.com", type="A", values=("203.0.113.7",))
     with pytest.raises(AuthError):
         _provider(dns, token="ya29.someone-else").ensure_record(record)

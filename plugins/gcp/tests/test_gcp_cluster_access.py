@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from gcp_fakes import GoogleFakes
 from gcp_support import access_for, example
 from qengine_gcp.cluster_access import cluster_access_of
+from qengine_gcp.sandbox_iam import LocalIamCredentials
 from qengine_gcp.settings import GcpSettings
 
 from qengine.plugin import InvalidInputError
@@ -37,7 +37,7 @@ def test_the_token_is_the_jobs_impersonated_one_and_renewed() -> None:
         "workloadIdentityPools/ci-pool/providers/github",
         "subject_token": {"secret": "ci_oidc_token"},
     }
-    with GoogleFakes(subject_token=SUBJECT, account=ACCOUNT) as google:
+    with LocalIamCredentials(subject_token=SUBJECT, account=ACCOUNT) as google:
         settings = GcpSettings(
             sts_endpoint=google.url, iam_credentials_endpoint=google.url, token_seconds=60
         )

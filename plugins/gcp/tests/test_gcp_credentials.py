@@ -1,7 +1,7 @@
-"""Short-lived credentials through google-auth against local fakes of STS and IAM Credentials
-(no emulator of either exists; see gcp_fakes.py), and their renewal during a long Terraform
-run with the real terraform on a local fake-gcs-server behind a relay that refuses expired
-tokens."""
+"""Short-lived credentials through google-auth against the local stand-ins of STS and IAM
+Credentials (no emulator of either exists; see qengine_gcp.sandbox_iam), and their renewal
+during a long Terraform run with the real terraform on a local fake-gcs-server behind a relay
+that refuses expired tokens."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gcp_fakes import GoogleFakes
 from gcp_support import RecordingRelay, access_for, example
 from qengine_gcp.local_gcs import LocalGcs
+from qengine_gcp.sandbox_iam import LocalIamCredentials
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.spec import StateBucket
 from qengine_gcp.state_backend import StateLocation, ensure_state_backend
@@ -39,16 +39,18 @@ def _federated() -> dict[str, Any]:
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleFakes]:
-    with GoogleFakes(subject_token=SUBJECT, account=ACCOUNT) as fakes:
+def google() -> Iterator[LocalIamCredentials]:
+    with LocalIamCredentials(subject_token=SUBJECT, account=ACCOUNT) as fakes:
         yield fakes
 
 
-def _settings(google: GoogleFakes, **values: Any) -> GcpSettings:
+def _settings(google: LocalIamCredentials, **values: Any) -> GcpSettings:
     return GcpSettings(sts_endpoint=google.url, iam_credentials_endpoint=google.url, **values)
 
 
-def test_federation_then_impersonation_gives_a_short_lived_token(google: GoogleFakes) -> None:
+def test_federation_then_impersonation_gives_a_short_lived_token(
+    google: LocalIamCredentials,
+) -> None:
     access = access_for(
         _federated(), _settings(google, token_seconds=600), {"ci_oidc_token": SUBJECT}
     )
@@ -68,7 +70,7 @@ def test_federation_then_impersonation_gives_a_short_lived_token(google: GoogleF
     assert len(google.calls) == 2
 
 
-def test_a_token_near_its_end_is_renewed(google: GoogleFakes) -> None:
+def test_a_token_near_its_end_is_renewed(google: LocalIamCredentials) -> None:
     access = access_for(
         _federated(), _settings(google, token_seconds=120), {"ci_oidc_token": SUBJECT}
     )
@@ -78,7 +80,9 @@ def test_a_token_near_its_end_is_renewed(google: GoogleFakes) -> None:
     assert [kind for kind, _ in google.calls].count("iam") == 2
 
 
-def test_a_refused_subject_token_is_an_auth_error_without_the_token(google: GoogleFakes) -> None:
+def test_a_refused_subject_token_is_an_auth_error_without_the_token(
+    google: LocalIamCredentials,
+) -> None:
     wrong = "eyJhbGciOiJSUzI1NiJ9.not-the-right-token.c2ln"
     access = access_for(_federated(), _settings(google), {"ci_oidc_token": wrong})
     with pytest.raises(AuthError) as caught:
@@ -88,7 +92,7 @@ def test_a_refused_subject_token_is_an_auth_error_without_the_token(google: Goog
 
 
 def test_an_account_the_identity_may_not_impersonate_is_an_auth_error(
-    google: GoogleFakes,
+    google: LocalIamCredentials,
 ) -> None:
     document = _federated()
     document["cluster"]["provider"]["service_account"] = (
@@ -123,7 +127,7 @@ SLOW = {
 
 @pytest.mark.slow
 def test_a_long_apply_gets_renewed_tokens_from_the_metadata_endpoint(
-    google: GoogleFakes, local_gcs: LocalGcs
+    google: LocalIamCredentials, local_gcs: LocalGcs
 ) -> None:
     with RecordingRelay(local_gcs.url, authorize=google.valid) as storage:
         settings = _settings(google, token_seconds=3, storage_endpoint=storage.url)
@@ -144,7 +148,7 @@ def test_a_long_apply_gets_renewed_tokens_from_the_metadata_endpoint(
 
 @pytest.mark.slow
 def test_the_same_apply_with_one_token_in_the_environment_fails(
-    google: GoogleFakes, local_gcs: LocalGcs
+    google: LocalIamCredentials, local_gcs: LocalGcs
 ) -> None:
     # The control: what the endpoint is for. A token handed once expires during the apply,
     # and the state cannot be written.
@@ -176,7 +180,7 @@ def test_the_same_apply_with_one_token_in_the_environment_fails(
 
 @pytest.mark.slow
 def test_credentials_failing_during_a_run_are_an_auth_error(
-    google: GoogleFakes, local_gcs: LocalGcs
+    google: LocalIamCredentials, local_gcs: LocalGcs
 ) -> None:
     # Terraform sees only its metadata server's error; the plugin says what failed.
     wrong = "eyJhbGciOiJSUzI1NiJ9.a-refused-subject-token.c2ln"

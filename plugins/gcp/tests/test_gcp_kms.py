@@ -8,9 +8,9 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from gcp_fakes import KmsFake
 from gcp_support import example
 from qengine_gcp.kms_keys import CloudKmsKeyProvider
+from qengine_gcp.sandbox_kms import LocalKms
 from qengine_gcp.settings import GcpSettings
 
 from qengine import Engine, load_plugins
@@ -23,17 +23,17 @@ TOKEN = "ya29.kms-test-token"
 
 
 @pytest.fixture
-def kms() -> Iterator[KmsFake]:
-    with KmsFake(KEY, token=TOKEN) as fake:
+def kms() -> Iterator[LocalKms]:
+    with LocalKms(KEY, token=TOKEN) as fake:
         yield fake
 
 
-def _provider(kms: KmsFake, key: str | None = KEY, token: str = TOKEN) -> CloudKmsKeyProvider:
+def _provider(kms: LocalKms, key: str | None = KEY, token: str = TOKEN) -> CloudKmsKeyProvider:
     settings = GcpSettings(kms_endpoint=kms.url, kms_key=key, sandbox_token=token)
     return CloudKmsKeyProvider(settings)
 
 
-def test_wrap_and_unwrap_round_trip(kms: KmsFake) -> None:
+def test_wrap_and_unwrap_round_trip(kms: LocalKms) -> None:
     data_key = os.urandom(32)
     wrapped = _provider(kms).wrap(data_key, organization_id="org-a")
     assert (wrapped.provider, wrapped.key_id, wrapped.version) == ("gcp-kms", KEY, 1)
@@ -50,14 +50,14 @@ def test_wrap_and_unwrap_round_trip(kms: KmsFake) -> None:
     }
 
 
-def test_another_organization_cannot_unwrap(kms: KmsFake) -> None:
+def test_another_organization_cannot_unwrap(kms: LocalKms) -> None:
     wrapped = _provider(kms).wrap(os.urandom(32), organization_id="org-a")
     with pytest.raises(SecretError) as caught:
         _provider(kms).unwrap(wrapped, organization_id="org-b")
     assert "organization" in (caught.value.hint or "")
 
 
-def test_tampered_foreign_or_unwrapped_keys_are_refused(kms: KmsFake) -> None:
+def test_tampered_foreign_or_unwrapped_keys_are_refused(kms: LocalKms) -> None:
     provider = _provider(kms)
     wrapped = provider.wrap(os.urandom(32), organization_id="org-a")
     flipped = wrapped.ciphertext[:-4] + ("AAAA" if wrapped.ciphertext[-4:] != "AAAA" else "BBBB")
@@ -72,7 +72,7 @@ def test_tampered_foreign_or_unwrapped_keys_are_refused(kms: KmsFake) -> None:
         _provider(kms, key=None).wrap(os.urandom(32), organization_id="org-a")
 
 
-def test_a_key_wrapped_before_a_rotation_still_opens(kms: KmsFake) -> None:
+def test_a_key_wrapped_before_a_rotation_still_opens(kms: LocalKms) -> None:
     data_key = os.urandom(32)
     old = _provider(kms).wrap(data_key, organization_id="org-a")
     kms.rotate()
@@ -81,12 +81,12 @@ def test_a_key_wrapped_before_a_rotation_still_opens(kms: KmsFake) -> None:
     assert _provider(kms).unwrap(old, organization_id="org-a") == data_key
 
 
-def test_a_refused_token_is_an_auth_error(kms: KmsFake) -> None:
+def test_a_refused_token_is_an_auth_error(kms: LocalKms) -> None:
     with pytest.raises(AuthError):
         _provider(kms, token="ya29.someone-else").wrap(os.urandom(32), organization_id="org-a")
 
 
-def test_the_engine_opens_a_job_sealed_under_gcp_kms(kms: KmsFake) -> None:
+def test_the_engine_opens_a_job_sealed_under_gcp_kms(kms: LocalKms) -> None:
     document = example()
     document["cluster"]["provider"]["workload_identity"] = {
         "audience": "//iam.googleapis.com/projects/1/locations/global/"

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gcp_fakes import GoogleFakes
 from gcp_support import RecordingRelay, example
 from qengine_gcp.local_gcs import LocalGcs
 from qengine_gcp.sandbox import sandbox_cluster
+from qengine_gcp.sandbox_iam import LocalIamCredentials
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.state_backend import storage_client
 
@@ -73,7 +73,7 @@ def test_no_token_leaks_anywhere(
     }
     events: list[Any] = []
     with (
-        GoogleFakes(subject_token=SUBJECT, account=ACCOUNT) as google,
+        LocalIamCredentials(subject_token=SUBJECT, account=ACCOUNT) as google,
         RecordingRelay(local_gcs.url, authorize=google.valid) as storage,
         sandbox_cluster() as cluster,
     ):
