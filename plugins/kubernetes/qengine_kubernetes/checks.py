@@ -30,6 +30,7 @@ from qengine.spec import (
 from qengine_kubernetes.placeholders import find_tokens
 from qengine_kubernetes.render import RenderedEnvironment, render_environment
 from qengine_kubernetes.render import names as naming
+from qengine_kubernetes.render.context import routing_of
 from qengine_kubernetes.render.pod import port_name
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
 from qengine_kubernetes.stages import stage_conflicts, topological_order
@@ -60,6 +61,8 @@ def check_job(job: Job) -> list[SpecIssue]:
     issues += _check_object_names(job)
     issues += _check_builds(job)
     issues += _check_hosts(services)
+    if routing_of(job.target).gateway:
+        issues += _check_gateway_routers(services)
     if not _has_cycle(services):  # a cycle is the spec's own issue; one report is enough
         issues += [
             SpecIssue(f"{BASE}[{i}].depends_on[{j}]", message)
@@ -177,7 +180,9 @@ def _check_job_service(service: JobService, path: str) -> list[SpecIssue]:
 
 
 def _check_object_names(job: EnvironmentJob) -> list[SpecIssue]:
-    rendered = render_environment(job.environment, open_secret=lambda name: "")
+    rendered = render_environment(
+        job.environment, open_secret=lambda name: "", routing=routing_of(job.target)
+    )
     return object_name_issues(rendered) + placeholder_issues(rendered)
 
 
@@ -232,6 +237,52 @@ def object_name_issues(rendered: RenderedEnvironment) -> list[SpecIssue]:
                         f"{BASE[2:]}[{first}]; rename one of the services",
                     )
                 )
+    return issues
+
+
+MAX_LISTENERS = 64  # the Gateway API's limit on a Gateway's listeners (one is HTTP)
+GATEWAY_HINT = (
+    "has no Gateway API equivalent, so it cannot be served with routing 'gateway' "
+    "($.target.routing); remove it, or keep routing 'ingress'"
+)
+
+
+def _check_gateway_routers(services: Sequence[Service]) -> list[SpecIssue]:
+    """With Gateway API routing: options the Gateway API cannot carry, one ClusterIssuer for
+    the environment's Gateway (its annotation is per Gateway), and at most 63 TLS hosts."""
+    issues: list[SpecIssue] = []
+    issuer: tuple[str, int] | None = None
+    listeners = 1
+    for index, service in enumerate(services):
+        if not isinstance(service, RouterService):
+            continue
+        path = f"{BASE}[{index}]"
+        if service.allowed_source_ranges:
+            issues.append(SpecIssue(f"{path}.allowed_source_ranges", GATEWAY_HINT))
+        if service.basic_auth is not None:
+            issues.append(SpecIssue(f"{path}.basic_auth", GATEWAY_HINT))
+        if not service.tls.enabled:
+            continue
+        listeners += len(service.domains)
+        if issuer is None:
+            issuer = (service.tls.issuer, index)
+        elif service.tls.issuer != issuer[0]:
+            issues.append(
+                SpecIssue(
+                    f"{path}.tls.issuer",
+                    f"is {service.tls.issuer!r}, but {BASE[2:]}[{issuer[1]}] names "
+                    f"{issuer[0]!r}: with routing 'gateway' the environment's one Gateway "
+                    "names one ClusterIssuer",
+                )
+            )
+    if listeners > MAX_LISTENERS:
+        issues.append(
+            SpecIssue(
+                BASE,
+                f"the routers have {listeners - 1} host names with TLS: a Gateway takes at most "
+                f"{MAX_LISTENERS - 1} HTTPS listeners besides its HTTP one",
+            )
+        )
     return issues
 
 

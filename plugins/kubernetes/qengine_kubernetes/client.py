@@ -199,9 +199,16 @@ class KubeApi:
             return None
 
     def list(self, kind: str, namespace: str | None, selector: str = "") -> list[Manifest]:
-        """The live objects of ``kind`` matching the label ``selector``."""
+        """The live objects of ``kind`` matching the label ``selector`` (none for a kind of
+        custom resource whose CRD the cluster does not serve)."""
         query = {"labelSelector": selector} if selector else {}
-        answer = self.request("GET", resource_of(kind).path(namespace), query=query)
+        resource = resource_of(kind)
+        try:
+            answer = self.request("GET", resource.path(namespace), query=query)
+        except NotFoundError:
+            if not resource.optional:
+                raise
+            return []
         items: list[Manifest] = answer.get("items", [])
         for item in items:  # lists omit kind and apiVersion on items
             item.setdefault("kind", kind)

@@ -33,6 +33,7 @@ from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.deploy import await_objects, is_settled
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.render import Manifest
+from qengine_kubernetes.resources import ROUTE_KINDS
 from qengine_kubernetes.rollout import RolloutError
 
 WORKLOADS = frozenset({"Deployment", "StatefulSet"})
@@ -119,13 +120,13 @@ def _withdraw_records(
     job added to the Ingress being restored."""
     if env.job.dns is None or not isinstance(env.service(name), RouterService):
         return
-    if any(o["kind"] == "Ingress" for o in doomed):
+    if any(o["kind"] in ROUTE_KINDS for o in doomed):
         dns.withdraw(env, api, ctx, name)
         return
-    live = api.get("Ingress", env.namespace, name)
+    live = api.get(dns.route_kind(env), env.namespace, name)
     if live is None or not restored or applied_by(live) != ctx.job_id:
         return
-    before = {host for o in restored if o["kind"] == "Ingress" for host in dns.hosts_of(o)}
+    before = {host for o in restored if o["kind"] in ROUTE_KINDS for host in dns.hosts_of(o)}
     added = [host for host in dns.hosts_of(live) if host not in before]
     if added:
         dns.withdraw_hosts(env, ctx, added, deleting=name)

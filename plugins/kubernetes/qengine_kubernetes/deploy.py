@@ -5,7 +5,8 @@
    once per job, not read per object).
 2. Apply the objects whose applied-hash differs from the live one (``apply``).
 3. Watch Deployments and StatefulSets roll out and run-once Jobs complete (``rollout``), from
-   the apply's answers, through the job's one watch per kind (``watches``).
+   the apply's answers, through the job's one watch per kind (``watches``); a router's
+   HTTPRoute until its Gateway serves it (``gateways``).
 4. On success, delete the objects the previous revision had and this one has not, and store
    the new revision. On failure, re-apply the previous revision (or, when the service never
    deployed successfully, delete what this job applied), report the Warning Events, and fail
@@ -25,11 +26,12 @@ from collections.abc import Mapping
 
 from qengine.plugin import QengineError
 from qengine.runner import StepContext
-from qengine.spec import JobService
+from qengine.spec import JobService, RouterService
 from qengine_kubernetes import dns, history
 from qengine_kubernetes.apply import Applied, applied_by, apply_objects, delete_objects, key
 from qengine_kubernetes.builds import built_images
 from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.gateways import await_route
 from qengine_kubernetes.inventory import Inventory, inventory_of
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.outputs import read_outputs
@@ -122,6 +124,9 @@ def _verify(
             live = wait(obj, timeout)
         if obj["kind"] == "Job" and live is not None:
             outputs.update(read_outputs(api, env.namespace, live, _pattern(env, name)))
+    for obj in objects:
+        if obj["kind"] == "HTTPRoute":
+            _await_route(env, api, ctx, name, obj)
     if not _recorded(past, public):
         writer = _writer(ctx, applied)
         updated = past.with_revision(writer, public, env.settings.history_limit)
@@ -175,6 +180,8 @@ def await_objects(
     outputs: dict[str, str] = {}
     written = written or {}
     for obj in objects:
+        if obj["kind"] == "HTTPRoute":
+            _await_route(env, api, ctx, name, obj)
         if obj["kind"] not in WAITED:
             continue
         timeout = rollout_timeout(obj, env.settings.rollout_timeout)
@@ -185,6 +192,14 @@ def await_objects(
         else:
             waiter.workload(obj, timeout, start=start)
     return outputs
+
+
+def _await_route(env: EnvJob, api: KubeApi, ctx: StepContext, name: str, route: Manifest) -> None:
+    """Wait until router ``name``'s HTTPRoute is served (see :mod:`.gateways`)."""
+    service = env.service(name)
+    tls = isinstance(service, RouterService) and service.tls.enabled
+    timeout = rollout_timeout(route, env.settings.rollout_timeout)
+    await_route(api, ctx, env.namespace, route, tls, timeout)
 
 
 def _pattern(env: EnvJob, name: str) -> str:

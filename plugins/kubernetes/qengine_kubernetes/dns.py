@@ -1,7 +1,8 @@
 """The DNS records of routers, when the environment job has a ``dns`` section.
 
 Each domain of a router points at the address the cluster's ingress controller publishes in
-its Ingress's ``status.loadBalancer.ingress``: a ``CNAME`` to the load balancer's host name when
+its Ingress's ``status.loadBalancer.ingress`` (with Gateway API routing, the environment
+Gateway's ``status.addresses``): a ``CNAME`` to the load balancer's host name when
 there is one (cloud load balancers are reached by name and may change address), else ``A``
 (and ``AAAA``) records of its IP addresses. The records go through the job's DNS provider
 (``services.dns_provider()``, the :class:`~qengine.plugin.DnsProvider` its plugin registered),
@@ -24,6 +25,7 @@ Records are deleted by name and type (whatever values they hold), as
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterable, Sequence
 
 from qengine.plugin import DeploymentError, DnsProvider, DnsRecord
@@ -31,8 +33,11 @@ from qengine.runner import ChangeAction, StepContext
 from qengine.spec import RouterService
 from qengine_kubernetes import history
 from qengine_kubernetes.client import KubeApi
+from qengine_kubernetes.gateways import POLL_SECONDS, gateway_addresses
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.render import Manifest
+from qengine_kubernetes.render.names import GATEWAY
+from qengine_kubernetes.resources import ROUTE_KINDS
 from qengine_kubernetes.rollout import RolloutError, Waiter, load_balancer_of, rollout_timeout
 
 RECORD_TYPES = ("CNAME", "A", "AAAA")
@@ -54,10 +59,18 @@ def records_for(host: str, addresses: Sequence[Manifest]) -> list[DnsRecord]:
     return records
 
 
-def hosts_of(ingress: Manifest) -> list[str]:
-    """The host names an Ingress routes."""
-    rules = ingress.get("spec", {}).get("rules") or []
+def hosts_of(route: Manifest) -> list[str]:
+    """The host names an Ingress or an HTTPRoute routes."""
+    spec = route.get("spec", {})
+    if route.get("kind") == "HTTPRoute":
+        return [str(host) for host in spec.get("hostnames") or []]
+    rules = spec.get("rules") or []
     return [str(rule["host"]) for rule in rules if rule.get("host")]
+
+
+def route_kind(env: EnvJob) -> str:
+    """The kind that routes a router's hosts with the job's routing."""
+    return "HTTPRoute" if env.routing.gateway else "Ingress"
 
 
 def _router(env: EnvJob, name: str) -> RouterService | None:
@@ -85,23 +98,43 @@ def publish(
     router = _router(env, name)
     if router is None:
         return
-    ingress = next(o for o in objects if o["kind"] == "Ingress")
-    timeout = rollout_timeout(ingress, env.settings.rollout_timeout)
+    route = next(o for o in objects if o["kind"] in ROUTE_KINDS)
+    timeout = rollout_timeout(route, env.settings.rollout_timeout)
     try:
-        live = Waiter(api, ctx, env.namespace, name, fail_fast=False).ingress(ingress, timeout)
+        if route["kind"] == "HTTPRoute":
+            addresses = _gateway_address(api, ctx, env.namespace, name, timeout)
+        else:
+            waiter = Waiter(api, ctx, env.namespace, name, fail_fast=False)
+            addresses = load_balancer_of(waiter.ingress(route, timeout))
     except RolloutError as exc:
         raise DeploymentError(
             f"{exc.message}: without an address, the DNS records of {name} cannot be made",
-            hint="The cluster's ingress controller gives Ingresses their address: check that "
-            "it runs and that its load balancer was created.",
+            hint=f"The cluster's {'Gateway' if route['kind'] == 'HTTPRoute' else 'ingress'} "
+            f"controller gives {'Gateways' if route['kind'] == 'HTTPRoute' else 'Ingresses'} "
+            "their address: check that it runs and that its load balancer was created.",
         ) from exc
     provider = _provider(env)
-    addresses = load_balancer_of(live)
     for host in sorted(_canonical(router.domains)):
         _point(provider, ctx, host, records_for(host, addresses))
     routed = {host for r in past.revisions for o in r.objects for host in _hosts(o)}
     for host in sorted(_canonical(routed) - routed_hosts(env)):
         _point(provider, ctx, host, [])
+
+
+def _gateway_address(
+    api: KubeApi, ctx: StepContext, namespace: str, name: str, timeout: float
+) -> list[Manifest]:
+    """The addresses of the environment's Gateway (its ``status.addresses``), awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ctx.cancel.raise_if_cancelled()
+        found = gateway_addresses(api.get("Gateway", namespace, GATEWAY))
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            raise RolloutError(f"Gateway {GATEWAY} has no address after {timeout:.0f}s")
+        ctx.emit_progress(f"{name}: gateway {GATEWAY} awaits an address", service=name)
+        ctx.cancel.wait(POLL_SECONDS)
 
 
 def withdraw(env: EnvJob, api: KubeApi | None, ctx: StepContext, name: str) -> None:
@@ -111,7 +144,7 @@ def withdraw(env: EnvJob, api: KubeApi | None, ctx: StepContext, name: str) -> N
     router = _router(env, name)
     if router is None:
         return
-    live = api.get("Ingress", env.namespace, name) if api is not None else None
+    live = api.get(route_kind(env), env.namespace, name) if api is not None else None
     hosts = [*router.domains, *(hosts_of(live) if live else [])]
     withdraw_hosts(env, ctx, hosts, deleting=name)
 
@@ -146,7 +179,7 @@ def _canonical(hosts: Iterable[str]) -> set[str]:
 
 
 def _hosts(obj: Manifest) -> list[str]:
-    return hosts_of(obj) if obj.get("kind") == "Ingress" else []
+    return hosts_of(obj) if obj.get("kind") in ROUTE_KINDS else []
 
 
 def _point(

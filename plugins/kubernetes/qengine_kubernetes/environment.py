@@ -22,7 +22,8 @@ from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import Manifest, render_environment
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
-from qengine_kubernetes.resources import SERVICE_KINDS
+from qengine_kubernetes.render.names import GATEWAY
+from qengine_kubernetes.resources import ROUTE_KINDS, SERVICE_KINDS
 from qengine_kubernetes.storage import check_storage
 
 CREATED = "created"
@@ -34,8 +35,11 @@ def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     refuse the job when it would change a live StatefulSet's storage (``storage``)."""
     api = env.api()
     check_storage(env, api)
-    rendered = render_environment(env.job.environment, open_secret=secret_token)
+    rendered = render_environment(
+        env.job.environment, open_secret=secret_token, routing=env.routing
+    )
     applied = apply_objects(api, ctx, rendered.environment_objects)
+    _retire_gateway(env, ctx, rendered.environment_objects)
     if not applied.changed:
         ctx.emit_progress(f"namespace {env.namespace}: unchanged", namespace=env.namespace)
     created = any(obj["kind"] == "Namespace" for obj in applied.created)
@@ -44,6 +48,17 @@ def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
         CREATED: "true" if created else "false",
         CHANGED: "true" if applied.changed else "false",
     }
+
+
+def _retire_gateway(env: EnvJob, ctx: StepContext, objects: tuple[Manifest, ...]) -> None:
+    """With Gateway API routing and no router left, the environment's Gateway goes (read
+    first: a no-op deploy writes nothing)."""
+    if not env.routing.gateway or any(o["kind"] == "Gateway" for o in objects):
+        return
+    api = env.api()
+    live = api.get("Gateway", env.namespace, GATEWAY)
+    if live is not None and api.delete("Gateway", env.namespace, GATEWAY):
+        ctx.emit_progress(f"gateway {GATEWAY}: no router left, deleted")
 
 
 def undo_namespace(env: EnvJob, ctx: StepContext) -> None:
@@ -104,7 +119,7 @@ def prune_environment(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     _uninstall_releases(env, ctx, stale)
     # The records of a removed router go before its Ingress.
     withdraw_hosts(
-        env, ctx, [h for item in stale if item["kind"] == "Ingress" for h in hosts_of(item)]
+        env, ctx, [h for item in stale if item["kind"] in ROUTE_KINDS for h in hosts_of(item)]
     )
     gone = delete_objects(api, ctx, stale)
     if env.job.environment.delete_data:

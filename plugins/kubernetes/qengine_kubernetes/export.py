@@ -41,7 +41,7 @@ from qengine_kubernetes.builds import placeholder_payload
 from qengine_kubernetes.checks import is_kubernetes_job
 from qengine_kubernetes.placeholders import find_tokens, image_token, is_token, secret_token
 from qengine_kubernetes.render import RenderedEnvironment, render_environment
-from qengine_kubernetes.render.context import Manifest
+from qengine_kubernetes.render.context import Manifest, routing_of
 from qengine_kubernetes.render.job import HOOK_ANNOTATION
 from qengine_kubernetes.render.secrets import HASH_ANNOTATION
 
@@ -75,6 +75,7 @@ def export_job(job: Job, directory: Path) -> list[str]:
         open_secret=secret_token,
         images=images,
         registry_pull=placeholder_payload(job),
+        routing=routing_of(job.target),
     )
     files: dict[str, str] = {
         f"{CHART_DIR}/Chart.yaml": _chart_yaml(job),
@@ -98,7 +99,9 @@ def _refuse_placeholders(job: EnvironmentJob) -> None:
     """Refuse a spec whose plain values hold a placeholder: the chart would read a secret (or
     an image) where the spec wrote text. Secrets are rendered empty, so any token found came
     from the spec itself."""
-    plain = render_environment(job.environment, open_secret=lambda name: "")
+    plain = render_environment(
+        job.environment, open_secret=lambda name: "", routing=routing_of(job.target)
+    )
     found = sorted({token for obj in plain.objects() for token, *_ in find_tokens(json.dumps(obj))})
     if found:
         raise InvalidInputError(

@@ -15,6 +15,7 @@ from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.hashkey import environment_hash_key
 from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import RenderedService, render_service
+from qengine_kubernetes.render.context import Routing, routing_of
 from qengine_kubernetes.render.names import namespace_name
 from qengine_kubernetes.settings import KubeSettings
 
@@ -49,6 +50,11 @@ class EnvJob:
         """The environment's namespace."""
         return namespace_name(self.job.environment)
 
+    @property
+    def routing(self) -> Routing:
+        """What the cluster serves routers with (the target's ``routing``)."""
+        return routing_of(self.job.target)
+
     def api(self) -> KubeApi:
         """The job's cluster client."""
         return self.cell.api()
@@ -74,6 +80,7 @@ class EnvJob:
             images=images,
             hash_key=self.hash_key(),
             registry_pull=pull,
+            routing=self.routing,
         )
 
     def hash_key(self) -> bytes:
@@ -93,6 +100,7 @@ class EnvJob:
             open_secret=secret_token,
             images=images,
             registry_pull=builds.placeholder_payload(self.job),
+            routing=self.routing,
         )
 
     def open_secret(self, name: str) -> str:

@@ -45,6 +45,7 @@ from qengine_kubernetes.client import APPLY, FIELD_MANAGER, KubeApi
 from qengine_kubernetes.diff import APPLIED_HASH, stamped, up_to_date
 from qengine_kubernetes.placeholders import find_tokens, image_token, secret_token
 from qengine_kubernetes.render import Manifest, render_environment
+from qengine_kubernetes.render.context import routing_of
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
 from qengine_kubernetes.render.secrets import HASH_ANNOTATION
 from qengine_kubernetes.resources import SERVICE_KINDS, apply_order, resource_of
@@ -82,6 +83,7 @@ def preview(
         open_secret=secret_token,
         images={s.name: image_token(s.name) for s in environment.services},
         registry_pull=builds.placeholder_payload(job),
+        routing=routing_of(job.target),
     )
     kinds = {str(s.name): s for s in environment.services}
     wanted = {step.id for step in steps}

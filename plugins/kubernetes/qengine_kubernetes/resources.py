@@ -1,7 +1,9 @@
 """Where each kind qengine renders lives in the API: group/version, plural, namespaced.
 
 A fixed table rather than discovery: qengine renders a known set of kinds, and skipping
-discovery saves a round of requests per job.
+discovery saves a round of requests per job. Kinds of custom resources (the Gateway API's,
+cert-manager's Certificate) are ``optional``: served only once their CRDs are installed, so a
+list of one on a cluster without them is empty rather than an error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Resource:
     api_version: str
     plural: str
     namespaced: bool = True
+    optional: bool = False
 
     def path(self, namespace: str | None, name: str | None = None) -> str:
         """The REST path of the collection, or of the object ``name``."""
@@ -54,6 +57,28 @@ _TABLE = (
     Resource(kind="Ingress", api_version="networking.k8s.io/v1", plural="ingresses"),
     Resource(kind="NetworkPolicy", api_version="networking.k8s.io/v1", plural="networkpolicies"),
     Resource(kind="Lease", api_version="coordination.k8s.io/v1", plural="leases"),
+    Resource(
+        kind="GatewayClass",
+        api_version="gateway.networking.k8s.io/v1",
+        plural="gatewayclasses",
+        namespaced=False,
+        optional=True,
+    ),
+    Resource(
+        kind="Gateway",
+        api_version="gateway.networking.k8s.io/v1",
+        plural="gateways",
+        optional=True,
+    ),
+    Resource(
+        kind="HTTPRoute",
+        api_version="gateway.networking.k8s.io/v1",
+        plural="httproutes",
+        optional=True,
+    ),
+    Resource(
+        kind="Certificate", api_version="cert-manager.io/v1", plural="certificates", optional=True
+    ),
 )
 RESOURCES = {r.kind: r for r in _TABLE}
 
@@ -71,7 +96,11 @@ SERVICE_KINDS = (
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
     "Ingress",
+    "HTTPRoute",
 )
+
+#: The kinds that route a router's hosts, one per routing (``ingress``, ``gateway``).
+ROUTE_KINDS = ("Ingress", "HTTPRoute")
 
 
 def resource_of(kind: str) -> Resource:
@@ -81,5 +110,12 @@ def resource_of(kind: str) -> Resource:
 
 def apply_order(kind: str) -> int:
     """Sort key: kinds others refer to go first."""
-    order = ("Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", *SERVICE_KINDS)
+    order = (
+        "Namespace",
+        "NetworkPolicy",
+        "ResourceQuota",
+        "LimitRange",
+        "Gateway",
+        *SERVICE_KINDS,
+    )
     return order.index(kind) if kind in order else len(order)

@@ -28,7 +28,7 @@ from qengine.spec import (
 from qengine_kubernetes import builds
 from qengine_kubernetes.placeholders import image_token, secret_token
 from qengine_kubernetes.render import RenderedService, canonical_json, render_environment
-from qengine_kubernetes.render.context import Manifest
+from qengine_kubernetes.render.context import Manifest, routing_of
 from qengine_kubernetes.stages import STAGE_NAMES, service_dag, stage_of
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def plan_steps(job: EnvironmentJob, services: JobServices, settings: KubeSetting
         open_secret=secret_token,
         images=images,
         registry_pull=builds.placeholder_payload(job),
+        routing=routing_of(job.target),
     )
     chosen: set[str] = set(job.services) or set(names)
     dag = {k: v for k, v in service_dag(environment.services, job.action).items() if k in chosen}

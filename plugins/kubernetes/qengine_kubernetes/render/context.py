@@ -28,6 +28,37 @@ def default_hash_key(environment: Environment) -> bytes:
 
 
 @attrs.frozen(kw_only=True)
+class Routing:
+    """What the cluster serves routers with: ``ingress`` (an Ingress per router) or
+    ``gateway`` (an HTTPRoute per router, a Gateway of ``gateway_class`` per environment,
+    listening on ``http_port`` and ``https_port``)."""
+
+    mode: str = "ingress"
+    gateway_class: str = "traefik"
+    http_port: int = 8000
+    https_port: int = 8443
+
+    @property
+    def gateway(self) -> bool:
+        """Whether routers render as Gateway API routes."""
+        return self.mode == "gateway"
+
+
+def routing_of(target: object) -> Routing:
+    """The routing a job's target section asks for (``ingress`` for a target without one)."""
+    mode = getattr(target, "routing", "ingress")
+    gateway = getattr(target, "gateway", None)
+    if gateway is None:
+        return Routing(mode=mode)
+    return Routing(
+        mode=mode,
+        gateway_class=gateway.class_name,
+        http_port=gateway.http_port,
+        https_port=gateway.https_port,
+    )
+
+
+@attrs.frozen(kw_only=True)
 class RenderContext:
     """The environment being rendered and the inputs that are not in its spec.
 
@@ -44,6 +75,7 @@ class RenderContext:
     # The ``.dockerconfigjson`` of the job's registry, for applications' pull Secret: the real
     # payload inside a deploy step, a placeholder payload in a plan or export; None: no Secret.
     registry_pull: str | None = attrs.field(repr=False, default=None)
+    routing: Routing = attrs.field(factory=Routing)
 
     def value(self, value: Value) -> str:
         """A plain value as is; a secret reference opened."""

@@ -24,12 +24,13 @@ from qengine_kubernetes.render.context import (
     Manifest,
     OpenSecret,
     RenderContext,
+    Routing,
     default_hash_key,
 )
 from qengine_kubernetes.render.database import render_database
 from qengine_kubernetes.render.job import render_job
 from qengine_kubernetes.render.namespace import render_namespace
-from qengine_kubernetes.render.router import render_router
+from qengine_kubernetes.render.router import render_gateway, render_router
 from qengine_kubernetes.render.workload import render_workload
 
 
@@ -72,6 +73,7 @@ def render_environment(
     images: Mapping[str, str] | None = None,
     hash_key: bytes | None = None,
     registry_pull: str | None = None,
+    routing: Routing | None = None,
 ) -> RenderedEnvironment:
     """Render ``environment`` to Kubernetes objects (plain JSON data); pure and deterministic.
 
@@ -79,7 +81,8 @@ def render_environment(
     to plan or export. ``images`` maps services built from git to their built image.
     ``hash_key`` keys the secret-hash annotation (default: derived from the environment id).
     ``registry_pull`` is the ``.dockerconfigjson`` of the job's registry: applications then get
-    a pull Secret ``<name>-pull``.
+    a pull Secret ``<name>-pull``. ``routing``: what the cluster serves routers with (the
+    target's ``routing``; default Ingresses).
     """
     ctx = RenderContext(
         environment=environment,
@@ -88,12 +91,13 @@ def render_environment(
         images=dict(images or {}),
         hash_key=hash_key if hash_key is not None else default_hash_key(environment),
         registry_pull=registry_pull,
+        routing=routing or Routing(),
     )
     by_name: dict[str, Service] = {service.name: service for service in environment.services}
     rendered = tuple(_render_service(ctx, s, by_name) for s in environment.services)
     return RenderedEnvironment(
         namespace=ctx.namespace,
-        environment_objects=tuple(render_namespace(ctx)),
+        environment_objects=(*render_namespace(ctx), *render_gateway(ctx)),
         services=rendered,
     )
 
@@ -106,6 +110,7 @@ def render_service(
     images: Mapping[str, str] | None = None,
     hash_key: bytes | None = None,
     registry_pull: str | None = None,
+    routing: Routing | None = None,
 ) -> RenderedService:
     """Render only service ``name`` of ``environment`` (opens only that service's secrets)."""
     ctx = RenderContext(
@@ -115,6 +120,7 @@ def render_service(
         images=dict(images or {}),
         hash_key=hash_key if hash_key is not None else default_hash_key(environment),
         registry_pull=registry_pull,
+        routing=routing or Routing(),
     )
     by_name: dict[str, Service] = {service.name: service for service in environment.services}
     return _render_service(ctx, by_name[name], by_name)

@@ -87,6 +87,16 @@ def credentials_secret(service: str) -> str:
     return f"{service}-credentials"
 
 
+GATEWAY = "qengine-gateway"
+"""The environment's Gateway, with Gateway API routing."""
+
+
+def https_listener(host: str) -> str:
+    """The name of the Gateway's HTTPS listener for ``host`` (a section name: ``*`` of a
+    wildcard spelled ``wildcard``)."""
+    return "https-" + host.lower().rstrip(".").replace("*", "wildcard")
+
+
 def tls_secret(router: str) -> str:
     """The Secret cert-manager fills with the certificate of ``router``'s hosts."""
     return f"{router}-tls"

@@ -5,6 +5,14 @@ ClusterIssuer exists is issued: a ``kubernetes.io/tls`` Secret holding a self-si
 certificate for its DNS names, and the ``Ready`` condition. No ACME exchange happens; the
 certificate is not one a browser would trust. A Certificate whose ClusterIssuer is missing
 stays not Ready, with cert-manager's message.
+
+Its gateway-shim too, when cert-manager runs with Gateway API support (a cert-manager
+Deployment whose container has the ``--enable-gateway-api`` argument, which the test chart
+renders from the real chart's value ``config.enableGatewayAPI``) and the Gateway API CRDs are
+served: a Gateway annotated ``cert-manager.io/cluster-issuer`` gets one Certificate per Secret
+its listeners' ``certificateRefs`` name (listeners with a ``hostname`` and TLS mode
+``Terminate``), named like the Secret, with the host names of those listeners. A Certificate
+whose host names no longer match is updated and issued again.
 """
 
 from __future__ import annotations
@@ -26,11 +34,14 @@ from qengine.testing.kube.status import ApiError
 
 JSON = dict[str, Any]
 GROUP = "cert-manager.io"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_FLAG = "--enable-gateway-api"
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 
 
 def reconcile(api: ObjectApi, work: Work) -> None:
-    """One pass: Certificates for annotated Ingresses, then issue those not Ready."""
+    """One pass: Certificates for annotated Ingresses and Gateways, then issue those not
+    Ready."""
     certificates = api.store.types.preferred(GROUP, "certificates")
     issuers = api.store.types.preferred(GROUP, "clusterissuers")
     if certificates is None or issuers is None:
@@ -44,9 +55,56 @@ def reconcile(api: ObjectApi, work: Work) -> None:
         for tls in (ingress.get("spec") or {}).get("tls") or []:
             if tls.get("secretName"):
                 _ensure_certificate(api, certificates, ingress, issuer, tls)
+    gateways = api.store.types.preferred(GATEWAY_GROUP, "gateways")
+    if gateways is not None and _gateway_api_enabled(api):
+        for gateway in list(api.store.iter(gateways.key)):
+            issuer = (gateway["metadata"].get("annotations") or {}).get(ISSUER_ANNOTATION)
+            if not issuer or gateway["metadata"].get("deletionTimestamp"):
+                continue
+            for secret, hosts in _gateway_secrets(gateway).items():
+                _ensure_certificate(
+                    api, certificates, gateway, issuer, {"secretName": secret, "hosts": hosts}
+                )
     for certificate in list(api.store.iter(certificates.key)):
         if not _ready(certificate):
             _issue(api, certificates, issuers, certificate)
+
+
+def _gateway_api_enabled(api: ObjectApi) -> bool:
+    """Whether a cert-manager controller runs with Gateway API support."""
+    deployments = rtype(api, "apps", "deployments")
+    for deployment in api.store.iter(deployments.key):
+        if (deployment["metadata"].get("labels") or {}).get("app.kubernetes.io/name") != (
+            "cert-manager"
+        ):
+            continue
+        spec = deployment.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("containers") or []:
+            if GATEWAY_FLAG in (container.get("args") or []):
+                return True
+    return False
+
+
+def _gateway_secrets(gateway: JSON) -> dict[str, list[str]]:
+    """The Secrets the listeners of ``gateway`` name, with their host names, as the
+    gateway-shim reads them: listeners with a host name, TLS mode ``Terminate``, and a
+    reference to a Secret of the Gateway's namespace."""
+    namespace = gateway["metadata"]["namespace"]
+    found: dict[str, list[str]] = {}
+    for listener in gateway.get("spec", {}).get("listeners") or []:
+        tls = listener.get("tls") or {}
+        host = listener.get("hostname")
+        if not host or not tls or tls.get("mode", "Terminate") != "Terminate":
+            continue
+        for ref in tls.get("certificateRefs") or []:
+            if ref.get("kind", "Secret") != "Secret" or ref.get("group", "") not in ("", "core"):
+                continue
+            if ref.get("namespace", namespace) != namespace or not ref.get("name"):
+                continue
+            hosts = found.setdefault(ref["name"], [])
+            if host not in hosts:
+                hosts.append(host)
+    return found
 
 
 def _ready(certificate: JSON) -> bool:
@@ -54,10 +112,15 @@ def _ready(certificate: JSON) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _ensure_certificate(api: ObjectApi, kind: Any, ingress: JSON, issuer: str, tls: JSON) -> None:
-    namespace = ingress["metadata"]["namespace"]
+def _ensure_certificate(api: ObjectApi, kind: Any, owner: JSON, issuer: str, tls: JSON) -> None:
+    namespace = owner["metadata"]["namespace"]
     name = tls["secretName"]
-    if api.store.find(kind.key, namespace, name) is not None:
+    existing = api.store.find(kind.key, namespace, name)
+    if existing is not None:
+        hosts = list(tls.get("hosts") or [])
+        if (existing.get("spec") or {}).get("dnsNames") != hosts:
+            changed = dict(existing, spec=dict(existing.get("spec") or {}, dnsNames=hosts))
+            api.commit_raw(kind, with_status(changed, {}))
         return
     certificate = {
         "apiVersion": f"{GROUP}/v1",
@@ -65,7 +128,7 @@ def _ensure_certificate(api: ObjectApi, kind: Any, ingress: JSON, issuer: str, t
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "ownerReferences": [owner_ref(ingress)],
+            "ownerReferences": [owner_ref(owner)],
         },
         "spec": {
             "secretName": name,
@@ -118,8 +181,11 @@ def _issue(api: ObjectApi, kind: Any, issuers: Any, certificate: JSON) -> None:
             "tls.key": base64.b64encode(key).decode(),
         },
     }
-    if api.store.find(secrets.key, namespace, secret["metadata"]["name"]) is None:
+    live = api.store.find(secrets.key, namespace, secret["metadata"]["name"])
+    if live is None:
         api.create(secrets, namespace, secret, CONTROLLER)
+    else:  # issued again (its host names changed): the Secret holds the new certificate
+        api.commit_raw(secrets, dict(live, data=secret["data"]))
     status = {
         "conditions": [
             {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from qengine.testing.kube.controllers import (
     certmanager,
     deployment,
+    gateway,
     ingress,
     jobs,
     namespaces,
@@ -62,6 +63,7 @@ class ControllerManager:
             lambda work: storage.reconcile(api, work),
             lambda work: ingress.reconcile_ingresses(api, work),
             lambda work: certmanager.reconcile(api, work),
+            lambda work: gateway.reconcile(api, work),
         ]
 
     def start(self) -> None:
