@@ -23,8 +23,9 @@ simulator's token in the sandbox, which installs the test stand-in charts).
 Steps that apply return the cluster's access details as outputs: ``endpoint``,
 ``certificate_authority`` (base64 PEM), ``oidc_issuer_url``, ``cluster_name``,
 ``cluster_version``, ``vpc_id``, ``external_dns_role_arn`` when the job runs external-dns
-on Route53 and ``cluster_autoscaler_role_arn`` when it runs cluster-autoscaler (the add-on
-steps annotate the add-ons' service accounts with them: IRSA).
+on Route53, ``cluster_autoscaler_role_arn`` when it runs cluster-autoscaler and
+``cert_manager_role_arn`` when its issuers solve ACME DNS-01 in Route53 (the add-on steps
+annotate the add-ons' service accounts with them: IRSA).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
-from qengine_aws import autoscaler_identity, dns_identity
+from qengine_aws import autoscaler_identity, cert_manager_identity, dns_identity
 from qengine_aws.blueprint import BlueprintOptions, eks_root_module
 from qengine_aws.cluster_outputs import ClusterOutputs
 from qengine_aws.credentials import AwsAccess, CredentialRequest, SecretOpener
@@ -152,7 +153,12 @@ def _addon_steps(aws: AwsJob, applied: str) -> list[Step]:
     def cluster_autoscaler(ctx: StepContext) -> Mapping[str, str]:
         return autoscaler_identity.service_account_annotations(ctx.inputs[applied])
 
+    def cert_manager(ctx: StepContext) -> Mapping[str, str]:
+        return cert_manager_identity.service_account_annotations(ctx.inputs[applied])
+
     identities: dict[str, ServiceAccountIdentity] = {}
+    if cert_manager_identity.dns01_zone(aws.job) is not None:
+        identities[cert_manager_identity.ADDON] = cert_manager
     if dns_identity.external_dns_zone(aws.job) is not None:
         identities[dns_identity.ADDON] = external_dns
     if autoscaler_identity.autoscaled(aws.job):
@@ -297,6 +303,7 @@ def _apply(aws: AwsJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
         outputs = ClusterOutputs.of(module_outputs).step_outputs()
         outputs.update(dns_identity.role_output(module_outputs))
         outputs.update(autoscaler_identity.role_output(module_outputs))
+        outputs.update(cert_manager_identity.role_output(module_outputs))
     if aws.settings.sandbox is not None:
         account = caller_identity(aws.access).account
         for change in register_stand_ins(aws.access, aws.job, options, account=account):

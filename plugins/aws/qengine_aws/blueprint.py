@@ -8,7 +8,8 @@ blueprint declares a KMS key for envelope encryption of Kubernetes secrets, the 
 the EBS CSI driver assumes through IRSA and, when the job runs external-dns on a Route53 zone,
 the role external-dns assumes (see :mod:`qengine_aws.dns_identity`) and, when it runs
 cluster-autoscaler, the node groups' auto-discovery tags and the role the autoscaler assumes
-(see :mod:`qengine_aws.autoscaler_identity`).
+(see :mod:`qengine_aws.autoscaler_identity`) and, when its issuers solve ACME DNS-01 in the
+Route53 zone, the role cert-manager assumes (see :mod:`qengine_aws.cert_manager_identity`).
 
 The backend block is ``s3`` with no settings: they are given at ``terraform init`` (see
 :meth:`qengine_aws.state_backend.StateLocation.backend_config`), so the same module runs
@@ -26,7 +27,7 @@ import attrs
 
 from qengine.spec import InfrastructureJob
 from qengine.terraform.settings import local_module_path
-from qengine_aws import autoscaler_identity, dns_identity, irsa
+from qengine_aws import autoscaler_identity, cert_manager_identity, dns_identity, irsa
 from qengine_aws.modules import EKS, VPC, pinned
 from qengine_aws.network import plan_subnets
 from qengine_aws.spec import AwsProvider, NodeGroup
@@ -94,17 +95,21 @@ def eks_root_module(
     options = options or BlueprintOptions()
     dns = dns_identity.blueprint_parts(job)
     autoscaler = autoscaler_identity.blueprint_parts(job, paused=options.paused)
+    acme = cert_manager_identity.blueprint_parts(job)
+    data, resource = _data(), _resources(job)
+    for part in (dns, autoscaler, acme):
+        data, resource = _merged(data, part["data"]), _merged(resource, part["resource"])
     return {
         "terraform": _settings(),
         "provider": {"aws": [_aws_provider(job)]},
         "variable": _variables(job),
-        "data": _merged(_merged(_data(), dns["data"]), autoscaler["data"]),
-        "resource": _merged(_merged(_resources(job), dns["resource"]), autoscaler["resource"]),
+        "data": data,
+        "resource": resource,
         "module": {
             "vpc": vpc_module(job, module_dir=module_dir),
             "eks": eks_module(job, options, module_dir=module_dir),
         },
-        "output": {**_outputs(), **dns["output"], **autoscaler["output"]},
+        "output": {**_outputs(), **dns["output"], **autoscaler["output"], **acme["output"]},
     }
 
 

@@ -62,6 +62,15 @@ def _check_cluster(job: InfrastructureJob, provider: AwsProvider) -> list[SpecIs
                 "(<name>-external-dns, <name>-ebs-csi) are named after it, and IAM allows 64",
             )
         )
+    dns_kind = getattr(job.dns, "kind", None)
+    if job.cluster.addons.acme_challenge == "dns01" and dns_kind not in (None, "route53"):
+        issues.append(
+            SpecIssue(
+                "$.cluster.addons.acme_challenge",
+                f"is dns01 with a {dns_kind} zone: on EKS, cert-manager gets an identity (IRSA) "
+                "for a route53 zone only",
+            )
+        )
     if job.cluster.kubernetes_version not in EKS_VERSIONS:
         issues.append(
             SpecIssue(

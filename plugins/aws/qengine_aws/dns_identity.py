@@ -73,6 +73,11 @@ def zone_arn(zone: Route53Dns) -> str:
     return f"arn:${{data.aws_partition.current.partition}}:route53:::hostedzone/{zone_id}"
 
 
+def zone_lookup(zone: Route53Dns) -> dict[str, Any]:
+    """The ``aws_route53_zone`` data block ``dns``: the public zone named ``zone.zone``."""
+    return {"dns": {"name": literal(zone.zone), "private_zone": False}}
+
+
 def trust_policy() -> dict[str, Any]:
     """The role's trust: the cluster's OIDC provider, for external-dns's service account."""
     return irsa.trust_policy(subject())
@@ -101,7 +106,7 @@ def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
         }
     }
     if zone.zone_id is None:
-        data["aws_route53_zone"] = {"dns": {"name": literal(zone.zone), "private_zone": False}}
+        data["aws_route53_zone"] = zone_lookup(zone)
     resource, output = irsa.role_blocks(
         "external_dns", role_name=ROLE_NAME, policy_name="route53-zone", output=ROLE_OUTPUT
     )

@@ -24,7 +24,7 @@ from typing import Any
 from qengine.plugin import PluginError, SandboxCluster
 from qengine.spec import InfrastructureJob
 from qengine.terraform.json_types import literal
-from qengine_aws import autoscaler_identity, dns_identity
+from qengine_aws import autoscaler_identity, cert_manager_identity, dns_identity
 from qengine_aws.blueprint import (
     BlueprintOptions,
     node_group,
@@ -79,6 +79,11 @@ def sandbox_root_module(
         resources["external_dns_role"] = {"input": _external_dns_role(job, zone)}
         role = "terraform_data.external_dns_role.output.arn"
         outputs[dns_identity.ROLE_OUTPUT] = {"value": f"${{{role}}}"}
+    acme_zone = cert_manager_identity.dns01_zone(job)
+    if acme_zone is not None:
+        resources["cert_manager_role"] = {"input": _cert_manager_role(job, acme_zone)}
+        role = "terraform_data.cert_manager_role.output.arn"
+        outputs[cert_manager_identity.ROLE_OUTPUT] = {"value": f"${{{role}}}"}
     if autoscaler_identity.autoscaled(job):
         resources["cluster_autoscaler_role"] = {
             "input": _cluster_autoscaler_role(job, paused=options.paused)
@@ -130,6 +135,21 @@ def _external_dns_role(job: InfrastructureJob, zone: Route53Dns) -> dict[str, An
         "zone_actions": list(dns_identity.ZONE_ACTIONS),
         "list_actions": list(dns_identity.LIST_ACTIONS),
         "arn": f"arn:aws:iam::{account}:role/{dns_identity.ROLE_NAME}",
+    }
+
+
+def _cert_manager_role(job: InfrastructureJob, zone: Route53Dns) -> dict[str, Any]:
+    """What the real role gets: its trust (one subject, one audience) and its actions."""
+    return {
+        "name": cert_manager_identity.ROLE_NAME,
+        "trusted_subject": cert_manager_identity.subject(),
+        "trusted_audience": "sts.amazonaws.com",
+        "zone": literal(zone.zone),
+        "zone_id": literal(zone.zone_id) if zone.zone_id else "(looked up by name)",
+        "zone_actions": list(cert_manager_identity.ZONE_ACTIONS),
+        "change_actions": list(cert_manager_identity.CHANGE_ACTIONS),
+        "list_actions": list(cert_manager_identity.LIST_ACTIONS),
+        "arn": f"arn:aws:iam::{_account(job)}:role/{cert_manager_identity.ROLE_NAME}",
     }
 
 

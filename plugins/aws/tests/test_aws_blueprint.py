@@ -390,3 +390,100 @@ def test_asking_for_the_autoscaler_installs_it_for_fixed_size_groups_too() -> No
 
     root = eks_root_module(_job(document_change=asked))
     assert "cluster_autoscaler" in root["resource"]["aws_iam_role"]
+
+
+def _dns01(document: dict[str, Any]) -> None:
+    document["cluster"]["addons"] = {"acme_challenge": "dns01"}
+
+
+def test_cert_manager_role_for_dns01_is_trusted_by_its_service_account_only() -> None:
+    root = eks_root_module(_job(document_change=_dns01))
+    role = root["resource"]["aws_iam_role"]["cert_manager"]
+    assert role["name"] == "${var.cluster_name}-cert-manager"
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.cert_manager_assume.json}"
+    [trust] = _statements(root["data"]["aws_iam_policy_document"]["cert_manager_assume"])
+    assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert trust["principals"] == [
+        {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
+    ]
+    conditions = {c["variable"]: (c["test"], c["values"]) for c in trust["condition"]}
+    assert conditions == {
+        "${module.eks.oidc_provider}:sub": (
+            "StringEquals",
+            ["system:serviceaccount:qengine-system:cert-manager"],
+        ),
+        "${module.eks.oidc_provider}:aud": ("StringEquals", ["sts.amazonaws.com"]),
+    }
+    # The account the stack annotates is the one trusted.
+    from qengine_addons import addon_values, load_freeze, service_account_subject
+
+    assert (
+        service_account_subject("cert-manager")
+        == conditions["${module.eks.oidc_provider}:sub"][1][0]
+    )
+    values = addon_values(load_freeze().get("cert-manager"), _job(), {"cert-manager": {"a": "b"}})
+    assert values["serviceAccount"]["name"] == "cert-manager"
+    assert root["output"]["cert_manager_role_arn"] == {"value": "${aws_iam_role.cert_manager.arn}"}
+
+
+def test_cert_manager_policy_writes_the_zones_records_and_reads_its_changes_only() -> None:
+    root = eks_root_module(_job(document_change=_dns01))
+    attached = root["resource"]["aws_iam_role_policy"]["cert_manager"]
+    assert attached["role"] == "${aws_iam_role.cert_manager.id}"
+    assert attached["policy"] == "${data.aws_iam_policy_document.cert_manager.json}"
+    statements = _statements(root["data"]["aws_iam_policy_document"]["cert_manager"])
+    assert all(s["effect"] == "Allow" and "condition" not in s for s in statements)
+    by_resource = {tuple(s["resources"]): sorted(s["actions"]) for s in statements}
+    assert by_resource == {
+        ("${data.aws_route53_zone.dns.arn}",): [
+            "route53:ChangeResourceRecordSets",
+            "route53:ListResourceRecordSets",
+        ],
+        ("arn:${data.aws_partition.current.partition}:route53:::change/*",): ["route53:GetChange"],
+        ("*",): ["route53:ListHostedZonesByName"],
+    }
+    assert root["data"]["aws_route53_zone"] == {
+        "dns": {"name": "prod.example.com", "private_zone": False}
+    }
+
+    def with_zone_id(document: dict[str, Any]) -> None:
+        _dns01(document)
+        document["cluster"]["addons"]["external_dns"] = False
+        document["dns"]["zone_id"] = "Z0123456789ABCDEFGHIJ"
+
+    root = eks_root_module(_job(document_change=with_zone_id))
+    statements = _statements(root["data"]["aws_iam_policy_document"]["cert_manager"])
+    zone = "arn:${data.aws_partition.current.partition}:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    assert statements[0]["resources"] == [zone]
+    assert "aws_route53_zone" not in root["data"]
+    assert "external_dns" not in root["resource"]["aws_iam_role"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda d: None, id="http01"),
+        pytest.param(lambda d: d["cluster"].update(addons={"manage": False}), id="unmanaged"),
+    ],
+)
+def test_no_cert_manager_role_unless_the_issuers_solve_dns01(change: Any) -> None:
+    root = eks_root_module(_job(document_change=change))
+    assert "cert_manager" not in root["resource"]["aws_iam_role"]
+    assert "cert_manager_role_arn" not in root["output"]
+    assert "cert_manager" not in json.dumps(root)
+
+
+def test_dns01_on_eks_is_refused_for_a_zone_that_is_not_route53() -> None:
+    from qengine import SpecError
+
+    def cloud_dns(document: dict[str, Any]) -> None:
+        _dns01(document)
+        document["dns"] = {"kind": "cloud-dns", "project": "p", "zone": "prod.example.com",
+                           "service_account": "dns@p.iam.gserviceaccount.com"}  # fmt: skip
+
+    document = copy.deepcopy(json.loads(EXAMPLE.read_text()))
+    cloud_dns(document)
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws,gcp"})
+    with pytest.raises(SpecError) as refused:
+        plugins.loader.load(document)
+    assert "$.cluster.addons.acme_challenge: is dns01 with a cloud-dns zone" in str(refused.value)

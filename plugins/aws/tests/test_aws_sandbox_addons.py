@@ -163,3 +163,43 @@ def test_a_host_without_helm_fails_the_create_before_anything_is_made(
     alone["cluster"]["addons"] = {"manage": False}
     alone["id"] = "eks-no-addons"
     assert engine.run(alone, sandbox_secrets=SECRETS, sandbox=True).status is JobStatus.SUCCEEDED
+
+
+def test_dns01_issuers_use_the_role_the_apply_made_for_cert_manager(moto: str) -> None:
+    """With acme_challenge dns01, the apply makes cert-manager's role (a stand-in here), its
+    ARN reaches cert-manager's service account, and the issuers solve in the job's Route53
+    zone with no credential."""
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws,kubernetes"})
+    engine = Engine(plugins, store=MemoryStateStore())
+    document = json.loads(json.dumps(INFRA))
+    document["id"] = "eks-prod-create-dns01"
+    document["cluster"]["addons"] = {"acme_challenge": "dns01", "ingress": False,
+                                     "metrics_server": False}  # fmt: skip
+    with SandboxSession() as session:
+        result = engine.run(document, sandbox_secrets=SECRETS, sandbox=session)
+        assert result.status is JobStatus.SUCCEEDED, result.error
+        outputs = result.outputs["aws.apply"]
+        ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
+        aws = engine.accept(document, sandbox_secrets=SECRETS, sandbox=session).services
+        settings = aws.settings["aws"]
+        assert isinstance(settings, AwsSettings)
+        assert settings.sandbox is not None
+        token = settings.sandbox.token
+
+        def get(path: str) -> dict[str, Any]:
+            return _get(outputs["endpoint"], ca_pem, token, path)
+
+        role = outputs["cert_manager_role_arn"]
+        assert role == "arn:aws:iam::123456789012:role/prod-eu-cert-manager"
+        account = get("/api/v1/namespaces/qengine-system/serviceaccounts/cert-manager")
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+        controller = get("/apis/apps/v1/namespaces/qengine-system/deployments/cert-manager")
+        assert controller["spec"]["template"]["spec"]["serviceAccountName"] == "cert-manager"
+        issuers = get("/apis/cert-manager.io/v1/clusterissuers")["items"]
+        assert len(issuers) == 2
+        for issuer in issuers:
+            assert issuer["spec"]["acme"]["solvers"] == [
+                {"dns01": {"route53": {"region": "eu-west-3"}}}
+            ]
+        releases = get("/api/v1/namespaces/qengine-system/secrets?labelSelector=owner%3Dhelm")
+        assert "traefik" not in {s["metadata"]["labels"]["name"] for s in releases["items"]}
