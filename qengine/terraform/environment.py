@@ -58,8 +58,15 @@ def _check_name(name: str) -> None:
 
 
 def check_backend_config(config: Mapping[str, Json], credentials: Mapping[str, str]) -> None:
-    """Refuse backend settings that would put a secret in the workspace's files."""
-    leaked = sorted(key for key in config if key in SECRET_BACKEND_KEYS)
+    """Refuse backend settings that would put a secret in the workspace's files.
+
+    A secret's key with an empty value carries nothing: it blanks the backend's default from
+    the environment (e.g. azurerm's ``client_secret``, which would otherwise come from
+    ``ARM_CLIENT_SECRET``, the provider's variable), so it is allowed.
+    """
+    leaked = sorted(
+        key for key, value in config.items() if key in SECRET_BACKEND_KEYS and value != ""
+    )
     secrets = {value for value in credentials.values() if value}
     leaked += sorted(key for key, value in config.items() if _mentions(value, secrets))
     if leaked:

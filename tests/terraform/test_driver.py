@@ -106,6 +106,14 @@ def test_backend_settings_carrying_a_credential_are_refused(
     assert not (workspace.path / "backend.tfbackend.json").exists()
 
 
+def test_an_empty_secret_setting_blanks_an_environment_default() -> None:
+    from qengine.terraform.environment import check_backend_config
+
+    check_backend_config({"key": "k", "client_secret": ""}, {"ARM_MSI_ENDPOINT": "http://x/s"})
+    with pytest.raises(InvalidInputError, match="client_secret"):
+        check_backend_config({"client_secret": "s"}, {})
+
+
 def test_backend_settings_without_a_declared_backend_are_refused(
     terraform_binary: Path, workspace: Workspace, s3_backend: S3Backend
 ) -> None:

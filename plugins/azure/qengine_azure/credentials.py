@@ -85,10 +85,16 @@ class AzureAccess:
 
     def arm_token(self) -> str:
         """A current Resource Manager access token (raises AuthError when Entra refuses)."""
+        return self.token_for(self.settings.arm_scope)[0]
+
+    def token_for(self, scope: str) -> tuple[str, int]:
+        """A current access token for ``scope`` and its expiry (seconds since the epoch);
+        azure-identity renews it before it expires. Raises AuthError when Entra refuses."""
         from azure.core.exceptions import ClientAuthenticationError
 
         try:
-            return self.credential().get_token(self.settings.arm_scope).token
+            token = self.credential().get_token(scope)
+            return token.token, token.expires_on
         except ClientAuthenticationError as exc:
             raise AuthError(
                 f"Microsoft Entra ID gave no token for client {self.identity.client_id} of "

@@ -12,7 +12,7 @@ lasts 15 to 60 seconds or forever and names no holder. The lease here must say w
 (job, process, host, last renewal) in the refusal, last as long as the engine's settings say
 and be taken back by a resumed run of the same job; the ETag conditions give the same mutual
 exclusion (exactly one of two racing writers wins) with one protocol shared by the S3, GCS and
-Blob plugins. The blob is written with the same short-lived SAS as Terraform's state
+Blob plugins. The blob is written with a short-lived SAS for the state's container
 (:func:`qengine_azure.state_backend.state_sas`), never with the job's own credential. The
 lease is taken at the end of the ``azure.state-backend`` step, which makes the container:
 nothing is asked of Azure before the preflight.

@@ -8,7 +8,11 @@ with the shapes of the real REST API (the SDKs' own models deserialize them):
 - Entra ID: ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and
   ``POST /{tenant}/oauth2/v2.0/token`` (client credentials: a client secret, or a client
   assertion, which is how a certificate and a federated token reach Entra). Each token is
-  random and expires after ``token_seconds``.
+  random and expires after ``token_seconds``. A token for Storage's scope
+  (:data:`STORAGE_SCOPE`) has the shape of Entra's: a JWT with Storage's audience, an issuer
+  under ``https://sts.windows.net/<tenant>/`` and ``iat``/``nbf``/``exp``, which is what
+  Azurite's OAuth mode (``--oauth basic``) reads; it is not signed (Azurite does not check a
+  signature), so nothing but a stand-in accepts it.
 - ARM, every call with a bearer token this server issued (else 401
   ``InvalidAuthenticationToken``): resource groups; storage accounts, their blob service
   (versioning, soft delete) and containers, a container being made in the local Azurite too;
@@ -20,6 +24,7 @@ A missing resource is a 404 with ARM's error body (``ResourceGroupNotFound``,
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -36,6 +41,9 @@ import attrs
 
 from qengine_azure import local_catalog
 from qengine_azure.local_tls import LocalTls
+from qengine_azure.token_endpoint import STORAGE_RESOURCE
+
+STORAGE_SCOPE = f"{STORAGE_RESOURCE}/.default"
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _GROUP = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
@@ -182,9 +190,12 @@ class LocalArm:
             self.vault_keys.setdefault(name, []).append((version, key))
         return f"{self.url}/keys/{name}/{version}"
 
-    def issue_token(self) -> dict[str, Any]:
-        """A new access token, as Entra's token endpoint answers it."""
+    def issue_token(self, scope: str = "", tenant: str = "", client: str = "") -> dict[str, Any]:
+        """A new access token, as Entra's token endpoint answers it (a JWT for Storage's
+        ``scope``, issued by ``tenant`` to ``client``)."""
         token = secrets.token_urlsafe(32)
+        if scope == STORAGE_SCOPE:
+            token = _storage_jwt(tenant, client, self.token_seconds)
         with self.state.lock:
             self.state.tokens[token] = time.time() + self.token_seconds
         return {"token_type": "Bearer", "expires_in": self.token_seconds, "access_token": token}
@@ -195,6 +206,28 @@ class LocalArm:
         with self.state.lock:
             expiry = self.state.tokens.get(token)
         return scheme == "Bearer" and expiry is not None and expiry > time.time()
+
+
+def _storage_jwt(tenant: str, client: str, seconds: int) -> str:
+    """An unsigned JWT with the claims Azurite's OAuth mode checks, and a random ``uti``."""
+
+    def part(value: dict[str, Any]) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    now = int(time.time())
+    claims = {
+        "aud": STORAGE_RESOURCE,
+        "iss": f"https://sts.windows.net/{tenant}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + seconds,
+        "tid": tenant,
+        "appid": client,
+        "uti": secrets.token_urlsafe(16),
+        "ver": "1.0",
+    }
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -275,7 +308,9 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return True
-        self._reply(200, self.arm.issue_token())
+        self._reply(
+            200, self.arm.issue_token(form.get("scope", ""), tenant, form.get("client_id", ""))
+        )
         return True
 
     # -- ARM --------------------------------------------------------------------------

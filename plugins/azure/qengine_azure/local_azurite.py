@@ -17,8 +17,12 @@ Azurite without touching the machine (no ``/etc/hosts`` edit, no resolver change
   that Terraform trusts through ``SSL_CERT_FILE``. Azurite takes the account from the host name
   (its production-style URLs), so the state lands in the account the job names.
 
-Azurite does not accept account-key (Shared Key) requests from Terraform here (403), so the
-backend authenticates with an account SAS (``ARM_SAS_TOKEN``) made with the account's key.
+Azurite runs with its OAuth mode on (``--oauth basic``, HTTPS only): besides SAS and Shared
+Key it accepts a bearer token shaped as Entra's (a JWT with Storage's audience, an issuer under
+``https://sts.windows.net/``, and a lifetime it checks; the signature is not checked). That is
+how Terraform's backend reaches the state: Entra tokens from the run's token endpoint
+(:mod:`qengine_azure.token_endpoint`), renewed as they expire. Python clients of the tests
+and the job's lease use an account SAS made with the account's key.
 """
 
 from __future__ import annotations
@@ -214,7 +218,8 @@ class LocalAzurite:
 
     def account_sas(self, account: str, *, hours: float = 2.0) -> str:
         """An account SAS for ``account`` (service blob; container and object; read, write,
-        delete, list, add, create), as Terraform's ``ARM_SAS_TOKEN`` takes it."""
+        delete, list, add, create): what the tests' Python clients and the sandbox's job lease
+        use."""
         import datetime
 
         from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
@@ -284,7 +289,7 @@ class LocalAzurite:
         args = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(self.port)]
         args += ["--cert", str(self.tls.cert), "--key", str(self.tls.key)]
         args += ["--location", str(root / "data"), "--disableTelemetry", "--silent", "--loose"]
-        args += ["--skipApiVersionCheck"]
+        args += ["--skipApiVersionCheck", "--oauth", "basic"]
         accounts = ";".join(f"{name}:{key}" for name, key in self.keys.items())
         env = {"PATH": os.environ.get("PATH", ""), "AZURITE_ACCOUNTS": accounts}
         self._process = subprocess.Popen(

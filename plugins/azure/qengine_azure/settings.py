@@ -40,7 +40,8 @@ class AzureSettings:
     ``https://<account>.blob.core.windows.net`` when None). ``terraform_env``: non-secret
     variables Terraform's process gets (a local cloud's metadata host, proxy and CA bundle).
     ``state_sas``: in the sandbox, makes the short-lived SAS of a state account from its
-    local key (on Azure the SAS is a user delegation SAS, from the job's Entra token).
+    local key, for the job's lease (on Azure the SAS is a user delegation SAS, from the job's
+    Entra token).
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
     ``job_lease_seconds``: how long a job's lease beside the state lasts unrenewed (see
     :mod:`qengine_azure.lease`).

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: Days a deleted or overwritten state blob (and a deleted container) can be restored.
 SOFT_DELETE_DAYS = 30
-#: The life of the SAS a Terraform run gets.
+#: The life of a SAS for the state's container (the job lease's; renewed hourly).
 SAS_HOURS = 2.0
 
 
@@ -215,7 +215,8 @@ def _ensure_container(storage: StorageManagementClient, location: StateLocation)
 
 
 def state_sas(access: AzureAccess, location: StateLocation) -> str:
-    """A SAS for the state's container, valid :data:`SAS_HOURS`: Terraform's only credential.
+    """A SAS for the state's container, valid :data:`SAS_HOURS`: the job lease's credential
+    (Terraform's backend gets Entra tokens from :mod:`qengine_azure.token_endpoint`).
 
     On Azure, a user delegation SAS signed with a key Entra gives the job's identity (it
     needs Storage Blob Data Contributor on the account); in the sandbox, one made with the

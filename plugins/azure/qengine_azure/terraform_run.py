@@ -1,11 +1,17 @@
 """Running the job's root module with the core Terraform driver, on the ``azurerm`` backend.
 
-The backend's only credential is a SAS for the state's container made for the run
-(:func:`~qengine_azure.state_backend.state_sas`, a couple of hours at most), handed over as
-``ARM_SAS_TOKEN`` through the driver's ``credentials=``, so it is masked in everything the
-driver reports and never on a command line. The backend settings (resource group, account,
-container, key) are not secret. A held blob lease is the core driver's StateLockedError
-(exit code 4).
+The backend reads and writes the state with Entra tokens for Storage (``use_azuread_auth``)
+that it asks for, whenever the one it holds is due, at a managed-identity endpoint
+(``use_msi``) served for the run's whole life by
+:class:`~qengine_azure.token_endpoint.StateTokenEndpoint` from the job's azure-identity
+credential: a run of any length keeps its state access, and no token or secret of the
+backend's is in Terraform's environment, only the endpoint's URL (``ARM_MSI_ENDPOINT``, its
+path a per-run secret, through the driver's masked ``credentials=``, never argv). The
+backend's other credential sources are blanked in its settings (``client_secret``,
+``client_certificate``, ``oidc_token`` empty; OIDC and the Azure CLI off), so the provider's
+variables of a real run are not taken up by the backend. The backend settings (resource
+group, account, container, key) are not secret. A held blob lease is the core driver's
+StateLockedError (exit code 4).
 
 For the azurerm provider of a real run, the job's credential in the form the provider takes:
 a client assertion or the host's projected token through OIDC (``ARM_USE_OIDC``), a
@@ -26,7 +32,22 @@ from qengine.runner import StepContext
 from qengine.terraform import DestructiveGuard, LogLine, ProviderSources, Terraform, Workspace
 from qengine.terraform.json_types import Json
 from qengine_azure.credentials import AzureAccess
-from qengine_azure.state_backend import StateLocation, state_sas
+from qengine_azure.state_backend import StateLocation
+from qengine_azure.token_endpoint import StateTokenEndpoint
+
+#: The backend's authentication: Entra tokens from the run's managed-identity endpoint, and
+#: every other source it would read from the environment blanked or off.
+_BACKEND_AUTH: dict[str, Json] = {
+    "use_azuread_auth": True,
+    "use_msi": True,
+    "use_oidc": False,
+    "use_aks_workload_identity": False,
+    "use_cli": False,
+    "client_secret": "",
+    "client_certificate": "",
+    "oidc_token": "",
+    "oidc_token_file_path": "",
+}
 
 #: What the destructive-change guard refuses to delete or replace outside a delete job.
 PROTECTED = (
@@ -56,12 +77,14 @@ def terraform_for(
         ctx.emit_log(line.text)
 
     guard = DestructiveGuard(allow_destructive=allow_destructive).protecting(PROTECTED)
-    credentials = {"ARM_SAS_TOKEN": state_sas(access, location)}
+    endpoint = StateTokenEndpoint(access.token_for)
     env = dict(access.settings.terraform_env)
+    credentials: dict[str, str] = {}
     if access.settings.sandbox is None:
         env.update(_provider_env(access))
         credentials.update(provider_credentials(access))
-    with Workspace.create(sources=sources) as workspace:
+    with endpoint, Workspace.create(sources=sources) as workspace:
+        credentials.update(endpoint.child_credentials())
         workspace.write_root_module(module)
         tf = Terraform(
             workspace,
@@ -72,9 +95,13 @@ def terraform_for(
             lock_timeout=access.settings.lock_timeout,
             guard=guard,
         )
-        config: dict[str, Json] = dict(location.backend_config())
-        tf.init(config)
+        tf.init(backend_settings(location))
         yield tf
+
+
+def backend_settings(location: StateLocation) -> dict[str, Json]:
+    """The azurerm backend's settings of a run: where the state is, and how it is reached."""
+    return {**location.backend_config(), **_BACKEND_AUTH}
 
 
 def _provider_env(access: AzureAccess) -> dict[str, str]:

@@ -1,9 +1,11 @@
-"""Leak hunt: an Azure job run in the sandbox (client secret sealed in memory, a SAS made for
-Terraform) leaves neither the secret nor the SAS in anything it writes: the result and its
-outputs, the events, the SQLite state store, the Terraform state blob, terraform's command
-lines (recorded by a wrapper put first on PATH), nor the host's environment. The SAS reaches
-terraform's environment only; the client secret not even that (the stand-in module has no
-provider). Raw, base64, URL-encoded and JSON-escaped forms are all looked for."""
+"""Leak hunt: an Azure job run in the sandbox (client secret sealed in memory, Storage tokens
+handed to Terraform's backend by the run's managed-identity endpoint, a SAS for the job's
+lease) leaves neither the secret, nor a token, nor the SAS, nor the endpoint's secret URL in
+anything it writes: the result and its outputs, the events, the SQLite state store, the
+Terraform state blob, terraform's command lines (recorded by a wrapper put first on PATH), nor
+the host's environment. Terraform's environment holds the endpoint's URL only: no token, no
+SAS, and not the client secret (the stand-in module has no provider). Raw, base64,
+URL-encoded and JSON-escaped forms are all looked for."""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def _wrapper(directory: Path, log: Path) -> Path:
     return directory
 
 
-def test_neither_the_secret_nor_the_sas_leaks(
+def test_neither_the_secret_nor_a_token_nor_the_sas_leaks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = tmp_path / "terraform-calls.jsonl"
@@ -86,9 +88,14 @@ def test_neither_the_secret_nor_the_sas_leaks(
             .readall()
             .decode()
         )
+        assert settings.stand_in is not None
+        tokens = [token for token in settings.stand_in.state.tokens if token.startswith("eyJ")]
+    assert tokens, "no Storage token was issued"
     assert '"terraform_data"' in state  # the state really is there
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert calls, "terraform was not run through the wrapper"
+    endpoints = {call["env"]["ARM_MSI_ENDPOINT"] for call in calls}
+    assert all("/metadata/identity/oauth2/token" in url for url in endpoints)
     written = {
         "result": json.dumps(result.to_json(), default=str),
         "events": "\n".join(events),
@@ -107,6 +114,13 @@ def test_neither_the_secret_nor_the_sas_leaks(
         # signature's key material the way it would appear: any sig= of the account's SAS.
         assert "sig=" not in text, f"a SAS leaked into the {where}"
         assert signature not in text
+        for token in tokens:
+            for form in _forms(token):
+                assert form not in text, f"a Storage token leaked into the {where}"
+        for url in endpoints:
+            assert url not in text, f"the token endpoint's URL leaked into the {where}"
     environments = json.dumps([call["env"] for call in calls])
     assert DEMO_SECRET not in environments
-    assert all("ARM_SAS_TOKEN" in call["env"] for call in calls)
+    assert "sig=" not in environments
+    assert not any(token in environments for token in tokens)
+    assert all("ARM_SAS_TOKEN" not in call["env"] for call in calls)

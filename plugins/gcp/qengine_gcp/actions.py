@@ -45,7 +45,7 @@ from qengine.plugin import InfrastructureError, InvalidInputError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
-from qengine_gcp import dns_identity
+from qengine_gcp import cert_manager_identity, dns_identity
 from qengine_gcp.blueprint import OUTPUTS, BlueprintOptions, gke_root_module, provider_of
 from qengine_gcp.credentials import GcpAccess, SecretOpener
 from qengine_gcp.pause import (
@@ -152,7 +152,12 @@ def _addon_steps(gcp: GcpJob) -> list[Step]:
     def external_dns(ctx: StepContext) -> Mapping[str, str]:
         return dns_identity.service_account_annotations(ctx.inputs[APPLY])
 
+    def cert_manager(ctx: StepContext) -> Mapping[str, str]:
+        return cert_manager_identity.service_account_annotations(ctx.inputs[APPLY])
+
     identities: dict[str, ServiceAccountIdentity] = {}
+    if cert_manager_identity.dns01_zone(gcp.job) is not None:
+        identities[cert_manager_identity.ADDON] = cert_manager
     if dns_identity.external_dns_zone(gcp.job) is not None:
         identities[dns_identity.ADDON] = external_dns
     settings = AddonSettings(test_charts=gcp.settings.sandbox is not None)
@@ -312,7 +317,7 @@ def _apply(gcp: GcpJob, ctx: StepContext, options: BlueprintOptions) -> dict[str
     if gcp.settings.sandbox is not None and gcp.settings.container_endpoint is not None:
         for change in register_stand_ins(gcp.access, gcp.job, options):
             ctx.emit_progress(change)
-    wanted = (*OUTPUTS, dns_identity.ACCOUNT_OUTPUT)
+    wanted = (*OUTPUTS, dns_identity.ACCOUNT_OUTPUT, cert_manager_identity.ACCOUNT_OUTPUT)
     return {name: found[name] for name in wanted if name in found}
 
 

@@ -25,7 +25,7 @@ import attrs
 
 from qengine.spec import InfrastructureJob
 from qengine.terraform import literal
-from qengine_gcp import dns_identity
+from qengine_gcp import cert_manager_identity, dns_identity
 from qengine_gcp.modules import GKE, NETWORK, pinned
 from qengine_gcp.spec import GcpProvider, NodePool
 
@@ -99,6 +99,7 @@ def gke_root_module(
     options = options or BlueprintOptions()
     provider = provider_of(job)
     dns = dns_identity.blueprint_parts(job)
+    acme = cert_manager_identity.blueprint_parts(job)
     module: dict[str, Any] = {
         "terraform": _settings(),
         "provider": {"google": {"project": "${var.project_id}", "region": "${var.region}"}},
@@ -107,14 +108,24 @@ def gke_root_module(
             "vpc": network_module(job, module_dir=module_dir),
             "gke": gke_module(job, options, module_dir=module_dir),
         },
-        "output": {**_outputs(), **dns["output"]},
+        "output": {**_outputs(), **dns["output"], **acme["output"]},
     }
-    if dns["data"]:
-        module["data"] = dns["data"]
-    resources = {**(_nat(job) if provider.private_nodes else {}), **dns["resource"]}
+    data = _merged(dns["data"], acme["data"])
+    if data:
+        module["data"] = data
+    resources = _merged(_nat(job) if provider.private_nodes else {}, dns["resource"])
+    resources = _merged(resources, acme["resource"])
     if resources:
         module["resource"] = resources
     return module
+
+
+def _merged(blocks: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """``blocks`` of one kind (``data``, ``resource``) with ``more``'s, type by type."""
+    merged = dict(blocks)
+    for kind, named in more.items():
+        merged[kind] = {**merged.get(kind, {}), **named}
+    return merged
 
 
 def _settings() -> dict[str, Any]:

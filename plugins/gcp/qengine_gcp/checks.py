@@ -87,6 +87,13 @@ def _check_cluster(job: InfrastructureJob) -> Iterator[SpecIssue]:
             "GKE autoscales each node pool itself between its min_nodes and max_nodes: remove "
             "this field (set min_nodes equal to max_nodes for a fixed size)",
         )
+    dns_kind = getattr(job.dns, "kind", None)
+    if job.cluster.addons.acme_challenge == "dns01" and dns_kind not in (None, "cloud-dns"):
+        yield SpecIssue(
+            "$.cluster.addons.acme_challenge",
+            f"is dns01 with a {dns_kind} zone: on GKE, cert-manager gets an identity (workload "
+            "identity) for a cloud-dns zone only",
+        )
     if len(job.cluster.name) > catalog.MAX_CLUSTER_NAME:
         yield SpecIssue(
             "$.cluster.name", f"GKE cluster names are at most {catalog.MAX_CLUSTER_NAME} characters"

@@ -61,12 +61,12 @@ def account_id(job: InfrastructureJob) -> str:
     return "external-dns-" + hashlib.sha256(job.cluster.id.encode()).hexdigest()[:10]
 
 
-def kubernetes_member(pool: str) -> str:
-    """The IAM member of external-dns's Kubernetes service account in the workload identity
-    ``pool`` (``<project>.svc.id.goog``)."""
+def kubernetes_member(pool: str, addon: str = ADDON) -> str:
+    """The IAM member of the Kubernetes service account of ``addon`` (external-dns's unless
+    named) in the workload identity ``pool`` (``<project>.svc.id.goog``)."""
     from qengine_addons import service_account_subject
 
-    namespace, name = service_account_subject(ADDON).split(":")[2:4]
+    namespace, name = service_account_subject(addon).split(":")[2:4]
     return f"serviceAccount:{pool}[{namespace}/{name}]"
 
 

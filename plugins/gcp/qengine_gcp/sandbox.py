@@ -22,7 +22,7 @@ from typing import Any
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
 from qengine.terraform import literal
-from qengine_gcp import dns_identity
+from qengine_gcp import cert_manager_identity, dns_identity
 from qengine_gcp.blueprint import (
     BlueprintOptions,
     gke_module,
@@ -79,6 +79,11 @@ def sandbox_root_module(
         resources["external_dns_account"] = {"input": _external_dns_account(job, zone)}
         account = "terraform_data.external_dns_account.output.email"
         outputs[dns_identity.ACCOUNT_OUTPUT] = {"value": f"${{{account}}}"}
+    acme_zone = cert_manager_identity.dns01_zone(job)
+    if acme_zone is not None:
+        resources["cert_manager_account"] = {"input": _cert_manager_account(job, acme_zone)}
+        account = "terraform_data.cert_manager_account.output.email"
+        outputs[cert_manager_identity.ACCOUNT_OUTPUT] = {"value": f"${{{account}}}"}
     return {
         "terraform": {"backend": {"gcs": {}}},
         "variable": variables_of(job),
@@ -98,6 +103,23 @@ def _external_dns_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, A
         "zone": literal(zone.managed_zone or zone.zone),
         "zone_role": dns_identity.ZONE_ROLE,
         "project_role": dns_identity.PROJECT_ROLE,
+    }
+
+
+def _cert_manager_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, Any]:
+    """What cert-manager's real account and its bindings get (ACME DNS-01)."""
+    account = cert_manager_identity.account_id(job)
+    pool = "${var.project_id}.svc.id.goog"
+    return {
+        "account_id": account,
+        "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
+        "workload_identity_member": dns_identity.kubernetes_member(
+            pool, cert_manager_identity.ADDON
+        ),
+        "zone_project": literal(zone.project),
+        "zone": literal(zone.managed_zone or zone.zone),
+        "zone_role": cert_manager_identity.ZONE_ROLE,
+        "project_role": None if zone.managed_zone else cert_manager_identity.PROJECT_ROLE,
     }
 
 

@@ -221,3 +221,87 @@ def test_the_sandbox_module_has_the_account_output_too() -> None:
         "serviceAccount:${var.project_id}.svc.id.goog[qengine-system/external-dns]"
     )
     assert account["email"].startswith(account["account_id"] + "@")
+
+
+CERT_MANAGER = "serviceAccount:${google_service_account.cert_manager.email}"
+
+
+def _bound(root: dict[str, Any], member: str) -> list[tuple[str, str, str]]:
+    return sorted(
+        (kind, name, block["role"])
+        for kind, blocks in root["resource"].items()
+        for name, block in blocks.items()
+        if isinstance(block, dict) and block.get("member") == member
+    )
+
+
+def test_cert_manager_account_for_dns01_is_usable_by_its_kubernetes_service_account_only() -> None:
+    root = gke_root_module(_with_dns({**DNS, "managed_zone": "prod-zone"}, acme_challenge="dns01"))
+    account = root["resource"]["google_service_account"]["cert_manager"]
+    assert re.fullmatch(r"cert-manager-[0-9a-f]{10}", account["account_id"])
+    assert account["project"] == "${var.project_id}"
+    binding = root["resource"]["google_service_account_iam_member"][
+        "cert_manager_workload_identity"
+    ]
+    assert binding == {
+        "service_account_id": "${google_service_account.cert_manager.name}",
+        "role": "roles/iam.workloadIdentityUser",
+        "member": "serviceAccount:${module.gke.identity_namespace}[qengine-system/cert-manager]",
+    }
+    from qengine_addons import service_account_subject
+
+    assert service_account_subject("cert-manager").endswith(":qengine-system:cert-manager")
+    assert root["output"]["cert_manager_service_account"] == {
+        "value": "${google_service_account.cert_manager.email}"
+    }
+    # With the managed zone named, the solver names it too: dns.admin on that zone, nothing on
+    # the project.
+    zone = root["resource"]["google_dns_managed_zone_iam_member"]["cert_manager"]
+    assert (zone["project"], zone["managed_zone"]) == ("acme-dns", "prod-zone")
+    assert _bound(root, CERT_MANAGER) == [
+        ("google_dns_managed_zone_iam_member", "cert_manager", "roles/dns.admin")
+    ]
+    # external-dns keeps its own account and bindings beside it.
+    assert "external_dns" in root["resource"]["google_service_account"]
+
+
+def test_cert_manager_lists_the_projects_zones_only_when_the_zone_is_looked_up() -> None:
+    root = gke_root_module(_with_dns(acme_challenge="dns01", external_dns=False))
+    assert _bound(root, CERT_MANAGER) == [
+        ("google_dns_managed_zone_iam_member", "cert_manager", "roles/dns.admin"),
+        ("google_project_iam_member", "cert_manager_zones", "roles/dns.reader"),
+    ]
+    zone = root["resource"]["google_dns_managed_zone_iam_member"]["cert_manager"]
+    assert 'z.dns_name == "prod.example.com."' in zone["managed_zone"]
+    assert root["data"] == {"google_dns_managed_zones": {"dns": {"project": "acme-dns"}}}
+    assert "external_dns" not in json.dumps(root)
+
+
+@pytest.mark.parametrize("addons", [{}, {"manage": False}], ids=["http01", "unmanaged"])
+def test_no_cert_manager_account_unless_the_issuers_solve_dns01(addons: dict[str, Any]) -> None:
+    root = gke_root_module(_with_dns(None, **addons))
+    assert "cert_manager" not in json.dumps(root)
+
+
+def test_the_sandbox_module_has_cert_managers_account_output_too() -> None:
+    job = _with_dns(acme_challenge="dns01")
+    real, stand_in = gke_root_module(job), sandbox_root_module(job, PLACEHOLDER_CLUSTER)
+    wanted = {*OUTPUTS, "external_dns_service_account", "cert_manager_service_account"}
+    assert set(real["output"]) == set(stand_in["output"]) == wanted
+    account = stand_in["resource"]["terraform_data"]["cert_manager_account"]["input"]
+    assert account["workload_identity_member"] == (
+        "serviceAccount:${var.project_id}.svc.id.goog[qengine-system/cert-manager]"
+    )
+    assert account["project_role"] == "roles/dns.reader"  # the zone is looked up here
+
+
+def test_dns01_on_gke_is_refused_for_a_zone_that_is_not_cloud_dns() -> None:
+    from qengine import SpecError
+
+    document = example()
+    document["dns"] = {"kind": "route53", "zone": "prod.example.com"}
+    document["cluster"]["addons"] = {"acme_challenge": "dns01"}
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp,aws"})
+    with pytest.raises(SpecError) as refused:
+        plugins.loader.load(document)
+    assert "$.cluster.addons.acme_challenge: is dns01 with a route53 zone" in str(refused.value)

@@ -65,3 +65,49 @@ def test_external_dns_runs_as_the_service_account_the_apply_made() -> None:
         )  # fmt: skip
         annotations = account["metadata"]["annotations"]
         assert annotations["iam.gke.io/gcp-service-account"] == email
+
+
+def test_dns01_issuers_use_the_service_account_the_apply_made_for_cert_manager() -> None:
+    """With acme_challenge dns01, the apply makes cert-manager's account (a stand-in here),
+    whose e-mail reaches cert-manager's service account; the issuers solve in the job's
+    managed zone with no key."""
+    document = example()
+    document["dns"] = {
+        "kind": "cloud-dns",
+        "project": "acme-dns",
+        "zone": "prod.example.com",
+        "managed_zone": "prod-zone",
+        "service_account": "qengine-dns@acme-dns.iam.gserviceaccount.com",
+    }
+    document["cluster"]["addons"] = {"acme_challenge": "dns01", "ingress": False,
+                                     "external_dns": False, "metrics_server": False}  # fmt: skip
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp,kubernetes"})
+    engine = Engine(plugins, store=MemoryStateStore())
+    with ExitStack() as stack:
+        session = stack.enter_context(SandboxSession())
+        accepted = engine.accept(document, sandbox=session)
+        job = accepted.job
+        ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id="c")
+        result = Executor(store=engine.store).run(engine.plan(accepted), ref)
+        assert result.status is JobStatus.SUCCEEDED, result.error
+        outputs = result.outputs["gcp.apply"]
+        email = outputs["cert_manager_service_account"]
+        assert email.startswith("cert-manager-")
+        assert email.endswith("@acme-platform-prod.iam.gserviceaccount.com")
+        settings = accepted.services.settings["gcp"]
+        assert isinstance(settings, GcpSettings)
+        assert settings.sandbox is not None
+        ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
+        token = settings.sandbox.token
+
+        def get(path: str) -> dict[str, Any]:
+            return _get(outputs["endpoint"], ca_pem, token, path)
+
+        account = get("/api/v1/namespaces/qengine-system/serviceaccounts/cert-manager")
+        assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] == email
+        issuers = get("/apis/cert-manager.io/v1/clusterissuers")["items"]
+        assert len(issuers) == 2
+        for issuer in issuers:
+            assert issuer["spec"]["acme"]["solvers"] == [
+                {"dns01": {"cloudDNS": {"project": "acme-dns", "hostedZoneName": "prod-zone"}}}
+            ]

@@ -1,0 +1,136 @@
+"""A local managed-identity endpoint that hands Terraform's state backend the job's Storage
+token, renewed for as long as the run lasts.
+
+Terraform's ``azurerm`` backend (1.11, on hashicorp/go-azure-sdk) authenticates to the blob
+service with Entra tokens when ``use_azuread_auth`` is on, and with ``use_msi`` it asks a
+managed-identity endpoint for them: ``GET <msi_endpoint>?api-version=2018-02-01&resource=
+https://storage.azure.com`` with the header ``Metadata: true``, reading ``access_token`` and
+``expires_in``. It asks again whenever the token it holds is due (within 20 minutes of its
+expiry, or half its life gone), so a run of any length keeps its state access while no token
+lives in its environment.
+
+One endpoint serves one run: :class:`StateTokenEndpoint` is a context manager that serves
+HTTP on 127.0.0.1 (a free port) on its own thread and stops on exit. The protocol carries no
+credential of the caller, so the endpoint answers only under an unguessable path:
+``msi_endpoint`` is ``http://127.0.0.1:PORT/<secret>/metadata/identity/oauth2/token``, passed
+as ``ARM_MSI_ENDPOINT`` through the driver's masked ``credentials`` (never argv, never the
+backend configuration that ``terraform init`` writes to disk). Another path, a request
+without ``Metadata: true``, another resource or another method is refused; nothing is logged.
+
+Each answer is the job's current token for Storage's scope from its azure-identity
+credential, which caches it and asks Entra again before it expires.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+from qengine.plugin import QengineError
+
+#: Azure Storage's resource (the backend names it without a trailing slash).
+STORAGE_RESOURCE = "https://storage.azure.com"
+_PATH = "metadata/identity/oauth2/token"
+
+#: The current token and its expiry (seconds since the epoch) for a scope.
+TokenSource = Callable[[str], tuple[str, int]]
+
+
+class StateTokenEndpoint:
+    """The managed-identity endpoint of one run; use it as a context manager.
+
+    ``source`` gives the job's token for a scope and its expiry; only Storage's resource is
+    served. ``served`` counts the tokens handed out; ``failures`` the kinds of errors the
+    source raised (each answered 500, which fails the backend's request).
+    """
+
+    def __init__(self, source: TokenSource, *, now: Callable[[], float] = time.time) -> None:
+        self._source = source
+        self._now = now
+        self._secret = secrets.token_urlsafe(24)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.served = 0
+        self.failures: list[str] = []
+
+    @property
+    def url(self) -> str:
+        """``msi_endpoint`` of the run (a secret: it names the endpoint's path)."""
+        assert self._server is not None, "the endpoint is not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{self._secret}/{_PATH}"
+
+    def child_credentials(self) -> dict[str, str]:
+        """Terraform's secret variables (the driver's ``credentials=``, which masks them)."""
+        return {"ARM_MSI_ENDPOINT": self.url}
+
+    def __enter__(self) -> StateTokenEndpoint:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                status, body = endpoint._answer(self.path, self.headers.get("Metadata"))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="azure-state-token-endpoint",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _answer(self, path: str, metadata: str | None) -> tuple[int, bytes]:
+        route, _, query = path.partition("?")
+        secret, _, rest = route.lstrip("/").partition("/")
+        if not hmac.compare_digest(secret, self._secret) or rest != _PATH:
+            return 404, b'{"error": "not_found"}'
+        if metadata != "true":
+            return 400, b'{"error": "invalid_request", "error_description": "Metadata: true"}'
+        resource = urllib.parse.parse_qs(query).get("resource", [""])[0].rstrip("/")
+        if resource != STORAGE_RESOURCE:
+            return 400, b'{"error": "invalid_resource"}'
+        try:
+            token, expires_on = self._source(f"{STORAGE_RESOURCE}/.default")
+        except QengineError as exc:
+            self.failures.append(type(exc).__name__)
+            return 500, b'{"error": "unavailable"}'
+        self.served += 1
+        left = max(int(expires_on - self._now()), 0)
+        body = {
+            "access_token": token,
+            "expires_in": str(left),
+            "expires_on": str(expires_on),
+            "resource": STORAGE_RESOURCE,
+            "token_type": "Bearer",
+        }
+        return 200, json.dumps(body).encode()
