@@ -62,6 +62,44 @@ def test_the_test_freeze_has_the_same_addons_order_and_needs() -> None:
         assert (TEST_CHARTS / ours.chart).is_dir() or ours.builtin
 
 
+def test_the_stack_serves_the_gateway_api_and_the_test_charts_do_as_well(
+    helm_binary: str, tmp_path: Path
+) -> None:
+    """Routers with ``routing: gateway`` need Traefik's Gateway provider and its GatewayClass
+    (no default Gateway: each environment makes its own) and cert-manager's gateway-shim; the
+    Gateway API CRDs come with the Traefik chart (its crds/, applied by the CRD step)."""
+    real, test = load_freeze(), load_freeze(TEST_CHARTS / "freeze.json")
+    traefik = real.get("traefik").values
+    assert traefik["providers"]["kubernetesGateway"] == {"enabled": True}
+    assert traefik["gateway"] == {"enabled": False}
+    assert traefik["gatewayClass"] == {"enabled": True, "name": "traefik"}
+    assert real.get("cert-manager").values["config"]["enableGatewayAPI"] is True
+    env = helm_env(tmp_path)
+
+    def render(name: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        (tmp_path / f"{name}.json").write_text(json.dumps(values))
+        text = subprocess.run(
+            [helm_binary, "template", name, str(TEST_CHARTS / name), "--include-crds",
+             "-f", str(tmp_path / f"{name}.json")],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return [d for d in yaml.safe_load_all(text) if d]
+
+    objects = render("traefik", test.get("traefik").values)
+    crds = {d["metadata"]["name"] for d in objects if d["kind"] == "CustomResourceDefinition"}
+    assert {"gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"} <= crds
+    (gateway_class,) = [d for d in objects if d["kind"] == "GatewayClass"]
+    assert gateway_class["metadata"]["name"] == "traefik"
+    assert gateway_class["spec"]["controllerName"] == "traefik.io/gateway-controller"
+    manager = render("cert-manager", test.get("cert-manager").values)
+    (controller,) = [
+        d for d in manager if d["kind"] == "Deployment" and d["metadata"]["name"] == "cert-manager"
+    ]
+    assert controller["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "--enable-gateway-api"
+    ]
+
+
 def test_unrecorded_upstream_digests_are_listed_for_the_record_tool() -> None:
     # Digests of upstream charts can only be recorded where their repositories answer; until
     # then the engine refuses them (test_a_chart_without_a_recorded_digest_is_refused).
