@@ -94,16 +94,28 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
     """A sandbox run of an Azure job: the state goes to a local Azurite, Resource Manager and
     Entra ID are local stand-ins, the cluster is terraform_data stand-ins whose API is the
-    session's cluster (started here unless an earlier job of the session started one); all
-    are shared by the session's jobs and stop with the session."""
+    session's cluster (started here unless an earlier job of the session started one); a job
+    with an ``acr`` registry (an environment job too) gets the ACR stand-in in front of a
+    local Distribution registry; all are shared by the session's jobs and stop with the
+    session."""
     provider = _azure_provider(job)
-    if not isinstance(job, InfrastructureJob) or provider is None:
+    uses_acr = job.registry is not None and job.registry.kind == "acr"
+    if provider is None and not uses_acr:
         return None
-    from qengine_azure.sandbox_session import session_settings
-    from qengine_azure.state_backend import state_location
+    from qengine_azure import sandbox_session
 
-    account = state_location(provider, job.cluster.id).storage_account
-    return {"azure": session_settings(session, account)}
+    settings = None
+    if isinstance(job, InfrastructureJob) and provider is not None:
+        from qengine_azure.state_backend import state_location
+
+        account = state_location(provider, job.cluster.id).storage_account
+        settings = sandbox_session.session_settings(session, account)
+    if uses_acr:
+        from qengine_azure.spec import AcrRegistry
+
+        assert isinstance(job.registry, AcrRegistry)
+        settings = sandbox_session.acr_settings(session, job.registry, settings)
+    return {"azure": settings}
 
 
 @hookimpl

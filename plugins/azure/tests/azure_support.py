@@ -32,11 +32,12 @@ def run_qengine(
     timeout: float = 600,
     plugins: str = "azure,kubernetes",
     azurite: Path | None = None,
+    path: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m qengine ARGS`` with only ``plugins`` loaded, in ``tmp`` (``azurite``: the
-    launcher a sandbox run uses)."""
+    launcher a sandbox run uses; ``path``: the PATH, else the tests')."""
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        "PATH": os.environ.get("PATH", "") if path is None else path,
         "HOME": str(tmp),
         "QENGINE_PLUGINS": plugins,
         "TF_CLI_CONFIG_FILE": str(TERRAFORMRC),

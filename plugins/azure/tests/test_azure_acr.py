@@ -1,9 +1,9 @@
 """The acr registry against a local stand-in of ACR (no emulator exists): ACR's
-``/oauth2/exchange`` and ``/oauth2/token`` (tests/acr_fakes.py) in front of a real Distribution
-registry, with Entra tokens from the plugin's local Entra ID through the real azure-identity.
-The registry is built by the engine from a job's ``registry`` section, as a host's run does;
-images are pushed by the real buildah through the buildah backend, pulled by the real skopeo
-with the pull secret."""
+``/oauth2/exchange`` and ``/oauth2/token`` (``qengine_azure.sandbox_acr``) in front of a real
+Distribution registry, with Entra tokens from the plugin's local Entra ID through the real
+azure-identity. The registry is built by the engine from a job's ``registry`` section, as a
+host's run does; images are pushed by the real buildah through the buildah backend, pulled by
+the real skopeo with the pull secret."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acr_fakes import TENANT, LocalAcr, run_acr
 from azure_support import DEMO_SECRET, QUICKSTART, run_qengine
 from qengine_azure.acr import AcrContainerRegistry
 from qengine_azure.acr_auth import NULL_USER
 from qengine_azure.local_arm import LocalArm
 from qengine_azure.local_tls import make_tls
+from qengine_azure.sandbox_acr import TENANT, LocalAcr, run_acr
 from qengine_azure.settings import AzureSettings
 from qengine_buildah.backend import BuildahBackend
 

@@ -1,6 +1,6 @@
 """A whole environment job with an ``acr`` registry: an application built from a local git
-repository by the real buildah, pushed to the ACR stand-in (tests/acr_fakes.py: ACR's OAuth2
-endpoints in front of a real Distribution registry) with the refresh token its Entra token
+repository by the real buildah, pushed to the ACR stand-in (``qengine_azure.sandbox_acr``: ACR's
+OAuth2 endpoints in front of a real Distribution registry) with the refresh token its Entra token
 was exchanged for, and deployed on the Kubernetes simulator.
 
 Then the refresh token, in every form the project's redactor knows, is hunted for in the
@@ -12,15 +12,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from acr_fakes import TENANT, LocalAcr, run_acr
-from azure_support import DEMO_SECRET
+from azure_support import DEMO_SECRET, run_qengine
 from qengine_azure.local_arm import LocalArm
 from qengine_azure.local_tls import make_tls
+from qengine_azure.sandbox_acr import TENANT, LocalAcr, run_acr
 from qengine_azure.settings import AzureSettings
 from qengine_kubernetes.settings import KubeSettings
 
@@ -33,6 +35,7 @@ from qengine.testing.kube import KubeSimulator
 
 pytestmark = pytest.mark.slow
 GIT_TOKEN = "git-token-acr-job-4c1d9e"
+CLI_PLUGINS = "azure,kubernetes,buildah"
 
 
 @pytest.fixture
@@ -160,3 +163,47 @@ def test_an_application_is_built_pushed_to_acr_and_deployed_with_a_pull_secret(
             if path.is_file() and not path.is_symlink():
                 data = path.read_bytes()
                 assert redactor.redact(data) == data, path
+
+
+def _cli_job(tmp: Path, server: GitServer, sha: str) -> Path:
+    document = _document(server, sha)
+    document["id"] = "acr-cli-0001"
+    path = tmp / "job.json"
+    path.write_text(json.dumps(document))
+    secrets = {"git_token": GIT_TOKEN, "acr_secret": DEMO_SECRET}
+    (tmp / "secrets.json").write_text(json.dumps(secrets))
+    return path
+
+
+def test_the_sandbox_runs_a_job_with_an_acr_registry_through_the_cli(
+    git: tuple[GitServer, str], tmp_path: Path
+) -> None:
+    server, sha = git
+    job = _cli_job(tmp_path, server, sha)
+    result = run_qengine(tmp_path, "run", str(job), "--sandbox", plugins=CLI_PLUGINS)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Job acr-cli-0001 succeeded" in output
+    # The image was pushed to the stand-in's registry (127.0.0.1), under the job's prefix.
+    assert re.search(r"127\.0\.0\.1:\d+/qengine/web[:@]", output), output[-3000:]
+    assert DEMO_SECRET not in output
+    assert GIT_TOKEN not in output
+
+
+def test_the_sandbox_refuses_an_acr_job_without_docker_registry(
+    git: tuple[GitServer, str], tmp_path: Path
+) -> None:
+    server, sha = git
+    job = _cli_job(tmp_path, server, sha)
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("git", "buildah", "terraform"):  # everything but docker-registry
+        found = shutil.which(tool)
+        if found is not None:
+            (bare / tool).symlink_to(found)
+    result = run_qengine(
+        tmp_path, "run", str(job), "--sandbox", plugins=CLI_PLUGINS, path=str(bare)
+    )
+    assert result.returncode != 0
+    assert "docker-registry" in result.stderr
+    assert "apt-get install -y docker-registry" in result.stderr
