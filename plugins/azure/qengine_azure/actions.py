@@ -43,7 +43,7 @@ from qengine.plugin import InfrastructureError
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine.terraform import TerraformSettings
-from qengine_azure import dns_identity
+from qengine_azure import cert_manager_identity, dns_identity
 from qengine_azure.blueprint import OUTPUTS, aks_root_module
 from qengine_azure.credentials import AzureAccess, SecretOpener
 from qengine_azure.pause import (
@@ -148,7 +148,12 @@ def _addon_steps(azure: AzureJob) -> list[Step]:
     def external_dns(ctx: StepContext) -> Mapping[str, str]:
         return dns_identity.service_account_annotations(ctx.inputs[APPLY])
 
+    def cert_manager(ctx: StepContext) -> Mapping[str, str]:
+        return cert_manager_identity.service_account_annotations(ctx.inputs[APPLY])
+
     identities: dict[str, ServiceAccountIdentity] = {}
+    if cert_manager_identity.dns01_zone(azure.job) is not None:
+        identities[cert_manager_identity.ADDON] = cert_manager
     if dns_identity.external_dns_zone(azure.job) is not None:
         identities[dns_identity.ADDON] = external_dns
     settings = AddonSettings(test_charts=azure.settings.sandbox is not None)
@@ -250,7 +255,7 @@ def _apply(azure: AzureJob, ctx: StepContext) -> dict[str, str]:
         if plan.has_changes:
             tf.apply(plan)
         found = string_outputs(tf)
-    wanted = (*OUTPUTS, dns_identity.CLIENT_ID_OUTPUT)
+    wanted = (*OUTPUTS, dns_identity.CLIENT_ID_OUTPUT, cert_manager_identity.CLIENT_ID_OUTPUT)
     outputs = {name: found[name] for name in wanted if name in found}
     register_stand_in(azure.access, azure.job, outputs)
     return outputs

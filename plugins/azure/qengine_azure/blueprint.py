@@ -13,10 +13,10 @@ the nodes' subnet, the cluster (Azure CNI overlay, Entra ID authentication with 
 local accounts off, so no static kubeconfig credential exists; OIDC issuer and workload
 identity on; the first node pool as the default System pool), and one
 ``azurerm_kubernetes_cluster_node_pool`` per further pool; when the job runs external-dns on
-Azure DNS, external-dns's identity (see :mod:`qengine_azure.dns_identity`). The provider
-version is pinned
-(:data:`AZURERM`), and :data:`BLUEPRINT_DATA` (``azurerm.json``) lists the arguments and
-attributes used; a test holds the module to it.
+Azure DNS, external-dns's identity (see :mod:`qengine_azure.dns_identity`) and, when its
+issuers solve ACME DNS-01 there, cert-manager's (:mod:`qengine_azure.cert_manager_identity`).
+The provider version is pinned (:data:`AZURERM`), and :data:`BLUEPRINT_DATA`
+(``azurerm.json``) lists the arguments and attributes used; a test holds the module to it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from qengine.spec import InfrastructureJob
-from qengine_azure import dns_identity
+from qengine_azure import cert_manager_identity, dns_identity
 from qengine_azure.credentials import provider_of
 from qengine_azure.spec import AksNodePool, AzureProvider
 
@@ -204,7 +204,10 @@ def aks_root_module(job: InfrastructureJob) -> dict[str, Any]:
     if pools:
         resources_["azurerm_kubernetes_cluster_node_pool"] = pools
     dns = dns_identity.blueprint_parts(job, group, tags_of(job))
-    resources_.update(dns["resource"])
+    acme = cert_manager_identity.blueprint_parts(job, group, tags_of(job))
+    for part in (dns, acme):
+        for kind, named in part["resource"].items():
+            resources_[kind] = {**resources_.get(kind, {}), **named}
     module: dict[str, Any] = {
         "terraform": {
             "required_version": REQUIRED_TERRAFORM,
@@ -224,7 +227,7 @@ def aks_root_module(job: InfrastructureJob) -> dict[str, Any]:
         },
         "variable": variables_of(job),
         "resource": resources_,
-        "output": {**_outputs(provider), **dns["output"]},
+        "output": {**_outputs(provider), **dns["output"], **acme["output"]},
     }
     if data:
         module["data"] = data

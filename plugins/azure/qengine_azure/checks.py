@@ -67,6 +67,13 @@ def _check_cluster(job: InfrastructureJob, provider: AzureProvider) -> Iterator[
             "AKS autoscales each node pool itself between its min_count and max_count: remove "
             "this field (set min_count equal to max_count for a fixed size)",
         )
+    dns_kind = getattr(job.dns, "kind", None)
+    if job.cluster.addons.acme_challenge == "dns01" and dns_kind not in (None, "azure-dns"):
+        yield SpecIssue(
+            "$.cluster.addons.acme_challenge",
+            f"is dns01 with a {dns_kind} zone: on AKS, cert-manager gets an identity (workload "
+            "identity) for an azure-dns zone only",
+        )
     if job.cluster.kubernetes_version not in catalog.AKS_VERSIONS:
         yield SpecIssue(
             "$.cluster.kubernetes_version",

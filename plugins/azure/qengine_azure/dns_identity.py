@@ -52,11 +52,12 @@ def external_dns_zone(job: InfrastructureJob) -> AzureDns | None:
     return job.dns if addon_enabled(job, ADDON) else None
 
 
-def subject() -> str:
-    """The one Kubernetes subject the federated credential trusts."""
+def subject(addon: str = ADDON) -> str:
+    """The one Kubernetes subject the federated credential of ``addon`` (external-dns unless
+    named) trusts."""
     from qengine_addons import service_account_subject
 
-    return service_account_subject(ADDON)
+    return service_account_subject(addon)
 
 
 def group_scope(zone: AzureDns) -> str:
@@ -102,21 +103,23 @@ def blueprint_parts(
             }
         },
         "azurerm_role_assignment": {
-            "external_dns_zone": _assignment(zone_scope(zone), ZONE_ROLE),
-            "external_dns_zones": _assignment(group_scope(zone), GROUP_ROLE),
+            "external_dns_zone": role_assignment(zone_scope(zone), ZONE_ROLE),
+            "external_dns_zones": role_assignment(group_scope(zone), GROUP_ROLE),
         },
     }
     value = "${azurerm_user_assigned_identity.external_dns.client_id}"
     return {"resource": resource, "output": {CLIENT_ID_OUTPUT: {"value": value}}}
 
 
-def _assignment(scope: str, role: str) -> dict[str, Any]:
+def role_assignment(scope: str, role: str, principal: str = PRINCIPAL) -> dict[str, Any]:
+    """An ``azurerm_role_assignment`` of ``role`` at ``scope`` to ``principal`` (external-dns's
+    identity unless given)."""
     # A new identity's principal may not have replicated yet: naming its type lets Azure
     # assign the role without looking it up.
     return {
         "scope": scope,
         "role_definition_name": role,
-        "principal_id": PRINCIPAL,
+        "principal_id": principal,
         "principal_type": "ServicePrincipal",
     }
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
-from qengine_azure import dns_identity
+from qengine_azure import cert_manager_identity, dns_identity
 from qengine_azure.blueprint import (
     cluster_resource,
     node_pool,
@@ -76,6 +76,11 @@ def sandbox_root_module(job: InfrastructureJob, cluster: SandboxCluster) -> dict
         resources["external_dns_identity"] = {"input": _external_dns_identity(job, zone)}
         client_id = "terraform_data.external_dns_identity.output.client_id"
         outputs[dns_identity.CLIENT_ID_OUTPUT] = {"value": f"${{{client_id}}}"}
+    acme_zone = cert_manager_identity.dns01_zone(job)
+    if acme_zone is not None:
+        resources["cert_manager_identity"] = {"input": _cert_manager_identity(job, acme_zone)}
+        client_id = "terraform_data.cert_manager_identity.output.client_id"
+        outputs[cert_manager_identity.CLIENT_ID_OUTPUT] = {"value": f"${{{client_id}}}"}
     return {
         "terraform": {"backend": {"azurerm": {}}},
         "variable": variables_of(job),
@@ -97,6 +102,19 @@ def _external_dns_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, 
             dns_identity.zone_scope(zone): dns_identity.ZONE_ROLE,
             dns_identity.group_scope(zone): dns_identity.GROUP_ROLE,
         },
+    }
+
+
+def _cert_manager_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, Any]:
+    """What cert-manager's real identity, credential and role assignment get (ACME DNS-01);
+    its client id is made up, as external-dns's."""
+    return {
+        "name": cert_manager_identity.IDENTITY_NAME,
+        "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:cert-manager")),
+        "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
+        "subject": dns_identity.subject(cert_manager_identity.ADDON),
+        "audience": [dns_identity.AUDIENCE],
+        "roles": {dns_identity.zone_scope(zone): cert_manager_identity.ZONE_ROLE},
     }
 
 

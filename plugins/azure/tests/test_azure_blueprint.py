@@ -41,14 +41,15 @@ def _uses_only_documented_names(kind: str, body: dict[str, Any], entry: dict[str
 
 @pytest.mark.parametrize(
     ("create_group", "dns"),
-    [(True, False), (False, False), (True, True)],
-    ids=["new-group", "existing-group", "external-dns-identity"],
+    [(True, ""), (False, ""), (True, "http01"), (True, "dns01")],
+    ids=["new-group", "existing-group", "external-dns-identity", "cert-manager-identity"],
 )
-def test_the_module_uses_only_what_the_data_file_lists(create_group: bool, dns: bool) -> None:
+def test_the_module_uses_only_what_the_data_file_lists(create_group: bool, dns: str) -> None:
     document = example()
     document["cluster"]["provider"]["resource_group"]["create"] = create_group
     if dns:
         document["dns"] = dict(DNS)
+        document["cluster"]["addons"] = {"acme_challenge": dns}
     module = aks_root_module(_job(document))
     resources = BLUEPRINT_DATA["resources"]
     for kind, instances in module["resource"].items():
@@ -209,3 +210,60 @@ def test_the_sandbox_module_has_the_client_id_output_too() -> None:
     identity = stand_in["resource"]["terraform_data"]["external_dns_identity"]["input"]
     assert identity["subject"] == "system:serviceaccount:qengine-system:external-dns"
     assert identity["roles"][ZONE] == "DNS Zone Contributor"
+
+
+def test_cert_manager_identity_for_dns01_is_federated_with_its_account_and_scoped_to_the_zone() -> (
+    None
+):
+    module = aks_root_module(_with_dns(acme_challenge="dns01"))
+    identity = module["resource"]["azurerm_user_assigned_identity"]["cert_manager"]
+    assert identity["name"] == "${var.cluster_name}-cert-manager"
+    credential = module["resource"]["azurerm_federated_identity_credential"]["cert_manager"]
+    assert credential["parent_id"] == "${azurerm_user_assigned_identity.cert_manager.id}"
+    assert credential["issuer"] == "${azurerm_kubernetes_cluster.cluster.oidc_issuer_url}"
+    assert credential["subject"] == "system:serviceaccount:qengine-system:cert-manager"
+    assert credential["audience"] == ["api://AzureADTokenExchange"]
+    from qengine_addons import service_account_subject
+
+    assert credential["subject"] == service_account_subject("cert-manager")
+    principal = "${azurerm_user_assigned_identity.cert_manager.principal_id}"
+    mine = [
+        a for a in module["resource"]["azurerm_role_assignment"].values()
+        if a["principal_id"] == principal
+    ]  # fmt: skip
+    # DNS Zone Contributor on the zone, nothing on its group: the solver names the zone.
+    assert [(a["scope"], a["role_definition_name"]) for a in mine] == [
+        (ZONE, "DNS Zone Contributor")
+    ]
+    assert module["output"]["cert_manager_client_id"] == {
+        "value": "${azurerm_user_assigned_identity.cert_manager.client_id}"
+    }
+    # external-dns keeps its own identity beside it.
+    assert "external_dns" in module["resource"]["azurerm_user_assigned_identity"]
+
+
+@pytest.mark.parametrize("addons", [{}, {"manage": False}], ids=["http01", "unmanaged"])
+def test_no_cert_manager_identity_unless_the_issuers_solve_dns01(addons: dict[str, Any]) -> None:
+    assert "cert_manager" not in json.dumps(aks_root_module(_with_dns(**addons)))
+
+
+def test_the_sandbox_module_has_cert_managers_client_id_output_too() -> None:
+    job = _with_dns(acme_challenge="dns01")
+    real, stand_in = aks_root_module(job), sandbox_root_module(job, PLACEHOLDER_CLUSTER)
+    wanted = {*OUTPUTS, "external_dns_client_id", "cert_manager_client_id"}
+    assert set(real["output"]) == set(stand_in["output"]) == wanted
+    identity = stand_in["resource"]["terraform_data"]["cert_manager_identity"]["input"]
+    assert identity["subject"] == "system:serviceaccount:qengine-system:cert-manager"
+    assert identity["roles"] == {ZONE: "DNS Zone Contributor"}
+
+
+def test_dns01_on_aks_is_refused_for_a_zone_that_is_not_azure_dns() -> None:
+    from qengine import SpecError, load_plugins
+
+    document = example()
+    document["dns"] = {"kind": "route53", "zone": "prod.example.com"}
+    document["cluster"]["addons"] = {"acme_challenge": "dns01"}
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,aws"})
+    with pytest.raises(SpecError) as refused:
+        plugins.loader.load(document)
+    assert "$.cluster.addons.acme_challenge: is dns01 with a route53 zone" in str(refused.value)

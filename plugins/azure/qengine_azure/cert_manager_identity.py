@@ -1,0 +1,99 @@
+"""cert-manager's identity on Azure, for ACME DNS-01 in the job's Azure DNS zone: a
+user-assigned managed identity it signs in as through AKS's workload identity, allowed to
+change the record sets of that zone.
+
+When the job's issuers solve DNS-01 (``cluster.addons.acme_challenge`` ``dns01`` with an
+``azure-dns`` section, as :func:`qengine_addons.dns01_wanted` says), the blueprint adds, as for
+external-dns (:mod:`qengine_azure.dns_identity`, whose helpers it shares):
+
+- the identity ``<cluster>-cert-manager`` in the cluster's resource group;
+- a federated identity credential on it trusting exactly one token: the cluster's OIDC issuer,
+  the subject ``system:serviceaccount:qengine-system:cert-manager`` and the audience
+  ``api://AzureADTokenExchange``;
+- the role ``DNS Zone Contributor`` on the job's zone only. Unlike external-dns it needs no
+  Reader on the resource group: the issuers' solver names the zone (``hostedZoneName``) and
+  its resource group, so cert-manager lists no zones; it reads, creates and deletes the
+  challenge's TXT record set in that zone;
+- the output ``cert_manager_client_id``, which the add-on steps put on cert-manager's service
+  account (``azure.workload.identity/client-id``) and in the solver's
+  ``managedIdentity.clientID``; the controller's pods carry the label the workload identity
+  webhook looks for. No secret is made or stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qengine.plugin import InfrastructureError
+from qengine.spec import InfrastructureJob
+from qengine_azure import dns_identity
+from qengine_azure.spec import AzureDns
+
+ADDON = "cert-manager"
+CLIENT_ID_OUTPUT = "cert_manager_client_id"
+ZONE_ROLE = "DNS Zone Contributor"
+IDENTITY_NAME = "${var.cluster_name}-cert-manager"
+PRINCIPAL = "${azurerm_user_assigned_identity.cert_manager.principal_id}"
+
+
+def dns01_zone(job: InfrastructureJob) -> AzureDns | None:
+    """The job's Azure DNS zone when its issuers solve DNS-01 in it; else None."""
+    if not isinstance(job.dns, AzureDns):
+        return None
+    from qengine_addons import dns01_wanted
+
+    return job.dns if dns01_wanted(job) else None
+
+
+def blueprint_parts(
+    job: InfrastructureJob, group: str, tags: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The ``resource`` and ``output`` blocks the identity adds to the root module (empty when
+    the job's issuers do not solve DNS-01 in an Azure DNS zone). ``group``: the Terraform
+    address of the cluster's resource group; ``tags``: the cluster's tags."""
+    zone = dns01_zone(job)
+    if zone is None:
+        return {"resource": {}, "output": {}}
+    resource = {
+        "azurerm_user_assigned_identity": {
+            "cert_manager": {
+                "name": IDENTITY_NAME,
+                "location": f"${{{group}.location}}",
+                "resource_group_name": f"${{{group}.name}}",
+                "tags": dict(tags),
+            }
+        },
+        "azurerm_federated_identity_credential": {
+            "cert_manager": {
+                "name": "cert-manager",
+                "resource_group_name": f"${{{group}.name}}",
+                "parent_id": "${azurerm_user_assigned_identity.cert_manager.id}",
+                "audience": [dns_identity.AUDIENCE],
+                "issuer": "${azurerm_kubernetes_cluster.cluster.oidc_issuer_url}",
+                "subject": dns_identity.subject(ADDON),
+            }
+        },
+        "azurerm_role_assignment": {
+            "cert_manager_zone": dns_identity.role_assignment(
+                dns_identity.zone_scope(zone), ZONE_ROLE, PRINCIPAL
+            ),
+        },
+    }
+    value = "${azurerm_user_assigned_identity.cert_manager.client_id}"
+    return {"resource": resource, "output": {CLIENT_ID_OUTPUT: {"value": value}}}
+
+
+def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
+    """cert-manager's service account annotations from the apply step's outputs: the
+    identity's client id. Raises when the apply returned none, rather than install issuers
+    that cannot write a challenge record."""
+    client_id = applied.get(CLIENT_ID_OUTPUT, "")
+    if not client_id:
+        raise InfrastructureError(
+            f"the cluster's apply returned no {CLIENT_ID_OUTPUT}: cert-manager would have no "
+            "permission to answer ACME DNS-01 challenges in the DNS zone",
+            hint="The root module must output the client id of cert-manager's identity when "
+            "the job's issuers solve DNS-01 in Azure DNS; see docs/azure.md.",
+        )
+    return {dns_identity.ANNOTATION: client_id}
