@@ -10,7 +10,10 @@ needs them, as:
   that account (through ``delegates``), for ``GcpSettings.token_seconds`` at most.
 
 google-auth refreshes them when they expire, so a client holding them renews its token for as
-long as a run lasts. A sandbox run uses the settings' ``sandbox_token`` and calls nothing.
+long as a run lasts. A sandbox run's source credential is the settings' ``sandbox_token``
+(the host's, there): used as it is, unless the identity names ``service_account`` and the
+settings point at an IAM Credentials stand-in, which then issues the impersonated tokens as
+Google would.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ class GcpAccess:
 
     def token_and_expiry(self) -> tuple[SecretValue, datetime.datetime | None]:
         """A current access token and when it expires (None: unknown, a sandbox's)."""
-        if self.settings.sandbox_token is not None:
+        if self.settings.sandbox_token is not None and not self._impersonates():
             return SecretValue(self.settings.sandbox_token), None
         from google.auth.transport.requests import Request
 
@@ -103,12 +106,25 @@ class GcpAccess:
                 expiry = _aware(getattr(credentials, "expiry", None))
             return SecretValue(str(credentials.token)), expiry
 
+    def _impersonates(self) -> bool:
+        """Whether the credentials go through IAM Credentials: always with a service account,
+        in a sandbox only when the settings point at its stand-in."""
+        if self.identity.service_account is None:
+            return False
+        return (
+            self.settings.sandbox_token is None
+            or self.settings.iam_credentials_endpoint is not None
+        )
+
     def _build(self) -> Credentials:
         if self.settings.sandbox_token is not None:
             from google.oauth2.credentials import Credentials as TokenCredentials
 
-            return TokenCredentials(token=self.settings.sandbox_token)  # type: ignore[no-untyped-call]
-        source = self._source()
+            source: Credentials = TokenCredentials(token=self.settings.sandbox_token)  # type: ignore[no-untyped-call]
+            if not self._impersonates():
+                return source
+        else:
+            source = self._source()
         account = self.identity.service_account
         if account is None:
             return source

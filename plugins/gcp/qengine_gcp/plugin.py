@@ -94,13 +94,16 @@ def qengine_check_job(job: Job) -> list[SpecIssue]:
 def qengine_sandbox(job: Job, session: SandboxSession) -> dict[str, object] | None:
     """A sandbox run of a GCP job: the state goes to a local fake-gcs-server, the cluster is
     terraform_data stand-ins whose API is the session's cluster (``session.cluster()``,
-    started here unless an earlier job of the session started one); both are shared by the
+    started here unless an earlier job of the session started one); a job with an
+    ``artifact-registry`` registry or a ``cloud-dns`` section (an environment job too) gets the
+    stand-ins of IAM Credentials, Artifact Registry and Cloud DNS. All are shared by the
     session's jobs and stop with the session."""
-    if not isinstance(job, InfrastructureJob) or not _cluster_of_kind(job, "gcp"):
+    uses_apis = bool(_section_kinds(job) & {"artifact-registry", "cloud-dns"})
+    if not _cluster_of_kind(job, "gcp") and not uses_apis:
         return None
     from qengine_gcp.sandbox_session import session_settings
 
-    return {"gcp": session_settings(session)}
+    return {"gcp": session_settings(session, job)}
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
@@ -35,6 +35,9 @@ from qengine_gcp.blueprint import (
 from qengine_gcp.local_gcs import LocalGcs
 from qengine_gcp.settings import GcpSettings
 from qengine_gcp.spec import CloudDns
+
+if TYPE_CHECKING:
+    from qengine_gcp.sandbox_session import SandboxApis
 
 #: fake-gcs-server takes any bearer token; this one only has to look like one.
 SANDBOX_TOKEN = "ya29.qengine-sandbox-not-a-secret"  # noqa: S105 (a placeholder)
@@ -169,22 +172,29 @@ def sandbox_cluster(readiness_delay: float = 0.5) -> Iterator[SandboxCluster]:
 
 
 @contextmanager
-def sandbox_gcp(cluster: SandboxCluster | None = None) -> Iterator[GcpSettings]:
-    """Start a local Cloud Storage, the local GKE stand-in (Container and Compute APIs) and,
-    without ``cluster``, the Kubernetes simulator as the stand-in cluster's API, for a sandbox
-    run; stop them on exit. Yields the settings a
-    sandbox run gives the plugin. Needs the plugin's ``sandbox`` extra (fake-gcs-server)."""
+def sandbox_gcp(
+    cluster: SandboxCluster | None = None, *, apis: SandboxApis | None = None
+) -> Iterator[GcpSettings]:
+    """Start a local Cloud Storage, the local GKE stand-in (Container and Compute APIs),
+    the stand-ins of the Google APIs called with a job's credentials (unless ``apis`` gives
+    the session's) and, without ``cluster``, the Kubernetes simulator as the stand-in
+    cluster's API, for a sandbox run; stop them on exit. Yields the settings a sandbox run
+    gives the plugin. Needs the plugin's ``sandbox`` extra (fake-gcs-server)."""
     from qengine_gcp.sandbox_gke import LocalGke
+    from qengine_gcp.sandbox_session import start_apis
 
     with ExitStack() as stack:
         gcs = stack.enter_context(LocalGcs())
         gke = stack.enter_context(LocalGke())
+        if apis is None:
+            apis = start_apis(stack, SANDBOX_TOKEN)
         if cluster is None:
             cluster = stack.enter_context(sandbox_cluster())
-        yield GcpSettings(
+        settings = GcpSettings(
             storage_endpoint=gcs.url,
             container_endpoint=gke.url,
             sandbox=cluster,
             sandbox_token=SANDBOX_TOKEN,
-            poll_interval=0.05,  # the stand-in finishes every operation at once
+            poll_interval=0.05,  # the stand-ins finish every operation at once
         )
+        yield apis.point(settings)
