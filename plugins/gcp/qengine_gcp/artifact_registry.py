@@ -60,8 +60,9 @@ class ArtifactRegistryContainerRegistry(ContainerRegistry):
 
     @property
     def host(self) -> str:
-        """``<location>-docker.pkg.dev``."""
-        return f"{self.spec.location}-docker.pkg.dev"
+        """``<location>-docker.pkg.dev``, or the settings' local Docker endpoint."""
+        local = self._access.settings.artifact_registry_docker_host
+        return local or f"{self.spec.location}-docker.pkg.dev"
 
     def repository_of(self, name: str) -> str:
         """``<project>/<repository>/<name>``."""

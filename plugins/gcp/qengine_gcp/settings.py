@@ -47,6 +47,8 @@ class GcpSettings:
     ``poll``: the bounded wait for them (the one retry policy; ``poll_interval`` is its
     ``retry_after``). ``dns_endpoint``: Cloud DNS's root, or None for Google's.
     ``artifact_registry_endpoint``: Artifact Registry's API root, or None for Google's.
+    ``artifact_registry_docker_host``: the ``host:port`` of Artifact Registry's Docker endpoint
+    in place of ``<location>-docker.pkg.dev`` (the sandbox's local one), or None.
     ``sandbox``: set for a sandbox run: where the stand-in cluster's API answers; Terraform
     applies the stand-in root module. ``sandbox_token``: the access token of a sandbox run
     (no Google credential exists there).
@@ -71,6 +73,7 @@ class GcpSettings:
     )
     dns_endpoint: str | None = None
     artifact_registry_endpoint: str | None = None
+    artifact_registry_docker_host: str | None = None
     sandbox: SandboxCluster | None = None
     sandbox_token: str | None = attrs.field(default=None, repr=False)
 
