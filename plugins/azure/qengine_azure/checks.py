@@ -32,6 +32,11 @@ _CONTAINER = re.compile(r"(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*")
 _REGISTRY_NAME = re.compile(r"[A-Za-z0-9]{5,50}")
 #: ACR's DNS suffixes: Azure public cloud, Azure China (21Vianet), Azure US Government.
 ACR_SUFFIXES = ("azurecr.io", "azurecr.cn", "azurecr.us")
+#: The hash ACR appends to a registry created with a domain name label scope
+#: (``--dnl-scope`` other than ``Unsecure``): ``<name>-<hash>.azurecr.io``, the dash being the
+#: delineator (no dash is allowed in a name). Its documented example,
+#: ``contosoacrregistry-e7ggejfuhzhgedc8.azurecr.io``, is 16 lower-case letters and digits.
+_DNL_HASH = r"[a-z0-9]{16}"
 _REPOSITORY_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY_PREFIX = re.compile(rf"{_REPOSITORY_PART}(?:/{_REPOSITORY_PART})*")
 _TAG_KEY_FORBIDDEN = re.compile(r"[<>%&\\?/]")
@@ -110,13 +115,16 @@ def _check_acr(registry: AcrRegistry) -> Iterator[SpecIssue]:
         yield SpecIssue(
             f"{base}.name", "must be a registry name: 5 to 50 letters and digits (no - or _)"
         )
-    elif registry.login_server is not None:
-        wanted = [f"{registry.name.lower()}.{suffix}" for suffix in ACR_SUFFIXES]
-        if registry.login_server.lower() not in wanted:
-            yield SpecIssue(
-                f"{base}.login_server",
-                f"must be the registry's login server: {' or '.join(wanted)}",
-            )
+    elif registry.login_server is not None and not _is_login_server(
+        registry.name, registry.login_server
+    ):
+        name = registry.name.lower()
+        wanted = [f"{name}.{suffix}" for suffix in ACR_SUFFIXES]
+        yield SpecIssue(
+            f"{base}.login_server",
+            f"must be the registry's login server: {' or '.join(wanted)}, or with its domain "
+            f"name label hash, {name}-<16 lower-case letters and digits>.azurecr.io (.cn, .us)",
+        )
     prefix = registry.repository_prefix
     if prefix and not _REPOSITORY_PREFIX.fullmatch(prefix):
         yield SpecIssue(
@@ -124,6 +132,14 @@ def _check_acr(registry: AcrRegistry) -> Iterator[SpecIssue]:
             "must be a repository path: lower-case letters and digits, parts joined by . _ - "
             "and separated by /",
         )
+
+
+def _is_login_server(name: str, login_server: str) -> bool:
+    """Whether ``login_server`` is registry ``name``'s, with or without a domain name label
+    hash, in one of ACR's clouds (host names are compared case-insensitively)."""
+    suffixes = "|".join(re.escape(suffix) for suffix in ACR_SUFFIXES)
+    pattern = rf"{re.escape(name.lower())}(?:-{_DNL_HASH})?\.(?:{suffixes})"
+    return re.fullmatch(pattern, login_server.lower()) is not None
 
 
 def _check_identity(provider: AzureIdentity, base: str = BASE) -> Iterator[SpecIssue]:

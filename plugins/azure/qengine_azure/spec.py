@@ -219,7 +219,8 @@ class AcrRegistry(RegistrySpec):
 
     :ivar name: The registry's name: 5 to 50 letters and digits.
     :ivar login_server: The registry's host; unset, ``<name>.azurecr.io`` (give
-        ``<name>.azurecr.cn`` or ``<name>.azurecr.us`` in a sovereign cloud).
+        ``<name>.azurecr.cn`` or ``<name>.azurecr.us`` in a sovereign cloud, and
+        ``<name>-<hash>.azurecr.io`` for a registry created with a domain name label scope).
     :ivar repository_prefix: The path under the login server images are pushed to
         (``<login_server>/<repository_prefix>/<service>``); empty, none.
     :ivar tenant_id: The Microsoft Entra tenant of the application.

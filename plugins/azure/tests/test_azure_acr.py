@@ -25,7 +25,7 @@ from qengine_azure.sandbox_acr import TENANT, LocalAcr, run_acr
 from qengine_azure.settings import AzureSettings
 from qengine_buildah.backend import BuildahBackend
 
-from qengine import AuthError, Engine, load_plugins
+from qengine import AuthError, Engine, SpecError, load_plugins
 from qengine.plugin import BuildRequest, CancelToken
 from qengine.runner import MemoryStateStore
 from qengine.secrets.hygiene import child_env, write_private_file
@@ -240,6 +240,38 @@ def test_sovereign_login_servers_are_accepted_offline() -> None:
     for server in ("contosoapps.azurecr.cn", "ContosoApps.azurecr.us", "contosoapps.azurecr.io"):
         job = plugins.loader.load(_document(login_server=server))
         assert job.registry is not None
+
+
+def test_login_servers_with_a_domain_name_label_hash_are_accepted_offline() -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,kubernetes"})
+    for server in (
+        "contosoapps-e7ggejfuhzhgedc8.azurecr.io",
+        "ContosoApps-E7GGEJFUHZHGEDC8.azurecr.io",  # host names are case-insensitive
+        "contosoapps-0123456789abcdef.azurecr.us",
+    ):
+        job = plugins.loader.load(_document(login_server=server))
+        assert job.registry is not None
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "contosoapps-e7ggejfuhzhgedc.azurecr.io",  # 15 characters
+        "contosoapps-e7ggejfuhzhgedc88.azurecr.io",  # 17 characters
+        "contosoapps-e7ggejfu_hzhgedc.azurecr.io",
+        "contosoapps--e7ggejfuhzhgedc8.azurecr.io",
+        "otherapps-e7ggejfuhzhgedc8.azurecr.io",  # another registry's
+        "contosoapps-e7ggejfuhzhgedc8.example.com",
+        "contosoapps.e7ggejfuhzhgedc8.azurecr.io",
+    ],
+)
+def test_other_login_servers_are_refused_at_their_path(server: str) -> None:
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,kubernetes"})
+    with pytest.raises(SpecError) as refused:
+        plugins.loader.load(_document(login_server=server))
+    [issue] = [line for line in str(refused.value).splitlines() if "$." in line]
+    assert issue.strip().startswith("$.registry.login_server: must be the registry's login")
+    assert "contosoapps-<16 lower-case letters and digits>.azurecr.io" in issue
 
 
 def test_validate_refuses_a_bad_section_with_exit_2_naming_the_paths(tmp_path: Path) -> None:
