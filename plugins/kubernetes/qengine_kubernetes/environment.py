@@ -16,6 +16,7 @@ from __future__ import annotations
 from qengine.plugin import DeploymentError
 from qengine.runner import StepContext
 from qengine_kubernetes.apply import apply_objects, delete_objects
+from qengine_kubernetes.client import KubeApi, NotFoundError
 from qengine_kubernetes.dns import hosts_of, withdraw_hosts
 from qengine_kubernetes.history import HISTORY_LABEL
 from qengine_kubernetes.jobctx import EnvJob
@@ -23,6 +24,7 @@ from qengine_kubernetes.placeholders import secret_token
 from qengine_kubernetes.render import Manifest, render_environment
 from qengine_kubernetes.render.labels import ENVIRONMENT_ID, SERVICE_ID
 from qengine_kubernetes.render.names import GATEWAY
+from qengine_kubernetes.render.router import GATEWAY_API
 from qengine_kubernetes.resources import ROUTE_KINDS, SERVICE_KINDS
 from qengine_kubernetes.storage import check_storage
 
@@ -38,6 +40,8 @@ def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
     rendered = render_environment(
         env.job.environment, open_secret=secret_token, routing=env.routing
     )
+    if any(obj["kind"] == "Gateway" for obj in rendered.environment_objects):
+        _require_gateway_api(api)
     applied = apply_objects(api, ctx, rendered.environment_objects)
     _retire_gateway(env, ctx, rendered.environment_objects)
     if not applied.changed:
@@ -48,6 +52,19 @@ def deploy_namespace(env: EnvJob, ctx: StepContext) -> dict[str, str]:
         CREATED: "true" if created else "false",
         CHANGED: "true" if applied.changed else "false",
     }
+
+
+def _require_gateway_api(api: KubeApi) -> None:
+    """Refuse, before anything is written, a cluster that does not serve the Gateway API."""
+    try:
+        api.request("GET", f"/apis/{GATEWAY_API}")
+    except NotFoundError:
+        raise DeploymentError(
+            f"the cluster does not serve the Gateway API ({GATEWAY_API}), which the target's "
+            "routing 'gateway' needs",
+            hint="Install the Gateway API CRDs and a Gateway controller (the add-on stack's "
+            "Traefik brings both), or set $.target.routing to 'ingress'.",
+        ) from None
 
 
 def _retire_gateway(env: EnvJob, ctx: StepContext, objects: tuple[Manifest, ...]) -> None:
@@ -86,8 +103,9 @@ def undo_namespace(env: EnvJob, ctx: StepContext) -> None:
             )
         return
     if ctx.outputs.get(CHANGED) == "true":
+        what = "isolation, quota and Gateway" if env.routing.gateway else "isolation and quota"
         raise DeploymentError(
-            f"the changes to namespace {env.namespace}'s isolation and quota are not undone",
+            f"the changes to namespace {env.namespace}'s {what} are not undone",
             hint="Deploy the previous spec to put them back.",
         )
 

@@ -4,6 +4,8 @@ Gateway controller and cert-manager's gateway-shim."""
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from qengine_kubernetes.render import RenderedEnvironment, render_environment
 from qengine_kubernetes.render.context import routing_of
 from qengine_kubernetes.render.names import namespace_name
 
-from qengine import SpecError
+from qengine import EventType, SpecError
 from qengine.runner import JobStatus
 from qengine.spec import EnvironmentJob
 from qengine.testing.kube import KubeSimulator
@@ -249,3 +251,55 @@ def test_k8s_gateway_export_writes_the_gateway_and_the_route(
     assert "chart/templates/gateway-qengine-gateway.yaml" in written
     assert "chart/templates/httproute-public.yaml" in written
     assert not [w for w in written if "ingress-" in w]
+
+
+def test_k8s_gateway_routing_on_a_cluster_without_the_gateway_api_is_refused_before_writing(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    failed = k8s_deploy(gateway_doc(example), job_id="gw-no-crds")
+    assert failed.result.status is JobStatus.FAILED
+    error = failed.result.error
+    assert error is not None
+    assert "does not serve the Gateway API" in error.message
+    assert error.hint is not None
+    assert "$.target.routing" in error.hint
+    # Refused before its first write: not even the namespace was made.
+    assert k8s_sim.get_object("namespaces", "", namespace_name_of(gateway_doc(example))) is None
+
+
+def test_k8s_gateway_route_that_fails_is_rolled_back_to_its_previous_revision(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    install_gateway_api(k8s_sim)
+    doc = gateway_doc(example)
+    namespace = namespace_name_of(doc)
+    first = k8s_deploy(doc, job_id="gw-good")
+    assert first.result.status is JobStatus.SUCCEEDED, first.result.error
+    # A new host name needs the certificate issued again, and its issuer is gone now.
+    _delete(k8s_sim, "/apis/cert-manager.io/v1/clusterissuers/letsencrypt")
+    _router(doc)["domains"] = ["shop.example.com", "www.shop.example.com", "new.example.com"]
+    failed = k8s_deploy(doc, job_id="gw-bad", rollout_timeout=1.0)
+    assert failed.result.status is JobStatus.FAILED
+    error = failed.result.error
+    assert error is not None
+    assert "certificate public-tls" in error.message
+    route = k8s_sim.get_object("httproutes.gateway.networking.k8s.io", namespace, "public")
+    assert route is not None
+    # The previous revision, applied again.
+    assert route["spec"]["hostnames"] == ["shop.example.com", "www.shop.example.com"]
+    # It cannot settle: the Gateway's new listener (the namespace step's, which a rollback
+    # leaves, and says so) still asks for the certificate of the new host.
+    warnings = " ".join(failed.messages(EventType.WARNING))
+    assert "the rollback to revision 1 did not settle" in warnings
+    assert "isolation, quota and Gateway are not undone" in warnings
+
+
+def _delete(sim: KubeSimulator, path: str) -> None:
+    """DELETE ``path`` on the simulator, as a user's kubectl would."""
+    ca = sim.ca_pem
+    tls = ssl.create_default_context(cadata=ca.decode() if isinstance(ca, bytes) else str(ca))
+    request = urllib.request.Request(
+        sim.url + path, method="DELETE", headers={"Authorization": f"Bearer {sim.token}"}
+    )
+    with urllib.request.urlopen(request, context=tls, timeout=10) as reply:
+        assert reply.status == 200
