@@ -1,10 +1,12 @@
 """Cluster access: from the job's target (kubeconfig, in-cluster) or the sandbox's settings.
 
-Each job gets its own ``kubernetes.client.ApiClient`` with its own ``Configuration``, built
-the first time one of its steps needs the cluster; the library's global default configuration
-is never read or set, so jobs on different clusters can run at once in one process. The host's
-environment is only read (``KUBECONFIG``, the in-cluster service variables), never written.
-Only the library's client and kubeconfig loaders are imported (see :mod:`qengine_kubernetes.sdk`).
+Each job gets its own :class:`~qengine_kubernetes.transport.Transport` over its own
+:class:`~qengine_kubernetes.transport.Connection`, built the first time one of its steps needs
+the cluster; no global configuration is read or set, so jobs on different clusters can run at
+once in one process. The host's environment is only read (``KUBECONFIG``, the in-cluster
+service variables, proxies), never written. The official ``kubernetes`` library is imported
+only for a kubeconfig whose user runs an exec plugin or an auth provider (see
+:mod:`qengine_kubernetes.kubeconfig`).
 """
 
 from __future__ import annotations
@@ -13,31 +15,14 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from qengine.plugin import AuthError, InvalidInputError
+from qengine.plugin import InvalidInputError
 from qengine.spec import TargetSpec
 from qengine_kubernetes.client import KubeApi
-from qengine_kubernetes.sdk import import_parts
+from qengine_kubernetes.kubeconfig import in_cluster, read_kubeconfig
 from qengine_kubernetes.settings import KubeSettings
 from qengine_kubernetes.spec import InClusterTarget, KubeconfigTarget, SandboxTarget
-
-
-def _load_kubeconfig(configuration: Any, path: str, context: str | None) -> None:
-    from kubernetes import config
-
-    try:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=path,
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
-        )
-    except (config.ConfigException, OSError) as exc:
-        raise InvalidInputError(
-            f"cannot use the kubeconfig {path}: {exc}",
-            hint="Give a readable kubeconfig and an existing context.",
-        ) from exc
+from qengine_kubernetes.transport import Connection, Transport
 
 
 def kubeconfig_path(target: KubeconfigTarget, environ: Mapping[str, str]) -> str:
@@ -53,85 +38,39 @@ def kubeconfig_path(target: KubeconfigTarget, environ: Mapping[str, str]) -> str
     return os.path.expanduser("~/.kube/config")
 
 
-def connect(
+def connection_of(
     target: TargetSpec, settings: KubeSettings, environ: Mapping[str, str] | None = None
-) -> KubeApi:
-    """A client of the cluster of ``target`` (or of ``settings.endpoint`` when it is set)."""
-    import_parts()
-    from kubernetes import client
-
+) -> Connection:
+    """Where the cluster of ``target`` is and who to be there (``settings.endpoint`` first)."""
     environ = os.environ if environ is None else environ
     if settings.endpoint is not None:
-        return _client(_direct(settings))
-    configuration = client.Configuration()
+        return direct_connection(settings.endpoint, settings.ca_pem, settings.token)
     if settings.kubeconfig is not None:
-        _load_kubeconfig(configuration, settings.kubeconfig, settings.context)
-    elif isinstance(target, KubeconfigTarget):
-        _load_kubeconfig(configuration, kubeconfig_path(target, environ), target.context)
-    elif isinstance(target, InClusterTarget):
-        _load_in_cluster(configuration, environ, Path(settings.service_account_dir))
-    elif isinstance(target, SandboxTarget):
+        return read_kubeconfig(settings.kubeconfig, settings.context)
+    if isinstance(target, KubeconfigTarget):
+        return read_kubeconfig(kubeconfig_path(target, environ), target.context)
+    if isinstance(target, InClusterTarget):
+        return in_cluster(environ, Path(settings.service_account_dir))
+    if isinstance(target, SandboxTarget):
         raise InvalidInputError(
             "a sandbox target runs only with --sandbox",
             hint="Run the job with `qengine run JOB --sandbox`, or target a real cluster.",
         )
-    return _client(configuration)
+    raise InvalidInputError(f"the target kind {target.kind!r} is not a Kubernetes cluster")
 
 
-def _client(configuration: Any) -> KubeApi:
-    """The job's client over ``configuration``, with the transport's own retries off: urllib3
-    would otherwise re-send some requests silently (connection errors, 429/503 with
-    ``Retry-After``), hiding them from the engine's one retry policy (``KubeApi``)."""
-    from kubernetes import client
-
-    configuration.retries = False
-    return KubeApi(client.ApiClient(configuration))
+def direct_connection(endpoint: str, ca_pem: str | bytes | None, token: str | None) -> Connection:
+    """A connection to ``endpoint`` checked against ``ca_pem``, as the holder of ``token``."""
+    ca = ca_pem.encode() if isinstance(ca_pem, str) else ca_pem
+    connection = Connection(server=endpoint.rstrip("/"), ca_pem=ca or None)
+    return connection.with_bearer(token) if token else connection
 
 
-def _direct(settings: KubeSettings) -> Any:
-    from kubernetes import client
-
-    configuration = client.Configuration(host=settings.endpoint)
-    if settings.ca_pem:
-        configuration.ca_cert_data = settings.ca_pem
-    if settings.token:
-        configuration.api_key["BearerToken"] = f"Bearer {settings.token}"
-    return configuration
-
-
-def _load_in_cluster(configuration: Any, environ: Mapping[str, str], directory: Path) -> None:
-    from kubernetes import config
-    from kubernetes.config.incluster_config import InClusterConfigLoader
-
-    loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
-        token_filename=str(directory / "token"),
-        cert_filename=str(directory / "ca.crt"),
-        environ=dict(environ),
-    )
-    try:
-        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException as exc:
-        raise AuthError(
-            f"not running in a cluster: {exc}",
-            hint="The in-cluster target needs the pod's service account token and CA.",
-        ) from exc
-    _canonical_bearer(configuration)
-    refresh = configuration.refresh_api_key_hook
-
-    def refreshed(conf: Any) -> None:
-        # The loader re-reads the rotated token file; keep the scheme's canonical spelling.
-        refresh(conf)
-        _canonical_bearer(conf)
-
-    configuration.refresh_api_key_hook = refreshed
-
-
-def _canonical_bearer(configuration: Any) -> None:
-    """``Bearer <token>``: the loader writes ``bearer``, which servers must accept (RFC 7235
-    schemes are case-insensitive) but not every one does."""
-    token = configuration.api_key.get("BearerToken")
-    if isinstance(token, str) and token.lower().startswith("bearer "):
-        configuration.api_key["BearerToken"] = "Bearer " + token[len("bearer ") :]
+def connect(
+    target: TargetSpec, settings: KubeSettings, environ: Mapping[str, str] | None = None
+) -> KubeApi:
+    """A client of the cluster of ``target`` (or of ``settings.endpoint`` when it is set)."""
+    return KubeApi(Transport(connection_of(target, settings, environ)))
 
 
 class ClusterCell:

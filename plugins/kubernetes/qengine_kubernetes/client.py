@@ -1,8 +1,9 @@
-"""A thin JSON client over the official ``kubernetes`` ApiClient: paths, verbs, watches.
+"""A thin JSON client of the Kubernetes API: paths, verbs, watches.
 
 Objects stay plain JSON data end to end (no generated models): what is rendered is what is
-sent, and what is read is compared as is. The ApiClient brings the connection pool, TLS and
-authentication (including kubeconfig exec plugins). Only built while a step runs.
+sent, and what is read is compared as is. The connection pool, TLS and authentication
+(including kubeconfig exec plugins) are the job's
+:class:`~qengine_kubernetes.transport.Transport`'s. Only built while a step runs.
 
 Retries happen here, per request, and nowhere else: the verbs the engine sends are idempotent
 (GET, server-side apply, merge patches of absolute values, DELETE) or guarded (a create answers
@@ -39,6 +40,7 @@ from qengine.plugin import (
 )
 from qengine_kubernetes.render.context import Manifest
 from qengine_kubernetes.resources import resource_of
+from qengine_kubernetes.transport import Transport
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
@@ -92,13 +94,13 @@ class RetryCounter:
 
 
 class KubeApi:
-    """JSON requests to one cluster, through ``api_client`` (a ``kubernetes.client.ApiClient``).
+    """JSON requests to one cluster, through ``transport``.
 
-    Thread-safe as the ApiClient's pool is: the steps of one job share it.
+    Thread-safe as the transport's pool is: the steps of one job share it.
     """
 
-    def __init__(self, api_client: Any, *, retry: RetryPolicy = REQUEST_RETRY) -> None:
-        self.api_client = api_client
+    def __init__(self, transport: Transport, *, retry: RetryPolicy = REQUEST_RETRY) -> None:
+        self.transport = transport
         self.retry = retry
         self.counter = RetryCounter()
 
@@ -125,23 +127,21 @@ class KubeApi:
         body: object = None,
         content_type: str = "application/json",
         timeout: float | None = 60.0,
+        stream: bool = False,
     ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        _, url, headers, _, _ = self.api_client.param_serialize(
-            method,
-            path,
-            query_params=list((query or {}).items()),
-            header_params=headers,
-            auth_settings=["BearerToken"],
-        )
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         try:
-            return self.api_client.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=timeout
+            return self.transport.send(
+                method,
+                path,
+                query=query,
+                body=data,
+                headers=headers,
+                timeout=timeout,
+                stream=stream,
             )
-        except (HTTPError, ApiException, OSError) as exc:
+        except (_http_errors(), OSError) as exc:
             # A dropped connection, a reset, a TLS failure: sent again (see _retrying).
             raise TransientError(
                 f"{method} {path}: {type(exc).__name__}",
@@ -175,12 +175,7 @@ class KubeApi:
 
         def once() -> tuple[int, Manifest]:
             response = self._send(method, path, query=query, body=body, content_type=content_type)
-            try:
-                data = response.read()
-            except (OSError, _http_errors()) as exc:
-                raise TransientError(
-                    f"{method} {path}: the answer was cut off ({type(exc).__name__})"
-                ) from exc
+            data = response.data
             answer: Manifest = json.loads(data) if data else {}
             if response.status >= 400:
                 raise _error(response.status, method, path, answer, _retry_after(response))
@@ -296,7 +291,7 @@ class KubeApi:
         query = {"container": container, "tailLines": str(lines)}
         try:
             response = self._send("GET", path, query=query)
-            data: bytes = response.read()
+            data: bytes = response.data
         except (TransientError, OSError, _http_errors()):
             return ""  # a log is a courtesy of the failure report, never a reason to fail
         return data.decode("utf-8", "replace") if response.status < 400 else ""
@@ -330,19 +325,21 @@ class KubeApi:
         path = resource_of(kind).path(namespace)
 
         def opened() -> Any:
-            response = self._send("GET", path, query=query, timeout=timeout_seconds + 30.0)
+            response = self._send(
+                "GET", path, query=query, timeout=timeout_seconds + 30.0, stream=True
+            )
             if response.status >= 400:
-                raw = response.response
                 try:
-                    data = raw.read()
+                    data = response.read()
+                except (OSError, _http_errors()) as exc:
+                    raise TransientError(f"WATCH {path}: the answer was cut off") from exc
                 finally:
-                    raw.release_conn()
+                    response.release_conn()
                 answer = json.loads(data) if data else {}
                 raise _error(response.status, "WATCH", path, answer, _retry_after(response))
             return response
 
-        response = self._retrying("WATCH", path, opened)
-        raw = response.response
+        raw = self._retrying("WATCH", path, opened)
         finished = False
         try:
             buffer = b""
@@ -372,7 +369,7 @@ def _http_errors() -> type[Exception]:
 
 def _retry_after(response: Any) -> float | None:
     """The seconds of the answer's ``Retry-After`` header, when the server sent one."""
-    value = response.getheader("Retry-After")
+    value = response.headers.get("Retry-After")
     try:
         seconds = float(value) if value is not None else None
     except ValueError:

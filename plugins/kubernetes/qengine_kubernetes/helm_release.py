@@ -110,26 +110,33 @@ class Helm(HelmCli):
 
 
 def kubeconfig_of(api: KubeApi) -> str:
-    """A kubeconfig of the cluster ``api`` talks to (server, CA, token or client cert)."""
-    conf = api.api_client.configuration
-    cluster: dict[str, Any] = {"server": conf.host}
-    if getattr(conf, "ca_cert_data", None):
-        data = conf.ca_cert_data
-        raw = data.encode() if isinstance(data, str) else data
-        import base64
+    """A kubeconfig of the cluster ``api`` talks to (server, CA, token, basic credentials or
+    client certificate, inline: the file is private to the step)."""
+    import base64
 
-        cluster["certificate-authority-data"] = base64.b64encode(raw).decode()
-    elif conf.ssl_ca_cert:
-        cluster["certificate-authority"] = conf.ssl_ca_cert
-    if not conf.verify_ssl:
+    def encoded(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    connection = api.transport.connection
+    cluster: dict[str, Any] = {"server": connection.server}
+    if connection.ca_pem:
+        cluster["certificate-authority-data"] = encoded(connection.ca_pem)
+    if not connection.verify:
         cluster["insecure-skip-tls-verify"] = True
+    if connection.tls_server_name:
+        cluster["tls-server-name"] = connection.tls_server_name
+    if connection.proxy:
+        cluster["proxy-url"] = connection.proxy
     user: dict[str, Any] = {}
-    token = conf.api_key.get("BearerToken") or conf.api_key.get("authorization")
+    token = connection.bearer_token()
     if token:
-        user["token"] = token.removeprefix("Bearer ").strip()
-    if conf.cert_file:
-        user["client-certificate"] = conf.cert_file
-        user["client-key"] = conf.key_file
+        user["token"] = token
+    basic = connection.basic_credentials()
+    if basic:
+        user["username"], user["password"] = basic
+    if connection.client_cert:
+        user["client-certificate-data"] = encoded(connection.client_cert[0])
+        user["client-key-data"] = encoded(connection.client_cert[1])
     config = {
         "apiVersion": "v1",
         "kind": "Config",
