@@ -4,15 +4,18 @@ credentials as Artifact Registry does.
 
 Clients log in with the user ``oauth2accesstoken`` and a short-lived access token as the
 password. As Artifact Registry does, the front answers a request without credentials with
-``401`` and a ``Bearer`` challenge whose realm is its token endpoint (``/v2/token``); the
-token endpoint takes those Basic credentials and gives a registry token; a request may also
-carry the Basic credentials itself. An access token the sandbox's IAM Credentials stand-in did
-not issue, or that has expired, is ``401 UNAUTHORIZED``; a repository the Artifact Registry
-API stand-in does not hold is ``403 DENIED`` ("... denied on resource ... (or it may not
-exist)"), as a push to a missing repository is on Google. Everything else goes to the
-Distribution registry unchanged (its ``Location`` headers name the front, whose ``Host`` it is
-sent); a manifest pushed under a tag is recorded in the API stand-in, so the registry's
-digest and existence checks (``packages.tags``, ``packages.versions``) see it.
+``401`` and a ``Bearer`` challenge whose realm is its token endpoint (``/v2/token``, with the
+``service`` and ``scope``); the token endpoint takes those Basic credentials and gives a
+registry token, and without credentials an anonymous one, whose requests are ``403 DENIED``
+("Unauthenticated request. Unauthenticated requests do not have permission ..."); a request
+may also carry the Basic credentials itself. An access token the sandbox's IAM Credentials
+stand-in did not issue, or that has expired, is ``401 UNAUTHORIZED``; a repository the
+Artifact Registry API stand-in does not hold is ``403 DENIED`` ("Permission ... denied on
+resource ... (or it may not exist)"), as a push to a missing repository is on Google.
+Everything else goes to the Distribution registry unchanged (its ``Location`` headers name
+the front, whose ``Host`` it is sent); a manifest pushed under a tag is recorded in the API
+stand-in, so the registry's digest and existence checks (``packages.tags``,
+``packages.versions``) see it.
 
 One front serves every location (the host names only differ by location on Google). Plain
 HTTP on 127.0.0.1; Google is HTTPS.
@@ -101,21 +104,25 @@ class DockerFront:
     def serve(self, handler: Any) -> None:
         """Answer one request of ``handler`` (a ``BaseHTTPRequestHandler``)."""
         body = _read_body(handler)
-        path = handler.path
-        if urllib.parse.urlsplit(path).path == "/v2/token":
+        route = urllib.parse.urlsplit(handler.path).path
+        if route == "/v2/token":
             self._token(handler)
             return
+        match = _REPOSITORY.fullmatch(route)
+        verb = "downloadArtifacts" if handler.command in ("GET", "HEAD") else "uploadArtifacts"
         access = self._access_token(handler.headers.get("Authorization"))
-        if access is None or not self.issuer.valid(f"Bearer {access}"):
-            self._unauthorized(handler)
+        if access is None or (access and not self.issuer.valid(f"Bearer {access}")):
+            self._unauthorized(handler, match)
             return
-        match = _REPOSITORY.fullmatch(urllib.parse.urlsplit(path).path)
-        if match is not None and self._repository(match) is None:
-            verb = "downloadArtifacts" if handler.command in ("GET", "HEAD") else "uploadArtifacts"
+        if match is not None and (not access or self._repository(match) is None):
             resource = f"projects/{match['project']}/locations/-/repositories/{match['repository']}"
             message = (
                 f'Permission "artifactregistry.repositories.{verb}" denied on resource '
                 f'"{resource}" (or it may not exist)'
+                if access
+                else "Unauthenticated request. Unauthenticated requests do not have permission "
+                f'"artifactregistry.repositories.{verb}" on resource "{resource}" (or it may '
+                "not exist)"
             )
             _reply(handler, 403, {"errors": [{"code": "DENIED", "message": message}]})
             return
@@ -125,8 +132,11 @@ class DockerFront:
         _send(handler, status, headers, answer)
 
     def _token(self, handler: Any) -> None:
-        access = self._basic(handler.headers.get("Authorization"))
-        if access is None or not self.issuer.valid(f"Bearer {access}"):
+        """A registry token: for Basic credentials of a current access token, or, without
+        credentials, an anonymous one (which Artifact Registry then denies everything)."""
+        authorization = handler.headers.get("Authorization")
+        access = self._basic(authorization) if authorization else ""
+        if access is None or (access and not self.issuer.valid(f"Bearer {access}")):
             _reply(handler, 401, {"errors": [{"code": "UNAUTHORIZED", "message": "Unauthorized"}]})
             return
         token = secrets.token_urlsafe(32)
@@ -135,6 +145,8 @@ class DockerFront:
         _reply(handler, 200, {"token": token, "access_token": token, "expires_in": 300})
 
     def _access_token(self, authorization: str | None) -> str | None:
+        """The access token a request stands for ("" for an anonymous registry token), or
+        None without credentials this front knows."""
         scheme, _, value = (authorization or "").partition(" ")
         if scheme == "Bearer":
             with self._guard:
@@ -152,8 +164,12 @@ class DockerFront:
             return None
         return password if user == USERNAME and password else None
 
-    def _unauthorized(self, handler: Any) -> None:
+    def _unauthorized(self, handler: Any, match: re.Match[str] | None) -> None:
         challenge = f'Bearer realm="http://{self.host}/v2/token",service="{self.host}"'
+        if match is not None:
+            actions = "pull" if handler.command in ("GET", "HEAD") else "pull,push"
+            name = f"{match['project']}/{match['repository']}/{match['image']}"
+            challenge += f',scope="repository:{name}:{actions}"'
         body = {"errors": [{"code": "UNAUTHORIZED", "message": "Unauthorized"}]}
         _reply(handler, 401, body, {"WWW-Authenticate": challenge})
 

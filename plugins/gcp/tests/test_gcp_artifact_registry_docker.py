@@ -144,9 +144,9 @@ def test_no_forged_or_missing_credentials_and_no_missing_repository(
     found = registry.credentials()
     push = _authfile(tmp_path / "push.json", found.server, found.username, found.password)
     assert _push(tmp_path, f"{image}:1.0", push).returncode == 0
-    anonymous = _inspect(tmp_path, f"{image}:1.0", None)
+    anonymous = _inspect(tmp_path, f"{image}:1.0", None)  # an anonymous registry token
     assert anonymous.returncode != 0
-    assert "unauthorized" in anonymous.stderr.lower()
+    assert "unauthenticated request" in anonymous.stderr.lower()
     forged = _authfile(tmp_path / "forged.json", found.server, "oauth2accesstoken", "ya29.forged")
     refused = _inspect(tmp_path, f"{image}:1.0", forged)
     assert refused.returncode != 0
