@@ -8,11 +8,59 @@ cannot say is in :mod:`qengine_azure.checks` (offline, run by ``qengine validate
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import Any, Literal
 
 import attrs
 
-from qengine.spec import Cidr, DnsSpec, DomainName, ProviderSpec, RegistrySpec, SecretRef
+from qengine.spec import (
+    Cidr,
+    DnsSpec,
+    DomainName,
+    PluginSection,
+    ProviderSpec,
+    RegistrySpec,
+    SecretRef,
+)
+
+
+def _kind_first(cls: type, fields: list[Any]) -> list[Any]:
+    """The section's fields in the order a reader wants them: ``kind``, then
+    ``subscription_id`` when the section has one, then the rest as declared (the inherited
+    identity fields first). attrs puts a base class's fields before a subclass's own, and each
+    section redeclares ``kind`` with its literal."""
+    rank = {"kind": 0, "subscription_id": 1}
+    return sorted(fields, key=lambda field: rank.get(field.name, 2))
+
+
+@attrs.frozen(kw_only=True)
+class AzureIdentity(PluginSection):
+    """Who a job acts as in Azure: the identity fields the ``azure`` provider, the
+    ``azure-dns`` DNS section and the ``acr`` registry share, declared once here.
+
+    The application (or user-assigned managed identity) ``client_id`` of ``tenant_id``, with
+    exactly one credential: ``client_secret``, ``client_certificate``, ``client_assertion``
+    (secret references) or ``workload_identity``. The offline checks
+    (:mod:`qengine_azure.checks`) name each field at its own section's path.
+
+    :ivar tenant_id: The Microsoft Entra tenant of the application.
+    :ivar client_id: The application (or user-assigned managed identity) the engine
+        authenticates as.
+    :ivar client_secret: A secret reference to the application's client secret (exactly one
+        credential).
+    :ivar client_certificate: A secret reference to a PEM holding the application's key and
+        certificate (exactly one credential).
+    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
+        one credential).
+    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
+        identity) is the credential (exactly one credential).
+    """
+
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef | None = None
+    client_certificate: SecretRef | None = None
+    client_assertion: SecretRef | None = None
+    workload_identity: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -112,8 +160,8 @@ class AzureStateStorage:
     resource_group: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AzureProvider(ProviderSpec):
+@attrs.frozen(kw_only=True, field_transformer=_kind_first)
+class AzureProvider(AzureIdentity, ProviderSpec):
     """An AKS cluster's Azure settings.
 
     Credentials are Microsoft Entra tokens only, obtained with azure-identity for the
@@ -127,17 +175,6 @@ class AzureProvider(ProviderSpec):
     (empty: every address). ``private_cluster``: the API server has a private endpoint only.
 
     :ivar subscription_id: The Azure subscription the resources live in.
-    :ivar tenant_id: The Microsoft Entra tenant of the application.
-    :ivar client_id: The application (or user-assigned managed identity) the engine
-        authenticates as.
-    :ivar client_secret: A secret reference to the application's client secret (exactly one
-        credential).
-    :ivar client_certificate: A secret reference to a PEM holding the application's key and
-        certificate (exactly one credential).
-    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
-        one credential).
-    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
-        identity) is the credential (exactly one credential).
     :ivar location: The Azure region of the cluster, e.g. ``westeurope``.
     :ivar resource_group: The resource group of the cluster's resources.
     :ivar network: The cluster's address ranges (Azure CNI overlay).
@@ -152,12 +189,6 @@ class AzureProvider(ProviderSpec):
 
     kind: Literal["azure"]
     subscription_id: str
-    tenant_id: str
-    client_id: str
-    client_secret: SecretRef | None = None
-    client_certificate: SecretRef | None = None
-    client_assertion: SecretRef | None = None
-    workload_identity: bool = False
     location: str
     resource_group: AzureResourceGroup
     network: AksNetwork = attrs.field(factory=AksNetwork)
@@ -169,8 +200,8 @@ class AzureProvider(ProviderSpec):
     tags: Mapping[str, str] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
-class AzureDns(DnsSpec):
+@attrs.frozen(kw_only=True, field_transformer=_kind_first)
+class AzureDns(AzureIdentity, DnsSpec):
     """An Azure DNS public zone ``zone`` in ``resource_group`` of ``subscription_id``.
 
     Credentials as for the cluster: the application ``client_id`` of ``tenant_id`` with
@@ -178,35 +209,18 @@ class AzureDns(DnsSpec):
     references) or ``workload_identity``. It needs DNS Zone Contributor on the zone.
 
     :ivar subscription_id: The Azure subscription the resources live in.
-    :ivar tenant_id: The Microsoft Entra tenant of the application.
-    :ivar client_id: The application (or user-assigned managed identity) the engine
-        authenticates as.
-    :ivar client_secret: A secret reference to the application's client secret (exactly one
-        credential).
-    :ivar client_certificate: A secret reference to a PEM holding the application's key and
-        certificate (exactly one credential).
-    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
-        one credential).
-    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
-        identity) is the credential (exactly one credential).
     :ivar resource_group: The resource group of the DNS zone.
     :ivar zone: The public DNS zone's name.
     """
 
     kind: Literal["azure-dns"]
     subscription_id: str
-    tenant_id: str
-    client_id: str
-    client_secret: SecretRef | None = None
-    client_certificate: SecretRef | None = None
-    client_assertion: SecretRef | None = None
-    workload_identity: bool = False
     resource_group: str
     zone: DomainName
 
 
-@attrs.frozen(kw_only=True)
-class AcrRegistry(RegistrySpec):
+@attrs.frozen(kw_only=True, field_transformer=_kind_first)
+class AcrRegistry(AzureIdentity, RegistrySpec):
     """An Azure Container Registry ``name``; each service's images are
     ``<login_server>/<repository_prefix>/<service>`` (a repository is created by its first
     push).
@@ -223,60 +237,14 @@ class AcrRegistry(RegistrySpec):
         ``<name>-<hash>.azurecr.io`` for a registry created with a domain name label scope).
     :ivar repository_prefix: The path under the login server images are pushed to
         (``<login_server>/<repository_prefix>/<service>``); empty, none.
-    :ivar tenant_id: The Microsoft Entra tenant of the application.
-    :ivar client_id: The application (or user-assigned managed identity) the engine
-        authenticates as.
-    :ivar client_secret: A secret reference to the application's client secret (exactly one
-        credential).
-    :ivar client_certificate: A secret reference to a PEM holding the application's key and
-        certificate (exactly one credential).
-    :ivar client_assertion: A secret reference to a signed JWT, a federated credential (exactly
-        one credential).
-    :ivar workload_identity: Whether the host's projected service-account token (AKS workload
-        identity) is the credential (exactly one credential).
     """
 
     kind: Literal["acr"]
     name: str
     login_server: str | None = None
     repository_prefix: str = "qengine"
-    tenant_id: str
-    client_id: str
-    client_secret: SecretRef | None = None
-    client_certificate: SecretRef | None = None
-    client_assertion: SecretRef | None = None
-    workload_identity: bool = False
 
     @property
     def server(self) -> str:
         """The login server: ``login_server``, or ``<name>.azurecr.io``."""
         return (self.login_server or f"{self.name.lower()}.azurecr.io").lower()
-
-
-class AzureIdentity(Protocol):
-    """Who a job acts as: the fields every Azure section with credentials has (a subscription
-    too, except the ``acr`` registry's, which needs none)."""
-
-    @property
-    def tenant_id(self) -> str:
-        """The Microsoft Entra tenant of the application."""
-
-    @property
-    def client_id(self) -> str:
-        """The application (or user-assigned managed identity)."""
-
-    @property
-    def client_secret(self) -> SecretRef | None:
-        """A client secret, by reference."""
-
-    @property
-    def client_certificate(self) -> SecretRef | None:
-        """A PEM with key and certificate, by reference."""
-
-    @property
-    def client_assertion(self) -> SecretRef | None:
-        """A signed JWT (a federated credential), by reference."""
-
-    @property
-    def workload_identity(self) -> bool:
-        """Whether the host's projected token is the credential."""

@@ -230,3 +230,76 @@ def test_a_tag_never_becomes_terraform_template_code(key: str, value: str) -> No
     issues = _issues(document)
 
     assert "template sequences" in issues.get(f"$.cluster.provider.tags.{key}", ""), issues
+
+
+_GUID = "12345678-90ab-cdef-1234-567890abcdef"
+_IDENTITY: dict[str, Any] = {
+    "tenant_id": "contoso.onmicrosoft.com",
+    "client_id": _GUID,
+    "client_secret": {"secret": "a"},
+    "client_assertion": {"secret": "b"},
+}
+
+
+def _with_dns(document: dict[str, Any]) -> None:
+    document["dns"] = {
+        "kind": "azure-dns",
+        "subscription_id": _GUID,
+        "resource_group": "rg-dns",
+        "zone": "example.com",
+        **_IDENTITY,
+    }
+
+
+def _with_acr(document: dict[str, Any]) -> None:
+    document["registry"] = {"kind": "acr", "name": "contosoapps", **_IDENTITY}
+
+
+def _with_provider(document: dict[str, Any]) -> None:
+    provider = document["cluster"]["provider"]
+    provider.pop("client_secret")
+    provider.update(_IDENTITY)
+
+
+@pytest.mark.parametrize(
+    ("base", "change"),
+    [
+        ("$.cluster.provider", _with_provider),
+        ("$.dns", _with_dns),
+        ("$.registry", _with_acr),
+    ],
+    ids=["provider", "dns", "registry"],
+)
+def test_the_shared_identity_is_checked_at_each_sections_own_path(
+    base: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    document = example()
+    change(document)
+    issues = _issues(document)
+    assert issues[f"{base}.tenant_id"].startswith("must be a GUID")
+    assert issues[f"{base}.client_assertion"].startswith("give one credential only")
+    assert [path for path in issues if path.endswith(".tenant_id")] == [f"{base}.tenant_id"]
+
+
+def test_the_three_sections_share_one_identity_definition(tmp_path: Path) -> None:
+    import inspect
+
+    import attrs
+    from qengine_azure.spec import AcrRegistry, AzureDns, AzureIdentity
+
+    shared = [field.name for field in attrs.fields(AzureIdentity) if field.name != "kind"]
+    sections = (AzureProvider, AzureDns, AcrRegistry)
+    for section in sections:
+        assert issubclass(section, AzureIdentity)
+        assert not set(shared) & set(inspect.get_annotations(section))  # declared once
+    # The schema (and so the reference) documents every inherited field, in each section.
+    done = run_qengine(tmp_path, "schema", plugins="azure")
+    assert done.returncode == 0, done.stderr
+    definitions = json.loads(done.stdout)["$defs"]
+    for section in sections:
+        properties = definitions[section.__name__]["properties"]
+        assert next(iter(properties)) == "kind"
+        for name in shared:
+            expected = definitions["AzureProvider"]["properties"][name]["description"]
+            assert len(expected) > 5
+            assert properties[name]["description"] == expected
