@@ -303,3 +303,21 @@ def _delete(sim: KubeSimulator, path: str) -> None:
     )
     with urllib.request.urlopen(request, context=tls, timeout=10) as reply:
         assert reply.status == 200
+
+
+def test_k8s_gateway_pause_leaves_the_route_and_deleting_the_router_removes_it(
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+) -> None:
+    install_gateway_api(k8s_sim)
+    doc = gateway_doc(example)
+    namespace = namespace_name_of(doc)
+    assert k8s_deploy(doc, job_id="gw-up").result.status is JobStatus.SUCCEEDED
+    paused = k8s_deploy(doc, job_id="gw-pause", action="pause")
+    assert paused.result.status is JobStatus.SUCCEEDED, paused.result.error
+    assert k8s_sim.get_object("httproutes.gateway.networking.k8s.io", namespace, "public")
+    doc["services"] = ["public"]
+    deleted = k8s_deploy(doc, job_id="gw-delete", action="delete")
+    assert deleted.result.status is JobStatus.SUCCEEDED, deleted.result.error
+    assert k8s_sim.get_object("httproutes.gateway.networking.k8s.io", namespace, "public") is None
+    history = k8s_sim.get_object("secrets", namespace, "qengine-history-public")
+    assert history is None
