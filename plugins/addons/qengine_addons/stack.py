@@ -48,6 +48,7 @@ from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.secrets.hygiene import private_tempdir, write_private_file
 from qengine.spec import InfrastructureJob
 from qengine_addons.freeze import Freeze, PinnedChart, chart_digest, load_freeze
+from qengine_addons.pins import check_or_pin
 
 CHARTS = Path(__file__).with_name("charts")
 TEST_CHARTS = Path(__file__).with_name("testcharts")
@@ -98,6 +99,9 @@ FIELD_MANAGER = "qengine-addons"
 CRDS_STEP = "addons.crds"
 WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
+#: The engine host's switch that refuses charts whose digest the freeze file does not record.
+REQUIRE_DIGESTS_ENV = "QENGINE_ADDONS_REQUIRE_DIGESTS"
+
 ClusterConnect = Callable[[StepContext], KubeApi]
 #: The annotations of an add-on's service account that give it the cloud's short-lived
 #: identity (IRSA's ``eks.amazonaws.com/role-arn``, a workload identity's client id), or a
@@ -117,7 +121,10 @@ class AddonSettings:
     (an air-gapped host, the sandbox). ``plain_http``: reach an ``oci://`` mirror over plain
     HTTP (a local test registry only). ``timeout``: seconds helm waits for each release,
     overriding the freeze file's. ``gate_timeout``: seconds a webhook's Service may take to
-    get a ready endpoint. ``require_digests``: refuse a chart whose digest is not recorded.
+    get a ready endpoint. ``require_digests``: refuse a chart whose digest the freeze file
+    does not record (default: ``QENGINE_ADDONS_REQUIRE_DIGESTS`` set to ``1``); otherwise such a
+    chart is trusted on first use and its digest pinned in the cluster
+    (:mod:`qengine_addons.pins`), and a later archive that differs is refused.
     ``test_charts``: install the package's test stand-in charts (``testcharts/``, packaged by
     helm in each step) under the test freeze instead of the real stack: the sandbox's stack,
     which nothing but the simulator can run.
@@ -130,7 +137,7 @@ class AddonSettings:
     timeout: int | None = None
     gate_timeout: float = 300.0
     poll_interval: float = 1.0
-    require_digests: bool = True
+    require_digests: bool = attrs.field(factory=lambda: _env_flag(REQUIRE_DIGESTS_ENV))
     test_charts: bool = False
 
     def stack(self) -> Freeze:
@@ -144,6 +151,10 @@ class AddonSettings:
     def binary(self) -> str:
         """The helm to run."""
         return self.helm or os.environ.get("QENGINE_HELM") or "helm"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 def require_helm(job: InfrastructureJob, settings: AddonSettings | None = None) -> str | None:
@@ -414,11 +425,12 @@ class _Run:
             if self.settings.require_digests:
                 raise InvalidInputError(
                     f"add-on {addon.name}: the digest of {addon.chart} {addon.version} is not "
-                    "recorded in the freeze file, so the chart cannot be checked",
+                    "recorded in the freeze file, and the engine requires recorded digests",
                     hint="Record it with `python -m qengine_addons.freeze record DIR` from the "
-                    "archives `helm pull` fetched (see docs/addons.md).",
+                    "archives `helm pull` fetched, or leave QENGINE_ADDONS_REQUIRE_DIGESTS "
+                    "unset to pin it on first use (see docs/addons.md).",
                 )
-            self.ctx.emit_warning(f"add-on {addon.name}: no digest recorded; {digest} used")
+            check_or_pin(self.ctx, self.api, self.namespace, addon, digest)
         elif digest != addon.digest:
             raise InfrastructureError(
                 f"add-on {addon.name}: the chart {addon.chart} {addon.version} fetched has "

@@ -16,8 +16,9 @@ import attrs
 import pytest
 import yaml
 from conftest import NS, Apply, Charts, helm_env, push
-from qengine_addons import cluster_client
+from qengine_addons import AddonSettings, cluster_client
 from qengine_addons.freeze import chart_digest
+from qengine_addons.pins import CONFIGMAP as PINS
 from qengine_addons.testing import TEST_CHARTS, with_values
 
 from qengine import Event
@@ -241,24 +242,110 @@ def test_a_chart_whose_digest_differs_from_the_freeze_is_refused(
     assert _release(sim, "metrics-server", 1) is None
 
 
-def test_a_chart_without_a_recorded_digest_is_refused(
-    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
-) -> None:
-    unpinned = attrs.evolve(
+def _unrecorded(charts: Charts, name: str = "metrics-server") -> Any:
+    return attrs.evolve(
         charts.freeze,
         addons=tuple(
-            attrs.evolve(a, digest=None) if a.name == "metrics-server" else a
-            for a in charts.freeze.addons
+            attrs.evolve(a, digest=None) if a.name == name else a for a in charts.freeze.addons
         ),
     )
+
+
+def test_strict_mode_refuses_a_chart_without_a_recorded_digest(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts
+) -> None:
     doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True)
 
-    result = apply_stack(doc, "digest-2", freeze=unpinned)
+    result = apply_stack(doc, "digest-2", freeze=_unrecorded(charts), require_digests=True)
 
     assert result.error is not None
+    assert "metrics-server" in result.error.message
     assert "is not recorded in the freeze file" in result.error.message
     assert result.error.kind == "InvalidInputError"
     assert _release(sim, "metrics-server", 1) is None
+    assert sim.get_object("configmaps", NS, PINS) is None  # nothing pinned either
+
+
+def test_strict_mode_is_the_engine_hosts_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QENGINE_ADDONS_REQUIRE_DIGESTS", raising=False)
+    assert AddonSettings().require_digests is False
+    monkeypatch.setenv("QENGINE_ADDONS_REQUIRE_DIGESTS", "1")
+    assert AddonSettings().require_digests is True
+
+
+def _tofu_archive(helm: str, tmp: Path, marker: str) -> Path:
+    """The metrics-server test chart at its own version, its content changed by ``marker``:
+    another archive under the same name and version."""
+    chart = tmp / marker / "metrics-server"
+    shutil.copytree(TEST_CHARTS / "metrics-server", chart)
+    values = chart / "values.yaml"
+    values.write_text(values.read_text() + f"# {marker}\n")
+    subprocess.run(
+        [helm, "package", str(chart), "-d", str(tmp / marker)],
+        env=helm_env(tmp / "home"), check=True, capture_output=True,
+    )  # fmt: skip
+    return next((tmp / marker).glob("*.tgz"))
+
+
+def test_an_unrecorded_chart_is_pinned_on_first_use_and_a_swapped_archive_refused(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator, charts: Charts, helm_binary: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Trust on first use: the first install pins the archive's digest in the cluster with a
+    warning naming chart, version and digest; the same archive again writes nothing; another
+    archive pushed under the same version is refused by name and installs nothing."""
+    # A repository of its own, so the swap touches no other test's charts.
+    mirror = f"oci://{charts.registry.host}/tofu-charts"
+    original = _tofu_archive(helm_binary, tmp_path, "original")
+    subprocess.run(
+        [helm_binary, "push", str(original), mirror, "--plain-http"],
+        env=helm_env(tmp_path / "home"), check=True, capture_output=True,
+    )  # fmt: skip
+    doc = infra_doc(cert_manager=False, ingress=False, metrics_server=True, external_dns=False,
+                    autoscaler=False)  # fmt: skip
+    doc["cluster"]["addons"]["chart_mirror"] = mirror
+    unrecorded = _unrecorded(charts)
+    events: list[Event] = []
+
+    first = apply_stack(doc, "tofu-1", freeze=unrecorded,
+                        run_options={"sinks": [CallbackSink(events.append)]})  # fmt: skip
+
+    assert first.status is JobStatus.SUCCEEDED, first.error
+    digest = chart_digest(original)
+    pins = sim.get_object("configmaps", NS, PINS)
+    assert pins is not None
+    assert pins["data"] == {"metrics-server_0.1.0": digest}
+    assert pins["metadata"]["labels"]["app.kubernetes.io/part-of"] == "qengine-addons"
+    warnings = [e.message for e in events if e.type.value == "warning"]
+    assert len(warnings) == 1, warnings
+    assert "metrics-server 0.1.0" in warnings[0]
+    assert digest in warnings[0]
+    assert _release(sim, "metrics-server", 1) is not None
+
+    sim.clear_requests()
+    again = apply_stack(doc, "tofu-2", freeze=unrecorded)
+    assert again.status is JobStatus.SUCCEEDED, again.error
+    assert _writes(sim) == []
+
+    swapped = _tofu_archive(helm_binary, tmp_path, "swapped")
+    assert chart_digest(swapped) != digest
+    subprocess.run(
+        [helm_binary, "push", str(swapped), mirror, "--plain-http"],
+        env=helm_env(tmp_path / "home"), check=True, capture_output=True,
+    )  # fmt: skip
+    changed = with_values(unrecorded, "metrics-server", replicas={"metrics-server": 2})
+    sim.clear_requests()
+
+    refused = apply_stack(doc, "tofu-3", freeze=changed)
+
+    assert refused.status is not JobStatus.SUCCEEDED
+    assert refused.error is not None
+    message = refused.error.message
+    assert "add-on metrics-server" in message
+    assert f"{chart_digest(swapped)}, not {digest}" in message
+    assert [s.step_id for s in refused.steps if s.status is StepStatus.FAILED] == ["addons.crds"]
+    assert _writes(sim) == []  # neither the pin nor the release moved
+    assert _release(sim, "metrics-server", 2) is None
 
 
 def test_a_job_killed_during_an_install_is_resumed_where_it_stopped(
