@@ -9,8 +9,10 @@ run, round by round, alternating):
   azurerm backend on Azurite (HTTPS, the local metadata host and proxy), a SAS in terraform's
   environment;
 * **through qengine**: the same module and commands through ``qengine_azure.terraform_run``:
-  a fresh 0700 workspace, the SAS made for the run and masked, the JSON plan read back and
-  checked by the destructive-change guard, every line redacted.
+  a fresh 0700 workspace, the backend reading and writing the state with Entra tokens from the
+  run's local managed-identity endpoint (the job's client-secret credential through
+  azure-identity, from the stand-in Entra ID; Azurite in its OAuth mode), the JSON plan read
+  back and checked by the destructive-change guard, every line redacted.
 
 Each round writes a new state blob (a create) under its own key, so each takes and releases
 the blob lease once per command. Needs terraform on PATH and Azurite
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from qengine_azure.credentials import AzureAccess
+from qengine_azure.local_arm import LocalArm
 from qengine_azure.local_azurite import LocalAzurite
 from qengine_azure.settings import AzureSettings
 from qengine_azure.spec import AksNodePool, AzureProvider, AzureResourceGroup, AzureStateStorage
@@ -40,6 +43,7 @@ from qengine_azure.state_backend import StateLocation
 from qengine_azure.terraform_run import terraform_for
 
 from qengine.plugin import CancelToken, SandboxCluster, SecretValue, StepContext
+from qengine.spec import SecretName, SecretRef
 from qengine.terraform import ProviderSources, find_terraform
 
 ACCOUNT = "qenginebenchstate"
@@ -59,28 +63,31 @@ def module(resources: int) -> dict[str, Any]:
     }
 
 
-def access(azurite: LocalAzurite) -> AzureAccess:
+def access(azurite: LocalAzurite, arm: LocalArm) -> AzureAccess:
     provider = AzureProvider(
         kind="azure",
         subscription_id="00000000-0000-0000-0000-000000000001",
         tenant_id="00000000-0000-0000-0000-000000000002",
         client_id="00000000-0000-0000-0000-000000000003",
-        workload_identity=True,
+        client_secret=SecretRef(secret=SecretName("bench-secret")),
         location="westeurope",
         resource_group=AzureResourceGroup(name="rg-bench"),
         node_pools=(AksNodePool(name="system", vm_size="Standard_D4s_v5", mode="System"),),
         state=AzureStateStorage(storage_account=ACCOUNT, container=CONTAINER),
     )
     # The stand-in module needs no provider: `sandbox` set keeps the job's credential away
-    # from terraform; the backend's SAS comes from Azurite's key, as in the sandbox.
+    # from terraform; the backend's tokens come from the stand-in Entra ID, as in the sandbox.
     settings = AzureSettings(
+        arm_endpoint=arm.url,
+        authority=arm.url,
         ca_file=azurite.ca_file,
         blob_endpoint=azurite.account_url,
         terraform_env=azurite.terraform_environment(),
-        state_sas=azurite.account_sas,
         sandbox=PLACEHOLDER,
     )
-    return AzureAccess(identity=provider, open_secret=SecretValue, settings=settings)
+    return AzureAccess(
+        identity=provider, open_secret=lambda name: SecretValue("bench"), settings=settings
+    )
 
 
 def raw_terraform(
@@ -137,12 +144,14 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=20)
     args = parser.parse_args()
     with LocalAzurite((ACCOUNT,)) as azurite:
+        assert azurite.tls is not None
         azurite.create_container(ACCOUNT, CONTAINER)
-        run(azurite, args.rounds, args.resources)
+        with LocalArm(azurite.tls) as arm:
+            run(azurite, arm, args.rounds, args.resources)
 
 
-def run(azurite: LocalAzurite, rounds: int, resources: int) -> None:
-    azure = access(azurite)
+def run(azurite: LocalAzurite, arm: LocalArm, rounds: int, resources: int) -> None:
+    azure = access(azurite, arm)
     doc = module(resources)
     raw: list[float] = []
     ours: list[float] = []
@@ -166,11 +175,13 @@ def run(azurite: LocalAzurite, rounds: int, resources: int) -> None:
     raw_median, our_median = statistics.median(raw), statistics.median(ours)
     print(f"terraform_data resources: {resources}, rounds: {rounds}, backend: azurerm (Azurite)")
     print(f"terraform alone (init, plan, apply, output): median {raw_median:.3f} s")
-    print(f"through qengine (same, SAS made per run): median {our_median:.3f} s")
+    print(
+        f"through qengine (same, Entra tokens from the run's endpoint): median {our_median:.3f} s"
+    )
     print(f"ratio qengine / terraform alone: {our_median / raw_median:.2f}")
     print(f"difference per run: {our_median - raw_median:+.3f} s (qengine adds a terraform")
-    print("  process, `show -json` for the guard, a fresh workspace and the run's SAS; the")
-    print("  baseline's own CLI configuration and plain-text output differ too)")
+    print("  process, `show -json` for the guard, a fresh workspace and the run's token")
+    print("  endpoint; the baseline's SAS, CLI configuration and plain-text output differ too)")
 
 
 if __name__ == "__main__":
