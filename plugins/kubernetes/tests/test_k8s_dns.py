@@ -17,6 +17,7 @@ from qengine.plugin import CancelToken, DnsProvider, DnsRecord, JobServices, Reg
 from qengine.runner import ChangeAction, JobResult, JobStatus, MemoryStateStore
 from qengine.spec import DnsSpec
 from qengine.testing.kube import KubeSimulator
+from qengine.testing.kube.gatewayapi import install_gateway_api
 
 Example = Callable[[str], dict[str, Any]]
 SIMULATED_ADDRESS = "192.0.2.10"  # what the simulator's ingress controller publishes
@@ -222,4 +223,20 @@ def test_k8s_an_ingress_without_an_address_fails_the_router_step(
     assert result.error is not None
     assert "the DNS records of public cannot be made" in result.error.message
     assert "ingress controller" in result.error.hint
+    assert dns.zone == {}
+
+
+def test_k8s_a_gateway_routed_router_points_its_domains_at_the_gateways_address(
+    run: Run, dns: MemoryDnsPlugin, example: Example, k8s_sim: KubeSimulator
+) -> None:
+    install_gateway_api(k8s_sim)
+    doc = _with_dns(example, "shop.example.com")
+    doc["target"] = {"kind": "sandbox", "routing": "gateway"}
+    first = run(doc, job_id="gw-dns-1")
+    assert first.result.status is JobStatus.SUCCEEDED, first.result.error
+    # No Ingress exists: the address is the one the Gateway's status publishes.
+    assert not k8s_sim.objects("ingresses.networking.k8s.io")
+    assert dns.zone == {("shop.example.com", "A"): _a("shop.example.com")}
+    gone = run(doc, job_id="gw-dns-2", action="delete")
+    assert gone.result.status is JobStatus.SUCCEEDED, gone.result.error
     assert dns.zone == {}
