@@ -14,13 +14,48 @@ Modules without a leading underscore are the API of this package:
 - :mod:`~qengine.secrets.hygiene`: core dumps, private temp dirs, child environments.
 """
 
-from qengine.secrets.local_keys import LocalKeyProvider
-from qengine.secrets.redaction import Redactor
-from qengine.secrets.sandbox import EphemeralKeyProvider, seal_for_sandbox
-from qengine.secrets.sealing import find_references, rewrap_job, seal_job
-from qengine.secrets.signing import JobRefused, sign_job, verify_job
-from qengine.secrets.unsealing import SealedSecrets
-from qengine.secrets.value import SecretValue
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qengine.secrets.local_keys import LocalKeyProvider
+    from qengine.secrets.redaction import Redactor
+    from qengine.secrets.sandbox import EphemeralKeyProvider, seal_for_sandbox
+    from qengine.secrets.sealing import find_references, rewrap_job, seal_job
+    from qengine.secrets.signing import JobRefused, sign_job, verify_job
+    from qengine.secrets.unsealing import SealedSecrets
+    from qengine.secrets.value import SecretValue
+
+# Each name is imported from its module when first used, so that a module of this package
+# (its file modes, its value type) does not bring the cryptography of the others along.
+_LAZY = {
+    "EphemeralKeyProvider": "qengine.secrets.sandbox",
+    "JobRefused": "qengine.secrets.signing",
+    "LocalKeyProvider": "qengine.secrets.local_keys",
+    "Redactor": "qengine.secrets.redaction",
+    "SealedSecrets": "qengine.secrets.unsealing",
+    "SecretValue": "qengine.secrets.value",
+    "find_references": "qengine.secrets.sealing",
+    "rewrap_job": "qengine.secrets.sealing",
+    "seal_for_sandbox": "qengine.secrets.sandbox",
+    "seal_job": "qengine.secrets.sealing",
+    "sign_job": "qengine.secrets.signing",
+    "verify_job": "qengine.secrets.signing",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qengine.secrets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "EphemeralKeyProvider",

@@ -23,8 +23,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from qengine.plugin import DeploymentError, InvalidInputError
 from qengine.runner import ChangeAction, StepContext, run_process
 from qengine.secrets.hygiene import child_env, private_tempdir, write_private_file
@@ -145,6 +143,8 @@ def kubeconfig_of(api: KubeApi) -> str:
         "contexts": [{"name": "target", "context": {"cluster": "target", "user": "qengine"}}],
         "current-context": "target",
     }
+    import yaml
+
     return yaml.safe_dump(config)
 
 
@@ -187,6 +187,8 @@ def deploy_release(env: EnvJob, name: str, ctx: StepContext) -> dict[str, str]:
     service = env.service(name)
     assert isinstance(service, HelmService)
     api = env.api()
+    import yaml
+
     values = yaml.safe_dump(service.values.resolve(env.open_secret))
     chart = _chart_args(env, service)
     digest = _digest(env, service, values, chart)

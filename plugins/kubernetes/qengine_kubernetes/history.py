@@ -77,7 +77,9 @@ def storable(real: list[Manifest], public: list[Manifest]) -> list[Manifest]:
     the real secret hash (an HMAC, not a value), so a rollback restores them exactly."""
     stored: list[Manifest] = []
     for mine, placeholder in zip(real, public, strict=True):
-        if mine["kind"] == "Secret" or _without_hash(mine) != _without_hash(placeholder):
+        if mine == placeholder:
+            stored.append(mine)  # no secret value in it: both renderings are the same
+        elif mine["kind"] == "Secret" or _without_hash(mine) != _without_hash(placeholder):
             stored.append(placeholder)
         else:
             stored.append(mine)
