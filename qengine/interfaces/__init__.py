@@ -13,7 +13,7 @@ from qengine.interfaces.env import EnvEngine
 from qengine.interfaces.events import EventSink
 from qengine.interfaces.keys import KeyProvider, WrappedKey
 from qengine.interfaces.lease import TargetLease
-from qengine.interfaces.registry import ContainerRegistry, RegistryCredentials
+from qengine.interfaces.registry import ContainerRegistry, PullSecret, RegistryCredentials
 from qengine.interfaces.state import LockHolder, StateStore, StepRecord, StepState
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "InfraEngine",
     "KeyProvider",
     "LockHolder",
+    "PullSecret",
     "RegistryCredentials",
     "StateStore",
     "StepRecord",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import datetime
 import json
 
 import attrs
@@ -16,6 +17,20 @@ class RegistryCredentials:
     server: str
     username: str
     password: str = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class PullSecret:
+    """What a cluster pulls a registry's images with: a ``.dockerconfigjson`` and when the
+    credential in it stops working.
+
+    ``expires_at`` (timezone-aware) is None for a credential that lasts until someone changes
+    it (a password); a short-lived token gives its expiry, so a cluster target can write the
+    payload again before it lapses. ``payload`` never shows in a repr.
+    """
+
+    payload: bytes = attrs.field(repr=False)
+    expires_at: datetime.datetime | None = None
 
 
 class ContainerRegistry(abc.ABC):
@@ -67,7 +82,9 @@ class ContainerRegistry(abc.ABC):
         """Delete ``repository:tag``; deleting a missing image is a no-op."""
 
     def pull_secret_payload(self) -> bytes:
-        """The ``.dockerconfigjson`` a cluster pulls this registry's images with."""
+        """The ``.dockerconfigjson`` a cluster pulls this registry's images with.
+
+        Called only inside a step (it may open a secret or ask for a token)."""
         found = self.credentials()
         pair = f"{found.username}:{found.password}".encode()
         entry = {
@@ -76,3 +93,15 @@ class ContainerRegistry(abc.ABC):
             "auth": base64.b64encode(pair).decode("ascii"),
         }
         return json.dumps({"auths": {found.server: entry}}, sort_keys=True).encode()
+
+    def pull_secret(self) -> PullSecret:
+        """The pull payload and, for a short-lived token, when it expires (inside a step only).
+
+        The default wraps :meth:`pull_secret_payload` with no expiry: a registry whose
+        credential is a password needs nothing more. A registry whose pull credential is a
+        short-lived token overrides it and gives the token's expiry (what the token itself
+        says, or a lower bound), so a cluster target rewrites its pull Secret only when that
+        nears; its section says so with
+        :attr:`~qengine.spec.RegistrySpec.pull_secret_lifetime`.
+        """
+        return PullSecret(payload=self.pull_secret_payload())

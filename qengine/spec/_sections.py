@@ -8,9 +8,12 @@ the installed plugins provide.
 
 from __future__ import annotations
 
+import datetime
 from typing import ClassVar
 
 import attrs
+
+from qengine.spec._common import SecretRef
 
 
 @attrs.frozen(kw_only=True)
@@ -45,9 +48,26 @@ class TargetSpec(PluginSection):
 
 @attrs.frozen(kw_only=True)
 class RegistrySpec(PluginSection):
-    """A container registry images are pushed to (``registry``)."""
+    """A container registry images are pushed to (``registry``).
+
+    ``pull_secret_lifetime`` is how long the registry's pull credential lasts once issued:
+    None (the default) for one that lasts until someone changes it (a password), a duration
+    for a short-lived token (an Artifact Registry access token, an ACR refresh token, an ECR
+    authorization token). :attr:`needs_pull_secret` tells a cluster target whether its
+    workloads need a pull Secret made from the registry's
+    :meth:`~qengine.plugin.ContainerRegistry.pull_secret`.
+    """
 
     family: ClassVar[str] = "container registry"
+    pull_secret_lifetime: ClassVar[datetime.timedelta | None] = None
+
+    @property
+    def needs_pull_secret(self) -> bool:
+        """Whether a cluster needs a pull Secret to pull this registry's images: true for a
+        short-lived token (``pull_secret_lifetime`` set) or a ``password`` field holding a
+        secret reference; a registry a cluster reaches by its own identity overrides it."""
+        password = getattr(self, "password", None)
+        return self.pull_secret_lifetime is not None or isinstance(password, SecretRef)
 
 
 @attrs.frozen(kw_only=True)

@@ -14,11 +14,13 @@ registry host is learnt from STS on first use.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from qengine.plugin import AuthError, ContainerRegistry, RegistryCredentials
+from qengine.plugin import AuthError, ContainerRegistry, PullSecret, RegistryCredentials
+from qengine.source.auth_file import docker_config
 from qengine_aws.credentials import access_for
 from qengine_aws.preflight import caller_identity
 from qengine_aws.spec import EcrRegistry
@@ -96,13 +98,23 @@ class EcrContainerRegistry(ContainerRegistry):
 
     def credentials(self) -> RegistryCredentials:
         """A 12-hour ECR token as basic-auth credentials for the account's registry."""
+        return self._token()[0]
+
+    def pull_secret(self) -> PullSecret:
+        """A ``.dockerconfigjson`` with a fresh ECR token and the expiry ECR gives it
+        (``expiresAt``, 12 hours after issue)."""
+        found, expires_at = self._token()
+        return PullSecret(payload=docker_config([found]), expires_at=expires_at)
+
+    def _token(self) -> tuple[RegistryCredentials, datetime.datetime | None]:
         with self._access.call("getting an ECR authorization token"):
             data = self._ecr().get_authorization_token()["authorizationData"][0]
         user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
         if not password:
             raise AuthError("ECR returned an authorization token without a password")
         server = str(data["proxyEndpoint"]).removeprefix("https://").removeprefix("http://")
-        return RegistryCredentials(server=server, username=user, password=password)
+        found = RegistryCredentials(server=server, username=user, password=password)
+        return found, _aware(data.get("expiresAt"))
 
     def digest_of(self, repository: str, reference: str) -> str | None:
         """The digest of ``repository:reference`` (a tag, or a ``sha256:`` digest) as ECR's
@@ -173,3 +185,10 @@ class EcrContainerRegistry(ContainerRegistry):
             self._ecr().put_lifecycle_policy(
                 repositoryName=full, lifecyclePolicyText=json.dumps(wanted)
             )
+
+
+def _aware(value: object) -> datetime.datetime | None:
+    """``expiresAt`` as an aware time (botocore gives one; a naive one is UTC)."""
+    if not isinstance(value, datetime.datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)

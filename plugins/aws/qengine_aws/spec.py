@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
-from typing import Literal
+from typing import ClassVar, Literal
 
 import attrs
 
@@ -113,6 +114,9 @@ class EcrRegistry(RegistrySpec):
         rest), 1 to 10000.
     """
 
+    # An ECR authorization token lasts 12 hours: the cluster's pull Secret is written again
+    # before it lapses (see docs/aws.md).
+    pull_secret_lifetime: ClassVar[datetime.timedelta | None] = datetime.timedelta(hours=12)
     kind: Literal["ecr"]
     region: str
     prefix: str = "qengine"

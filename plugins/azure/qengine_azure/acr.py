@@ -12,6 +12,7 @@ Building the registry sends no request and opens no secret.
 
 from __future__ import annotations
 
+import datetime
 import threading
 import urllib.parse
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from qengine.plugin import (
     ConflictError,
     ContainerRegistry,
     InfrastructureError,
+    PullSecret,
     RegistryCredentials,
     TransientError,
 )
@@ -130,7 +132,15 @@ class AcrContainerRegistry(ContainerRegistry):
     def pull_secret_payload(self) -> bytes:
         """The ``.dockerconfigjson`` of a pull Secret: the refresh token only inside ``auth``.
         It lives about three hours; each deploy writes a current one."""
-        return docker_config([self.credentials()])
+        return self.pull_secret().payload
+
+    def pull_secret(self) -> PullSecret:
+        """The pull payload (the refresh token only inside ``auth``) and the token's expiry,
+        from its ``exp`` claim."""
+        token, expires = self.tokens.refresh_token_expiring()
+        found = RegistryCredentials(server=self.host, username=NULL_USER, password=token)
+        when = datetime.datetime.fromtimestamp(expires, datetime.UTC)
+        return PullSecret(payload=docker_config([found]), expires_at=when)
 
     def _v2(self, method: str, repository: str, reference: str, action: str) -> Reply:
         tokens = self.tokens

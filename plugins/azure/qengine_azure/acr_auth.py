@@ -156,13 +156,18 @@ class AcrTokens:
 
     def refresh_token(self) -> str:
         """A refresh token with at least :data:`RENEW_BEFORE` seconds of life left."""
+        return self.refresh_token_expiring()[0]
+
+    def refresh_token_expiring(self) -> tuple[str, float]:
+        """A refresh token as :meth:`refresh_token` gives it, and when it expires (epoch
+        seconds, from its ``exp``)."""
         challenge = self.challenge()
         with self._lock:
             if self._refresh is None or self._refresh[1] - time.time() < RENEW_BEFORE:
                 token = self._exchange(challenge)
                 self._hold(token)
                 self._refresh = (token, _expiry(token))
-            return self._refresh[0]
+            return self._refresh
 
     def access_token(self, scope: str) -> str:
         """An access token for ``scope`` (``repository:<name>:pull``...)."""

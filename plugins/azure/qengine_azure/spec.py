@@ -7,8 +7,9 @@ cannot say is in :mod:`qengine_azure.checks` (offline, run by ``qengine validate
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -239,6 +240,9 @@ class AcrRegistry(AzureIdentity, RegistrySpec):
         (``<login_server>/<repository_prefix>/<service>``); empty, none.
     """
 
+    # An ACR refresh token lasts about three hours: the cluster's pull Secret is written
+    # again before it lapses (see docs/azure.md, "Container registry").
+    pull_secret_lifetime: ClassVar[datetime.timedelta | None] = datetime.timedelta(hours=3)
     kind: Literal["acr"]
     name: str
     login_server: str | None = None

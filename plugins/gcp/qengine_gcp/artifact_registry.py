@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from qengine.plugin import (
     ContainerRegistry,
     InfrastructureError,
+    PullSecret,
     RegistryCredentials,
     TransientError,
 )
@@ -101,9 +102,16 @@ class ArtifactRegistryContainerRegistry(ContainerRegistry):
 
     def pull_secret_payload(self) -> bytes:
         """A ``.dockerconfigjson`` with the current token (Kubernetes pull secret)."""
-        found = self.credentials()
-        auth = base64.b64encode(f"{found.username}:{found.password}".encode()).decode()
-        return json.dumps({"auths": {found.server: {"auth": auth}}}).encode()
+        return self.pull_secret().payload
+
+    def pull_secret(self) -> PullSecret:
+        """The pull payload with the current token and the token's expiry (an hour after
+        issue at most; None when the token source gives none, as a sandbox's may)."""
+        token, expires_at = self._access.token_and_expiry()
+        pair = f"{USERNAME}:{token.reveal()}".encode()
+        auth = base64.b64encode(pair).decode()
+        payload = json.dumps({"auths": {self.host: {"auth": auth}}}).encode()
+        return PullSecret(payload=payload, expires_at=expires_at)
 
     def _repository_path(self) -> str:
         spec = self.spec

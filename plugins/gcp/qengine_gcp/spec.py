@@ -9,8 +9,9 @@ Every rule a type cannot say is in :mod:`qengine_gcp.checks` (offline, run by
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import attrs
 
@@ -228,6 +229,9 @@ class ArtifactRegistry(RegistrySpec):
         source credentials instead of the host's.
     """
 
+    # An access token lasts an hour at most: the cluster's pull Secret is written again
+    # before it lapses (see docs/gcp.md, "Artifact Registry").
+    pull_secret_lifetime: ClassVar[datetime.timedelta | None] = datetime.timedelta(hours=1)
     kind: Literal["artifact-registry"]
     project: str
     location: str
