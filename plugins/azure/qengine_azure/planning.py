@@ -27,7 +27,7 @@ from qengine.terraform import Terraform, Workspace
 from qengine.terraform.preview import preview_plan, without_backend
 from qengine_azure.actions import APPLY, PREFLIGHT, STATE, AzureJob
 from qengine_azure.state_backend import StateLocation, state_location, storage_client
-from qengine_azure.terraform_run import _provider_env, provider_credentials, terraform_for
+from qengine_azure.terraform_run import run_environment, terraform_for
 
 
 def preview_steps(azure: AzureJob, steps: Sequence[Step]) -> dict[str, StepPreview]:
@@ -141,12 +141,10 @@ def _terraform(
         ) as tf:
             yield tf
         return
-    env = dict(access.settings.terraform_env)
-    credentials: dict[str, str] = {}
-    if access.settings.sandbox is None:
-        env.update(_provider_env(access))
-        credentials.update(provider_credentials(access))
-    with Workspace.create(sources=azure.terraform.sources) as workspace:
+    with (
+        run_environment(access) as (env, credentials),
+        Workspace.create(sources=azure.terraform.sources) as workspace,
+    ):
         workspace.write_root_module(without_backend(module))
         tf = Terraform(workspace, cancel=CancelToken(), credentials=credentials, env=env)
         tf.init()

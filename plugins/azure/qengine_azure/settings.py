@@ -27,6 +27,7 @@ PLUGIN = "azure"
 #: Azure public cloud's endpoints.
 ARM_ENDPOINT = "https://management.azure.com"
 AUTHORITY = "https://login.microsoftonline.com"
+GRAPH_ENDPOINT = "https://graph.microsoft.com"
 
 
 @attrs.frozen(kw_only=True)
@@ -34,8 +35,10 @@ class AzureSettings:
     """How the plugin reaches Azure.
 
     ``arm_endpoint``: Azure Resource Manager's root; ``authority``: Microsoft Entra ID's
-    (a local stand-in's URL in the sandbox and tests). ``ca_file``: a CA bundle the Python
-    clients trust instead of the system's (the stand-ins' throwaway CA), or None.
+    (a local stand-in's URL in the sandbox and tests); ``graph_endpoint``: Microsoft Graph's
+    root (the azurerm provider asks for a token of it to read its own identity).
+    ``ca_file``: a CA bundle the Python clients trust instead of the system's (the
+    stand-ins' throwaway CA), or None.
     ``blob_endpoint``: the blob data plane of an account by name (Azure's
     ``https://<account>.blob.core.windows.net`` when None). ``terraform_env``: non-secret
     variables Terraform's process gets (a local cloud's metadata host, proxy and CA bundle).
@@ -59,6 +62,7 @@ class AzureSettings:
 
     arm_endpoint: str = ARM_ENDPOINT
     authority: str = AUTHORITY
+    graph_endpoint: str = GRAPH_ENDPOINT
     ca_file: Path | None = None
     blob_endpoint: Callable[[str], str] | None = None
     acr_endpoint: Callable[[str], str] | None = None

@@ -1,39 +1,36 @@
 """Running the job's root module with the core Terraform driver, on the ``azurerm`` backend.
 
-The backend reads and writes the state with Entra tokens for Storage (``use_azuread_auth``)
-that it asks for, whenever the one it holds is due, at a managed-identity endpoint
-(``use_msi``) served for the run's whole life by
-:class:`~qengine_azure.token_endpoint.StateTokenEndpoint` from the job's azure-identity
-credential: a run of any length keeps its state access, and no token or secret of the
-backend's is in Terraform's environment, only the endpoint's URL (``ARM_MSI_ENDPOINT``, its
-path a per-run secret, through the driver's masked ``credentials=``, never argv). The
-backend's other credential sources are blanked in its settings (``client_secret``,
-``client_certificate``, ``oidc_token`` empty; OIDC and the Azure CLI off), so the provider's
-variables of a real run are not taken up by the backend. The backend settings (resource
-group, account, container, key) are not secret. A held blob lease is the core driver's
-StateLockedError (exit code 4).
+No credential of the job is in Terraform's environment: the backend and, in a real run, the
+azurerm provider take Entra tokens from a managed-identity endpoint served for the run's
+whole life by :class:`~qengine_azure.token_endpoint.RunTokenEndpoint` from the job's
+azure-identity credential (whatever its kind), and ask it again whenever the token they hold
+is due. Terraform gets the endpoint's URL only (``ARM_MSI_ENDPOINT``, its path a per-run
+secret, through the driver's masked ``credentials=``, never argv).
 
-For the azurerm provider of a real run, the job's credential in the form the provider takes:
-a client assertion or the host's projected token through OIDC (``ARM_USE_OIDC``), a
-certificate as an in-memory PKCS#12, a client secret as ``ARM_CLIENT_SECRET``: each a masked
-driver credential. The sandbox's stand-in module needs no provider and gets none.
+- The backend reads and writes the state with Storage tokens (``use_azuread_auth``,
+  ``use_msi``); its other credential sources are blanked in its settings
+  (``client_secret``, ``client_certificate``, ``oidc_token`` empty; OIDC and the Azure CLI
+  off). The backend settings (resource group, account, container, key) are not secret.
+- The provider of a real run gets ``ARM_USE_MSI`` and the tenant, client and subscription
+  ids (not secret), and asks the endpoint for Resource Manager's and Microsoft Graph's
+  tokens. The sandbox's stand-in module needs no provider; it gets the same endpoint.
+
+A held blob lease is the core driver's StateLockedError (exit code 4).
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qengine.plugin import InvalidInputError
 from qengine.runner import StepContext
 from qengine.terraform import DestructiveGuard, LogLine, ProviderSources, Terraform, Workspace
 from qengine.terraform.json_types import Json
 from qengine_azure.credentials import AzureAccess
+from qengine_azure.settings import AzureSettings
 from qengine_azure.state_backend import StateLocation
-from qengine_azure.token_endpoint import StateTokenEndpoint
+from qengine_azure.token_endpoint import STORAGE_RESOURCE, RunTokenEndpoint
 
 #: The backend's authentication: Entra tokens from the run's managed-identity endpoint, and
 #: every other source it would read from the environment blanked or off.
@@ -77,14 +74,10 @@ def terraform_for(
         ctx.emit_log(line.text)
 
     guard = DestructiveGuard(allow_destructive=allow_destructive).protecting(PROTECTED)
-    endpoint = StateTokenEndpoint(access.token_for)
-    env = dict(access.settings.terraform_env)
-    credentials: dict[str, str] = {}
-    if access.settings.sandbox is None:
-        env.update(_provider_env(access))
-        credentials.update(provider_credentials(access))
-    with endpoint, Workspace.create(sources=sources) as workspace:
-        credentials.update(endpoint.child_credentials())
+    with (
+        run_environment(access) as (env, credentials),
+        Workspace.create(sources=sources) as workspace,
+    ):
         workspace.write_root_module(module)
         tf = Terraform(
             workspace,
@@ -99,53 +92,46 @@ def terraform_for(
         yield tf
 
 
+@contextmanager
+def run_environment(access: AzureAccess) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """Terraform's environment for one run, and its secret part (the driver's masked
+    ``credentials=``), with the run's token endpoint serving while the block lasts.
+
+    The same for every run of a job, real or sandbox, except that a real run's provider
+    also gets ``ARM_USE_MSI`` and the identity's ids. No secret of the job is in either.
+    """
+    endpoint = RunTokenEndpoint(access.token_for, resources=token_resources(access.settings))
+    env = dict(access.settings.terraform_env)
+    if access.settings.sandbox is None:
+        env.update(provider_env(access))
+    with endpoint:
+        yield env, endpoint.child_credentials()
+
+
+def token_resources(settings: AzureSettings) -> tuple[str, ...]:
+    """What the run's endpoint hands tokens for: Storage (the backend), Resource Manager
+    and Microsoft Graph (the provider)."""
+    return (STORAGE_RESOURCE, settings.arm_endpoint, settings.graph_endpoint)
+
+
 def backend_settings(location: StateLocation) -> dict[str, Json]:
     """The azurerm backend's settings of a run: where the state is, and how it is reached."""
     return {**location.backend_config(), **_BACKEND_AUTH}
 
 
-def _provider_env(access: AzureAccess) -> dict[str, str]:
+def provider_env(access: AzureAccess) -> dict[str, str]:
+    """The azurerm provider's settings of a real run: the managed-identity protocol at the
+    run's endpoint (``ARM_MSI_ENDPOINT`` comes with the credentials), and the identity's
+    ids, none of them secret. Whatever the job's credential kind, none reaches Terraform."""
     section = access.provider
-    env = {
+    return {
+        "ARM_USE_MSI": "true",
+        "ARM_USE_OIDC": "false",
+        "ARM_USE_CLI": "false",
         "ARM_TENANT_ID": section.tenant_id,
         "ARM_CLIENT_ID": section.client_id,
         "ARM_SUBSCRIPTION_ID": section.subscription_id,
     }
-    if section.client_assertion is not None or section.workload_identity:
-        env["ARM_USE_OIDC"] = "true"
-    if section.workload_identity:
-        env["ARM_OIDC_TOKEN_FILE_PATH"] = os.environ.get("AZURE_FEDERATED_TOKEN_FILE", "")
-    return env
-
-
-def provider_credentials(access: AzureAccess) -> dict[str, str]:
-    """The azurerm provider's secret environment for the job's credential kind."""
-    section = access.provider
-    if section.client_secret is not None:
-        return {"ARM_CLIENT_SECRET": access.open_secret(section.client_secret.secret).reveal()}
-    if section.client_assertion is not None:
-        return {"ARM_OIDC_TOKEN": access.open_secret(section.client_assertion.secret).reveal()}
-    if section.client_certificate is not None:
-        pem = access.open_secret(section.client_certificate.secret).reveal()
-        return {"ARM_CLIENT_CERTIFICATE": _pkcs12(pem.encode())}
-    return {}
-
-
-def _pkcs12(pem: bytes) -> str:
-    """The PEM's key and certificate as a base64 PKCS#12 without password, in memory."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise InvalidInputError("the client certificate's key must be an RSA or EC key")
-    cert = x509.load_pem_x509_certificate(pem)
-    bundle = pkcs12.serialize_key_and_certificates(
-        b"qengine", key, cert, None, serialization.NoEncryption()
-    )
-    return base64.b64encode(bundle).decode("ascii")
 
 
 def string_outputs(tf: Terraform) -> dict[str, str]:

@@ -6,6 +6,7 @@ AuthError, and no secret leaks."""
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from qengine_azure.credentials import AzureAccess
 from qengine_azure.local_arm import LocalArm
 from qengine_azure.local_tls import LocalTls, make_tls
 from qengine_azure.settings import AzureSettings
-from qengine_azure.terraform_run import provider_credentials
+from qengine_azure.terraform_run import run_environment
 
 from qengine import AuthError, InvalidInputError, load_plugins
 from qengine.secrets.value import SecretValue
@@ -141,21 +142,47 @@ def test_a_refusal_is_an_auth_error_without_the_secret(arm: LocalArm) -> None:
     assert DEMO_SECRET not in str(caught.value)
 
 
-def test_terraform_gets_the_provider_credential_only_as_a_masked_credential(
-    arm: LocalArm,
+@pytest.mark.parametrize(
+    "kind", ["client_secret", "client_assertion", "client_certificate", "workload_identity"]
+)
+def test_no_credential_reaches_the_provider_of_a_real_run(
+    arm: LocalArm, kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    secret = provider_credentials(_access(arm, "client_secret", DEMO_SECRET))
-    assert secret == {"ARM_CLIENT_SECRET": DEMO_SECRET}
-    assertion = provider_credentials(_access(arm, "client_assertion", "jwt"))
-    assert assertion == {"ARM_OIDC_TOKEN": "jwt"}
-    certificate = provider_credentials(_access(arm, "client_certificate", _certificate_pem()))
-    import base64
+    """Terraform's environment of a real run (``sandbox`` unset), built by the code every run
+    uses: the provider is pointed at the run's endpoint, which hands it Resource Manager
+    tokens made from the job's credential; no form of that credential is in the environment."""
+    import urllib.request
 
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    bundle = pkcs12.load_pkcs12(base64.b64decode(certificate["ARM_CLIENT_CERTIFICATE"]), None)
-    assert bundle.cert is not None
-    assert bundle.key is not None
+    secret = {"client_certificate": _certificate_pem(), "workload_identity": ""}.get(
+        kind, DEMO_SECRET
+    )
+    token_file = tmp_path / "token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    access = _access(arm, kind, secret)
+    assert access.settings.sandbox is None
+    with run_environment(access) as (env, credentials):
+        assert env["ARM_USE_MSI"] == "true"
+        assert env["ARM_USE_OIDC"] == "false"
+        assert env["ARM_CLIENT_ID"] == access.provider.client_id
+        assert set(credentials) == {"ARM_MSI_ENDPOINT"}
+        every = {**env, **credentials}
+        for name in ("ARM_CLIENT_SECRET", "ARM_CLIENT_CERTIFICATE", "ARM_OIDC_TOKEN"):
+            assert name not in every
+        assert "ARM_OIDC_TOKEN_FILE_PATH" not in every
+        for value in every.values():
+            assert not secret or secret not in value
+            assert str(token_file) not in value
+        # What the provider sends (go-azure-sdk's managed-identity authorizer).
+        query = f"?api-version=2018-02-01&resource={arm.url}/&client_id={env['ARM_CLIENT_ID']}"
+        request = urllib.request.Request(
+            credentials["ARM_MSI_ENDPOINT"] + query, headers={"Metadata": "true"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            token = json.loads(answer.read())["access_token"]
+    assert arm.token_valid(f"Bearer {token}")
+    scopes = [r.scope for r in arm.state.requests if r.path.endswith("/oauth2/v2.0/token")]
+    assert scopes == [f"{arm.url}/.default"]
 
 
 def test_cluster_access_gives_entra_tokens_for_the_aks_server_application(

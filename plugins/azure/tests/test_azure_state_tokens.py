@@ -6,6 +6,11 @@ job's tokens from the stand-in Entra ID through the real azure-identity; Azurite
 mode, checks each token's audience, issuer and lifetime. Tokens here live three seconds, and
 a ``local-exec`` provisioner sleeps past the first one, so the state written after the apply
 can only be written with a token obtained after the first expired.
+
+A real run's provider asks the same endpoint for Resource Manager's tokens: the run below
+builds Terraform's environment as a real run does (``sandbox`` unset, the code path of every
+run) and, from inside terraform's process, asks the endpoint as the provider would. No
+azurerm provider can be installed here, so the provider itself is not run.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +29,8 @@ from qengine_azure.credentials import AzureAccess
 from qengine_azure.sandbox import sandbox_azure
 from qengine_azure.settings import AzureSettings
 from qengine_azure.state_backend import StateLocation
-from qengine_azure.terraform_run import terraform_for
-from qengine_azure.token_endpoint import StateTokenEndpoint
+from qengine_azure.terraform_run import terraform_for, token_resources
+from qengine_azure.token_endpoint import RunTokenEndpoint
 
 from qengine import AuthError, load_plugins
 from qengine.interfaces.cancel import CancelToken
@@ -165,9 +171,9 @@ def test_a_run_outliving_its_first_token_still_writes_its_state(settings: AzureS
 
 
 def test_the_backend_ignores_a_client_secret_in_its_environment(settings: AzureSettings) -> None:
-    """A real run's provider has ARM_CLIENT_SECRET; the backend still uses the endpoint (the
-    stand-in Entra ID named by the local cloud is unreachable, so a backend that used the
-    secret would fail)."""
+    """Provider variables a host left in Terraform's environment are not taken up by the
+    backend, which still uses the endpoint (the stand-in Entra ID named by the local cloud is
+    unreachable, so a backend that used the secret would fail)."""
     decoy = {
         "ARM_CLIENT_SECRET": "decoy-secret",
         "ARM_CLIENT_ID": "12345678-90ab-cdef-1234-567890abcdef",
@@ -207,7 +213,7 @@ def test_the_endpoint_answers_only_its_secret_path_and_storage() -> None:
         assert scope == "https://storage.azure.com/.default"
         return "the-token", 2_000_000_000
 
-    with StateTokenEndpoint(source, now=lambda: 1_999_999_000) as endpoint:
+    with RunTokenEndpoint(source, now=lambda: 1_999_999_000) as endpoint:
         url = endpoint.url
         query = "?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com"
         status, body = _get(url + query, {"Metadata": "true"})
@@ -230,7 +236,84 @@ def test_a_refused_token_is_a_server_error_of_the_endpoint() -> None:
     def source(scope: str) -> tuple[str, int]:
         raise AuthError("Entra refused", hint="")
 
-    with StateTokenEndpoint(source) as endpoint:
+    with RunTokenEndpoint(source) as endpoint:
         query = "?api-version=2018-02-01&resource=https://storage.azure.com/"
         assert _get(endpoint.url + query, {"Metadata": "true"})[0] == 500
         assert endpoint.failures == ["AuthError"]
+
+
+def test_the_endpoint_serves_the_providers_resources_and_refuses_others() -> None:
+    scopes: list[str] = []
+
+    def source(scope: str) -> tuple[str, int]:
+        scopes.append(scope)
+        return "the-token", 2_000_000_000
+
+    resources = token_resources(AzureSettings())
+    with RunTokenEndpoint(source, resources=resources, now=lambda: 1_999_999_000) as endpoint:
+        for resource in ("https://management.azure.com/", "https://graph.microsoft.com/"):
+            query = f"?api-version=2018-02-01&resource={resource}"
+            status, body = _get(endpoint.url + query, {"Metadata": "true"})
+            assert status == 200
+            assert body["resource"] == resource.rstrip("/")
+        for refused in ("https://vault.azure.net", "https://management.core.windows.net/"):
+            query = f"?api-version=2018-02-01&resource={refused}"
+            assert _get(endpoint.url + query, {"Metadata": "true"})[0] == 400
+    assert scopes == [
+        "https://management.azure.com/.default",
+        "https://graph.microsoft.com/.default",
+    ]
+    assert endpoint.served_for == {
+        "https://management.azure.com": 1,
+        "https://graph.microsoft.com": 1,
+    }
+
+
+def test_a_real_runs_terraform_has_the_endpoint_and_no_credential(
+    settings: AzureSettings, tmp_path: Path
+) -> None:
+    import attrs
+
+    real = attrs.evolve(settings, sandbox=None)
+    access = _access(real)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    arm = f"{settings.arm_endpoint}/"
+    # What terraform's process (and so the provider) gets, and what the provider's request
+    # to the endpoint (go-azure-sdk's managed-identity authorizer) is answered.
+    command = (
+        f"env > {seen}/env && curl -sf -H Metadata:true "
+        f'"$ARM_MSI_ENDPOINT?api-version=2018-02-01&resource={arm}&client_id=$ARM_CLIENT_ID"'
+        f" > {seen}/arm.json"
+    )
+    lines = _Lines()
+    with terraform_for(
+        _context(lines),
+        access,
+        _module(command),
+        _location("real"),
+        allow_destructive=False,
+        sources=ProviderSources(),
+    ) as tf:
+        tf.apply(tf.plan())
+        workspace = tf.workspace.path
+        files = b"".join(p.read_bytes() for p in workspace.rglob("*") if p.is_file())
+    env = dict(
+        line.split("=", 1) for line in (seen / "env").read_text().splitlines() if "=" in line
+    )
+    assert env["ARM_USE_MSI"] == "true"
+    assert env["ARM_CLIENT_ID"] == access.provider.client_id
+    assert env["ARM_MSI_ENDPOINT"].startswith("http://127.0.0.1:")
+    for name in ("ARM_CLIENT_SECRET", "ARM_CLIENT_CERTIFICATE", "ARM_OIDC_TOKEN"):
+        assert name not in env
+    assert all(DEMO_SECRET not in value for value in env.values())
+    arm_token = json.loads((seen / "arm.json").read_text())["access_token"]
+    assert settings.stand_in is not None
+    assert settings.stand_in.token_valid(f"Bearer {arm_token}")
+    # The written workspace (module, lock file, backend settings, plan) holds none of them.
+    tokens = [token for token, _ in access.handed_out]
+    assert arm_token in tokens
+    for secret in (DEMO_SECRET, env["ARM_MSI_ENDPOINT"], *tokens):
+        for form in (secret, base64.b64encode(secret.encode()).decode()):
+            assert form.encode() not in files
+            assert all(form not in line for line in lines.lines)
