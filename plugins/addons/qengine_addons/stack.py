@@ -278,6 +278,8 @@ def addon_values(
             own["domainFilters"] = [zone]
         if kind == "azure-dns":
             own.update(_azure_dns_values(job.dns))
+        if kind == "cloud-dns":
+            own.update(_google_dns_values(job.dns))
         values = _merge(values, own)
     if addon.name == "cluster-issuers":
         values = _merge(values, {"ingressClassName": INGRESS_CLASS})
@@ -349,6 +351,19 @@ def _autoscaler_values(job: InfrastructureJob) -> dict[str, Any]:
         "autoDiscovery": {"clusterName": job.cluster.name},
         "awsRegion": getattr(job.cluster.provider, "region", ""),
         "image": {"tag": autoscaler_image_tag(job.cluster.kubernetes_version)},
+    }
+
+
+def _google_dns_values(dns: object) -> dict[str, Any]:
+    """external-dns on Cloud DNS: the zone's project, which may not be the cluster's (without
+    ``--google-project`` external-dns looks in the project its pod runs in), and public zones
+    only (the job's zone is public; a private zone of the same name in that project is not
+    its own, and its identity has no grant there)."""
+    return {
+        "extraArgs": {
+            "google-project": getattr(dns, "project", ""),
+            "google-zone-visibility": "public",
+        }
     }
 
 

@@ -22,7 +22,9 @@ The zone is the ``dns`` section's ``managed_zone``, or the public managed zone w
 is ``zone`` (Terraform's ``google_dns_managed_zones`` of the zone's project, filtered as the DNS
 provider filters). The add-on step puts the e-mail on external-dns's service account
 (``iam.gke.io/gcp-service-account``); GKE's metadata server then gives the pod short-lived
-tokens of the Google account. No key is made or stored.
+tokens of the Google account. No key is made or stored. The zone's project may be another
+than the cluster's: the grants are there, and the add-on's values name it to external-dns
+(``--google-project``; :func:`qengine_addons.addon_values`).
 """
 
 from __future__ import annotations

@@ -191,6 +191,33 @@ def test_external_dns_may_change_the_zone_only_and_list_the_zones() -> None:
     ]
 
 
+def test_external_dns_is_told_the_zones_project_where_its_grants_are() -> None:
+    """A zone in another project than the cluster's: the account lives in the cluster's
+    project, its grants in the zone's, and external-dns's values name the zone's project (its
+    own default is the project its pod runs in) and public zones, as the lookup does."""
+    assert example()["cluster"]["provider"]["project"] == "acme-platform-prod"
+    job = _with_dns()
+    root = gke_root_module(job)
+    assert root["resource"]["google_service_account"]["external_dns"]["project"] == (
+        "${var.project_id}"
+    )
+    granted = {
+        block["project"]
+        for kind in ("google_dns_managed_zone_iam_member", "google_project_iam_member")
+        for block in root["resource"][kind].values()
+    }
+    assert granted == {"acme-dns"}
+    from qengine_addons import addon_values, load_freeze
+
+    values = addon_values(load_freeze().get("external-dns"), job)
+    assert values["provider"] == {"name": "google"}
+    assert values["extraArgs"] == {
+        "google-project": "acme-dns",
+        "google-zone-visibility": "public",
+    }
+    assert values["domainFilters"] == ["prod.example.com"]
+
+
 def test_a_managed_zone_name_is_bound_without_a_lookup() -> None:
     root = gke_root_module(_with_dns({**DNS, "managed_zone": "prod-zone"}))
     zone = root["resource"]["google_dns_managed_zone_iam_member"]["external_dns"]

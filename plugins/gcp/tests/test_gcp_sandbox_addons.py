@@ -1,6 +1,7 @@
 """external-dns's workload identity in the sandbox: a GKE create whose job runs external-dns on
 Cloud DNS applies the stand-in Google service account, and the add-on step puts its e-mail,
-from the apply's outputs, on external-dns's Kubernetes service account on the simulator."""
+from the apply's outputs, on external-dns's Kubernetes service account on the simulator; the
+Deployment's arguments name the zone's project, which is not the cluster's."""
 
 from __future__ import annotations
 
@@ -65,6 +66,21 @@ def test_external_dns_runs_as_the_service_account_the_apply_made() -> None:
         )  # fmt: skip
         annotations = account["metadata"]["annotations"]
         assert annotations["iam.gke.io/gcp-service-account"] == email
+        # The zone is in acme-dns, the cluster in acme-platform-prod: without --google-project
+        # external-dns would look in the project its pod runs in and find no zone.
+        deployment = _get(
+            outputs["endpoint"], ca_pem, settings.sandbox.token,
+            "/apis/apps/v1/namespaces/qengine-system/deployments/external-dns",
+        )  # fmt: skip
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        args = container["args"]
+        assert args[-5:] == [
+            "--txt-owner-id=" + job.cluster.id,
+            "--domain-filter=prod.example.com",
+            "--provider=google",
+            "--google-project=acme-dns",
+            "--google-zone-visibility=public",
+        ]
 
 
 def test_dns01_issuers_use_the_service_account_the_apply_made_for_cert_manager() -> None:
