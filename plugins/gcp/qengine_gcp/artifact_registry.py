@@ -65,6 +65,11 @@ class ArtifactRegistryContainerRegistry(ContainerRegistry):
         local = self._access.settings.artifact_registry_docker_host
         return local or f"{self.spec.location}-docker.pkg.dev"
 
+    @property
+    def tls_verify(self) -> bool:
+        """False only for the settings' local Docker endpoint (plain HTTP: a sandbox's)."""
+        return self._access.settings.artifact_registry_docker_host is None
+
     def repository_of(self, name: str) -> str:
         """``<project>/<repository>/<name>``."""
         return f"{self.spec.project}/{self.spec.repository}/{name}"

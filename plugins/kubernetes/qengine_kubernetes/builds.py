@@ -6,14 +6,20 @@ run). When the job has a ``build`` section, the deploy step of an application de
 step and renders its workload with ``ctx.input("build/<service>", "image")``. An application in
 a job without a ``build`` section is refused by :mod:`qengine_kubernetes.checks`.
 
-**Pull credentials.** Step outputs are journalled, so they never carry credentials. Instead,
-when the job's ``registry`` section has a ``password`` (a secret reference), the deploy step of
-an application asks the job's container registry (``services.container_registry()``, the
-:class:`~qengine.plugin.ContainerRegistry` its plugin registered) for
-``pull_secret_payload()``, the ``.dockerconfigjson`` of an imagePullSecret, while it runs:
-the registry opens its password then, never while the job is planned. A plan, an export and
-the stored history carry :func:`placeholder_payload` instead. This module imports no registry
-plugin.
+**Pull credentials.** Step outputs are journalled, so they never carry credentials. When the
+job's ``registry`` section says the cluster needs a pull Secret
+(:attr:`~qengine.spec.RegistrySpec.needs_pull_secret`), the deploy step of an application
+asks the job's container registry (``services.container_registry()``, the
+:class:`~qengine.plugin.ContainerRegistry` its plugin registered) for the ``.dockerconfigjson``
+of an imagePullSecret while it runs: the registry opens its password or asks for a token then,
+never while the job is planned. A plan, an export and the stored history carry
+:func:`placeholder_payload` instead.
+
+A registry whose credential is a password (no ``pull_secret_lifetime``) is rendered with its
+payload, which enters the secret hash: a new password rolls the pods. A registry whose
+credential is a short-lived token is rendered with :func:`placeholder_payload` in every render
+and written by :mod:`qengine_kubernetes.pulltoken` only when its token nears its expiry. This
+module imports no registry plugin.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import TYPE_CHECKING
 from qengine.plugin import PluginError
 from qengine.runner import StepContext
 from qengine.spec import ApplicationService, EnvAction, EnvironmentJob, SecretRef
-from qengine_kubernetes.placeholders import secret_token
+from qengine_kubernetes.placeholders import registry_pull_token, secret_token
 from qengine_kubernetes.render.images import registry_host
 
 if TYPE_CHECKING:
@@ -64,12 +70,24 @@ def _password(job: EnvironmentJob) -> SecretRef | None:
 
 def has_pull_credentials(job: EnvironmentJob) -> bool:
     """Whether the job's registry has credentials the cluster needs to pull."""
-    return job.registry is not None and _password(job) is not None
+    return job.registry is not None and job.registry.needs_pull_secret
+
+
+def renews_pull_token(job: EnvironmentJob) -> bool:
+    """Whether the cluster pulls from the job's registry with a short-lived token, written
+    again before it expires (:mod:`qengine_kubernetes.pulltoken`)."""
+    registry = job.registry
+    return (
+        registry is not None and registry.needs_pull_secret and bool(registry.pull_secret_lifetime)
+    )
 
 
 def placeholder_payload(job: EnvironmentJob) -> str | None:
     """A ``.dockerconfigjson`` of the job's registry with a placeholder for its password, for a
-    plan, an export or the stored history; None without credentials."""
+    plan, an export or the stored history (for a token registry, one placeholder for the
+    whole payload, in every render); None without credentials."""
+    if renews_pull_token(job):
+        return registry_pull_token()
     password = _password(job)
     if job.registry is None or password is None:
         return None
@@ -85,6 +103,9 @@ def _username(job: EnvironmentJob) -> str:
 
 def pull_payload(job: EnvironmentJob, services: JobServices) -> str | None:
     """The real ``.dockerconfigjson`` of the job's registry (inside a step only: the registry
-    opens its password); None without credentials."""
+    opens its password); None without credentials. A token registry's is its placeholder:
+    :mod:`qengine_kubernetes.pulltoken` writes the token when the Secret needs it."""
+    if renews_pull_token(job):
+        return registry_pull_token()
     registry = services.container_registry() if has_pull_credentials(job) else None
     return None if registry is None else registry.pull_secret_payload().decode()

@@ -26,7 +26,7 @@ from __future__ import annotations
 from qengine.plugin import DeploymentError
 from qengine.runner import StepContext
 from qengine.spec import RouterService
-from qengine_kubernetes import dns, history
+from qengine_kubernetes import dns, history, pulltoken
 from qengine_kubernetes.apply import applied_by, apply_objects, delete_objects, key
 from qengine_kubernetes.builds import built_images
 from qengine_kubernetes.client import KubeApi
@@ -55,7 +55,7 @@ def compensate_service(env: EnvJob, name: str, ctx: StepContext) -> None:
         if k not in wanted and applied_by(_live(api, env, obj)) == ctx.job_id
     ]
     _withdraw_records(env, api, ctx, name, doomed, restored)
-    back = apply_objects(api, ctx, restored)
+    back = apply_objects(api, ctx, pulltoken.renew(env, api, ctx, restored))
     gone = delete_objects(api, ctx, doomed)
     if kept.revisions != past.revisions:
         history.save(api, kept)

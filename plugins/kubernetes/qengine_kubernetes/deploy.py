@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from qengine.plugin import QengineError
 from qengine.runner import StepContext
 from qengine.spec import JobService, RouterService
-from qengine_kubernetes import dns, history
+from qengine_kubernetes import dns, history, pulltoken
 from qengine_kubernetes.apply import Applied, applied_by, apply_objects, delete_objects, key
 from qengine_kubernetes.builds import built_images
 from qengine_kubernetes.client import KubeApi
@@ -52,7 +52,8 @@ def deploy_service(env: EnvJob, name: str, ctx: StepContext) -> Mapping[str, str
     past = history.load(api, env.namespace, name, env.job.environment.id, known=known)
     created: list[Manifest] = []
     try:
-        applied = apply_objects(api, ctx, objects, created, known=known)
+        rest = pulltoken.renew(env, api, ctx, objects, known=known, created=created)
+        applied = apply_objects(api, ctx, rest, created, known=known)
     except QengineError as exc:
         if past.latest is None and not exc.retryable:
             gone = delete_objects(api, ctx, created, known=known)
@@ -239,7 +240,7 @@ def recover(
     # Jobs are not re-run: a rollback restores long-running objects, not past migrations.
     restored = [o for o in previous.filled(env.open_secret) if o["kind"] != "Job"]
     before = {key(o) for o in previous.objects}
-    back = apply_objects(api, ctx, restored)
+    back = apply_objects(api, ctx, pulltoken.renew(env, api, ctx, restored))
     if known is not None:
         for live in back.written.values():
             known.record(live)

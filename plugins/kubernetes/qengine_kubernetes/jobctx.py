@@ -13,7 +13,7 @@ from qengine_kubernetes import builds
 from qengine_kubernetes.access import ClusterCell
 from qengine_kubernetes.client import KubeApi
 from qengine_kubernetes.hashkey import environment_hash_key
-from qengine_kubernetes.placeholders import secret_token
+from qengine_kubernetes.placeholders import REGISTRY_PULL, registry_pull_token, secret_token
 from qengine_kubernetes.render import RenderedService, render_service
 from qengine_kubernetes.render.context import Routing, routing_of
 from qengine_kubernetes.render.names import namespace_name
@@ -104,6 +104,9 @@ class EnvJob:
         )
 
     def open_secret(self, name: str) -> str:
-        """A secret's value (inside a step only)."""
+        """A secret's value (inside a step only). The placeholder of a token registry's pull
+        payload stays as it is: :mod:`.pulltoken` writes that Secret when it needs it."""
+        if name == REGISTRY_PULL:
+            return registry_pull_token()
         value: str = self.services.secrets.open(name).reveal()
         return value

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import re
 
+# Not a valid secret name (a ':'), so no sealed secret of a job can be mistaken for it.
+REGISTRY_PULL = "registry:dockerconfigjson"
+
 _TOKEN = re.compile(r"qengine-placeholder-(secrets|images)-([0-9a-f]+)-end")
 
 
 def secret_token(name: str) -> str:
     """The placeholder of secret ``name``."""
     return f"qengine-placeholder-secrets-{name.encode().hex()}-end"
+
+
+def registry_pull_token() -> str:
+    """The placeholder of a whole ``.dockerconfigjson`` made from a registry's short-lived
+    token (see :mod:`qengine_kubernetes.pulltoken`); an export asks for it as the value
+    ``secrets.registry:dockerconfigjson``."""
+    return secret_token(REGISTRY_PULL)
 
 
 def image_token(service: str) -> str:

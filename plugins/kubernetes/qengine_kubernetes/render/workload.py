@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from qengine.spec import ApplicationService, ContainerService
+from qengine_kubernetes.placeholders import registry_pull_token
 from qengine_kubernetes.render.context import Manifest, RenderContext
 from qengine_kubernetes.render.images import container_image, pull_secret, registry_pull_secret
 from qengine_kubernetes.render.labels import selector, service_labels
@@ -27,8 +28,11 @@ def render_workload(ctx: RenderContext, service: LongRunningService) -> list[Man
     read: list[Manifest] = []
     if isinstance(service, ApplicationService) and ctx.registry_pull is not None:
         pull = registry_pull_secret(ctx, service.name, ctx.registry_pull, labels)
-        # Its content counts in the secret hash: a rotated registry password rolls the pods.
-        read.append(pull)
+        # A password counts in the secret hash: a rotated registry password rolls the pods. A
+        # short-lived token does not: pods name the Secret only, so a renewed token (written
+        # by the deploy step, never rendered) restarts nothing.
+        if ctx.registry_pull != registry_pull_token():
+            read.append(pull)
     inputs = PodInputs(
         service=service.name,
         image=image,
