@@ -1,19 +1,23 @@
 """A whole environment job with an ``acr`` registry: an application built from a local git
 repository by the real buildah, pushed to the ACR stand-in (``qengine_azure.sandbox_acr``: ACR's
 OAuth2 endpoints in front of a real Distribution registry) with the refresh token its Entra token
-was exchanged for, and deployed on the Kubernetes simulator.
+was exchanged for, and deployed on the Kubernetes simulator with a pull Secret holding that
+refresh token (the registry's short-lived pull credential), which the real skopeo reads the
+image with.
 
 Then the refresh token, in every form the project's redactor knows, is hunted for in the
-events, the result, every object the simulator stores and every file left under the test's
-directory."""
+events, the result, every object the simulator stores but that pull Secret (the history
+Secrets' content decoded) and every file left under the test's directory."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from qengine_kubernetes.settings import KubeSettings
 
 from qengine import Engine, Event, load_plugins
 from qengine.runner import MemoryStateStore
+from qengine.secrets.hygiene import child_env
 from qengine.secrets.redaction import Redactor
 from qengine.source import BUILD_SETTINGS, BuildSettings
 from qengine.testing.git_server import GitServer, make_repository, serve_git
@@ -140,12 +145,33 @@ def test_an_application_is_built_pushed_to_acr_and_deployed_with_a_pull_secret(
             d for d in sim.objects("deployments.apps") if d["metadata"]["name"] == "web"
         ]
         assert [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]] == [image]
-        # The Kubernetes target writes a pull Secret only for a registry section with a
-        # `password` (docs/azure.md): the cluster pulls from ACR with its kubelet identity.
+        # The cluster pulls with the refresh token: a pull Secret named by the pod template,
+        # its expiry recorded beside it, and skopeo reads the image with its payload.
+        template = deployment["spec"]["template"]
+        assert template["spec"]["imagePullSecrets"] == [{"name": "web-pull"}]
+        [pull] = [s for s in sim.objects("secrets") if s["metadata"]["name"] == "web-pull"]
+        assert "qengine.dev/pull-token-expires" in pull["metadata"]["annotations"]
+        payload = base64.b64decode(pull["data"][".dockerconfigjson"])
+        [entry] = json.loads(payload)["auths"].values()
+        assert base64.b64decode(entry["auth"]).decode().endswith(f":{refresh}")
+        authfile = tmp_path / "pull.json"
+        authfile.write_bytes(payload)
+        authfile.chmod(0o600)
+        argv = ["skopeo", "inspect", "--tls-verify=false", "--authfile", str(authfile)]
+        inspected = subprocess.run(
+            [*argv, f"docker://{image}"],
+            env=child_env(("PATH",), {"HOME": str(tmp_path)}),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert inspected.returncode == 0, inspected.stderr
+        authfile.unlink()
         stored = [
-            json.dumps(obj)
+            json.dumps(_decoded(obj))
             for resource in ("secrets", "deployments.apps", "configmaps", "events", "pods")
             for obj in sim.objects(resource)
+            if obj["metadata"]["name"] != "web-pull"
         ]
     assert "basic" in running.oauth.grants()  # buildah pushed as the null user
     redactor = Redactor([refresh])
@@ -163,6 +189,14 @@ def test_an_application_is_built_pushed_to_acr_and_deployed_with_a_pull_secret(
             if path.is_file() and not path.is_symlink():
                 data = path.read_bytes()
                 assert redactor.redact(data) == data, path
+
+
+def _decoded(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with a Secret's values decoded (a history Secret's are gzip, left as bytes)."""
+    if obj.get("kind", "Secret") != "Secret" or "data" not in obj:
+        return obj
+    data = {k: base64.b64decode(v).decode(errors="replace") for k, v in obj["data"].items()}
+    return {**obj, "data": data}
 
 
 def _cli_job(tmp: Path, server: GitServer, sha: str) -> Path:
