@@ -47,21 +47,52 @@ def _check_registry(registry: EcrRegistry) -> Iterator[SpecIssue]:
         )
 
 
-# IAM role names are at most 64 characters; the longest the blueprint makes from the cluster's
-# name is "<name>-external-dns" (13 more).
-MAX_CLUSTER_NAME = 64 - len("-external-dns")
+#: IAM role names are at most 64 characters, and a ``name_prefix`` at most 38: the AWS provider
+#: appends a 26-character unique suffix to it.
+IAM_ROLE_NAME_MAX = 64
+IAM_ROLE_PREFIX_MAX = IAM_ROLE_NAME_MAX - 26
+#: The IAM roles the EKS blueprint names after the cluster: ``<name><suffix>`` (its own roles:
+#: the EBS CSI driver's, external-dns's, cert-manager's and cluster-autoscaler's; a test
+#: checks this list against the roles the blueprint makes).
+ROLE_SUFFIXES = ("-ebs-csi", "-external-dns", "-cert-manager", "-cluster-autoscaler")
+#: The IAM role name prefixes the pinned EKS module (terraform-aws-modules/eks 21.19.0) makes
+#: from the cluster's name: the cluster's own role, ``name_prefix = "<name>-cluster-"`` (its
+#: ``iam_role_name`` defaults to ``<name>-cluster``, ``iam_role_use_name_prefix`` to true,
+#: ``prefix_separator`` to ``-``). Its other prefixes from the cluster's name leave more room:
+#: security groups ``<name>-cluster-`` and ``<name>-node-`` (255 less 26) and the encryption
+#: policy ``<name>-cluster-ClusterEncryption`` (IAM policies: 128 less 26).
+MODULE_ROLE_PREFIX_SUFFIXES = ("-cluster-",)
+_LONGEST_ROLE = max(ROLE_SUFFIXES, key=len)
+_LONGEST_PREFIX = max(MODULE_ROLE_PREFIX_SUFFIXES, key=len)
+#: The longest cluster name every one of those names fits: 29 (the module's role prefix
+#: decides; the blueprint's roles alone would allow 45).
+MAX_CLUSTER_NAME = min(
+    IAM_ROLE_NAME_MAX - len(_LONGEST_ROLE), IAM_ROLE_PREFIX_MAX - len(_LONGEST_PREFIX)
+)
+#: Each node group's IAM role, made by the module's node group sub-module, is prefixed
+#: ``<group>-eks-node-group-``, and the node group itself ``<group>-`` (EKS: 63 less 26):
+#: group names of at most 22 characters fit both.
+NODE_GROUP_ROLE_PREFIX_SUFFIX = "-eks-node-group-"
+MAX_NODE_GROUP_NAME = IAM_ROLE_PREFIX_MAX - len(NODE_GROUP_ROLE_PREFIX_SUFFIX)
+
+
+def _cluster_name_issue(name: str) -> SpecIssue | None:
+    if len(name) <= MAX_CLUSTER_NAME:
+        return None
+    return SpecIssue(
+        "$.cluster.name",
+        f"is {len(name)} characters; at most {MAX_CLUSTER_NAME} on AWS: IAM names are made from "
+        f"it, the EKS module's role prefix <name>{_LONGEST_PREFIX} (IAM role name prefixes are "
+        f"at most {IAM_ROLE_PREFIX_MAX} characters: 64 less the 26 Terraform appends) and the "
+        f"blueprint's roles up to <name>{_LONGEST_ROLE} (at most {IAM_ROLE_NAME_MAX})",
+    )
 
 
 def _check_cluster(job: InfrastructureJob, provider: AwsProvider) -> list[SpecIssue]:
     issues = list(_check_provider(provider))
-    if len(job.cluster.name) > MAX_CLUSTER_NAME:
-        issues.append(
-            SpecIssue(
-                "$.cluster.name",
-                f"must be at most {MAX_CLUSTER_NAME} characters on AWS: the cluster's IAM roles "
-                "(<name>-external-dns, <name>-ebs-csi) are named after it, and IAM allows 64",
-            )
-        )
+    name_issue = _cluster_name_issue(job.cluster.name)
+    if name_issue is not None:
+        issues.append(name_issue)
     dns_kind = getattr(job.dns, "kind", None)
     if job.cluster.addons.acme_challenge == "dns01" and dns_kind not in (None, "route53"):
         issues.append(
@@ -169,6 +200,13 @@ def _check_service_cidr(
 
 
 def _check_node_group(group: NodeGroup, path: str) -> Iterator[SpecIssue]:
+    if len(group.name) > MAX_NODE_GROUP_NAME:
+        yield SpecIssue(
+            f"{path}.name",
+            f"is {len(group.name)} characters; at most {MAX_NODE_GROUP_NAME} on AWS: the EKS "
+            f"module prefixes the node group's IAM role <name>{NODE_GROUP_ROLE_PREFIX_SUFFIX}, "
+            f"and IAM role name prefixes are at most {IAM_ROLE_PREFIX_MAX} characters",
+        )
     if group.min_size < 0:
         yield SpecIssue(f"{path}.min_size", "must not be negative")
     if group.min_size > group.max_size:

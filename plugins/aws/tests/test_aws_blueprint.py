@@ -487,3 +487,25 @@ def test_dns01_on_eks_is_refused_for_a_zone_that_is_not_route53() -> None:
     with pytest.raises(SpecError) as refused:
         plugins.loader.load(document)
     assert "$.cluster.addons.acme_challenge: is dns01 with a cloud-dns zone" in str(refused.value)
+
+
+def test_every_iam_role_named_after_the_cluster_is_in_the_name_checks() -> None:
+    """The validation's limit on cluster names is derived from these roles: with every role
+    the blueprint can make (external-dns, the autoscaler, DNS-01), their suffixes are exactly
+    the checks' list, and the longest accepted name gives each role at most 64 characters."""
+    from qengine_aws.checks import IAM_ROLE_NAME_MAX, MAX_CLUSTER_NAME, ROLE_SUFFIXES
+
+    root = eks_root_module(_job(document_change=_dns01))
+    names = [role["name"] for role in root["resource"]["aws_iam_role"].values()]
+    prefix = "${var.cluster_name}"
+    assert all(name.startswith(prefix) for name in names)
+    assert sorted(name.removeprefix(prefix) for name in names) == sorted(ROLE_SUFFIXES)
+    longest = "c" * MAX_CLUSTER_NAME
+    assert max(len(name.replace(prefix, longest)) for name in names) <= IAM_ROLE_NAME_MAX
+    # The module makes the cluster's own role from its name input, with a prefix (its
+    # iam_role_name and iam_role_use_name_prefix are left to the module's defaults).
+    eks = root["module"]["eks"]
+    assert eks["name"] == prefix
+    assert not {"iam_role_name", "iam_role_use_name_prefix", "prefix_separator"} & set(eks)
+    for group in eks["eks_managed_node_groups"].values():
+        assert not {"iam_role_name", "iam_role_use_name_prefix", "use_name_prefix"} & set(group)

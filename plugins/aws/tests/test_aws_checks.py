@@ -69,13 +69,48 @@ def test_kubernetes_version_aws_does_not_offer() -> None:
     assert _paths(document) == {"$.cluster.kubernetes_version"}
 
 
-def test_a_cluster_name_too_long_for_its_iam_roles_is_refused() -> None:
-    document = _job()
-    document["cluster"]["name"] = "c" * 52  # a DNS label, but <name>-external-dns is 65
-    assert _paths(document) == {"$.cluster.name"}
-    document["cluster"]["name"] = "c" * 51
+def test_a_cluster_name_too_long_for_its_iam_names_is_refused_at_the_edge() -> None:
+    """29 characters: <name>-cluster- (the EKS module's role prefix) is 38, IAM's limit for a
+    prefix; <name>-cluster-autoscaler (the blueprint's longest role) is 48. 30 is refused with
+    the path, the limit and why."""
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
-    assert plugins.loader.load(document).cluster.name == "c" * 51
+    document = _job()
+    document["cluster"]["name"] = "c" * 29
+    assert plugins.loader.load(document).cluster.name == "c" * 29
+    document["cluster"]["name"] = "c" * 30
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load(document)
+    [issue] = caught.value.issues
+    assert issue.path == "$.cluster.name"
+    assert "is 30 characters; at most 29 on AWS" in issue.message
+    assert "<name>-cluster- (IAM role name prefixes are at most 38" in issue.message
+    assert "<name>-cluster-autoscaler" in issue.message
+
+
+def test_the_limit_is_the_tightest_of_the_names_made_from_the_cluster() -> None:
+    from qengine_aws import checks
+
+    assert checks.MAX_CLUSTER_NAME == 29
+    assert checks.MAX_CLUSTER_NAME + len("-cluster-") == checks.IAM_ROLE_PREFIX_MAX == 38
+    assert checks.MAX_CLUSTER_NAME + len("-cluster-autoscaler") <= 64
+
+
+def test_a_node_group_name_too_long_for_its_iam_role_prefix_is_refused_at_the_edge() -> None:
+    """The module prefixes each node group's IAM role <group>-eks-node-group-: 22 characters
+    make it 38, 23 are refused with the group's path."""
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
+    document = _job()
+    document["cluster"]["provider"]["node_groups"][1]["name"] = "g" * 22
+    provider = plugins.loader.load(document).cluster.provider
+    assert isinstance(provider, AwsProvider)
+    assert provider.node_groups[1].name == "g" * 22
+    document["cluster"]["provider"]["node_groups"][1]["name"] = "g" * 23
+    with pytest.raises(SpecError) as caught:
+        plugins.loader.load(document)
+    [issue] = caught.value.issues
+    assert issue.path == "$.cluster.provider.node_groups[1].name"
+    assert "is 23 characters; at most 22 on AWS" in issue.message
+    assert "<name>-eks-node-group-" in issue.message
 
 
 def test_validation_does_not_import_boto3() -> None:
