@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 
 import attrs
@@ -135,3 +137,26 @@ def test_refused_credentials_are_an_auth_error(auth_enforced: str, services: Job
 
     with pytest.raises(AuthError):
         _registry(services).digest_of("qengine/api", "v1")
+
+
+def test_the_pull_secret_is_the_token_with_the_expiry_ecr_gives(
+    services: JobServices, access: AwsAccess
+) -> None:
+    registry = _registry(services)
+    assert registry.spec.needs_pull_secret
+    assert registry.spec.pull_secret_lifetime == datetime.timedelta(hours=12)
+    pull = registry.pull_secret()
+    [(server, entry)] = json.loads(pull.payload)["auths"].items()
+    assert server == registry.host
+    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    assert user == "AWS"
+    assert password
+    assert password not in repr(pull)
+    # The expiry is ECR's own ``expiresAt`` (twelve hours after issue on AWS), passed through
+    # as an aware time. moto answers a fixed date (2015-01-01), so only the pass-through is
+    # checked here, against what the same API answers to a direct call.
+    ecr = access.client("ecr", region=REGION)
+    direct = ecr.get_authorization_token()["authorizationData"][0]["expiresAt"]
+    assert pull.expires_at is not None
+    assert pull.expires_at.tzinfo is not None
+    assert pull.expires_at == direct
