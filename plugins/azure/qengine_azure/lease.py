@@ -12,31 +12,29 @@ lasts 15 to 60 seconds or forever and names no holder. The lease here must say w
 (job, process, host, last renewal) in the refusal, last as long as the engine's settings say
 and be taken back by a resumed run of the same job; the ETag conditions give the same mutual
 exclusion (exactly one of two racing writers wins) with one protocol shared by the S3, GCS and
-Blob plugins. The blob is written with a short-lived SAS for the state's container
-(:func:`qengine_azure.state_backend.state_sas`), never with the job's own credential. The
-lease is taken at the end of the ``azure.state-backend`` step, which makes the container:
+Blob plugins. The blob is written with the job's Entra tokens for Storage (OAuth bearer,
+:func:`qengine_azure.state_backend.state_blob`; azure-identity renews them before they
+expire, so a job of any length keeps renewing its lease), as Azure Storage and Azurite's
+OAuth mode accept for every blob operation; no SAS or account key is made. The lease is
+taken at the end of the ``azure.state-backend`` step, which makes the container:
 nothing is asked of Azure before the preflight.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from qengine.plugin import LeaseObjectStore, TransientError
 from qengine_azure.credentials import AzureAccess
-from qengine_azure.state_backend import SAS_HOURS, StateLocation, state_location, state_sas
+from qengine_azure.state_backend import StateLocation, state_blob, state_location
 
 if TYPE_CHECKING:
     from azure.core import MatchConditions
     from azure.storage.blob import BlobClient
 
 SUFFIX = ".qengine-lease.json"
-#: Seconds a client (and the SAS it holds) is used before a new SAS is made: half its life,
-#: so a job longer than a SAS keeps renewing its lease.
-_CLIENT_SECONDS = SAS_HOURS * 3600 / 2
 
 
 def lease_blob(cluster_id: str) -> str:
@@ -52,7 +50,6 @@ class BlobLeaseStore(LeaseObjectStore):
         self.location: StateLocation = state_location(access.provider, cluster_id)
         self.name = lease_blob(cluster_id)
         self._client: BlobClient | None = None
-        self._made = 0.0
 
     @property
     def where(self) -> str:
@@ -143,7 +140,7 @@ class BlobLeaseStore(LeaseObjectStore):
     def _calling(self, action: str) -> Iterator[None]:
         """Blob storage's other failures as a TransientError naming the blob (the runner tries
         a renewal again while the lease has not lapsed); only the error's kind and code are
-        told, never a URL (it would carry the SAS)."""
+        told, never a URL."""
         from azure.core.exceptions import AzureError, HttpResponseError
 
         try:
@@ -158,16 +155,6 @@ class BlobLeaseStore(LeaseObjectStore):
             ) from None
 
     def _blob(self) -> BlobClient:
-        if self._client is None or time.monotonic() - self._made > _CLIENT_SECONDS:
-            from azure.storage.blob import BlobClient
-
-            self._made = time.monotonic()
-            location = self.location
-            self._client = BlobClient(
-                self.access.settings.account_url(location.storage_account),
-                location.container,
-                self.name,
-                credential=state_sas(self.access, location),
-                **self.access.client_options(),
-            )
+        if self._client is None:
+            self._client = state_blob(self.access, self.location, self.name)
         return self._client

@@ -21,8 +21,9 @@ Azurite runs with its OAuth mode on (``--oauth basic``, HTTPS only): besides SAS
 Key it accepts a bearer token shaped as Entra's (a JWT with Storage's audience, an issuer under
 ``https://sts.windows.net/``, and a lifetime it checks; the signature is not checked). That is
 how Terraform's backend reaches the state: Entra tokens from the run's token endpoint
-(:mod:`qengine_azure.token_endpoint`), renewed as they expire. Python clients of the tests
-and the job's lease use an account SAS made with the account's key.
+(:mod:`qengine_azure.token_endpoint`), renewed as they expire; the job's lease sends the
+job's Storage tokens as well. Only the tests' own Python clients use an account SAS made
+with the account's key.
 """
 
 from __future__ import annotations

@@ -42,9 +42,9 @@ class AzureSettings:
     ``blob_endpoint``: the blob data plane of an account by name (Azure's
     ``https://<account>.blob.core.windows.net`` when None). ``terraform_env``: non-secret
     variables Terraform's process gets (a local cloud's metadata host, proxy and CA bundle).
-    ``state_sas``: in the sandbox, makes the short-lived SAS of a state account from its
-    local key, for the job's lease (on Azure the SAS is a user delegation SAS, from the job's
-    Entra token).
+    ``state_sas``: in the sandbox, makes an account SAS of a local state account from its
+    key, for the tests' and benchmarks' own clients; the plugin never uses it (it reaches
+    the state with the job's Entra tokens only).
     ``lock_timeout``: seconds a Terraform run waits for the state lock (0: fails at once).
     ``job_lease_seconds``: how long a job's lease beside the state lasts unrenewed (see
     :mod:`qengine_azure.lease`).

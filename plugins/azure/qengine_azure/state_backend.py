@@ -7,13 +7,15 @@ overwritten or deleted by mistake can be brought back). An account that exists a
 used as it is, and its blob service is given versioning and soft delete if it lacks them.
 
 Terraform's ``azurerm`` backend then keeps the state as the blob ``<cluster id>.tfstate`` in
-the container and locks it with a blob lease. It authenticates with a short-lived SAS made
-for the run (:func:`state_sas`), never with the job's own credential.
+the container and locks it with a blob lease, with Entra tokens for Storage from the run's
+token endpoint (:mod:`qengine_azure.token_endpoint`). The engine's own reads and writes of
+the container (the job's lease, whether the state holds resources) send the job's Storage
+token (OAuth bearer, from its azure-identity credential, which renews it): no SAS, no
+account key.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -26,11 +28,10 @@ from qengine_azure.spec import AzureProvider
 
 if TYPE_CHECKING:
     from azure.mgmt.storage import StorageManagementClient
+    from azure.storage.blob import BlobClient
 
 #: Days a deleted or overwritten state blob (and a deleted container) can be restored.
 SOFT_DELETE_DAYS = 30
-#: The life of a SAS for the state's container (the job lease's; renewed hourly).
-SAS_HOURS = 2.0
 
 
 @attrs.frozen(kw_only=True)
@@ -214,42 +215,21 @@ def _ensure_container(storage: StorageManagementClient, location: StateLocation)
     return [f"created the blob container {location.container} in {account}"]
 
 
-def state_sas(access: AzureAccess, location: StateLocation) -> str:
-    """A SAS for the state's container, valid :data:`SAS_HOURS`: the job lease's credential
-    (Terraform's backend gets Entra tokens from :mod:`qengine_azure.token_endpoint`).
+def state_blob(access: AzureAccess, location: StateLocation, name: str) -> BlobClient:
+    """A client of the blob ``name`` in the state's container, sending the job's Storage
+    tokens (the identity needs Storage Blob Data Contributor on the account)."""
+    from azure.storage.blob import BlobClient
 
-    On Azure, a user delegation SAS signed with a key Entra gives the job's identity (it
-    needs Storage Blob Data Contributor on the account); in the sandbox, one made with the
-    local account's key.
-    """
-    if access.settings.state_sas is not None:
-        return access.settings.state_sas(location.storage_account)
-    from azure.storage.blob import (
-        BlobServiceClient,
-        ContainerSasPermissions,
-        generate_container_sas,
-    )
-
-    now = datetime.datetime.now(datetime.UTC)
-    expiry = now + datetime.timedelta(hours=SAS_HOURS)
-    client = BlobServiceClient(
+    return BlobClient(
         access.settings.account_url(location.storage_account),
+        location.container,
+        name,
         credential=access.credential(),
         **access.client_options(),
     )
-    key = client.get_user_delegation_key(now - datetime.timedelta(minutes=5), expiry)
-    return generate_container_sas(
-        location.storage_account,
-        location.container,
-        user_delegation_key=key,
-        permission=ContainerSasPermissions(
-            read=True, write=True, delete=True, list=True, add=True, create=True
-        ),
-        expiry=expiry,
-    )
 
 
-def blob_names(access: AzureAccess, location: StateLocation, sas: str) -> Mapping[str, int]:
+def blob_names(access: AzureAccess, location: StateLocation) -> Mapping[str, int]:
     """The blobs of the state's container and their sizes (what a test or a leak hunt
     reads)."""
     from azure.storage.blob import ContainerClient
@@ -257,7 +237,7 @@ def blob_names(access: AzureAccess, location: StateLocation, sas: str) -> Mappin
     client = ContainerClient(
         access.settings.account_url(location.storage_account),
         location.container,
-        credential=sas,
+        credential=access.credential(),
         **access.client_options(),
     )
     return {blob.name: blob.size for blob in client.list_blobs()}
@@ -269,15 +249,8 @@ def holds_resources(access: AzureAccess, location: StateLocation) -> bool:
     import json
 
     from azure.core.exceptions import ResourceNotFoundError
-    from azure.storage.blob import BlobClient
 
-    blob = BlobClient(
-        access.settings.account_url(location.storage_account),
-        location.container,
-        location.key,
-        credential=state_sas(access, location),
-        **access.client_options(),
-    )
+    blob = state_blob(access, location, location.key)
     try:
         body = blob.download_blob().readall()
     except ResourceNotFoundError:

@@ -1,7 +1,11 @@
 """An infrastructure job's lease beside its state in the storage account (Azurite, which
 honours ``If-None-Match: *`` and ``If-Match``): engines with different state stores do not run
 jobs on one cluster at once; the lease is taken once the state step made the container,
-refused to a second engine naming its holder (exit code 4), and released."""
+refused to a second engine naming its holder (exit code 4), and released. The engine reaches
+the blob with the job's Storage tokens (OAuth bearer; Azurite in its OAuth mode checks each
+token's audience and expiry), never a SAS: the engines here run without the sandbox's SAS
+maker, and tokens live three seconds in the first test, so the renewals that keep the lease
+past them send tokens obtained later. The tests' own reads use a key-made SAS."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import attrs
 import pytest
 from azure_support import DEMO_SECRET, example
 from qengine_azure.lease import lease_blob
+from qengine_azure.local_arm import STORAGE_SCOPE
 from qengine_azure.sandbox import sandbox_azure
 from qengine_azure.settings import AzureSettings
 
@@ -62,7 +67,9 @@ def _lease(settings: AzureSettings) -> dict[str, Any] | None:
 
 def test_the_lease_is_held_while_the_job_runs_and_refuses_a_second_engine() -> None:
     with sandbox_azure((ACCOUNT,)) as settings:
-        settings = attrs.evolve(settings, job_lease_seconds=3.0)
+        assert settings.stand_in is not None
+        settings.stand_in.token_seconds = 3
+        engine_settings = attrs.evolve(settings, job_lease_seconds=3.0, state_sas=None)
         seen: dict[str, Any] = {}
         release, holding = threading.Event(), threading.Event()
 
@@ -76,14 +83,16 @@ def test_the_lease_is_held_while_the_job_runs_and_refuses_a_second_engine() -> N
         out: dict[str, Any] = {}
 
         def first() -> None:
-            out["r"] = _engine(settings).run(_job("long"), on_event=hold, sandbox_secrets=SECRETS)
+            out["r"] = _engine(engine_settings).run(
+                _job("long"), on_event=hold, sandbox_secrets=SECRETS
+            )
 
         thread = threading.Thread(target=first)
         thread.start()
         assert holding.wait(120)
-        time.sleep(4)  # past the 3 s lease: only renewals keep it
+        time.sleep(4)  # past the 3 s lease and token: only renewals, with new tokens, keep it
 
-        refused = _engine(settings).run(_job("other"), sandbox_secrets=SECRETS)
+        refused = _engine(engine_settings).run(_job("other"), sandbox_secrets=SECRETS)
 
         release.set()
         thread.join(timeout=120)
@@ -101,6 +110,8 @@ def test_the_lease_is_held_while_the_job_runs_and_refuses_a_second_engine() -> N
         report = json.dumps(refused.to_json(), default=str)
         assert DEMO_SECRET not in report
         assert "sig=" not in report
+        scopes = [r.scope for r in settings.stand_in.state.requests]
+        assert scopes.count(STORAGE_SCOPE) >= 2  # renewed while the job ran
 
 
 def test_a_lapsed_lease_is_taken_over_and_a_stale_write_is_refused() -> None:
@@ -111,7 +122,8 @@ def test_a_lapsed_lease_is_taken_over_and_a_stale_write_is_refused() -> None:
 
     from qengine.secrets.value import SecretValue
 
-    with sandbox_azure((ACCOUNT,)) as settings:
+    with sandbox_azure((ACCOUNT,)) as sandbox:
+        settings = attrs.evolve(sandbox, state_sas=None)  # the engine's own way only
         created = _engine(settings).run(_job("first"), sandbox_secrets=SECRETS)
         assert created.status is JobStatus.SUCCEEDED, created.error
         plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure"})
@@ -133,4 +145,4 @@ def test_a_lapsed_lease_is_taken_over_and_a_stale_write_is_refused() -> None:
         taken = _engine(settings).run(_job("next"), sandbox_secrets=SECRETS)
 
         assert taken.status is JobStatus.SUCCEEDED, taken.error
-        assert _lease(settings) is None
+        assert _lease(sandbox) is None

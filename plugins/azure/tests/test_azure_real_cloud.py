@@ -31,7 +31,7 @@ from qengine_azure.acr_auth import NULL_USER
 from qengine_azure.credentials import AzureAccess
 from qengine_azure.preflight import quotas, vm_sizes
 from qengine_azure.settings import AzureSettings
-from qengine_azure.state_backend import blob_names, ensure_state_backend, state_sas
+from qengine_azure.state_backend import blob_names, ensure_state_backend
 
 from qengine import Engine, load_plugins
 from qengine.plugin import BuildRequest, CancelToken
@@ -64,15 +64,13 @@ def real() -> Iterator[AzureAccess]:
         client.resource_groups.begin_delete(GROUP).result()
 
 
-def test_the_state_account_is_made_protected_and_terraform_gets_a_user_delegation_sas(
+def test_the_state_account_is_made_and_read_with_the_jobs_storage_token(
     real: AzureAccess,
 ) -> None:
     location, changes = ensure_state_backend(real, "cluster-real")
     assert any("created the storage account" in change for change in changes)
     assert ensure_state_backend(real, "cluster-real") == (location, [])
-    sas = state_sas(real, location)
-    assert "skoid=" in sas  # a user delegation SAS, signed by Entra's key, not the account's
-    assert blob_names(real, location, sas) == {}
+    assert blob_names(real, location) == {}  # OAuth bearer: Storage Blob Data Contributor
 
 
 def test_the_region_offers_the_example_sizes_and_reports_quotas(real: AzureAccess) -> None:

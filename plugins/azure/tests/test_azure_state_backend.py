@@ -19,7 +19,6 @@ from qengine_azure.state_backend import (
     default_account,
     ensure_state_backend,
     state_location,
-    state_sas,
 )
 
 from qengine import InfrastructureError, load_plugins
@@ -72,11 +71,10 @@ def test_bootstrap_makes_a_protected_account_once(settings: AzureSettings) -> No
     from azure.storage.blob import ContainerClient
 
     assert settings.ca_file is not None
-    assert settings.state_sas is not None
     container = ContainerClient(
         settings.account_url(ACCOUNT),
         "tfstate",
-        credential=state_sas(access, location),
+        credential=access.credential(),  # the job's Storage token, as the engine sends it
         connection_verify=str(settings.ca_file),
     )
     assert container.exists()
