@@ -27,7 +27,7 @@ from qengine.spec import InfrastructureJob
 from qengine.terraform import literal
 from qengine_gcp import cert_manager_identity, dns_identity
 from qengine_gcp.modules import GKE, NETWORK, pinned
-from qengine_gcp.spec import GcpProvider, NodePool
+from qengine_gcp.spec import ArtifactRegistry, GcpProvider, NodePool
 
 #: The root module's outputs (also the sandbox's): what a step returns.
 OUTPUTS = (
@@ -179,6 +179,7 @@ def gke_module(
     """The regional GKE Standard cluster and its node pools."""
     provider, names = provider_of(job), names_of(job)
     return {
+        **_registry_access(job),
         **pinned(GKE).source_arguments(module_dir),
         "project_id": "${var.project_id}",
         "name": "${var.cluster_name}",
@@ -212,6 +213,16 @@ def gke_module(
             **{pool.name: {NODE_POOL_LABEL: pool.name} for pool in provider.node_pools},
         },
     }
+
+
+def _registry_access(job: InfrastructureJob) -> dict[str, Any]:
+    """With an ``artifact-registry`` section: the node service account the module creates gets
+    ``roles/artifactregistry.reader`` (and ``storage.objectViewer``) on the registry's project,
+    so a pod scheduled after the deploy's short-lived pull token expired still pulls."""
+    registry = job.registry
+    if not isinstance(registry, ArtifactRegistry):
+        return {}
+    return {"grant_registry_access": True, "registry_project_ids": [registry.project]}
 
 
 def node_pool(pool: NodePool, provider: GcpProvider, options: BlueprintOptions) -> dict[str, Any]:

@@ -332,3 +332,25 @@ def test_dns01_on_gke_is_refused_for_a_zone_that_is_not_cloud_dns() -> None:
     with pytest.raises(SpecError) as refused:
         plugins.loader.load(document)
     assert "$.cluster.addons.acme_challenge: is dns01 with a route53 zone" in str(refused.value)
+
+
+def test_the_node_service_account_reads_the_jobs_artifact_registry() -> None:
+    document = example()
+    document["registry"] = {
+        "kind": "artifact-registry",
+        "project": "acme-images",
+        "location": "europe-west1",
+        "service_account": "qengine-builder@acme-images.iam.gserviceaccount.com",
+    }
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp"})
+    job = plugins.loader.load(document)
+    assert isinstance(job, InfrastructureJob)
+    gke = gke_root_module(job)["module"]["gke"]
+    assert gke["grant_registry_access"] is True
+    assert gke["registry_project_ids"] == ["acme-images"]
+    assert {"grant_registry_access", "registry_project_ids"} <= pinned(GKE).inputs
+    # The module creates the node service account these roles go to (its default).
+    assert "service_account" not in gke
+    assert gke.get("create_service_account", True) is True
+    plain = gke_root_module(_job())["module"]["gke"]
+    assert "grant_registry_access" not in plain
