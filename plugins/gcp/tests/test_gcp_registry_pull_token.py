@@ -39,6 +39,7 @@ from qengine_kubernetes.spec import KubeconfigTarget
 
 from qengine import Engine, Event, EventType, load_plugins
 from qengine.runner import SqliteStateStore
+from qengine.runner.plan import Verdict
 from qengine.secrets.hygiene import child_env
 from qengine.secrets.redaction import Redactor
 from qengine.source import BUILD_SETTINGS, BuildSettings
@@ -225,6 +226,14 @@ def test_an_artifact_registry_token_is_the_pull_secret_renewed_only_near_its_exp
         deploy("ar-pull-2")
         assert _mutating(sim) == []
         assert sim.get_object("secrets", NAMESPACE, "web-pull") == secret
+
+        # Nor does a plan see a change: the recorded expiry is bookkeeping, not rendered.
+        planned = _document(server, sha, "ar-pull-plan")
+        accepted = engine.accept(planned, sandbox_secrets=secrets, consume=False)
+        report = engine.preview(accepted, engine.plan(accepted))
+        found = {(o.kind, o.name): o for r in report.steps for o in r.preview.objects}
+        assert found[("Secret", "web-pull")].action is Verdict.UNCHANGED
+        assert report.summary()["update"] == 0
 
         # The recorded expiry is near: the redeploy writes the Secret, and only it; the pods
         # name it only, so the Deployment is not touched.

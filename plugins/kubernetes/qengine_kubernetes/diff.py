@@ -19,6 +19,9 @@ from qengine_kubernetes.render import Manifest, canonical_json
 
 APPLIED_HASH = "qengine.dev/applied-hash"
 PAUSED_REPLICAS = "qengine.dev/paused-replicas"
+# When the registry token a pull Secret holds expires (written by ``pulltoken``, outside the
+# applied-hash, like ``applied-by-job``).
+PULL_TOKEN_EXPIRES = "qengine.dev/pull-token-expires"  # noqa: S105 - an annotation name
 
 
 def object_hash(obj: Manifest) -> str:

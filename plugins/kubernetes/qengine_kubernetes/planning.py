@@ -42,7 +42,7 @@ from qengine.spec import EnvAction, EnvironmentJob, HelmService
 from qengine_kubernetes import builds
 from qengine_kubernetes.apply import APPLIED_BY
 from qengine_kubernetes.client import APPLY, FIELD_MANAGER, KubeApi
-from qengine_kubernetes.diff import APPLIED_HASH, stamped, up_to_date
+from qengine_kubernetes.diff import APPLIED_HASH, PULL_TOKEN_EXPIRES, stamped, up_to_date
 from qengine_kubernetes.placeholders import find_tokens, image_token, secret_token
 from qengine_kubernetes.render import Manifest, render_environment
 from qengine_kubernetes.render.context import routing_of
@@ -55,7 +55,8 @@ from qengine_kubernetes.steps import NAMESPACE_STEP, PRUNE_STEP, step_id
 PLAN_RETRY = RetryPolicy(max_attempts=3, max_elapsed_seconds=10.0, initial_backoff=0.2)
 """A plan does not wait for a struggling cluster as a run does: 3 attempts within 10 s."""
 
-BOOKKEEPING = frozenset({APPLIED_HASH, APPLIED_BY, HASH_ANNOTATION})
+# The expiry of a token pull Secret is the deploy step's to write (pulltoken), not rendered.
+BOOKKEEPING = frozenset({APPLIED_HASH, APPLIED_BY, HASH_ANNOTATION, PULL_TOKEN_EXPIRES})
 SERVER_METADATA = frozenset(
     {"resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink"}
 )

@@ -24,13 +24,13 @@ from qengine.plugin import PluginError
 from qengine.runner import ChangeAction, StepContext
 from qengine_kubernetes.apply import APPLIED_BY
 from qengine_kubernetes.client import KubeApi
-from qengine_kubernetes.diff import annotation, stamped, up_to_date
+from qengine_kubernetes.diff import PULL_TOKEN_EXPIRES, annotation, stamped, up_to_date
 from qengine_kubernetes.inventory import Inventory
 from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.placeholders import registry_pull_token
 from qengine_kubernetes.render import Manifest
 
-EXPIRES = "qengine.dev/pull-token-expires"
+EXPIRES = PULL_TOKEN_EXPIRES
 # A rollout may take ten minutes and more (the rollout timeout): a token closer than this to
 # its expiry is replaced before the pods that need it are created.
 MARGIN = datetime.timedelta(minutes=15)
