@@ -6,11 +6,15 @@
   every pool, waited for. The minimum goes to zero first: a resize under a minimum of one
   would be undone by the cluster autoscaler.
 - resume: apply the blueprint (the job's ranges: the autoscaler brings each pool to its
-  minimum), then ``setSize`` back to the saved nodes per zone, clamped into the job's range,
-  and forget the saved sizes.
+  minimum), then give each zone its saved nodes back, clamped into the job's range (a range
+  is per zone), and forget the saved sizes. A pool whose zones had the same count gets it by
+  one ``setSize``; a pool whose zones differed gets each zone's own count by resizing that
+  zone's instance group (:func:`qengine_gcp.node_pools.set_zone_sizes`). A record saved
+  before zones were (no zone known) gives every zone the largest zone's count.
 
 Each step returns the sizes it read or set as outputs, ``<pool>.min``, ``<pool>.max``,
-``<pool>.nodes`` (nodes per zone).
+``<pool>.nodes`` (the largest zone's nodes) and ``<pool>.zones`` (``ZONE=COUNT`` for each zone,
+comma-separated).
 
 A pause or a resume that fails or is cancelled is rolled back, newest step first, to what the
 cluster was before the job:
@@ -36,7 +40,7 @@ from qengine.plugin import CancelToken
 from qengine.spec import InfrastructureJob
 from qengine_gcp.blueprint import provider_of
 from qengine_gcp.credentials import GcpAccess
-from qengine_gcp.node_pools import PoolSize, pool_sizes, set_size
+from qengine_gcp.node_pools import PoolSize, pool_sizes, set_size, set_zone_sizes
 from qengine_gcp.saved_sizes import forget_sizes, load_record, load_sizes, put_back, save_sizes
 from qengine_gcp.state_backend import StateLocation
 
@@ -54,6 +58,9 @@ def _outputs(sizes: dict[str, PoolSize]) -> dict[str, str]:
         outputs[f"{name}.min"] = str(size.min_nodes)
         outputs[f"{name}.max"] = str(size.max_nodes)
         outputs[f"{name}.nodes"] = str(size.nodes)
+        zones = size.by_zone()
+        if zones:
+            outputs[f"{name}.zones"] = ",".join(f"{zone}={count}" for zone, count in zones.items())
     return outputs
 
 
@@ -102,7 +109,7 @@ def restore_sizes(
     cancel: CancelToken,
     emit: Emit,
 ) -> dict[str, str]:
-    """Give each pool its saved nodes per zone, clamped into the job's range."""
+    """Give each pool's zones their saved nodes, clamped into the job's range."""
     saved = load_sizes(access, location) or {}
     if not saved:
         emit("no saved sizes: the node pools keep the sizes the apply gave them")
@@ -110,8 +117,18 @@ def restore_sizes(
         size = saved.get(pool.name)
         if size is None:
             continue
-        nodes = min(max(size.nodes, pool.min_nodes), pool.max_nodes)
+
+        def clamp(count: int, low: int = pool.min_nodes, high: int = pool.max_nodes) -> int:
+            return min(max(count, low), high)
+
+        zones = {zone: clamp(count) for zone, count in size.by_zone().items()}
         cancel.raise_if_cancelled()
+        if len(set(zones.values())) > 1:
+            set_zone_sizes(access, job.cluster.name, pool.name, zones, cancel)
+            listed = ", ".join(f"{zone} {count}" for zone, count in zones.items())
+            emit(f"gave the node pool {pool.name} back its nodes per zone: {listed}")
+            continue
+        nodes = clamp(size.nodes)
         set_size(access, job.cluster.name, pool.name, nodes, cancel)
         emit(f"gave the node pool {pool.name} back {nodes} nodes per zone")
     return _outputs(pool_sizes(access, job.cluster.name, _names(job)))

@@ -10,7 +10,9 @@ No emulator of GKE exists. This server answers the REST calls of the official cl
 - ``POST .../clusters/C/nodePools`` (create), ``GET``/``DELETE .../nodePools/N``,
   ``POST .../nodePools/N:setSize``, ``POST .../nodePools/N:setAutoscaling``
 - ``GET  /v1/projects/P/locations/L/operations/O``
-- ``GET  /compute/v1/projects/P/zones/Z/instanceGroupManagers/G``
+- ``GET  /compute/v1/projects/P/zones/Z/instanceGroupManagers/G``,
+  ``POST .../instanceGroupManagers/G/resize?size=N`` (one zone's group, as the cluster
+  autoscaler resizes them), ``GET /compute/v1/projects/P/zones/Z/operations/O``
 - ``GET  /compute/v1/projects/P`` (the project, with its project-wide quotas),
   ``GET  /compute/v1/projects/P/regions/R`` (its zones, status and quotas) and
   ``GET  /compute/v1/projects/P/zones/Z/machineTypes/M`` (the ``-N`` of a standard, highmem or
@@ -22,7 +24,8 @@ names and types are the APIs'; enums are names, or integers when the client asks
 "status"}}``. Mutations complete at once (their Operation is ``DONE``). A node pool has one
 managed instance group per zone; a change of its autoscaling range moves each group's size
 into the range at once, as the cluster autoscaler would in time; ``setSize`` sets every zone's
-group to the count given. Sandbox only: nothing here talks to Google.
+group to the count given, a group's ``resize`` that zone's only. Sandbox only: nothing here
+talks to Google.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ class LocalGke:
         self._clusters: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, int] = {}
         self._operations: dict[str, dict[str, Any]] = {}
+        self._zone_operations: dict[str, Any] = {}
         self._numbers = itertools.count(1)
         self._guard = threading.Lock()
         self.requests: list[tuple[str, str]] = []
@@ -146,6 +150,8 @@ class LocalGke:
         route, _, query = path.partition("?")
         ints = "enum-encoding=int" in urllib.parse.unquote(query)
         self.requests.append((method, route))
+        # Compute takes some arguments in the query (``resize?size=N``): given as the body's.
+        body = {**dict(urllib.parse.parse_qsl(query)), **body}
         try:
             with self._guard:
                 message = self._dispatch(method, route, body)
@@ -175,6 +181,9 @@ class LocalGke:
             (_POOL + ":setAutoscaling", "POST", self._set_autoscaling),
             (_LOCATION + r"/operations/(?P<operation>[^/]+)", "GET", self._get_operation),
             (_IGM, "GET", self._get_group),
+            (_IGM + "/resize", "POST", self._resize_group),
+            (r"/compute/v1/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)"
+             r"/operations/(?P<operation>[^/]+)", "GET", self._get_zone_operation),
             (r"/compute/v1/projects/(?P<project>[^/]+)", "GET", self._get_project),
             (r"/compute/v1/projects/(?P<project>[^/]+)/regions/(?P<region>[^/]+)", "GET",
              self._get_region),
@@ -331,12 +340,7 @@ class LocalGke:
     def _get_group(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
         from google.cloud import compute_v1
 
-        url = (
-            f"{_COMPUTE}/projects/{at['project']}/zones/{at['zone']}/"
-            f"instanceGroupManagers/{at['igm']}"
-        )
-        if url not in self._groups:
-            raise ApiError(404, "NOT_FOUND", f"The resource '{url}' was not found")
+        url = self._group_url(at)
         group = compute_v1.InstanceGroupManager(
             name=at["igm"],
             zone=f"{_COMPUTE}/projects/{at['project']}/zones/{at['zone']}",
@@ -344,6 +348,48 @@ class LocalGke:
             target_size=self._groups[url],
         )
         return _json(compute_v1.InstanceGroupManager, group)
+
+    def _group_url(self, at: dict[str, str]) -> str:
+        url = (
+            f"{_COMPUTE}/projects/{at['project']}/zones/{at['zone']}/"
+            f"instanceGroupManagers/{at['igm']}"
+        )
+        if url not in self._groups:
+            raise ApiError(404, "NOT_FOUND", f"The resource '{url}' was not found")
+        return url
+
+    def _resize_group(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
+        from google.cloud import compute_v1
+
+        url = self._group_url(at)
+        size = int(body.get("size", -1))
+        if size < 0:
+            raise ApiError(400, "INVALID_ARGUMENT", "Invalid value for field 'size'.")
+        self._groups[url] = size
+        name = f"operation-{next(self._numbers)}"
+        zone = f"{_COMPUTE}/projects/{at['project']}/zones/{at['zone']}"
+        operation = compute_v1.Operation(
+            name=name,
+            operation_type="compute.instanceGroupManagers.resize",
+            status=compute_v1.Operation.Status.DONE,
+            progress=100,
+            zone=zone,
+            target_link=url,
+            self_link=f"{zone}/operations/{name}",
+        )
+        self._zone_operations[name] = operation
+        return _json(compute_v1.Operation, operation)
+
+    def _get_zone_operation(
+        self, at: dict[str, str], body: dict[str, Any]
+    ) -> Callable[[bool], Any]:
+        from google.cloud import compute_v1
+
+        found = self._zone_operations.get(at["operation"])
+        if found is None or not found.zone.endswith(f"/zones/{at['zone']}"):
+            message = f"The resource 'operation {at['operation']}' was not found"
+            raise ApiError(404, "NOT_FOUND", message)
+        return _json(compute_v1.Operation, found)
 
     def _get_project(self, at: dict[str, str], body: dict[str, Any]) -> Callable[[bool], Any]:
         from google.cloud import compute_v1

@@ -1,7 +1,11 @@
 """The node pool sizes a pause saves next to the Terraform state, for resume to give back.
 
 One object per cluster in the state bucket, ``qengine/<cluster id>/paused-node-pools.json``:
-``{"cluster": NAME, "pools": {POOL: {"min_nodes", "max_nodes", "per_zone": [...]}}}``. It is
+``{"cluster": NAME, "pools": {POOL: {"min_nodes", "max_nodes", "per_zone": [...],
+"zones": {ZONE: COUNT}}}}``: ``zones`` gives each zone's count, for resume to give each zone
+its own; ``per_zone`` (the same counts, in the pool's group order) is what records written
+before zones were hold, and such a record is still read (its zones unknown: resume then gives
+every zone the largest count, as it did). It is
 written only if it does not exist (``ifGenerationMatch=0``): a second pause, or a pause racing
 another, keeps the first one's sizes (the pools are at zero by then); resume deletes it, and a
 rolled-back resume writes back the record it deleted (:func:`put_back`).
@@ -30,7 +34,12 @@ def save_sizes(
     data = {
         "cluster": cluster,
         "pools": {
-            name: {"min_nodes": s.min_nodes, "max_nodes": s.max_nodes, "per_zone": list(s.per_zone)}
+            name: {
+                "min_nodes": s.min_nodes,
+                "max_nodes": s.max_nodes,
+                "per_zone": list(s.per_zone),
+                "zones": s.by_zone(),
+            }
             for name, s in sizes.items()
         },
     }
@@ -70,14 +79,23 @@ def load_sizes(access: GcpAccess, location: StateLocation) -> dict[str, PoolSize
     if text is None:
         return None
     pools = json.loads(text)["pools"]
-    return {
-        name: PoolSize(
+    return {name: _pool_size(entry) for name, entry in pools.items()}
+
+
+def _pool_size(entry: dict[str, Any]) -> PoolSize:
+    zones: dict[str, Any] = entry.get("zones") or {}
+    if zones:
+        return PoolSize(
             min_nodes=int(entry["min_nodes"]),
             max_nodes=int(entry["max_nodes"]),
-            per_zone=tuple(int(count) for count in entry["per_zone"]),
+            per_zone=tuple(int(count) for count in zones.values()),
+            zones=tuple(zones),
         )
-        for name, entry in pools.items()
-    }
+    return PoolSize(  # a record from before zones were saved
+        min_nodes=int(entry["min_nodes"]),
+        max_nodes=int(entry["max_nodes"]),
+        per_zone=tuple(int(count) for count in entry["per_zone"]),
+    )
 
 
 def forget_sizes(access: GcpAccess, location: StateLocation) -> bool:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from gcp_support import access_for, example
 from qengine_gcp.credentials import GcpAccess
-from qengine_gcp.node_pools import container_client, pool_sizes
+from qengine_gcp.node_pools import container_client, pool_sizes, set_zone_sizes
 from qengine_gcp.preflight import check_version_offered
 from qengine_gcp.sandbox import SANDBOX_TOKEN
 from qengine_gcp.sandbox_gke import LocalGke
 from qengine_gcp.settings import GcpSettings
 
-from qengine.plugin import InvalidInputError
+from qengine.plugin import CancelToken, InvalidInputError
 
 
 def _access(gke: LocalGke) -> GcpAccess:
@@ -72,5 +72,13 @@ def test_pools_sizes_are_read_from_their_instance_groups() -> None:
             cluster=container_v1.Cluster(name="prod-europe", node_pools=[pool]),
         )
         sizes = pool_sizes(access, "prod-europe", ["general"])
-        assert sizes["general"].describe() == "min 1, max 5, nodes per zone 2, 2"
+        assert sizes["general"].describe() == (
+            "min 1, max 5, nodes per zone europe-west1-b 2, europe-west1-c 2"
+        )
         assert any(path.startswith("/compute/v1/projects/") for _, path in gke.requests)
+        # One zone's group resized through Compute; the other zone keeps its count.
+        set_zone_sizes(access, "prod-europe", "general", {"europe-west1-c": 4}, CancelToken())
+        resized = pool_sizes(access, "prod-europe", ["general"])["general"]
+        assert resized.by_zone() == {"europe-west1-b": 2, "europe-west1-c": 4}
+        [(_, path)] = [(m, p) for m, p in gke.requests if p.endswith("/resize")]
+        assert "/zones/europe-west1-c/instanceGroupManagers/" in path
