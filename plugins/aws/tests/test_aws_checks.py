@@ -11,6 +11,7 @@ import pytest
 from qengine_aws import AwsProvider
 
 from qengine import SpecError, load_plugins
+from qengine.spec import InfrastructureJob
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aws-eks" / "job.json"
 
@@ -76,7 +77,9 @@ def test_a_cluster_name_too_long_for_its_iam_names_is_refused_at_the_edge() -> N
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
     document = _job()
     document["cluster"]["name"] = "c" * 29
-    assert plugins.loader.load(document).cluster.name == "c" * 29
+    accepted = plugins.loader.load(document)
+    assert isinstance(accepted, InfrastructureJob)
+    assert accepted.cluster.name == "c" * 29
     document["cluster"]["name"] = "c" * 30
     with pytest.raises(SpecError) as caught:
         plugins.loader.load(document)
@@ -101,7 +104,9 @@ def test_a_node_group_name_too_long_for_its_iam_role_prefix_is_refused_at_the_ed
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "aws"})
     document = _job()
     document["cluster"]["provider"]["node_groups"][1]["name"] = "g" * 22
-    provider = plugins.loader.load(document).cluster.provider
+    accepted = plugins.loader.load(document)
+    assert isinstance(accepted, InfrastructureJob)
+    provider = accepted.cluster.provider
     assert isinstance(provider, AwsProvider)
     assert provider.node_groups[1].name == "g" * 22
     document["cluster"]["provider"]["node_groups"][1]["name"] = "g" * 23

@@ -75,7 +75,7 @@ def test_external_dns_runs_as_the_service_account_the_apply_made() -> None:
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         args = container["args"]
         assert args[-5:] == [
-            "--txt-owner-id=" + job.cluster.id,
+            "--txt-owner-id=" + document["cluster"]["id"],
             "--domain-filter=prod.example.com",
             "--provider=google",
             "--google-project=acme-dns",
