@@ -112,6 +112,9 @@ class ObjectApi:
         # Seconds a deleted pod stays Terminating; 0 deletes pods at once. Only meaningful
         # with the simulated kubelet running (it is what removes terminated pods).
         self.pod_termination_delay = 0.0
+        # The ACME directories the simulated cert-manager registers accounts with (the
+        # simulator sets Let's Encrypt's; no request leaves it).
+        self.acme_directories: set[str] = set()
 
     # -- create ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from qengine._errors import InvalidInputError
 from qengine.testing.kube import certs, crds, kubeconfig
 from qengine.testing.kube.clock import SimClock
 from qengine.testing.kube.context import SimContext
+from qengine.testing.kube.controllers.certissuers import ACME_DIRECTORIES
 from qengine.testing.kube.controllers.manager import ControllerManager
 from qengine.testing.kube.documents import clone
 from qengine.testing.kube.faults import Faults
@@ -61,6 +62,7 @@ class KubeSimulator:
         self.store = Store(self.types, self.clock, history=history)
         self.api = ObjectApi(self.store)
         self.api.pod_termination_delay = pod_termination_delay if controllers else 0.0
+        self.api.acme_directories = set(ACME_DIRECTORIES)
         self.faults = Faults(seed_value)
         self._log = RequestLog()
         self._stopping = threading.Event()
@@ -172,6 +174,13 @@ class KubeSimulator:
         """Write a kubeconfig for this simulator to ``path`` (mode 0600); returns ``path``."""
         document = kubeconfig.render(self.url, self.token, self.ca_pem, namespace=namespace)
         return kubeconfig.write(Path(path), document)
+
+    @property
+    def acme_directories(self) -> set[str]:
+        """The ACME directory URLs the simulated cert-manager registers accounts with (Let's
+        Encrypt's production and staging by default); an issuer naming another server is not
+        Ready, as if it could not be reached. A mutable set: tests add or remove servers."""
+        return self.api.acme_directories
 
     @property
     def controller_errors(self) -> list[str]:

@@ -1,10 +1,11 @@
 """cert-manager, as far as the objects it writes: once its CRDs are served (the add-on stack
 installed it), an Ingress annotated ``cert-manager.io/cluster-issuer`` with a ``tls`` entry
 gets a ``Certificate`` (as cert-manager's ingress-shim makes it), and a Certificate whose
-ClusterIssuer exists is issued: a ``kubernetes.io/tls`` Secret holding a self-signed
+ClusterIssuer is Ready is issued: a ``kubernetes.io/tls`` Secret holding a self-signed
 certificate for its DNS names, and the ``Ready`` condition. No ACME exchange happens; the
-certificate is not one a browser would trust. A Certificate whose ClusterIssuer is missing
-stays not Ready, with cert-manager's message.
+certificate is not one a browser would trust. A Certificate whose ClusterIssuer is missing, or
+not Ready, stays not Ready, with cert-manager's message. ClusterIssuers are set up as
+cert-manager sets them up (:mod:`qengine.testing.kube.controllers.certissuers`).
 
 Its gateway-shim too, when cert-manager runs with Gateway API support (a cert-manager
 Deployment whose container has the ``--enable-gateway-api`` argument, which the test chart
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from qengine.testing.kube.controllers.certissuers import is_ready, reconcile_issuers
 from qengine.testing.kube.controllers.common import CONTROLLER, owner_ref, rtype, with_status
 from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.objects import ObjectApi
@@ -47,6 +49,7 @@ def reconcile(api: ObjectApi, work: Work) -> None:
     if certificates is None or issuers is None:
         return  # cert-manager is not installed
     del work  # few objects: every pass looks at all of them
+    reconcile_issuers(api, issuers)
     ingresses = rtype(api, "networking.k8s.io", "ingresses")
     for ingress in list(api.store.iter(ingresses.key)):
         issuer = (ingress["metadata"].get("annotations") or {}).get(ISSUER_ANNOTATION)
@@ -146,13 +149,19 @@ def _issue(api: ObjectApi, kind: Any, issuers: Any, certificate: JSON) -> None:
     spec = certificate.get("spec") or {}
     issuer = (spec.get("issuerRef") or {}).get("name", "")
     now = api.store.clock.stamp()
-    if api.store.find(issuers.key, "", issuer) is None:
+    found = api.store.find(issuers.key, "", issuer)
+    if found is None or not is_ready(found):
+        message = (
+            f'Referenced "ClusterIssuer" not found: clusterissuer.cert-manager.io "{issuer}" '
+            "not found"
+            if found is None
+            else "Referenced issuer does not have a Ready status condition"
+        )
         condition = {
             "type": "Ready",
             "status": "False",
             "reason": "Pending",
-            "message": f'Referenced "ClusterIssuer" not found: clusterissuer.cert-manager.io '
-            f'"{issuer}" not found',
+            "message": message,
             "lastTransitionTime": now,
         }
         current = (certificate.get("status") or {}).get("conditions") or [{}]
