@@ -18,6 +18,15 @@ with the shapes of the real REST API (the SDKs' own models deserialize them):
   (versioning, soft delete) and containers, a container being made in the local Azurite too;
   managed clusters' ``stop`` and ``start`` and their ``powerState``.
 
+Stop and start are long-running as on AKS: the POST answers 202 with an
+``Azure-AsyncOperation`` header (the operation's status, which azure-mgmt-core's ARM poller
+reads: ``{"status": "InProgress"}`` until it ends, then ``Succeeded``; it then reads the
+``Location`` header's result, 204) and a ``Location`` header. For ``operation_seconds`` the
+cluster reads ``provisioningState`` ``Stopping`` (or ``Starting``) with its former
+``powerState``, and another stop or start is refused as AKS refuses it (409
+``OperationNotAllowed``); then it reads ``Succeeded`` and its new power state, whether
+anyone polls or not.
+
 A missing resource is a 404 with ARM's error body (``ResourceGroupNotFound``,
 ``ResourceNotFound``). Every request is recorded (method, path, grant type), never a secret.
 """
@@ -93,12 +102,26 @@ class Recorded:
 
 
 @attrs.define
+class ClusterOperation:
+    """A stop or start in flight on a managed cluster, or ended (``ended``)."""
+
+    cluster_id: str
+    power: str
+    started: float
+    ends_at: float
+    ended: bool = False
+
+
+@attrs.define
 class ArmState:
     """What the stand-in holds, by lower-cased resource id."""
 
     resources: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     tokens: dict[str, float] = attrs.field(factory=dict)
     requests: list[Recorded] = attrs.field(factory=list)
+    operations: dict[str, ClusterOperation] = attrs.field(factory=dict)
+    #: Each status an operation's poll was answered, in order.
+    operation_answers: list[str] = attrs.field(factory=list)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
 
@@ -109,7 +132,8 @@ class LocalArm:
     blob data plane (Azurite) has it too. ``accounts``: the storage account names that may be
     created (those the data plane serves); any other name is answered as Azure answers a name
     another subscription holds (409 ``StorageAccountAlreadyTaken``). None: any name.
-    ``token_seconds``: the life of each token issued.
+    ``token_seconds``: the life of each token issued. ``operation_seconds``: how long a
+    managed cluster's stop or start stays in flight (AKS takes minutes; short by default).
     """
 
     def __init__(
@@ -119,6 +143,7 @@ class LocalArm:
         on_container: Callable[[str, str], None] | None = None,
         accounts: frozenset[str] | None = None,
         token_seconds: int = 3600,
+        operation_seconds: float = 0.5,
     ) -> None:
         self.tls = tls
         self.accounts = accounts
@@ -133,6 +158,7 @@ class LocalArm:
         self.state = ArmState()
         self.on_container = on_container
         self.token_seconds = token_seconds
+        self.operation_seconds = operation_seconds
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
 
@@ -166,8 +192,45 @@ class LocalArm:
 
     def resource(self, resource_id: str) -> dict[str, Any] | None:
         """The resource stored under ``resource_id`` (any case), or None."""
+        self.settle()
         with self.state.lock:
             return self.state.resources.get(resource_id.lower())
+
+    def begin_power(self, cluster_id: str, running: bool) -> str | None:
+        """Start a stop or start of the managed cluster; its operation's id, or None when
+        another one is in flight (AKS refuses it)."""
+        self.settle()
+        now = time.time()
+        with self.state.lock:
+            cluster = self.state.resources[cluster_id.lower()]
+            properties = cluster.setdefault("properties", {})
+            if properties.get("provisioningState") in ("Stopping", "Starting"):
+                return None
+            properties["provisioningState"] = "Starting" if running else "Stopping"
+            operation = secrets.token_hex(8)
+            self.state.operations[operation] = ClusterOperation(
+                cluster_id=cluster_id.lower(),
+                power="Running" if running else "Stopped",
+                started=now,
+                ends_at=now + self.operation_seconds,
+            )
+        self.settle()
+        return operation
+
+    def settle(self) -> None:
+        """End the operations whose time is up: their clusters read ``Succeeded`` and their
+        new power state."""
+        now = time.time()
+        with self.state.lock:
+            for operation in self.state.operations.values():
+                if operation.ended or operation.ends_at > now:
+                    continue
+                operation.ended = True
+                cluster = self.state.resources.get(operation.cluster_id)
+                if cluster is not None:
+                    properties = cluster.setdefault("properties", {})
+                    properties["provisioningState"] = "Succeeded"
+                    properties["powerState"] = {"code": operation.power}
 
     def put_resource(self, resource_id: str, body: dict[str, Any]) -> None:
         """Store ``body`` as the resource (a test seeding a cluster, say)."""
@@ -603,12 +666,18 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "POST" or cluster is None:
             self._error(404, "ResourceNotFound", f"The Resource '{cluster_id}' was not found.")
             return
-        state = "Stopped" if found["action"] == "stop" else "Running"
-        cluster.setdefault("properties", {})["powerState"] = {"code": state}
-        self.arm.put_resource(cluster_id, cluster)
-        # As AKS answers: 202 and the long-running operation's status and result URLs (done
-        # already here).
-        operation = secrets.token_hex(8)
+        operation = self.arm.begin_power(cluster_id, found["action"] == "start")
+        if operation is None:
+            state = cluster.get("properties", {}).get("provisioningState", "")
+            self._error(
+                409,
+                "OperationNotAllowed",
+                f"Operation is not allowed: Another operation ({state}) is in progress, please "
+                "wait for it to finish before starting a new operation. See "
+                "https://aka.ms/aks-pending-operation for more details",
+            )
+            return
+        # As AKS answers: 202 and the long-running operation's status and result URLs.
         base = (
             f"{self.arm.url}/subscriptions/{found['sub']}/providers/"
             f"Microsoft.ContainerService/locations/{cluster.get('location', '')}"
@@ -627,11 +696,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._reply(
-            200,
-            {"name": found["operation"], "status": "Succeeded", "startTime": now, "endTime": now},
-        )
+        self.arm.settle()
+        with self.arm.state.lock:
+            operation = self.arm.state.operations.get(found["operation"])
+        if operation is None:
+            self._error(404, "NotFound", f"The operation {found['operation']} was not found.")
+            return
+        status = "Succeeded" if operation.ended else "InProgress"
+        with self.arm.state.lock:
+            self.arm.state.operation_answers.append(status)
+        body = {"name": found["operation"], "status": status, "startTime": _iso(operation.started)}
+        if operation.ended:
+            body["endTime"] = _iso(operation.ends_at)
+        self._reply(200, body)
+
+
+def _iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
 
 
 def _b64url(data: bytes) -> str:

@@ -13,7 +13,8 @@ cluster that was stopped stops it again, each once the operation in flight has e
 cluster already in the state the job asked for is left as it is.
 
 In the sandbox the managed cluster lives in the stand-in Resource Manager, registered by the
-stand-in apply (:func:`register_stand_in`).
+stand-in apply (:func:`register_stand_in`); its stop and start stay in flight for a while
+(``Stopping``, ``Starting``), as AKS's do for minutes.
 """
 
 from __future__ import annotations

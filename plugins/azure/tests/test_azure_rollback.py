@@ -169,32 +169,100 @@ def _arm(settings: AzureSettings) -> local_arm.LocalArm:
     return settings.stand_in
 
 
+def _cluster(settings: AzureSettings) -> dict[str, Any]:
+    """The stand-in's managed cluster as AKS reports it (read through the official client)."""
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    access = AzureAccess.of(_job(), _open, settings)
+    client = ContainerServiceClient(
+        access.credential(),
+        access.provider.subscription_id,
+        base_url=settings.arm_endpoint,
+        credential_scopes=[settings.arm_scope],
+        **access.client_options(),
+    )
+    found = client.managed_clusters.get(access.provider.resource_group.name, "prod-weu")
+    code = found.power_state.code if found.power_state is not None else None
+    return {"provisioning": found.provisioning_state, "power": str(getattr(code, "value", code))}
+
+
+def test_pause_and_resume_wait_while_aks_stops_and_starts(sandbox: AzureSettings) -> None:
+    """The stand-in keeps each stop and start in flight for a while (``Stopping``, then
+    ``Starting``, the operation's status ``InProgress``): the steps end only once AKS
+    reports the operation done."""
+    _ok(_run(_job(), sandbox))
+    arm = _arm(sandbox)
+    arm.operation_seconds = 5.0  # the SDK's poller looks every 2 s: it sees InProgress
+
+    paused = _run(_job("pause"), sandbox)
+
+    _ok(paused)
+    # Read at once after the job: the stop had ended before the step did.
+    assert _cluster(sandbox) == {"provisioning": "Succeeded", "power": "Stopped"}
+    assert "InProgress" in arm.state.operation_answers
+    assert arm.state.operation_answers[-1] == "Succeeded"
+    arm.state.operation_answers.clear()
+
+    resumed = _run(_job("resume"), sandbox)
+
+    _ok(resumed)
+    assert _cluster(sandbox) == {"provisioning": "Succeeded", "power": "Running"}
+    assert "InProgress" in arm.state.operation_answers
+    assert arm.state.operation_answers[-1] == "Succeeded"
+
+
+def test_a_second_stop_while_one_is_in_flight_is_refused_as_aks_refuses_it(
+    sandbox: AzureSettings,
+) -> None:
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    _ok(_run(_job(), sandbox))
+    _arm(sandbox).operation_seconds = 60.0
+    access = AzureAccess.of(_job(), _open, sandbox)
+    clusters = ContainerServiceClient(
+        access.credential(),
+        access.provider.subscription_id,
+        base_url=sandbox.arm_endpoint,
+        credential_scopes=[sandbox.arm_scope],
+        **access.client_options(),
+    ).managed_clusters
+    group = access.provider.resource_group.name
+    clusters.begin_stop(group, "prod-weu")
+    assert _cluster(sandbox) == {"provisioning": "Stopping", "power": "Running"}
+    with pytest.raises(HttpResponseError) as refused:
+        clusters.begin_start(group, "prod-weu")
+    assert refused.value.status_code == 409
+    assert refused.value.error is not None
+    assert refused.value.error.code == "OperationNotAllowed"
+
+
 def test_a_pause_cancelled_while_aks_stops_starts_the_cluster_again(
-    sandbox: AzureSettings, monkeypatch: pytest.MonkeyPatch
+    sandbox: AzureSettings,
 ) -> None:
     _ok(_run(_job(), sandbox))
-    # AKS takes minutes to stop a cluster: the stand-in's stop operation stays InProgress
-    # (the cluster already reads Stopped), so the cancellation finds the step waiting on it.
-    answer = local_arm._Handler._operation
-    slow: set[str] = set()
+    # AKS takes minutes to stop a cluster: the stand-in keeps the stop in flight (the cluster
+    # reads Stopping, still Running), so the cancellation finds the step waiting on it and
+    # the rollback must wait for the stop to end before it can start the cluster again (a
+    # start meanwhile is refused; a rollback reading the power state at once would find it
+    # Running and leave the cluster to end Stopped).
+    arm = _arm(sandbox)
+    arm.operation_seconds = 5.0
+    events: list[Event] = []
 
-    def operation(handler: Any, path: str, found: dict[str, str]) -> None:
-        if not slow or found["operation"] in slow:
-            slow.add(found["operation"])
-            if found["kind"].lower() == "operations":
-                handler._reply(200, {"name": found["operation"], "status": "InProgress"})
-                return
-        answer(handler, path, found)
-
-    monkeypatch.setattr(local_arm._Handler, "_operation", operation)
-
-    result = _run(_job("pause"), sandbox, cancel_at="azure.stop")
+    result = _run(_job("pause"), sandbox, cancel_at="azure.stop", events=events)
 
     assert result.status is JobStatus.CANCELLED
     assert list(result.rolled_back) == ["azure.stop"]
-    assert _power(sandbox) == "Running"
-    requests = [r.path for r in _arm(sandbox).state.requests]
+    assert _cluster(sandbox) == {"provisioning": "Succeeded", "power": "Running"}
+    requests = [r.path for r in arm.state.requests]
     assert [p.rsplit("/", 1)[1] for p in requests if p.endswith(("/stop", "/start"))] == [
         "stop",
         "start",
     ]
+    # The start was sent only once the stop had ended (AKS would have refused it before).
+    stop, start = list(arm.state.operations.values())
+    assert (stop.power, start.power) == ("Stopped", "Running")
+    assert stop.ended
+    assert start.ended
+    assert start.started >= stop.ends_at
