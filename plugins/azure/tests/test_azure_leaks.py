@@ -1,11 +1,11 @@
 """Leak hunt: an Azure job run in the sandbox (client secret sealed in memory, Storage tokens
-handed to Terraform's backend by the run's managed-identity endpoint, a SAS for the job's
-lease) leaves neither the secret, nor a token, nor the SAS, nor the endpoint's secret URL in
-anything it writes: the result and its outputs, the events, the SQLite state store, the
-Terraform state blob, terraform's command lines (recorded by a wrapper put first on PATH), nor
-the host's environment. Terraform's environment holds the endpoint's URL only: no token, no
-SAS, and not the client secret (the stand-in module has no provider). Raw, base64,
-URL-encoded and JSON-escaped forms are all looked for."""
+handed to Terraform's backend by the run's managed-identity endpoint and sent by the job's
+lease; the account's key-made SAS, which only the test's own reads use) leaves neither the
+secret, nor a token, nor the SAS, nor the endpoint's secret URL in anything it writes: the
+result and its outputs, the events, the SQLite state store, the Terraform state blob,
+terraform's command lines (recorded by a wrapper put first on PATH), nor the host's
+environment. Terraform's environment holds the endpoint's URL only: no token, no SAS, and not
+the client secret. Raw, base64, URL-encoded and JSON-escaped forms are all looked for."""
 
 from __future__ import annotations
 
