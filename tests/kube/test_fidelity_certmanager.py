@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from qengine.testing.kube import KubeSimulator
 
@@ -315,4 +315,28 @@ def test_a_self_signed_cluster_issuer_is_ready(sim: KubeSimulator) -> None:
         "True",
         "IsReady",
         "",
+    )
+
+
+def test_an_account_key_that_is_not_rsa_is_refused(sim: KubeSimulator) -> None:
+    _cert_manager(sim)
+    ec_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    sim.create_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "ec-account-key", "namespace": "qengine-system"},
+            "data": {"tls.key": base64.b64encode(ec_key).decode()},
+        }
+    )
+    sim.create_object(_acme_issuer("ec", STAGING))
+    condition = _until(lambda: _ready_condition(sim, "ec"))
+    assert (condition["status"], condition["reason"], condition["message"]) == (
+        "False",
+        "ErrVerifyACMEAccount",
+        'ACME private key in "ec-account-key" is not of type RSA',
     )
