@@ -21,6 +21,11 @@ Steps (ids are stable, so a resumed job continues where it stopped):
   webhook gate: for every admission webhook the release declares, its Service must have a
   ready endpoint before the step ends, so an add-on that creates objects such a webhook
   validates (the ClusterIssuers, after cert-manager) never meets a webhook that cannot answer.
+  And the issuers gate: every ClusterIssuer the release declares must be ``Ready`` for its
+  current generation (cert-manager has registered its ACME account) before the step ends;
+  one that is not within the gate's timeout fails the step with cert-manager's own reason
+  and message (an ACME server the cluster cannot reach, say), rather than leave issuers that
+  would never issue a certificate.
 - ``addons.remove.<name>`` per add-on of the freeze file that the job turns off: ``helm
   uninstall --wait`` when the release exists (dependents before what they need); CRDs stay.
 """
@@ -657,7 +662,13 @@ def _gate(run: _Run, addon: PinnedChart) -> None:
     )
     if code != 0:
         raise DeploymentError(f"add-on {addon.name}: cannot read its release's manifest")
-    for hook, namespace, service in webhook_services("\n".join(lines)):
+    manifest = "\n".join(lines)
+    _webhooks_gate(run, addon, manifest)
+    _issuers_gate(run, addon, manifest)
+
+
+def _webhooks_gate(run: _Run, addon: PinnedChart, manifest: str) -> None:
+    for hook, namespace, service in webhook_services(manifest):
         ok = _wait(
             run.ctx,
             functools.partial(ready_endpoint, run.api, namespace, service),
@@ -672,6 +683,59 @@ def _gate(run: _Run, addon: PinnedChart) -> None:
                 "logs in the qengine-system namespace.",
             )
         run.ctx.emit_progress(f"add-on {addon.name}: webhook {hook} is ready ({service})")
+
+
+def cluster_issuers(manifest: str) -> list[str]:
+    """The names of the ClusterIssuers a release's manifest declares."""
+    return [
+        str(doc["metadata"]["name"])
+        for doc in yaml.safe_load_all(manifest)
+        if isinstance(doc, dict) and doc.get("kind") == "ClusterIssuer"
+    ]
+
+
+def issuer_readiness(api: KubeApi, name: str) -> tuple[bool, str]:
+    """Whether the ClusterIssuer ``name`` is Ready for its current generation, and what its
+    ``Ready`` condition says (``reason: message``) when it is not."""
+    try:
+        issuer = api.request("GET", f"/apis/cert-manager.io/v1/clusterissuers/{name}")
+    except NotFoundError:
+        return False, "not found"
+    generation = issuer["metadata"].get("generation", 1)
+    for condition in (issuer.get("status") or {}).get("conditions") or []:
+        if condition.get("type") != "Ready":
+            continue
+        if condition.get("observedGeneration", generation) != generation:
+            return False, "cert-manager has not set up its current generation yet"
+        if condition.get("status") == "True":
+            return True, ""
+        return False, f"{condition.get('reason', '')}: {condition.get('message', '')}"
+    return False, "no Ready condition yet (cert-manager has not set it up)"
+
+
+def _issuers_gate(run: _Run, addon: PinnedChart, manifest: str) -> None:
+    names = cluster_issuers(manifest)
+    if not names:
+        return
+    said: dict[str, str] = {}
+
+    def all_ready() -> bool:
+        for name in names:
+            ready, said[name] = issuer_readiness(run.api, name)
+            if not ready:
+                return False
+        return True
+
+    if not _wait(run.ctx, all_ready, run.settings.gate_timeout, run.settings.poll_interval):
+        waiting = "; ".join(f"{name}: {why}" for name, why in said.items() if why)
+        raise DeploymentError(
+            f"add-on {addon.name}: ClusterIssuers not Ready after "
+            f"{run.settings.gate_timeout:.0f}s ({waiting})",
+            hint="cert-manager registers an ACME account with each issuer's server: the "
+            "cluster must reach it (egress to the ACME directory's host); read the issuers' "
+            "conditions and cert-manager's logs in the qengine-system namespace.",
+        )
+    run.ctx.emit_progress(f"add-on {addon.name}: ClusterIssuers Ready ({', '.join(names)})")
 
 
 def addon_steps(

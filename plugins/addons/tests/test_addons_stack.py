@@ -73,6 +73,10 @@ def test_stack_installs_crds_first_then_releases_in_order_and_a_rerun_writes_not
     assert sorted(i["metadata"]["name"] for i in issuers) == ["letsencrypt", "letsencrypt-staging"]
     solver = issuers[0]["spec"]["acme"]["solvers"][0]["http01"]["ingress"]
     assert solver["ingressClassName"] == "nginx"
+    # The issuers' step ends only once cert-manager has registered their ACME accounts.
+    for issuer in issuers:
+        [ready] = [c for c in issuer["status"]["conditions"] if c["type"] == "Ready"]
+        assert (ready["status"], ready["reason"]) == ("True", "ACMEAccountRegistered")
     for name in ("cert-manager", "traefik", "metrics-server", "external-dns", "cluster-issuers",
                  "kube-prometheus-stack"):  # fmt: skip
         assert _release(sim, name, 1) is not None, name
@@ -538,3 +542,37 @@ def test_dns01_issuers_and_cert_managers_identity_with_no_ingress_controller(
     again = apply_stack(doc, "dns01-2", service_accounts={"cert-manager": read})
     assert again.status is JobStatus.SUCCEEDED, again.error
     assert _writes(sim) == []
+
+
+def test_issuers_that_cert_manager_cannot_set_up_fail_their_step_with_its_message(
+    apply_stack: Apply, infra_doc: Any, sim: KubeSimulator
+) -> None:
+    """The cluster cannot reach Let's Encrypt (no ACME directory is reachable from the
+    simulator): the issuers are installed but never Ready, and their step fails saying why,
+    in cert-manager's words."""
+    sim.acme_directories.clear()
+    doc = infra_doc(cert_manager=True, ingress=True, metrics_server=False)
+
+    result = apply_stack(doc, "issuers-1", gate_timeout=1.0)
+
+    assert result.status is not JobStatus.SUCCEEDED
+    assert result.error is not None
+    failed = [s.step_id for s in result.steps if s.status is StepStatus.FAILED]
+    assert failed == ["addons.cluster-issuers"]
+    assert "ClusterIssuers not Ready after 1s" in result.error.message
+    assert (
+        "ErrRegisterACMEAccount: Failed to register ACME account: "
+        'Get "https://acme-v02.api.letsencrypt.org/directory": dial tcp: lookup '
+        "acme-v02.api.letsencrypt.org: no such host"
+    ) in result.error.message
+    assert "egress" in result.error.hint
+
+    # Once the cluster reaches the directories, the same job succeeds.
+    sim.acme_directories.update(
+        {
+            "https://acme-v02.api.letsencrypt.org/directory",
+            "https://acme-staging-v02.api.letsencrypt.org/directory",
+        }
+    )
+    again = apply_stack(doc, "issuers-2")
+    assert again.status is JobStatus.SUCCEEDED, again.error
