@@ -60,7 +60,9 @@ ROLE_SUFFIXES = ("-ebs-csi", "-external-dns", "-cert-manager", "-cluster-autosca
 #: ``iam_role_name`` defaults to ``<name>-cluster``, ``iam_role_use_name_prefix`` to true,
 #: ``prefix_separator`` to ``-``). Its other prefixes from the cluster's name leave more room:
 #: security groups ``<name>-cluster-`` and ``<name>-node-`` (255 less 26) and the encryption
-#: policy ``<name>-cluster-ClusterEncryption`` (IAM policies: 128 less 26).
+#: policy ``<name>-cluster-ClusterEncryption`` (IAM policies: 128 less 26). The VPC module
+#: (terraform-aws-modules/vpc 6.6.0) uses name prefixes only for flow logs, which the
+#: blueprint leaves off.
 MODULE_ROLE_PREFIX_SUFFIXES = ("-cluster-",)
 _LONGEST_ROLE = max(ROLE_SUFFIXES, key=len)
 _LONGEST_PREFIX = max(MODULE_ROLE_PREFIX_SUFFIXES, key=len)
