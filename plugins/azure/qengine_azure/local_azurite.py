@@ -179,9 +179,17 @@ class LocalAzurite:
     """Azurite, its metadata host and its proxy on free ports of 127.0.0.1; stopped on exit.
 
     ``accounts``: the storage accounts Azurite serves, each with a random key of its own.
+    ``tls``: the certificate it serves (it must name ``*.blob.<suffix>``); None: one of its
+    own, under a throwaway CA.
     """
 
-    def __init__(self, accounts: tuple[str, ...], *, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        accounts: tuple[str, ...],
+        *,
+        start_timeout: float = 30.0,
+        tls: LocalTls | None = None,
+    ) -> None:
         self.accounts = accounts
         self.suffix = STORAGE_SUFFIX
         self.port = _free_port()
@@ -191,6 +199,7 @@ class LocalAzurite:
         self._process: subprocess.Popen[bytes] | None = None
         self._servers: list[socketserver.BaseServer] = []
         self.tls: LocalTls | None = None
+        self._given_tls = tls
         self.metadata_port = 0
         self.proxy_port = 0
 
@@ -285,7 +294,9 @@ class LocalAzurite:
     def _start(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="qengine-azurite-")
         root = Path(self._dir.name)
-        self.tls = make_tls(root / "tls", (f"*.blob.{self.suffix}", f"blob.{self.suffix}"))
+        self.tls = self._given_tls or make_tls(
+            root / "tls", (f"*.blob.{self.suffix}", f"blob.{self.suffix}")
+        )
         binary = azurite_binary()
         args = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(self.port)]
         args += ["--cert", str(self.tls.cert), "--key", str(self.tls.key)]

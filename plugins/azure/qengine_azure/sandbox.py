@@ -20,7 +20,8 @@ import base64
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
@@ -34,6 +35,9 @@ from qengine_azure.blueprint import (
 from qengine_azure.credentials import provider_of
 from qengine_azure.settings import AzureSettings
 from qengine_azure.spec import AzureDns
+
+if TYPE_CHECKING:
+    from qengine_azure.local_arm import LocalArm
 
 SANDBOX_NOTICE = (
     "SANDBOX: nothing is created on Azure. The Terraform state goes to a local Azurite, "
@@ -186,23 +190,41 @@ def sandbox_cluster(readiness_delay: float = 0.5) -> Iterator[SandboxCluster]:
 
 
 @contextmanager
+def sandbox_entra(directory: Path) -> Iterator[LocalArm]:
+    """Start the stand-in Resource Manager and Entra ID, serving a certificate (under a
+    throwaway CA written in ``directory``) that also names the local blob host, so the same
+    CA serves a session's Azurite; stop it on exit."""
+    from qengine_azure.local_arm import LocalArm
+    from qengine_azure.local_azurite import STORAGE_SUFFIX
+    from qengine_azure.local_tls import make_tls
+
+    names = (f"*.blob.{STORAGE_SUFFIX}", f"blob.{STORAGE_SUFFIX}", "localhost")
+    with LocalArm(make_tls(directory, names)) as arm:
+        yield arm
+
+
+@contextmanager
 def sandbox_azure(
-    accounts: tuple[str, ...], cluster: SandboxCluster | None = None
+    accounts: tuple[str, ...],
+    cluster: SandboxCluster | None = None,
+    *,
+    entra: LocalArm | None = None,
 ) -> Iterator[AzureSettings]:
-    """Start Azurite serving ``accounts``, the stand-in ARM and Entra ID and, without
-    ``cluster``, the Kubernetes simulator; stop them on exit. Yields the settings a sandbox
-    run gives the plugin (the stand-in ARM as ``stand_in``)."""
+    """Start Azurite serving ``accounts``, the stand-in ARM and Entra ID (unless ``entra``,
+    one of :func:`sandbox_entra` already running, is given: Azurite then serves its
+    certificate) and, without ``cluster``, the Kubernetes simulator; stop them on exit.
+    Yields the settings a sandbox run gives the plugin (the stand-in ARM as ``stand_in``)."""
     from qengine_azure.local_arm import LocalArm
     from qengine_azure.local_azurite import LocalAzurite
 
     with ExitStack() as stack:
-        azurite = stack.enter_context(LocalAzurite(accounts))
-        assert azurite.tls is not None
-        arm = stack.enter_context(
-            LocalArm(
-                azurite.tls, on_container=azurite.create_container, accounts=frozenset(accounts)
-            )
+        azurite = stack.enter_context(
+            LocalAzurite(accounts, tls=entra.tls if entra is not None else None)
         )
+        assert azurite.tls is not None
+        arm = stack.enter_context(LocalArm(azurite.tls)) if entra is None else entra
+        arm.on_container = azurite.create_container
+        arm.accounts = frozenset(accounts)
         if cluster is None:
             cluster = stack.enter_context(sandbox_cluster())
         settings = AzureSettings(

@@ -10,8 +10,12 @@ first one made.
 
 A job with an ``acr`` registry (an environment job too) gets the ACR stand-in
 (:mod:`qengine_azure.sandbox_acr`: ACR's OAuth2 endpoints in front of a local Distribution
-registry), started once per session under :data:`AZURE_ACR`, with the stand-in Entra ID of the
-session's Azure stand-ins, or one of its own when no Azure cluster job came first.
+registry), started once per session under :data:`AZURE_ACR`.
+
+A session has one stand-in Entra ID (and Resource Manager), :data:`AZURE_ENTRA`, started by
+whichever of its jobs needs it first: an AKS job's stand-ins and the ACR stand-in both use it,
+in either order, so a token one job's identity gets is one the other's stand-ins know, and
+its certificate's CA is the one the session's clients trust.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from qengine.plugin import SANDBOX_CLUSTER, SandboxSession, SessionKey
+from qengine_azure.local_arm import LocalArm
 from qengine_azure.settings import AzureSettings
 
 if TYPE_CHECKING:
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 
 #: The session's Azure sandbox settings (the local stand-ins, the stand-in cluster).
 AZURE_SETTINGS: SessionKey[AzureSettings] = SessionKey("azure.settings", AzureSettings)
+#: The session's one stand-in Entra ID and Resource Manager.
+AZURE_ENTRA: SessionKey[LocalArm] = SessionKey("azure.entra", LocalArm)
 
 
 @attrs.frozen
@@ -54,11 +61,25 @@ def session_settings(session: SandboxSession, account: str) -> AzureSettings:
     from qengine_azure.sandbox import sandbox_azure
 
     shared = session.cluster()
-    settings = session.stack.enter_context(sandbox_azure((account,), shared))
+    entra = session_entra(session)
+    settings = session.stack.enter_context(sandbox_azure((account,), shared, entra=entra))
     session.put(AZURE_SETTINGS, settings)
     if shared is None and settings.sandbox is not None:
         session.put(SANDBOX_CLUSTER, settings.sandbox)
     return settings
+
+
+def session_entra(session: SandboxSession) -> LocalArm:
+    """The session's stand-in Entra ID and Resource Manager, started the first time."""
+    found = session.get(AZURE_ENTRA)
+    if found is not None:
+        return found
+    from qengine_azure.sandbox import sandbox_entra
+
+    root = Path(session.stack.enter_context(tempfile.TemporaryDirectory(prefix="qengine-entra-")))
+    entra = session.stack.enter_context(sandbox_entra(root / "tls"))
+    session.put(AZURE_ENTRA, entra)
+    return entra
 
 
 def acr_settings(
@@ -79,17 +100,13 @@ def acr_settings(
 def _start_acr(
     session: SandboxSession, section: AcrRegistry, base: AzureSettings | None
 ) -> SandboxAcr:
-    from qengine_azure.local_arm import LocalArm
-    from qengine_azure.local_tls import make_tls
     from qengine_azure.sandbox_acr import require_registry_binary, run_acr
 
     require_registry_binary()
     root = Path(session.stack.enter_context(tempfile.TemporaryDirectory(prefix="qengine-acr-")))
-    arm = base.stand_in if base is not None else None
+    arm = session_entra(session)
     settings = base
-    if arm is None or settings is None:
-        tls = make_tls(root / "tls", ("localhost",))
-        arm = session.stack.enter_context(LocalArm(tls))
-        settings = AzureSettings(arm_endpoint=arm.url, authority=arm.url, ca_file=tls.ca)
+    if settings is None:
+        settings = AzureSettings(arm_endpoint=arm.url, authority=arm.url, ca_file=arm.tls.ca)
     running = session.stack.enter_context(run_acr(root / "acr", arm, tenant=section.tenant_id))
     return SandboxAcr(settings=settings, registry_url=running.registry.url)
