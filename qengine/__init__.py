@@ -5,7 +5,6 @@ its secrets (which pull in the runner, the security core and cryptography) are i
 first use, so that validating a job stays cheap.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
 from qengine._errors import (
@@ -27,6 +26,7 @@ from qengine._errors import (
     TransientError,
 )
 from qengine._events import Event, EventType
+from qengine._lazy import lazy_names as _lazy_names
 from qengine._plugins import PluginInfo, PluginSet, load_plugins
 from qengine._registry import Registration, Registry
 from qengine._version import __version__
@@ -82,14 +82,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qengine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)

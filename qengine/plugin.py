@@ -29,7 +29,6 @@ cheap to load.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from qengine._errors import (
@@ -50,6 +49,7 @@ from qengine._errors import (
     TargetLockedError,
     TransientError,
 )
+from qengine._lazy import lazy_names as _lazy_names
 from qengine._registry import Registration, Registry
 from qengine.hookspecs import hookimpl
 
@@ -188,14 +188,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qengine.plugin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)

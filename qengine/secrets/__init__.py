@@ -14,8 +14,9 @@ Modules without a leading underscore are the API of this package:
 - :mod:`~qengine.secrets.hygiene`: core dumps, private temp dirs, child environments.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from qengine._lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from qengine.secrets.local_keys import LocalKeyProvider
@@ -44,17 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qengine.secrets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)
 
 
 __all__ = [
