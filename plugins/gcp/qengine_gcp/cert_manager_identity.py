@@ -4,7 +4,7 @@ that managed zone.
 
 When the job's issuers solve DNS-01 (``cluster.addons.acme_challenge`` ``dns01`` with a
 ``cloud-dns`` section, as :func:`qengine_addons.dns01_wanted` says), the blueprint adds, as
-for external-dns (:mod:`qengine_gcp.dns_identity`, whose helpers and zone lookup it shares):
+for external-dns (both made by :mod:`qengine_gcp.addon_identity`):
 
 - the Google service account ``cert-manager-<10 hex>`` in the cluster's project;
 - ``roles/iam.workloadIdentityUser`` on it for exactly one member, the Kubernetes service
@@ -24,14 +24,11 @@ for external-dns (:mod:`qengine_gcp.dns_identity`, whose helpers and zone lookup
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
-from qengine.terraform import literal
-from qengine_gcp import dns_identity
+from qengine_gcp import addon_identity
 from qengine_gcp.spec import CloudDns
 
 ADDON = "cert-manager"
@@ -39,7 +36,7 @@ ACCOUNT_OUTPUT = "cert_manager_service_account"
 ZONE_ROLE = "roles/dns.admin"
 #: Only without ``managed_zone``: listing the project's zones to find the challenge's.
 PROJECT_ROLE = "roles/dns.reader"
-MEMBER = "serviceAccount:${google_service_account.cert_manager.email}"
+MEMBER = addon_identity.member(ADDON)
 
 
 def dns01_zone(job: InfrastructureJob) -> CloudDns | None:
@@ -53,7 +50,7 @@ def dns01_zone(job: InfrastructureJob) -> CloudDns | None:
 
 def account_id(job: InfrastructureJob) -> str:
     """The service account's id: 23 characters, the same for the cluster every time."""
-    return "cert-manager-" + hashlib.sha256(job.cluster.id.encode()).hexdigest()[:10]
+    return addon_identity.account_id(job, ADDON)
 
 
 def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
@@ -62,52 +59,26 @@ def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
     zone = dns01_zone(job)
     if zone is None:
         return {"data": {}, "resource": {}, "output": {}}
-    project = literal(zone.project)
-    data: dict[str, Any] = {}
-    if zone.managed_zone is None:
-        data["google_dns_managed_zones"] = {"dns": {"project": project}}
-    resource: dict[str, Any] = {
-        "google_service_account": {
-            "cert_manager": {
-                "project": "${var.project_id}",
-                "account_id": account_id(job),
-                "display_name": "cert-manager (ACME DNS-01) of ${var.cluster_name}",
-            }
-        },
-        "google_service_account_iam_member": {
-            "cert_manager_workload_identity": {
-                "service_account_id": "${google_service_account.cert_manager.name}",
-                "role": dns_identity.WORKLOAD_IDENTITY_ROLE,
-                "member": dns_identity.kubernetes_member("${module.gke.identity_namespace}", ADDON),
-            }
-        },
-        "google_dns_managed_zone_iam_member": {
-            "cert_manager": {
-                "project": project,
-                "managed_zone": dns_identity.managed_zone(zone),
-                "role": ZONE_ROLE,
-                "member": MEMBER,
-            }
-        },
-    }
-    if zone.managed_zone is None:
-        resource["google_project_iam_member"] = {
-            "cert_manager_zones": {"project": project, "role": PROJECT_ROLE, "member": MEMBER}
-        }
-    output = {ACCOUNT_OUTPUT: {"value": "${google_service_account.cert_manager.email}"}}
-    return {"data": data, "resource": resource, "output": output}
+    return addon_identity.blueprint_parts(
+        job,
+        zone,
+        addon=ADDON,
+        purpose="cert-manager (ACME DNS-01)",
+        zone_role=ZONE_ROLE,
+        project_role=PROJECT_ROLE if zone.managed_zone is None else None,
+        output=ACCOUNT_OUTPUT,
+    )
 
 
 def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """cert-manager's service account annotations from the apply step's outputs: the Google
     account's e-mail. Raises when the apply returned none, rather than install issuers that
     cannot write a challenge record."""
-    email = applied.get(ACCOUNT_OUTPUT, "")
-    if "@" not in email:
-        raise InfrastructureError(
-            f"the cluster's apply returned no {ACCOUNT_OUTPUT}: cert-manager would have no "
-            "permission to answer ACME DNS-01 challenges in the managed zone",
-            hint="The root module must output the e-mail of cert-manager's service account "
-            "when the job's issuers solve DNS-01 in Cloud DNS; see docs/gcp.md.",
-        )
-    return {dns_identity.ANNOTATION: email}
+    return addon_identity.service_account_annotations(
+        applied,
+        ACCOUNT_OUTPUT,
+        lacking="cert-manager would have no permission to answer ACME DNS-01 challenges in "
+        "the managed zone",
+        hint="The root module must output the e-mail of cert-manager's service account "
+        "when the job's issuers solve DNS-01 in Cloud DNS; see docs/gcp.md.",
+    )

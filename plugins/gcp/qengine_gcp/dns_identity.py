@@ -18,6 +18,8 @@ When the job's add-on stack runs external-dns on a Cloud DNS zone (``cluster.add
   cannot be used again for weeks, which a cluster deleted and created again would hit);
 - the output ``external_dns_service_account`` (the account's e-mail).
 
+The blocks are :mod:`qengine_gcp.addon_identity`'s, as for cert-manager's identity.
+
 The zone is the ``dns`` section's ``managed_zone``, or the public managed zone whose DNS name
 is ``zone`` (Terraform's ``google_dns_managed_zones`` of the zone's project, filtered as the DNS
 provider filters). The add-on step puts the e-mail on external-dns's service account
@@ -29,24 +31,20 @@ than the cluster's: the grants are there, and the add-on's values name it to ext
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
-from qengine.terraform import literal
+from qengine_gcp import addon_identity
 from qengine_gcp.spec import CloudDns
 
 ADDON = "external-dns"
 ACCOUNT_OUTPUT = "external_dns_service_account"
-ANNOTATION = "iam.gke.io/gcp-service-account"
 #: The zone's own role, bound on the zone: its records, read and changed.
 ZONE_ROLE = "roles/dns.admin"
 #: The project's role: listing the managed zones (external-dns finds its zone so).
 PROJECT_ROLE = "roles/dns.reader"
-WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
-MEMBER = "serviceAccount:${google_service_account.external_dns.email}"
+MEMBER = addon_identity.member(ADDON)
 
 
 def external_dns_zone(job: InfrastructureJob) -> CloudDns | None:
@@ -60,28 +58,7 @@ def external_dns_zone(job: InfrastructureJob) -> CloudDns | None:
 
 def account_id(job: InfrastructureJob) -> str:
     """The service account's id: 23 characters, the same for the cluster every time."""
-    return "external-dns-" + hashlib.sha256(job.cluster.id.encode()).hexdigest()[:10]
-
-
-def kubernetes_member(pool: str, addon: str = ADDON) -> str:
-    """The IAM member of the Kubernetes service account of ``addon`` (external-dns's unless
-    named) in the workload identity ``pool`` (``<project>.svc.id.goog``)."""
-    from qengine_addons import service_account_subject
-
-    namespace, name = service_account_subject(addon).split(":")[2:4]
-    return f"serviceAccount:{pool}[{namespace}/{name}]"
-
-
-def managed_zone(zone: CloudDns) -> str:
-    """The managed zone's resource name: given, or Terraform's lookup of the public zone."""
-    if zone.managed_zone is not None:
-        return literal(zone.managed_zone)
-    # A DomainName holds letters, digits, dots and hyphens only: safe inside the expression.
-    dns_name = zone.zone.removesuffix(".") + "."
-    return (
-        "${one([for z in data.google_dns_managed_zones.dns.managed_zones : z.name "
-        f'if z.dns_name == "{dns_name}" && z.visibility == "public"])}}'
-    )
+    return addon_identity.account_id(job, ADDON)
 
 
 def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
@@ -90,51 +67,25 @@ def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
     zone = external_dns_zone(job)
     if zone is None:
         return {"data": {}, "resource": {}, "output": {}}
-    project = literal(zone.project)
-    data: dict[str, Any] = {}
-    if zone.managed_zone is None:
-        data["google_dns_managed_zones"] = {"dns": {"project": project}}
-    resource = {
-        "google_service_account": {
-            "external_dns": {
-                "project": "${var.project_id}",
-                "account_id": account_id(job),
-                "display_name": "external-dns of ${var.cluster_name}",
-            }
-        },
-        "google_service_account_iam_member": {
-            "external_dns_workload_identity": {
-                "service_account_id": "${google_service_account.external_dns.name}",
-                "role": WORKLOAD_IDENTITY_ROLE,
-                "member": kubernetes_member("${module.gke.identity_namespace}"),
-            }
-        },
-        "google_dns_managed_zone_iam_member": {
-            "external_dns": {
-                "project": project,
-                "managed_zone": managed_zone(zone),
-                "role": ZONE_ROLE,
-                "member": MEMBER,
-            }
-        },
-        "google_project_iam_member": {
-            "external_dns_zones": {"project": project, "role": PROJECT_ROLE, "member": MEMBER}
-        },
-    }
-    output = {ACCOUNT_OUTPUT: {"value": "${google_service_account.external_dns.email}"}}
-    return {"data": data, "resource": resource, "output": output}
+    return addon_identity.blueprint_parts(
+        job,
+        zone,
+        addon=ADDON,
+        purpose="external-dns",
+        zone_role=ZONE_ROLE,
+        project_role=PROJECT_ROLE,
+        output=ACCOUNT_OUTPUT,
+    )
 
 
 def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """external-dns's service account annotations from the apply step's outputs (``applied``):
     the Google account's e-mail. Raises when the apply returned none, rather than install
     external-dns with no permission on the zone."""
-    email = applied.get(ACCOUNT_OUTPUT, "")
-    if "@" not in email:
-        raise InfrastructureError(
-            f"the cluster's apply returned no {ACCOUNT_OUTPUT}: external-dns would have no "
-            "permission on the managed zone",
-            hint="The root module must output the e-mail of external-dns's service account "
-            "when the job runs external-dns on Cloud DNS; see docs/gcp.md.",
-        )
-    return {ANNOTATION: email}
+    return addon_identity.service_account_annotations(
+        applied,
+        ACCOUNT_OUTPUT,
+        lacking="external-dns would have no permission on the managed zone",
+        hint="The root module must output the e-mail of external-dns's service account "
+        "when the job runs external-dns on Cloud DNS; see docs/gcp.md.",
+    )

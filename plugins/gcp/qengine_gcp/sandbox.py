@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
 from qengine.terraform import literal
-from qengine_gcp import cert_manager_identity, dns_identity
+from qengine_gcp import addon_identity, cert_manager_identity, dns_identity
 from qengine_gcp.blueprint import (
     BlueprintOptions,
     gke_module,
@@ -101,7 +101,9 @@ def _external_dns_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, A
     return {
         "account_id": account,
         "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
-        "workload_identity_member": dns_identity.kubernetes_member("${var.project_id}.svc.id.goog"),
+        "workload_identity_member": addon_identity.kubernetes_member(
+            "${var.project_id}.svc.id.goog", dns_identity.ADDON
+        ),
         "zone_project": literal(zone.project),
         "zone": literal(zone.managed_zone or zone.zone),
         "zone_role": dns_identity.ZONE_ROLE,
@@ -116,7 +118,7 @@ def _cert_manager_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, A
     return {
         "account_id": account,
         "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
-        "workload_identity_member": dns_identity.kubernetes_member(
+        "workload_identity_member": addon_identity.kubernetes_member(
             pool, cert_manager_identity.ADDON
         ),
         "zone_project": literal(zone.project),
