@@ -4,7 +4,7 @@ change the record sets of that zone.
 
 When the job's issuers solve DNS-01 (``cluster.addons.acme_challenge`` ``dns01`` with an
 ``azure-dns`` section, as :func:`qengine_addons.dns01_wanted` says), the blueprint adds, as for
-external-dns (:mod:`qengine_azure.dns_identity`, whose helpers it shares):
+external-dns (both made by :mod:`qengine_azure.addon_identity`):
 
 - the identity ``<cluster>-cert-manager`` in the cluster's resource group;
 - a federated identity credential on it trusting exactly one token: the cluster's OIDC issuer,
@@ -25,16 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
-from qengine_azure import dns_identity
+from qengine_azure import addon_identity
 from qengine_azure.spec import AzureDns
 
 ADDON = "cert-manager"
 CLIENT_ID_OUTPUT = "cert_manager_client_id"
 ZONE_ROLE = "DNS Zone Contributor"
-IDENTITY_NAME = "${var.cluster_name}-cert-manager"
-PRINCIPAL = "${azurerm_user_assigned_identity.cert_manager.principal_id}"
+IDENTITY_NAME = addon_identity.identity_name(ADDON)
+PRINCIPAL = addon_identity.principal(ADDON)
 
 
 def dns01_zone(job: InfrastructureJob) -> AzureDns | None:
@@ -55,45 +54,19 @@ def blueprint_parts(
     zone = dns01_zone(job)
     if zone is None:
         return {"resource": {}, "output": {}}
-    resource = {
-        "azurerm_user_assigned_identity": {
-            "cert_manager": {
-                "name": IDENTITY_NAME,
-                "location": f"${{{group}.location}}",
-                "resource_group_name": f"${{{group}.name}}",
-                "tags": dict(tags),
-            }
-        },
-        "azurerm_federated_identity_credential": {
-            "cert_manager": {
-                "name": "cert-manager",
-                "resource_group_name": f"${{{group}.name}}",
-                "parent_id": "${azurerm_user_assigned_identity.cert_manager.id}",
-                "audience": [dns_identity.AUDIENCE],
-                "issuer": "${azurerm_kubernetes_cluster.cluster.oidc_issuer_url}",
-                "subject": dns_identity.subject(ADDON),
-            }
-        },
-        "azurerm_role_assignment": {
-            "cert_manager_zone": dns_identity.role_assignment(
-                dns_identity.zone_scope(zone), ZONE_ROLE, PRINCIPAL
-            ),
-        },
-    }
-    value = "${azurerm_user_assigned_identity.cert_manager.client_id}"
-    return {"resource": resource, "output": {CLIENT_ID_OUTPUT: {"value": value}}}
+    roles = {"zone": (addon_identity.zone_scope(zone), ZONE_ROLE)}
+    return addon_identity.blueprint_parts(ADDON, group, tags, roles=roles, output=CLIENT_ID_OUTPUT)
 
 
 def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """cert-manager's service account annotations from the apply step's outputs: the
     identity's client id. Raises when the apply returned none, rather than install issuers
     that cannot write a challenge record."""
-    client_id = applied.get(CLIENT_ID_OUTPUT, "")
-    if not client_id:
-        raise InfrastructureError(
-            f"the cluster's apply returned no {CLIENT_ID_OUTPUT}: cert-manager would have no "
-            "permission to answer ACME DNS-01 challenges in the DNS zone",
-            hint="The root module must output the client id of cert-manager's identity when "
-            "the job's issuers solve DNS-01 in Azure DNS; see docs/azure.md.",
-        )
-    return {dns_identity.ANNOTATION: client_id}
+    return addon_identity.service_account_annotations(
+        applied,
+        CLIENT_ID_OUTPUT,
+        lacking="cert-manager would have no permission to answer ACME DNS-01 challenges in "
+        "the DNS zone",
+        hint="The root module must output the client id of cert-manager's identity when "
+        "the job's issuers solve DNS-01 in Azure DNS; see docs/azure.md.",
+    )

@@ -16,6 +16,8 @@ When the job's add-on stack runs external-dns on an Azure DNS zone (``cluster.ad
   whose roles are on the zone alone;
 - the output ``external_dns_client_id`` (the identity's client id).
 
+The blocks are :mod:`qengine_azure.addon_identity`'s, as for cert-manager's identity.
+
 The add-on step puts the client id on external-dns's service account
 (``azure.workload.identity/client-id``); the stack's values give external-dns the zone's
 subscription and resource group and the pod label the webhook looks for. Entra ID then
@@ -28,19 +30,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
-from qengine.terraform import literal
+from qengine_azure import addon_identity
 from qengine_azure.spec import AzureDns
 
 ADDON = "external-dns"
 CLIENT_ID_OUTPUT = "external_dns_client_id"
-ANNOTATION = "azure.workload.identity/client-id"
-AUDIENCE = "api://AzureADTokenExchange"
 ZONE_ROLE = "DNS Zone Contributor"
 GROUP_ROLE = "Reader"
-IDENTITY_NAME = "${var.cluster_name}-external-dns"
-PRINCIPAL = "${azurerm_user_assigned_identity.external_dns.principal_id}"
+IDENTITY_NAME = addon_identity.identity_name(ADDON)
+PRINCIPAL = addon_identity.principal(ADDON)
 
 
 def external_dns_zone(job: InfrastructureJob) -> AzureDns | None:
@@ -52,28 +51,6 @@ def external_dns_zone(job: InfrastructureJob) -> AzureDns | None:
     return job.dns if addon_enabled(job, ADDON) else None
 
 
-def subject(addon: str = ADDON) -> str:
-    """The one Kubernetes subject the federated credential of ``addon`` (external-dns unless
-    named) trusts."""
-    from qengine_addons import service_account_subject
-
-    return service_account_subject(addon)
-
-
-def group_scope(zone: AzureDns) -> str:
-    """The resource id of the zone's resource group."""
-    return (
-        f"/subscriptions/{literal(zone.subscription_id)}"
-        f"/resourceGroups/{literal(zone.resource_group)}"
-    )
-
-
-def zone_scope(zone: AzureDns) -> str:
-    """The zone's resource id."""
-    name = zone.zone.removesuffix(".")
-    return f"{group_scope(zone)}/providers/Microsoft.Network/dnsZones/{literal(name)}"
-
-
 def blueprint_parts(
     job: InfrastructureJob, group: str, tags: Mapping[str, str]
 ) -> dict[str, dict[str, Any]]:
@@ -83,57 +60,21 @@ def blueprint_parts(
     zone = external_dns_zone(job)
     if zone is None:
         return {"resource": {}, "output": {}}
-    resource = {
-        "azurerm_user_assigned_identity": {
-            "external_dns": {
-                "name": IDENTITY_NAME,
-                "location": f"${{{group}.location}}",
-                "resource_group_name": f"${{{group}.name}}",
-                "tags": dict(tags),
-            }
-        },
-        "azurerm_federated_identity_credential": {
-            "external_dns": {
-                "name": "external-dns",
-                "resource_group_name": f"${{{group}.name}}",
-                "parent_id": "${azurerm_user_assigned_identity.external_dns.id}",
-                "audience": [AUDIENCE],
-                "issuer": "${azurerm_kubernetes_cluster.cluster.oidc_issuer_url}",
-                "subject": subject(),
-            }
-        },
-        "azurerm_role_assignment": {
-            "external_dns_zone": role_assignment(zone_scope(zone), ZONE_ROLE),
-            "external_dns_zones": role_assignment(group_scope(zone), GROUP_ROLE),
-        },
+    roles = {
+        "zone": (addon_identity.zone_scope(zone), ZONE_ROLE),
+        "zones": (addon_identity.group_scope(zone), GROUP_ROLE),
     }
-    value = "${azurerm_user_assigned_identity.external_dns.client_id}"
-    return {"resource": resource, "output": {CLIENT_ID_OUTPUT: {"value": value}}}
-
-
-def role_assignment(scope: str, role: str, principal: str = PRINCIPAL) -> dict[str, Any]:
-    """An ``azurerm_role_assignment`` of ``role`` at ``scope`` to ``principal`` (external-dns's
-    identity unless given)."""
-    # A new identity's principal may not have replicated yet: naming its type lets Azure
-    # assign the role without looking it up.
-    return {
-        "scope": scope,
-        "role_definition_name": role,
-        "principal_id": principal,
-        "principal_type": "ServicePrincipal",
-    }
+    return addon_identity.blueprint_parts(ADDON, group, tags, roles=roles, output=CLIENT_ID_OUTPUT)
 
 
 def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """external-dns's service account annotations from the apply step's outputs (``applied``):
     the identity's client id. Raises when the apply returned none, rather than install
     external-dns with no permission on the zone."""
-    client_id = applied.get(CLIENT_ID_OUTPUT, "")
-    if not client_id:
-        raise InfrastructureError(
-            f"the cluster's apply returned no {CLIENT_ID_OUTPUT}: external-dns would have no "
-            "permission on the DNS zone",
-            hint="The root module must output the client id of external-dns's identity when "
-            "the job runs external-dns on Azure DNS; see docs/azure.md.",
-        )
-    return {ANNOTATION: client_id}
+    return addon_identity.service_account_annotations(
+        applied,
+        CLIENT_ID_OUTPUT,
+        lacking="external-dns would have no permission on the DNS zone",
+        hint="The root module must output the client id of external-dns's identity when "
+        "the job runs external-dns on Azure DNS; see docs/azure.md.",
+    )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from qengine.plugin import SandboxCluster
 from qengine.spec import InfrastructureJob
-from qengine_azure import cert_manager_identity, dns_identity
+from qengine_azure import addon_identity, cert_manager_identity, dns_identity
 from qengine_azure.blueprint import (
     cluster_resource,
     node_pool,
@@ -100,11 +100,11 @@ def _external_dns_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, 
         "name": dns_identity.IDENTITY_NAME,
         "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:external-dns")),
         "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
-        "subject": dns_identity.subject(),
-        "audience": [dns_identity.AUDIENCE],
+        "subject": addon_identity.subject(dns_identity.ADDON),
+        "audience": [addon_identity.AUDIENCE],
         "roles": {
-            dns_identity.zone_scope(zone): dns_identity.ZONE_ROLE,
-            dns_identity.group_scope(zone): dns_identity.GROUP_ROLE,
+            addon_identity.zone_scope(zone): dns_identity.ZONE_ROLE,
+            addon_identity.group_scope(zone): dns_identity.GROUP_ROLE,
         },
     }
 
@@ -116,9 +116,9 @@ def _cert_manager_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, 
         "name": cert_manager_identity.IDENTITY_NAME,
         "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:cert-manager")),
         "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
-        "subject": dns_identity.subject(cert_manager_identity.ADDON),
-        "audience": [dns_identity.AUDIENCE],
-        "roles": {dns_identity.zone_scope(zone): cert_manager_identity.ZONE_ROLE},
+        "subject": addon_identity.subject(cert_manager_identity.ADDON),
+        "audience": [addon_identity.AUDIENCE],
+        "roles": {addon_identity.zone_scope(zone): cert_manager_identity.ZONE_ROLE},
     }
 
 
