@@ -10,8 +10,9 @@ job's renewed keys for as long as it runs, however long that is.
 
 One endpoint serves one run: :class:`CredentialEndpoint` is a context manager that starts an
 HTTP server on 127.0.0.1 (a free port), on its own thread, under one unguessable path, and
-stops it on exit. A request without the per-run token is refused (401), with a wrong one too
-(403), any other path or method is 404; no refusal says why, and nothing is logged.
+stops it on exit (the server is :class:`qengine.localendpoint.LocalEndpoint`). A request
+without the per-run token is refused (401), with a wrong one too (403), any other path or
+method is 404; no refusal says why, and nothing is logged.
 
 Every answer is fresh from the credential source (``AwsAccess.current_keys``: botocore renews
 assumed credentials there, and hands them out with at least 10 minutes, usually 15, left).
@@ -23,17 +24,17 @@ with less than that left are fetched again on each request, which is correct but
 
 from __future__ import annotations
 
-import hmac
 import json
 import secrets
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from types import TracebackType
 
 import attrs
 
+from qengine.localendpoint import METHODS, LocalEndpoint, Reply, same_secret, secret_path
 from qengine.plugin import InfrastructureError, QengineError
 from qengine_aws.credentials import AccessKeys
 from qengine_aws.settings import DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS
@@ -75,20 +76,16 @@ class CredentialEndpoint:
         self.source = source
         self.lease = timedelta(seconds=lease_seconds)
         self.token = secrets.token_urlsafe(32)
-        self.path = "/" + secrets.token_urlsafe(24)
+        self.path = "/" + secret_path()
         self._count_lock = threading.Lock()
         self._fetches = 0
         self._failure: Exception | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalEndpoint(self._reply, name="credential endpoint", methods=METHODS)
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT/<path>`` (only while the endpoint runs)."""
-        if self._server is None:
-            raise RuntimeError("the credential endpoint is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.path}"
+        return f"http://127.0.0.1:{self._server.port}{self.path}"
 
     @property
     def fetches(self) -> int:
@@ -121,13 +118,7 @@ class CredentialEndpoint:
         )
 
     def __enter__(self) -> CredentialEndpoint:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.endpoint = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(
@@ -136,25 +127,25 @@ class CredentialEndpoint:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        self._server.__exit__(exc_type, exc, tb)
         cause = self.failure
         # Only a failure of the infrastructure can be the keys' doing; a cancellation, a
         # locked state or a refused plan stays what it is.
         if isinstance(exc, InfrastructureError) and isinstance(cause, QengineError):
             raise cause from exc
 
+    def _reply(self, method: str, path: str, headers: Message) -> Reply:
+        if method != "GET":
+            return Reply(404)
+        return Reply(*self.answer(path, headers.get("Authorization")))
+
     def answer(self, path: str, authorization: str | None) -> tuple[int, bytes]:
         """The status and body of a ``GET`` of ``path`` with that ``Authorization`` header."""
-        if not hmac.compare_digest(path.encode(), self.path.encode()):
+        if not same_secret(path, self.path):
             return 404, b""
         if authorization is None:
             return 401, b""
-        if not hmac.compare_digest(authorization.encode(), self.token.encode()):
+        if not same_secret(authorization, self.token):
             return 403, b""
         try:
             keys = self.source()
@@ -185,38 +176,3 @@ class CredentialEndpoint:
 _FAILED = json.dumps(
     {"code": "CredentialsUnavailable", "message": "the job's AWS credentials could not be read"}
 ).encode()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    endpoint: CredentialEndpoint
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    # The default banner names the Python version; an SDK needs none of it.
-    server_version = "qengine"
-    sys_version = ""
-    # A client that connects and says nothing does not hold a thread for long.
-    timeout = 10
-
-    def do_GET(self) -> None:
-        status, body = self.server.endpoint.answer(self.path, self.headers.get("Authorization"))
-        self._reply(status, body)
-
-    def do_HEAD(self) -> None:
-        self._reply(404, b"")
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD
-
-    def _reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Log nothing: a request line or an error could carry the path or a body."""

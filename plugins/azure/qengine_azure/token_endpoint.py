@@ -14,7 +14,8 @@ calls Resource Manager, and, when it is configured, for ``https://graph.microsof
 (it reads its own application and object ids from that token's claims).
 
 One endpoint serves one run: :class:`RunTokenEndpoint` is a context manager that serves
-HTTP on 127.0.0.1 (a free port) on its own thread and stops on exit. The protocol carries no
+HTTP on 127.0.0.1 (a free port) on its own thread and stops on exit (the server is
+:class:`qengine.localendpoint.LocalEndpoint`). The protocol carries no
 credential of the caller, so the endpoint answers only under an unguessable path:
 ``msi_endpoint`` is ``http://127.0.0.1:PORT/<secret>/metadata/identity/oauth2/token``, passed
 as ``ARM_MSI_ENDPOINT`` through the driver's masked ``credentials`` (never argv, never the
@@ -28,16 +29,14 @@ credential, which caches it and asks Entra again before it expires.
 
 from __future__ import annotations
 
-import hmac
 import json
-import secrets
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from types import TracebackType
 
+from qengine.localendpoint import LocalEndpoint, Reply, same_secret, secret_path
 from qengine.plugin import QengineError
 
 #: Azure Storage's resource (the backend names it without a trailing slash).
@@ -70,9 +69,8 @@ class RunTokenEndpoint:
         self._source = source
         self._resources = frozenset(resource.rstrip("/") for resource in resources)
         self._now = now
-        self._secret = secrets.token_urlsafe(24)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._secret = secret_path()
+        self._server = LocalEndpoint(self._reply, name="azure run token endpoint")
         self.served = 0
         self.served_for: dict[str, int] = {}
         self.failures: list[str] = []
@@ -80,37 +78,15 @@ class RunTokenEndpoint:
     @property
     def url(self) -> str:
         """``msi_endpoint`` of the run (a secret: it names the endpoint's path)."""
-        assert self._server is not None, "the endpoint is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{self._secret}/{_PATH}"
+        assert self._server.running, "the endpoint is not started"
+        return f"http://127.0.0.1:{self._server.port}/{self._secret}/{_PATH}"
 
     def child_credentials(self) -> dict[str, str]:
         """Terraform's secret variables (the driver's ``credentials=``, which masks them)."""
         return {"ARM_MSI_ENDPOINT": self.url}
 
     def __enter__(self) -> RunTokenEndpoint:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-            def do_GET(self) -> None:
-                status, body = endpoint._answer(self.path, self.headers.get("Metadata"))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="azure-run-token-endpoint",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(
@@ -119,17 +95,15 @@ class RunTokenEndpoint:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.__exit__(kind, value, traceback)
+
+    def _reply(self, method: str, path: str, headers: Message) -> Reply:
+        return Reply(*self._answer(path, headers.get("Metadata")))
 
     def _answer(self, path: str, metadata: str | None) -> tuple[int, bytes]:
         route, _, query = path.partition("?")
         secret, _, rest = route.lstrip("/").partition("/")
-        if not hmac.compare_digest(secret, self._secret) or rest != _PATH:
+        if not same_secret(secret, self._secret) or rest != _PATH:
             return 404, b'{"error": "not_found"}'
         if metadata != "true":
             return 400, b'{"error": "invalid_request", "error_description": "Metadata: true"}'

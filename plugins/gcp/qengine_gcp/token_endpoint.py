@@ -9,7 +9,8 @@ Terraform process pointed at this endpoint never holds a token in its environmen
 the job's renewed token for as long as it runs, however long that is.
 
 One endpoint serves one run: :class:`TokenEndpoint` is a context manager that starts an HTTP
-server on 127.0.0.1 (a free port), on its own thread, and stops it on exit. The metadata
+server on 127.0.0.1 (a free port), on its own thread, and stops it on exit (the server is
+:class:`qengine.localendpoint.LocalEndpoint`). The metadata
 protocol has no authorization header, so the endpoint answers only under an unguessable path
 prefix: ``GCE_METADATA_HOST`` is ``127.0.0.1:PORT/<prefix>`` (the Go client builds its URLs
 as ``http://`` + that host + ``/computeMetadata/v1/...``), passed to the driver as a
@@ -25,15 +26,13 @@ never more than ``lease_seconds``, so a child comes back even for a token that n
 
 from __future__ import annotations
 
-import hmac
 import json
-import secrets
-import threading
 from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from types import TracebackType
 
+from qengine.localendpoint import LocalEndpoint, Reply, same_secret, secret_path
 from qengine.plugin import QengineError, SecretValue
 
 TokenSource = Callable[[], tuple[SecretValue, datetime | None]]
@@ -62,51 +61,24 @@ class TokenEndpoint:
         self._source = source
         self._lease = lease_seconds
         self._now = now or (lambda: datetime.now().astimezone())
-        self._prefix = secrets.token_urlsafe(24)
+        self._prefix = secret_path()
         self._texts = {_PROJECT: project, _EMAIL: email}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalEndpoint(self._reply, name="gcp token endpoint")
         self.requests = 0
         self.failures: list[str] = []
 
     @property
     def host(self) -> str:
         """``GCE_METADATA_HOST`` of the child: ``127.0.0.1:PORT/<prefix>`` (a secret)."""
-        assert self._server is not None, "the endpoint is not started"
-        return f"127.0.0.1:{self._server.server_address[1]}/{self._prefix}"
+        assert self._server.running, "the endpoint is not started"
+        return f"127.0.0.1:{self._server.port}/{self._prefix}"
 
     def child_credentials(self) -> dict[str, str]:
         """The child's secret variables (the driver's ``credentials=``, which masks them)."""
         return {"GCE_METADATA_HOST": self.host}
 
     def __enter__(self) -> TokenEndpoint:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-            def do_GET(self) -> None:
-                status, body, kind = endpoint._answer(
-                    self.path, self.headers.get("Metadata-Flavor")
-                )
-                self.send_response(status)
-                self.send_header("Metadata-Flavor", "Google")
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            # A short poll: shutting the endpoint down waits for the loop to look again.
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="gcp-token-endpoint",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(
@@ -115,17 +87,16 @@ class TokenEndpoint:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.__exit__(kind, value, traceback)
+
+    def _reply(self, method: str, path: str, headers: Message) -> Reply:
+        status, body, kind = self._answer(path, headers.get("Metadata-Flavor"))
+        return Reply(status, body, kind, {"Metadata-Flavor": "Google"})
 
     def _answer(self, path: str, flavor: str | None) -> tuple[int, bytes, str]:
         route = path.split("?", 1)[0].lstrip("/")
         prefix, _, rest = route.partition("/")
-        if not hmac.compare_digest(prefix, self._prefix) or flavor != "Google":
+        if not same_secret(prefix, self._prefix) or flavor != "Google":
             return 404, b"", "text/plain"
         self.requests += 1
         if rest in self._texts:
