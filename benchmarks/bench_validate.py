@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 21
 EXAMPLES = ("quickstart", "aws-eks", "gke", "aks")
-FIRST_PARTY = {"aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci"}
+FIRST_PARTY = {"addons", "aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci"}
 SDKS = ("boto3", "botocore", "google", "azure", "kubernetes")
 TARGET = 2.5
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The plugins of ``plugins/``: a third party's installed beside them (the plugin template, say)
 # must not change what the core suite sees.
-FIRST_PARTY = ("aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
+FIRST_PARTY = ("addons", "aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
 
 
 @pytest.fixture(scope="session")

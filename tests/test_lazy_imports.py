@@ -71,7 +71,7 @@ DENIED = (
     "werkzeug",
     "yaml",
 )
-FIRST_PARTY = ("aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
+FIRST_PARTY = ("addons", "aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
 
 # Runs ``python -m qengine validate SPEC`` as a user does, then reports its exit code and the
 # modules it imported beyond those of a bare interpreter.

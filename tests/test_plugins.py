@@ -141,7 +141,7 @@ def test_a_misspelled_allow_list_name_is_named_with_the_installed_plugins(
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("warning: QENGINE_PLUGINS names 'kubernets', which is no installed")
     assert "(did you mean 'kubernetes'?)" in line
-    assert "installed plugins: aws, " in line
+    assert "installed plugins: addons, aws, " in line
     assert "'aws'" not in line
 
 
@@ -169,7 +169,7 @@ def test_an_allow_list_naming_no_installed_plugin_is_refused() -> None:
     ) as caught:
         load_plugins(environ={"QENGINE_PLUGINS": "kubernets"})
     assert "Did you mean 'kubernetes'?" in caught.value.hint
-    assert "Installed plugins: aws, " in caught.value.hint
+    assert "Installed plugins: addons, aws, " in caught.value.hint
 
 
 def test_the_command_line_refuses_an_allow_list_naming_no_installed_plugin() -> None:

@@ -41,7 +41,7 @@ def test_every_hook_is_documented() -> None:
 
 
 # The plugins of plugins/: the contrib template, if installed, is not documented with them.
-FIRST_PARTY = ("aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
+FIRST_PARTY = ("addons", "aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
 
 
 def test_job_spec_reference_is_up_to_date() -> None:

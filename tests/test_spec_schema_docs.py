@@ -29,7 +29,7 @@ SPEC_MODULES = (
 
 
 # The plugins of plugins/: the contrib template, if installed, is not documented with them.
-FIRST_PARTY = ("aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
+FIRST_PARTY = ("addons", "aws", "azure", "buildah", "docker", "gcp", "kubernetes", "oci")
 
 
 def _first_party() -> PluginSet:

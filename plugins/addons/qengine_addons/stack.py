@@ -52,25 +52,16 @@ from qengine.plugin import ConflictError, DeploymentError, InfrastructureError, 
 from qengine.runner import Change, ChangeAction, Step, StepContext
 from qengine.secrets.hygiene import private_tempdir, write_private_file
 from qengine.spec import InfrastructureJob
+from qengine_addons.flags import (
+    DNS_PROVIDERS,
+    dns01_wanted,
+    enabled_addons,
+)
 from qengine_addons.freeze import Freeze, PinnedChart, chart_digest, load_freeze
 from qengine_addons.pins import check_or_pin
 
 CHARTS = Path(__file__).with_name("charts")
 TEST_CHARTS = Path(__file__).with_name("testcharts")
-#: Which add-ons each flag of ``cluster.addons`` turns on.
-FLAGS: Mapping[str, tuple[str, ...]] = {
-    "cert_manager": ("cert-manager", "cluster-issuers"),
-    "external_dns": ("external-dns",),
-    "ingress": ("traefik",),
-    "metrics_server": ("metrics-server",),
-    "logs": ("loki", "alloy"),
-    "metrics": ("kube-prometheus-stack",),
-    "autoscaler": ("cluster-autoscaler",),
-}
-#: The provider kinds whose clusters scale their node groups only with the cluster-autoscaler
-#: add-on (EKS). GKE and AKS autoscale node pools themselves, within the ranges their
-#: blueprints give, so their jobs never install it.
-AUTOSCALER_CLOUDS = frozenset({"aws"})
 #: cluster-autoscaler's image tag for each Kubernetes minor version: its releases follow the
 #: Kubernetes minors, and a release is supported against its own minor only. Unchecked against
 #: registry.k8s.io (see docs/addons.md); a minor not listed gets its ``.0`` release.
@@ -86,12 +77,6 @@ AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
 SERVICE_ACCOUNT_KEYS: Mapping[str, tuple[str, ...]] = {
     "cluster-autoscaler": ("rbac", "serviceAccount"),
 }
-#: external-dns's provider for each DNS provider kind of a job.
-DNS_PROVIDERS: Mapping[str, str] = {"route53": "aws", "cloud-dns": "google", "azure-dns": "azure"}
-#: The DNS provider kinds whose zone cert-manager's ACME DNS-01 solver can write in, with an
-#: ambient (workload) identity: Route53 (IRSA), Cloud DNS (GKE workload identity), Azure DNS
-#: (AKS workload identity).
-DNS01_KINDS = frozenset({"route53", "cloud-dns", "azure-dns"})
 #: Add-ons whose values read another add-on's identity (the issuers' Azure DNS solver names
 #: cert-manager's managed identity).
 READS_IDENTITY_OF: Mapping[str, tuple[str, ...]] = {"cluster-issuers": ("cert-manager",)}
@@ -186,61 +171,9 @@ def require_helm(job: InfrastructureJob, settings: AddonSettings | None = None) 
     return found
 
 
-def autoscaler_wanted(job: InfrastructureJob) -> bool:
-    """Whether the job's stack runs cluster-autoscaler: only on a cloud of
-    :data:`AUTOSCALER_CLOUDS`; there, as ``cluster.addons.autoscaler`` says, and when it is
-    unset, when a node group may grow (its ``min_size`` below its ``max_size``)."""
-    provider = job.cluster.provider
-    if provider.kind not in AUTOSCALER_CLOUDS:
-        return False
-    asked = job.cluster.addons.autoscaler
-    if asked is not None:
-        return asked
-    groups = getattr(provider, "node_groups", ())
-    return any(group.min_size < group.max_size for group in groups)
-
-
 def autoscaler_image_tag(kubernetes_version: str) -> str:
     """cluster-autoscaler's image tag for a cluster of ``kubernetes_version`` (``1.31``)."""
     return AUTOSCALER_IMAGE_TAGS.get(kubernetes_version, f"v{kubernetes_version}.0")
-
-
-def _wanted(job: InfrastructureJob) -> set[str]:
-    addons = job.cluster.addons
-    wanted: set[str] = set()
-    for flag, names in FLAGS.items():
-        value = getattr(addons, flag)
-        if flag == "external_dns" and value is None:
-            value = job.dns is not None
-        if flag == "autoscaler":
-            value = autoscaler_wanted(job)
-        if value:
-            wanted.update(names)
-    return wanted
-
-
-def enabled_addons(job: InfrastructureJob, freeze: Freeze) -> list[str]:
-    """The add-ons of the freeze file the job's ``cluster.addons`` turns on, in freeze order."""
-    wanted = _wanted(job)
-    return [name for name in freeze.names() if name in wanted]
-
-
-def addon_enabled(job: InfrastructureJob, name: str) -> bool:
-    """Whether the job's add-on steps install the add-on ``name`` (one of :data:`FLAGS`'s
-    names): false when the job leaves the add-ons alone (``manage: false``). A cloud plugin
-    asks it to decide what its blueprint makes for an add-on, such as external-dns's role."""
-    return job.cluster.addons.manage and name in _wanted(job)
-
-
-def dns01_wanted(job: InfrastructureJob) -> bool:
-    """Whether the job's issuers solve ACME DNS-01 in the job's ``dns`` zone
-    (``cluster.addons.acme_challenge`` ``dns01`` with cert-manager installed): then the cloud
-    plugin's blueprint makes cert-manager's identity on the zone."""
-    return (
-        job.cluster.addons.acme_challenge == "dns01"
-        and job.dns is not None
-        and addon_enabled(job, "cert-manager")
-    )
 
 
 def service_account_subject(name: str, freeze: Freeze | None = None) -> str:
@@ -762,11 +695,7 @@ def addon_steps(
     freeze = settings.stack()
     enabled = enabled_addons(job, freeze)
     after = tuple(after)
-
-    def session(ctx: StepContext, body: Callable[[_Run], dict[str, str]]) -> dict[str, str]:
-        api = connect(ctx)
-        with private_tempdir(job.id) as directory:
-            return body(_Run(ctx, directory, api, job, settings, freeze))
+    session = _session(job, connect, settings, freeze)
 
     def crds(ctx: StepContext) -> Mapping[str, str]:
         def body(run: _Run) -> dict[str, str]:
@@ -812,6 +741,42 @@ def addon_steps(
         )
     steps.extend(_removal_steps(job, freeze, enabled, settings, session, after))
     return steps
+
+
+def uninstall_steps(
+    job: InfrastructureJob,
+    connect: ClusterConnect,
+    settings: AddonSettings | None = None,
+    *,
+    after: Sequence[str] = (),
+) -> list[Step]:
+    """The steps that uninstall every add-on release of the stack (``addons.remove.<name>``,
+    dependents first), for a ``delete`` that leaves the cluster itself: an engine of a
+    cluster qengine does not own. As for an add-on turned off, the CRDs stay (with every
+    custom resource of their kinds), and so do the namespace and the pins' ConfigMap. None
+    when the job's ``cluster.addons.manage`` is false."""
+    if not job.cluster.addons.manage:
+        return []
+    settings = settings or AddonSettings()
+    freeze = settings.stack()
+    session = _session(job, connect, settings, freeze)
+    return _removal_steps(job, freeze, (), settings, session, tuple(after))
+
+
+_Session: TypeAlias = Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]]
+
+
+def _session(
+    job: InfrastructureJob, connect: ClusterConnect, settings: AddonSettings, freeze: Freeze
+) -> _Session:
+    """Run a step's body with the cluster's client in a private directory."""
+
+    def session(ctx: StepContext, body: Callable[[_Run], dict[str, str]]) -> dict[str, str]:
+        api = connect(ctx)
+        with private_tempdir(job.id) as directory:
+            return body(_Run(ctx, directory, api, job, settings, freeze))
+
+    return session
 
 
 def _addon_step(
