@@ -8,6 +8,8 @@ import base64
 import json
 import ssl
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,17 @@ from qengine.runner import Executor, JobRef, JobStatus, MemoryStateStore
 
 pytestmark = pytest.mark.slow
 
+#: The job's Azure DNS zone, through workload identity.
+DNS: dict[str, Any] = {
+    "kind": "azure-dns",
+    "subscription_id": "00000000-0000-0000-0000-0000000000d5",
+    "tenant_id": "00000000-0000-0000-0000-00000000000e",
+    "client_id": "00000000-0000-0000-0000-0000000000c1",
+    "workload_identity": True,
+    "resource_group": "dns-rg",
+    "zone": "prod.example.com",
+}
+
 
 def _get(endpoint: str, ca_pem: str, token: str, path: str) -> dict[str, Any]:
     request = urllib.request.Request(endpoint + path, headers={"Authorization": f"Bearer {token}"})
@@ -30,23 +43,13 @@ def _get(endpoint: str, ca_pem: str, token: str, path: str) -> dict[str, Any]:
         return found
 
 
-def test_external_dns_signs_in_as_the_identity_the_apply_made(
-    azurite_binary: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("QENGINE_AZURITE", str(azurite_binary))
-    document = example()
-    document["dns"] = {
-        "kind": "azure-dns",
-        "subscription_id": "00000000-0000-0000-0000-0000000000d5",
-        "tenant_id": "00000000-0000-0000-0000-00000000000e",
-        "client_id": "00000000-0000-0000-0000-0000000000c1",
-        "workload_identity": True,
-        "resource_group": "dns-rg",
-        "zone": "prod.example.com",
-    }
-    # external-dns only (on by default with a dns section): the others are tested elsewhere.
-    document["cluster"]["addons"] = {"cert_manager": False, "ingress": False,
-                                     "metrics_server": False}  # fmt: skip
+Get = Callable[[str], dict[str, Any]]
+
+
+@contextmanager
+def _applied(document: dict[str, Any]) -> Iterator[tuple[Mapping[str, str], Get]]:
+    """Run the create ``document`` in a sandbox session; while the session lasts, give the
+    apply's outputs and a reader of the cluster's (the simulator's) API paths."""
     secrets = json.loads(EXAMPLE_SECRETS.read_text())
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,kubernetes"})
     engine = Engine(plugins, store=MemoryStateStore())
@@ -59,15 +62,30 @@ def test_external_dns_signs_in_as_the_identity_the_apply_made(
         )
         assert result.status is JobStatus.SUCCEEDED, result.error
         outputs = result.outputs["azure.apply"]
-        client_id = outputs["external_dns_client_id"]
         settings = accepted.services.settings["azure"]
         assert isinstance(settings, AzureSettings)
         assert settings.sandbox is not None
         ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
-        account = _get(
-            outputs["endpoint"], ca_pem, settings.sandbox.token,
-            "/api/v1/namespaces/qengine-system/serviceaccounts/external-dns",
-        )  # fmt: skip
+        token = settings.sandbox.token
+
+        def get(path: str) -> dict[str, Any]:
+            return _get(outputs["endpoint"], ca_pem, token, path)
+
+        yield outputs, get
+
+
+def test_external_dns_signs_in_as_the_identity_the_apply_made(
+    azurite_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QENGINE_AZURITE", str(azurite_binary))
+    document = example()
+    document["dns"] = dict(DNS)
+    # external-dns only (on by default with a dns section): the others are tested elsewhere.
+    document["cluster"]["addons"] = {"cert_manager": False, "ingress": False,
+                                     "metrics_server": False}  # fmt: skip
+    with _applied(document) as (outputs, get):
+        client_id = outputs["external_dns_client_id"]
+        account = get("/api/v1/namespaces/qengine-system/serviceaccounts/external-dns")
         annotations = account["metadata"]["annotations"]
         assert annotations["azure.workload.identity/client-id"] == client_id
 
@@ -81,39 +99,11 @@ def test_dns01_issuers_sign_in_as_the_identity_the_apply_made_for_cert_manager(
     workload identity label; no secret anywhere."""
     monkeypatch.setenv("QENGINE_AZURITE", str(azurite_binary))
     document = example()
-    document["dns"] = {
-        "kind": "azure-dns",
-        "subscription_id": "00000000-0000-0000-0000-0000000000d5",
-        "tenant_id": "00000000-0000-0000-0000-00000000000e",
-        "client_id": "00000000-0000-0000-0000-0000000000c1",
-        "workload_identity": True,
-        "resource_group": "dns-rg",
-        "zone": "prod.example.com",
-    }
+    document["dns"] = dict(DNS)
     document["cluster"]["addons"] = {"acme_challenge": "dns01", "ingress": False,
                                      "external_dns": False, "metrics_server": False}  # fmt: skip
-    secrets = json.loads(EXAMPLE_SECRETS.read_text())
-    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "azure,kubernetes"})
-    engine = Engine(plugins, store=MemoryStateStore())
-    with SandboxSession() as session:
-        accepted = engine.accept(document, sandbox_secrets=secrets, sandbox=session)
-        job = accepted.job
-        ref = JobRef(job_id=job.id, organization_id=job.organization.id, target_id="c")
-        result = Executor(store=engine.store).run(
-            engine.plan(accepted), ref, redact=accepted.services.secrets.redact
-        )
-        assert result.status is JobStatus.SUCCEEDED, result.error
-        outputs = result.outputs["azure.apply"]
+    with _applied(document) as (outputs, get):
         client_id = outputs["cert_manager_client_id"]
-        settings = accepted.services.settings["azure"]
-        assert isinstance(settings, AzureSettings)
-        assert settings.sandbox is not None
-        ca_pem = base64.b64decode(outputs["certificate_authority"]).decode()
-        token = settings.sandbox.token
-
-        def get(path: str) -> dict[str, Any]:
-            return _get(outputs["endpoint"], ca_pem, token, path)
-
         account = get("/api/v1/namespaces/qengine-system/serviceaccounts/cert-manager")
         assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == client_id
         controller = get("/apis/apps/v1/namespaces/qengine-system/deployments/cert-manager")
