@@ -44,6 +44,14 @@ def helm_binary() -> str:
         pytest.fail(str(exc), pytrace=False)
 
 
+@pytest.fixture
+def helm_on_host(helm_binary: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The real helm as the engine's host finds it (``QENGINE_HELM``), for jobs run through
+    :class:`qengine.Engine` whose add-on settings name no binary (sandbox runs)."""
+    monkeypatch.setenv("QENGINE_HELM", helm_binary)
+    return helm_binary
+
+
 def helm_env(home: Path) -> dict[str, str]:
     """An explicit environment for a helm run by a test."""
     return child_env(
