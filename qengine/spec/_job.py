@@ -151,7 +151,8 @@ class Addons:
     :ivar autoscaler: cluster-autoscaler, which grows and shrinks the node groups within their
         ranges, on a cloud whose node groups do not autoscale themselves (EKS); unset, it is on
         there when a node group's minimum is below its maximum. GKE and AKS autoscale their node
-        pools themselves: a job for them may not set it.
+        pools themselves: a job for them may not set it, nor may a job on an ``existing``
+        cluster (qengine does not own its nodes).
     :ivar chart_mirror: An ``oci://`` registry or ``https://`` chart repository that holds every
         chart of the freeze file under its own name and version (a mirror you control); unset,
         each chart comes from its upstream repository.
