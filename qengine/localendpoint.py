@@ -40,6 +40,7 @@ from collections.abc import Callable, Collection, Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Self
 
 import attrs
 
@@ -78,7 +79,8 @@ class LocalEndpoint:
     """An HTTP server on 127.0.0.1 answering with ``answer``; use it as a context manager.
 
     ``methods``: the methods passed to ``answer`` (others get 501); ``name`` names its
-    thread and its errors. Not reusable.
+    thread and its errors. A plugin's endpoint may subclass it, passing its own bound method
+    as ``answer``. Each ``with`` block serves on a new port.
     """
 
     def __init__(self, answer: Answer, *, name: str, methods: Collection[str] = ("GET",)) -> None:
@@ -86,7 +88,7 @@ class LocalEndpoint:
         if unknown:
             raise ValueError(f"methods not served: {sorted(unknown)}")
         self.name = name
-        self._answer = answer
+        self._respond = answer
         self._methods = frozenset(methods)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -103,7 +105,7 @@ class LocalEndpoint:
             raise RuntimeError(f"the {self.name} is not running")
         return int(self._server.server_address[1])
 
-    def __enter__(self) -> LocalEndpoint:
+    def __enter__(self) -> Self:
         handler = type("Handler", (_Handler,), {"endpoint": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
@@ -133,7 +135,7 @@ class LocalEndpoint:
         """The answer to one request, or None for a method the endpoint does not take."""
         if method not in self._methods:
             return None
-        return self._answer(method, path, headers)
+        return self._respond(method, path, headers)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -57,7 +57,7 @@ class ChildEnvironment:
     plain: dict[str, str]
 
 
-class CredentialEndpoint:
+class CredentialEndpoint(LocalEndpoint):
     """The credential endpoint of one run; use it as a context manager.
 
     ``url`` is set once entered. ``fetches`` counts the answers that carried credentials;
@@ -73,6 +73,7 @@ class CredentialEndpoint:
     ) -> None:
         if not 0 < lease_seconds <= MAX_LEASE_SECONDS:
             raise ValueError(f"lease_seconds must be in (0, {MAX_LEASE_SECONDS}]")
+        super().__init__(self._reply, name="credential endpoint", methods=METHODS)
         self.source = source
         self.lease = timedelta(seconds=lease_seconds)
         self.token = secrets.token_urlsafe(32)
@@ -80,12 +81,11 @@ class CredentialEndpoint:
         self._count_lock = threading.Lock()
         self._fetches = 0
         self._failure: Exception | None = None
-        self._server = LocalEndpoint(self._reply, name="credential endpoint", methods=METHODS)
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT/<path>`` (only while the endpoint runs)."""
-        return f"http://127.0.0.1:{self._server.port}{self.path}"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
     @property
     def fetches(self) -> int:
@@ -117,17 +117,13 @@ class CredentialEndpoint:
             },
         )
 
-    def __enter__(self) -> CredentialEndpoint:
-        self._server.__enter__()
-        return self
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.__exit__(exc_type, exc, tb)
+        super().__exit__(exc_type, exc, tb)
         cause = self.failure
         # Only a failure of the infrastructure can be the keys' doing; a cancellation, a
         # locked state or a refused plan stays what it is.

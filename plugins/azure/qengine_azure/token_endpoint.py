@@ -34,7 +34,6 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from email.message import Message
-from types import TracebackType
 
 from qengine.localendpoint import LocalEndpoint, Reply, same_secret, secret_path
 from qengine.plugin import QengineError
@@ -49,7 +48,7 @@ _PATH = "metadata/identity/oauth2/token"
 TokenSource = Callable[[str], tuple[str, int]]
 
 
-class RunTokenEndpoint:
+class RunTokenEndpoint(LocalEndpoint):
     """The managed-identity endpoint of one run; use it as a context manager.
 
     ``source`` gives the job's token for a scope and its expiry; only the ``resources``
@@ -66,11 +65,11 @@ class RunTokenEndpoint:
         resources: Iterable[str] = (STORAGE_RESOURCE,),
         now: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(self._reply, name="azure run token endpoint")
         self._source = source
         self._resources = frozenset(resource.rstrip("/") for resource in resources)
         self._now = now
         self._secret = secret_path()
-        self._server = LocalEndpoint(self._reply, name="azure run token endpoint")
         self.served = 0
         self.served_for: dict[str, int] = {}
         self.failures: list[str] = []
@@ -78,24 +77,12 @@ class RunTokenEndpoint:
     @property
     def url(self) -> str:
         """``msi_endpoint`` of the run (a secret: it names the endpoint's path)."""
-        assert self._server.running, "the endpoint is not started"
-        return f"http://127.0.0.1:{self._server.port}/{self._secret}/{_PATH}"
+        assert self.running, "the endpoint is not started"
+        return f"http://127.0.0.1:{self.port}/{self._secret}/{_PATH}"
 
     def child_credentials(self) -> dict[str, str]:
         """Terraform's secret variables (the driver's ``credentials=``, which masks them)."""
         return {"ARM_MSI_ENDPOINT": self.url}
-
-    def __enter__(self) -> RunTokenEndpoint:
-        self._server.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.__exit__(kind, value, traceback)
 
     def _reply(self, method: str, path: str, headers: Message) -> Reply:
         return Reply(*self._answer(path, headers.get("Metadata")))

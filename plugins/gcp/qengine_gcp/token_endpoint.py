@@ -30,7 +30,6 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from email.message import Message
-from types import TracebackType
 
 from qengine.localendpoint import LocalEndpoint, Reply, same_secret, secret_path
 from qengine.plugin import QengineError, SecretValue
@@ -41,7 +40,7 @@ _PROJECT = "computeMetadata/v1/project/project-id"
 _EMAIL = "computeMetadata/v1/instance/service-accounts/default/email"
 
 
-class TokenEndpoint:
+class TokenEndpoint(LocalEndpoint):
     """The metadata endpoint of one run; use it as a context manager.
 
     ``source`` gives the current token and its expiry (None: unknown); ``project`` and
@@ -58,36 +57,24 @@ class TokenEndpoint:
         lease_seconds: float = 900.0,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__(self._reply, name="gcp token endpoint")
         self._source = source
         self._lease = lease_seconds
         self._now = now or (lambda: datetime.now().astimezone())
         self._prefix = secret_path()
         self._texts = {_PROJECT: project, _EMAIL: email}
-        self._server = LocalEndpoint(self._reply, name="gcp token endpoint")
         self.requests = 0
         self.failures: list[str] = []
 
     @property
     def host(self) -> str:
         """``GCE_METADATA_HOST`` of the child: ``127.0.0.1:PORT/<prefix>`` (a secret)."""
-        assert self._server.running, "the endpoint is not started"
-        return f"127.0.0.1:{self._server.port}/{self._prefix}"
+        assert self.running, "the endpoint is not started"
+        return f"127.0.0.1:{self.port}/{self._prefix}"
 
     def child_credentials(self) -> dict[str, str]:
         """The child's secret variables (the driver's ``credentials=``, which masks them)."""
         return {"GCE_METADATA_HOST": self.host}
-
-    def __enter__(self) -> TokenEndpoint:
-        self._server.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.__exit__(kind, value, traceback)
 
     def _reply(self, method: str, path: str, headers: Message) -> Reply:
         status, body, kind = self._answer(path, headers.get("Metadata-Flavor"))
