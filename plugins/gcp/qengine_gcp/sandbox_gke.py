@@ -36,9 +36,9 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from qengine_gcp.sandbox_http import JsonStandIn, Reply
 
 _VERSIONS = {
     "1.34": "1.34.1-gke.1100",
@@ -84,11 +84,12 @@ class ApiError(Exception):
         self.code, self.status, self.message = code, status, message
 
 
-class LocalGke:
-    """The Container and Compute stand-in; use it as a context manager. ``url`` is the root
-    both clients are given as ``api_endpoint``. ``versions`` maps the minor versions GKE
-    offers to the full version it would run, ``quotas`` each regional quota's ``(limit,
-    usage)``, ``project_quotas`` each project-wide one's (tests narrow them)."""
+class LocalGke(JsonStandIn):
+    """The Container and Compute stand-in (served as :class:`JsonStandIn` serves, with no
+    authorization); use it as a context manager. ``url`` is the root both clients are given
+    as ``api_endpoint``. ``versions`` maps the minor versions GKE offers to the full version
+    it would run, ``quotas`` each regional quota's ``(limit, usage)``, ``project_quotas``
+    each project-wide one's (tests narrow them)."""
 
     def __init__(
         self,
@@ -106,44 +107,11 @@ class LocalGke:
         self._numbers = itertools.count(1)
         self._guard = threading.Lock()
         self.requests: list[tuple[str, str]] = []
-        gke = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
-                status, answer = gke.handle(self.command, self.path, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _serve
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> LocalGke:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def route(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
+        """Answer one request from its raw body (``handle`` takes it as JSON)."""
+        return self.handle(method, path, json.loads(body) if body else {})
 
     def handle(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """Answer one request: (HTTP status, JSON body)."""
