@@ -32,8 +32,6 @@ from qengine_azure.spec import AzureDns
 ADDON = "cert-manager"
 CLIENT_ID_OUTPUT = "cert_manager_client_id"
 ZONE_ROLE = "DNS Zone Contributor"
-IDENTITY_NAME = addon_identity.identity_name(ADDON)
-PRINCIPAL = addon_identity.principal(ADDON)
 
 
 def dns01_zone(job: InfrastructureJob) -> AzureDns | None:

@@ -38,8 +38,6 @@ ADDON = "external-dns"
 CLIENT_ID_OUTPUT = "external_dns_client_id"
 ZONE_ROLE = "DNS Zone Contributor"
 GROUP_ROLE = "Reader"
-IDENTITY_NAME = addon_identity.identity_name(ADDON)
-PRINCIPAL = addon_identity.principal(ADDON)
 
 
 def external_dns_zone(job: InfrastructureJob) -> AzureDns | None:

@@ -97,7 +97,7 @@ def _external_dns_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, 
     """What the real identity, its federated credential and role assignments get; its client
     id is made up (a name-based UUID of the cluster id): no Entra ID issues one here."""
     return {
-        "name": dns_identity.IDENTITY_NAME,
+        "name": addon_identity.identity_name(dns_identity.ADDON),
         "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:external-dns")),
         "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
         "subject": addon_identity.subject(dns_identity.ADDON),
@@ -113,7 +113,7 @@ def _cert_manager_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, 
     """What cert-manager's real identity, credential and role assignment get (ACME DNS-01);
     its client id is made up, as external-dns's."""
     return {
-        "name": cert_manager_identity.IDENTITY_NAME,
+        "name": addon_identity.identity_name(cert_manager_identity.ADDON),
         "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:cert-manager")),
         "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
         "subject": addon_identity.subject(cert_manager_identity.ADDON),

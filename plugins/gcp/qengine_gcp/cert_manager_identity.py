@@ -36,7 +36,6 @@ ACCOUNT_OUTPUT = "cert_manager_service_account"
 ZONE_ROLE = "roles/dns.admin"
 #: Only without ``managed_zone``: listing the project's zones to find the challenge's.
 PROJECT_ROLE = "roles/dns.reader"
-MEMBER = addon_identity.member(ADDON)
 
 
 def dns01_zone(job: InfrastructureJob) -> CloudDns | None:
@@ -46,11 +45,6 @@ def dns01_zone(job: InfrastructureJob) -> CloudDns | None:
     from qengine_addons import dns01_wanted
 
     return job.dns if dns01_wanted(job) else None
-
-
-def account_id(job: InfrastructureJob) -> str:
-    """The service account's id: 23 characters, the same for the cluster every time."""
-    return addon_identity.account_id(job, ADDON)
 
 
 def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:

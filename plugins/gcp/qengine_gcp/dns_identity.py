@@ -44,7 +44,6 @@ ACCOUNT_OUTPUT = "external_dns_service_account"
 ZONE_ROLE = "roles/dns.admin"
 #: The project's role: listing the managed zones (external-dns finds its zone so).
 PROJECT_ROLE = "roles/dns.reader"
-MEMBER = addon_identity.member(ADDON)
 
 
 def external_dns_zone(job: InfrastructureJob) -> CloudDns | None:
@@ -54,11 +53,6 @@ def external_dns_zone(job: InfrastructureJob) -> CloudDns | None:
     from qengine_addons import addon_enabled
 
     return job.dns if addon_enabled(job, ADDON) else None
-
-
-def account_id(job: InfrastructureJob) -> str:
-    """The service account's id: 23 characters, the same for the cluster every time."""
-    return addon_identity.account_id(job, ADDON)
 
 
 def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:

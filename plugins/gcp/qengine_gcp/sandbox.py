@@ -97,7 +97,7 @@ def sandbox_root_module(
 
 def _external_dns_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, Any]:
     """What the real account and its bindings get: who may act as it, the zone's role."""
-    account = dns_identity.account_id(job)
+    account = addon_identity.account_id(job, dns_identity.ADDON)
     return {
         "account_id": account,
         "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
@@ -113,7 +113,7 @@ def _external_dns_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, A
 
 def _cert_manager_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, Any]:
     """What cert-manager's real account and its bindings get (ACME DNS-01)."""
-    account = cert_manager_identity.account_id(job)
+    account = addon_identity.account_id(job, cert_manager_identity.ADDON)
     pool = "${var.project_id}.svc.id.goog"
     return {
         "account_id": account,
