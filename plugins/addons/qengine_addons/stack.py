@@ -244,15 +244,19 @@ def _dns_kind(job: InfrastructureJob) -> str:
 def dns01_solver(job: InfrastructureJob, identity: Mapping[str, str]) -> dict[str, Any]:
     """cert-manager's ``dns01`` solver for the job's DNS zone, with no credential: the
     controller's ambient identity (its service account's, ``identity`` being the annotations
-    that give it) writes the challenge records. Route53: the cluster's region as the credential
-    scope's hint, and the hosted zone's id when the spec gives it (else cert-manager finds the
-    zone by name, ``ListHostedZonesByName``). Cloud DNS: the zone's project, and its managed
+    that give it) writes the challenge records. Route53: the cluster's region as the
+    credential scope's hint (none when the provider has no region: an existing cluster), and
+    the hosted zone's id when the spec gives it (else cert-manager finds the zone by name,
+    ``ListHostedZonesByName``). Cloud DNS: the zone's project, and its managed
     zone when given (else cert-manager lists the project's zones). Azure DNS: the zone's
     subscription, resource group and name, and the managed identity's client id (from the
     workload identity annotation). :class:`InvalidInputError` for another DNS provider."""
     dns, kind = job.dns, _dns_kind(job)
     if kind == "route53":
-        route53: dict[str, Any] = {"region": getattr(job.cluster.provider, "region", "")}
+        # A provider with no region (an existing cluster) names none: cert-manager then takes
+        # the region of its pod's environment (AWS_REGION, which EKS's IRSA webhook sets).
+        region = getattr(job.cluster.provider, "region", "")
+        route53: dict[str, Any] = {"region": region} if region else {}
         zone_id = getattr(dns, "zone_id", None)
         if zone_id:
             route53["hostedZoneID"] = str(zone_id).removeprefix("/hostedzone/")

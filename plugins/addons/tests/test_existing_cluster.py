@@ -21,8 +21,8 @@ import pytest
 from qengine_addons import AddonSettings
 from qengine_addons.existing_engine import ExistingSettings
 
-from qengine import Engine, load_plugins
-from qengine.plugin import SANDBOX_CLUSTER, SandboxCluster, SandboxSession
+from qengine import Engine, Event, load_plugins
+from qengine.plugin import SANDBOX_CLUSTER, CancelToken, SandboxCluster, SandboxSession
 from qengine.runner import JobStatus, MemoryStateStore
 from qengine.testing.kube import KubeSimulator
 
@@ -73,7 +73,7 @@ def sim() -> Iterator[KubeSimulator]:
         yield simulator
 
 
-def _engine(helm: str) -> Engine:
+def _engine(helm: str, store: MemoryStateStore | None = None) -> Engine:
     """An engine of a host: the add-ons' helm and the test charts (the simulator runs no real
     chart), the cluster where the job's section says."""
     settings = ExistingSettings(
@@ -81,7 +81,10 @@ def _engine(helm: str) -> Engine:
     )
     plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "addons,kubernetes"})
     return Engine(
-        plugins, store=MemoryStateStore(), settings={"addons": settings}, clock=lambda: ISSUED
+        plugins,
+        store=store or MemoryStateStore(),
+        settings={"addons": settings},
+        clock=lambda: ISSUED,
     )
 
 
@@ -156,6 +159,31 @@ def test_a_cluster_at_another_version_is_refused_with_both_versions(
         # A delete does not care which version the cluster runs.
         gone = _on(old, id="existing-platform-delete-0001", action="delete")
         assert _engine(helm_binary).run(gone).status is JobStatus.SUCCEEDED
+
+
+def test_a_cancelled_job_resumes_after_its_last_finished_step(
+    sim: KubeSimulator, helm_binary: str
+) -> None:
+    store = MemoryStateStore()
+    token = CancelToken()
+
+    def stop_after_cert_manager(event: Event) -> None:
+        if event.type.value == "step.finished" and event.step_id == "addons.cert-manager":
+            token.cancel("the host is shutting down")
+
+    stopped = _engine(helm_binary, store).run(
+        _on(sim), on_event=stop_after_cert_manager, cancel=token
+    )
+    assert stopped.status is JobStatus.CANCELLED
+    unfinished = {o.step_id for o in stopped.steps if o.status.value != "succeeded"}
+    assert unfinished  # the stack was stopped part of the way
+    events: list[Event] = []
+    resumed = _engine(helm_binary, store).run(_on(sim), on_event=events.append)
+    assert resumed.status is JobStatus.SUCCEEDED, resumed.error
+    started = {e.step_id for e in events if e.type.value == "step.started"}
+    assert {"existing.preflight", "addons.crds", "addons.cert-manager"}.isdisjoint(started)
+    assert started <= unfinished  # only what the cancelled run left is run again
+    assert _releases(sim) == RELEASES
 
 
 def _certificate_ready(sim: KubeSimulator, namespace: str, name: str) -> dict[str, Any]:
@@ -236,3 +264,35 @@ def test_cli_sandbox_installs_the_stack_and_deploys_the_quickstart(
     assert quickstart["status"] == "succeeded"
     routed = [s for s in quickstart["steps"] if s["step_id"] == "kubernetes/service/public"]
     assert [s["status"] for s in routed] == ["succeeded"]
+
+
+def test_the_annotations_of_an_identity_the_user_made_reach_the_add_ons_accounts(
+    sim: KubeSimulator, helm_binary: str
+) -> None:
+    """external-dns on a Route53 zone and cert-manager solving DNS-01 there, with the roles
+    the user made (qengine makes none on an existing cluster): each service account carries
+    its annotation, and the issuers' solver names no region (the section has none)."""
+    document = _on(sim, dns={"kind": "route53", "zone": "apps.example.com", "zone_id": "Z1"})
+    document["cluster"]["addons"] = {"acme_challenge": "dns01"}
+    roles = {
+        name: {"eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/platform-{name}"}
+        for name in ("external-dns", "cert-manager")
+    }
+    document["cluster"]["provider"]["service_accounts"] = roles
+    settings = ExistingSettings(
+        addons=AddonSettings(helm=helm_binary, test_charts=True, timeout=30, poll_interval=0.1)
+    )
+    plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "addons,aws"})
+    engine = Engine(
+        plugins, store=MemoryStateStore(), settings={"addons": settings}, clock=lambda: ISSUED
+    )
+    result = engine.run(document)
+    assert result.status is JobStatus.SUCCEEDED, result.error
+    for name, role in roles.items():
+        account = sim.get_object("serviceaccounts", NS, name)
+        assert account is not None, name
+        assert role.items() <= account["metadata"]["annotations"].items()
+    issuer = sim.get_object("clusterissuers.cert-manager.io", "", "letsencrypt")
+    assert issuer is not None
+    [solver] = issuer["spec"]["acme"]["solvers"]
+    assert solver["dns01"] == {"route53": {"hostedZoneID": "Z1"}}
