@@ -45,7 +45,7 @@ from qengine.secrets.redaction import Redactor
 from qengine.source import BUILD_SETTINGS, BuildSettings
 from qengine.spec import DnsLabel, Environment, Identifier
 from qengine.testing.git_server import GitServer, make_repository, serve_git
-from qengine.testing.kube import KubeSimulator
+from qengine.testing.kube import KubeSimulator, PodFault
 
 pytestmark = pytest.mark.slow
 PROJECT = "acme-platform-prod"
@@ -335,3 +335,57 @@ def test_the_sandbox_deploys_with_the_token_pull_secret_and_a_redeploy_writes_no
         assert BASIC_PREFIX.encode() not in data, path
     assert ISSUED.search(output) is None
     assert BASIC_PREFIX not in output
+
+
+def test_a_failed_rollout_rolls_back_with_the_token_secret_left_valid(
+    git: tuple[GitServer, str], plane: Plane, tmp_path: Path
+) -> None:
+    server, sha = git
+    work = tmp_path / "work"
+    work.mkdir()
+    gcp = GcpSettings(
+        sandbox_token=SANDBOX_TOKEN,
+        iam_credentials_endpoint=plane.iam.url,
+        artifact_registry_endpoint=plane.api.url,
+        artifact_registry_docker_host=plane.front.host,
+        poll_interval=0.01,
+    )
+    with KubeSimulator(readiness_delay=0.05) as sim:
+        plugins = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp,kubernetes,buildah"})
+        engine = Engine(
+            plugins,
+            store=SqliteStateStore(tmp_path / "state"),
+            settings={
+                "gcp": gcp,
+                # Bounded: with the default timeout (600 s) this scenario was seen to take
+                # ten minutes, with 30 s eight seconds, the outcome the same.
+                "kubernetes": attrs.evolve(_kube(sim), rollout_timeout=30),
+                BUILD_SETTINGS: BuildSettings(temp_base=work),
+            },
+        )
+        secrets = {"git_token": GIT_TOKEN}
+        good = engine.run(_document(server, sha, "ar-back-1"), sandbox_secrets=secrets)
+        assert good.status.value == "succeeded"
+        secret = sim.get_object("secrets", NAMESPACE, "web-pull")
+        assert secret is not None
+        [before] = sim.objects("deployments.apps", NAMESPACE)
+        # A new revision whose pods crash: its rollout fails and the step rolls back.
+        changed = _document(server, sha, "ar-back-2")
+        changed["environment"]["services"][0]["env"] = {"MODE": "broken"}
+        image = before["spec"]["template"]["spec"]["containers"][0]["image"]
+        sim.faults.add_pod(PodFault(kind="CrashLoopBackOff", image=image))
+        sim.clear_requests()
+        events: list[Event] = []
+        failed = engine.run(changed, on_event=events.append, sandbox_secrets=secrets)
+        text = "\n".join(f"{e.type.value} {e.message}" for e in events)
+        assert failed.status.value == "failed", text[-3000:]
+        writes = _mutating(sim)
+        assert any("/deployments/web" in w for w in writes)  # the rollout and its rollback
+        # The Secret's token was far from its expiry: neither the deploy nor the rollback
+        # rewrote it, and no placeholder ever reached the cluster in its place.
+        assert not [w for w in writes if w.endswith("/secrets/web-pull")]
+        assert sim.get_object("secrets", NAMESPACE, "web-pull") == secret
+        [after] = sim.objects("deployments.apps", NAMESPACE)
+        env = after["spec"]["template"]["spec"]["containers"][0].get("env") or []
+        assert "MODE" not in json.dumps(env), text[-3000:]
+        assert plane.iam.valid(f"Bearer {_pull_token(secret)}")
