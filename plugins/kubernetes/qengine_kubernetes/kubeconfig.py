@@ -16,6 +16,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -167,11 +168,13 @@ def from_configuration(configuration: Any) -> Connection:
         return Path(name).read_bytes() if name else None
 
     cert, key = read(configuration.cert_file), read(configuration.key_file)
+    lock = threading.Lock()  # the steps' threads share it: one exec plugin run at a time
 
     def authorization() -> str | None:
-        value: str | None = configuration.get_api_key_with_prefix(
-            "BearerToken", alias="authorization"
-        )
+        with lock:
+            value: str | None = configuration.get_api_key_with_prefix(
+                "BearerToken", alias="authorization"
+            )
         return value
 
     return Connection(
