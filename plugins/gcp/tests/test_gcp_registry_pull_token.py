@@ -234,6 +234,7 @@ def test_an_artifact_registry_token_is_the_pull_secret_renewed_only_near_its_exp
         found = {(o.kind, o.name): o for r in report.steps for o in r.preview.objects}
         assert found[("Secret", "web-pull")].action is Verdict.UNCHANGED
         assert report.summary()["update"] == 0
+        plan_text = json.dumps(report.to_json()) + report.render()
 
         # The recorded expiry is near: the redeploy writes the Secret, and only it; the pods
         # name it only, so the Deployment is not touched.
@@ -270,6 +271,7 @@ def test_an_artifact_registry_token_is_the_pull_secret_renewed_only_near_its_exp
         "events and logs": json.dumps([event.to_json_object() for event in events]),
         "history and other Secrets": json.dumps(history),
         "other cluster objects": "\n".join(others),
+        "plan": plan_text,
     }
     for where, text in hunted.items():
         assert redactor.redact(text) == text, f"the token leaked into the {where}"
