@@ -339,7 +339,7 @@ def test_the_sandbox_deploys_with_the_token_pull_secret_and_a_redeploy_writes_no
     assert BASIC_PREFIX not in output
 
 
-def test_a_failed_rollout_rolls_back_with_the_token_secret_left_valid(
+def test_a_failed_rollout_keeps_the_token_secret_and_a_prune_deletes_it(
     git: tuple[GitServer, str], plane: Plane, tmp_path: Path
 ) -> None:
     server, sha = git
@@ -391,3 +391,13 @@ def test_a_failed_rollout_rolls_back_with_the_token_secret_left_valid(
         env = after["spec"]["template"]["spec"]["containers"][0].get("env") or []
         assert "MODE" not in json.dumps(env), text[-3000:]
         assert plane.iam.valid(f"Bearer {_pull_token(secret)}")
+        # The application leaves the spec: the prune deletes its pull Secret with the rest.
+        sim.faults.clear()
+        pruned = _document(server, sha, "ar-back-3")
+        pruned["environment"]["services"] = [
+            {"kind": "container", "name": "api", "image": "registry.k8s.io/pause", "tag": "3.9"}
+        ]
+        assert engine.run(pruned, sandbox_secrets={}).status.value == "succeeded"
+        names = {s["metadata"]["name"] for s in sim.objects("secrets", NAMESPACE)}
+        assert "web-pull" not in names
+        assert "qengine-history-web" not in names
