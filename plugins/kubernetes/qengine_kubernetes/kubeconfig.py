@@ -99,7 +99,12 @@ def _parsed(text: str) -> Any:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise KubeconfigError(f"not YAML ({exc})") from exc
+        # Only where and what: the parser's own message quotes the offending line, which may
+        # hold a token or a password.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not a YAML document"
+        raise KubeconfigError(f"not YAML{where}: {problem}") from None
 
 
 def _entry(document: Mapping[str, Any], section: str, field: str, name: object) -> Any:
