@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_support import Deploy, is_lease_traffic
+from k8s_support import Deploy, Deployed, is_lease_traffic
 from qengine_kubernetes.checks import check_job
 from qengine_kubernetes.export import export_job
 from qengine_kubernetes.render import RenderedEnvironment, render_environment
@@ -19,7 +19,7 @@ from qengine_kubernetes.render.context import routing_of
 from qengine_kubernetes.render.names import namespace_name
 
 from qengine import EventType, SpecError
-from qengine.runner import JobStatus
+from qengine.runner import JobStatus, StepError
 from qengine.spec import EnvironmentJob
 from qengine.testing.kube import KubeSimulator
 from qengine.testing.kube.gatewayapi import install_gateway_api
@@ -218,9 +218,7 @@ def test_k8s_gateway_deploy_without_a_gateway_class_fails_at_once_and_removes_it
     doc = gateway_doc(example)
     namespace = namespace_name_of(doc)
     failed = k8s_deploy(doc, job_id="gw-no-class", rollout_timeout=120.0)
-    assert failed.result.status is JobStatus.FAILED
-    error = failed.result.error
-    assert error is not None
+    error = _error_of(failed)
     assert "GatewayClass 'traefik'" in error.message
     assert "does not exist" in error.message
     assert error.hint is not None
@@ -235,9 +233,7 @@ def test_k8s_gateway_route_whose_certificate_is_never_issued_is_reported_with_a_
     install_gateway_api(k8s_sim, issuer="another-issuer")
     doc = gateway_doc(example)
     failed = k8s_deploy(doc, job_id="gw-no-cert", rollout_timeout=1.0)
-    assert failed.result.status is JobStatus.FAILED
-    error = failed.result.error
-    assert error is not None
+    error = _error_of(failed)
     assert "certificate public-tls" in error.message
     assert 'ClusterIssuer" not found' in error.message
     assert error.hint is not None
@@ -257,9 +253,7 @@ def test_k8s_gateway_routing_on_a_cluster_without_the_gateway_api_is_refused_bef
     k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
 ) -> None:
     failed = k8s_deploy(gateway_doc(example), job_id="gw-no-crds")
-    assert failed.result.status is JobStatus.FAILED
-    error = failed.result.error
-    assert error is not None
+    error = _error_of(failed)
     assert "does not serve the Gateway API" in error.message
     assert error.hint is not None
     assert "$.target.routing" in error.hint
@@ -279,9 +273,7 @@ def test_k8s_gateway_route_that_fails_is_rolled_back_to_its_previous_revision(
     _delete(k8s_sim, "/apis/cert-manager.io/v1/clusterissuers/letsencrypt")
     _router(doc)["domains"] = ["shop.example.com", "www.shop.example.com", "new.example.com"]
     failed = k8s_deploy(doc, job_id="gw-bad", rollout_timeout=1.0)
-    assert failed.result.status is JobStatus.FAILED
-    error = failed.result.error
-    assert error is not None
+    error = _error_of(failed)
     assert "certificate public-tls" in error.message
     route = k8s_sim.get_object("httproutes.gateway.networking.k8s.io", namespace, "public")
     assert route is not None
@@ -292,6 +284,14 @@ def test_k8s_gateway_route_that_fails_is_rolled_back_to_its_previous_revision(
     warnings = " ".join(failed.messages(EventType.WARNING))
     assert "the rollback to revision 1 did not settle" in warnings
     assert "isolation, quota and Gateway are not undone" in warnings
+
+
+def _error_of(failed: Deployed) -> StepError:
+    """The error of a deploy that failed."""
+    assert failed.result.status is JobStatus.FAILED
+    error = failed.result.error
+    assert error is not None
+    return error
 
 
 def _delete(sim: KubeSimulator, path: str) -> None:
