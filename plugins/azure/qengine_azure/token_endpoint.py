@@ -40,8 +40,6 @@ from qengine.plugin import QengineError
 
 #: Azure Storage's resource (the backend names it without a trailing slash).
 STORAGE_RESOURCE = "https://storage.azure.com"
-#: Microsoft Graph's resource in Azure's public cloud.
-GRAPH_RESOURCE = "https://graph.microsoft.com"
 _PATH = "metadata/identity/oauth2/token"
 
 #: The current token and its expiry (seconds since the epoch) for a scope.
