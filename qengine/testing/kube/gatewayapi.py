@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from qengine.testing.kube.controllers.gateway import CONTROLLER_NAME as TRAEFIK_CONTROLLER
+from qengine.testing.kube.controllers.gateway import GROUP as GATEWAY_GROUP
 from qengine.testing.kube.simulator import KubeSimulator
 
 JSON = dict[str, Any]
-GATEWAY_GROUP = "gateway.networking.k8s.io"
 GATEWAY_API_VERSION = "v1.4.0"
 """The Gateway API release whose standard channel the add-on stack's Traefik chart ships."""
-TRAEFIK_CONTROLLER = "traefik.io/gateway-controller"
 
 
 def crd(group: str, kind: str, plural: str, version: str, *, cluster: bool = False) -> JSON:

@@ -30,13 +30,13 @@ from cryptography.x509.oid import NameOID
 
 from qengine.testing.kube.controllers.certissuers import is_ready, reconcile_issuers
 from qengine.testing.kube.controllers.common import CONTROLLER, owner_ref, rtype, with_status
+from qengine.testing.kube.controllers.gateway import GROUP as GATEWAY_GROUP
 from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.objects import ObjectApi
 from qengine.testing.kube.status import ApiError
 
 JSON = dict[str, Any]
 GROUP = "cert-manager.io"
-GATEWAY_GROUP = "gateway.networking.k8s.io"
 GATEWAY_FLAG = "--enable-gateway-api"
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 
