@@ -68,9 +68,13 @@ class RunTokenEndpoint(LocalEndpoint):
         self._resources = frozenset(resource.rstrip("/") for resource in resources)
         self._now = now
         self._secret = secret_path()
-        self.served = 0
         self.served_for: dict[str, int] = {}
         self.failures: list[str] = []
+
+    @property
+    def served(self) -> int:
+        """The tokens handed out, for every resource."""
+        return sum(self.served_for.values())
 
     @property
     def url(self) -> str:
@@ -100,7 +104,6 @@ class RunTokenEndpoint(LocalEndpoint):
         except QengineError as exc:
             self.failures.append(type(exc).__name__)
             return 500, b'{"error": "unavailable"}'
-        self.served += 1
         self.served_for[resource] = self.served_for.get(resource, 0) + 1
         left = max(int(expires_on - self._now()), 0)
         body = {
