@@ -26,6 +26,7 @@ import base64
 import functools
 import hashlib
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -78,13 +79,20 @@ def reconcile_issuers(api: ObjectApi, issuers: Any) -> None:
             _record(api, issuers, issuer, outcome)
 
 
-def resource_namespace(api: ObjectApi) -> str:
-    """The cluster resource namespace: the cert-manager controller's namespace."""
+def controller_deployments(api: ObjectApi) -> Iterator[JSON]:
+    """The cert-manager controller's Deployments (labelled ``app.kubernetes.io/name:
+    cert-manager``)."""
     deployments = rtype(api, "apps", "deployments")
     for deployment in api.store.iter(deployments.key):
         labels = deployment["metadata"].get("labels") or {}
         if labels.get("app.kubernetes.io/name") == "cert-manager":
-            return str(deployment["metadata"]["namespace"])
+            yield deployment
+
+
+def resource_namespace(api: ObjectApi) -> str:
+    """The cluster resource namespace: the cert-manager controller's namespace."""
+    for deployment in controller_deployments(api):
+        return str(deployment["metadata"]["namespace"])
     return DEFAULT_NAMESPACE
 
 

@@ -28,7 +28,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from qengine.testing.kube.controllers.certissuers import is_ready, reconcile_issuers
+from qengine.testing.kube.controllers.certissuers import (
+    controller_deployments,
+    is_ready,
+    reconcile_issuers,
+)
 from qengine.testing.kube.controllers.common import CONTROLLER, owner_ref, rtype, with_status
 from qengine.testing.kube.controllers.gateway import GROUP as GATEWAY_GROUP
 from qengine.testing.kube.controllers.work import Work
@@ -75,12 +79,7 @@ def reconcile(api: ObjectApi, work: Work) -> None:
 
 def _gateway_api_enabled(api: ObjectApi) -> bool:
     """Whether a cert-manager controller runs with Gateway API support."""
-    deployments = rtype(api, "apps", "deployments")
-    for deployment in api.store.iter(deployments.key):
-        if (deployment["metadata"].get("labels") or {}).get("app.kubernetes.io/name") != (
-            "cert-manager"
-        ):
-            continue
+    for deployment in controller_deployments(api):
         spec = deployment.get("spec", {}).get("template", {}).get("spec", {})
         for container in spec.get("containers") or []:
             if GATEWAY_FLAG in (container.get("args") or []):
