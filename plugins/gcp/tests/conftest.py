@@ -1,4 +1,5 @@
-"""Fixtures of the GCP plugin's tests: a local Cloud Storage (fake-gcs-server) on 127.0.0.1."""
+"""Fixtures of the GCP plugin's tests: a local Cloud Storage (fake-gcs-server) on 127.0.0.1,
+and the sandbox's Artifact Registry data plane."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gcp_support import Plane, artifact_registry_plane
 from qengine_gcp.local_gcs import LocalGcs
 
 from qengine.testing.helm import HelmUnavailableError, helm_in_environ
@@ -30,6 +32,13 @@ def local_gcs() -> Iterator[LocalGcs]:
     """One fake-gcs-server (in memory) for the session; tests use buckets of their own."""
     with LocalGcs() as gcs:
         yield gcs
+
+
+@pytest.fixture
+def plane(tmp_path: Path) -> Iterator[Plane]:
+    """The sandbox's Artifact Registry data plane, its registry under ``tmp_path``."""
+    with artifact_registry_plane(tmp_path / "registry") as plane:
+        yield plane
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,8 +7,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import attrs
+from qengine_gcp.sandbox import SANDBOX_TOKEN
+from qengine_gcp.sandbox_artifact_registry import LocalArtifactRegistry
+from qengine_gcp.sandbox_docker import DockerFront, docker_endpoint
+from qengine_gcp.sandbox_iam import LocalIamCredentials
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "gke" / "job.json"
@@ -55,6 +63,27 @@ def access_for(
     job = load_plugins(strict=True, environ={"QENGINE_PLUGINS": "gcp"}).loader.load(document)
     values = secrets or {}
     return GcpAccess.of(job, lambda name: SecretValue(values[name]), settings)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class Plane:
+    """The sandbox's Artifact Registry data plane: IAM Credentials, the API stand-in and the
+    Docker endpoint's front."""
+
+    iam: LocalIamCredentials
+    api: LocalArtifactRegistry
+    front: DockerFront
+
+
+@contextmanager
+def artifact_registry_plane(directory: Path) -> Iterator[Plane]:
+    """The data plane, its Distribution registry storing under ``directory``."""
+    with (
+        LocalIamCredentials(source_tokens=[SANDBOX_TOKEN]) as iam,
+        LocalArtifactRegistry(token=SANDBOX_TOKEN, issuer=iam) as api,
+        docker_endpoint(directory, issuer=iam, api=api) as front,
+    ):
+        yield Plane(iam, api, front)
 
 
 class RecordingRelay:

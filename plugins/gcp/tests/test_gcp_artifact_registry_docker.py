@@ -8,18 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from gcp_support import REPO
+from gcp_support import REPO, Plane
 from qengine_gcp.artifact_registry import ArtifactRegistryContainerRegistry
 from qengine_gcp.sandbox import SANDBOX_TOKEN
-from qengine_gcp.sandbox_artifact_registry import LocalArtifactRegistry
-from qengine_gcp.sandbox_docker import DockerFront, docker_endpoint
-from qengine_gcp.sandbox_iam import LocalIamCredentials
 from qengine_gcp.sandbox_session import session_settings
 from qengine_gcp.settings import GcpSettings
 
@@ -28,23 +23,6 @@ from qengine.plugin import InvalidInputError, JobSecrets, JobServices, SandboxSe
 from qengine.secrets.hygiene import child_env
 
 PROJECT = "acme-platform-prod"
-
-
-@attrs.frozen
-class Plane:
-    iam: LocalIamCredentials
-    api: LocalArtifactRegistry
-    front: DockerFront
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[Plane]:
-    with (
-        LocalIamCredentials(source_tokens=[SANDBOX_TOKEN]) as iam,
-        LocalArtifactRegistry(token=SANDBOX_TOKEN, issuer=iam) as api,
-        docker_endpoint(tmp_path / "registry", issuer=iam, api=api) as front,
-    ):
-        yield Plane(iam, api, front)
 
 
 def _document() -> dict[str, Any]:

@@ -26,11 +26,8 @@ from typing import Any
 
 import attrs
 import pytest
-from gcp_support import TERRAFORMRC
+from gcp_support import TERRAFORMRC, Plane
 from qengine_gcp.sandbox import SANDBOX_TOKEN
-from qengine_gcp.sandbox_artifact_registry import LocalArtifactRegistry
-from qengine_gcp.sandbox_docker import DockerFront, docker_endpoint
-from qengine_gcp.sandbox_iam import LocalIamCredentials
 from qengine_gcp.settings import GcpSettings
 from qengine_kubernetes.access import connect
 from qengine_kubernetes.render.names import namespace_name
@@ -66,23 +63,6 @@ def git(tmp_path: Path) -> Iterator[tuple[GitServer, str]]:
     sha = make_repository(root, "web.git", files)
     with serve_git(root, token=GIT_TOKEN) as server:
         yield server, sha
-
-
-@attrs.frozen
-class Plane:
-    iam: LocalIamCredentials
-    api: LocalArtifactRegistry
-    front: DockerFront
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[Plane]:
-    with (
-        LocalIamCredentials(source_tokens=[SANDBOX_TOKEN]) as iam,
-        LocalArtifactRegistry(token=SANDBOX_TOKEN, issuer=iam) as api,
-        docker_endpoint(tmp_path / "registry", issuer=iam, api=api) as front,
-    ):
-        yield Plane(iam, api, front)
 
 
 def _document(server: GitServer, sha: str, job_id: str) -> dict[str, Any]:
