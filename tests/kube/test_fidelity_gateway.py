@@ -9,8 +9,6 @@ its controller thread), so "never" is checked after the passes have run, not aft
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -19,6 +17,8 @@ from qengine.testing.kube import KubeSimulator
 from qengine.testing.kube.controllers import certmanager, gateway
 from qengine.testing.kube.controllers.work import Work
 from qengine.testing.kube.gatewayapi import install_gateway_api
+
+from .test_controllers import eventually
 
 GROUP = "gateway.networking.k8s.io"
 
@@ -88,16 +88,6 @@ def _passes(sim: KubeSimulator, count: int = 3) -> None:
             gateway.reconcile(sim.api, Work(sim.store, None))
 
 
-def _until(check: Callable[[], Any], seconds: float = 15.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("the simulated Gateway controller did not get there")
-
-
 def test_a_gateway_and_its_route_are_served_with_a_certificate_from_the_gateway_shim(
     sim: KubeSimulator,
 ) -> None:
@@ -110,7 +100,7 @@ def test_a_gateway_and_its_route_are_served_with_a_certificate_from_the_gateway_
         live = sim.get_object("gateways.gateway.networking.k8s.io", "default", "edge")
         return live if _condition(live, "Programmed").get("status") == "True" else None
 
-    live = _until(programmed)
+    live = eventually(programmed)
     assert _condition(live, "Accepted")["status"] == "True"
     assert live["status"]["addresses"] == [{"type": "IPAddress", "value": "192.0.2.10"}]
     listeners = {item["name"]: item for item in live["status"]["listeners"]}
@@ -133,7 +123,7 @@ def test_a_gateway_and_its_route_are_served_with_a_certificate_from_the_gateway_
         parents = (route or {}).get("status", {}).get("parents") or []
         return parents if parents and _condition(parents[0], "Accepted") else None
 
-    (parent,) = _until(accepted)
+    (parent,) = eventually(accepted)
     assert parent["parentRef"]["name"] == "edge"
     assert parent["controllerName"] == "traefik.io/gateway-controller"
     assert _condition(parent, "Accepted")["status"] == "True"
