@@ -11,7 +11,8 @@ protocol in the ``answer`` function it gives :class:`LocalEndpoint`:
   its own, and stops when the ``with`` block ends: nothing answers after the run;
 - every request is answered by ``answer(method, path, headers)`` with a :class:`Reply`; a
   method the endpoint does not take gets HTTP's 501, as from Python's own server;
-- nothing is logged (a request line could carry a secret path), answers are never cached
+- nothing is logged (a request line could carry a secret path), an answer function that
+  raises gets a bare 500 (its error printed nowhere), answers are never cached
   (``Cache-Control: no-store``), the banner names no Python version, and a client that
   connects and says nothing is dropped after ten seconds;
 - :func:`secret_path` and :func:`same_secret` make and check the per-run secret (a path, or
@@ -147,7 +148,13 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 10
 
     def _serve(self) -> None:
-        reply = self.endpoint.reply(self.command, self.path, self.headers)
+        try:
+            reply = self.endpoint.reply(self.command, self.path, self.headers)
+        except Exception:
+            # An answer function that fails gets a bare 500: its error, which may name what
+            # it was minting, is printed nowhere (the server would write it to stderr).
+            self.send_error(500)
+            return
         if reply is None:
             # What BaseHTTPRequestHandler answers for a method it has no handler for.
             self.send_error(501, f"Unsupported method ({self.command!r})")

@@ -82,3 +82,17 @@ def test_secrets_are_fresh_and_compared_whatever_the_text() -> None:
     assert not same_secret(one, two)
     # A path decoded from a request may hold any character: compared, not an error.
     assert not same_secret("\u00e9" + one[1:], one)
+
+
+def test_an_answer_that_fails_is_a_bare_500_and_its_error_is_printed_nowhere(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    def answer(method: str, path: str, headers: Message) -> Reply:
+        raise RuntimeError("could not mint a token for s3cr3t-client")
+
+    with LocalEndpoint(answer, name="test endpoint") as endpoint:
+        status, _, body = _request(endpoint.port, "GET")
+    assert status == 500
+    assert b"s3cr3t" not in body
+    out, err = capfd.readouterr()
+    assert "s3cr3t" not in out + err
