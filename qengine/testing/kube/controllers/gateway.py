@@ -125,19 +125,13 @@ def _gateway(api: ObjectApi, kind: Any, gateway: JSON, routes: list[JSON], now: 
         refs = (listener.get("tls") or {}).get("certificateRefs") or []
         missing = [r.get("name", "") for r in refs if not _secret_exists(api, namespace, r)]
         needs_cert = listener.get("protocol") == "HTTPS"
+        conflict = conflicts.get(name)
         conditions = [
-            _condition("Accepted", True, "Accepted", "Listener accepted", now, generation)
+            _condition("Accepted", True, "Accepted", "Listener accepted", now, generation),
+            _condition("Conflicted", True, conflict, "Listener conflicts", now, generation)
+            if conflict
+            else _condition("Conflicted", False, "NoConflicts", "No conflicts", now, generation),
         ]
-        if name in conflicts:
-            conditions.append(
-                _condition(
-                    "Conflicted", True, conflicts[name], "Listener conflicts", now, generation
-                )
-            )
-        else:
-            conditions.append(
-                _condition("Conflicted", False, "NoConflicts", "No conflicts", now, generation)
-            )
         if needs_cert and (missing or not refs):
             message = f"Secret {namespace}/{missing[0]} not found" if missing else "no certificate"
             conditions.append(
@@ -145,15 +139,14 @@ def _gateway(api: ObjectApi, kind: Any, gateway: JSON, routes: list[JSON], now: 
             )
             conditions.append(_condition("Programmed", False, "Invalid", message, now, generation))
             all_ready = False
-        elif name in conflicts:
+        else:
             conditions.append(_condition("ResolvedRefs", True, "ResolvedRefs", "", now, generation))
             conditions.append(
                 _condition("Programmed", False, "Invalid", "Listener conflicts", now, generation)
+                if conflict
+                else _condition("Programmed", True, "Programmed", "", now, generation)
             )
-            all_ready = False
-        else:
-            conditions.append(_condition("ResolvedRefs", True, "ResolvedRefs", "", now, generation))
-            conditions.append(_condition("Programmed", True, "Programmed", "", now, generation))
+            all_ready = all_ready and not conflict
         attached = sum(1 for r in routes if _admits(gateway, listener, r))
         statuses.append(
             {
@@ -285,7 +278,7 @@ def _route(
             if broken
             else _condition("ResolvedRefs", True, "ResolvedRefs", "Resolved", now, generation)
         )
-        parent_ref = {"group": GROUP, "kind": "Gateway", "name": key[1] if key else ""}
+        parent_ref = {"group": GROUP, "kind": "Gateway", "name": gateway["metadata"]["name"]}
         if ref.get("namespace"):
             parent_ref["namespace"] = ref["namespace"]
         if ref.get("sectionName"):
