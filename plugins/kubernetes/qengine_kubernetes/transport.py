@@ -69,8 +69,7 @@ class Connection:
 
     def with_bearer(self, token: str) -> Connection:
         """This connection as the holder of ``token``."""
-        header = f"Bearer {token}"
-        return attrs.evolve(self, authorization=lambda: header)
+        return attrs.evolve(self, authorization=bearer(token))
 
     def bearer_token(self) -> str | None:
         """The current bearer token (for a kubeconfig written for helm), None when the
@@ -184,10 +183,6 @@ class Transport:
             preload_content=not stream,
             redirect=False,
         )
-
-    def close(self) -> None:
-        """Close the pool's connections."""
-        self.pool.clear()
 
 
 def _tls_context(connection: Connection) -> ssl.SSLContext:
