@@ -27,10 +27,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 from qengine.terraform import OutputValue
-from qengine_aws import dns_identity, irsa
+from qengine_aws import irsa
 
 ADDON = "cluster-autoscaler"
 ROLE_OUTPUT = "cluster_autoscaler_role_arn"
@@ -150,12 +149,10 @@ def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """cluster-autoscaler's service account annotations from the apply step's outputs: IRSA's
     role ARN. Raises when the apply returned none, rather than install an autoscaler that can
     read no Auto Scaling group."""
-    arn = applied.get(ROLE_OUTPUT, "")
-    if not arn.startswith("arn:"):
-        raise InfrastructureError(
-            f"the cluster's apply returned no {ROLE_OUTPUT}: cluster-autoscaler would have no "
-            "permission on the node groups",
-            hint="The root module must output the ARN of cluster-autoscaler's IAM role when "
-            "the job runs it; see docs/aws.md.",
-        )
-    return {dns_identity.ANNOTATION: arn}
+    return irsa.service_account_annotations(
+        applied,
+        ROLE_OUTPUT,
+        lacking="cluster-autoscaler would have no permission on the node groups",
+        hint="The root module must output the ARN of cluster-autoscaler's IAM role when "
+        "the job runs it; see docs/aws.md.",
+    )

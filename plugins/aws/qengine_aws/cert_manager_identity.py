@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 from qengine.terraform import OutputValue
 from qengine_aws import dns_identity, irsa
@@ -103,12 +102,11 @@ def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """cert-manager's service account annotations from the apply step's outputs: IRSA's role
     ARN. Raises when the apply returned none, rather than install issuers that cannot write
     a challenge record."""
-    arn = applied.get(ROLE_OUTPUT, "")
-    if not arn.startswith("arn:"):
-        raise InfrastructureError(
-            f"the cluster's apply returned no {ROLE_OUTPUT}: cert-manager would have no "
-            "permission to answer ACME DNS-01 challenges in the hosted zone",
-            hint="The root module must output the ARN of cert-manager's IAM role when the job's "
-            "issuers solve DNS-01 in Route53; see docs/aws.md.",
-        )
-    return {dns_identity.ANNOTATION: arn}
+    return irsa.service_account_annotations(
+        applied,
+        ROLE_OUTPUT,
+        lacking="cert-manager would have no permission to answer ACME DNS-01 challenges in "
+        "the hosted zone",
+        hint="The root module must output the ARN of cert-manager's IAM role when the job's "
+        "issuers solve DNS-01 in Route53; see docs/aws.md.",
+    )

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qengine.plugin import InfrastructureError
 from qengine.spec import InfrastructureJob
 from qengine.terraform import OutputValue
 from qengine.terraform.json_types import literal
@@ -36,7 +35,7 @@ from qengine_aws.spec import Route53Dns
 
 ADDON = "external-dns"
 ROLE_OUTPUT = "external_dns_role_arn"
-ANNOTATION = "eks.amazonaws.com/role-arn"
+ANNOTATION = irsa.ANNOTATION
 ROLE_NAME = "${var.cluster_name}-external-dns"
 #: What external-dns does in the zone: read and change its records, read its tags.
 ZONE_ACTIONS = (
@@ -123,12 +122,10 @@ def service_account_annotations(applied: Mapping[str, str]) -> dict[str, str]:
     """external-dns's service account annotations from the apply step's outputs (``applied``):
     IRSA's role ARN. Raises when the apply returned none, rather than install external-dns
     with no permission on the zone."""
-    arn = applied.get(ROLE_OUTPUT, "")
-    if not arn.startswith("arn:"):
-        raise InfrastructureError(
-            f"the cluster's apply returned no {ROLE_OUTPUT}: external-dns would have no "
-            "permission on the hosted zone",
-            hint="The root module must output the ARN of external-dns's IAM role when the "
-            "job runs external-dns on Route53; see docs/aws.md.",
-        )
-    return {ANNOTATION: arn}
+    return irsa.service_account_annotations(
+        applied,
+        ROLE_OUTPUT,
+        lacking="external-dns would have no permission on the hosted zone",
+        hint="The root module must output the ARN of external-dns's IAM role when the "
+        "job runs external-dns on Route53; see docs/aws.md.",
+    )

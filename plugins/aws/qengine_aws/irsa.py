@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from qengine.plugin import InfrastructureError
 from qengine.terraform import OutputValue
 
 ISSUER = "${module.eks.oidc_provider}"
+#: The service account annotation that names the role IRSA's webhook gives the pods.
+ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
 def trust_policy(subject: str) -> dict[str, Any]:
@@ -68,3 +71,15 @@ def role_output(outputs: Mapping[str, OutputValue], name: str) -> dict[str, str]
     if output is None or output.sensitive or not isinstance(output.value, str):
         return {}
     return {name: output.value}
+
+
+def service_account_annotations(
+    applied: Mapping[str, str], name: str, *, lacking: str, hint: str
+) -> dict[str, str]:
+    """The add-on's service account annotations from the apply step's outputs (``applied``):
+    the role ARN in the output ``name``. Raises when the apply returned none, rather than
+    install the add-on with no permission; ``lacking`` ends the error's message."""
+    arn = applied.get(name, "")
+    if not arn.startswith("arn:"):
+        raise InfrastructureError(f"the cluster's apply returned no {name}: {lacking}", hint=hint)
+    return {ANNOTATION: arn}
