@@ -39,7 +39,7 @@ from typing import Any
 
 from qengine.plugin import InvalidInputError
 from qengine_gcp.sandbox_artifact_registry import LocalArtifactRegistry
-from qengine_gcp.sandbox_http import TokenIssuer
+from qengine_gcp.sandbox_http import LoopbackServer, TokenIssuer
 
 USERNAME = "oauth2accesstoken"
 _REPOSITORY = re.compile(
@@ -62,7 +62,7 @@ def registry_binary() -> str:
     return found
 
 
-class DockerFront:
+class DockerFront(LoopbackServer):
     """The front: ``issuer`` says which access tokens are current, ``api`` which repositories
     exist; ``upstream`` is the Distribution registry's ``host:port``. Use it as a context
     manager; ``host`` is its ``127.0.0.1:PORT``."""
@@ -86,20 +86,7 @@ class DockerFront:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> DockerFront:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
 
     def serve(self, handler: Any) -> None:
         """Answer one request of ``handler`` (a ``BaseHTTPRequestHandler``)."""

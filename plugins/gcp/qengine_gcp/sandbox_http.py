@@ -1,6 +1,8 @@
 """The HTTP server under the sandbox's stand-ins of Google's JSON APIs: one per service, on
 127.0.0.1 (a free port), each request answered by the stand-in's ``route`` with Google's
 JSON; and who may call them (a fixed token, or one a :class:`TokenIssuer` issued).
+:class:`LoopbackServer` starts and stops any such server (the JSON stand-ins, the Artifact
+Registry Docker front).
 """
 
 from __future__ import annotations
@@ -22,7 +24,35 @@ class TokenIssuer(Protocol):
 Reply = tuple[int, Any]
 
 
-class JsonStandIn:
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (a free port) serving ``handler`` on a thread of its own
+    from the ``with`` block's start to its end. ``host`` is its ``127.0.0.1:PORT``, ``url``
+    its root."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class JsonStandIn(LoopbackServer):
     """A local HTTP server answering JSON; use it as a context manager. ``url`` is its root.
 
     Subclasses answer in :meth:`route`. ``token`` and ``issuer`` say whose bearer tokens
@@ -50,25 +80,7 @@ class JsonStandIn:
 
             do_GET = do_POST = do_PATCH = do_DELETE = _serve
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
 
     def accepts(self, authorization: str | None) -> bool:
         """Whether the request's ``Authorization`` header is a caller's this stand-in takes."""

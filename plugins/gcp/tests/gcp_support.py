@@ -16,6 +16,7 @@ import attrs
 from qengine_gcp.sandbox import SANDBOX_TOKEN
 from qengine_gcp.sandbox_artifact_registry import LocalArtifactRegistry
 from qengine_gcp.sandbox_docker import DockerFront, docker_endpoint
+from qengine_gcp.sandbox_http import LoopbackServer
 from qengine_gcp.sandbox_iam import LocalIamCredentials
 
 REPO = Path(__file__).resolve().parents[3]
@@ -86,14 +87,13 @@ def artifact_registry_plane(directory: Path) -> Iterator[Plane]:
         yield Plane(iam, api, front)
 
 
-class RecordingRelay:
+class RecordingRelay(LoopbackServer):
     """An HTTP relay on 127.0.0.1 in front of ``upstream`` that records each request's
     method, path and JSON body, so a test sees what a client really sent. With
     ``authorize(authorization_header) -> bool``, a request it refuses gets Google's 401."""
 
     def __init__(self, upstream: str, authorize: Any = None) -> None:
         import http.server
-        import threading
         import urllib.parse
 
         self.requests: list[tuple[str, str, Any]] = []
@@ -163,17 +163,4 @@ class RecordingRelay:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> RecordingRelay:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
