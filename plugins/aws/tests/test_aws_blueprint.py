@@ -180,12 +180,16 @@ def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return statements
 
 
-def test_external_dns_role_is_trusted_by_its_service_account_only() -> None:
-    root = eks_root_module(_job())
-    role = root["resource"]["aws_iam_role"]["external_dns"]
-    assert role["name"] == "${var.cluster_name}-external-dns"
-    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.external_dns_assume.json}"
-    [trust] = _statements(root["data"]["aws_iam_policy_document"]["external_dns_assume"])
+def _assert_irsa_role(root: dict[str, Any], key: str, addon: str) -> None:
+    """The role ``key`` is named after the cluster and ``addon``, trusted through the cluster's
+    OIDC provider by ``addon``'s service account alone (the subject the add-on stack gives
+    it), for STS's audience, and its ARN is the output ``<key>_role_arn``."""
+    from qengine_addons import service_account_subject
+
+    role = root["resource"]["aws_iam_role"][key]
+    assert role["name"] == f"${{var.cluster_name}}-{addon}"
+    assert role["assume_role_policy"] == f"${{data.aws_iam_policy_document.{key}_assume.json}}"
+    [trust] = _statements(root["data"]["aws_iam_policy_document"][f"{key}_assume"])
     assert trust["effect"] == "Allow"
     assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
     assert trust["principals"] == [
@@ -195,19 +199,21 @@ def test_external_dns_role_is_trusted_by_its_service_account_only() -> None:
     assert conditions == {
         "${module.eks.oidc_provider}:sub": (
             "StringEquals",
-            ["system:serviceaccount:qengine-system:external-dns"],
+            [f"system:serviceaccount:qengine-system:{addon}"],
         ),
         "${module.eks.oidc_provider}:aud": ("StringEquals", ["sts.amazonaws.com"]),
     }
-    # The subject is the one the add-on stack gives external-dns's service account.
-    from qengine_addons import addon_values, load_freeze, service_account_subject
+    assert conditions["${module.eks.oidc_provider}:sub"][1] == [service_account_subject(addon)]
+    assert root["output"][f"{key}_role_arn"] == {"value": f"${{aws_iam_role.{key}.arn}}"}
 
-    assert conditions["${module.eks.oidc_provider}:sub"][1] == [
-        service_account_subject("external-dns")
-    ]
+
+def test_external_dns_role_is_trusted_by_its_service_account_only() -> None:
+    _assert_irsa_role(eks_root_module(_job()), "external_dns", "external-dns")
+    # The subject is the one the add-on stack gives external-dns's service account.
+    from qengine_addons import addon_values, load_freeze
+
     values = addon_values(load_freeze().get("external-dns"), _job(), {"external-dns": {"a": "b"}})
     assert values["serviceAccount"]["name"] == "external-dns"
-    assert root["output"]["external_dns_role_arn"] == {"value": "${aws_iam_role.external_dns.arn}"}
 
 
 def test_external_dns_policy_names_the_zone_only() -> None:
@@ -273,38 +279,13 @@ def test_no_external_dns_role_without_external_dns(change: Any) -> None:
 
 
 def test_cluster_autoscaler_role_is_trusted_by_its_service_account_only() -> None:
-    root = eks_root_module(_job())
-    role = root["resource"]["aws_iam_role"]["cluster_autoscaler"]
-    assert role["name"] == "${var.cluster_name}-cluster-autoscaler"
-    assert role["assume_role_policy"] == (
-        "${data.aws_iam_policy_document.cluster_autoscaler_assume.json}"
-    )
-    [trust] = _statements(root["data"]["aws_iam_policy_document"]["cluster_autoscaler_assume"])
-    assert trust["effect"] == "Allow"
-    assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
-    assert trust["principals"] == [
-        {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
-    ]
-    conditions = {c["variable"]: (c["test"], c["values"]) for c in trust["condition"]}
-    assert conditions == {
-        "${module.eks.oidc_provider}:sub": (
-            "StringEquals",
-            ["system:serviceaccount:qengine-system:cluster-autoscaler"],
-        ),
-        "${module.eks.oidc_provider}:aud": ("StringEquals", ["sts.amazonaws.com"]),
-    }
+    _assert_irsa_role(eks_root_module(_job()), "cluster_autoscaler", "cluster-autoscaler")
     # The subject is the account the stack gives the chart (under rbac.serviceAccount).
-    from qengine_addons import addon_values, load_freeze, service_account_subject
+    from qengine_addons import addon_values, load_freeze
 
-    assert conditions["${module.eks.oidc_provider}:sub"][1] == [
-        service_account_subject("cluster-autoscaler")
-    ]
     addon = load_freeze().get("cluster-autoscaler")
     values = addon_values(addon, _job(), {"cluster-autoscaler": {"a": "b"}})
     assert values["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
-    assert root["output"]["cluster_autoscaler_role_arn"] == {
-        "value": "${aws_iam_role.cluster_autoscaler.arn}"
-    }
 
 
 def test_cluster_autoscaler_may_resize_only_the_groups_tagged_for_its_cluster() -> None:
@@ -397,33 +378,12 @@ def _dns01(document: dict[str, Any]) -> None:
 
 
 def test_cert_manager_role_for_dns01_is_trusted_by_its_service_account_only() -> None:
-    root = eks_root_module(_job(document_change=_dns01))
-    role = root["resource"]["aws_iam_role"]["cert_manager"]
-    assert role["name"] == "${var.cluster_name}-cert-manager"
-    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.cert_manager_assume.json}"
-    [trust] = _statements(root["data"]["aws_iam_policy_document"]["cert_manager_assume"])
-    assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
-    assert trust["principals"] == [
-        {"type": "Federated", "identifiers": ["${module.eks.oidc_provider_arn}"]}
-    ]
-    conditions = {c["variable"]: (c["test"], c["values"]) for c in trust["condition"]}
-    assert conditions == {
-        "${module.eks.oidc_provider}:sub": (
-            "StringEquals",
-            ["system:serviceaccount:qengine-system:cert-manager"],
-        ),
-        "${module.eks.oidc_provider}:aud": ("StringEquals", ["sts.amazonaws.com"]),
-    }
+    _assert_irsa_role(eks_root_module(_job(document_change=_dns01)), "cert_manager", "cert-manager")
     # The account the stack annotates is the one trusted.
-    from qengine_addons import addon_values, load_freeze, service_account_subject
+    from qengine_addons import addon_values, load_freeze
 
-    assert (
-        service_account_subject("cert-manager")
-        == conditions["${module.eks.oidc_provider}:sub"][1][0]
-    )
     values = addon_values(load_freeze().get("cert-manager"), _job(), {"cert-manager": {"a": "b"}})
     assert values["serviceAccount"]["name"] == "cert-manager"
-    assert root["output"]["cert_manager_role_arn"] == {"value": "${aws_iam_role.cert_manager.arn}"}
 
 
 def test_cert_manager_policy_writes_the_zones_records_and_reads_its_changes_only() -> None:
