@@ -114,16 +114,15 @@ class RouteWait:
         self.tls = tls
         self._last = ""
 
-    def run(self, timeout: float) -> Manifest:
-        """Wait until the route is served; the live Gateway. Raises :class:`RolloutError`."""
+    def run(self, timeout: float) -> None:
+        """Wait until the route is served. Raises :class:`RolloutError`."""
         deadline = time.monotonic() + timeout
         while True:
             self.ctx.cancel.raise_if_cancelled()
-            gateway, pending = self.round()
+            pending = self.round()
             if not pending:
                 self._progress(f"{self.router}: route accepted by gateway {names.GATEWAY}")
-                assert gateway is not None
-                return gateway
+                return
             self._progress(f"{self.router}: awaits " + "; ".join(pending))
             if time.monotonic() >= deadline:
                 cert = any(p.startswith("certificate") for p in pending)
@@ -134,8 +133,8 @@ class RouteWait:
                 )
             self.ctx.cancel.wait(POLL_SECONDS)
 
-    def round(self) -> tuple[Manifest | None, list[str]]:
-        """The live Gateway and what is still pending; raises on a failure that stays."""
+    def round(self) -> list[str]:
+        """What is still pending; raises on a failure that stays."""
         gateway = self.api.get("Gateway", self.namespace, names.GATEWAY)
         if gateway is None:
             raise RolloutError(
@@ -146,7 +145,7 @@ class RouteWait:
         pending += self._route()
         if self.tls:
             pending += self._certificate()
-        return gateway, pending
+        return pending
 
     def _gateway(self, gateway: Manifest) -> list[str]:
         class_name = str(gateway.get("spec", {}).get("gatewayClassName", ""))
@@ -224,6 +223,6 @@ class RouteWait:
 
 def await_route(
     api: KubeApi, ctx: StepContext, namespace: str, route: Manifest, tls: bool, timeout: float
-) -> Manifest:
-    """Wait until the router of ``route`` (its HTTPRoute) is served; the live Gateway."""
-    return RouteWait(api, ctx, namespace, route["metadata"]["name"], tls).run(timeout)
+) -> None:
+    """Wait until the router of ``route`` (its HTTPRoute) is served."""
+    RouteWait(api, ctx, namespace, route["metadata"]["name"], tls).run(timeout)
