@@ -787,7 +787,7 @@ def _addon_step(
     job: InfrastructureJob,
     addon: PinnedChart,
     settings: AddonSettings,
-    session: Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]],
+    session: _Session,
     after: tuple[str, ...],
     service_accounts: Mapping[str, ServiceAccountIdentity] | None,
     enabled: Sequence[str],
@@ -833,7 +833,7 @@ def _removal_steps(
     freeze: Freeze,
     enabled: Sequence[str],
     settings: AddonSettings,
-    session: Callable[[StepContext, Callable[[_Run], dict[str, str]]], dict[str, str]],
+    session: _Session,
     after: tuple[str, ...],
 ) -> list[Step]:
     removed = [a for a in freeze.addons if a.name not in enabled]
