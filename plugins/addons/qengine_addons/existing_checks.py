@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from qengine.plugin import SpecIssue
 from qengine.spec import InfraAction, InfrastructureJob
 from qengine_addons.existing import ExistingCluster
-from qengine_addons.flags import DNS01_KINDS, DNS_PROVIDERS, FLAGS, addon_enabled, dns01_wanted
+from qengine_addons.flags import (
+    DNS01_KINDS,
+    DNS_PROVIDERS,
+    FLAGS,
+    addon_enabled,
+    dns01_wanted,
+    dns_kind,
+)
 
 PROVIDER = "$.cluster.provider"
 #: The add-ons that may be given a service account's annotations.
@@ -59,28 +66,28 @@ def _access_issues(section: ExistingCluster) -> Iterator[SpecIssue]:
 
 
 def _addon_issues(job: InfrastructureJob, section: ExistingCluster) -> Iterator[SpecIssue]:
-    dns_kind = str(getattr(job.dns, "kind", ""))
+    zone_kind = dns_kind(job)
     given = {name for name, annotations in section.service_accounts.items() if annotations}
-    cloud_dns = dns_kind in DNS_PROVIDERS
+    cloud_dns = zone_kind in DNS_PROVIDERS
     if addon_enabled(job, "external-dns") and cloud_dns and "external-dns" not in given:
         yield SpecIssue(
             f"{PROVIDER}.service_accounts.external-dns",
-            f"is required: external-dns writes records in a {dns_kind} zone with a cloud "
+            f"is required: external-dns writes records in a {zone_kind} zone with a cloud "
             "identity, and qengine makes none on an existing cluster; give the annotations "
             "of one you made (or set cluster.addons.external_dns to false)",
         )
     if not dns01_wanted(job):
         return
-    if dns_kind not in DNS01_KINDS:
+    if zone_kind not in DNS01_KINDS:
         yield SpecIssue(
             "$.cluster.addons.acme_challenge",
-            f"is dns01 with a {dns_kind} zone: cert-manager solves DNS-01 with an ambient "
+            f"is dns01 with a {zone_kind} zone: cert-manager solves DNS-01 with an ambient "
             f"identity in {', '.join(sorted(DNS01_KINDS))} zones only",
         )
     elif "cert-manager" not in given:
         yield SpecIssue(
             f"{PROVIDER}.service_accounts.cert-manager",
             "is required: with acme_challenge dns01, cert-manager writes the challenge records "
-            f"in the {dns_kind} zone with a cloud identity, and qengine makes none on an "
+            f"in the {zone_kind} zone with a cloud identity, and qengine makes none on an "
             "existing cluster; give the annotations of one you made",
         )

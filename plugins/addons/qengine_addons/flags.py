@@ -36,6 +36,11 @@ DNS_PROVIDERS: Mapping[str, str] = {"route53": "aws", "cloud-dns": "google", "az
 DNS01_KINDS = frozenset({"route53", "cloud-dns", "azure-dns"})
 
 
+def dns_kind(job: InfrastructureJob) -> str:
+    """The kind of the job's ``dns`` section (``route53``, ...), ``""`` when it has none."""
+    return str(getattr(job.dns, "kind", ""))
+
+
 def autoscaler_wanted(job: InfrastructureJob) -> bool:
     """Whether the job's stack runs cluster-autoscaler: only on a cloud of
     :data:`AUTOSCALER_CLOUDS`; there, as ``cluster.addons.autoscaler`` says, and when it is

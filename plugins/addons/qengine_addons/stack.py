@@ -55,6 +55,7 @@ from qengine.spec import InfrastructureJob
 from qengine_addons.flags import (
     DNS_PROVIDERS,
     dns01_wanted,
+    dns_kind,
     enabled_addons,
 )
 from qengine_addons.freeze import Freeze, PinnedChart, chart_digest, load_freeze
@@ -224,7 +225,7 @@ def addon_values(
         if dns01_wanted(job):
             cert_manager = (service_accounts or {}).get("cert-manager") or {}
             values = _merge(values, {"dns01": dns01_solver(job, cert_manager)})
-    if addon.name == "cert-manager" and dns01_wanted(job) and _dns_kind(job) == "azure-dns":
+    if addon.name == "cert-manager" and dns01_wanted(job) and dns_kind(job) == "azure-dns":
         values = _merge(values, {"podLabels": AZURE_USE_LABEL})
     if addon.name == "cluster-autoscaler":
         values = _merge(values, _autoscaler_values(job))
@@ -237,10 +238,6 @@ def addon_values(
     return values
 
 
-def _dns_kind(job: InfrastructureJob) -> str:
-    return str(getattr(job.dns, "kind", ""))
-
-
 def dns01_solver(job: InfrastructureJob, identity: Mapping[str, str]) -> dict[str, Any]:
     """cert-manager's ``dns01`` solver for the job's DNS zone, with no credential: the
     controller's ambient identity (its service account's, ``identity`` being the annotations
@@ -251,7 +248,7 @@ def dns01_solver(job: InfrastructureJob, identity: Mapping[str, str]) -> dict[st
     zone when given (else cert-manager lists the project's zones). Azure DNS: the zone's
     subscription, resource group and name, and the managed identity's client id (from the
     workload identity annotation). :class:`InvalidInputError` for another DNS provider."""
-    dns, kind = job.dns, _dns_kind(job)
+    dns, kind = job.dns, dns_kind(job)
     if kind == "route53":
         # A provider with no region (an existing cluster) names none: cert-manager then takes
         # the region of its pod's environment (AWS_REGION, which EKS's IRSA webhook sets).
