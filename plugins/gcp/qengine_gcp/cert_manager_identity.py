@@ -47,6 +47,12 @@ def dns01_zone(job: InfrastructureJob) -> CloudDns | None:
     return job.dns if dns01_wanted(job) else None
 
 
+def project_role(zone: CloudDns) -> str | None:
+    """The role cert-manager gets on the zone's project: :data:`PROJECT_ROLE` when the spec
+    names no ``managed_zone`` (the solver then lists the project's zones), else None."""
+    return PROJECT_ROLE if zone.managed_zone is None else None
+
+
 def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
     """The ``data``, ``resource`` and ``output`` blocks the identity adds to the root module
     (empty blocks when the job's issuers do not solve DNS-01 in a Cloud DNS zone)."""
@@ -59,7 +65,7 @@ def blueprint_parts(job: InfrastructureJob) -> dict[str, dict[str, Any]]:
         addon=ADDON,
         purpose="cert-manager (ACME DNS-01)",
         zone_role=ZONE_ROLE,
-        project_role=PROJECT_ROLE if zone.managed_zone is None else None,
+        project_role=project_role(zone),
         output=ACCOUNT_OUTPUT,
     )
 

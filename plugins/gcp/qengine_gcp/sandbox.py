@@ -79,12 +79,22 @@ def sandbox_root_module(
     outputs = _outputs()
     zone = dns_identity.external_dns_zone(job)
     if zone is not None:
-        resources["external_dns_account"] = {"input": _external_dns_account(job, zone)}
+        account_input = _addon_account(
+            job, zone, dns_identity.ADDON, dns_identity.ZONE_ROLE, dns_identity.PROJECT_ROLE
+        )
+        resources["external_dns_account"] = {"input": account_input}
         account = "terraform_data.external_dns_account.output.email"
         outputs[dns_identity.ACCOUNT_OUTPUT] = {"value": f"${{{account}}}"}
     acme_zone = cert_manager_identity.dns01_zone(job)
     if acme_zone is not None:
-        resources["cert_manager_account"] = {"input": _cert_manager_account(job, acme_zone)}
+        account_input = _addon_account(
+            job,
+            acme_zone,
+            cert_manager_identity.ADDON,
+            cert_manager_identity.ZONE_ROLE,
+            cert_manager_identity.project_role(acme_zone),
+        )
+        resources["cert_manager_account"] = {"input": account_input}
         account = "terraform_data.cert_manager_account.output.email"
         outputs[cert_manager_identity.ACCOUNT_OUTPUT] = {"value": f"${{{account}}}"}
     return {
@@ -95,36 +105,22 @@ def sandbox_root_module(
     }
 
 
-def _external_dns_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, Any]:
-    """What the real account and its bindings get: who may act as it, the zone's role."""
-    account = addon_identity.account_id(job, dns_identity.ADDON)
+def _addon_account(
+    job: InfrastructureJob, zone: CloudDns, addon: str, zone_role: str, project_role: str | None
+) -> dict[str, Any]:
+    """What ``addon``'s real account and its bindings get: who may act as it, the zone's role
+    and the zone's project's role (None: none)."""
+    account = addon_identity.account_id(job, addon)
     return {
         "account_id": account,
         "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
         "workload_identity_member": addon_identity.kubernetes_member(
-            "${var.project_id}.svc.id.goog", dns_identity.ADDON
+            "${var.project_id}.svc.id.goog", addon
         ),
         "zone_project": literal(zone.project),
         "zone": literal(zone.managed_zone or zone.zone),
-        "zone_role": dns_identity.ZONE_ROLE,
-        "project_role": dns_identity.PROJECT_ROLE,
-    }
-
-
-def _cert_manager_account(job: InfrastructureJob, zone: CloudDns) -> dict[str, Any]:
-    """What cert-manager's real account and its bindings get (ACME DNS-01)."""
-    account = addon_identity.account_id(job, cert_manager_identity.ADDON)
-    pool = "${var.project_id}.svc.id.goog"
-    return {
-        "account_id": account,
-        "email": f"{account}@${{var.project_id}}.iam.gserviceaccount.com",
-        "workload_identity_member": addon_identity.kubernetes_member(
-            pool, cert_manager_identity.ADDON
-        ),
-        "zone_project": literal(zone.project),
-        "zone": literal(zone.managed_zone or zone.zone),
-        "zone_role": cert_manager_identity.ZONE_ROLE,
-        "project_role": None if zone.managed_zone else cert_manager_identity.PROJECT_ROLE,
+        "zone_role": zone_role,
+        "project_role": project_role,
     }
 
 
