@@ -34,7 +34,6 @@ from qengine_azure.blueprint import (
 )
 from qengine_azure.credentials import provider_of
 from qengine_azure.settings import AzureSettings
-from qengine_azure.spec import AzureDns
 
 if TYPE_CHECKING:
     from qengine_azure.local_arm import LocalArm
@@ -77,14 +76,24 @@ def sandbox_root_module(job: InfrastructureJob, cluster: SandboxCluster) -> dict
     outputs = _outputs()
     zone = dns_identity.external_dns_zone(job)
     if zone is not None:
-        resources["external_dns_identity"] = {"input": _external_dns_identity(job, zone)}
-        client_id = "terraform_data.external_dns_identity.output.client_id"
-        outputs[dns_identity.CLIENT_ID_OUTPUT] = {"value": f"${{{client_id}}}"}
+        roles = {
+            addon_identity.zone_scope(zone): dns_identity.ZONE_ROLE,
+            addon_identity.group_scope(zone): dns_identity.GROUP_ROLE,
+        }
+        _add_identity(
+            resources, outputs, job, dns_identity.ADDON, roles, dns_identity.CLIENT_ID_OUTPUT
+        )
     acme_zone = cert_manager_identity.dns01_zone(job)
     if acme_zone is not None:
-        resources["cert_manager_identity"] = {"input": _cert_manager_identity(job, acme_zone)}
-        client_id = "terraform_data.cert_manager_identity.output.client_id"
-        outputs[cert_manager_identity.CLIENT_ID_OUTPUT] = {"value": f"${{{client_id}}}"}
+        roles = {addon_identity.zone_scope(acme_zone): cert_manager_identity.ZONE_ROLE}
+        _add_identity(
+            resources,
+            outputs,
+            job,
+            cert_manager_identity.ADDON,
+            roles,
+            cert_manager_identity.CLIENT_ID_OUTPUT,
+        )
     return {
         "terraform": {"backend": {"azurerm": {}}},
         "variable": variables_of(job),
@@ -93,33 +102,30 @@ def sandbox_root_module(job: InfrastructureJob, cluster: SandboxCluster) -> dict
     }
 
 
-def _external_dns_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, Any]:
-    """What the real identity, its federated credential and role assignments get; its client
-    id is made up (a name-based UUID of the cluster id): no Entra ID issues one here."""
-    return {
-        "name": addon_identity.identity_name(dns_identity.ADDON),
-        "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:external-dns")),
-        "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
-        "subject": addon_identity.subject(dns_identity.ADDON),
-        "audience": [addon_identity.AUDIENCE],
-        "roles": {
-            addon_identity.zone_scope(zone): dns_identity.ZONE_ROLE,
-            addon_identity.group_scope(zone): dns_identity.GROUP_ROLE,
-        },
+def _add_identity(
+    resources: dict[str, Any],
+    outputs: dict[str, Any],
+    job: InfrastructureJob,
+    addon: str,
+    roles: dict[str, str],
+    output: str,
+) -> None:
+    """Add the stand-in of ``addon``'s identity (external-dns's, cert-manager's for ACME
+    DNS-01): what the real identity, its federated credential and role assignments (``roles``,
+    scope to role) get, and its client id as the output ``output``. The client id is made up (a
+    name-based UUID of the cluster id and the add-on): no Entra ID issues one here."""
+    name = f"{addon_identity.key(addon)}_identity"
+    resources[name] = {
+        "input": {
+            "name": addon_identity.identity_name(addon),
+            "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:{addon}")),
+            "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
+            "subject": addon_identity.subject(addon),
+            "audience": [addon_identity.AUDIENCE],
+            "roles": roles,
+        }
     }
-
-
-def _cert_manager_identity(job: InfrastructureJob, zone: AzureDns) -> dict[str, Any]:
-    """What cert-manager's real identity, credential and role assignment get (ACME DNS-01);
-    its client id is made up, as external-dns's."""
-    return {
-        "name": addon_identity.identity_name(cert_manager_identity.ADDON),
-        "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qengine:{job.cluster.id}:cert-manager")),
-        "issuer": "${terraform_data.cluster.output.oidc_issuer_url}",
-        "subject": addon_identity.subject(cert_manager_identity.ADDON),
-        "audience": [addon_identity.AUDIENCE],
-        "roles": {addon_identity.zone_scope(zone): cert_manager_identity.ZONE_ROLE},
-    }
+    outputs[output] = {"value": f"${{terraform_data.{name}.output.client_id}}"}
 
 
 def _cluster_input(
