@@ -155,11 +155,11 @@ def _status(obj: dict[str, Any] | None, kind: str) -> str:
 
 
 def test_k8s_gateway_deploy_is_served_then_a_noop_writes_nothing_then_prune_removes_it(
-    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, load_env_job: Load
 ) -> None:
     install_gateway_api(k8s_sim)
     doc = gateway_doc(example)
-    namespace = namespace_name_of(doc)
+    namespace = namespace_name(load_env_job(doc).environment)
     first = k8s_deploy(doc, job_id="gw-first")
     assert first.result.status is JobStatus.SUCCEEDED, first.result.error
     route = k8s_sim.get_object("httproutes.gateway.networking.k8s.io", namespace, "public")
@@ -196,22 +196,12 @@ def test_k8s_gateway_deploy_is_served_then_a_noop_writes_nothing_then_prune_remo
     )
 
 
-def namespace_name_of(doc: dict[str, Any]) -> str:
-    """The namespace of ``doc``'s environment."""
-
-    class _Env:
-        id = doc["environment"]["id"]
-        name = doc["environment"]["name"]
-
-    return namespace_name(_Env())  # type: ignore[arg-type]
-
-
 def test_k8s_gateway_deploy_without_a_gateway_class_fails_at_once_and_removes_its_route(
-    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, load_env_job: Load
 ) -> None:
     install_gateway_api(k8s_sim, gateway_class=None)
     doc = gateway_doc(example)
-    namespace = namespace_name_of(doc)
+    namespace = namespace_name(load_env_job(doc).environment)
     failed = k8s_deploy(doc, job_id="gw-no-class", rollout_timeout=120.0)
     error = _error_of(failed)
     assert "GatewayClass 'traefik'" in error.message
@@ -245,23 +235,25 @@ def test_k8s_gateway_export_writes_the_gateway_and_the_route(
 
 
 def test_k8s_gateway_routing_on_a_cluster_without_the_gateway_api_is_refused_before_writing(
-    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, load_env_job: Load
 ) -> None:
-    failed = k8s_deploy(gateway_doc(example), job_id="gw-no-crds")
+    doc = gateway_doc(example)
+    failed = k8s_deploy(doc, job_id="gw-no-crds")
     error = _error_of(failed)
     assert "does not serve the Gateway API" in error.message
     assert error.hint is not None
     assert "$.target.routing" in error.hint
     # Refused before its first write: not even the namespace was made.
-    assert k8s_sim.get_object("namespaces", "", namespace_name_of(gateway_doc(example))) is None
+    namespace = namespace_name(load_env_job(doc).environment)
+    assert k8s_sim.get_object("namespaces", "", namespace) is None
 
 
 def test_k8s_gateway_route_that_fails_is_rolled_back_to_its_previous_revision(
-    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, load_env_job: Load
 ) -> None:
     install_gateway_api(k8s_sim)
     doc = gateway_doc(example)
-    namespace = namespace_name_of(doc)
+    namespace = namespace_name(load_env_job(doc).environment)
     first = k8s_deploy(doc, job_id="gw-good")
     assert first.result.status is JobStatus.SUCCEEDED, first.result.error
     # A new host name needs the certificate issued again, and its issuer is gone now.
@@ -301,11 +293,11 @@ def _delete(sim: KubeSimulator, path: str) -> None:
 
 
 def test_k8s_gateway_pause_leaves_the_route_and_deleting_the_router_removes_it(
-    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example
+    k8s_deploy: Deploy, k8s_sim: KubeSimulator, example: Example, load_env_job: Load
 ) -> None:
     install_gateway_api(k8s_sim)
     doc = gateway_doc(example)
-    namespace = namespace_name_of(doc)
+    namespace = namespace_name(load_env_job(doc).environment)
     assert k8s_deploy(doc, job_id="gw-up").result.status is JobStatus.SUCCEEDED
     paused = k8s_deploy(doc, job_id="gw-pause", action="pause")
     assert paused.result.status is JobStatus.SUCCEEDED, paused.result.error
