@@ -30,7 +30,6 @@ from qengine_kubernetes.jobctx import EnvJob
 from qengine_kubernetes.placeholders import registry_pull_token
 from qengine_kubernetes.render import Manifest
 
-EXPIRES = PULL_TOKEN_EXPIRES
 # A rollout may take ten minutes and more (the rollout timeout): a token closer than this to
 # its expiry is replaced before the pods that need it are created.
 MARGIN = datetime.timedelta(minutes=15)
@@ -68,7 +67,7 @@ def renew(
 
 def expires_at(live: Manifest | None) -> datetime.datetime | None:
     """The expiry the live Secret records (None: absent, unreadable or none recorded)."""
-    value = annotation(live, EXPIRES) if live is not None else None
+    value = annotation(live, PULL_TOKEN_EXPIRES) if live is not None else None
     if value is None:
         return None
     try:
@@ -103,7 +102,7 @@ def _renew_one(
     pull = registry.pull_secret()
     until = pull.expires_at or now + _lifetime(env)
     desired["stringData"] = {PAYLOAD_KEY: pull.payload.decode()}
-    desired["metadata"]["annotations"][EXPIRES] = _stamp(until)
+    desired["metadata"]["annotations"][PULL_TOKEN_EXPIRES] = _stamp(until)
     desired["metadata"]["annotations"][APPLIED_BY] = ctx.job_id
     answer, fresh = api.apply_created(desired)
     if known is not None:
