@@ -66,17 +66,23 @@ def container_client(access: GcpAccess) -> Any:
     )
 
 
-def compute_groups_client(access: GcpAccess) -> Any:
-    """A google-cloud-compute instance group managers client at the settings' endpoint (the
-    sandbox's stand-in serves both APIs on one root)."""
+def compute_client(access: GcpAccess, kind: str) -> Any:
+    """A google-cloud-compute client (REST; ``kind`` names its class in ``compute_v1``) with
+    the job's credentials, at the settings' endpoint (the sandbox's stand-in serves Container
+    and Compute on one root)."""
     from google.api_core.client_options import ClientOptions
     from google.cloud import compute_v1
 
     endpoint = access.settings.container_endpoint
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return compute_v1.InstanceGroupManagersClient(
+    return getattr(compute_v1, kind)(
         credentials=access.credentials(), client_options=options, transport="rest"
     )
+
+
+def compute_groups_client(access: GcpAccess) -> Any:
+    """A google-cloud-compute instance group managers client at the settings' endpoint."""
+    return compute_client(access, "InstanceGroupManagersClient")
 
 
 def cluster_path(access: GcpAccess, cluster: str) -> str:
@@ -153,14 +159,9 @@ def _wait_for_zone(
 ) -> None:
     """Poll a Compute zone operation until it is DONE (the settings' poll policy); its error,
     if any, is raised."""
-    from google.api_core.client_options import ClientOptions
     from google.cloud import compute_v1
 
-    endpoint = access.settings.container_endpoint
-    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    operations = compute_v1.ZoneOperationsClient(
-        credentials=access.credentials(), client_options=options, transport="rest"
-    )
+    operations = compute_client(access, "ZoneOperationsClient")
     current = [operation]
 
     def done() -> None:

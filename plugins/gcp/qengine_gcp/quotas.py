@@ -22,7 +22,6 @@ what it holds is in the usage already.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from qengine.plugin import InvalidInputError, QuotaError
 from qengine.spec import InfrastructureJob
@@ -30,19 +29,7 @@ from qengine_gcp.blueprint import provider_of
 from qengine_gcp.catalog import DEFAULT_ZONE_COUNT
 from qengine_gcp.checks import BASE
 from qengine_gcp.credentials import GcpAccess
-from qengine_gcp.node_pools import container_client
-
-
-def _client(access: GcpAccess, kind: str) -> Any:
-    from google.api_core.client_options import ClientOptions
-    from google.cloud import compute_v1
-
-    endpoint = access.settings.container_endpoint
-    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return getattr(compute_v1, kind)(
-        credentials=access.credentials(), client_options=options, transport="rest"
-    )
-
+from qengine_gcp.node_pools import compute_client, container_client
 
 Quotas = dict[str, tuple[float, float]]
 
@@ -62,7 +49,7 @@ def _refuse(metric: str, where: str, what: str, amount: float, quota: tuple[floa
 def _project_quotas(access: GcpAccess, project: str) -> Quotas:
     """The project-wide Compute quotas as ``metric: (limit, usage)``."""
     with access.call(f"reading the project {project}'s quotas"):
-        found = _client(access, "ProjectsClient").get(project=project)
+        found = compute_client(access, "ProjectsClient").get(project=project)
     return {quota.metric: (quota.limit, quota.usage) for quota in found.quotas}
 
 
@@ -97,7 +84,7 @@ def _region(access: GcpAccess, job: InfrastructureJob) -> tuple[list[str], Quota
     quotas as ``metric: (limit, usage)``."""
     provider = provider_of(job)
     with access.call(f"reading the region {provider.region}"):
-        region = _client(access, "RegionsClient").get(
+        region = compute_client(access, "RegionsClient").get(
             project=provider.project, region=provider.region
         )
     if region.status != "UP":
@@ -120,7 +107,7 @@ def _cpus(access: GcpAccess, job: InfrastructureJob, zones: list[str]) -> dict[s
     from google.api_core import exceptions
 
     provider = provider_of(job)
-    client = _client(access, "MachineTypesClient")
+    client = compute_client(access, "MachineTypesClient")
     cpus: dict[str, int] = {}
     for index, pool in enumerate(provider.node_pools):
         for zone in zones:
