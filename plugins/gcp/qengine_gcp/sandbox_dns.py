@@ -40,7 +40,6 @@ class LocalCloudDns(JsonStandIn):
         issuer: TokenIssuer | None = None,
     ) -> None:
         super().__init__(token=token, issuer=issuer)
-        self.project = project
         self.zones = dict(zones)  # managed zone name -> DNS name
         self.projects = {name: project for name in zones}
         self.records: dict[str, dict[tuple[str, str], dict[str, Any]]] = {z: {} for z in zones}
