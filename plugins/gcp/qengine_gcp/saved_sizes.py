@@ -83,18 +83,14 @@ def load_sizes(access: GcpAccess, location: StateLocation) -> dict[str, PoolSize
 
 
 def _pool_size(entry: dict[str, Any]) -> PoolSize:
+    # A record from before zones were saved has the counts alone, in ``per_zone``.
     zones: dict[str, Any] = entry.get("zones") or {}
-    if zones:
-        return PoolSize(
-            min_nodes=int(entry["min_nodes"]),
-            max_nodes=int(entry["max_nodes"]),
-            per_zone=tuple(int(count) for count in zones.values()),
-            zones=tuple(zones),
-        )
-    return PoolSize(  # a record from before zones were saved
+    counts = zones.values() if zones else entry["per_zone"]
+    return PoolSize(
         min_nodes=int(entry["min_nodes"]),
         max_nodes=int(entry["max_nodes"]),
-        per_zone=tuple(int(count) for count in entry["per_zone"]),
+        per_zone=tuple(int(count) for count in counts),
+        zones=tuple(zones),
     )
 
 
